@@ -1,0 +1,78 @@
+"""What a detector sees: the checked tables, on an engine, with the policy and its calendar."""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from audit.engine import Engine
+from audit.policy import Policy
+from audit.validation import AuditTables
+
+
+class WorkCalendar:
+    """Working days under the policy's weekend and holidays (numpy's business-day functions)."""
+
+    def __init__(self, policy: Policy):
+        self.weekmask = policy.weekmask
+        self.holidays = np.array([np.datetime64(d, "D") for d in policy.holidays], dtype="datetime64[D]")
+
+    def working_days_between(self, start: pd.Series, end: pd.Series) -> pd.Series:
+        """Working days after ``start`` up to and including ``end`` (0 when handed in the same day)."""
+        valid = start.notna() & end.notna()
+        result = pd.Series(np.nan, index=start.index)
+        if valid.any():
+            begin = start[valid].to_numpy(dtype="datetime64[D]") + np.timedelta64(1, "D")
+            finish = end[valid].to_numpy(dtype="datetime64[D]") + np.timedelta64(1, "D")
+            forward = begin <= finish
+            counts = np.zeros(len(begin), dtype=float)
+            counts[forward] = np.busday_count(begin[forward], finish[forward], weekmask=self.weekmask,
+                                              holidays=self.holidays)
+            # Handed in before it was received: negative calendar days, not a working-day question.
+            counts[~forward] = (finish[~forward] - begin[~forward]).astype(float)
+            result[valid] = counts
+        return result
+
+    def is_working_day(self, dates: pd.Series) -> pd.Series:
+        valid = dates.notna()
+        result = pd.Series(pd.NA, index=dates.index, dtype="boolean")
+        if valid.any():
+            result[valid] = np.is_busday(dates[valid].to_numpy(dtype="datetime64[D]"), weekmask=self.weekmask,
+                                         holidays=self.holidays)
+        return result
+
+
+class AuditData:
+    """The run's tables, registered on the engine on first use."""
+
+    def __init__(self, tables: AuditTables, policy: Policy, engine: Engine | None = None,
+                 period: str | None = None):
+        self.tables = tables
+        self.policy = policy
+        self.engine = engine or Engine("duckdb")
+        self.calendar = WorkCalendar(policy)
+        self.period = period
+        self._registered: set[str] = set()
+
+    @property
+    def period_end(self) -> pd.Timestamp | None:
+        if not self.period:
+            return None
+        return pd.Period(self.period, "M").end_time.normalize()
+
+    def has(self, table: str, columns=()) -> bool:
+        return self.tables.has(table, columns)
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """The pandas frame of a table; detectors must treat it as read-only."""
+        return self.tables.frames[name]
+
+    def table(self, name: str) -> ibis.Table:
+        if name not in self._registered:
+            self.engine.register(name, self.tables.frames[name])
+            self._registered.add(name)
+        return self.engine.table(name)
+
+    def execute(self, expr: ibis.Expr) -> pd.DataFrame:
+        return self.engine.execute(expr)

@@ -1,0 +1,101 @@
+"""Where relational work runs: Ibis expressions over in-process DuckDB (default) or Apache Spark.
+
+Detectors write their joins, windows and aggregates once, as Ibis expressions over
+``engine.table(name)``; :meth:`Engine.execute` runs them on the chosen backend and returns pandas.
+Spark runs in local mode unless ``SPARK_MASTER`` names a cluster; its session time zone is UTC so
+that dates do not shift between backends.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ibis
+import pandas as pd
+
+ENGINES = ("duckdb", "spark")
+
+
+class EngineError(RuntimeError):
+    """The chosen engine cannot start; the message says what to install."""
+
+
+def _spark_session():
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("the spark engine needs PySpark: pip install 'sales-audit[spark]' "
+                          "(and a Java 17+ runtime)") from None
+    builder = (
+        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[2]"))
+        .appName("sales-audit")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
+    )
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # Java missing or misconfigured
+        raise EngineError(f"Spark could not start ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                          "it needs a Java 17+ runtime on PATH or JAVA_HOME") from None
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    # Spark's pandas conversion wants plain object strings and nanosecond-free timestamps.
+    converted = {}
+    for column, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.StringDtype) or dtype == object:
+            converted[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        elif isinstance(dtype, pd.BooleanDtype):
+            converted[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        elif pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.Int64Dtype):
+            converted[column] = frame[column].astype("Int64")
+    return frame.assign(**converted) if converted else frame
+
+
+class Engine:
+    """One backend connection holding the run's tables."""
+
+    def __init__(self, name: str = "duckdb"):
+        if name not in ENGINES:
+            raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+        self.name = name
+        if name == "duckdb":
+            self.backend = ibis.duckdb.connect()
+        else:
+            self.backend = ibis.pyspark.connect(_spark_session())
+        self._tables: dict[str, ibis.Table] = {}
+
+    def register(self, name: str, frame: pd.DataFrame) -> ibis.Table:
+        if self.name == "spark":
+            from ibis.backends.pyspark.datatypes import PySparkSchema
+
+            # A temporary view keeps nothing on disk; the schema comes from the typed frame because an
+            # all-blank column has no type Spark could infer.
+            schema = PySparkSchema.from_ibis(ibis.memtable(frame).schema())
+            session = self.backend._session
+            session.createDataFrame(_spark_ready(frame), schema=schema).createOrReplaceTempView(name)
+            table = self.backend.table(name)
+        else:
+            table = self.backend.create_table(name, frame, overwrite=True, temp=True)
+        self._tables[name] = table
+        return table
+
+    def table(self, name: str) -> ibis.Table:
+        return self._tables[name]
+
+    def execute(self, expr: ibis.Expr) -> pd.DataFrame:
+        result = self.backend.execute(expr)
+        if isinstance(result, pd.Series):
+            result = result.to_frame()
+        return result
+
+    def close(self) -> None:
+        self._tables.clear()
+        if self.name == "duckdb":
+            self.backend.disconnect()

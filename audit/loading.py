@@ -1,0 +1,224 @@
+"""Read the contract's tables from wherever the company keeps them.
+
+``--data`` may be a folder of ``<table>.csv|.parquet|.xlsx`` files, one ``.xlsx`` workbook with a
+sheet per table, a ``.duckdb`` file, or a database URL (PostgreSQL at least) whose tables or views
+carry the contract's names. Values are read as they are; parsing and checking happen in
+:mod:`audit.validation`, so that every problem can be reported with its row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from audit.contract import TABLES
+from audit.problems import FATAL, WARNING, InputError, Problem
+
+FILE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+# CSV line 1 is the header; spreadsheet row 1 likewise: data row i (0-based) is source row i + 2.
+HEADER_ROWS = 2
+
+
+@dataclass
+class SourceTable:
+    name: str
+    frame: pd.DataFrame
+    origin: str  # file path, sheet or database table the rows came from
+    sha256: str
+    first_row: int | None = HEADER_ROWS  # source row number of frame row 0; None where rows have no number
+
+
+@dataclass
+class LoadedData:
+    source: str
+    tables: dict[str, SourceTable] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sha256_frame(frame: pd.DataFrame) -> str:
+    # Database tables have no file: hash a canonical CSV rendering of the rows as read.
+    digest = hashlib.sha256()
+    digest.update(",".join(map(str, frame.columns)).encode())
+    for start in range(0, len(frame), 200_000):
+        chunk = frame.iloc[start:start + 200_000]
+        digest.update(chunk.to_csv(index=False, header=False, lineterminator="\n").encode())
+    return digest.hexdigest()
+
+
+def _csv_problem(path: Path, table: str) -> Problem | None:
+    """Catch files that are not the comma-separated UTF-8 text they claim to be."""
+    head = path.read_bytes()[:65536]
+    if not head.strip():
+        return Problem(FATAL, table, f"{path.name} is empty", "export the table again with its header row")
+    if b"\x00" in head:
+        return Problem(FATAL, table, f"{path.name} is binary, not CSV text",
+                       "export the table as UTF-8 comma-separated text")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # A cut multi-byte character at the end of the sample is not an encoding problem.
+        if exc.start < len(head) - 4:
+            return Problem(FATAL, table, f"{path.name} is not UTF-8 text (byte {exc.start})",
+                           "save the file as UTF-8")
+        text = head[:exc.start].decode("utf-8-sig")
+    header = text.splitlines()[0] if text.splitlines() else ""
+    if "," not in header:
+        for name, sep in (("semicolons", ";"), ("tabs", "\t"), ("pipes", "|")):
+            if sep in header:
+                return Problem(FATAL, table, f"{path.name} is separated by {name}, not commas",
+                               "save it as comma-separated CSV")
+        expected = TABLES[table].column_names if table in TABLES else []
+        if len(expected) > 1 and header.strip() not in expected:
+            return Problem(FATAL, table, f"{path.name} has no comma-separated header row",
+                           f"the first line must name the columns: {', '.join(expected)}")
+    return None
+
+
+def _read_csv(path: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+                       skipinitialspace=False)
+
+
+def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable | None:
+    try:
+        if path.suffix == ".csv":
+            problem = _csv_problem(path, table)
+            if problem:
+                problems.append(problem)
+                return None
+            frame = _read_csv(path, table)
+        elif path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # openpyxl warns about styles it does not read
+                frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
+    except Exception as exc:  # any reader failure becomes a message naming the file
+        problems.append(Problem(FATAL, table, f"{path.name} could not be read: {type(exc).__name__}: {exc}",
+                                f"check that {path.name} is a valid {path.suffix[1:].upper()} file"))
+        return None
+    return SourceTable(table, frame, str(path), _sha256_file(path))
+
+
+def _load_folder(folder: Path, data: LoadedData) -> None:
+    files = {p for p in folder.iterdir() if p.is_file()}
+    for table in TABLES:
+        candidates = sorted(p for p in files if p.stem == table and p.suffix.lower() in FILE_SUFFIXES)
+        if len(candidates) > 1:
+            data.problems.append(Problem(
+                WARNING, table, f"several files for one table ({', '.join(p.name for p in candidates)}); "
+                f"using {candidates[0].name}", "keep one file per table", action="others ignored"))
+        if candidates:
+            loaded = _read_file(candidates[0], table, data.problems)
+            if loaded is not None:
+                data.tables[table] = loaded
+    known = set(TABLES)
+    for path in sorted(files):
+        if path.suffix.lower() in FILE_SUFFIXES and path.stem not in known:
+            data.problems.append(Problem(WARNING, path.stem, f"{path.name} is not a contract table",
+                                         "rename it to a contract table name if it should be read",
+                                         action="file ignored"))
+
+
+def _load_workbook(path: Path, data: LoadedData) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="openpyxl")
+    except Exception as exc:
+        raise InputError([Problem(FATAL, "(workbook)", f"{path.name} could not be read as an Excel workbook: "
+                                  f"{type(exc).__name__}: {exc}", "save it as .xlsx")]) from None
+    digest = _sha256_file(path)
+    for sheet, frame in sheets.items():
+        name = str(sheet).strip()
+        if name in TABLES:
+            data.tables[name] = SourceTable(name, frame, f"{path}#{sheet}", digest)
+        else:
+            data.problems.append(Problem(WARNING, name, f"sheet {sheet!r} is not a contract table",
+                                         "rename the sheet to a contract table name if it should be read",
+                                         action="sheet ignored"))
+
+
+def _load_sql(url: str, data: LoadedData, label: str) -> None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            names = set(inspector.get_table_names()) | set(inspector.get_view_names())
+            for table in TABLES:
+                if table not in names:
+                    continue
+                frame = pd.read_sql_table(table, connection)
+                data.tables[table] = SourceTable(table, frame, f"{label}/{table}", _sha256_frame(frame),
+                                                 first_row=None)
+        engine.dispose()
+    except sa.exc.SQLAlchemyError as exc:
+        raise InputError([Problem(FATAL, "(database)", f"could not read {label}: {exc.__class__.__name__}: "
+                                  f"{str(exc).splitlines()[0]}",
+                                  "check the URL, that the server is running and the user may read")]) from None
+
+
+def _load_duckdb(path: Path, data: LoadedData) -> None:
+    import duckdb
+
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise InputError([Problem(FATAL, "(database)", f"{path.name} is not a DuckDB database: {exc}",
+                                  "pass a .duckdb file written by DuckDB")]) from None
+    with connection:
+        names = {row[0] for row in connection.execute(
+            "select table_name from information_schema.tables").fetchall()}
+        for table in TABLES:
+            if table in names:
+                frame = connection.execute(f'select * from "{table}"').df()
+                data.tables[table] = SourceTable(table, frame, f"{path}#{table}", _sha256_frame(frame),
+                                                 first_row=None)
+
+
+def redact_url(url: str) -> str:
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def load(source: str | Path) -> LoadedData:
+    """Read every contract table present at ``source``; problems found while reading are collected."""
+    text = str(source)
+    if "://" in text:
+        label = redact_url(text)
+        data = LoadedData(label)
+        _load_sql(text, data, label)
+        return data
+    path = Path(source)
+    data = LoadedData(str(path))
+    if not path.exists():
+        raise InputError([Problem(FATAL, "(input)", f"{path} does not exist",
+                                  "pass a folder of table files, an .xlsx workbook, a .duckdb file or a database URL")])
+    if path.is_dir():
+        _load_folder(path, data)
+    elif path.suffix.lower() == ".xlsx":
+        _load_workbook(path, data)
+    elif path.suffix.lower() in (".duckdb", ".db"):
+        _load_duckdb(path, data)
+    else:
+        raise InputError([Problem(FATAL, "(input)", f"{path.name} is not a supported source",
+                                  "pass a folder of table files, an .xlsx workbook, a .duckdb file or a database URL")])
+    return data

@@ -1,0 +1,196 @@
+"""Run an audit: load and check the data, run every registered detector, rank what they find."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from audit.contract import EXCEPTION_COLUMNS
+from audit.data import AuditData
+from audit.detector import DetectorInputError
+from audit.engine import Engine
+from audit.loading import load, redact_url
+from audit.policy import Policy, load_policy
+from audit.problems import ROW, InputError, data_quality_frame
+from audit.registry import detector_classes
+from audit.result import RunResult
+from audit.scoring import empty_exceptions, exception_ids, rank
+from audit.validation import AuditTables, validate
+
+# progress(step, done, total): the CLI draws bars with it; the library stays silent.
+Progress = Callable[[str, int, int], None]
+LIBRARIES = ("pandas", "numpy", "ibis-framework", "duckdb", "pyspark", "pandera", "pyod", "networkx",
+             "rapidfuzz", "scikit-learn")
+
+
+def tool_version() -> str:
+    try:
+        return version("sales-audit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _library_versions() -> dict[str, str]:
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _input_manifest(tables: AuditTables) -> list[dict]:
+    rows_used = {name: len(frame) for name, frame in tables.frames.items()}
+    return [{"table": name, "origin": src.origin, "sha256": src.sha256, "rows_read": len(src.frame),
+             "rows_used": rows_used.get(name, 0)} for name, src in sorted(tables.sources.items())]
+
+
+def _run_id(inputs: list[dict], policy: Policy, period: str | None, detectors: list[str]) -> str:
+    # Content-derived, so that the same inputs and policy give byte-identical exceptions.
+    material = json.dumps({"inputs": [(i["table"], i["sha256"]) for i in inputs], "policy": policy.to_dict(),
+                           "period": period, "tool": tool_version(), "detectors": detectors}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:12]
+
+
+def _read_previous(previous: str | Path | None) -> pd.DataFrame | None:
+    if previous is None:
+        return None
+    folder = Path(previous)
+    for name in ("exceptions.parquet", "exceptions.csv"):
+        if (folder / name).is_file():
+            reader = pd.read_parquet if name.endswith("parquet") else pd.read_csv
+            return reader(folder / name)
+    raise FileNotFoundError(f"no exceptions.parquet or exceptions.csv in {folder}: pass an earlier run's folder")
+
+
+def _read_suppressions(path: str | Path | None) -> set[str]:
+    if path is None:
+        return set()
+    frame = pd.read_csv(path, dtype=str)
+    if "exception_id" not in frame.columns:
+        raise ValueError(f"{path} needs an exception_id column (and preferably reason, suppressed_by)")
+    return set(frame["exception_id"].dropna())
+
+
+def run_detectors(data: AuditData, select: list[str] | None = None,
+                  progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the registered detectors; return (findings, one status row per detector)."""
+    classes = [c for c in detector_classes() if not select or {c.code, c.pattern} & set(select)]
+    findings, statuses = [], []
+    for index, cls in enumerate(classes):
+        if progress:
+            progress(f"detector {cls.code} ({cls.pattern})", index, len(classes))
+        started = time.perf_counter()
+        status = {"detector": cls.code, "pattern": cls.pattern, "family": cls.family, "version": cls.version}
+        missing = cls.missing_inputs(data)
+        if missing:
+            statuses.append({**status, "status": "not run", "reason": f"needs {', '.join(missing)}",
+                             "findings": 0, "seconds": 0.0})
+            continue
+        try:
+            found = cls.from_policy(data.policy).run(data)
+        except DetectorInputError as exc:
+            statuses.append({**status, "status": "not run", "reason": str(exc), "findings": 0, "seconds": 0.0})
+            continue
+        except Exception as exc:  # one broken detector must not lose the others' findings
+            statuses.append({**status, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                             "findings": 0, "seconds": round(time.perf_counter() - started, 3)})
+            continue
+        findings.append(found)
+        statuses.append({**status, "status": "ran", "reason": "", "findings": len(found),
+                         "seconds": round(time.perf_counter() - started, 3)})
+    if progress:
+        progress("detectors done", len(classes), len(classes))
+    combined = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(len(f) for f in findings) \
+        else pd.DataFrame()
+    return combined, pd.DataFrame(statuses)
+
+
+def finalise(findings: pd.DataFrame, run_id: str, period: str | None, previous: pd.DataFrame | None,
+             suppressed: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ids, period filter, status, rank: the exceptions table and the findings resolved since last run."""
+    if findings.empty:
+        exceptions = empty_exceptions()
+    else:
+        exceptions = findings.copy()
+        if period:
+            exceptions = exceptions[exceptions["period"] == period]
+        exceptions["exception_id"] = exception_ids(exceptions)
+        exceptions["run_id"] = run_id
+        seen = set(previous["exception_id"]) if previous is not None else set()
+        exceptions["status"] = ["repeat" if i in seen else "new" for i in exceptions["exception_id"]]
+        exceptions.loc[exceptions["exception_id"].isin(suppressed), "status"] = "suppressed"
+        exceptions = rank(exceptions).loc[:, list(EXCEPTION_COLUMNS)]
+    resolved = pd.DataFrame(columns=list(EXCEPTION_COLUMNS))
+    if previous is not None and len(previous):
+        gone = previous[~previous["exception_id"].isin(set(exceptions["exception_id"]))]
+        if period:  # an earlier month's finding is out of scope, not resolved
+            gone = gone[gone["period"].astype(str) == period]
+        resolved = gone.reset_index(drop=True)
+    return exceptions.reset_index(drop=True), resolved
+
+
+def run(data, policy: Policy | str | Path | None = None, *, period: str | None = None, engine: str = "duckdb",
+        detectors: list[str] | None = None, previous: str | Path | None = None,
+        suppressions: str | Path | None = None, strict: bool = False,
+        progress: Progress | None = None) -> RunResult:
+    """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy``.
+
+    Raises :class:`~audit.problems.InputError` when a required table or column is unusable (or, with
+    ``strict``, when any row had to be set aside): no detector runs on such data.
+    """
+    started = _now()
+    if period is not None:
+        pd.Period(period, "M")  # raises a clear ValueError for a malformed YYYY-MM
+    policy = policy if isinstance(policy, Policy) else load_policy(policy)
+    if progress:
+        progress("reading and checking the data", 0, 1)
+    tables = validate(load(data), policy)
+    if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
+        raise InputError(tables.problems)
+    previous_exceptions = _read_previous(previous)
+    suppressed = _read_suppressions(suppressions)
+    audit_data = AuditData(tables, policy, Engine(engine), period)
+    try:
+        findings, statuses = run_detectors(audit_data, detectors, progress)
+    finally:
+        audit_data.engine.close()
+    inputs = _input_manifest(tables)
+    run_id = _run_id(inputs, policy, period, sorted(statuses["detector"]) if len(statuses) else [])
+    exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed)
+    manifest = {
+        "run_id": run_id, "tool": "sales-audit", "tool_version": tool_version(), "engine": engine,
+        "data": _data_label(data), "period": period, "inputs": inputs,
+        "policy": policy.to_dict(), "detectors": statuses.to_dict(orient="records"),
+        "libraries": _library_versions(), "python": platform.python_version(), "user": _user(),
+        "host": platform.node(), "started_at": started, "finished_at": _now(),
+        "findings": len(exceptions), "data_quality_rows": len(tables.problems),
+    }
+    return RunResult(run_id, exceptions, data_quality_frame(tables.problems), statuses, manifest, policy,
+                     resolved, tables)
+
+
+def _data_label(data) -> str:
+    text = str(data)
+    return redact_url(text) if "://" in text else str(Path(text).resolve())
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,1 @@
+"""Cheques: post-dated cheques, their hand-in and their maturity."""

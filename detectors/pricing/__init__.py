@@ -1,0 +1,1 @@
+"""Pricing: prices that differ from the list."""

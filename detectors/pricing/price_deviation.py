@@ -1,0 +1,210 @@
+"""price_deviation: invoice prices that differ from the valid list price."""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from audit.detector import Detector, empty_findings, related_ids
+from detectors.common import money, month_of, saturating
+
+
+class PriceDeviation(Detector):
+    """Invoice lines priced outside the valid list price plus or minus the policy tolerance, unapproved.
+
+    What it finds
+    -------------
+    Posted invoices with lines whose ``unit_price`` (before the line's discount) differs from the price
+    valid for that product, customer class and invoice date by more than ``[pricing] tolerance_pct``,
+    with no ``discount_approved_by`` on the line. The valid price is the customer class's price-list
+    row when there is one, else the general price-list row, else the line's own ``list_price``, else
+    the product's ``list_price``.
+
+    Why it matters
+    --------------
+    A salesperson who over-charges pockets the difference or hides a kickback; one who under-charges
+    gives a friend the company's margin. Either way the buyer is not given the real price.
+
+    Flagged
+    -------
+    Rice listed at 1,500,000 invoiced to a retail shop at 1,380,000 (8 % below list, tolerance 0.5 %),
+    no approver: flagged, money at risk 120,000 per bag.
+
+    Not flagged
+    -----------
+    An invoice dated on the day the price list changed that still carries the previous price; a
+    wholesale customer invoiced at the wholesale class price; a line whose price an approver signed;
+    a zero-value document (sample, replacement) that gives its reason.
+
+    Evidence
+    --------
+    Per deviating line: product, quantity, invoiced and valid unit price, where the valid price came
+    from, deviation in percent and money; the invoice's total over- and under-charge.
+    """
+
+    code = "PRC-01"
+    pattern = "price_deviation"
+    entity_type = "invoice"
+    family = "pricing"
+    requires = {
+        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
+        "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
+    }
+    uses = {
+        "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
+        "customers": ("customer_class",),
+        "products": ("list_price",),
+        "invoice_lines": ("list_price", "discount_approved_by"),
+        "invoices": ("status", "reason", "invoice_no"),
+    }
+
+    def __init__(self, tolerance_pct: float = 0.5, full_score_deviation_pct: float = 10.0):
+        self.tolerance_pct = tolerance_pct
+        self.full_score_deviation_pct = full_score_deviation_pct
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        return {"tolerance_pct": policy.pricing.tolerance_pct}
+
+    # ------------------------------------------------------------ relational part
+    def _priced_lines(self, data) -> ibis.Table:
+        lines = data.table("invoice_lines")
+        invoices = data.table("invoices")
+        base = lines.join(invoices, "invoice_id").select(
+            lines.invoice_id, lines.line_no, lines.product_id, lines.quantity, lines.unit_price,
+            line_list_price=lines.list_price, approved_by=lines.discount_approved_by,
+            invoice_date=invoices.invoice_date, invoice_no=invoices.invoice_no,
+            customer_id=invoices.customer_id, salesperson_id=invoices.salesperson_id,
+            status=invoices.status, reason=invoices.reason,
+        )
+        base = base.filter(base.status.isnull() | (base.status != "cancelled"))
+        if data.has("customers", ("customer_class",)):
+            customers = data.table("customers").select("customer_id", "customer_class")
+            base = base.left_join(customers, "customer_id").drop("customer_id_right")
+        else:
+            base = base.mutate(customer_class=ibis.null("string"))
+        if data.has("products", ("list_price",)):
+            products = data.table("products").select("product_id", product_list_price="list_price")
+            base = base.left_join(products, "product_id").drop("product_id_right")
+        else:
+            base = base.mutate(product_list_price=ibis.null("float64"))
+        if not data.has("price_list"):
+            return base.mutate(class_price=ibis.null("float64"), general_price=ibis.null("float64"),
+                               changed_today=ibis.literal(False), previous_price=ibis.null("float64"))
+        prices = data.table("price_list")
+        key = ("invoice_id", "line_no")
+
+        def valid_on(on_day, class_match):
+            joined = base.join(prices, [
+                base.product_id == prices.product_id, prices.valid_from <= on_day(base),
+                prices.valid_to.isnull() | (on_day(base) <= prices.valid_to), class_match(base, prices),
+            ])
+            return joined.group_by([joined[k] for k in key]).aggregate(
+                price=joined.unit_price_right.argmax(joined.valid_from),
+                valid_from=joined.valid_from.max(),
+            )
+
+        def same_day(t):
+            return t.invoice_date
+
+        def day_before(t):
+            return t.invoice_date - ibis.interval(days=1)
+
+        def is_general(b, p):
+            return p.customer_class.isnull()
+
+        def is_class(b, p):
+            return p.customer_class == b.customer_class
+
+        general = valid_on(same_day, is_general).rename(general_price="price", general_from="valid_from")
+        by_class = valid_on(same_day, is_class).rename(class_price="price", class_from="valid_from")
+        general_before = valid_on(day_before, is_general).rename(general_before="price").drop("valid_from")
+        class_before = valid_on(day_before, is_class).rename(class_before="price").drop("valid_from")
+        priced = base
+        for part in (general, by_class, general_before, class_before):
+            priced = priced.left_join(part, list(key)).drop("invoice_id_right", "line_no_right")
+        return priced.mutate(
+            changed_today=ibis.coalesce(priced.class_from, priced.general_from) == priced.invoice_date,
+            previous_price=ibis.coalesce(priced.class_before, priced.general_before),
+        ).drop("general_from", "class_from", "general_before", "class_before")
+
+    # ------------------------------------------------------------ per-invoice part
+    def find(self, data) -> pd.DataFrame:
+        priced = self._priced_lines(data)
+        valid = ibis.coalesce(priced.class_price, priced.general_price, priced.line_list_price,
+                              priced.product_list_price)
+        tolerance = valid * (self.tolerance_pct / 100.0)
+        outside = (priced.unit_price - valid).abs() > tolerance
+        candidates = priced.mutate(valid_price=valid).filter(outside & valid.notnull())
+        lines = data.execute(candidates)
+        self.n_lines_outside_tolerance_ = len(lines)
+        if lines.empty:
+            return empty_findings()
+        lines = lines.sort_values(["invoice_id", "line_no"], ignore_index=True)
+        prev = lines["previous_price"]
+        old_price_on_change_day = lines["changed_today"].fillna(False).astype(bool) & prev.notna() & (
+            (lines["unit_price"] - prev).abs() <= prev * self.tolerance_pct / 100.0)
+        approved = lines["approved_by"].notna()
+        zero_value_with_reason = (lines["unit_price"] == 0) & lines["reason"].notna()
+        self.n_excused_ = int((old_price_on_change_day | approved | zero_value_with_reason).sum())
+        lines = lines[~(old_price_on_change_day | approved | zero_value_with_reason)]
+        if lines.empty:
+            return empty_findings()
+        lines = lines.assign(
+            source=np.select([lines["class_price"].notna(), lines["general_price"].notna(),
+                              lines["line_list_price"].notna()],
+                             ["class price list", "price list", "invoice line list_price"], "product list_price"),
+            deviation_pct=(lines["unit_price"] / lines["valid_price"] - 1) * 100,
+            deviation_amount=(lines["unit_price"] - lines["valid_price"]) * lines["quantity"],
+        )
+        return pd.DataFrame([self._finding(invoice_id, group) for invoice_id, group in
+                             lines.groupby("invoice_id", sort=True)])
+
+    def _finding(self, invoice_id, lines: pd.DataFrame) -> dict:
+        first = lines.iloc[0]
+        over = lines.loc[lines["deviation_amount"] > 0, "deviation_amount"].sum()
+        under = -lines.loc[lines["deviation_amount"] < 0, "deviation_amount"].sum()
+        worst_pct = lines["deviation_pct"].abs().max()
+        excess_pct = worst_pct - self.tolerance_pct
+        # Any line beyond tolerance scores at least 0.5; the rest grows with the size of the gap.
+        score = 0.5 + 0.5 * saturating(excess_pct, self.full_score_deviation_pct)
+        fallback_only = (lines["source"] == "product list_price").all()
+        if fallback_only:
+            score *= 0.8  # no dated price list: the product's list price may be out of date
+        described = []
+        for row in lines.head(5).itertuples():
+            direction = "above" if row.deviation_amount > 0 else "below"
+            described.append(f"{row.product_id}: {row.quantity:g} at {money(row.unit_price)} against "
+                             f"{money(row.valid_price)} ({row.source}), {abs(row.deviation_pct):.1f} % {direction}")
+        more = f" and {len(lines) - 5} more lines" if len(lines) > 5 else ""
+        direction_words = []
+        if over:
+            direction_words.append(f"over-charged by {money(over)}")
+        if under:
+            direction_words.append(f"under-charged by {money(under)}")
+        explanation = (
+            f"Invoice {first.invoice_no} of {first.invoice_date:%Y-%m-%d} to customer {first.customer_id} "
+            f"(salesperson {first.salesperson_id}) has {len(lines)} line(s) priced outside the valid list "
+            f"price ± {self.tolerance_pct:g} % with no approver: {'; '.join(described)}{more}. The customer was "
+            f"{' and '.join(direction_words)}. Prices off the list without approval either over-charge the "
+            f"buyer or give away margin."
+            + (" Confidence is lower: there is no dated price list, so the product's list price was used."
+               if fallback_only else "")
+        )
+        evidence = {
+            "tolerance_pct": self.tolerance_pct, "over_charge": over, "under_charge": under,
+            "worst_deviation_pct": worst_pct,
+            "lines": lines[["line_no", "product_id", "quantity", "unit_price", "valid_price", "source",
+                            "deviation_pct", "deviation_amount"]].head(20).to_dict(orient="records"),
+            "traces": {"price_outside_tolerance": round(score, 4)},
+        }
+        return {
+            "entity_id": invoice_id, "salesperson_id": first.salesperson_id, "customer_id": first.customer_id,
+            "period": month_of(first.invoice_date), "score": score, "risk_amount": over + under,
+            "title": f"Invoice {first.invoice_no}: prices {worst_pct:.1f} % off the list, unapproved",
+            "explanation": explanation, "evidence": evidence,
+            "related": related_ids(("invoice", [invoice_id]), ("customer", [first.customer_id]),
+                                   ("salesperson", [first.salesperson_id]),
+                                   ("product", lines["product_id"].unique())),
+        }

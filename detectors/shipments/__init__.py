@@ -1,0 +1,1 @@
+"""Shipments: goods leaving the warehouse without a matching invoice."""

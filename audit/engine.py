@@ -49,7 +49,7 @@ def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
     # Spark's pandas conversion wants plain object strings and nanosecond-free timestamps.
     converted = {}
     for column, dtype in frame.dtypes.items():
-        if isinstance(dtype, pd.StringDtype) or dtype == object:
+        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_object_dtype(dtype):
             converted[column] = frame[column].astype(object).where(frame[column].notna(), None)
         elif isinstance(dtype, pd.BooleanDtype):
             converted[column] = frame[column].astype(object).where(frame[column].notna(), None)

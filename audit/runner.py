@@ -23,7 +23,7 @@ from audit.policy import Policy, load_policy
 from audit.problems import ROW, InputError, data_quality_frame
 from audit.registry import detector_classes
 from audit.result import RunResult
-from audit.scoring import empty_exceptions, exception_ids, rank
+from audit.scoring import empty_exceptions, exception_ids, rank, typed_exceptions
 from audit.validation import AuditTables, validate
 
 # progress(step, done, total): the CLI draws bars with it; the library stays silent.
@@ -134,7 +134,7 @@ def finalise(findings: pd.DataFrame, run_id: str, period: str | None, previous: 
         seen = set(previous["exception_id"]) if previous is not None else set()
         exceptions["status"] = ["repeat" if i in seen else "new" for i in exceptions["exception_id"]]
         exceptions.loc[exceptions["exception_id"].isin(suppressed), "status"] = "suppressed"
-        exceptions = rank(exceptions).loc[:, list(EXCEPTION_COLUMNS)]
+        exceptions = typed_exceptions(rank(exceptions))
     resolved = pd.DataFrame(columns=list(EXCEPTION_COLUMNS))
     if previous is not None and len(previous):
         gone = previous[~previous["exception_id"].isin(set(exceptions["exception_id"]))]

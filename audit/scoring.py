@@ -41,5 +41,61 @@ def rank(findings: pd.DataFrame) -> pd.DataFrame:
     return ordered
 
 
+EXCEPTION_DTYPES = {c: "str" for c in EXCEPTION_COLUMNS} | {"rank": "int64", "score": "float64",
+                                                            "risk_amount": "float64"}
+
+
+def typed_exceptions(frame: pd.DataFrame) -> pd.DataFrame:
+    """The exceptions columns, in contract order, with one dtype each whatever the detectors returned."""
+    typed = {}
+    for column in EXCEPTION_COLUMNS:
+        values = frame[column] if column in frame else pd.Series(index=frame.index, dtype="object")
+        dtype = EXCEPTION_DTYPES[column]
+        if dtype == "str":
+            values = values.astype("object").where(values.notna(), None).astype("str")
+        typed[column] = values.astype(dtype)
+    return pd.DataFrame(typed, index=frame.index)
+
+
 def empty_exceptions() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in EXCEPTION_COLUMNS})
+    return typed_exceptions(pd.DataFrame(columns=list(EXCEPTION_COLUMNS)))
+
+
+def exceptions_schema():
+    """The contract's exceptions table as a pandera schema (writers and tests check output with it)."""
+    import json
+
+    import pandera.pandas as pa
+
+    from audit.contract import EXCEPTION_STATUSES, PATTERNS
+
+    def json_of(kind):
+        def check(values: pd.Series) -> pd.Series:
+            def ok(text):
+                try:
+                    return isinstance(json.loads(text), kind)
+                except (TypeError, ValueError):
+                    return False
+            return values.map(ok)
+        return pa.Check(check, element_wise=False, name=f"json_{kind.__name__}")
+
+    text = {"nullable": False}
+    return pa.DataFrameSchema({
+        "exception_id": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{16}$"), unique=True, **text),
+        "run_id": pa.Column(str, **text),
+        "rank": pa.Column(int, pa.Check.ge(1), unique=True),
+        "detector": pa.Column(str, **text),
+        "pattern": pa.Column(str, pa.Check.isin(PATTERNS)),
+        "score": pa.Column(float, pa.Check.in_range(0, 1)),
+        "risk_amount": pa.Column(float, pa.Check.ge(0)),
+        "entity_type": pa.Column(str, **text),
+        "entity_id": pa.Column(str, **text),
+        "salesperson_id": pa.Column(str, nullable=True),
+        "customer_id": pa.Column(str, nullable=True),
+        "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-\d{2}$"), nullable=True),
+        "title": pa.Column(str, pa.Check.str_length(min_value=1)),
+        "explanation": pa.Column(str, pa.Check.str_length(min_value=20)),
+        "evidence": pa.Column(str, json_of(dict)),
+        "related": pa.Column(str, json_of(list)),
+        "status": pa.Column(str, pa.Check.isin(EXCEPTION_STATUSES)),
+    }, strict=True, ordered=True, coerce=False, name="exceptions")

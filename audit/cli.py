@@ -202,6 +202,81 @@ def detectors(
     console.print("`audit detectors CODE` shows one detector's documentation.")
 
 
+def _print_evaluation(evaluation) -> None:
+    table = Table(title="Evaluation against the labels", header_style="bold")
+    for column in ("pattern", "labels", "findings", "recall", "precision", "decoy hits", "decoys above real"):
+        table.add_column(column, justify="left" if column == "pattern" else "right")
+
+    def figure(value) -> str:
+        return "–" if pd.isna(value) else f"{value:.2f}"
+
+    for row in evaluation.per_pattern.itertuples():
+        table.add_row(row.pattern, str(row.labels), str(row.findings), figure(row.recall), figure(row.precision),
+                      str(row.decoy_hits), str(row.decoys_above_real))
+    console.print(table)
+    overall = evaluation.overall
+    console.print(
+        f"Overall: recall {figure(overall['recall'])}, precision {figure(overall['precision'])}, "
+        f"precision@50 {figure(overall['precision_at_50'])}, precision@100 {figure(overall['precision_at_100'])}, "
+        f"money at risk found in the top 100 {figure(overall['money_share_top_100'])}, "
+        f"customer_distress ROC AUC {figure(overall['customer_distress_auc'])}.")
+
+
+def _customer_ids(data: Path | None) -> list[str] | None:
+    if data is None:
+        return None
+    from audit.loading import load
+
+    loaded = load(data)
+    if "customers" not in loaded.tables:
+        return None
+    return loaded.tables["customers"].frame["customer_id"].astype(str).tolist()
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Option("--run", help="A run's output folder (holding exceptions.parquet/csv).")],
+    labels: Annotated[Path, typer.Option(help="labels.csv in the contract's Labels format.")],
+    decoys: Annotated[Path | None, typer.Option(help="decoys.csv: legitimate look-alikes, same columns.")] = None,
+    data: Annotated[Path | None, typer.Option(help="The audited data, so every customer counts in the "
+                                                   "customer_distress ROC AUC.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write evaluation.json (default: the run "
+                                                  "folder).")] = None,
+) -> None:
+    """Score a run against ground-truth labels: recall, precision, decoy hits per pattern; precision@k."""
+    from audit.evaluation import evaluate_run
+
+    try:
+        evaluation = evaluate_run(run, labels, decoys, _customer_ids(data))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    _print_evaluation(evaluation)
+    path = evaluation.write((out or run) / "evaluation.json")
+    console.print(f"Evaluation written to {path}")
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder for the simulated contract tables.")],
+    scale: Annotated[str, typer.Option(help="tiny, small, medium, large, or a number of invoice lines.")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical files.")] = 0,
+    clean: Annotated[bool, typer.Option(help="No fraud and no distress: only honest records and the "
+                                             "legitimate look-alikes.")] = False,
+    format: Annotated[str | None, typer.Option("--format", help="csv or parquet (default: csv up to small, "
+                                                                "parquet above).")] = None,
+) -> None:
+    """Simulate a distributor's ledger with labelled fraud (labels.csv) and look-alikes (decoys.csv)."""
+    from audit.simulator import simulate as run_simulation
+
+    size: str | int = int(scale) if scale.isdigit() else scale
+    with _progress_bar() as bar:
+        bar.add_task(f"simulating {scale}", total=None)
+        summary = run_simulation(out, scale=size, seed=seed, clean=clean, fmt=format)
+    rows = sum(summary.row_counts.values())
+    console.print(f"Simulated {rows:,} rows in {len(summary.row_counts)} tables ({summary.seconds:.1f} s), "
+                  f"{summary.n_labels:,} labels and {summary.n_decoys:,} look-alikes, into {out}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo data and the audit outputs.")] = Path("audit-demo"),
@@ -209,8 +284,13 @@ def demo(
 ) -> None:
     """Audit the bundled demo ledger end to end and say where the ranked exceptions went."""
     from audit.demo import write_demo_data
+    from audit.evaluation import evaluate_run
 
     data_dir = write_demo_data(out / "data")
-    console.print(f"Demo ledger written to {data_dir}")
+    console.print(f"Demo ledger (simulated distributor with labelled fraud) in {data_dir}")
     result, _ = _execute(str(data_dir), None, None, out / "run", engine.value)
+    evaluation = evaluate_run(out / "run", data_dir / "labels.csv", data_dir / "decoys.csv",
+                              result.tables.frames["customers"]["customer_id"].tolist())
+    evaluation.write(out / "run" / "evaluation.json")
+    _print_evaluation(evaluation)
     _print_summary(result, out / "run")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,9 @@ from audit.benford import (
     extract_digits,
 )
 
-SPY_CSV = Path("/work/shared/data/benford-spy/SPY.csv")
+from .conftest import SHARED
+
+SPY_CSV = SHARED / "data" / "benford-spy" / "SPY.csv"
 # Published figures are given to 6 decimals; any value that rounds to them is within 5e-7.
 PUBLISHED_TOLERANCE = 5e-7
 

@@ -54,6 +54,9 @@ class AuditData:
         self.calendar = WorkCalendar(policy)
         self.period = period
         self._registered: set[str] = set()
+        # Filled by the runner: analyses' tables, and stage-1 findings for stage-2 detectors.
+        self.views: dict[str, pd.DataFrame] = {}
+        self.findings: pd.DataFrame = pd.DataFrame()
 
     @property
     def period_end(self) -> pd.Timestamp | None:

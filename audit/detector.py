@@ -53,6 +53,8 @@ class Detector(abc.ABC):
     uses: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Multiplies score x money at risk when ranking; below 1 for broad statistical tests.
     rank_weight: ClassVar[float] = 1.0
+    # Stage 2 detectors run after the others and read their findings in ``data.findings`` (roll-ups).
+    stage: ClassVar[int] = 1
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -90,13 +92,7 @@ class Detector(abc.ABC):
     @classmethod
     def missing_inputs(cls, data: AuditData) -> list[str]:
         """``table.column`` names (or ``table``) this detector needs and the data lacks."""
-        missing = []
-        for table, columns in cls.requires.items():
-            if not data.has(table):
-                missing.append(table)
-                continue
-            missing.extend(f"{table}.{c}" for c in columns if not data.has(table, (c,)))
-        return missing
+        return missing_inputs(cls.requires, data)
 
     @abc.abstractmethod
     def find(self, data: AuditData) -> pd.DataFrame:
@@ -109,6 +105,17 @@ class Detector(abc.ABC):
             raise DetectorInputError(f"{self.code} ({self.pattern}) needs {', '.join(missing)}")
         found = self.find(data)
         return normalise_findings(found, self)
+
+
+def missing_inputs(requires: Mapping[str, tuple[str, ...]], data: AuditData) -> list[str]:
+    """``table.column`` names (or ``table``) in ``requires`` that the data lacks."""
+    missing = []
+    for table, columns in requires.items():
+        if not data.has(table):
+            missing.append(table)
+            continue
+        missing.extend(f"{table}.{c}" for c in columns if not data.has(table, (c,)))
+    return missing
 
 
 def parse_doc_sections(doc: str) -> dict[str, str]:

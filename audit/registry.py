@@ -1,7 +1,8 @@
 """Find detectors and writers through entry points, so plug-ins register the same way built-ins do.
 
 ``[project.entry-points."sales_audit.detectors"]`` names modules or packages; every concrete
-:class:`~audit.detector.Detector` subclass defined in them (or their submodules) is registered.
+:class:`~audit.detector.Detector` and :class:`~audit.analysis.Analysis` subclass defined in them (or
+their submodules) is registered.
 ``sales_audit.writers`` names modules exposing ``WRITERS``: a mapping of format name to a function
 ``write(result, out_dir) -> list[Path]``.
 """
@@ -14,6 +15,7 @@ import pkgutil
 from functools import cache
 from importlib.metadata import entry_points
 
+from audit.analysis import Analysis
 from audit.detector import Detector
 
 DETECTOR_GROUP = "sales_audit.detectors"
@@ -40,21 +42,31 @@ def _entry_point_targets(group: str) -> list[str]:
     return targets
 
 
-@cache
-def detector_classes() -> tuple[type[Detector], ...]:
-    """Every registered detector class, ordered by code."""
-    found: dict[str, type[Detector]] = {}
+def _classes(base: type) -> tuple[type, ...]:
+    found: dict[str, type] = {}
     for target in _entry_point_targets(DETECTOR_GROUP):
         for module in _modules(target):
             for _, cls in inspect.getmembers(module, inspect.isclass):
-                if not issubclass(cls, Detector) or inspect.isabstract(cls) or cls.__module__ != module.__name__:
+                if not issubclass(cls, base) or inspect.isabstract(cls) or cls.__module__ != module.__name__:
                     continue
                 other = found.get(cls.code)
                 if other is not None and other is not cls:
-                    raise RegistryError(f"detector code {cls.code} is used by both {other.__module__}."
+                    raise RegistryError(f"code {cls.code} is used by both {other.__module__}."
                                         f"{other.__name__} and {cls.__module__}.{cls.__name__}")
                 found[cls.code] = cls
     return tuple(found[code] for code in sorted(found))
+
+
+@cache
+def detector_classes() -> tuple[type[Detector], ...]:
+    """Every registered detector class, ordered by code."""
+    return _classes(Detector)
+
+
+@cache
+def analysis_classes() -> tuple[type[Analysis], ...]:
+    """Every registered analysis class (found beside the detectors), ordered by code."""
+    return _classes(Analysis)
 
 
 def get_detector(code_or_pattern: str) -> type[Detector]:

@@ -20,6 +20,7 @@ class RunResult:
     policy: Policy
     resolved: pd.DataFrame = field(default_factory=pd.DataFrame)  # earlier findings gone since
     tables: object = None  # audit.validation.AuditTables, for views that need the ledger itself
+    views: dict[str, pd.DataFrame] = field(default_factory=dict)  # analyses' tables (aging, links, ...)
 
     @property
     def not_run(self) -> pd.DataFrame:

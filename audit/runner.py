@@ -16,12 +16,12 @@ import pandas as pd
 
 from audit.contract import EXCEPTION_COLUMNS
 from audit.data import AuditData
-from audit.detector import DetectorInputError
+from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy
 from audit.problems import ROW, InputError, data_quality_frame
-from audit.registry import detector_classes
+from audit.registry import analysis_classes, detector_classes
 from audit.result import RunResult
 from audit.scoring import empty_exceptions, exception_ids, rank, typed_exceptions
 from audit.validation import AuditTables, validate
@@ -86,38 +86,58 @@ def _read_suppressions(path: str | Path | None) -> set[str]:
     return set(frame["exception_id"].dropna())
 
 
+def _timed(status: dict, work) -> tuple[object, dict]:
+    started = time.perf_counter()
+    try:
+        output = work()
+    except DetectorInputError as exc:
+        return None, {**status, "status": "not run", "reason": str(exc), "findings": 0, "seconds": 0.0}
+    except Exception as exc:  # one broken detector must not lose the others' findings
+        return None, {**status, "status": "failed", "reason": f"{type(exc).__name__}: {exc}", "findings": 0,
+                      "seconds": round(time.perf_counter() - started, 3)}
+    return output, {**status, "status": "ran", "reason": "", "seconds": round(time.perf_counter() - started, 3)}
+
+
 def run_detectors(data: AuditData, select: list[str] | None = None,
                   progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the registered detectors; return (findings, one status row per detector)."""
-    classes = [c for c in detector_classes() if not select or {c.code, c.pattern} & set(select)]
-    findings, statuses = [], []
-    for index, cls in enumerate(classes):
+    """Run the analyses, then stage-1 and stage-2 detectors; return (findings, one status row each)."""
+    detectors = [c for c in detector_classes() if not select or {c.code, c.pattern} & set(select)]
+    analyses = list(analysis_classes())
+    steps = analyses + sorted(detectors, key=lambda c: (c.stage, c.code))
+    findings: list[pd.DataFrame] = []
+    statuses = []
+    for index, cls in enumerate(steps):
+        is_detector = issubclass(cls, Detector)
         if progress:
-            progress(f"detector {cls.code} ({cls.pattern})", index, len(classes))
-        started = time.perf_counter()
-        status = {"detector": cls.code, "pattern": cls.pattern, "family": cls.family, "version": cls.version}
+            progress(f"{'detector' if is_detector else 'analysis'} {cls.code}", index, len(steps))
+        if is_detector and cls.stage > 1 and data.findings.empty and findings:
+            data.findings = _with_ids(pd.concat(findings, ignore_index=True))
+        status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
+                  "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
+                  "version": getattr(cls, "version", "1.0")}
         missing = cls.missing_inputs(data)
         if missing:
             statuses.append({**status, "status": "not run", "reason": f"needs {', '.join(missing)}",
                              "findings": 0, "seconds": 0.0})
             continue
-        try:
-            found = cls.from_policy(data.policy).run(data)
-        except DetectorInputError as exc:
-            statuses.append({**status, "status": "not run", "reason": str(exc), "findings": 0, "seconds": 0.0})
-            continue
-        except Exception as exc:  # one broken detector must not lose the others' findings
-            statuses.append({**status, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
-                             "findings": 0, "seconds": round(time.perf_counter() - started, 3)})
-            continue
-        findings.append(found)
-        statuses.append({**status, "status": "ran", "reason": "", "findings": len(found),
-                         "seconds": round(time.perf_counter() - started, 3)})
+        if is_detector:
+            found, status = _timed(status, lambda cls=cls: cls.from_policy(data.policy).run(data))
+            if found is not None:
+                findings.append(found)
+            statuses.append({**status, "findings": 0 if found is None else len(found)})
+        else:
+            views, status = _timed(status, lambda cls=cls: cls.from_policy(data.policy).compute(data))
+            data.views.update(views or {})
+            statuses.append({**status, "findings": 0})
     if progress:
-        progress("detectors done", len(classes), len(classes))
-    combined = pd.concat([f for f in findings if len(f)], ignore_index=True) if any(len(f) for f in findings) \
-        else pd.DataFrame()
+        progress("detectors done", len(steps), len(steps))
+    found = [f for f in findings if len(f)]
+    combined = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     return combined, pd.DataFrame(statuses)
+
+
+def _with_ids(findings: pd.DataFrame) -> pd.DataFrame:
+    return findings.assign(exception_id=exception_ids(findings)) if len(findings) else findings
 
 
 def finalise(findings: pd.DataFrame, run_id: str, period: str | None, previous: pd.DataFrame | None,
@@ -181,7 +201,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         "findings": len(exceptions), "data_quality_rows": len(tables.problems),
     }
     return RunResult(run_id, exceptions, data_quality_frame(tables.problems), statuses, manifest, policy,
-                     resolved, tables)
+                     resolved, tables, audit_data.views)
 
 
 def _data_label(data) -> str:

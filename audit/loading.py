@@ -8,6 +8,7 @@ carry the contract's names. Values are read as they are; parsing and checking ha
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class SourceTable:
     origin: str  # file path, sheet or database table the rows came from
     sha256: str
     first_row: int | None = HEADER_ROWS  # source row number of frame row 0; None where rows have no number
+    # Source row number of each frame row where they are not consecutive (a CSV with blank lines or
+    # line breaks inside quoted values); None when ``first_row`` + position is right.
+    row_numbers: list[int] | None = None
 
 
 @dataclass
@@ -59,9 +63,13 @@ def _sha256_frame(frame: pd.DataFrame) -> str:
 
 def _csv_problem(path: Path, table: str) -> Problem | None:
     """Catch files that are not the comma-separated UTF-8 text they claim to be."""
-    head = path.read_bytes()[:65536]
+    with path.open("rb") as handle:  # only the start: the file may be gigabytes
+        head = handle.read(65536)
     if not head.strip():
         return Problem(FATAL, table, f"{path.name} is empty", "export the table again with its header row")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Problem(FATAL, table, f"{path.name} is UTF-16 text, not UTF-8",
+                       "save the file as UTF-8 comma-separated text (in Excel: CSV UTF-8)")
     if b"\x00" in head:
         return Problem(FATAL, table, f"{path.name} is binary, not CSV text",
                        "export the table as UTF-8 comma-separated text")
@@ -91,25 +99,66 @@ def _read_csv(path: Path, table: str) -> pd.DataFrame:
                        skipinitialspace=False)
 
 
+def _count_lines(path: Path) -> int:
+    lines, last = 0, b"\n"
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def _csv_row_numbers(path: Path, rows: int) -> list[int] | None:
+    """The line each data row starts on, when that is not simply row + 2.
+
+    pandas skips blank lines and a quoted value may span lines, so counting rows would name the wrong
+    line. Only such files pay for this second pass; None when the numbering is plain (or unclear)."""
+    if _count_lines(path) == rows + 1:
+        return None
+    numbers: list[int] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)  # header
+        start = reader.line_num + 1
+        for record in reader:
+            if len(record) > 1 or (record and record[0].strip()):  # pandas skips blank lines
+                numbers.append(start)
+            start = reader.line_num + 1
+    return numbers if len(numbers) == rows else None
+
+
 def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable | None:
+    kind = path.suffix.lower()
+    row_numbers = None
     try:
-        if path.suffix == ".csv":
+        if kind == ".csv":
             problem = _csv_problem(path, table)
             if problem:
                 problems.append(problem)
                 return None
             frame = _read_csv(path, table)
-        elif path.suffix == ".parquet":
+            row_numbers = _csv_row_numbers(path, len(frame))
+        elif kind == ".parquet":
             frame = pd.read_parquet(path)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about styles it does not read
                 frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
+    except pd.errors.ParserError as exc:  # e.g. "Expected 10 fields in line 7, saw 11"
+        problems.append(Problem(FATAL, table, f"{path.name} could not be read: {str(exc).strip()}",
+                                "every line needs as many values as the header: quote values that contain "
+                                "commas or line breaks"))
+        return None
+    except UnicodeDecodeError as exc:  # past the sample _csv_problem looked at
+        problems.append(Problem(FATAL, table, f"{path.name} is not UTF-8 text (past its first 64 KB: "
+                                f"{exc.reason} {exc.object[exc.start:exc.start + 1]!r})",
+                                "save the file as UTF-8"))
+        return None
     except Exception as exc:  # any reader failure becomes a message naming the file
         problems.append(Problem(FATAL, table, f"{path.name} could not be read: {type(exc).__name__}: {exc}",
-                                f"check that {path.name} is a valid {path.suffix[1:].upper()} file"))
+                                f"check that {path.name} is a valid {kind[1:].upper()} file"))
         return None
-    return SourceTable(table, frame, str(path), _sha256_file(path))
+    return SourceTable(table, frame, str(path), _sha256_file(path), row_numbers=row_numbers)
 
 
 def _load_folder(folder: Path, data: LoadedData) -> None:
@@ -124,6 +173,12 @@ def _load_folder(folder: Path, data: LoadedData) -> None:
             loaded = _read_file(candidates[0], table, data.problems)
             if loaded is not None:
                 data.tables[table] = loaded
+        else:
+            for path in sorted(p for p in files if p.stem == table):
+                data.problems.append(Problem(
+                    WARNING, table, f"{path.name} is not a format that can be read",
+                    f"save {table} as {table}.csv (UTF-8), {table}.parquet or {table}.xlsx",
+                    action="file ignored"))
     known = set(TABLES)
     for path in sorted(files):
         if path.suffix.lower() in FILE_SUFFIXES and path.stem not in known:
@@ -185,7 +240,12 @@ def _load_duckdb(path: Path, data: LoadedData) -> None:
             "select table_name from information_schema.tables").fetchall()}
         for table in TABLES:
             if table in names:
-                frame = connection.execute(f'select * from "{table}"').df()
+                try:
+                    frame = connection.execute(f'select * from "{table}"').df()
+                except duckdb.Error as exc:  # e.g. a view over a table that is gone
+                    raise InputError([Problem(FATAL, table, f"{path.name}: table {table} could not be read: "
+                                              f"{str(exc).splitlines()[0]}",
+                                              f"check {table} in {path.name} with DuckDB")]) from None
                 data.tables[table] = SourceTable(table, frame, f"{path}#{table}", _sha256_frame(frame),
                                                  first_row=None)
 
@@ -202,6 +262,8 @@ def redact_url(url: str) -> str:
 def load(source: str | Path) -> LoadedData:
     """Read every contract table present at ``source``; problems found while reading are collected."""
     text = str(source)
+    if text.startswith("postgres://"):  # the scheme Heroku and others print; SQLAlchemy wants postgresql
+        text = "postgresql://" + text[len("postgres://"):]
     if "://" in text:
         label = redact_url(text)
         data = LoadedData(label)

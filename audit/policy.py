@@ -114,6 +114,15 @@ class Policy(_Section):
                 raise ValueError(f"{day!r} is not a weekday; use three-letter English names {WEEKDAYS}")
         return tuple(days)
 
+    @field_validator("holidays")
+    @classmethod
+    def _gregorian_holidays(cls, days):
+        for day in days:
+            if day.year < 1700:
+                raise ValueError(f"{day.isoformat()} looks like a Jalali date; policy holidays are ISO "
+                                 "(Gregorian) dates even when calendar = 'jalali'")
+        return days
+
     @model_validator(mode="after")
     def _holidays_sorted(self):
         object.__setattr__(self, "holidays", tuple(sorted(set(self.holidays))))

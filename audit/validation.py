@@ -35,6 +35,11 @@ _NON_ASCII_DIGIT = re.compile("[۰-۹٠-٩٫٬]")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
+# Jalali years of a ledger are about 1300-1410 and Gregorian ones 1900-2100: a Jalali date read as
+# Gregorian lands before EARLIEST_YEAR, a Gregorian one read as Jalali at or after LATEST_JALALI_YEAR.
+EARLIEST_YEAR = 1600
+LATEST_JALALI_YEAR = 1700
+_JALALI_LOOKING = re.compile(r"^\s*1[2-4]\d\d[/-]\d{1,2}[/-]\d{1,2}")
 # Above this share of unparseable values a required column is unusable rather than a few bad rows.
 UNUSABLE_SHARE = 0.5
 TYPE_WORDS = {
@@ -71,6 +76,16 @@ def _as_text(values: pd.Series) -> pd.Series:
     return text
 
 
+def _parse_text(values: pd.Series) -> pd.Series:
+    # An id column with blanks comes out of a database or Parquet file as float: 7.0 must read "7", as in
+    # the tables that refer to it.
+    if pd.api.types.is_float_dtype(values):
+        given = values.dropna()
+        if len(given) and (np.isfinite(given) & (given.abs() < 2**53) & (given == np.floor(given))).all():
+            values = values.astype("Int64")
+    return _as_text(values)
+
+
 def _map_unique(text: pd.Series, parse_one) -> pd.Series:
     # Dates and codes repeat a lot: parse each distinct value once.
     uniques = text.dropna().unique()
@@ -95,6 +110,8 @@ def _parse_number(values: pd.Series, integer: bool) -> pd.Series:
 def _jalali_to_gregorian(value: str):
     date_part, _, time_part = value.replace("T", " ").partition(" ")
     year, month, day = (int(p) for p in re.split("[/-]", date_part))
+    if year >= LATEST_JALALI_YEAR:
+        raise ValueError(f"{value} is not a Jalali date")
     gregorian = jdatetime.date(year, month, day).togregorian()
     return pd.Timestamp(f"{gregorian.isoformat()} {time_part}".strip())
 
@@ -121,6 +138,7 @@ def _parse_when(values: pd.Series, calendar: str, with_time: bool) -> pd.Series:
         else:
             parsed = pd.to_datetime(_map_unique(_as_text(values), parse_one))
     parsed = parsed.astype("datetime64[us]")
+    parsed = parsed.where(parsed.dt.year >= EARLIEST_YEAR)  # e.g. 1403-01-15: a Jalali date, not year 1403
     return parsed if with_time else parsed.dt.normalize()
 
 
@@ -142,7 +160,7 @@ def parse_column(values: pd.Series, kind: str, calendar: str = "gregorian") -> p
         return _parse_when(values, calendar, with_time=kind == TIMESTAMP)
     if kind == BOOL:
         return _parse_bool(values)
-    return _as_text(values)
+    return _parse_text(values)
 
 
 # ---------------------------------------------------------------- helpers
@@ -156,8 +174,11 @@ class _TableCheck:
         self.frame = frame
         self.problems: list[Problem] = []
         self.excluded = pd.Series(False, index=frame.index)
+        self.reported: set[tuple] = set()  # (row index, column) already given a problem
 
     def source_row(self, index) -> int | None:
+        if self.source.row_numbers is not None:
+            return self.source.row_numbers[int(index)]
         if self.source.first_row is None:
             return None
         return int(index) + self.source.first_row
@@ -171,6 +192,7 @@ class _TableCheck:
     def add(self, severity, index, column, value, problem, fix):
         if severity == ROW:
             self.excluded.at[index] = True
+        self.reported.add((index, column))
         shown = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
         self.problems.append(Problem(severity, self.spec.name, problem, fix, column, self.source_row(index),
                                      self.record_id(index), shown))
@@ -207,6 +229,9 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
         calendar_hint = " in the Jalali calendar (YYYY/MM/DD)" if policy.calendar == "jalali" and column.type in (
             DATE, TIMESTAMP) else ""
         expected = TYPE_WORDS[column.type] + calendar_hint
+        if policy.calendar != "jalali" and column.type in (DATE, TIMESTAMP) and original[failed].astype(
+                "str").str.translate(_DIGITS).str.match(_JALALI_LOOKING).any():
+            expected += '; Persian-calendar dates need calendar = "jalali" in policy.toml'
         if column.required and failed.sum() > UNUSABLE_SHARE * max(given.sum(), 1) and given.sum() > 2:
             sample = original[failed].astype("str").head(3).tolist()
             problems.append(Problem(FATAL, spec.name, f"column {column.name} is unusable: {int(failed.sum())} of "
@@ -245,12 +270,14 @@ def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
                 continue
             index = int(case.index)
             if case.check == "not_nullable":
-                if check.excluded.at[index]:
+                if (index, case.column) in check.reported:
                     continue  # already reported as unparseable
                 check.add(ROW, index, case.column, None, "required value is blank",
                           f"fill {case.column} for this row")
             elif "uniqueness" in str(case.check) or "unique" in str(case.check):
                 key = ", ".join(spec.key)
+                if (index, key) in check.reported:
+                    continue  # a key of several columns fails once per column
                 check.add(ROW, index, key, check.record_id(index), f"duplicate {key}: this id appears earlier",
                           "give each record its own id, or remove the repeated row")
             elif str(case.check).startswith("greater_than_or_equal_to"):
@@ -307,6 +334,21 @@ def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clea
                       f"add {parent} {value} or correct {column.name}")
 
 
+def _empty_table(spec: Table, source: SourceTable, problems: list[Problem]) -> bool:
+    """Report a table without rows; True when it should still be checked (it has its header)."""
+    where = source.origin.replace("\\", "/").rsplit("/", 1)[-1] if source.first_row is not None \
+        else source.origin
+    has_header = len(source.frame.columns) > 0
+    what = f"{where} has a header but no data rows" if has_header else f"{where} is empty"
+    if spec.required:
+        problems.append(Problem(FATAL, spec.name, what, f"export {spec.name} again with its rows: the audit "
+                                f"needs it (columns {', '.join(spec.required_columns)})"))
+        return False
+    problems.append(Problem(WARNING, spec.name, what, "fine if there are none; otherwise export it again "
+                            "with its rows", action="kept" if has_header else "table ignored"))
+    return has_header
+
+
 def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``)."""
     problems: list[Problem] = list(loaded.problems)
@@ -317,6 +359,8 @@ def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
                                     f"provide {spec.name} with columns {', '.join(spec.required_columns)}"))
     parsed: dict[str, tuple[pd.DataFrame, _TableCheck]] = {}
     for name, source in loaded.tables.items():
+        if len(source.frame) == 0 and not _empty_table(TABLES[name], source, problems):
+            continue
         result = _parse_table(TABLES[name], source, policy, problems)
         if result is not None:
             parsed[name] = result

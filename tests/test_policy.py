@@ -82,3 +82,8 @@ def test_pinned_engine_versions():
     assert Version(version("sqlglot")) < Version("30.18")
     assert Version(version("pyspark")) < Version("4.1")
     assert Version(version("pandas")).major == 3
+
+
+def test_jalali_holiday_is_refused():
+    with pytest.raises(PolicyError, match="looks like a Jalali date"):
+        policy_from_dict({"holidays": ["1404-01-01"]})

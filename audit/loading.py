@@ -20,6 +20,7 @@ from audit.contract import TABLES
 from audit.problems import FATAL, WARNING, InputError, Problem
 
 FILE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+EVALUATION_FILES = ("labels", "decoys")
 # CSV line 1 is the header; spreadsheet row 1 likewise: data row i (0-based) is source row i + 2.
 HEADER_ROWS = 2
 
@@ -179,7 +180,8 @@ def _load_folder(folder: Path, data: LoadedData) -> None:
                     WARNING, table, f"{path.name} is not a format that can be read",
                     f"save {table} as {table}.csv (UTF-8), {table}.parquet or {table}.xlsx",
                     action="file ignored"))
-    known = set(TABLES)
+    # Ground truth for `audit evaluate` may sit beside the tables; it is never audit input.
+    known = set(TABLES) | set(EVALUATION_FILES)
     for path in sorted(files):
         if path.suffix.lower() in FILE_SUFFIXES and path.stem not in known:
             data.problems.append(Problem(WARNING, path.stem, f"{path.name} is not a contract table",

@@ -1,0 +1,278 @@
+"""audit.financials: the Polish-file AUCs, robustness to bad inputs, missing values, and every flag."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from audit import financials
+from audit.financials import (
+    FLAG_COLUMNS,
+    MODEL_TERMS,
+    RATIO_BOUNDS,
+    altman_z2,
+    financial_ratios,
+    statement_distress,
+)
+
+from .conftest import SHARED
+
+POLISH = SHARED / "data" / "polish-bankruptcy-5year"
+FIT_SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "fit_financial_distress.py"
+needs_polish = pytest.mark.skipif(not (POLISH / "customer_financials.csv").exists(),
+                                  reason=f"{POLISH} not available")
+
+# A sound trading company: 60 % own capital, current ratio 2.4, EBIT 12 % of assets, customers pay in
+# 36.5 days, 45.6 days of stock, fixed assets 40 % of assets, interest 0.5 % of sales.
+HEALTHY = {
+    "customer_id": "C-OK", "period_end": "2024-12-31",
+    "total_assets": 1000.0, "current_assets": 600.0, "current_liabilities": 250.0,
+    "total_liabilities": 400.0, "equity": 600.0, "retained_earnings": 300.0, "ebit": 120.0,
+    "sales": 2000.0, "interest_expense": 10.0, "receivables": 200.0, "inventory": 250.0,
+    "fixed_assets": 400.0,
+}
+
+
+def statement(**changes) -> dict:
+    return {**HEALTHY, **changes}
+
+
+def frame(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+# ---------------------------------------------------------------- the Polish file
+
+@pytest.fixture(scope="module")
+def polish():
+    statements = pd.read_csv(POLISH / "customer_financials.csv")
+    labels = pd.read_csv(POLISH / "labels.csv")
+    failed = labels.loc[labels["pattern"] == "customer_distress", "customer_id"]
+    return statements, statements["customer_id"].isin(failed).to_numpy(dtype=int)
+
+
+@needs_polish
+def test_altman_z2_auc_reproduces_the_published_figure(polish):
+    statements, failed = polish
+    z = altman_z2(statements)
+    assert z.isna().sum() == 22  # rows without current assets or liabilities: left at the median Z
+    auc = roc_auc_score(failed, -z.fillna(z.median()))
+    assert auc == pytest.approx(0.764, abs=0.002)
+
+
+@needs_polish
+def test_statement_distress_beats_altman_by_five_points(polish):
+    statements, failed = polish
+    result = statement_distress(statements)
+    auc = roc_auc_score(failed, result["distress_probability"])
+    z = altman_z2(statements)
+    altman_auc = roc_auc_score(failed, -z.fillna(z.median()))
+    assert auc >= 0.814
+    assert auc >= altman_auc + 0.05
+    # calibrated on this file: the mean probability is the failure rate (6.9 %)
+    assert result["distress_probability"].mean() == pytest.approx(failed.mean(), abs=0.005)
+
+
+@needs_polish
+@pytest.mark.skipif(not FIT_SCRIPT.exists(), reason="benchmarks/ not beside tests/")
+def test_shipped_coefficients_are_what_the_fit_script_derives(polish):
+    spec = importlib.util.spec_from_file_location("fit_financial_distress", FIT_SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    statements, failed = polish
+    exposures, parameters, labels = script.fit(financial_ratios(statements), failed)
+    shipped = [financials.INTERCEPT] + [
+        financials.MISSING_DATA_WEIGHT if ratio == "missing_data" else financials.SEGMENT_WEIGHTS[ratio][number]
+        for ratio, number in labels]
+    np.testing.assert_allclose(parameters, shipped, atol=2e-3)
+    for ratio, values in exposures.items():
+        np.testing.assert_allclose(values, financials.MISSING_SEGMENT_EXPOSURE[ratio], atol=1e-4)
+
+
+# ---------------------------------------------------------------- the model's structure
+
+def test_model_terms_are_consistent():
+    for term in MODEL_TERMS:
+        low, high = RATIO_BOUNDS[term.ratio]
+        assert (term.knots[0], term.knots[-1]) == (low, high), term.ratio
+        assert list(term.knots) == sorted(set(term.knots)), term.ratio
+        weights = financials.SEGMENT_WEIGHTS[term.ratio]
+        assert len(weights) == len(term.knots) - 1 == len(financials.MISSING_SEGMENT_EXPOSURE[term.ratio])
+        assert min(weights) >= 0, term.ratio
+        if term.shape == "band":
+            assert term.healthy in term.knots
+    assert financials.MISSING_DATA_WEIGHT >= 0
+
+
+def test_contributions_add_up_and_drivers_name_the_largest():
+    sick = statement(ebit=-150.0, retained_earnings=-200.0, equity=50.0, total_liabilities=950.0,
+                     current_liabilities=800.0)
+    result = statement_distress(frame(HEALTHY, sick))
+    contributions = result.filter(like="contrib_")
+    assert list(contributions.columns) == [f"contrib_{t.ratio}" for t in MODEL_TERMS] + ["contrib_missing_data"]
+    assert (contributions >= 0).all().all()
+    np.testing.assert_allclose(financials.INTERCEPT + contributions.sum(axis=1), result["distress_log_odds"])
+    np.testing.assert_allclose(1 / (1 + np.exp(-result["distress_log_odds"])), result["distress_probability"])
+    healthy_probability, sick_probability = result["distress_probability"]
+    assert healthy_probability < 0.01  # the sample's failure rate is 6.9 %
+    assert sick_probability > 0.2 and sick_probability > 20 * healthy_probability
+    largest = contributions.iloc[1].idxmax().removeprefix("contrib_")
+    assert result["drivers"].iloc[1].startswith(financials.RATIO_LABELS[largest])
+    assert result["drivers"].iloc[1].count("(+") == 3
+
+
+def test_worse_profit_never_lowers_the_score():
+    rows = [statement(ebit=ebit) for ebit in np.linspace(300, -600, 40)]
+    probability = statement_distress(frame(*rows))["distress_probability"].to_numpy()
+    assert np.all(np.diff(probability) >= -1e-12)
+    assert probability[-1] > probability[0]
+
+
+def test_score_does_not_depend_on_the_size_or_currency_of_the_company():
+    amounts = list(financials.AMOUNT_COLUMNS)
+    big = {k: (v * 1e6 if k in amounts else v) for k, v in statement(ebit=-30.0).items()}
+    result = statement_distress(frame(statement(ebit=-30.0), big))
+    assert result["distress_probability"].iloc[0] == pytest.approx(result["distress_probability"].iloc[1])
+
+
+# ---------------------------------------------------------------- robustness: zeros, blanks, negatives
+
+def test_zeros_blanks_negatives_and_outliers_do_not_crash_and_stay_in_range():
+    rows = [
+        {c: 0.0 for c in HEALTHY if c not in ("customer_id", "period_end")},        # all zeros
+        {c: np.nan for c in HEALTHY if c not in ("customer_id", "period_end")},     # all blank
+        {c: "" for c in HEALTHY if c not in ("customer_id", "period_end")},         # empty strings
+        statement(equity="n/a", sales=None, ebit=pd.NA),                            # unparseable
+        statement(equity=-400.0, retained_earnings=-900.0, ebit=-300.0),           # negative equity
+        statement(total_assets=-1000.0),                                            # impossible negative
+        statement(receivables=-5.0, inventory=-1.0, fixed_assets=-3.0),
+        statement(sales=0.0),                                                       # no sales
+        statement(total_liabilities=0.0, current_liabilities=0.0, equity=1000.0),  # no debt
+        statement(total_liabilities=1e15, current_liabilities=1e15, equity=-1e15, ebit=-1e14),  # absurd
+        statement(total_assets=np.inf, ebit=-np.inf),
+    ]
+    result = statement_distress(frame(*rows))
+    probability = result["distress_probability"]
+    assert probability.notna().all()
+    assert ((probability > 0) & (probability < 1)).all()
+    assert (result.filter(like="contrib_") >= 0).all().all()
+    for column in FLAG_COLUMNS:
+        assert result[column].dtype == "boolean"
+    ratios = financial_ratios(frame(*rows))
+    for name, (low, high) in RATIO_BOUNDS.items():
+        known = ratios[name].dropna()
+        assert ((known >= low) & (known <= high)).all(), name
+    # the absurd statement is clipped, not extrapolated: it scores like a very sick company, no worse
+    assert 0.2 < probability.iloc[9] < 0.9
+    assert result["flag_thin_capital"].iloc[9]
+
+
+def test_frame_without_contract_columns_is_scored_as_unknown():
+    result = statement_distress(pd.DataFrame({"customer_id": ["A", "B"]}))
+    assert (result["n_missing_ratios"] == len(MODEL_TERMS)).all()
+    assert result[list(FLAG_COLUMNS)].isna().all().all()
+    assert (result["n_flags"] == 0).all()
+
+
+def test_ratio_rules_for_zero_and_negative_denominators():
+    ratios = financial_ratios(frame(
+        statement(sales=0.0),                                            # receivables but no sales
+        statement(total_liabilities=0.0, current_liabilities=0.0, equity=1000.0),
+        statement(total_assets=0.0),
+        statement(inventory=-10.0),
+        statement(receivables=0.0, sales=0.0),
+        statement(equity=-5000.0, total_liabilities=6000.0),
+    ))
+    assert ratios.loc[0, "receivable_days"] == 365.0                      # clipped "infinite" days
+    assert ratios.loc[0, "inventory_days"] == 365.0
+    assert ratios.loc[1, "equity_to_liabilities"] == 10.0                 # no debt at all
+    assert ratios.loc[1, "current_ratio"] == 10.0
+    assert math.isnan(ratios.loc[2, "equity_to_assets"])                  # no assets: meaningless
+    assert math.isnan(ratios.loc[3, "inventory_days"])                    # negative stock = data error
+    assert math.isnan(ratios.loc[4, "receivable_days"])                   # 0 / 0
+    assert ratios.loc[5, "equity_to_assets"] == -1.0                      # -500 % clipped to -100 %
+    assert ratios.loc[0, "interest_to_sales"] == 1.0
+
+
+def test_missing_values_never_make_a_statement_look_healthier():
+    complete = statement_distress(frame(HEALTHY))["distress_probability"].iloc[0]
+    amounts = list(financials.AMOUNT_COLUMNS)
+    blanked = frame(*[statement(**{column: np.nan}) for column in amounts])
+    result = statement_distress(blanked)
+    assert (result["distress_probability"] >= complete).all()
+    incomplete = result["n_missing_ratios"] > 0
+    assert (result.loc[incomplete, "contrib_missing_data"] == financials.MISSING_DATA_WEIGHT).all()
+    # a wholly blank statement scores above the sound one and says why
+    blank = statement_distress(frame({c: np.nan for c in amounts}))
+    assert blank["distress_probability"].iloc[0] > 2 * complete
+    assert "missing" in blank["drivers"].iloc[0]
+
+
+def test_missing_input_makes_its_flag_unknown_not_false():
+    result = statement_distress(frame(statement(receivables=np.nan, equity=None, interest_expense="")))
+    assert result["flag_high_receivables"].isna().iloc[0]
+    assert result["flag_thin_capital"].isna().iloc[0]
+    assert result["flag_interest_over_5pct_sales"].isna().iloc[0]
+    assert result["flag_large_inventory"].tolist() == [False]
+
+
+# ---------------------------------------------------------------- the source's flags
+
+@pytest.mark.parametrize(("flag", "flagged", "not_flagged"), [
+    # own capital 10 % of assets vs 60 %
+    ("flag_thin_capital", statement(equity=100.0, total_liabilities=900.0), HEALTHY),
+    # negative equity is thin capital too
+    ("flag_thin_capital", statement(equity=-50.0, total_liabilities=1050.0), statement(equity=250.0,
+                                                                                       total_liabilities=750.0)),
+    # 109.5 days of sales owed vs 36.5
+    ("flag_high_receivables", statement(receivables=600.0), HEALTHY),
+    # fixed assets 70 % of assets vs 40 %
+    ("flag_large_fixed_assets", statement(fixed_assets=700.0), HEALTHY),
+    # 146 days of stock vs 45.6
+    ("flag_large_inventory", statement(inventory=800.0), HEALTHY),
+    # interest 7.5 % of sales vs 2.5 %
+    ("flag_interest_over_5pct_sales", statement(interest_expense=150.0), statement(interest_expense=50.0)),
+    # interest exported as a negative cost is still a cost
+    ("flag_interest_over_5pct_sales", statement(interest_expense=-150.0), HEALTHY),
+])
+def test_each_flag_on_hand_made_statements(flag, flagged, not_flagged):
+    result = statement_distress(frame(flagged, not_flagged))
+    assert result[flag].tolist() == [True, False]
+    others = [c for c in FLAG_COLUMNS if c not in (flag, "flag_young_company")]
+    assert not result.loc[1, others].any()
+
+
+def test_young_company_flag():
+    rows = frame(statement(period_end="2024-12-31"), statement(period_end="2024-12-31"),
+                 statement(period_end="2024-12-31"), statement(period_end="2024-12-31"))
+    founded = pd.Series(["2023-06-30", "2019-01-15", None, "2025-03-01"], index=rows.index)
+    result = statement_distress(rows, established_date=founded)
+    # 1.5 years: young; 6 years: not; unknown date: unknown; founded after the statement: data error
+    assert result["flag_young_company"].tolist() == [True, False, pd.NA, pd.NA]
+    assert result["n_flags"].tolist() == [1, 0, 0, 0]
+
+    # a scalar date and an explicit as_of
+    assert statement_distress(frame(HEALTHY), established_date="2023-06-30",
+                              as_of="2026-01-01")["flag_young_company"].tolist() == [False]
+    # an established_date column in the frame is used when no argument is given
+    with_column = frame(statement(established_date="2024-01-01"))
+    assert statement_distress(with_column)["flag_young_company"].tolist() == [True]
+    # no date given at all: unknown
+    assert statement_distress(frame(HEALTHY))["flag_young_company"].isna().iloc[0]
+
+
+def test_flags_do_not_move_the_score_and_thresholds_can_be_overridden():
+    young = statement_distress(frame(HEALTHY), established_date="2024-06-01")
+    old = statement_distress(frame(HEALTHY), established_date="1990-06-01")
+    assert young["distress_probability"].iloc[0] == old["distress_probability"].iloc[0]
+
+    strict = statement_distress(frame(HEALTHY), thresholds={"high_receivable_days": 30.0})
+    assert strict["flag_high_receivables"].tolist() == [True]
+    with pytest.raises(ValueError, match="unknown flag threshold"):
+        statement_distress(frame(HEALTHY), thresholds={"receivable_days": 30.0})

@@ -47,10 +47,41 @@ class RunResult:
             written.extend(available[name](self, out))
         return written
 
+    def to_html(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report to ``path`` (a ``.html`` file, or a folder for report.html)."""
+        return self._write_one("html", path, ".html")
+
+    def to_excel(self, path: str | Path) -> Path:
+        """Write the Excel workbook to ``path`` (a ``.xlsx`` file, or a folder for report.xlsx)."""
+        return self._write_one("excel", path, ".xlsx")
+
+    def export(self, out_dir: str | Path) -> list[Path]:
+        """Write the compliance export (folder with SHA256SUMS, and its zip) into ``out_dir``."""
+        return self.write(out_dir, formats=("export",))
+
+    def _write_one(self, fmt: str, path: str | Path, suffix: str) -> Path:
+        # Writers write a fixed name into a folder. For a file path they write into a scratch folder beside
+        # it, then the file is moved: a report.html already next to ``path`` is left alone.
+        import tempfile
+
+        path = Path(path)
+        if path.suffix.lower() != suffix:
+            return self.write(path, formats=(fmt,))[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".sales-audit-") as scratch:
+            return self.write(scratch, formats=(fmt,))[0].replace(path)
+
     def _repr_html_(self) -> str:
-        top = self.exceptions.head(10)[["rank", "pattern", "score", "risk_amount", "entity_type", "entity_id",
-                                        "title"]]
-        return (f"<h4>sales-audit run {self.run_id}</h4><p>{len(self.exceptions)} findings, "
-                f"{int((self.detector_runs['status'] == 'ran').sum())} detectors ran, "
-                f"{len(self.not_run)} not run, {len(self.data_quality)} data-quality rows</p>"
-                + top.to_html(index=False))
+        """Notebook display: the run's figures, money at risk by pattern and the ten highest-ranked findings."""
+        statuses = self.exceptions["status"].value_counts()
+        ran = int((self.detector_runs["status"] == "ran").sum()) if "status" in self.detector_runs else 0
+        money = {"risk_amount": "{:,.0f}".format, "score": "{:.2f}".format}
+        top = self.exceptions.head(10)[["rank", "status", "pattern", "score", "risk_amount", "entity_type",
+                                        "entity_id", "title"]]
+        status_text = ", ".join(f"{statuses.get(s, 0)} {s}" for s in ("new", "repeat", "suppressed"))
+        # DataFrame.to_html escapes cell text: titles come from the ledger.
+        return (f"<h4>sales-audit run {self.run_id}</h4><p>{len(self.exceptions)} findings ({status_text}), "
+                f"{len(self.resolved)} resolved since the previous run; {ran} detectors ran, {len(self.not_run)} "
+                f"not run; {len(self.data_quality)} data-quality rows.</p><b>Money at risk by pattern</b>"
+                + self.summary_by_pattern().to_html(index=False, formatters=money)
+                + "<b>Top findings</b>" + top.to_html(index=False, formatters=money))

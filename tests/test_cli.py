@@ -26,7 +26,7 @@ def test_run_writes_ranked_exceptions_and_manifest(tmp_path):
     exceptions = pd.read_parquet(tmp_path / "exceptions.parquet")
     exceptions_schema().validate(exceptions)
     assert exceptions["rank"].tolist() == list(range(1, len(exceptions) + 1))
-    assert {"price_deviation", "cheque_maturity_over_policy", "unbilled_shipment"} == set(exceptions["pattern"])
+    assert {"price_deviation", "cheque_maturity_over_policy", "unbilled_shipment"} <= set(exceptions["pattern"])
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     hashed = {i["table"]: i for i in manifest["inputs"]}
     assert len(hashed["invoices"]["sha256"]) == 64 and hashed["invoices"]["rows_read"] == 4

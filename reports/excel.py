@@ -1,0 +1,271 @@
+"""The run as an Excel workbook (``report.xlsx``): a summary sheet, every exception, one sheet per pattern,
+the findings resolved since the last run, detectors, data quality and the analysis views.
+
+Every table sheet has a frozen header row, an autofilter and money / score number formats. The summary's
+pattern names link to their sheets and its top findings link to their own row there.
+
+Cells are written one by one with typed writes (``write_string`` / ``write_number``), never pandas'
+``to_excel``: text from the ledger is never read as a formula (a customer called ``=HYPERLINK(...)`` stays
+text), and a NaN becomes a blank cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from audit.result import RunResult
+from reports import summaries
+
+WORKBOOK_NAME = "report.xlsx"
+TOP_FINDINGS = 100  # the summary's linked list of the highest-ranked findings
+MAX_CELL = 32_767  # Excel's limit on characters in a cell
+MONEY_COLUMNS = {"risk_amount", "amount", "credit_limit", "balance", "money_at_risk"}
+EXCEPTION_SHEET_COLUMNS = ["rank", "status", "score", "risk_amount", "pattern", "period", "salesperson_id",
+                           "salesperson", "region", "customer_id", "customer", "entity_type", "entity_id",
+                           "title", "explanation", "detector", "exception_id", "related", "evidence"]
+# The ranked sheet across patterns leaves out the long JSON columns: the pattern sheets carry them.
+RANKED_SHEET_COLUMNS = [c for c in EXCEPTION_SHEET_COLUMNS if c not in {"related", "evidence"}]
+WIDTHS = {"rank": 6, "status": 10, "score": 7, "risk_amount": 15, "pattern": 26, "period": 9, "title": 48,
+          "explanation": 80, "evidence": 60, "related": 40, "exception_id": 18, "reason": 50, "problem": 50,
+          "fix": 50}
+
+
+class _Formats:
+    def __init__(self, book: xlsxwriter.Workbook):
+        self.header = book.add_format({"bold": True, "bg_color": "#DDE3EA", "border": 1, "text_wrap": True,
+                                       "valign": "top"})
+        self.money = book.add_format({"num_format": "#,##0"})
+        self.score = book.add_format({"num_format": "0.00"})
+        self.number = book.add_format({"num_format": "#,##0.##"})
+        self.date = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.datetime = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        self.link = book.add_format({"font_color": "#1F5F99", "underline": 1})
+        self.title = book.add_format({"bold": True, "font_size": 16})
+        self.heading = book.add_format({"bold": True, "font_size": 12})
+        self.label = book.add_format({"font_color": "#6B7785"})
+        self.big_money = book.add_format({"num_format": "#,##0", "bold": True, "font_color": "#D1495B"})
+
+
+def _is_money(column: str) -> bool:
+    return column in MONEY_COLUMNS or column.endswith("_amount") or column.startswith("amount_")
+
+
+def _write_value(sheet, row: int, col: int, value, column: str, formats: _Formats) -> None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and not math.isfinite(value)):
+        sheet.write_blank(row, col, None)
+        return
+    if hasattr(value, "item") and not isinstance(value, pd.Timestamp):
+        value = value.item()  # numpy scalar
+    if isinstance(value, bool):
+        sheet.write_boolean(row, col, value)
+    elif isinstance(value, int | float):
+        fmt = (formats.money if _is_money(column) else formats.score if column == "score"
+               else None if isinstance(value, int) else formats.number)
+        sheet.write_number(row, col, value, fmt)
+    elif isinstance(value, pd.Timestamp | dt.datetime):
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        sheet.write_datetime(row, col, stamp.to_pydatetime(),
+                             formats.date if stamp == stamp.normalize() else formats.datetime)
+    elif isinstance(value, dt.date):
+        sheet.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), formats.date)
+    else:
+        text = str(value)
+        sheet.write_string(row, col, text[:MAX_CELL], formats.wrap if column in {"explanation", "reason"} else None)
+
+
+def _column_writer(sheet, series: pd.Series, column: str, formats: _Formats):
+    """One write function per column, chosen from its dtype (5,000 findings are 100,000 cells: a type
+    check per cell costs more than the writing)."""
+    if pd.api.types.is_bool_dtype(series):
+        return lambda row, col, v: (sheet.write_blank(row, col, None) if pd.isna(v)
+                                    else sheet.write_boolean(row, col, bool(v)))
+    if pd.api.types.is_numeric_dtype(series):
+        fmt = (formats.money if _is_money(column) else formats.score if column == "score"
+               else None if pd.api.types.is_integer_dtype(series) else formats.number)
+        return lambda row, col, v: (sheet.write_number(row, col, v, fmt) if math.isfinite(v)
+                                    else sheet.write_blank(row, col, None))
+    if pd.api.types.is_string_dtype(series):  # for object columns pandas checks every value is text
+        fmt = formats.wrap if column in {"explanation", "reason"} else None
+        return lambda row, col, v: (sheet.write_string(row, col, v[:MAX_CELL], fmt) if isinstance(v, str)
+                                    else sheet.write_blank(row, col, None))
+    return lambda row, col, v: _write_value(sheet, row, col, v, column, formats)
+
+
+def _table_sheet(book, formats: _Formats, name: str, frame: pd.DataFrame) -> None:
+    """A sheet holding ``frame``: header row frozen, autofilter over all rows, typed cells."""
+    sheet = book.add_worksheet(name)
+    columns = [str(c) for c in frame.columns]
+    for col, column in enumerate(columns):
+        sheet.write_string(0, col, column, formats.header)
+        sheet.set_column(col, col, WIDTHS.get(column, max(10, min(len(column) + 2, 30))))
+        series = frame.iloc[:, col]
+        write = _column_writer(sheet, series, column, formats)
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            series = series.astype("float64")  # pd.NA and None become NaN, written blank
+        for row, value in enumerate(series.tolist(), start=1):
+            write(row, col, value)
+    sheet.freeze_panes(1, 0)
+    if columns:
+        sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
+
+
+def _sheet_names(names: list[str], taken: set[str]) -> dict[str, str]:
+    """Excel sheet names: at most 31 characters, none of []:*?/\\ and unique (case-insensitively)."""
+    result = {}
+    used = {t.lower() for t in taken}
+    for name in names:
+        base = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "sheet"
+        candidate, n = base, 2
+        while candidate.lower() in used:
+            suffix = f"~{n}"
+            candidate, n = base[:31 - len(suffix)] + suffix, n + 1
+        used.add(candidate.lower())
+        result[name] = candidate
+    return result
+
+
+def _exceptions_frame(result: RunResult, frame: pd.DataFrame) -> pd.DataFrame:
+    people = summaries.salesperson_info(result)
+    customers = summaries.customer_info(result)
+    shown = frame.assign(salesperson=frame["salesperson_id"].map(people["name"]),
+                         region=frame["salesperson_id"].map(people["region"]),
+                         customer=frame["customer_id"].map(customers["name"]))
+    return shown[EXCEPTION_SHEET_COLUMNS]
+
+
+def _link(sheet_name: str, row: int) -> str:
+    return f"internal:'{sheet_name}'!{xl_rowcol_to_cell(row, 0)}"
+
+
+def _created(result: RunResult) -> dt.datetime:
+    # The workbook's creation date is the run's, so writing the same run twice gives the same properties.
+    stamp = (result.manifest or {}).get("finished_at")
+    try:
+        return pd.Timestamp(stamp).tz_convert("UTC").tz_localize(None).to_pydatetime()
+    except (TypeError, ValueError):
+        return dt.datetime(2000, 1, 1)
+
+
+def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: dict[str, str],
+                   row_of: dict[str, int]) -> None:
+    sheet = book.add_worksheet("Summary")
+    sheet.set_column(0, 0, 30)
+    sheet.set_column(1, 1, 16)
+    sheet.set_column(2, 6, 14)
+    sheet.set_column(7, 7, 60)
+    manifest = result.manifest or {}
+    sheet.write_string(0, 0, f"Sales audit · run {result.run_id}", formats.title)
+    status = summaries.status_counts(result)
+    facts = [("period", manifest.get("period") or "all months"), ("data", manifest.get("data") or ""),
+             ("finished", manifest.get("finished_at") or ""),
+             ("tool", f"{manifest.get('tool', 'sales-audit')} {manifest.get('tool_version', '')}"),
+             ("user", manifest.get("user") or ""), ("currency", result.policy.currency if result.policy else ""),
+             ("findings", len(result.exceptions)), ("new", status["new"]), ("repeat", status["repeat"]),
+             ("suppressed", status["suppressed"]), ("resolved since the last run", status["resolved"])]
+    row = 2
+    sheet.write_string(row, 0, "money at risk (not suppressed)", formats.label)
+    sheet.write_number(row, 1, summaries.money_at_risk(result), formats.big_money)
+    for label, value in facts:
+        row += 1
+        sheet.write_string(row, 0, label, formats.label)
+        _write_value(sheet, row, 1, value, "", formats)
+
+    row += 2
+    sheet.write_string(row, 0, "By pattern (click a pattern for its sheet)", formats.heading)
+    row += 1
+    patterns = summaries.by_pattern(result)
+    for col, header in enumerate(["pattern", "money at risk", "findings", "new", "repeat", "suppressed"]):
+        sheet.write_string(row, col, header, formats.header)
+    for record in patterns.to_dict(orient="records"):
+        row += 1
+        sheet.write_url(row, 0, _link(pattern_sheets[record["pattern"]], 0), formats.link,
+                        string=record["pattern"], tip=f"all {record['pattern']} findings")
+        sheet.write_number(row, 1, float(record["risk_amount"]), formats.money)
+        for col, key in enumerate(["findings", "new", "repeat", "suppressed"], start=2):
+            sheet.write_number(row, col, int(record[key]))
+
+    row += 2
+    sheet.write_string(row, 0, "By salesperson", formats.heading)
+    row += 1
+    for col, header in enumerate(["salesperson", "money at risk", "findings", "name", "region", "new",
+                                  "repeat", "patterns"]):
+        sheet.write_string(row, col, header, formats.header)
+    for record in summaries.by_salesperson(result).to_dict(orient="records"):
+        row += 1
+        values = [record["salesperson_id"], float(record["risk_amount"]), int(record["findings"]), record["name"],
+                  record["region"], int(record["new"]), int(record["repeat"]), record["patterns"]]
+        for col, value in enumerate(values):
+            _write_value(sheet, row, col, value, "risk_amount" if col == 1 else "", formats)
+
+    row += 2
+    top = result.exceptions.head(TOP_FINDINGS)
+    sheet.write_string(row, 0, f"Top {len(top)} findings (click to open the finding's row)", formats.heading)
+    row += 1
+    for col, header in enumerate(["finding", "money at risk", "rank", "score", "status", "salesperson",
+                                  "customer", "title"]):
+        sheet.write_string(row, col, header, formats.header)
+    for record in top.to_dict(orient="records"):
+        row += 1
+        target = pattern_sheets[record["pattern"]]
+        sheet.write_url(row, 0, _link(target, row_of[record["exception_id"]]), formats.link,
+                        string=f"{record['pattern']} #{record['rank']}", tip=f"row of {record['exception_id']}")
+        sheet.write_number(row, 1, float(record["risk_amount"]), formats.money)
+        sheet.write_number(row, 2, int(record["rank"]))
+        sheet.write_number(row, 3, float(record["score"]), formats.score)
+        for col, key in enumerate(["status", "salesperson_id", "customer_id", "title"], start=4):
+            _write_value(sheet, row, col, record[key], key, formats)
+
+    not_run = result.detector_runs[result.detector_runs["status"] != "ran"] if len(result.detector_runs) else []
+    row += 2
+    sheet.write_string(row, 0, "Detectors not run", formats.heading)
+    row += 1
+    if len(not_run) == 0:
+        sheet.write_string(row, 0, "Every registered detector ran.")
+    else:
+        for col, header in enumerate(["detector", "pattern", "status", "reason"]):
+            sheet.write_string(row, col, header, formats.header)
+        for record in not_run.to_dict(orient="records"):
+            row += 1
+            for col, key in enumerate(["detector", "pattern", "status", "reason"]):
+                _write_value(sheet, row, col, record.get(key), key, formats)
+    sheet.activate()
+
+
+def write_excel(result: RunResult, out: Path) -> list[Path]:
+    """Write ``report.xlsx`` into ``out``."""
+    path = Path(out) / WORKBOOK_NAME
+    book = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": False, "strings_to_formulas": False,
+                                           "strings_to_urls": False})
+    book.set_properties({"title": f"Sales audit run {result.run_id}", "created": _created(result),
+                         "comments": "written by sales-audit"})
+    formats = _Formats(book)
+    exceptions = result.exceptions
+    order = summaries.by_pattern(result)["pattern"].tolist()
+    fixed = {"Summary", "Exceptions", "Resolved", "Detectors", "Data quality"}
+    pattern_sheets = _sheet_names(order, fixed)
+    row_of = {}  # exception_id -> its 0-based row on its pattern sheet
+    for pattern in order:
+        ids = exceptions.loc[exceptions["pattern"] == pattern, "exception_id"]
+        row_of.update({exception_id: row for row, exception_id in enumerate(ids, start=1)})
+    _summary_sheet(book, formats, result, pattern_sheets, row_of)
+    _table_sheet(book, formats, "Exceptions", _exceptions_frame(result, exceptions)[RANKED_SHEET_COLUMNS])
+    for pattern in order:
+        _table_sheet(book, formats, pattern_sheets[pattern],
+                     _exceptions_frame(result, exceptions[exceptions["pattern"] == pattern]))
+    _table_sheet(book, formats, "Resolved", result.resolved)
+    _table_sheet(book, formats, "Detectors", result.detector_runs)
+    _table_sheet(book, formats, "Data quality", result.data_quality)
+    view_names = sorted(n for n, f in (result.views or {}).items() if isinstance(f, pd.DataFrame))
+    for name, sheet_name in _sheet_names(view_names, fixed | set(pattern_sheets.values())).items():
+        _table_sheet(book, formats, sheet_name, result.views[name])
+    book.close()
+    return [path]

@@ -1,0 +1,141 @@
+"""Entity-link graphs (shared phone, address, bank account, ... between customers, salespeople and
+employees) as networkx graphs and plotly network drawings.
+
+The analysis that finds links publishes them as the ``entity_links`` view: one row per link with at
+least ``source``, ``target`` and ``kind``; optional ``source_type`` / ``target_type`` name the node types
+(otherwise a node written ``customer:C1`` has type ``customer``), and any other column is shown on hover.
+"""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pandas as pd
+
+# No reds: red outlines mark the entities named in a finding.
+PALETTE = ["#33658a", "#f6ae2d", "#2f9c5a", "#9b5de5", "#86bbd8", "#758e4f", "#55dde0", "#6c757d", "#b07d62",
+           "#2a9d8f"]
+NODE_COLOURS = {"customer": "#4f7cac", "salesperson": "#f6ae2d", "employee": "#2f9c5a"}
+FLAG_COLOUR = "#d1495b"
+LAYOUT_SEED = 7  # fixed, so the same links are drawn the same way in every report
+
+
+def _node_type(node: str, given) -> str:
+    if isinstance(given, str) and given:
+        return given
+    prefix, sep, _ = str(node).partition(":")
+    return prefix if sep else "entity"
+
+
+def link_graph(links: pd.DataFrame) -> nx.Graph:
+    """An undirected graph of ``links``; parallel links between two nodes are merged, their kinds kept."""
+    graph = nx.Graph()
+    extra = [c for c in links.columns if c not in {"source", "target", "kind", "source_type", "target_type"}]
+    for row in links.to_dict(orient="records"):
+        source, target = str(row["source"]), str(row["target"])
+        if source == target or not source or not target:
+            continue
+        for node, given in ((source, row.get("source_type")), (target, row.get("target_type"))):
+            if node not in graph:
+                graph.add_node(node, type=_node_type(node, given))
+        kind = str(row.get("kind") or "link")
+        detail = "; ".join(f"{c}={row[c]}" for c in extra if pd.notna(row.get(c)) and str(row[c]) != "")
+        detail = detail if len(detail) <= 200 else detail[:199] + "…"  # hover text, not the record
+        if graph.has_edge(source, target):
+            data = graph.edges[source, target]
+            data["kinds"] = sorted(set(data["kinds"]) | {kind})
+            if detail:
+                data["details"].append(detail)
+        else:
+            graph.add_edge(source, target, kinds=[kind], details=[detail] if detail else [])
+    return graph
+
+
+def findings_graph(exceptions: pd.DataFrame) -> nx.Graph:
+    """Each finding's entity linked to every record it rests on (edge kind: the pattern).
+
+    Records shared by several findings join them up, so a cluster is a group of findings about the
+    same people and documents. Used when the ledger has no ``entity_links`` view.
+    """
+    rows = []
+    for entity_type, entity_id, pattern, related in exceptions[
+            ["entity_type", "entity_id", "pattern", "related"]].itertuples(index=False):
+        source = f"{entity_type}:{entity_id}"
+        try:
+            items = json.loads(related) if isinstance(related, str) else []
+        except ValueError:
+            items = []
+        rows.extend({"source": source, "target": str(item), "kind": pattern} for item in items
+                    if str(item) != source)
+    return link_graph(pd.DataFrame(rows, columns=["source", "target", "kind"]))
+
+
+def _capped(graph: nx.Graph, flagged: set[str], max_nodes: int) -> nx.Graph:
+    # Whole components only, those touching a finding first, then the largest: a cut component would
+    # show links that are not there.
+    components = sorted(nx.connected_components(graph),
+                        key=lambda c: (not (c & flagged), -len(c), min(c)))
+    keep: set[str] = set()
+    for component in components:
+        if keep and len(keep) + len(component) > max_nodes:
+            continue
+        keep |= component
+    return graph.subgraph(keep).copy()
+
+
+def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: int = 400,
+                   title: str = "") -> dict:
+    """A plotly figure (dict) of ``graph``: links coloured by kind, nodes by type and sized by degree,
+    nodes named in a finding outlined in red. At most ``max_nodes`` nodes (whole components)."""
+    flagged = flagged or set()
+    shown = _capped(graph, flagged, max_nodes) if graph.number_of_nodes() > max_nodes else graph
+    if shown.number_of_nodes() == 0:
+        return {"data": [], "layout": {"title": {"text": title or "no links"}, "height": 200}}
+    position = nx.spring_layout(shown, seed=LAYOUT_SEED, k=1.5 / max(shown.number_of_nodes(), 1) ** 0.5)
+    traces = []
+    kinds = sorted({k for _, _, d in shown.edges(data=True) for k in d["kinds"]})
+    for index, kind in enumerate(kinds):
+        xs, ys, mx, my, text = [], [], [], [], []
+        for a, b, data in shown.edges(data=True):
+            if data["kinds"][0] != kind:  # each link drawn once, in its first kind's colour
+                continue
+            (x0, y0), (x1, y1) = position[a], position[b]
+            xs += [round(float(x0), 4), round(float(x1), 4), None]
+            ys += [round(float(y0), 4), round(float(y1), 4), None]
+            mx.append(round(float(x0 + x1) / 2, 4))
+            my.append(round(float(y0 + y1) / 2, 4))
+            text.append(f"{a} — {b}<br>{', '.join(data['kinds'])}"
+                        + "".join(f"<br>{d}" for d in data["details"][:3]))
+        colour = PALETTE[index % len(PALETTE)]
+        traces.append({"type": "scatter", "mode": "lines", "name": kind, "x": xs, "y": ys,
+                       "line": {"color": colour, "width": 1.5}, "hoverinfo": "skip", "legendgroup": kind})
+        traces.append({"type": "scatter", "mode": "markers", "x": mx, "y": my, "text": text, "hoverinfo": "text",
+                       "marker": {"size": 6, "color": colour, "opacity": 0.3}, "showlegend": False,
+                       "legendgroup": kind})
+    types = sorted({d["type"] for _, d in shown.nodes(data=True)})
+    labelled = shown.number_of_nodes() <= 80  # ids written beside the nodes while they stay legible
+    for index, node_type in enumerate(types):
+        nodes = sorted(n for n, d in shown.nodes(data=True) if d["type"] == node_type)
+        degree = [shown.degree(n) for n in nodes]
+        traces.append({
+            "type": "scatter", "mode": "markers+text" if labelled else "markers", "name": node_type,
+            "x": [round(float(position[n][0]), 4) for n in nodes],
+            "y": [round(float(position[n][1]), 4) for n in nodes],
+            "hovertext": [f"{n}<br>{d} link(s)" + ("<br>named in a finding" if n in flagged else "")
+                          for n, d in zip(nodes, degree, strict=True)],
+            **({"text": [n.partition(":")[2] or n for n in nodes], "textposition": "top center",
+                "textfont": {"size": 10}} if labelled else {}),
+            "hoverinfo": "text",
+            "marker": {"size": [min(8 + 3 * d, 30) for d in degree],
+                       "color": NODE_COLOURS.get(node_type, PALETTE[(index + 3) % len(PALETTE)]),
+                       "symbol": "circle",
+                       "line": {"color": [FLAG_COLOUR if n in flagged else "#ffffff" for n in nodes],
+                                "width": [3 if n in flagged else 1 for n in nodes]}}})
+    hidden = graph.number_of_nodes() - shown.number_of_nodes()
+    note = f" ({hidden:,} more nodes in smaller components not drawn)" if hidden else ""
+    layout = {"height": 620, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "hovermode": "closest",
+              "xaxis": {"visible": False}, "yaxis": {"visible": False, "scaleanchor": "x"},
+              "legend": {"orientation": "h", "y": -0.02}, "plot_bgcolor": "#ffffff",
+              "title": {"text": (title or "Entity links") + note, "font": {"size": 14}}}
+    return {"data": traces, "layout": layout}

@@ -1,0 +1,129 @@
+"""Roll-ups of a run's exceptions for the reports and notebooks: by pattern, salesperson, customer, month.
+
+Money at risk is the sum of ``risk_amount`` over findings that are not suppressed (a reviewed and
+accepted finding is no longer at risk); counts include every status so nothing disappears. Two findings
+on the same record both count: the figures say how much the findings put at risk, not a netted exposure.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.contract import EXCEPTION_STATUSES
+from audit.result import RunResult
+
+
+def _frame(result: RunResult, table: str) -> pd.DataFrame | None:
+    frames = getattr(result.tables, "frames", None) or {}
+    return frames.get(table)
+
+
+def _at_risk(exceptions: pd.DataFrame) -> pd.Series:
+    return exceptions["risk_amount"].where(exceptions["status"] != "suppressed", 0.0).fillna(0.0)
+
+
+def salesperson_info(result: RunResult) -> pd.DataFrame:
+    """Salespeople by id with name and region ('' when the ledger has none)."""
+    frame = _frame(result, "salespeople")
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["name", "region"], index=pd.Index([], name="salesperson_id"))
+    info = frame.drop_duplicates("salesperson_id").set_index("salesperson_id")
+    return pd.DataFrame({"name": info["name"].fillna("").astype(str),
+                         "region": info["region"].fillna("").astype(str) if "region" in info else ""},
+                        index=info.index)
+
+
+def customer_info(result: RunResult) -> pd.DataFrame:
+    """Customers by id with name, class, city, assigned salesperson and credit limit when known."""
+    frame = _frame(result, "customers")
+    columns = ["name", "customer_class", "city", "assigned_salesperson_id", "credit_limit", "payment_terms_days"]
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="customer_id"))
+    info = frame.drop_duplicates("customer_id").set_index("customer_id")
+    return pd.DataFrame({c: info[c] if c in info else None for c in columns}, index=info.index)
+
+
+def _status_columns(exceptions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    counts = pd.crosstab([exceptions[k] for k in keys], exceptions["status"])
+    return counts.reindex(columns=list(EXCEPTION_STATUSES), fill_value=0)
+
+
+def by_pattern(result: RunResult) -> pd.DataFrame:
+    """pattern, findings, risk_amount (not suppressed), new, repeat, suppressed; most money first."""
+    exceptions = result.exceptions
+    columns = ["pattern", "findings", "risk_amount", *EXCEPTION_STATUSES]
+    if exceptions.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = (exceptions.assign(_risk=_at_risk(exceptions)).groupby("pattern")
+               .agg(findings=("exception_id", "size"), risk_amount=("_risk", "sum")))
+    table = grouped.join(_status_columns(exceptions, ["pattern"])).reset_index()
+    return table.sort_values(["risk_amount", "findings", "pattern"], ascending=[False, False, True],
+                             ignore_index=True)[columns]
+
+
+def by_salesperson(result: RunResult) -> pd.DataFrame:
+    """salesperson_id, name, region, findings, risk_amount, patterns, new/repeat/suppressed."""
+    exceptions = result.exceptions[result.exceptions["salesperson_id"].notna()]
+    columns = ["salesperson_id", "name", "region", "findings", "risk_amount", "patterns", *EXCEPTION_STATUSES]
+    if exceptions.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = (exceptions.assign(_risk=_at_risk(exceptions)).groupby("salesperson_id")
+               .agg(findings=("exception_id", "size"), risk_amount=("_risk", "sum"),
+                    patterns=("pattern", lambda p: ", ".join(sorted(set(p))))))
+    table = grouped.join(_status_columns(exceptions, ["salesperson_id"])).join(salesperson_info(result))
+    table = table.reset_index().fillna({"name": "", "region": ""})
+    return table.sort_values(["risk_amount", "findings", "salesperson_id"], ascending=[False, False, True],
+                             ignore_index=True)[columns]
+
+
+def by_customer(result: RunResult) -> pd.DataFrame:
+    """customer_id, name, assigned salesperson, findings, risk_amount, patterns, statuses."""
+    exceptions = result.exceptions[result.exceptions["customer_id"].notna()]
+    columns = ["customer_id", "name", "assigned_salesperson_id", "findings", "risk_amount", "patterns",
+               *EXCEPTION_STATUSES]
+    if exceptions.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = (exceptions.assign(_risk=_at_risk(exceptions)).groupby("customer_id")
+               .agg(findings=("exception_id", "size"), risk_amount=("_risk", "sum"),
+                    patterns=("pattern", lambda p: ", ".join(sorted(set(p))))))
+    info = customer_info(result)[["name", "assigned_salesperson_id"]]
+    table = grouped.join(_status_columns(exceptions, ["customer_id"])).join(info).reset_index()
+    table["name"] = table["name"].fillna("")
+    return table.sort_values(["risk_amount", "findings", "customer_id"], ascending=[False, False, True],
+                             ignore_index=True)[columns]
+
+
+def by_period(result: RunResult) -> pd.DataFrame:
+    """period, pattern, findings, risk_amount: the month-by-month trend (findings without a period: '')."""
+    exceptions = result.exceptions
+    if exceptions.empty:
+        return pd.DataFrame(columns=["period", "pattern", "findings", "risk_amount"])
+    return (exceptions.assign(_risk=_at_risk(exceptions), period=exceptions["period"].fillna(""))
+            .groupby(["period", "pattern"], as_index=False)
+            .agg(findings=("exception_id", "size"), risk_amount=("_risk", "sum"))
+            .sort_values(["period", "pattern"], ignore_index=True))
+
+
+def status_counts(result: RunResult) -> dict[str, int]:
+    """Findings per status (every status present, zero when none) plus ``resolved``."""
+    counts = result.exceptions["status"].value_counts()
+    figures = {status: int(counts.get(status, 0)) for status in EXCEPTION_STATUSES}
+    figures["resolved"] = len(result.resolved)
+    return figures
+
+
+def money_at_risk(result: RunResult) -> float:
+    return float(_at_risk(result.exceptions).sum()) if len(result.exceptions) else 0.0
+
+
+def data_quality_summary(result: RunResult) -> pd.DataFrame:
+    """The data-quality rows grouped: severity, table, column, problem, action, rows."""
+    problems = result.data_quality
+    keys = ["severity", "table", "column", "problem", "action"]
+    if problems is None or problems.empty:
+        return pd.DataFrame(columns=[*keys, "rows"])
+    present = [k for k in keys if k in problems]
+    order = {"fatal": 0, "row": 1, "warning": 2}
+    table = problems[present].fillna("").groupby(present, as_index=False).size().rename(columns={"size": "rows"})
+    table["_order"] = table["severity"].map(order).fillna(3) if "severity" in table else 0
+    return table.sort_values(["_order", "rows"], ascending=[True, False], ignore_index=True).drop(columns="_order")

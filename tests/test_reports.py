@@ -1,0 +1,266 @@
+"""The HTML report, the Excel workbook, month over month in both, the Python API and `audit run --format`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import replace
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import audit
+from audit.cli import app
+from audit.contract import PATTERNS
+from audit.registry import writers
+from audit.result import RunResult
+from reports import html as html_report
+from reports.excel import write_excel
+from reports.html import render_html, write_html
+from reports.runs import load_run
+
+from .conftest import MINI
+
+runner = CliRunner()
+HOSTILE = '</script><img src=x onerror="alert(1)">'
+
+
+def _json_block(page: str, block_id: str):
+    match = re.search(rf'<script type="application/json" id="{block_id}">(.*?)</script>', page, re.S)
+    assert match, block_id
+    return json.loads(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def mini_result() -> RunResult:
+    return audit.run(MINI, policy=MINI / "policy.toml")
+
+
+@pytest.fixture(scope="module")
+def rich_result(mini_result) -> RunResult:
+    """The mini run with analysis views (aging, collections, entity links) and a hostile customer name."""
+    tables = copy.deepcopy(mini_result.tables)
+    customers = tables.frames["customers"]
+    customers.loc[customers["customer_id"] == "C3", "name"] = HOSTILE
+    views = {
+        "collections_ladder": pd.DataFrame({"customer_id": ["C3"], "step": ["letter_1"], "days_overdue": [20]}),
+        "aging_by_customer": pd.DataFrame({"customer_id": ["C1", "C3"], "current": [1.5e6, 0.0],
+                                           "days_31_60": [0.0, 2.0e6]}),
+        "entity_links": pd.DataFrame({"source": ["customer:C1", "customer:C3", "customer:C2"],
+                                      "target": ["customer:C3", "salesperson:S2", "customer:C9"],
+                                      "kind": ["shared_phone", "shared_address", "cheque_drawer"],
+                                      "similarity": [1.0, 0.93, 1.0]}),
+    }
+    return replace(mini_result, tables=tables, views=views)
+
+
+def test_html_is_self_contained_with_plotly_embedded_once(mini_result, tmp_path):
+    path = write_html(mini_result, tmp_path)[0]
+    page = path.read_text(encoding="utf-8")
+    from plotly.offline import get_plotlyjs
+
+    banner = get_plotlyjs()[:40]
+    assert page.count(banner) == 1
+    # Nothing is fetched: no external scripts, stylesheets, images or fonts.
+    assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', page)
+    assert "@import" not in page and "url(http" not in page
+    data = _json_block(page, "data-exceptions")
+    assert [row[0] for row in data["rows"]] == mini_result.exceptions["rank"].tolist()
+    assert {row[data["fields"].index("pattern")] for row in data["rows"]} == set(mini_result.exceptions["pattern"])
+
+
+def test_summary_money_by_pattern_and_salesperson_trend_and_not_run(mini_result):
+    page = render_html(mini_result)
+    figures = _json_block(page, "data-figures")
+    by_pattern = figures["fig-pattern"]["data"][0]
+    expected = mini_result.summary_by_pattern()
+    assert dict(zip(by_pattern["customdata"], by_pattern["x"], strict=True)) == dict(
+        zip(expected["pattern"], expected["risk_amount"], strict=True))
+    people = figures["fig-salesperson"]["data"][0]
+    assert set(people["customdata"]) == {"S1", "S2"}
+    assert figures["fig-trend"]["data"][0]["x"] == ["2025-04"]
+    not_run = mini_result.not_run
+    assert len(not_run), "the mini ledger lacks receipts and visits: some detectors cannot run"
+    for reason in not_run["reason"]:
+        assert reason.replace("&", "&amp;") in page
+    # Each salesperson and customer with findings has a page with its timeline.
+    for entity in ("salesperson-S1", "salesperson-S2", "customer-C2", "customer-C3"):
+        assert f'id="{entity}"' in page and f"tl-{entity}" in figures
+    timeline = figures["tl-customer-C3"]
+    lanes = {trace["name"] for trace in timeline["data"]}
+    assert {"Invoices", "Cheques", "Shipments"} <= lanes
+    invoices = next(t for t in timeline["data"] if t["name"] == "Invoices")
+    assert invoices["marker"]["line"]["width"] == [3]  # invoice I3 is in a finding: outlined
+
+
+def test_views_rendered_generically_and_links_drawn(rich_result):
+    page = render_html(rich_result)
+    aging, collections = page.index('id="view-aging_by_customer"'), page.index('id="view-collections_ladder"')
+    assert aging < collections  # aging first, then collections, then the rest
+    assert "<h2>aging_by_customer</h2>" in page and "<h2>collections_ladder</h2>" in page
+    figures = _json_block(page, "data-figures")
+    network = figures["fig-network"]
+    nodes = {x for trace in network["data"] if trace["mode"].startswith("markers") and "hovertext" in trace
+             for x in trace["hovertext"]}
+    assert len(nodes) == 5 and any("customer:C3" in n and "named in a finding" in n for n in nodes)
+    assert {t["name"] for t in network["data"] if t["mode"] == "lines"} == {"shared_phone", "shared_address",
+                                                                           "cheque_drawer"}
+
+
+def test_ledger_text_cannot_break_out_of_the_page(rich_result):
+    page = render_html(rich_result)
+    assert HOSTILE not in page and "<img src=x" not in page
+    lookup = _json_block(page, "data-lookup")
+    assert lookup["customers"]["C3"]["name"] == HOSTILE  # intact once parsed
+
+
+def test_five_thousand_findings_stay_a_few_megabytes(mini_result):
+    n = 5000
+    rng = np.random.default_rng(7)
+    base = mini_result.exceptions.iloc[np.arange(n) % len(mini_result.exceptions)].reset_index(drop=True)
+    many = base.assign(exception_id=[f"{i:016x}" for i in range(n)], rank=np.arange(1, n + 1),
+                       pattern=[PATTERNS[i % len(PATTERNS)] for i in range(n)],
+                       customer_id=[f"K{i:04d}" for i in rng.integers(0, 1500, n)],
+                       risk_amount=np.sort(rng.gamma(2.0, 1e6, n))[::-1],
+                       status=rng.choice(["new", "repeat", "suppressed"], n))
+    page = render_html(replace(mini_result, exceptions=many))
+    assert len(page.encode()) < 12_000_000
+    assert len(_json_block(page, "data-exceptions")["rows"]) == n
+    assert page.count('data-kind="customer"') == html_report.MAX_ENTITY_PAGES
+    assert f"Pages for the {html_report.MAX_ENTITY_PAGES} customers" in page
+
+
+def _pattern_rows(sheet) -> list[dict]:
+    header = [c.value for c in sheet[1]]
+    return [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+
+
+def test_workbook_sheets_frozen_filtered_formatted_and_linked(rich_result, tmp_path):
+    result = replace(rich_result, exceptions=rich_result.exceptions.assign(
+        title=rich_result.exceptions["title"].where(rich_result.exceptions["pattern"] != "price_deviation", "=1+1")))
+    book = openpyxl.load_workbook(write_excel(result, tmp_path)[0])
+    patterns = result.summary_by_pattern()["pattern"].tolist()
+    assert book.sheetnames[:2] == ["Summary", "Exceptions"]
+    assert book.sheetnames[2:2 + len(patterns)] == patterns
+    assert {"Resolved", "Detectors", "Data quality", "aging_by_customer", "entity_links"} <= set(book.sheetnames)
+    for name in ["Exceptions", *patterns]:
+        sheet = book[name]
+        rows = _pattern_rows(sheet)
+        expected = result.exceptions if name == "Exceptions" else result.exceptions[result.exceptions["pattern"] == name]
+        assert [r["exception_id"] for r in rows] == expected["exception_id"].tolist()
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}{len(rows) + 1}"
+        header = [c.value for c in sheet[1]]
+        assert sheet.cell(2, header.index("risk_amount") + 1).number_format == "#,##0"
+        assert sheet.cell(2, header.index("score") + 1).number_format == "0.00"
+    # Text from the ledger is never a formula.
+    price = _pattern_rows(book["price_deviation"])
+    cell = book["price_deviation"].cell(2, [c.value for c in book["price_deviation"][1]].index("title") + 1)
+    assert price[0]["title"] == "=1+1" and cell.data_type == "s"
+    summary = book["Summary"]
+    links = {c.value: c.hyperlink.location for row in summary.iter_rows() for c in row if c.hyperlink}
+    for pattern in patterns:
+        assert links[pattern] == f"'{pattern}'!A1"
+    # Each top finding links to its own row on its pattern sheet.
+    for record in result.exceptions.to_dict(orient="records"):
+        location = links[f"{record['pattern']} #{record['rank']}"]
+        sheet_name, cell_ref = location.rsplit("!", 1)
+        target = book[sheet_name.strip("'")]
+        row = int(cell_ref[1:])
+        header = [c.value for c in target[1]]
+        assert target.cell(row, header.index("exception_id") + 1).value == record["exception_id"]
+    money = next(row for row in summary.iter_rows() if row[0].value == "money at risk (not suppressed)")
+    assert money[1].value == pytest.approx(float(result.summary_by_pattern()["risk_amount"].sum()))
+
+
+def test_month_over_month_status_and_resolved_in_report_and_workbook(mini_copy, tmp_path):
+    # Only the two detectors the story needs: cheque maturity (Q1 new, Q2 repeat) and unbilled shipments (SH4).
+    chosen = ["CHQ-02", "SHP-01"]
+    march = audit.run(mini_copy, policy=mini_copy / "policy.toml", detectors=chosen)
+    march.write(tmp_path / "march")
+    for table in ("shipments", "shipment_lines"):  # SH4 disappears: its finding is resolved
+        frame = pd.read_csv(mini_copy / f"{table}.csv", dtype=str)
+        frame[frame["shipment_id"] != "SH4"].to_csv(mini_copy / f"{table}.csv", index=False)
+    cheques = pd.read_csv(mini_copy / "cheques.csv", dtype=str)  # Q1 now matures in 173 days: a new finding
+    cheques.loc[cheques["cheque_id"] == "Q1", "due_date"] = "2025-08-30"
+    cheques.to_csv(mini_copy / "cheques.csv", index=False)
+    april = audit.run(mini_copy, policy=mini_copy / "policy.toml", previous=tmp_path / "march", detectors=chosen)
+    status = dict(zip(april.exceptions["exception_id"], april.exceptions["status"], strict=True))
+    by_entity = april.exceptions.set_index(["pattern", "entity_id"])["status"]
+    assert by_entity["cheque_maturity_over_policy", "Q1"] == "new"
+    assert by_entity["cheque_maturity_over_policy", "Q2"] == "repeat"
+    assert april.resolved["entity_id"].tolist() == ["SH4"]
+
+    page = april.to_html(tmp_path / "april.html").read_text(encoding="utf-8")
+    data = _json_block(page, "data-exceptions")
+    shown = {row[data["fields"].index("exception_id")]: row[data["fields"].index("status")] for row in data["rows"]}
+    assert shown == status
+    resolved_section = page[page.index('<section class="page" id="resolved">'):page.index('id="salespeople"')]
+    assert "SH4" in resolved_section and april.resolved["exception_id"].iloc[0] in resolved_section
+
+    book = openpyxl.load_workbook(april.to_excel(tmp_path / "april.xlsx"))
+    assert [r["entity_id"] for r in _pattern_rows(book["Resolved"])] == ["SH4"]
+    assert {r["exception_id"]: r["status"] for r in _pattern_rows(book["Exceptions"])} == status
+    facts = {row[0].value: row[1].value for row in book["Summary"].iter_rows(max_col=2) if row[0].value}
+    counts = april.exceptions["status"].value_counts()
+    assert facts["new"] == counts["new"] >= 1 and facts["repeat"] == counts["repeat"] >= 1
+    assert facts["resolved since the last run"] == 1
+
+
+def test_python_api_writes_through_the_registry(mini_result, tmp_path):
+    result = mini_result  # made by audit.run(MINI, policy=...)
+    assert isinstance(result, RunResult)
+    assert {"html", "excel", "export"} <= set(writers())
+    (tmp_path / "report.html").write_text("an earlier report")
+    assert result.to_html(tmp_path / "r.html") == tmp_path / "r.html" and (tmp_path / "r.html").stat().st_size
+    assert (tmp_path / "report.html").read_text() == "an earlier report"  # a file path touches nothing else
+    assert result.to_html(tmp_path / "folder") == tmp_path / "folder" / "report.html"
+    assert result.to_excel(tmp_path / "w.xlsx") == tmp_path / "w.xlsx"
+    assert openpyxl.load_workbook(tmp_path / "w.xlsx").sheetnames[0] == "Summary"
+    written = result.export(tmp_path / "e")
+    assert {p.name for p in written} >= {"SHA256SUMS", "export.zip", "exceptions.jsonl"}
+    shown = result._repr_html_()
+    assert result.run_id in shown and "cheque_maturity_over_policy" in shown
+
+
+def test_reopened_run_renders_the_same_findings(rich_result, tmp_path):
+    mini_result = rich_result
+    mini_result.write(tmp_path, formats=("csv", "parquet", "manifest", "views"))
+    reopened = load_run(tmp_path, data=MINI)
+    pd.testing.assert_frame_equal(reopened.exceptions, mini_result.exceptions)
+    assert set(reopened.views) == set(mini_result.views)
+    pd.testing.assert_frame_equal(reopened.views["entity_links"], mini_result.views["entity_links"])
+    assert set(reopened.tables.frames) == set(mini_result.tables.frames)
+    assert reopened.policy == mini_result.policy
+    data = _json_block(render_html(reopened), "data-exceptions")
+    assert len(data["rows"]) == len(mini_result.exceptions)
+
+
+def test_cli_run_writes_report_and_workbook_by_default(tmp_path):
+    quick = ["--detector", "PRC-01"]  # the formats are under test, not the detectors
+    result = runner.invoke(app, ["run", "--data", str(MINI), "--out", str(tmp_path / "all"), *quick])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "all" / "report.html").is_file() and (tmp_path / "all" / "report.xlsx").is_file()
+    assert "report.html" in result.output
+    only = runner.invoke(app, ["run", "--data", str(MINI), "--out", str(tmp_path / "csv"), "--format", "csv", *quick])
+    assert only.exit_code == 0, only.output
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["data_quality.csv", "detectors.csv",
+                                                                    "exceptions.csv", "resolved.csv"]
+    bad = runner.invoke(app, ["run", "--data", str(MINI), "--out", str(tmp_path / "bad"), "--format", "csv,pdf"])
+    assert bad.exit_code == 2 and "pdf" in bad.output and "excel" in bad.output
+    assert not (tmp_path / "bad").exists()  # refused before any work
+
+
+def test_a_run_without_findings_still_reports(mini_result, tmp_path):
+    from audit.scoring import empty_exceptions
+
+    quiet = replace(mini_result, exceptions=empty_exceptions(), tables=None, views={})
+    page = write_html(quiet, tmp_path)[0].read_text(encoding="utf-8")
+    assert _json_block(page, "data-exceptions")["rows"] == [] and "No findings." in page
+    book = openpyxl.load_workbook(write_excel(quiet, tmp_path)[0])
+    assert book.sheetnames == ["Summary", "Exceptions", "Resolved", "Detectors", "Data quality"]
+    assert book["Exceptions"].max_row == 1 and book["Exceptions"].freeze_panes == "A2"

@@ -93,7 +93,8 @@ def test_report_filters_sorts_and_draws_offline(report_result, tmp_path):
                      page.locator("#exc-table tbody tr.exc-row td:nth-child(10)").all_inner_texts()]
             assert shown == sorted(exceptions["risk_amount"].round().tolist())
 
-            rows.first.click()
+            # The title cell: a click on the salesperson or customer cell follows that link instead.
+            rows.first.locator("td").nth(3).click()
             detail = page.locator("#exc-table tr.detail")
             assert detail.count() == 1
             first = exceptions.sort_values("risk_amount", kind="mergesort").iloc[0]

@@ -83,10 +83,11 @@ def test_summary_money_by_pattern_and_salesperson_trend_and_not_run(mini_result)
     people = figures["fig-salesperson"]["data"][0]
     assert set(people["customdata"]) == {"S1", "S2"}
     assert figures["fig-trend"]["data"][0]["x"] == ["2025-04"]
-    not_run = mini_result.not_run
-    assert len(not_run), "the mini ledger lacks receipts and visits: some detectors cannot run"
-    for reason in not_run["reason"]:
-        assert reason.replace("&", "&amp;") in page
+    # A detector that could not run is listed with what it needs.
+    statuses = mini_result.detector_runs.copy()
+    statuses.loc[statuses["detector"] == "CHQ-02", ["status", "reason"]] = ["not run", "needs cheques.due_date"]
+    without_cheque_check = replace(mini_result, detector_runs=statuses)
+    assert "needs cheques.due_date" in render_html(without_cheque_check)
     # Each salesperson and customer with findings has a page with its timeline.
     for entity in ("salesperson-S1", "salesperson-S2", "customer-C2", "customer-C3"):
         assert f'id="{entity}"' in page and f"tl-{entity}" in figures

@@ -169,7 +169,7 @@ def extract_digits(amounts: Iterable[float] | pd.Series | np.ndarray, test: str)
     _check_test(test)
     values = _as_float_array(amounts)
     missing = ~np.isfinite(values)
-    finite = np.where(missing, 1.0, values)  # placeholder so the comparisons below ignore missing
+    finite = np.where(missing, 1.0, values)  # stand-in value so the comparisons below ignore missing entries
     zero = ~missing & (finite == 0)
     negative = ~missing & (finite < 0)
     positive = values[~missing & (finite > 0)]

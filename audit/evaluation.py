@@ -108,6 +108,9 @@ def _matches(keys: pd.DataFrame, truth: pd.DataFrame, lead_days: int) -> pd.Data
 def _distress_auc(exceptions: pd.DataFrame, labels: pd.DataFrame, customers: list[str] | None,
                   lead_days: int) -> float:
     findings = exceptions[exceptions["pattern"] == DISTRESS]
+    if "entity_type" in findings:
+        # a salesperson-level distress finding (distress or collusion) is not a score of a customer
+        findings = findings[findings["entity_type"] == "customer"]
     defaulted = labels[labels["pattern"] == DISTRESS]
     if defaulted.empty:
         return float("nan")

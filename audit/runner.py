@@ -100,18 +100,22 @@ def _timed(status: dict, work) -> tuple[object, dict]:
 
 def run_detectors(data: AuditData, select: list[str] | None = None,
                   progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the analyses, then stage-1 and stage-2 detectors; return (findings, one status row each)."""
+    """Run the analyses, then the detectors stage by stage; return (findings, one status row each)."""
     detectors = [c for c in detector_classes() if not select or {c.code, c.pattern} & set(select)]
     analyses = list(analysis_classes())
     steps = analyses + sorted(detectors, key=lambda c: (c.stage, c.code))
-    findings: list[pd.DataFrame] = []
+    findings: list[tuple[int, pd.DataFrame]] = []
+    findings_stage = 1
     statuses = []
     for index, cls in enumerate(steps):
         is_detector = issubclass(cls, Detector)
         if progress:
             progress(f"{'detector' if is_detector else 'analysis'} {cls.code}", index, len(steps))
-        if is_detector and cls.stage > 1 and data.findings.empty and findings:
-            data.findings = _with_ids(pd.concat(findings, ignore_index=True))
+        if is_detector and cls.stage > 1 and cls.stage != findings_stage:
+            # a later stage reads every finding of the stages before it, e.g. the roll-up reads them all
+            earlier = [f for stage, f in findings if stage < cls.stage and len(f)]
+            data.findings = _with_ids(pd.concat(earlier, ignore_index=True)) if earlier else pd.DataFrame()
+            findings_stage = cls.stage
         status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
                   "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
                   "version": getattr(cls, "version", "1.0")}
@@ -123,7 +127,7 @@ def run_detectors(data: AuditData, select: list[str] | None = None,
         if is_detector:
             found, status = _timed(status, lambda cls=cls: cls.from_policy(data.policy).run(data))
             if found is not None:
-                findings.append(found)
+                findings.append((cls.stage, found))
             statuses.append({**status, "findings": 0 if found is None else len(found)})
         else:
             views, status = _timed(status, lambda cls=cls: cls.from_policy(data.policy).compute(data))
@@ -131,7 +135,7 @@ def run_detectors(data: AuditData, select: list[str] | None = None,
             statuses.append({**status, "findings": 0})
     if progress:
         progress("detectors done", len(steps), len(steps))
-    found = [f for f in findings if len(f)]
+    found = [f for _, f in findings if len(f)]
     combined = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     return combined, pd.DataFrame(statuses)
 

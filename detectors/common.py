@@ -31,3 +31,25 @@ def saturating(excess: float, full_at: float) -> float:
     if excess is None or pd.isna(excess) or excess <= 0:
         return 0.0
     return 1.0 - math.exp(-3.0 * excess / full_at)
+
+
+EARTH_RADIUS_M = 6_371_000.0
+
+
+def haversine_m(lat1, lon1, lat2, lon2):
+    """Great-circle distance in metres between points (scalars or numpy/pandas arrays; NaN stays NaN)."""
+    import numpy as np
+
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def combine_traces(contributions) -> float:
+    """Several independent traces, each in [0, 1], as one score: 1 − ∏(1 − c) (any one can carry it)."""
+    remaining = 1.0
+    for value in contributions:
+        if value is None or pd.isna(value):
+            continue
+        remaining *= 1.0 - min(max(float(value), 0.0), 1.0)
+    return 1.0 - remaining

@@ -88,3 +88,62 @@ def data_end_date(data) -> pd.Timestamp:
             latest.append(data.frame(table)[column].max())
     latest = [d for d in latest if pd.notna(d)]
     return max(latest) if latest else pd.Timestamp("1970-01-01")
+
+
+def confirmation_gaps(data, customers=None) -> pd.DataFrame:
+    """Customers' balance confirmations against the ledger on the same day.
+
+    One row per confirmation: customer_id, as_of_date, confirmed_balance, ledger_balance and ``gap`` =
+    ledger − confirmed (positive when the customer says it owes less than the books show). Empty when
+    there are no confirmations. ``customers`` limits the customers looked at.
+    """
+    columns = ["customer_id", "as_of_date", "confirmed_balance", "ledger_balance", "gap"]
+    if not data.has("confirmations", ("customer_id", "as_of_date", "confirmed_balance")):
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    if customers is not None and len(customers) == 0:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    confirmations = data.table("confirmations")
+    if customers is not None:
+        confirmations = confirmations.filter(confirmations.customer_id.isin(sorted(set(customers))))
+    points = data.execute(confirmations.select("customer_id", "as_of_date", "confirmed_balance"))
+    points = points.dropna(subset=["customer_id", "as_of_date"]).sort_values(
+        ["customer_id", "as_of_date"], ignore_index=True)
+    if points.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    balances = balances_as_of(data, points)
+    balances["gap"] = balances["ledger_balance"] - balances["confirmed_balance"]
+    return balances[columns]
+
+
+def invoice_settlements(data, invoice_ids=None) -> pd.DataFrame:
+    """What settled each invoice: invoice_id, ``allocated`` (receipt allocations), ``cash_discount`` and
+    ``credited`` (credit notes naming the invoice). Zero where the table is absent; ``invoice_ids``
+    limits the invoices looked at."""
+    columns = ["invoice_id", "allocated", "cash_discount", "credited"]
+    ids = None if invoice_ids is None else sorted({i for i in invoice_ids if isinstance(i, str)})
+    if ids is not None and not ids:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    parts = []
+    if data.has("receipt_allocations", ("invoice_id", "amount")):
+        allocations = data.table("receipt_allocations")
+        if ids is not None:
+            allocations = allocations.filter(allocations.invoice_id.isin(ids))
+        discount = (allocations.cash_discount_amount.fill_null(0) if data.has(
+            "receipt_allocations", ("cash_discount_amount",)) else ibis.literal(0.0))
+        parts.append(allocations.select(invoice_id=allocations.invoice_id, allocated=allocations.amount,
+                                        cash_discount=discount, credited=ibis.literal(0.0)))
+    if data.has("credit_notes", ("invoice_id", "amount")):
+        notes = data.table("credit_notes")
+        notes = notes.filter(notes.invoice_id.notnull())
+        if ids is not None:
+            notes = notes.filter(notes.invoice_id.isin(ids))
+        parts.append(notes.select(invoice_id=notes.invoice_id, allocated=ibis.literal(0.0),
+                                  cash_discount=ibis.literal(0.0), credited=notes.amount))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.union(part)
+    totals = union.group_by("invoice_id").aggregate(
+        allocated=union.allocated.sum(), cash_discount=union.cash_discount.sum(), credited=union.credited.sum())
+    return data.execute(totals.order_by("invoice_id"))[columns]

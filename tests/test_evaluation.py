@@ -74,3 +74,13 @@ def test_labels_file_needs_its_columns(tmp_path):
     (tmp_path / "labels.csv").write_text("pattern,entity\nprice_deviation,I1\n")
     with pytest.raises(ValueError, match="entity_type"):
         read_labels(tmp_path / "labels.csv")
+
+
+def test_distress_auc_reads_customer_scores_only():
+    # a salesperson-level distress finding (distress or collusion) must not become a customer score
+    found = _exceptions(
+        _finding(1, "customer_distress", "customer", "C7", period="2025-04", score=0.9),
+        _finding(2, "customer_distress", "customer", "C1", period="2025-04", score=0.2),
+        _finding(3, "customer_distress", "salesperson", "C2", period="2025-04", score=0.99),
+    )
+    assert evaluate(found, LABELS, customers=["C1", "C2", "C7"]).overall["customer_distress_auc"] == 1

@@ -256,6 +256,20 @@ def impossible_travel(t) -> pd.DataFrame:
     return v[same_day & ((speed > 100) | (hours < 0))]
 
 
+def visits_overlapping(t) -> pd.DataFrame:
+    """Visits of one salesperson in the same slot of a day, or checked in before the salesperson's previous
+    visit that day was checked out (both visits of each such pair are returned)."""
+    v = t["visits"]
+    live = v[v["status"] != "cancelled"]
+    same_slot = live[live.duplicated(["salesperson_id", "planned_date", "planned_time"], keep=False)]
+    done = v[v["checkin_at"].notna()].sort_values(["salesperson_id", "checkin_at", "visit_id"])
+    previous = done.groupby("salesperson_id")[["visit_id", "checkin_at", "checkout_at"]].shift(1)
+    overlap = (previous["checkin_at"].dt.date == done["checkin_at"].dt.date) & (
+        done["checkin_at"] < previous["checkout_at"])
+    pairs = set(done.loc[overlap, "visit_id"]) | set(previous.loc[overlap, "visit_id"])
+    return pd.concat([same_slot, v[v["visit_id"].isin(pairs)]])
+
+
 def pings_away_during_visits(t, policy) -> pd.DataFrame:
     v = t["visits"][t["visits"]["status"] == "done"].merge(t["customers"][["customer_id", "lat", "lon"]],
                                                            on="customer_id")
@@ -371,6 +385,7 @@ HONEST_CHECKS = {
     "split_tier_quantity": lambda t, p: split_tier_quantity(t, p),
     "visits_noncompliant": lambda t, p: visits_noncompliant(t, p),
     "impossible_travel": lambda t, p: impossible_travel(t),
+    "visits_overlapping": lambda t, p: visits_overlapping(t),
     "pings_away_during_visits": lambda t, p: pings_away_during_visits(t, p),
     "cash_discount_wrong": lambda t, p: cash_discount_wrong(t, p),
     "shared_identifiers": lambda t, p: shared_identifiers(t),
@@ -540,17 +555,111 @@ def altman_z2(statements: pd.DataFrame) -> pd.Series:
             + 1.05 * statements["equity"] / statements["total_liabilities"])
 
 
-def test_statements_separate_failing_customers(dirty, labels):
+def test_statements_inform_without_giving_the_answer(dirty, labels):
+    """Failing customers' weak statements are weak (low Z'', interest above 5 % of sales), but so are a
+    minority of the survivors': a weak statement is a sign, not the answer."""
     latest = dirty["customer_financials"].sort_values("period_end").groupby("customer_id").tail(1)
     failing = set(labels.loc[labels["pattern"] == "customer_distress", "customer_id"])
     z = altman_z2(latest).set_axis(latest["customer_id"])
     interest_share = (latest["interest_expense"] / latest["sales"]).set_axis(latest["customer_id"])
     healthy = ~z.index.isin(failing)
-    assert z[healthy].median() > 2.6 and (interest_share[healthy] < 0.05).all()
+    assert z[healthy].median() > 2.6
+    weak_looking = ((z < 1.1) | (interest_share > 0.05)).to_numpy()
+    assert 0 < weak_looking[healthy].mean() < 0.25
     weak = z.index.isin(failing) & (z < 1.1).to_numpy()
     assert (interest_share[weak] > 0.05).all()
     balance = latest["total_assets"] - latest["total_liabilities"] - latest["equity"]
     assert np.allclose(balance, 0, atol=1e3)
+
+
+def test_cheque_labels_rest_on_the_cheque_that_broke_the_rule(dirty, labels, policy):
+    cheques = dirty["cheques"].set_index("cheque_id")
+    broke = {"cheque_maturity_over_policy": set(cheque_over_maturity(dirty, policy)["cheque_id"]),
+             "cheque_withheld": set(cheque_late_hand_in(dirty, policy)["cheque_id"])}
+    on_cheques = labels[labels["entity_type"] == "cheque"]
+    assert len(on_cheques)
+    for row in on_cheques.itertuples():
+        assert pd.isna(cheques.at[row.entity_id, "replaces_cheque_id"]), row
+        assert row.entity_id in broke[row.pattern], row
+
+
+def test_bounced_fraud_cheques_labelled_on_the_first_cheque(tmp_path, monkeypatch, policy):
+    """A held or over-long cheque that bounced and was replaced: the label is the first cheque (the one
+    that broke the rule), and its note names the replacement."""
+    from audit.simulator import fraud
+
+    monkeypatch.setattr(fraud, "BOUNCE_SHARE", 1.0)
+    simulate(tmp_path, scale="tiny", seed=0)
+    t = read_dataset(tmp_path)
+    labels = pd.read_csv(tmp_path / "labels.csv", keep_default_na=False)
+    cheques = t["cheques"].set_index("cheque_id")
+    broke = {"cheque_maturity_over_policy": set(cheque_over_maturity(t, policy)["cheque_id"]),
+             "cheque_withheld": set(cheque_late_hand_in(t, policy)["cheque_id"])}
+    replaced = 0
+    for row in labels[labels["entity_type"] == "cheque"].itertuples():
+        assert pd.isna(cheques.at[row.entity_id, "replaces_cheque_id"]) and row.entity_id in broke[row.pattern]
+        successors = cheques.index[cheques["replaces_cheque_id"] == row.entity_id]
+        if len(successors):
+            replaced += 1
+            assert cheques.at[row.entity_id, "status"] == "replaced"
+            assert f"replaced on {cheques.at[successors[0], 'received_date']:%Y-%m-%d} by cheque {successors[0]}" \
+                in row.note
+            assert successors[0] not in broke[row.pattern]
+    assert replaced > 0
+
+
+def test_cheques_clear_or_bounce_after_hand_in(dirty):
+    cheques = dirty["cheques"]
+    seen = cheques[cheques["status"].isin(["cleared", "bounced"])]
+    assert (seen["status_date"] > seen["handed_in_date"]).all()
+    assert (seen["status_date"] > seen["due_date"]).all()
+
+
+def test_rescheduled_visits_get_a_free_slot(tmp_path, monkeypatch, policy):
+    """Many visits moved at the customers' request (the look-alike of visit_noncompliance): each new visit
+    has a slot of its own in the salesperson's day, on time and on site."""
+    from audit.simulator import decoys
+
+    monkeypatch.setattr(decoys, "RESCHEDULE_SHARE", 0.05)
+    simulate(tmp_path, scale="tiny", seed=5, clean=True)
+    t = read_dataset(tmp_path)
+    assert t["visits"]["notes"].fillna("").str.startswith("rescheduled visit").sum() > 50
+    for check in ("visits_overlapping", "visits_noncompliant", "impossible_travel", "pings_away_during_visits"):
+        hits = HONEST_CHECKS[check](t, policy)
+        assert len(hits) == 0, f"{check}: {len(hits)} honest visits meet the criterion\n{hits.head()}"
+
+
+def test_visit_fraud_leaves_the_honest_visits_alone(dirty, labels):
+    """Late, made-up and impossible visits do not overlap the salesperson's honest visits."""
+    labelled = set(labels.loc[labels["pattern"] == "visit_noncompliance", "entity_id"])
+    assert labelled
+    hits = visits_overlapping(dirty)
+    assert set(hits["visit_id"]) <= labelled, hits[~hits["visit_id"].isin(labelled)].head()
+
+
+def test_quiet_defaulters_took_no_goods_for_three_months(dirty, labels):
+    """Where "three months without shipments" is a failing customer's sign, it holds (with the balance
+    open) at the last month end a warning can describe: 30 days before the default."""
+    quiet = labels[(labels["pattern"] == "customer_distress") & labels["note"].str.contains("no_shipments_3_months")]
+    assert len(quiet)
+    ships = dirty["shipments"]
+    for row in quiet.itertuples():
+        cutoff = pd.Timestamp(row.event_date) - pd.Timedelta(days=30)
+        month_end = (cutoff + pd.Timedelta(days=1)).to_period("M").to_timestamp() - pd.Timedelta(days=1)
+        own = ships.loc[(ships["customer_id"] == row.customer_id) & (ships["ship_date"] <= month_end), "ship_date"]
+        assert (month_end - own.max()).days >= 90, row
+        assert ledger_at(dirty, month_end).get(row.customer_id, 0.0) > 0, row
+
+
+def test_notes_write_dates_not_day_numbers(dirty, labels, decoys):
+    notes = pd.concat([labels["note"], decoys["note"], dirty["visits"]["notes"].dropna(),
+                       dirty["customer_events"]["notes"].dropna()])
+    raw = notes[notes.str.contains(r"(?<![\w-])\d{5,}(?![\w-])", regex=True)]
+    assert raw.empty, raw.head()
+    lapping = labels[labels["note"].str.startswith("lapping")]
+    assert len(lapping)
+    for row in lapping.itertuples():
+        assert f"cash paid on {row.event_date}" in row.note and "invoice I" in row.note, row
 
 
 def test_parquet_output(tmp_path):

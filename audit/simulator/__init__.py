@@ -14,7 +14,8 @@ The simulated company
     ``receipt_allocations.cash_discount_amount``, when paid within the window) follow the policy
     written to ``policy.toml``. Payments are cash, transfers, cards and post-dated cheques
     (occasionally bouncing and replaced); visits are planned on a cadence with GPS check-ins and pings;
-    some customers have yearly statements and half-year and year-end balance confirmations.
+    some customers have yearly statements (about a tenth of the surviving ones look weak too, so a weak
+    statement is a sign rather than the answer) and half-year and year-end balance confirmations.
 
 Injected salesperson fraud (``fraud.py``; about a fifth of salespeople, every pattern at least once)
     added_invoice_items: invoice lines beyond the signed order (new product / more quantity), later a
@@ -28,6 +29,8 @@ Injected salesperson fraud (``fraud.py``; about a fifth of salespeople, every pa
         customers' shops whose own purchases stop those weeks.
     cheque_withheld: cheques or cash handed in weeks after receipt; lower confirmations meanwhile.
     cheque_maturity_over_policy: post-dated cheques beyond the policy maximum and the customer's terms.
+        (A tenth of these cheques bounce and are replaced; the label is the first cheque, the one that
+        broke the rule, and its note names the replacement.)
     payment_swap: cash booked later as the salesperson's (or a relative's) cheque; lapping chains where
         each customer's money is posted late against the previous customer's invoice.
     unbilled_shipment: shipments without an invoice, or shipping more than invoiced.

@@ -22,7 +22,7 @@ from .pricing import (
     PRICE_CHANGE_DAYS,
 )
 from .sales import POSTED, SOURCE_PHONE, add_sale, invoice_amounts, products_outside, typical_lines
-from .visits import EXTRA_SLOT_MINUTES, VISIT_CANCELLED, VISIT_DONE, add_visit
+from .visits import VISIT_CANCELLED, VISIT_DONE, SlotBook, add_visit
 from .workdays import NULL, PERIOD_END_DAY, PERIOD_START_DAY, iso_date
 from .world import (
     KIND_GENUINE,
@@ -147,8 +147,13 @@ def plan_payment_lookalikes(ctx: SimContext) -> None:
                        f"{handed - eve} calendar days but {policy.hand_in_days} working days")
 
 
+# Share of the visits the customer asks to move to another day.
+RESCHEDULE_SHARE = 0.0005
+
+
 def reschedule_visits(ctx: SimContext, dishonest: list[int]) -> None:
-    """Visits the customer asked to move: recorded as cancelled, with a new visit on the new day."""
+    """Visits the customer asked to move: recorded as cancelled, with a new visit on the new day in a slot
+    the salesperson has free that day (on time, at the customer)."""
     rng = ctx.rng("decoys")
     cal = ctx.calendar
     visits = ctx.tables["visits"]
@@ -156,9 +161,10 @@ def reschedule_visits(ctx: SimContext, dishonest: list[int]) -> None:
     planned = visits["planned_date"].to_numpy()
     ok = np.flatnonzero((visits["status"].to_numpy() == VISIT_DONE) & ~isin_ints(sp, dishonest)
                         & (planned < PERIOD_END_DAY - 10))
-    n = min(len(ok), max(3, int(0.0005 * len(visits))))
+    n = min(len(ok), max(3, int(RESCHEDULE_SHARE * len(visits))))
     chosen = np.sort(rng.choice(ok, n, replace=False))
     new_days = cal.offset(planned[chosen], rng.integers(1, 4, n))
+    slots = SlotBook(ctx, sp[chosen], new_days)
     status = visits["status"].to_numpy().copy()
     notes = visits["notes"].to_numpy().copy()
     checkin, checkout = visits["checkin_at"].to_numpy().copy(), visits["checkout_at"].to_numpy().copy()
@@ -171,9 +177,11 @@ def reschedule_visits(ctx: SimContext, dishonest: list[int]) -> None:
     added = []
     for v, new_day in zip(chosen, new_days, strict=True):
         v, new_day = int(v), int(new_day)
-        notes[v] = ctx.pool.code(f"rescheduled at the customer's request to {iso_date(new_day)}")
         c = int(visits.at[v, "customer_id"])
-        added.append(add_visit(ctx, int(sp[v]), c, new_day, EXTRA_SLOT_MINUTES, status=VISIT_DONE,
+        minutes = slots.take(rng, int(sp[v]), new_day)
+        notes[v] = ctx.pool.code(f"rescheduled at the customer's request to {iso_date(new_day)} "
+                                 f"{minutes // 60:02d}:{minutes % 60:02d}")
+        added.append(add_visit(ctx, int(sp[v]), c, new_day, minutes, status=VISIT_DONE,
                                checkin_delay_min=float(rng.uniform(-5, 10)),
                                duration_min=float(rng.uniform(12, 40)),
                                notes=f"rescheduled visit (was {iso_date(int(planned[v]))})"))

@@ -5,9 +5,15 @@ first-signal day S four to seven months earlier are drawn; each trajectory shows
 source's pre-failure signs: an order spike with new brands right after S, payments later and later,
 partial payments, a switch to long post-dated cheques, bounced and replaced cheques, promises to pay then
 broken, accountant resigned / owner or manager change / owner often absent / competitor brands, three
-months without shipments before D with the balance still open, a credit-limit breach, weak financial
-statements and a young company. On D the company files legal action (or the customer files for
-bankruptcy) and the customer never pays again.
+months without shipments with the balance still open, a credit-limit breach, weak financial statements
+and a young company. On D the company files legal action (or the customer files for bankruptcy) and the
+customer never pays again.
+
+The "three months without shipments" sign is real by the time it can count as a warning: the last
+goods leave at least :data:`QUIET_DAYS` days before the last month end that is
+:data:`WARNING_LEAD_DAYS` days before D (an evaluated warning's period must end that early), with an
+invoice of the last weeks still unpaid. Such customers default from August (so that the quiet months and
+the signs before them fit in the year) and their first signs come before the quiet months.
 """
 
 from __future__ import annotations
@@ -25,8 +31,21 @@ from .sales import POSTED, add_sale, invoice_amounts, typical_lines
 from .workdays import PERIOD_END_DAY, PERIOD_START_DAY, day_number
 from .world import KIND_GENUINE, METHOD_CHEQUE, ROLE_PLAIN, STATUS_LEGAL
 
+# The source's "three months without shipments" (days), and how long before the default a warning must
+# be given to count (the labels' rule); invoices ship within two working days, a week at most over holidays.
+QUIET_DAYS = 90
+WARNING_LEAD_DAYS = 30
+SHIP_LAG_DAYS = 7
+QUIET_EARLIEST_DEFAULT = "2025-08-01"
+
 SOFT_EVENTS = ("accountant_resigned", "ownership_change", "management_change", "owner_often_absent",
                "competitor_brands_increase")
+
+
+def month_end_on_or_before(day: int) -> int:
+    """The last day of a month that is ``day`` or before it (day numbers)."""
+    next_day = np.datetime64(int(day) + 1, "D")
+    return int(next_day.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)) - 1
 
 
 @dataclass
@@ -64,10 +83,21 @@ def plan_distress(ctx: SimContext) -> list[Trajectory]:
                         ("weak_financials", 0.75), ("young_company", 0.3)):
             if rng.random() < p:
                 signals.append(name)
+        if "no_shipments_3_months" in signals:
+            if default_day < day_number(QUIET_EARLIEST_DEFAULT):
+                default_day = int(cal.roll_forward(np.array([rng.integers(day_number(QUIET_EARLIEST_DEFAULT),
+                                                                          hi)]))[0])
+            # Last goods QUIET_DAYS before the last month end a warning can describe, and the first signs
+            # (late payments, the spike) before that.
+            last_goods = (month_end_on_or_before(default_day - WARNING_LEAD_DAYS) - QUIET_DAYS - SHIP_LAG_DAYS
+                          - int(rng.integers(0, 21)))
+            first = int(max(PERIOD_START_DAY + 20, min(first, last_goods - int(rng.integers(30, 75)))))
+            assert last_goods >= first + 30, "no room for a quiet quarter before the default"
+            window_end = last_goods
+        else:
+            window_end = max(default_day - int(rng.integers(5, 30)), first + 30)
         t = Trajectory(c, first, default_day, signals)
-        quiet = default_day - 90 - int(rng.integers(0, 21)) if "no_shipments_3_months" in signals \
-            else default_day - int(rng.integers(5, 30))
-        cust["window_end"][c] = max(quiet, first + 30)
+        cust["window_end"][c] = window_end
         cust["visit_end"][c] = default_day
         cust["stop_paying_day"][c] = default_day
         cust["early_prob"][c] = 0.0
@@ -134,6 +164,9 @@ def inject_distress(ctx: SimContext, trajectories: list[Trajectory]) -> None:
         # the default day.
         spike = isin_ints(affected, t.spike_invoices)
         never = ((progress > 0.25) | spike) & (rng.random(len(affected)) < 0.75)
+        if "no_shipments_3_months" in t.signals:
+            # The balance stays open through the quiet months: the last weeks' goods are never paid.
+            never |= days >= int(cust["window_end"][c]) - 30
         pay_day = np.where(never, default_day + 30, pay_day)
         ctx.override_payment(affected, "pay_day", pay_day)
         switch_day = first + int(rng.integers(5, 20))
@@ -149,9 +182,10 @@ def inject_distress(ctx: SimContext, trajectories: list[Trajectory]) -> None:
             fraction = rng.uniform(0.3, 0.8, late.sum())
             ctx.override_payment(affected[late], "paid_amount", np.round(amount[affected[late]] * fraction, 2))
         if "bounced_cheques" in t.signals:
-            candidates = affected[(days >= switch_day) & (days < default_day - 100)]
+            # (among the invoices it pays at all: a bounced cheque is an attempt to pay)
+            candidates = affected[(days >= switch_day) & (days < default_day - 100) & ~never]
             if len(candidates) == 0:
-                candidates = affected[:1]
+                candidates = affected[~never][:1] if (~never).any() else affected[:1]
             chosen = rng.choice(candidates, min(len(candidates), int(rng.integers(1, 4))), replace=False)
             ctx.override_payment(chosen, "method", METHOD_CHEQUE)
             ctx.override_payment(chosen, "maturity_days", rng.integers(20, 60, len(chosen)))

@@ -127,8 +127,9 @@ def _number_invoices(ctx: SimContext) -> None:
 
 
 def _resolve_payment_labels(ctx: SimContext) -> None:
-    """Receipt and cheque labels made from a plan change point at the receipt (and its cheque) that paid
-    the invoice."""
+    """Receipt and cheque labels made from a plan change point at the receipt that paid the invoice, or at
+    its cheque (the first one given, when that bounced and was replaced; the payments step already points
+    most cheque labels there)."""
     alloc = ctx.tables["receipt_allocations"]
     rec = ctx.tables["receipts"]
     chq = ctx.tables["cheques"]
@@ -150,6 +151,9 @@ def _resolve_payment_labels(ctx: SimContext) -> None:
                     label.entity_id = int(rec.at[receipt, "cheque_id"])
                     if label.entity_id < 0:
                         continue
+                    # The receipt holds the cheque that finally paid; the label is about the first one.
+                    while int(chq.at[label.entity_id, "replaces_cheque_id"]) >= 0:
+                        label.entity_id = int(chq.at[label.entity_id, "replaces_cheque_id"])
                     amount = float(chq.at[label.entity_id, "amount"])
                 if np.isnan(label.amount):
                     label.amount = amount

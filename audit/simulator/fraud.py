@@ -18,6 +18,7 @@ from . import names
 from .arrays import isin_ints, order_by
 from .context import ConfirmationGap, SimContext
 from .ids import format_id, id_token, salesperson_staff
+from .payments import BOUNCE_REPLACED
 from .pricing import (
     CLASS_CHAIN,
     CLASS_RETAIL,
@@ -40,7 +41,7 @@ from .sales import (
     products_outside,
     typical_lines,
 )
-from .visits import EXTRA_SLOT_MINUTES, VISIT_DONE, VISIT_MISSED, add_visit
+from .visits import VISIT_DONE, VISIT_MISSED, SlotBook, add_visit
 from .workdays import NULL, PERIOD_END_DAY, PERIOD_START_DAY, SECONDS_PER_DAY, iso_date
 from .world import (
     KIND_ALIAS,
@@ -54,6 +55,9 @@ from .world import (
     offset_position,
     point_at_distance,
 )
+
+# Share of the withheld and over-long cheques that bounce and are replaced (the label stays on the first).
+BOUNCE_SHARE = 0.1
 
 
 @dataclass
@@ -747,11 +751,14 @@ def _payment_side(ctx: SimContext, rng, plan: FraudPlan) -> None:
                 ctx.override_payment(i, "pay_day", received)
                 ctx.override_payment(i, "hand_in_wd", hold)
                 ctx.override_payment(i, "maturity_days", int(rng.integers(10, 60)))
+                if not cash and rng.random() < BOUNCE_SHARE:
+                    ctx.override_payment(i, "bounce", BOUNCE_REPLACED)
                 posted = int(cal.offset(received, hold))
                 ctx.confirmation_gaps.append(ConfirmationGap(v, received, posted, due))
                 ctx.label("cheque_withheld", "receipt" if cash else "cheque", NULL, salesperson=s, customer=v,
                           event_day=received, via_invoice=i,
-                          note=f"{'cash' if cash else 'cheque'} held {hold} working days before hand-in; "
+                          note=f"{'cash' if cash else 'cheque'} received {iso_date(received)}, handed in "
+                               f"{iso_date(posted)}: held {hold} working days ({policy.hand_in_days} allowed); "
                                "customer's receipt dated long before posting")
             elif pattern == "cheque_maturity_over_policy":
                 maturity = int(policy.max_maturity_days + 10 + np.round(25 * heavy_factor(rng, 0.7)))
@@ -759,9 +766,12 @@ def _payment_side(ctx: SimContext, rng, plan: FraudPlan) -> None:
                 ctx.override_payment(i, "method", METHOD_CHEQUE)
                 ctx.override_payment(i, "pay_day", received)
                 ctx.override_payment(i, "maturity_days", maturity)
+                if rng.random() < BOUNCE_SHARE:
+                    ctx.override_payment(i, "bounce", BOUNCE_REPLACED)
                 ctx.label("cheque_maturity_over_policy", "cheque", NULL, salesperson=s, customer=v,
                           event_day=received, via_invoice=i,
-                          note=f"post-dated {maturity} days (policy {policy.max_maturity_days}, customer terms "
+                          note=f"received {iso_date(received)}, due {iso_date(received + maturity)}: post-dated "
+                               f"{maturity} days (policy {policy.max_maturity_days}, customer terms "
                                f"{int(cust['payment_terms_days'][v])})")
             elif pattern == "payment_swap":
                 paid_cash_day = int(cal.roll_forward(np.array([day + rng.integers(2, 20)]))[0])
@@ -783,7 +793,8 @@ def _payment_side(ctx: SimContext, rng, plan: FraudPlan) -> None:
                 ctx.override_payment(i, "drawer_account", drawer_account)
                 ctx.confirmation_gaps.append(ConfirmationGap(v, paid_cash_day, cheque_day, due))
                 ctx.label("payment_swap", "receipt", NULL, salesperson=s, customer=v, event_day=paid_cash_day,
-                          via_invoice=i, note=f"customer paid cash; booked later as {who} cheque")
+                          via_invoice=i, note=f"customer paid cash on {iso_date(paid_cash_day)}; booked as {who} "
+                                              f"cheque received {iso_date(cheque_day)}")
             else:  # cash_discount_not_applied
                 method = int(rng.choice([METHOD_CASH, METHOD_TRANSFER, METHOD_CHEQUE], p=[0.6, 0.25, 0.15]))
                 window = policy.cash_discount_within_days
@@ -797,9 +808,10 @@ def _payment_side(ctx: SimContext, rng, plan: FraudPlan) -> None:
                     ctx.override_payment(i, "maturity_days", int(max(0, day + window - pay - 1)))
                 ctx.label("cash_discount_not_applied", "receipt", NULL, salesperson=s, customer=v,
                           amount=round(due * policy.cash_discount_pct / 100, 2), event_day=pay, via_invoice=i,
-                          note=f"paid {pay - day} days after the invoice by "
+                          note=f"invoice of {iso_date(day)} paid on {iso_date(pay)} ({pay - day} "
+                               f"day{'' if pay - day == 1 else 's'} later, {window} allowed) by "
                                f"{('cash', 'cheque', 'transfer')[(METHOD_CASH, METHOD_CHEQUE, METHOD_TRANSFER).index(method)]}"
-                               ", no cash discount recorded")
+                               "; no cash discount recorded")
 
 
 def inject_lapping(ctx: SimContext, plan: FraudPlan) -> None:
@@ -843,12 +855,13 @@ def inject_lapping(ctx: SimContext, plan: FraudPlan) -> None:
                 open_amount[own] -= rest
             ctx.confirmation_gaps.append(ConfirmationGap(int(inv_c[earlier]), paid_day[k - 1], posted,
                                                          to_earlier))
-            where = "booked under the customer whose invoice it paid" if booked_under != payer \
-                else "allocated to another customer's older invoice"
+            where = "booked under that customer" if booked_under != payer else "booked under the payer"
             ctx.label("payment_swap", "receipt", receipt, salesperson=s, customer=payer, amount=round(money, 2),
                       event_day=paid_day[k],
-                      note=f"lapping: cash paid {iso_date(paid_day[k])} posted {posted - paid_day[k]} days later, "
-                           f"{where}")
+                      note=f"lapping: cash paid on {iso_date(paid_day[k])}, posted on {iso_date(posted)} "
+                           f"({posted - paid_day[k]} days later) against customer "
+                           f"{id_token('customer', int(inv_c[earlier]))}'s invoice {id_token('invoice', earlier)} "
+                           f"of {iso_date(int(inv_day[earlier]))}; {where}")
         last_inv = invoices[-1]
         if open_amount[last_inv] > 0.5:
             ctx.confirmation_gaps.append(ConfirmationGap(int(inv_c[last_inv]), paid_day[-1], PERIOD_END_DAY + 1,
@@ -862,15 +875,18 @@ def inject_visit_fraud(ctx: SimContext, plan: FraudPlan) -> None:
     reported at the made-up accounts."""
     rng = ctx.rng("fraud")
     cust = ctx.world.customers
-    for info in plan.fictitious:
-        if not info["visited"]:
-            continue
+    reported = [(info, [int(ctx.calendar.roll_forward(np.array([int(day)]))[0])
+                        for day in info["days"][:int(rng.integers(1, 4))]])
+                for info in plan.fictitious if info["visited"]]
+    # Made-up visits are reported after the day's round, each in a slot of its own.
+    slots = SlotBook(ctx, [info["salesperson"] for info, days in reported for _ in days],
+                     [day for _, days in reported for day in days])
+    for info, days in reported:
         s, f = info["salesperson"], info["customer"]
-        for day in info["days"][:int(rng.integers(1, 4))]:
-            day = int(ctx.calendar.roll_forward(np.array([int(day)]))[0])
+        for day in days:
             km = 1.0 + 9.0 * rng.random()
             lat, lon = point_at_distance(rng, cust["lat"][f], cust["lon"][f], km)
-            visit = add_visit(ctx, s, f, day, EXTRA_SLOT_MINUTES, status=VISIT_DONE,
+            visit = add_visit(ctx, s, f, day, slots.take(rng, s, day, after_round=True), status=VISIT_DONE,
                               checkin_delay_min=float(rng.uniform(-5, 10)), lat=float(lat[()]), lon=float(lon[()]))
             ctx.label("visit_noncompliance", "visit", visit, salesperson=s, customer=f, amount=0.0,
                       event_day=day, note=f"reported visit to a made-up account; check-in {km:.1f} km away")
@@ -881,7 +897,8 @@ def inject_visit_fraud(ctx: SimContext, plan: FraudPlan) -> None:
     checkout = visits["checkout_at"].to_numpy().copy()
     lat, lon = visits["checkin_lat"].to_numpy().copy(), visits["checkin_lon"].to_numpy().copy()
     outcome, notes = visits["outcome"].to_numpy().copy(), visits["notes"].to_numpy().copy()
-    planned = visits["planned_date"].to_numpy() * SECONDS_PER_DAY + visits["planned_time"].to_numpy() * 60
+    planned_day = visits["planned_date"].to_numpy()
+    planned = planned_day * SECONDS_PER_DAY + visits["planned_time"].to_numpy() * 60
     c = visits["customer_id"].to_numpy()
     genuine = cust["kind"][c] == KIND_GENUINE
     by_sp = order_by(sp)
@@ -891,13 +908,22 @@ def inject_visit_fraud(ctx: SimContext, plan: FraudPlan) -> None:
         if pattern != "visit_noncompliance":
             continue
         lo, hi = np.searchsorted(sorted_sp, s), np.searchsorted(sorted_sp, s, side="right")
-        own = by_sp[lo:hi]
-        own = own[(status[own] == VISIT_DONE) & genuine[own] & ~isin_ints(own, ctx.protected_visits)]
+        every = by_sp[lo:hi]  # all the salesperson's visits, to keep clear of
+        own = every[(status[every] == VISIT_DONE) & genuine[every] & ~isin_ints(every, ctx.protected_visits)]
         n = min(len(own), int(np.round(count * 4 * heavy_factor(rng, 0.5))) + 2)
         for v in rng.choice(own, n, replace=False):
             v = int(v)
             variant = rng.choice(["missed", "late", "offsite", "pings_elsewhere", "impossible"],
                                  p=[0.2, 0.25, 0.25, 0.15, 0.15])
+            if variant == "late":
+                minutes = ctx.policy.late_minutes + 5 + 40 * heavy_factor(rng, 0.6)
+                # Out again (after 8 minutes at least) 10 minutes before the day's next visit starts, so
+                # that visit stays on time; with no room for that the check-in is off-site instead.
+                later = checkin[every][(planned_day[every] == planned_day[v]) & (checkin[every] > checkin[v])]
+                room = (later.min() - planned[v]) / 60 - 10 if len(later) else np.inf
+                minutes = min(minutes, room - 8)
+                if minutes < ctx.policy.late_minutes + 5:
+                    variant = "offsite"
             if variant == "missed":
                 status[v] = VISIT_MISSED
                 checkin[v] = checkout[v] = NULL
@@ -906,9 +932,8 @@ def inject_visit_fraud(ctx: SimContext, plan: FraudPlan) -> None:
                 ctx.ping_offset_km[v] = 3 + 15 * rng.random()
                 note = "planned visit not made; phone elsewhere at the planned time"
             elif variant == "late":
-                minutes = ctx.policy.late_minutes + 5 + 40 * heavy_factor(rng, 0.6)
                 checkin[v] = planned[v] + int(minutes * 60)
-                checkout[v] = checkin[v] + int(rng.uniform(8, 25) * 60)
+                checkout[v] = checkin[v] + int(min(rng.uniform(8, 25), room - minutes) * 60)
                 note = f"checked in {minutes:.0f} minutes late"
             elif variant == "offsite":
                 km = ctx.policy.geofence_m / 1000 + 0.2 + 2.0 * heavy_factor(rng, 0.8)
@@ -924,8 +949,8 @@ def inject_visit_fraud(ctx: SimContext, plan: FraudPlan) -> None:
                 km = 40 + 60 * rng.random()
                 new_lat, new_lon = point_at_distance(rng, cust["lat"][int(c[v])], cust["lon"][int(c[v])], km)
                 lat[v], lon[v] = float(new_lat[()]), float(new_lon[()])
-                same_day = own[(visits["planned_date"].to_numpy()[own] == visits.at[v, "planned_date"])
-                               & (checkout[own] < checkin[v]) & (checkout[own] > 0)]
+                same_day = every[(planned_day[every] == planned_day[v]) & (checkout[every] < checkin[v])
+                                 & (checkout[every] > 0)]
                 if len(same_day):
                     previous = int(same_day[np.argmax(checkout[same_day])])
                     checkin[v] = checkout[previous] + int(rng.uniform(3, 10) * 60)

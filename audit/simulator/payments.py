@@ -14,9 +14,9 @@ import numpy as np
 
 from .arrays import combined_key, groups
 from .context import SimContext
-from .ids import salesperson_staff
+from .ids import id_token, salesperson_staff
 from .sales import POSTED, invoice_amounts
-from .workdays import CONFIRMATION_DAYS, NULL, PERIOD_END_DAY
+from .workdays import CONFIRMATION_DAYS, NULL, PERIOD_END_DAY, iso_date
 from .world import (
     METHOD_CARD,
     METHOD_CASH,
@@ -145,12 +145,12 @@ def generate_payments(ctx: SimContext) -> None:
     bounce = np.where(g_cheque & (due <= PERIOD_END_DAY - 10) & (rng.random(n_groups) < 0.01),
                       BOUNCE_REPLACED, BOUNCE_NONE)
     bounce = np.where(plan["bounce"][g_inv] >= 0, plan["bounce"][g_inv], bounce)
-    # A cheque can only be seen bouncing if it fell due inside the period.
-    bounce = np.where(g_cheque & (due + 1 <= cal.last_working_day), bounce, BOUNCE_NONE)
+    # A cheque can only be seen bouncing if the bank had it (due and handed in) inside the period.
+    bounce = np.where(g_cheque & (np.maximum(due, posted) + 1 <= cal.last_working_day), bounce, BOUNCE_NONE)
 
     cheque_rows, cheque_group, finals = _cheques(ctx, rng, g_cheque, g_cust, g_day, posted, due, bounce,
                                                  drawer_name, drawer_account, collected)
-    final_cheque, final_received, final_posted, final_due, settled_by_cheque = finals
+    final_cheque, final_received, final_posted, final_due, settled_by_cheque, first_cheque = finals
     # Where a bounced cheque was replaced, the receipt is the replacement's.
     receipt_day = np.where(g_cheque & (bounce != BOUNCE_NONE), final_received, receipt_day)
     posted = np.where(g_cheque, final_posted, posted)
@@ -184,6 +184,27 @@ def generate_payments(ctx: SimContext) -> None:
         "amount": alloc[members], "cash_discount_amount": discount[members],
     })
     ctx.flush()
+    _point_cheque_labels(ctx, idx, first_cheque[group_of], final_cheque[group_of], g_amount[group_of])
+
+
+def _point_cheque_labels(ctx: SimContext, paid_invoices, first_cheque, final_cheque, amounts) -> None:
+    """Cheque labels made from a plan change point at the cheque the invoice was first paid with: the one
+    held, or post-dated too long. When it bounced and was replaced, the note names the replacement (which
+    settled the debt and carries the receipt)."""
+    received = ctx.tables["cheques"]["received_date"].to_numpy()
+    for label in ctx.labels + ctx.decoys:
+        if label.entity != "cheque" or label.via_invoice < 0:
+            continue
+        pos = int(np.searchsorted(paid_invoices, label.via_invoice))
+        if pos >= len(paid_invoices) or paid_invoices[pos] != label.via_invoice or first_cheque[pos] < 0:
+            continue  # not paid by cheque inside the period: left for finalize to drop
+        original, final = int(first_cheque[pos]), int(final_cheque[pos])
+        label.entity_id, label.via_invoice = original, NULL
+        if np.isnan(label.amount):
+            label.amount = float(amounts[pos])
+        if final != original:
+            label.note += (f"; the cheque bounced and was replaced on {iso_date(int(received[final]))} by "
+                           f"cheque {id_token('cheque', final)}")
 
 
 def account_banks(ctx: SimContext, accounts) -> np.ndarray:
@@ -201,8 +222,9 @@ def _cheques(ctx, rng, g_cheque, g_cust, g_day, posted, due, bounce, drawer_name
     """Cheque rows for the cheque receipts, with bounces and replacements.
 
     Returns the cheque rows (amounts still to fill), the payment group of each row, and per payment group:
-    the cheque that finally settled it, its received, posted and due days, and whether a cheque settled
-    the group within the period.
+    the cheque that finally settled it, its received, posted and due days, whether a cheque settled the
+    group within the period, and the group's first cheque (the one the customer first gave).
+    The bank clears or bounces a cheque the working day after it is both due and handed in.
     """
     cal = ctx.calendar
     n_groups = len(g_cheque)
@@ -210,10 +232,11 @@ def _cheques(ctx, rng, g_cheque, g_cust, g_day, posted, due, bounce, drawer_name
     m = len(gi)
     ids = ctx.next_ids("cheque", m)
     first_due = due[gi]
+    deposited = np.maximum(first_due, posted[gi])
     bounced = bounce[gi] != BOUNCE_NONE
-    bounce_day = cal.roll_forward(first_due + 1)
-    status = np.where(first_due + 1 > PERIOD_END_DAY, CHEQUE_PENDING, CHEQUE_CLEARED)
-    status_day = np.where(status == CHEQUE_CLEARED, cal.roll_forward(first_due + 1), NULL)
+    bounce_day = cal.roll_forward(deposited + 1)
+    status = np.where(deposited + 1 > PERIOD_END_DAY, CHEQUE_PENDING, CHEQUE_CLEARED)
+    status_day = np.where(status == CHEQUE_CLEARED, cal.roll_forward(deposited + 1), NULL)
     status = np.where(status_day > PERIOD_END_DAY, CHEQUE_PENDING, status)
     status_day = np.where(status_day > PERIOD_END_DAY, NULL, status_day)
     status = np.where(bounced, CHEQUE_BOUNCED, status)
@@ -229,12 +252,13 @@ def _cheques(ctx, rng, g_cheque, g_cust, g_day, posted, due, bounce, drawer_name
     ri, r_received, r_posted, r_due = ri[r_in_period], r_received[r_in_period], r_posted[r_in_period], r_due[r_in_period]
     r_ids = ctx.next_ids("cheque", len(ri))
     twice = bounce[gi][ri] == BOUNCE_TWICE
-    r_status = np.where(r_due + 1 > PERIOD_END_DAY, CHEQUE_PENDING, CHEQUE_CLEARED)
-    r_status_day = np.where(r_status == CHEQUE_CLEARED, cal.roll_forward(r_due + 1), NULL)
+    r_deposited = np.maximum(r_due, r_posted)
+    r_status = np.where(r_deposited + 1 > PERIOD_END_DAY, CHEQUE_PENDING, CHEQUE_CLEARED)
+    r_status_day = np.where(r_status == CHEQUE_CLEARED, cal.roll_forward(r_deposited + 1), NULL)
     r_status = np.where(r_status_day > PERIOD_END_DAY, CHEQUE_PENDING, r_status)
     r_status_day = np.where(r_status_day > PERIOD_END_DAY, NULL, r_status_day)
-    r_status = np.where(twice & (r_due + 1 <= PERIOD_END_DAY - 2), CHEQUE_BOUNCED, r_status)
-    r_status_day = np.where(r_status == CHEQUE_BOUNCED, cal.roll_forward(r_due + 1), r_status_day)
+    r_status = np.where(twice & (r_deposited + 1 <= PERIOD_END_DAY - 2), CHEQUE_BOUNCED, r_status)
+    r_status_day = np.where(r_status == CHEQUE_BOUNCED, cal.roll_forward(r_deposited + 1), r_status_day)
     status[ri] = CHEQUE_REPLACED
     status_day[ri] = r_received
 
@@ -258,6 +282,8 @@ def _cheques(ctx, rng, g_cheque, g_cust, g_day, posted, due, bounce, drawer_name
     }
 
     final_cheque = np.full(n_groups, NULL, dtype=np.int64)
+    first_cheque = np.full(n_groups, NULL, dtype=np.int64)
+    first_cheque[gi] = ids
     final_received = g_day.copy()
     final_posted = posted.copy()
     final_due = due.copy()
@@ -270,4 +296,4 @@ def _cheques(ctx, rng, g_cheque, g_cust, g_day, posted, due, bounce, drawer_name
     final_posted[rg] = r_posted
     final_due[rg] = r_due
     settled[rg] = r_status != CHEQUE_BOUNCED
-    return chq, group_ids, (final_cheque, final_received, final_posted, final_due, settled)
+    return chq, group_ids, (final_cheque, final_received, final_posted, final_due, settled, first_cheque)

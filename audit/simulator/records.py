@@ -12,7 +12,7 @@ from .ids import salesperson_staff
 from .pricing import CLASS_RETAIL
 from .sales import POSTED, invoice_amounts
 from .workdays import CONFIRMATION_DAYS, NULL, PERIOD_END_DAY, PERIOD_START_DAY, day_number
-from .world import KIND_FICTITIOUS, KIND_GENUINE, ROLE_PLAIN
+from .world import KIND_FICTITIOUS, KIND_GENUINE, ROLE_GROWING, ROLE_PLAIN
 
 HONEST_EVENTS = (("complaint", 0.45, "complaint about a late delivery"),
                  ("promise_to_pay", 0.25, "promised to pay the open invoices at the end of the month"),
@@ -137,30 +137,52 @@ def build_events(ctx: SimContext) -> None:
     ctx.tables["customer_events"] = events
 
 
+# Share of the surviving customers with statements whose books look weak too (thin capital, heavy
+# borrowing, stock and receivables): many small traders live like that for years without failing, so a
+# weak statement is a sign, not a verdict. Their weakness is chronic (about the same both years).
+WEAK_SURVIVOR_SHARE = 0.10
+
+
 def build_financials(ctx: SimContext, trajectories) -> None:
-    """Yearly statements for part of the customers; failing ones thin on equity, heavy on receivables,
-    stock and fixed assets, with interest above 5 % of sales (low Altman Z'')."""
+    """Yearly statements for part of the customers. Failing customers with the weak-statements sign are
+    thin on equity, heavy on receivables, stock and fixed assets, with interest above 5 % of sales (low
+    Altman Z''), and worse in 2024 than in 2023; the other failing customers' statements look normal.
+    About :data:`WEAK_SURVIVOR_SHARE` of the surviving customers with statements look weak as well
+    (chronically: as weak in 2023 as in 2024), so statements inform without giving the answer away."""
     rng = ctx.rng("records")
     cust = ctx.world.customers
     n = len(cust)
     weak = np.zeros(n, dtype=bool)
+    failing = np.zeros(n, dtype=bool)
     for t in trajectories:
         weak[t.customer] = "weak_financials" in t.signals
+        failing[t.customer] = True
     genuine = cust["kind"] == KIND_GENUINE
     cls = cust["customer_class"]
     size = cust["size"]
     rank = np.argsort(np.argsort(size)) / max(n - 1, 1)
     share = np.where(cls != CLASS_RETAIL, 0.7, np.where(rank > 0.7, 0.4, 0.1))
-    has = genuine & ((rng.random(n) < share) | weak)
+    # Failing customers with the weak-statements sign always have statements; the other failing ones have
+    # them at least as often as not (normal-looking statements: the sign is not always there).
+    has = genuine & ((rng.random(n) < np.where(failing, np.maximum(share, 0.5), share)) | weak)
+    # Weakness of each customer's 2024 statement (0 healthy, 1 distressed) and how much of it 2023 had.
+    weakness = weak.astype(float)
+    weakness_2023 = weak * 0.5
+    # (not the growing customers: they are the look-alike that keeps paying and must stay clear)
+    survivors = np.flatnonzero(has & ~failing & (cust["role"] != ROLE_GROWING))
+    n_weak = min(len(survivors), max(1, int(round(WEAK_SURVIVOR_SHARE * len(survivors)))))
+    weak_survivors = rng.choice(survivors, n_weak, replace=False) if n_weak else survivors[:0]
+    weakness[weak_survivors] = rng.uniform(0.5, 1.0, n_weak)
+    weakness_2023[weak_survivors] = np.clip(weakness[weak_survivors] * rng.uniform(0.85, 1.15, n_weak), 0, 1)
     yearly = np.bincount(ctx.tables["invoices"]["customer_id"].to_numpy(), weights=invoice_amounts(ctx),
                          minlength=n)
     rows = []
-    # (period end, how far the failing customers had deteriorated, that year's sales relative to 2024)
-    for period_end, year_weakness, sales_level in ((day_number("2023-12-31"), 0.5, 0.85),
-                                                    (day_number("2024-12-31"), 1.0, 1.0)):
+    # (period end, each customer's weakness that year, that year's sales relative to 2024)
+    for period_end, year_weakness, sales_level in ((day_number("2023-12-31"), weakness_2023, 0.85),
+                                                    (day_number("2024-12-31"), weakness, 1.0)):
         ids = np.flatnonzero(has & (cust["established_date"] < period_end - 200))
         k = len(ids)
-        distress = weak[ids] * year_weakness  # 0 healthy, 0.5 deteriorating, 1 distressed
+        distress = year_weakness[ids]  # 0 healthy, 0.5 deteriorating, 1 distressed
         # Our share of the customer's purchases is 15-40 %; it sells at a 20 % mark-up.
         sales = np.maximum(yearly[ids], 1e8) / rng.uniform(0.15, 0.4, k) * 1.2 * sales_level
 

@@ -2,7 +2,8 @@
 
 Each account is visited on a fixed cadence (monthly to weekly by size) in 90-minute slots from 08:30;
 honest check-ins are on time (within 20 minutes) and within ~60 m of the customer, and the phone's ping
-during a visit is at the customer, with one ping on the road between visits.
+during a visit is at the customer, with one ping on the road between visits. Visits added later (moved at
+a customer's request, or made up) take a slot of their own in the salesperson's day (:class:`SlotBook`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .arrays import order_by
+from .arrays import isin_ints, order_by, unique_ints
 from .context import SimContext
 from .workdays import NULL, SECONDS_PER_DAY
 from .world import KIND_GENUINE, KM_PER_DEGREE, point_at_distance
@@ -23,7 +24,7 @@ NOTES = ("routine visit", "shelf check done", "new price list shared", "promotio
 FIRST_SLOT_MINUTES = 8 * 60 + 30
 SLOT_MINUTES = 90
 SLOTS_PER_DAY = 6
-EXTRA_SLOT_MINUTES = FIRST_SLOT_MINUTES + SLOTS_PER_DAY * SLOT_MINUTES  # after a day's planned round
+LAST_SLOT = 9  # slots after the planned round, for visits added to a day: 17:30, 19:00, 20:30, 22:00
 
 
 def generate_visits(ctx: SimContext) -> None:
@@ -72,6 +73,48 @@ def generate_visits(ctx: SimContext) -> None:
     ctx.flush()
     # Per visit: how far (km) from the check-in the phone really was during the visit (0 = at it).
     ctx.ping_offset_km = np.zeros(len(ctx.tables["visits"]))
+
+
+class SlotBook:
+    """The visit slots taken in some salespeople's days, for placing visits added one at a time.
+
+    Slot k starts at ``FIRST_SLOT_MINUTES + k * SLOT_MINUTES``: 0-5 are the day's planned round, 6 and 7
+    come after it. A visit's check-in and check-out stay inside its slot, so visits in different slots of
+    one day never overlap. Cancelled visits free their slot.
+    """
+
+    def __init__(self, ctx: SimContext, salespeople, days):
+        visits = ctx.tables["visits"]
+        wanted = unique_ints(self._day_key(np.asarray(salespeople, dtype=np.int64),
+                                           np.asarray(days, dtype=np.int64)))
+        sp = visits["salesperson_id"].to_numpy()
+        day = visits["planned_date"].to_numpy()
+        mine = isin_ints(self._day_key(sp, day), wanted) & (visits["status"].to_numpy() != VISIT_CANCELLED)
+        slots = (visits["planned_time"].to_numpy()[mine] - FIRST_SLOT_MINUTES) // SLOT_MINUTES
+        self.taken = set(self._slot_key(sp[mine], day[mine], slots).tolist())
+
+    @staticmethod
+    def _day_key(salesperson, day):
+        return salesperson * 100_000 + day
+
+    @classmethod
+    def _slot_key(cls, salesperson, day, slot):
+        return cls._day_key(salesperson, day) * 16 + slot
+
+    def take(self, rng: np.random.Generator, salesperson: int, day: int, after_round: bool = False) -> int:
+        """Book a free slot of the salesperson's day and return its start (minutes after midnight): a free
+        slot of the planned round picked at random (``after_round``: none), else the first after the round."""
+        key = self._day_key(int(salesperson), int(day)) * 16
+        free = [k for k in range(SLOTS_PER_DAY) if key + k not in self.taken] if not after_round else []
+        if free:
+            slot = int(free[int(rng.integers(0, len(free)))])
+        else:
+            later = [k for k in range(SLOTS_PER_DAY, LAST_SLOT + 1) if key + k not in self.taken]
+            if not later:
+                raise RuntimeError(f"no free visit slot left on day {day} for salesperson {salesperson}")
+            slot = later[0]
+        self.taken.add(key + slot)
+        return FIRST_SLOT_MINUTES + slot * SLOT_MINUTES
 
 
 def add_visit(ctx: SimContext, salesperson: int, customer: int, day: int, minutes: int, *, status: int,

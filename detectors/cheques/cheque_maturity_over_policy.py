@@ -83,28 +83,54 @@ class ChequeMaturityOverPolicy(Detector):
     def _paid_invoices(self, data, cheque_ids: list[str]) -> pd.DataFrame:
         needed = (("receipts", ("receipt_id", "cheque_id")), ("receipt_allocations", ("receipt_id", "invoice_id")),
                   ("invoices", ("invoice_id",)))
-        if not all(data.has(t, c) for t, c in needed):
-            return pd.DataFrame(columns=["cheque_id", "invoice_id", "invoice_due_date", "invoice_salesperson"])
+        if not cheque_ids or not all(data.has(t, c) for t, c in needed):
+            return pd.DataFrame(columns=["cheque_id", "receipt_id", "invoice_id", "invoice_due_date",
+                                         "invoice_salesperson"])
         receipts = data.table("receipts")
         receipts = receipts.filter(receipts.cheque_id.isin(cheque_ids))
         allocations = data.table("receipt_allocations")
         invoices = data.table("invoices")
         joined = receipts.join(allocations, "receipt_id").join(invoices, "invoice_id")
         return data.execute(joined.select(
-            receipts.cheque_id, allocations.invoice_id, invoice_due_date=invoices.due_date,
+            receipts.cheque_id, receipts.receipt_id, allocations.invoice_id, invoice_due_date=invoices.due_date,
             invoice_salesperson=invoices.salesperson_id,
-        ).order_by(["cheque_id", "invoice_id"]))
+        ).order_by(["cheque_id", "receipt_id", "invoice_id"]))
+
+    def _replacements(self, data, cheque_ids: list[str]) -> dict[str, list[str]]:
+        """Cheques that replaced each cheque (after a bounce), followed down the chain."""
+        if not data.has("cheques", ("replaces_cheque_id",)):
+            return {}
+        links = data.frame("cheques")[["cheque_id", "replaces_cheque_id"]].dropna()
+        children = {key: sorted(group["cheque_id"]) for key, group in links.groupby("replaces_cheque_id")}
+        chains = {}
+        for cheque_id in cheque_ids:
+            chain, todo = [], list(children.get(cheque_id, []))
+            while todo:
+                current = todo.pop(0)
+                if current not in chain and current != cheque_id:
+                    chain.append(current)
+                    todo.extend(children.get(current, []))
+            if chain:
+                chains[cheque_id] = chain
+        return chains
 
     def find(self, data) -> pd.DataFrame:
         over = data.execute(self._over_policy(data).order_by("cheque_id"))
         self.n_over_policy_ = len(over)
         if over.empty:
             return empty_findings()
-        paid = self._paid_invoices(data, sorted(over["cheque_id"]))
-        by_cheque = {key: group for key, group in paid.groupby("cheque_id")}
-        return pd.DataFrame([self._finding(row, by_cheque.get(row.cheque_id)) for row in over.itertuples()])
+        # A bounced cheque's replacement carries its debt: its receipt and invoices are this cheque's too.
+        replaced_by = self._replacements(data, sorted(over["cheque_id"]))
+        chained = {r for chain in replaced_by.values() for r in chain}
+        paid = self._paid_invoices(data, sorted(set(over["cheque_id"]) | chained))
+        findings = []
+        for row in over.itertuples():
+            replacements = replaced_by.get(row.cheque_id, [])
+            mine = paid[paid["cheque_id"].isin([row.cheque_id, *replacements])]
+            findings.append(self._finding(row, mine if len(mine) else None, replacements))
+        return pd.DataFrame(findings)
 
-    def _finding(self, cheque, invoices: pd.DataFrame | None) -> dict:
+    def _finding(self, cheque, invoices: pd.DataFrame | None, replacements: list[str] | None = None) -> dict:
         excess_days = int(cheque.maturity_days - cheque.allowed_days)
         score = 0.5 + 0.5 * saturating(excess_days, self.full_score_excess_days)
         past_invoice_terms = []
@@ -143,7 +169,13 @@ class ChequeMaturityOverPolicy(Detector):
                                                                             self.full_score_excess_days), 4),
                        "beyond_invoice_terms": 0.1 if past_invoice_terms else 0.0},
         }
-        invoice_ids = [] if invoices is None else invoices["invoice_id"].tolist()
+        invoice_ids = [] if invoices is None else invoices["invoice_id"].unique().tolist()
+        receipt_ids = [] if invoices is None else invoices["receipt_id"].unique().tolist()
+        replacements = replacements or []
+        if replacements:
+            explanation += (f" It was later replaced by cheque(s) {', '.join(replacements)}, which carry the same "
+                            f"debt.")
+        evidence["replacement_cheques"] = replacements
         return {
             "entity_id": cheque.cheque_id, "salesperson_id": salesperson, "customer_id": cheque.customer_id,
             "period": month_of(cheque.received_date), "score": score, "risk_amount": cheque.amount,
@@ -151,5 +183,6 @@ class ChequeMaturityOverPolicy(Detector):
                      f"{excess_days} days over policy",
             "explanation": explanation, "evidence": evidence,
             "related": related_ids(("cheque", [cheque.cheque_id]), ("customer", [cheque.customer_id]),
-                                   ("salesperson", [salesperson]), ("invoice", invoice_ids)),
+                                   ("salesperson", [salesperson]), ("invoice", invoice_ids),
+                                   ("cheque", replacements), ("receipt", receipt_ids)),
         }

@@ -19,7 +19,9 @@ class PriceDeviation(Detector):
     valid for that product, customer class and invoice date by more than ``[pricing] tolerance_pct``,
     with no ``discount_approved_by`` on the line. The valid price is the customer class's price-list
     row when there is one, else the general price-list row, else the line's own ``list_price``, else
-    the product's ``list_price``.
+    the product's ``list_price``. When the invoice names an order (``invoices.order_id``) dated at most
+    ``order_price_days`` before it, the price valid on the order date is accepted too: the customer was
+    quoted that price when it ordered, and a price-list change in between is not a deviation.
 
     Why it matters
     --------------
@@ -33,7 +35,8 @@ class PriceDeviation(Detector):
 
     Not flagged
     -----------
-    An invoice dated on the day the price list changed that still carries the previous price; a
+    An invoice dated on the day the price list changed that still carries the previous price; an
+    invoice two days after a price increase priced as on the date of its order; a
     wholesale customer invoiced at the wholesale class price; a line whose price an approver signed;
     a zero-value document (sample, replacement) that gives its reason.
 
@@ -56,12 +59,15 @@ class PriceDeviation(Detector):
         "customers": ("customer_class",),
         "products": ("list_price",),
         "invoice_lines": ("list_price", "discount_approved_by"),
-        "invoices": ("status", "reason", "invoice_no"),
+        "invoices": ("status", "reason", "invoice_no", "order_id"),
+        "orders": ("order_id", "order_date"),
     }
 
-    def __init__(self, tolerance_pct: float = 0.5, full_score_deviation_pct: float = 10.0):
+    def __init__(self, tolerance_pct: float = 0.5, full_score_deviation_pct: float = 10.0,
+                 order_price_days: int = 14):
         self.tolerance_pct = tolerance_pct
         self.full_score_deviation_pct = full_score_deviation_pct
+        self.order_price_days = order_price_days
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -89,9 +95,22 @@ class PriceDeviation(Detector):
             base = base.left_join(products, "product_id").drop("product_id_right")
         else:
             base = base.mutate(product_list_price=ibis.null("float64"))
+        has_orders = data.has("invoices", ("order_id",)) and data.has("orders", ("order_id", "order_date"))
+        if has_orders:
+            orders = data.table("orders")
+            orders = orders.select(order_key=orders.order_id, order_date=orders.order_date)
+            invoices_orders = invoices.select(order_invoice=invoices.invoice_id, order_key=invoices.order_id)
+            dated = invoices_orders.join(orders, "order_key")
+            base = base.left_join(dated, base.invoice_id == dated.order_invoice).drop("order_invoice", "order_key")
+            recent = (base.order_date <= base.invoice_date) & (
+                base.order_date >= base.invoice_date - ibis.interval(days=self.order_price_days))
+            base = base.mutate(order_date=recent.ifelse(base.order_date, ibis.null(base.order_date.type())))
+        else:
+            base = base.mutate(order_date=ibis.null(base.invoice_date.type()))
         if not data.has("price_list"):
             return base.mutate(class_price=ibis.null("float64"), general_price=ibis.null("float64"),
-                               changed_today=ibis.literal(False), previous_price=ibis.null("float64"))
+                               changed_today=ibis.literal(False), previous_price=ibis.null("float64"),
+                               order_day_price=ibis.null("float64"))
         prices = data.table("price_list")
         key = ("invoice_id", "line_no")
 
@@ -111,6 +130,9 @@ class PriceDeviation(Detector):
         def day_before(t):
             return t.invoice_date - ibis.interval(days=1)
 
+        def order_day(t):
+            return t.order_date
+
         def is_general(b, p):
             return p.customer_class.isnull()
 
@@ -121,13 +143,16 @@ class PriceDeviation(Detector):
         by_class = valid_on(same_day, is_class).rename(class_price="price", class_from="valid_from")
         general_before = valid_on(day_before, is_general).rename(general_before="price").drop("valid_from")
         class_before = valid_on(day_before, is_class).rename(class_before="price").drop("valid_from")
+        general_ordered = valid_on(order_day, is_general).rename(general_ordered="price").drop("valid_from")
+        class_ordered = valid_on(order_day, is_class).rename(class_ordered="price").drop("valid_from")
         priced = base
-        for part in (general, by_class, general_before, class_before):
+        for part in (general, by_class, general_before, class_before, general_ordered, class_ordered):
             priced = priced.left_join(part, list(key)).drop("invoice_id_right", "line_no_right")
         return priced.mutate(
             changed_today=ibis.coalesce(priced.class_from, priced.general_from) == priced.invoice_date,
             previous_price=ibis.coalesce(priced.class_before, priced.general_before),
-        ).drop("general_from", "class_from", "general_before", "class_before")
+            order_day_price=ibis.coalesce(priced.class_ordered, priced.general_ordered),
+        ).drop("general_from", "class_from", "general_before", "class_before", "general_ordered", "class_ordered")
 
     # ------------------------------------------------------------ per-invoice part
     def find(self, data) -> pd.DataFrame:
@@ -145,10 +170,14 @@ class PriceDeviation(Detector):
         prev = lines["previous_price"]
         old_price_on_change_day = lines["changed_today"].fillna(False).astype(bool) & prev.notna() & (
             (lines["unit_price"] - prev).abs() <= prev * self.tolerance_pct / 100.0)
+        ordered = lines["order_day_price"]
+        price_on_order_day = ordered.notna() & (
+            (lines["unit_price"] - ordered).abs() <= ordered * self.tolerance_pct / 100.0)
         approved = lines["approved_by"].notna()
         zero_value_with_reason = (lines["unit_price"] == 0) & lines["reason"].notna()
-        self.n_excused_ = int((old_price_on_change_day | approved | zero_value_with_reason).sum())
-        lines = lines[~(old_price_on_change_day | approved | zero_value_with_reason)]
+        excused = old_price_on_change_day | price_on_order_day | approved | zero_value_with_reason
+        self.n_excused_ = int(excused.sum())
+        lines = lines[~excused]
         if lines.empty:
             return empty_findings()
         lines = lines.assign(

@@ -1,0 +1,1 @@
+"""Customer-level fraud: made-up accounts and several accounts for one buyer."""

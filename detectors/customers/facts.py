@@ -1,0 +1,154 @@
+"""Per-customer facts shared by the customer detectors, reduced in the engine (Ibis) first.
+
+Every function returns a small pandas frame sorted by its keys, so that DuckDB and Spark give the
+same rows in the same order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detectors.ledger import invoice_amounts, ledger_movements
+
+
+def invoice_summary(data) -> pd.DataFrame:
+    """customer_id, first_invoice, last_invoice, invoices, invoiced (posted, net amounts)."""
+    invoices = invoice_amounts(data)
+    reduced = invoices.group_by("customer_id").aggregate(
+        first_invoice=invoices.invoice_date.min(), last_invoice=invoices.invoice_date.max(),
+        invoices=invoices.count(), invoiced=invoices.amount.sum())
+    frame = data.execute(reduced)
+    for column in ("first_invoice", "last_invoice"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame.sort_values("customer_id", ignore_index=True)
+
+
+def invoicing_salespeople(data) -> pd.DataFrame:
+    """customer_id, salesperson_id, invoices, invoiced: who invoiced each customer and how much."""
+    invoices = invoice_amounts(data)
+    reduced = invoices.group_by(["customer_id", "salesperson_id"]).aggregate(
+        invoices=invoices.count(), invoiced=invoices.amount.sum())
+    return data.execute(reduced).sort_values(["customer_id", "salesperson_id"], ignore_index=True)
+
+
+def main_salesperson(data) -> pd.Series:
+    """The salesperson who invoiced the most to each customer (index customer_id)."""
+    by = invoicing_salespeople(data)
+    if by.empty:
+        return pd.Series(dtype="object")
+    by = by.sort_values(["customer_id", "invoiced", "salesperson_id"], ascending=[True, False, True])
+    return by.drop_duplicates("customer_id").set_index("customer_id")["salesperson_id"]
+
+
+def customer_invoices(data, customer_ids) -> pd.DataFrame:
+    """The posted invoices of some customers: invoice_id, invoice_no, customer_id, salesperson_id,
+    invoice_date, due_date, amount."""
+    customer_ids = sorted(set(customer_ids))
+    if not customer_ids:
+        return pd.DataFrame(columns=["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
+                                     "due_date", "amount"])
+    invoices = invoice_amounts(data)
+    frame = data.execute(invoices.filter(invoices.customer_id.isin(customer_ids)).select(
+        "invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date", "amount"))
+    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
+    return frame.sort_values(["customer_id", "invoice_date", "invoice_id"], ignore_index=True)
+
+
+def balances(data, as_of=None) -> pd.Series:
+    """Each customer's ledger balance (invoices − payments − cash discounts − credit notes), up to
+    ``as_of`` when given (index customer_id)."""
+    movements = ledger_movements(data)
+    if as_of is not None:
+        movements = movements.filter(movements.date <= as_of)
+    reduced = movements.group_by("customer_id").aggregate(balance=movements.amount.sum())
+    frame = data.execute(reduced).sort_values("customer_id")
+    return frame.set_index("customer_id")["balance"]
+
+
+def daily_movements(data, customer_ids) -> pd.DataFrame:
+    """customer_id, date, amount: the ledger movements of some customers summed per day."""
+    customer_ids = sorted(set(customer_ids))
+    if not customer_ids:
+        return pd.DataFrame(columns=["customer_id", "date", "amount"])
+    movements = ledger_movements(data)
+    chosen = movements.filter(movements.customer_id.isin(customer_ids))
+    reduced = chosen.group_by(["customer_id", "date"]).aggregate(amount=chosen.amount.sum())
+    frame = data.execute(reduced)
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.sort_values(["customer_id", "date"], ignore_index=True)
+
+
+def receipts_by_collector(data) -> pd.DataFrame:
+    """customer_id, method, collected_by, receipts, amount, last_receipt: how each customer paid."""
+    columns = ["customer_id", "method", "collected_by", "receipts", "amount", "last_receipt"]
+    if not data.has("receipts", ("customer_id", "method", "amount")):
+        return pd.DataFrame(columns=columns)
+    receipts = data.table("receipts")
+    reduced = receipts.group_by(["customer_id", "method", "collected_by"]).aggregate(
+        receipts=receipts.count(), amount=receipts.amount.sum(), last_receipt=receipts.receipt_date.max())
+    frame = data.execute(reduced)
+    frame["last_receipt"] = pd.to_datetime(frame["last_receipt"])
+    return frame.loc[:, columns].sort_values(["customer_id", "method", "collected_by"], ignore_index=True,
+                                             na_position="last")
+
+
+def shipment_counts(data) -> pd.Series:
+    """Number of shipments per customer (index customer_id)."""
+    if not data.has("shipments"):
+        return pd.Series(dtype="float64")
+    ships = data.table("shipments")
+    frame = data.execute(ships.group_by("customer_id").aggregate(shipments=ships.count()))
+    return frame.sort_values("customer_id").set_index("customer_id")["shipments"].astype(float)
+
+
+def done_visits(data, customer_ids) -> pd.DataFrame:
+    """visit_id, customer_id, salesperson_id, planned_date, status, checkin_lat, checkin_lon of some
+    customers' visits."""
+    columns = ["visit_id", "customer_id", "salesperson_id", "planned_date", "status", "checkin_lat", "checkin_lon"]
+    customer_ids = sorted(set(customer_ids))
+    if not customer_ids or not data.has("visits", ("visit_id", "customer_id")):
+        return pd.DataFrame(columns=columns)
+    visits = data.table("visits")
+    frame = data.execute(visits.filter(visits.customer_id.isin(customer_ids)).select(*columns))
+    return frame.sort_values(["customer_id", "visit_id"], ignore_index=True)
+
+
+def pings_near(data, places: pd.DataFrame, radius_m: float) -> pd.Series:
+    """GPS pings of each place's salesperson within ``radius_m`` of it (index: the places' index).
+
+    ``places`` has salesperson_id, lat, lon. The engine returns only the pings inside a box around
+    each place (one filter per salesperson); the exact distance is measured here.
+    """
+    from detectors.links.graph import haversine_m
+
+    counts = pd.Series(0, index=places.index, dtype="int64")
+    usable = places.dropna(subset=["salesperson_id", "lat", "lon"])
+    if usable.empty or not data.has("gps_pings", ("salesperson_id", "lat", "lon")):
+        return counts
+    pings = data.table("gps_pings")
+    dlat = radius_m / 111_000.0
+    conditions = []
+    for row in usable.itertuples():
+        dlon = radius_m / (111_000.0 * max(np.cos(np.radians(row.lat)), 0.01))
+        conditions.append((pings.salesperson_id == row.salesperson_id)
+                          & pings.lat.between(row.lat - dlat, row.lat + dlat)
+                          & pings.lon.between(row.lon - dlon, row.lon + dlon))
+    found = []
+    chunk = 100  # keeps each query's filter a readable size
+    for start in range(0, len(conditions), chunk):
+        condition = conditions[start]
+        for other in conditions[start + 1:start + chunk]:
+            condition = condition | other
+        found.append(data.execute(pings.filter(condition).select("salesperson_id", "lat", "lon")))
+    found = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["salesperson_id", "lat", "lon"])
+    if found.empty:
+        return counts
+    for salesperson, group in usable.groupby("salesperson_id"):
+        own = found[found["salesperson_id"] == salesperson]
+        if own.empty:
+            continue
+        for index, row in group.iterrows():
+            near = haversine_m(own["lat"], own["lon"], row["lat"], row["lon"]) <= radius_m
+            counts[index] = int(near.sum())
+    return counts

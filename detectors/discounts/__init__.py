@@ -1,0 +1,1 @@
+"""Discounts: volume tiers, promotions and manual discounts against the policy."""

@@ -1,0 +1,1 @@
+"""Invoices: what was billed against what the customer ordered."""

@@ -1,0 +1,1 @@
+"""Payment detectors: receipts, their allocations to invoices and the cheques behind them."""

@@ -1,0 +1,1 @@
+"""Roll-ups: findings of the other detectors summed up per salesperson."""

@@ -1,0 +1,159 @@
+"""Salesperson roll-up: one finding per salesperson whose fraud findings add up across patterns."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.contract import SALESPERSON_PATTERNS
+from audit.detector import Detector, DetectorInputError, empty_findings, related_ids
+from detectors.common import combine_traces, money
+
+# The contract has no roll-up pattern. A roll-up must not carry one of the twelve salesperson patterns:
+# the evaluation would count it as a second finding of that pattern (matching the same labels through
+# ``related``). ``salesperson_anomaly`` is the contract's word for salesperson-level findings (entity
+# ``salesperson``); change it here if the contract gains a roll-up pattern. The pattern with the
+# largest money at risk is reported in the evidence and title ("dominant_pattern").
+ROLLUP_PATTERN = "salesperson_anomaly"
+
+
+class SalespersonRollup(Detector):
+    """Salespeople whose findings across the salesperson fraud patterns add up (a roll-up run last).
+
+    What it finds
+    -------------
+    Reads the other detectors' findings (``data.findings``; when run on its own it runs the earlier-stage
+    detectors of the twelve salesperson patterns itself) and groups those of the salesperson patterns by
+    salesperson. A salesperson is reported when their findings span at least ``min_patterns``
+    patterns or number at least ``min_findings``. The score combines the strongest finding of each
+    pattern (1 − ∏(1 − best score per pattern)); the money at risk is the sum of the findings' money at
+    risk. ``rank_weight`` is small: the roll-up summarises findings already ranked on their own.
+
+    Why it matters
+    --------------
+    One salesperson behind several kinds of irregularity (added items, secret discounts, withheld
+    cheques, false visits) is the source's profile of a dishonest salesperson; looking at the person,
+    not one document at a time, tells the auditor whose work to review first.
+
+    Flagged
+    -------
+    Salesperson S0012 with two unauthorised discounts (7,400,000 beyond authority), three invoices with
+    added items (1,180,000,000) and two false visit reports: three patterns, seven findings, flagged with
+    1,187,400,000 at risk, dominant pattern added_invoice_items.
+
+    Not flagged
+    -----------
+    A salesperson with a single late visit, or a single price off the list: one finding of one pattern
+    is that finding, not a pattern of behaviour. Findings of customer-level patterns (customer distress,
+    Benford tests) are not counted against the salesperson.
+
+    Evidence
+    --------
+    Per pattern: the number of findings, their money at risk and best score, and the top findings (id,
+    entity, score, money); the totals; the dominant pattern; each pattern's contribution in ``traces``.
+    """
+
+    code = "SPR-01"
+    pattern = ROLLUP_PATTERN
+    entity_type = "salesperson"
+    family = "rollup"
+    stage = 3  # after the stage-2 detectors (multi-name invoicing reads CUS-01)
+    rank_weight = 0.1
+    requires = {"salespeople": ("salesperson_id", "name")}
+    uses = {"salespeople": ("region", "manager_id")}
+
+    def __init__(self, min_patterns: int = 2, min_findings: int = 3, top_per_pattern: int = 5):
+        self.min_patterns = min_patterns
+        self.min_findings = min_findings
+        self.top_per_pattern = top_per_pattern
+
+    # ------------------------------------------------------------ the findings to roll up
+    def _stage_one(self, data) -> pd.DataFrame:
+        """The earlier stages' findings: those the runner passed on, or (run alone) found here."""
+        if len(data.findings):
+            return data.findings
+        from audit.registry import detector_classes
+        from audit.scoring import exception_ids
+
+        found, self.skipped_ = [], []
+        for cls in detector_classes():
+            if cls.stage >= self.stage or cls.pattern not in SALESPERSON_PATTERNS:
+                continue
+            if cls.missing_inputs(data):
+                self.skipped_.append(cls.code)
+                continue
+            try:
+                frame = cls.from_policy(data.policy).run(data)
+            except DetectorInputError:
+                self.skipped_.append(cls.code)
+                continue
+            except Exception:  # like the runner: one broken detector must not lose the others' findings
+                self.skipped_.append(cls.code)
+                continue
+            if len(frame):
+                found.append(frame)
+        if not found:
+            return pd.DataFrame()
+        findings = pd.concat(found, ignore_index=True)
+        return findings.assign(exception_id=exception_ids(findings))
+
+    def find(self, data) -> pd.DataFrame:
+        findings = self._stage_one(data)
+        if findings.empty:
+            return empty_findings()
+        findings = findings[findings["pattern"].isin(SALESPERSON_PATTERNS) & findings["salesperson_id"].notna()
+                            & (findings["detector"] != self.code)]
+        if findings.empty:
+            return empty_findings()
+        findings = findings.assign(exposure=findings["score"] * findings["risk_amount"])
+        people = data.frame("salespeople").set_index("salesperson_id")
+        rows = []
+        for salesperson, group in findings.groupby("salesperson_id", sort=True):
+            n_patterns = group["pattern"].nunique()
+            if n_patterns < self.min_patterns and len(group) < self.min_findings:
+                continue
+            rows.append(self._finding(salesperson, group, people))
+        self.n_salespeople_ = len(rows)
+        return pd.DataFrame(rows) if rows else empty_findings()
+
+    def _finding(self, salesperson, group: pd.DataFrame, people: pd.DataFrame) -> dict:
+        group = group.sort_values(["exposure", "score", "exception_id"], ascending=[False, False, True])
+        by_pattern = group.groupby("pattern").agg(findings=("exception_id", "size"), risk=("risk_amount", "sum"),
+                                                  best_score=("score", "max"), exposure=("exposure", "sum"))
+        by_pattern = by_pattern.sort_values(["risk", "findings"], ascending=False)
+        dominant = by_pattern.index[0]
+        traces = {pattern: round(float(row.best_score), 4) for pattern, row in by_pattern.iterrows()}
+        score = combine_traces(traces.values())
+        total = float(group["risk_amount"].sum())
+        name = people.at[salesperson, "name"] if salesperson in people.index else None
+        region = people.at[salesperson, "region"] if salesperson in people.index and "region" in people else None
+        parts = [f"{pattern.replace('_', ' ')}: {int(row.findings)} finding(s), {money(row.risk)} at risk"
+                 for pattern, row in by_pattern.iterrows()]
+        periods = sorted(p for p in group["period"].dropna().unique())
+        who = f"Salesperson {salesperson}" + (f" ({name}" + (f", {region}" if isinstance(region, str) else "")
+                                              + ")" if isinstance(name, str) else "")
+        explanation = (
+            f"{who} is behind {len(group)} finding(s) of {len(by_pattern)} kind(s) "
+            + (f"in {periods[0]}" if len(periods) == 1 else f"between {periods[0]} and {periods[-1]}" if periods
+               else "") + ": " + "; ".join(parts)
+            + f". In all {money(total)} is at risk, most of it as {dominant.replace('_', ' ')}. Several kinds of "
+            "irregularity by one person are a pattern of behaviour: review this salesperson's accounts as a whole.")
+        evidence = {
+            "dominant_pattern": dominant, "total_risk": total, "findings": len(group),
+            "patterns": {pattern: {
+                "findings": int(row.findings), "risk_amount": float(row.risk), "best_score": float(row.best_score),
+                "top": group.loc[group["pattern"] == pattern, ["exception_id", "entity_type", "entity_id", "score",
+                                                                "risk_amount"]].head(
+                    self.top_per_pattern).to_dict(orient="records")}
+                for pattern, row in by_pattern.iterrows()},
+            "traces": traces,
+        }
+        entities = [f"{t}:{e}" for t, e in zip(group["entity_type"], group["entity_id"], strict=True)]
+        return {
+            "entity_id": salesperson, "salesperson_id": salesperson, "customer_id": None,
+            "period": periods[-1] if periods else None, "score": score, "risk_amount": total,
+            "title": f"Salesperson {salesperson}: {len(group)} findings across {len(by_pattern)} patterns, "
+                     f"mostly {dominant.replace('_', ' ')}",
+            "explanation": explanation, "evidence": evidence,
+            "related": related_ids(("salesperson", [salesperson]), *[
+                (entity.split(":", 1)[0], [entity.split(":", 1)[1]]) for entity in entities]),
+        }

@@ -1,0 +1,1 @@
+"""Visits: planned customer visits, check-ins and the phone's positions."""

@@ -1,0 +1,299 @@
+"""Customer distress (DST-01), distress or collusion (DST-02) and the statements-only score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from audit import financials
+from audit.data import AuditData
+from audit.engine import Engine
+from audit.loading import LoadedData, SourceTable
+from audit.policy import Policy
+from audit.scoring import exception_ids
+from audit.testing import tables_from_frames
+from audit.validation import validate
+from detectors.distress.customer_distress import CustomerDistress
+from detectors.distress.distress_or_collusion import DistressOrCollusion
+from detectors.distress.history import DistressHistory, distress_history
+from detectors.distress.scoring import (
+    SIGNS,
+    ScoreSettings,
+    engineered_values,
+    sign_points,
+    statement_only_scores,
+    statement_points,
+)
+from detectors.distress.signals import SIGNAL_COLUMNS
+
+from .conftest import SHARED
+
+POLISH = SHARED / "data" / "polish-bankruptcy-5year"
+MASTER = {
+    "salespeople": [{"salesperson_id": "S1", "name": "Ali Rezaei", "region": "North"},
+                    {"salesperson_id": "S2", "name": "Sara Karimi", "region": "South"}],
+    "products": [{"product_id": "P1", "name": "Tea", "list_price": "100000"}],
+}
+
+
+def _frames(tables: dict) -> dict[str, pd.DataFrame]:
+    return {name: pd.DataFrame(rows).astype(str).replace({"nan": "", "None": ""}) for name, rows in tables.items()}
+
+
+def _failing_ledger() -> dict:
+    """C1 pays on time, then later and later, goes over its limit, bounces cheques, breaks a promise."""
+    months = pd.date_range("2025-01-10", periods=9, freq="MS") + pd.Timedelta(days=9)
+    invoices, lines, receipts, allocations = [], [], [], []
+    for k, day in enumerate(months, start=1):
+        invoices.append({"invoice_id": f"I{k}", "invoice_no": str(1000 + k), "invoice_date": day.date(),
+                         "customer_id": "C1", "salesperson_id": "S1",
+                         "due_date": (day + pd.Timedelta(days=30)).date(), "status": "posted"})
+        lines.append({"invoice_id": f"I{k}", "line_no": 1, "product_id": "P1", "quantity": 200,
+                      "unit_price": 100000})
+        if k <= 3:  # paid on time at first
+            paid = day + pd.Timedelta(days=28)
+            receipts.append({"receipt_id": f"R{k}", "customer_id": "C1", "receipt_date": paid.date(),
+                             "posted_date": paid.date(), "method": "cash", "amount": 20000000})
+            allocations.append({"receipt_id": f"R{k}", "invoice_id": f"I{k}", "amount": 20000000,
+                                "cash_discount_amount": 0})
+    healthy = [{"customer_id": f"H{k}", "name": f"Healthy {k}", "created_date": "2020-01-01",
+                "assigned_salesperson_id": "S2", "credit_limit": 900000000, "payment_terms_days": 30}
+               for k in range(1, 4)]
+    for k in range(1, 4):
+        invoices.append({"invoice_id": f"J{k}", "invoice_no": str(2000 + k), "invoice_date": "2025-02-01",
+                         "customer_id": f"H{k}", "salesperson_id": "S2", "due_date": "2025-03-03",
+                         "status": "posted"})
+        lines.append({"invoice_id": f"J{k}", "line_no": 1, "product_id": "P1", "quantity": 50, "unit_price": 100000})
+        receipts.append({"receipt_id": f"RJ{k}", "customer_id": f"H{k}", "receipt_date": "2025-03-01",
+                         "posted_date": "2025-03-01", "method": "transfer", "amount": 5000000})
+        allocations.append({"receipt_id": f"RJ{k}", "invoice_id": f"J{k}", "amount": 5000000,
+                            "cash_discount_amount": 0})
+    return {
+        **MASTER,
+        "customers": [{"customer_id": "C1", "name": "Parsa Market", "created_date": "2023-01-10",
+                       "assigned_salesperson_id": "S1", "credit_limit": 60000000, "payment_terms_days": 30},
+                      *healthy],
+        "invoices": invoices, "invoice_lines": lines, "receipts": receipts, "receipt_allocations": allocations,
+        "cheques": [
+            {"cheque_id": "Q1", "cheque_no": "9001", "customer_id": "C1", "amount": 20000000,
+             "received_date": "2025-05-02", "due_date": "2025-06-01", "status": "bounced", "status_date": "2025-06-02"},
+            {"cheque_id": "Q2", "cheque_no": "9002", "customer_id": "C1", "amount": 20000000,
+             "received_date": "2025-06-20", "due_date": "2025-07-15", "status": "returned", "status_date": "2025-07-16"},
+        ],
+        "customer_events": [
+            {"customer_id": "C1", "event_date": "2025-06-10", "event_type": "promise_to_pay", "amount": 20000000},
+            {"customer_id": "C1", "event_date": "2025-06-25", "event_type": "promise_broken", "amount": 20000000},
+            {"customer_id": "C1", "event_date": "2025-07-05", "event_type": "accountant_resigned"},
+        ],
+    }
+
+
+def _data(tables: dict, policy: Policy | None = None, period: str | None = None) -> AuditData:
+    policy = policy or Policy()
+    return AuditData(tables_from_frames(_frames(tables), policy), policy, Engine("duckdb"), period)
+
+
+def test_failing_customer_scores_rise_and_findings_mark_the_early_warning():
+    data = _data(_failing_ledger())
+    try:
+        detector = CustomerDistress()
+        history = detector.history(data)
+        findings = detector.find(data)
+    finally:
+        data.engine.close()
+    c1 = history[history["customer_id"] == "C1"].set_index("period")
+    assert c1.loc["2025-02", "score"] < detector.watch_level
+    assert c1.loc["2025-08", "score"] >= detector.high_level
+    assert c1["score"].iloc[-1] > c1["score"].iloc[0]
+    assert set(findings["entity_id"]) == {"C1"}
+    periods = sorted(findings["period"])
+    first = c1.index[c1["score"] >= detector.watch_level][0]
+    assert periods[0] == first                                          # the early warning month
+    assert len(findings) <= 4
+    top = findings.sort_values("period").iloc[-1]
+    evidence = top["evidence"]
+    for sign in ("payments_later", "bounced_cheques", "broken_promises", "credit_limit_breach"):
+        assert sign in evidence["traces"]
+    assert evidence["traces"]["bounced_cheques"] > 0 and evidence["traces"]["broken_promises"] > 0
+    assert len(evidence["history"]) == len(c1)
+    assert "cheque:Q1" in top["related"] and "customer:C1" in top["related"]
+    assert "bounced" in top["explanation"] and "credit limit" in top["explanation"]
+    assert top["risk_amount"] == pytest.approx(c1.loc[top["period"], "exposure"])
+
+
+def test_a_months_score_uses_only_what_was_on_record_by_its_end():
+    """The warning is real: cutting the data after April leaves January-April scores unchanged."""
+    full = _failing_ledger()
+    cut = pd.Timestamp("2025-04-30")
+
+    def before(rows, column):
+        return [r for r in rows if pd.Timestamp(r[column]) <= cut]
+
+    truncated = {**full, "invoices": before(full["invoices"], "invoice_date"),
+                 "receipts": before(full["receipts"], "posted_date"),
+                 "cheques": before(full["cheques"], "received_date"),
+                 "customer_events": before(full["customer_events"], "event_date")}
+    ids = {r["invoice_id"] for r in truncated["invoices"]}
+    truncated["invoice_lines"] = [r for r in full["invoice_lines"] if r["invoice_id"] in ids]
+    receipts = {r["receipt_id"] for r in truncated["receipts"]}
+    truncated["receipt_allocations"] = [r for r in full["receipt_allocations"] if r["receipt_id"] in receipts]
+    scores = []
+    for tables, period in ((full, None), (truncated, "2025-04")):
+        data = _data(tables, period=period)
+        try:
+            history = distress_history(data)
+        finally:
+            data.engine.close()
+        scores.append(history[history["month_end"] <= cut].set_index(["customer_id", "period"])["score"])
+    assert len(scores[0]) == 12                                          # 4 customers x February-April
+    pd.testing.assert_series_equal(scores[0], scores[1].reindex(scores[0].index))
+
+
+def test_emitted_months_first_watch_alert_high_and_latest():
+    detector = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
+                                report_levels=("watch", "alert", "high", "latest"))
+    rows = pd.DataFrame({"score": [0.05, 0.25, 0.3, 0.6, 0.95, 0.97, 0.4]})
+    assert detector.emitted_months(rows) == [(1, "watch"), (3, "alert"), (4, "high"), (6, "latest")]
+    jump = pd.DataFrame({"score": [0.05, 0.92, 0.1]})
+    assert detector.emitted_months(jump) == [(1, "high")]               # recovered: no latest finding
+    default = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9)
+    assert default.emitted_months(rows) == [(1, "watch"), (3, "alert")]
+    assert default.emitted_months(jump) == [(1, "alert")]               # straight past the alert level
+    assert detector.emitted_months(pd.DataFrame({"score": [0.1, 0.15]})) == []
+
+
+def test_order_signs_count_only_while_the_customer_pays_late():
+    signals = pd.DataFrame({column: [np.nan, np.nan] for column in SIGNAL_COLUMNS})
+    signals["order_spike_ratio"] = [5.0, 5.0]
+    signals["new_brand_share"] = [0.8, 0.8]
+    signals["lateness_recent_days"] = [-4.0, 40.0]      # growing and paying early / paying 40 days late
+    points = sign_points(engineered_values(signals))
+    assert points.loc[0, "points_order_spike"] == 0 and points.loc[0, "points_new_brands"] == 0
+    spike = next(s for s in SIGNS if s.name == "order_spike")
+    assert points.loc[1, "points_order_spike"] == pytest.approx(spike.weight)
+
+
+def test_statement_points_are_monotone_in_the_statement_model():
+    rng = np.random.default_rng(0)
+    assets = rng.uniform(1e6, 1e8, 200)
+    frame = pd.DataFrame({
+        "customer_id": [f"X{k}" for k in range(200)], "period_end": "2024-12-31", "total_assets": assets,
+        "current_assets": assets * rng.uniform(0.2, 0.8, 200), "current_liabilities": assets * rng.uniform(0.1, 0.9, 200),
+        "total_liabilities": assets * rng.uniform(0.2, 1.1, 200), "equity": assets * rng.uniform(-0.2, 0.7, 200),
+        "retained_earnings": assets * rng.uniform(-0.3, 0.3, 200), "ebit": assets * rng.uniform(-0.2, 0.2, 200),
+        "sales": assets * rng.uniform(0.3, 3.0, 200), "interest_expense": 0.0,
+        "receivables": assets * rng.uniform(0.05, 0.4, 200), "inventory": assets * rng.uniform(0.05, 0.4, 200),
+        "fixed_assets": assets * rng.uniform(0.1, 0.6, 200)})
+    points = statement_points(frame)
+    model = financials.statement_distress(frame)["distress_log_odds"]
+    order = np.argsort(model.to_numpy(), kind="stable")
+    assert np.all(np.diff(points["points_statements"].to_numpy()[order]) >= -1e-12)
+    scores = statement_only_scores(frame).set_index("customer_id")["score"].reindex(frame["customer_id"])
+    assert roc_auc_score(model > model.median(), scores.to_numpy()) == pytest.approx(
+        roc_auc_score(model > model.median(), model))
+
+
+def _statement_tables(statements: pd.DataFrame, customers: pd.DataFrame) -> AuditData:
+    loaded = LoadedData("memory")
+    for name, frame in (("customers", customers), ("customer_financials", statements)):
+        loaded.tables[name] = SourceTable(name, frame.astype(str), f"memory:{name}", name)
+    return AuditData(validate(loaded, Policy()), Policy(), Engine("duckdb"))
+
+
+@pytest.mark.skipif(not (POLISH / "customer_financials.csv").is_file(), reason="shared Polish data not present")
+def test_polish_statements_only_beats_altman():
+    statements = pd.read_csv(POLISH / "customer_financials.csv")
+    customers = pd.read_csv(POLISH / "customers.csv")
+    labels = pd.read_csv(POLISH / "labels.csv")
+    failed = statements["customer_id"].isin(set(labels["customer_id"])).to_numpy()
+    scores = statement_only_scores(statements, customers).set_index("customer_id")["score"]
+    auc = roc_auc_score(failed, scores.reindex(statements["customer_id"]).to_numpy())
+    z = financials.altman_z2(statements)
+    altman = roc_auc_score(failed, -z.fillna(z.median()))
+    assert altman == pytest.approx(0.764, abs=0.002)
+    assert auc >= altman + 0.05
+    # the detector's own path on statements alone (no ledger tables at all) gives the same scores
+    sample = statements.iloc[::25].reset_index(drop=True)
+    data = _statement_tables(sample, customers[customers["customer_id"].isin(sample["customer_id"])])
+    try:
+        detector = CustomerDistress()
+        history = detector.history(data)
+        findings = detector.find(data)
+    finally:
+        data.engine.close()
+    pure = statement_only_scores(sample, customers).set_index("customer_id")["score"]
+    mine = history.set_index("customer_id")["score"]
+    assert np.allclose(mine.reindex(pure.index).to_numpy(), pure.to_numpy())
+    assert len(findings) and (findings["score"] >= detector.watch_level).all()
+    assert "financial statements" in findings["explanation"].iloc[0]
+
+
+def test_history_view_is_reused_by_the_detector():
+    data = _data(_failing_ledger())
+    try:
+        view = DistressHistory().compute(data)["distress_history"]
+        data.views["distress_history"] = view
+        assert set(view["customer_id"]) == {"C1"}                       # only customers on the watch list
+        detector = CustomerDistress()
+        assert detector.history(data) is view
+        assert CustomerDistress(base_log_odds=-3.0).history(data) is not view
+    finally:
+        data.engine.close()
+
+
+def _portfolio_tables() -> dict:
+    customers = [{"customer_id": f"C{k}", "name": f"Shop {k}", "created_date": "2020-01-01",
+                  "assigned_salesperson_id": "S1" if k <= 4 else "S2", "credit_limit": 10000000,
+                  "payment_terms_days": 30} for k in range(1, 41)]
+    invoices, lines = [], []
+    for k, day in enumerate(["2025-01-10", "2025-02-10", "2025-03-10", "2025-04-10"], start=1):
+        invoices.append({"invoice_id": f"I{k}", "invoice_no": str(100 + k), "invoice_date": day, "customer_id": "C1",
+                         "salesperson_id": "S1", "status": "posted"})
+        lines.append({"invoice_id": f"I{k}", "line_no": 1, "product_id": "P1", "quantity": 80, "unit_price": 100000})
+    return {**MASTER, "customers": customers, "invoices": invoices, "invoice_lines": lines}
+
+
+def _distress_findings(rows) -> pd.DataFrame:
+    frame = pd.DataFrame([{"detector": "DST-01", "pattern": "customer_distress", "entity_type": "customer",
+                           "entity_id": c, "customer_id": c, "salesperson_id": s, "period": p, "score": score,
+                           "risk_amount": risk, "title": "", "explanation": "", "evidence": "{}", "related": "[]"}
+                          for c, s, p, score, risk in rows])
+    return frame.assign(exception_id=exception_ids(frame))
+
+
+def test_distress_clustering_in_one_portfolio_and_supply_past_the_limit():
+    data = _data(_portfolio_tables())
+    data.findings = _distress_findings([("C1", "S1", "2025-05", 0.95, 32e6), ("C2", "S1", "2025-06", 0.8, 5e6),
+                                        ("C3", "S1", "2025-06", 0.7, 1e6), ("C9", "S2", "2025-06", 0.9, 2e6)])
+    try:
+        detector = DistressOrCollusion()
+        found = detector.find(data)
+    finally:
+        data.engine.close()
+    assert list(found["entity_id"]) == ["S1"]                            # S2: one failure in 36 customers
+    finding = found.iloc[0]
+    evidence = finding["evidence"]
+    assert evidence["clustered"] and evidence["distressed_customers"] == 3 and evidence["portfolio_customers"] == 4
+    assert evidence["binomial_tail_p"] < detector.cluster_p
+    # C1's limit is 10m: the 2nd, 3rd and 4th invoices of 8m each took it over
+    assert [i["invoice_id"] for i in evidence["invoices_past_limits"]] == ["I2", "I3", "I4"]
+    assert {"customer:C1", "customer:C2", "customer:C3"} <= set(finding["related"])
+    assert finding["related"][0] == "salesperson:S1"
+    assert evidence["traces"]["cluster"] > 0 and evidence["traces"]["continued_supply"] > 0
+
+
+def test_one_distressed_customer_within_its_limit_is_not_a_finding():
+    data = _data(_portfolio_tables())
+    data.findings = _distress_findings([("C9", "S2", "2025-06", 0.9, 2e6)])
+    try:
+        assert DistressOrCollusion().find(data).empty
+    finally:
+        data.engine.close()
+
+
+def test_score_settings_defaults_are_documented():
+    settings = ScoreSettings()
+    assert settings.base_log_odds < 0 and 0 < settings.statement_reference < 1
+    assert set(CustomerDistress().get_params()) >= {"watch_level", "alert_level", "high_level", "grace_days"}

@@ -1,0 +1,301 @@
+"""Receivables analyses: open items (FIFO credits), aging that reconciles exactly, the collections ladder,
+the bad-debt reserve, credit exposure, problem receivables and confirmation differences."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from audit.data import AuditData
+from audit.engine import Engine
+from audit.policy import Policy, policy_from_dict
+from audit.testing import tables_from_frames
+from detectors.ledger import balances_as_of
+from detectors.receivables.aging import ReceivablesAging, aging_table, assign_buckets, bucket_labels
+from detectors.receivables.collections import CollectionsLadder, ladder_actions
+from detectors.receivables.confirmations import ConfirmationDifferences
+from detectors.receivables.exposure import CreditExposure
+from detectors.receivables.open_items import ledger_end_date, load_ledger, open_items
+from detectors.receivables.problems import ProblemReceivables
+from detectors.receivables.reserve import BadDebtReserve
+
+AS_OF = pd.Timestamp("2025-06-30")
+
+MASTER = {
+    "salespeople": [
+        {"salesperson_id": "S1", "name": "Ali Rezaei", "region": "North"},
+        {"salesperson_id": "S2", "name": "Sara Karimi", "region": "South"},
+        {"salesperson_id": "S3", "name": "No Region"},
+    ],
+    "customers": [
+        {"customer_id": "C1", "name": "Parsa Market", "created_date": "2023-01-10", "assigned_salesperson_id": "S1",
+         "credit_limit": "30000000", "payment_terms_days": "30"},
+        {"customer_id": "C2", "name": "Golden Wholesale", "created_date": "2022-05-02",
+         "assigned_salesperson_id": "S2", "credit_limit": "500000000", "payment_terms_days": "60"},
+        {"customer_id": "C3", "name": "Quiet Shop", "created_date": "2022-05-02", "assigned_salesperson_id": "S3",
+         "payment_terms_days": "30"},
+    ],
+    "products": [{"product_id": "P1", "name": "Tea", "list_price": "100000"}],
+}
+
+
+def _invoice(invoice_id, day, customer, amount, salesperson="S1", due=None, status="posted"):
+    row = {"invoice_id": invoice_id, "invoice_no": invoice_id.replace("I", "10"), "invoice_date": day,
+           "customer_id": customer, "salesperson_id": salesperson, "status": status}
+    if due:
+        row["due_date"] = due
+    line = {"invoice_id": invoice_id, "line_no": "1", "product_id": "P1", "quantity": str(amount // 100000),
+            "unit_price": "100000"}
+    return row, line
+
+
+def _ledger_frames() -> dict[str, pd.DataFrame]:
+    """A small ledger with every kind of settlement: full, partial, cash discount, a credit note naming its
+    invoice, an unallocated credit note (FIFO), an over-payment, a payment to a cancelled invoice, a
+    cross-customer allocation and a payment dated after the as-of day."""
+    invoices, lines = zip(*[
+        _invoice("I1", "2025-01-05", "C1", 10_000_000),                      # paid in full
+        _invoice("I2", "2025-02-01", "C1", 20_000_000),                      # partly paid, FIFO credit
+        _invoice("I3", "2025-03-01", "C1", 15_000_000),                      # open, old
+        _invoice("I4", "2025-06-20", "C1", 5_000_000),                       # recent
+        _invoice("I5", "2025-01-15", "C2", 40_000_000, "S2"),                # over-paid
+        _invoice("I6", "2025-05-10", "C2", 30_000_000, "S2", due="2025-06-09"),
+        _invoice("I7", "2025-04-01", "C2", 8_000_000, "S2", status="cancelled"),
+        _invoice("I8", "2024-10-01", "C3", 12_000_000, "S3"),                # over 180 days
+        _invoice("I9", "2025-06-25", "C3", 3_000_000, "S1"),                 # another salesperson
+    ], strict=True)
+    frames = {
+        **MASTER,
+        "invoices": list(invoices), "invoice_lines": list(lines),
+        "receipts": [
+            {"receipt_id": "R1", "customer_id": "C1", "receipt_date": "2025-02-01", "posted_date": "2025-02-01",
+             "method": "cash", "amount": "9800000"},
+            {"receipt_id": "R2", "customer_id": "C1", "receipt_date": "2025-03-10", "posted_date": "2025-03-10",
+             "method": "cash", "amount": "6000000"},
+            {"receipt_id": "R3", "customer_id": "C2", "receipt_date": "2025-02-20", "posted_date": "2025-02-20",
+             "method": "transfer", "amount": "45000000"},
+            {"receipt_id": "R4", "customer_id": "C2", "receipt_date": "2025-04-10", "posted_date": "2025-04-10",
+             "method": "cash", "amount": "8000000"},
+            {"receipt_id": "R5", "customer_id": "C2", "receipt_date": "2025-05-02", "posted_date": "2025-05-02",
+             "method": "cash", "amount": "2000000"},
+            {"receipt_id": "R6", "customer_id": "C1", "receipt_date": "2025-07-05", "posted_date": "2025-07-05",
+             "method": "cash", "amount": "5000000"},
+        ],
+        "receipt_allocations": [
+            {"receipt_id": "R1", "invoice_id": "I1", "amount": "9800000", "cash_discount_amount": "200000"},
+            {"receipt_id": "R2", "invoice_id": "I2", "amount": "6000000", "cash_discount_amount": "0"},
+            {"receipt_id": "R3", "invoice_id": "I5", "amount": "45000000", "cash_discount_amount": "0"},
+            {"receipt_id": "R4", "invoice_id": "I7", "amount": "8000000", "cash_discount_amount": "0"},
+            {"receipt_id": "R5", "invoice_id": "I3", "amount": "2000000", "cash_discount_amount": "0"},
+            {"receipt_id": "R6", "invoice_id": "I4", "amount": "5000000", "cash_discount_amount": "0"},
+        ],
+        "credit_notes": [
+            {"credit_note_id": "CN1", "credit_date": "2025-03-05", "customer_id": "C1", "amount": "1000000",
+             "invoice_id": "I3", "reason": "damaged"},
+            {"credit_note_id": "CN2", "credit_date": "2025-04-01", "customer_id": "C1", "amount": "4000000",
+             "reason": "price_adjustment"},
+        ],
+    }
+    return {name: pd.DataFrame(rows).astype(str).replace({"nan": ""}) for name, rows in frames.items()}
+
+
+def _data(frames, policy: Policy | None = None) -> AuditData:
+    policy = policy or Policy()
+    return AuditData(tables_from_frames(frames, policy), policy, Engine("duckdb"), "2025-06")
+
+
+@pytest.fixture(scope="module")
+def data():
+    audit_data = _data(_ledger_frames())
+    yield audit_data
+    audit_data.engine.close()
+
+
+def test_open_items_settle_invoices_and_apply_loose_credits_first_in_first_out(data):
+    items = open_items(load_ledger(data), AS_OF).set_index("item_id")
+    assert "I1" not in items.index                                   # paid in full with its cash discount
+    # C1's unapplied credit note CN2 (4,000,000) goes to its oldest open invoice I2 first
+    assert items.at["I2", "fifo_credit"] == pytest.approx(4_000_000)
+    assert items.at["I2", "open_amount"] == pytest.approx(20_000_000 - 6_000_000 - 4_000_000)
+    # I3: credit note naming it and another customer's (C2's) allocation (the invoices' view)
+    assert items.at["I3", "open_amount"] == pytest.approx(15_000_000 - 1_000_000 - 2_000_000)
+    assert items.at["I4", "open_amount"] == pytest.approx(5_000_000)  # paid only after the as-of day
+    # C2 over-paid I5 by 5,000,000 and paid 8,000,000 to a cancelled invoice: FIFO onto I6
+    assert items.at["I6", "fifo_credit"] == pytest.approx(13_000_000)
+    assert items.at["I6", "open_amount"] == pytest.approx(17_000_000)
+    assert items.at["I8", "age_days"] == (AS_OF - pd.Timestamp("2024-10-01")).days
+    # due date from the customer's terms when the invoice has none
+    assert items.at["I4", "due_date"] == pd.Timestamp("2025-07-20")
+
+
+def test_credit_left_after_every_invoice_is_cleared_stays_as_a_credit_item():
+    frames = _ledger_frames()
+    frames["credit_notes"] = pd.concat([frames["credit_notes"], pd.DataFrame([{
+        "credit_note_id": "CN3", "credit_date": "2025-06-01", "customer_id": "C2", "amount": "50000000",
+        "invoice_id": "", "reason": "other"}])], ignore_index=True).fillna("")
+    audit_data = _data(frames)
+    try:
+        items = open_items(load_ledger(audit_data), AS_OF)
+    finally:
+        audit_data.engine.close()
+    c2 = items[items["customer_id"] == "C2"]
+    assert list(c2["kind"]) == ["credit"]
+    assert c2["open_amount"].iloc[0] == pytest.approx(-(50_000_000 + 13_000_000 - 30_000_000))
+
+
+def test_aging_totals_reconcile_exactly_with_open_items_and_the_ledger(data):
+    ledger = load_ledger(data)
+    items = open_items(ledger, AS_OF)
+    views = ReceivablesAging().compute(data)
+    total = items["open_amount"].sum()
+    for name, key in (("aging_by_customer", "customer_id"), ("aging_by_salesperson", "salesperson_id"),
+                      ("aging_by_region", "region")):
+        view = views[name]
+        assert view[key].is_unique, name
+        assert view["total"].sum() == pytest.approx(total, abs=0.005), name
+        buckets = bucket_labels((30, 60, 90, 180))
+        assert (view[buckets].sum(axis=1) + view["unapplied_credit"] - view["total"]).abs().max() < 0.005
+    per_customer = items.groupby("customer_id")["open_amount"].sum()
+    by_customer = views["aging_by_customer"].set_index("customer_id")["total"]
+    pd.testing.assert_series_equal(by_customer.sort_index(), per_customer.round(2).sort_index(),
+                                   check_names=False)
+    per_salesperson = items.groupby("salesperson_id")["open_amount"].sum()
+    by_salesperson = views["aging_by_salesperson"].set_index("salesperson_id")["total"]
+    assert by_salesperson["S1"] == pytest.approx(per_salesperson["S1"])   # C3's invoice I9 is S1's
+    assert set(views["aging_by_region"]["region"]) == {"North", "South", "(no region)"}
+    # grand total = invoices − allocations − cash discounts − credit notes up to the as-of day (contract)
+    points = pd.DataFrame({"customer_id": data.frame("customers")["customer_id"],
+                           "as_of_date": pd.Timestamp(AS_OF).as_unit("us")})
+    assert balances_as_of(data, points)["ledger_balance"].sum() == pytest.approx(total, abs=0.01)
+
+
+def test_aging_buckets_and_weighted_average_age():
+    assert bucket_labels((30, 60, 90, 180)) == ["0-30", "31-60", "61-90", "91-180", "over_180"]
+    ages = pd.Series([0.0, 30.0, 31.0, 90.0, 91.0, 180.0, 181.0, -3.0])
+    assert list(assign_buckets(ages, (30, 60, 90, 180))) == [
+        "0-30", "0-30", "31-60", "61-90", "91-180", "91-180", "over_180", "not_due"]
+    items = pd.DataFrame({
+        "item_id": ["A", "B"], "kind": "invoice", "customer_id": "C", "salesperson_id": "S",
+        "invoice_date": pd.to_datetime(["2025-06-20", "2025-03-02"]), "due_date": pd.to_datetime(
+            ["2025-07-20", "2025-04-01"]), "open_amount": [100.0, 300.0], "age_days": [10.0, 120.0],
+        "days_past_due": [-20.0, 90.0]})
+    table = aging_table(items, ["customer_id"])
+    assert table.loc[0, "avg_age_days"] == pytest.approx((100 * 10 + 300 * 120) / 400, abs=0.05)
+    assert table.loc[0, "0-30"] == 100 and table.loc[0, "91-180"] == 300 and table.loc[0, "overdue"] == 300
+    by_due = aging_table(items, ["customer_id"], basis="due_date")
+    assert by_due.loc[0, "not_due"] == 100 and by_due.loc[0, "61-90"] == 300
+
+
+def test_collections_ladder_step_due_for_each_overdue_invoice():
+    ladder = dict(Policy().collections.ladder_days)
+    due = pd.Timestamp("2025-03-01")
+    items = pd.DataFrame({
+        "item_id": ["A", "B", "C", "D", "E"], "kind": "invoice", "invoice_no": "n", "customer_id": "C1",
+        "salesperson_id": "S1", "invoice_date": due - pd.Timedelta(days=30), "due_date": due,
+        "open_amount": 1000.0, "days_past_due": [-1.0, 0.0, 29.0, 45.0, 200.0]})
+    actions = ladder_actions(items, ladder, due).set_index("invoice_id")
+    assert "A" not in actions.index                                       # not yet due
+    assert actions.at["B", "step_due"] == "reminder" and actions.at["B", "next_step"] == "letter_1"
+    assert actions.at["B", "next_step_date"] == due + pd.Timedelta(days=15)
+    assert actions.at["C", "step_due"] == "letter_1" and not actions.at["C", "stop_supply"]
+    assert actions.at["D", "step_due"] == "letter_2_stop_supply" and actions.at["D", "stop_supply"]
+    assert actions.at["D", "next_step"] == "letter_3"
+    assert actions.at["D", "next_step_date"] == due + pd.Timedelta(days=60)
+    assert actions.at["E", "step_due"] == "legal" and pd.isna(actions.at["E", "next_step"])
+    assert list(actions.index) == ["E", "D", "C", "B"]                   # latest step first
+
+
+def test_collections_view_follows_the_policy_ladder():
+    policy = policy_from_dict({"collections": {"ladder_days": {"call": 0, "stop_supply": 10, "lawyer": 40}}})
+    audit_data = _data(_ledger_frames(), policy)
+    try:
+        actions = CollectionsLadder.from_policy(policy).compute(audit_data)["collections_actions"]
+    finally:
+        audit_data.engine.close()
+    steps = actions.set_index("invoice_id")
+    assert steps.at["I8", "step_due"] == "lawyer"
+    assert set(steps["step_due"]) <= {"call", "stop_supply", "lawyer"}
+    # I3 (C1) was due 2025-03-31: supply should have stopped on 2025-04-10; I4 was invoiced after that
+    assert steps.at["I3", "stop_supply"] and steps.at["I3", "supply_after_stop"] == 1
+    assert steps.at["I3", "invoiced_after_stop"] == pytest.approx(5_000_000)
+
+
+def test_bad_debt_reserve_uses_the_datas_own_loss_rates(data):
+    table = BadDebtReserve(outcome_days=60).compute(data)["aging_reserve"].set_index("bucket")
+    rates = table.drop(index="total")["loss_rate"]
+    assert rates.is_monotonic_increasing
+    assert table.loc["total", "reserve"] == pytest.approx(table.drop(index="total")["reserve"].sum())
+    body = table.drop(index="total")
+    assert (body["reserve"] - body["open_amount"] * body["loss_rate"]).abs().max() < 1.0
+    assert "still unpaid" in table["loss_definition"].iloc[0]
+
+
+def test_credit_exposure_adds_pending_cheques():
+    frames = _ledger_frames()
+    frames["cheques"] = pd.DataFrame([
+        {"cheque_id": "Q1", "cheque_no": "1", "customer_id": "C1", "amount": "7000000", "received_date": "2025-06-10",
+         "due_date": "2025-08-10", "status": "pending"},
+        {"cheque_id": "Q2", "cheque_no": "2", "customer_id": "C1", "amount": "9000000", "received_date": "2025-05-10",
+         "due_date": "2025-06-10", "status": "cleared", "status_date": "2025-06-11"},
+    ]).fillna("")
+    audit_data = _data(frames)
+    try:
+        table = CreditExposure().compute(audit_data)["credit_exposure"].set_index("customer_id")
+        items = open_items(load_ledger(audit_data), AS_OF)
+    finally:
+        audit_data.engine.close()
+    balance = items.loc[items["customer_id"] == "C1", "open_amount"].sum()
+    assert table.at["C1", "pending_cheques"] == pytest.approx(7_000_000)
+    assert table.at["C1", "exposure"] == pytest.approx(balance + 7_000_000)
+    assert table.at["C1", "over_limit"] and table.at["C1", "headroom"] < 0
+    assert table.index[0] == "C1"                                        # most over its limit first
+
+
+def test_problem_receivables_dormant_terms_and_disputes():
+    frames = _ledger_frames()
+    frames["confirmations"] = pd.DataFrame([{"customer_id": "C2", "as_of_date": "2025-06-30",
+                                             "confirmed_balance": "10000000"}])
+    audit_data = _data(frames)
+    try:
+        table = ProblemReceivables.from_policy(Policy()).compute(audit_data)["problem_receivables"]
+    finally:
+        audit_data.engine.close()
+    problems = set(zip(table["customer_id"], table["problem"], strict=True))
+    assert ("C1", "terms_not_kept") in problems                           # I2, I3 long past due
+    assert ("C2", "disputed") in problems
+    disputed = table[(table["customer_id"] == "C2") & (table["problem"] == "disputed")]
+    # C2's ledger balance (the payers' view): 40m + 30m invoiced − 45m − 8m − 2m paid = 15m; it confirms 10m
+    assert disputed["amount"].iloc[0] == pytest.approx(15_000_000 - 10_000_000)
+    # C2 last invoiced 2025-05-10, 51 days: not yet three months without goods
+    assert ("C2", "no_shipments_open_balance") not in problems
+
+
+def test_confirmation_differences_per_customer_and_salesperson():
+    frames = _ledger_frames()
+    frames["confirmations"] = pd.DataFrame([
+        {"customer_id": "C1", "as_of_date": "2025-06-30", "confirmed_balance": "0"},
+        {"customer_id": "C2", "as_of_date": "2025-06-30", "confirmed_balance": "15000000"},
+    ])
+    audit_data = _data(frames)
+    try:
+        views = ConfirmationDifferences().compute(audit_data)
+    finally:
+        audit_data.engine.close()
+    table = views["confirmation_differences"].set_index("customer_id")
+    assert not table.at["C1", "agrees"] and table.at["C1", "difference"] > 0
+    assert table.at["C2", "agrees"]
+    people = views["confirmation_differences_by_salesperson"].set_index("salesperson_id")
+    assert people.at["S1", "disagreeing"] == 1 and people.at["S2", "disagreeing"] == 0
+
+
+def test_analyses_run_on_the_mini_ledger_without_optional_tables(mini_tables, mini_policy):
+    audit_data = AuditData(mini_tables, mini_policy, Engine("duckdb"))
+    try:
+        for cls in (ReceivablesAging, CollectionsLadder, BadDebtReserve, CreditExposure, ProblemReceivables):
+            views = cls.from_policy(mini_policy).compute(audit_data)
+            assert views and all(isinstance(v, pd.DataFrame) for v in views.values()), cls.code
+        items = open_items(load_ledger(audit_data), ledger_end_date(audit_data))
+        aging = ReceivablesAging().compute(audit_data)["aging_by_customer"]
+        assert aging["total"].sum() == pytest.approx(items["open_amount"].sum(), abs=0.005)
+    finally:
+        audit_data.engine.close()

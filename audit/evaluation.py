@@ -133,8 +133,8 @@ def evaluate(exceptions: pd.DataFrame, labels: pd.DataFrame, decoys: pd.DataFram
              customers: list[str] | None = None, lead_days: int = LEAD_DAYS) -> Evaluation:
     """Compare ranked exceptions with labels (and decoys); see the module docstring for the figures."""
     decoys = decoys if decoys is not None else pd.DataFrame(columns=list(LABEL_COLUMNS))
-    labels, decoys = (frame.assign(event_date=pd.to_datetime(frame.get("event_date"), errors="coerce"))
-                      for frame in (labels, decoys))
+    labels, decoys = (frame.reset_index(drop=True).assign(
+        event_date=lambda f: pd.to_datetime(f.get("event_date"), errors="coerce")) for frame in (labels, decoys))
     exceptions = exceptions.sort_values("rank", kind="mergesort").reset_index(drop=True)
     keys = _finding_keys(exceptions)
     label_hits = _matches(keys, labels.reset_index(drop=True), lead_days)

@@ -477,7 +477,8 @@ def test_clean_has_no_labels_but_decoys(clean_dir):
 
 ENTITY_TABLE = {"invoice": ("invoices", "invoice_id"), "customer": ("customers", "customer_id"),
                 "cheque": ("cheques", "cheque_id"), "receipt": ("receipts", "receipt_id"),
-                "shipment": ("shipments", "shipment_id"), "visit": ("visits", "visit_id")}
+                "shipment": ("shipments", "shipment_id"), "visit": ("visits", "visit_id"),
+                "salesperson": ("salespeople", "salesperson_id")}
 
 
 def test_labels_point_at_records(dirty, labels, decoys):
@@ -497,6 +498,17 @@ def test_labels_point_at_records(dirty, labels, decoys):
             if row.customer_id:
                 assert row.customer_id in set(dirty["customers"]["customer_id"])
     assert gaps == {int(e.split("-")[1]) for e in labels.loc[labels["pattern"] == "invoice_number_gap", "entity_id"]}
+
+
+def test_each_dishonest_salesperson_is_labelled_once_with_their_cases(labels):
+    people = labels[labels["pattern"] == "salesperson_anomaly"]
+    assert len(people) >= 2 and people["entity_id"].is_unique
+    assert (people["entity_type"] == "salesperson").all() and (people["entity_id"] == people["salesperson_id"]).all()
+    fraud = labels[labels["pattern"].isin(SALESPERSON_PATTERNS)]
+    assert set(people["entity_id"]) == set(fraud["salesperson_id"].dropna()) - {""}
+    for row in people.itertuples():
+        own = fraud.loc[fraud["salesperson_id"] == row.entity_id, "amount"].astype(float)
+        assert float(row.amount) == pytest.approx(own.sum(), abs=0.01)
 
 
 def test_distress_labels_have_default_after_signals(dirty, labels):

@@ -66,7 +66,14 @@ from .decoys import (
 )
 from .distress import inject_distress, plan_distress
 from .finalize import finalize
-from .fraud import inject_lapping, inject_sales_fraud, inject_visit_fraud, plan_fraud, plan_number_gaps
+from .fraud import (
+    inject_lapping,
+    inject_sales_fraud,
+    inject_visit_fraud,
+    label_dishonest_salespeople,
+    plan_fraud,
+    plan_number_gaps,
+)
 from .payments import generate_payments
 from .records import (
     build_confirmations,
@@ -168,6 +175,8 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
         plan_number_gaps(ctx, plan)
     _master_tables(ctx)
     finalize(ctx)
+    if plan is not None:
+        label_dishonest_salespeople(ctx, plan)
     done("records")
     rows = write_dataset(ctx, out_dir, fmt)
     done("write")

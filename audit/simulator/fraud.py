@@ -986,3 +986,19 @@ def plan_number_gaps(ctx: SimContext, plan: FraudPlan) -> None:
                       amount=round(typical, -3), event_day=int(inv.at[int(a), "invoice_date"]),
                       note="invoice issued, then deleted: its number is missing from the series")
 
+
+
+def label_dishonest_salespeople(ctx: SimContext, plan: FraudPlan) -> None:
+    """One ``salesperson_anomaly`` label per dishonest salesperson: the person behind the pattern labels.
+
+    A salesperson-level finding (the roll-up of a salesperson's findings, or a salesperson-month whose
+    behaviour stands out) is right when it names one of them; the amount is the sum of their labels'."""
+    for s in plan.dishonest:
+        own = [label for label in ctx.labels
+               if label.salesperson == s and label.pattern in SALESPERSON_PATTERNS]
+        if not own:
+            continue
+        amounts = [label.amount for label in own if not np.isnan(label.amount)]
+        patterns = sorted({label.pattern for label in own})
+        ctx.label("salesperson_anomaly", "salesperson", s, salesperson=s, amount=round(float(sum(amounts)), 2),
+                  note=f"dishonest salesperson: {len(own)} labelled cases of {', '.join(patterns)}")

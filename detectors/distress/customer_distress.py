@@ -59,7 +59,9 @@ class CustomerDistress(Detector):
 
     Not flagged
     -----------
-    A growing customer whose orders double through the year while it keeps paying on time or early (the
+    A customer whose last yearly statement is weak (thin equity, interest above 5 % of sales) but who pays
+    on time, keeps its terms and shows no event: without at least ``min_ledger_points`` from the ledger
+    and the events, weak books are not a finding (the score stays in the history view). A growing customer whose orders double through the year while it keeps paying on time or early (the
     order signs count only while a customer pays late); a customer whose one cheque bounced and was
     replaced the next week (a replaced cheque counts half, one is not enough).
 
@@ -96,7 +98,7 @@ class CustomerDistress(Detector):
                  memory_days: int = 365, migration_months: int = 3, base_log_odds: float = -4.0,
                  statement_weight: float = 1.5, statement_reference: float = 0.032, statement_credit: float = 0.3,
                  statement_lag_days: int = 0, max_history_in_words: int = 12,
-                 report_levels: tuple[str, ...] = ("watch", "alert")):
+                 report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0):
         self.watch_level = watch_level
         self.alert_level = alert_level
         self.high_level = high_level
@@ -116,6 +118,10 @@ class CustomerDistress(Detector):
         # early warning and the alert only: later months of the same customer repeat a warning already
         # given and, once the customer has failed, predict nothing; their scores stay in the evidence.
         self.report_levels = tuple(report_levels)
+        # Weak books alone are not a warning about a customer whose ledger is clean: a month becomes a
+        # finding only when the ledger and the events give at least this many points (without a ledger,
+        # e.g. statements only, the statements decide alone).
+        self.min_ledger_points = min_ledger_points
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -149,6 +155,8 @@ class CustomerDistress(Detector):
         several takes the highest) and, with "latest", the latest month while the score stays at or above
         the watch level."""
         scores = rows["score"].to_numpy(dtype=float)
+        if "eligible" in rows:
+            scores = np.where(rows["eligible"].to_numpy(dtype=bool), scores, 0.0)
         levels = [("watch", self.watch_level), ("alert", self.alert_level), ("high", self.high_level)]
         chosen: dict[int, str] = {}
         for kind, level in levels:
@@ -163,12 +171,23 @@ class CustomerDistress(Detector):
             chosen = {k: "alert" if v == "high" else v for k, v in chosen.items()}
         return sorted((k, v) for k, v in chosen.items() if v in self.report_levels)
 
+    def _eligible(self, data, history: pd.DataFrame) -> pd.Series:
+        """Months that may become findings: enough points from the ledger and the events."""
+        if not data.has("invoices", ("invoice_id", "customer_id")):
+            return pd.Series(True, index=history.index)
+        statement_only = ("points_statements", "points_young_company")
+        ledger = [c for c in history.columns if c.startswith("points_") and c not in statement_only
+                  and not c.startswith("points_flag_")]
+        points = history[ledger].astype("float64").clip(lower=0.0).fillna(0.0).sum(axis=1)
+        return points >= self.min_ledger_points
+
     def find(self, data) -> pd.DataFrame:
         history = self.history(data)
         self.n_customers_scored_ = int(history["customer_id"].nunique()) if len(history) else 0
         if history.empty:
             return empty_findings()
-        watched = history.loc[history["score"] >= self.watch_level, "customer_id"].unique()
+        history = history.assign(eligible=self._eligible(data, history))
+        watched = history.loc[(history["score"] >= self.watch_level) & history["eligible"], "customer_id"].unique()
         self.n_watched_ = len(watched)
         if not len(watched):
             return empty_findings()

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import pandas as pd
 
+from audit.component import Component
 from audit.contract import PATTERNS, TABLES
 
 if TYPE_CHECKING:
     from audit.data import AuditData
-    from audit.policy import Policy
 
 # What ``find`` returns; the runner adds detector, pattern, entity_type, ids, rank and status.
 FINDING_COLUMNS = (
@@ -43,7 +43,7 @@ class DetectorInputError(ValueError):
     """The data lacks a table or column the detector needs."""
 
 
-class Detector(abc.ABC):
+class Detector(Component, abc.ABC):
     code: ClassVar[str]
     pattern: ClassVar[str]
     entity_type: ClassVar[str]
@@ -53,47 +53,15 @@ class Detector(abc.ABC):
     uses: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Multiplies score x money at risk when ranking; below 1 for broad statistical tests.
     rank_weight: ClassVar[float] = 1.0
-    # Stage 2 detectors run after the others and read their findings in ``data.findings`` (roll-ups).
+    # Later stages run after the earlier ones and read their findings in ``data.findings`` (roll-ups).
     stage: ClassVar[int] = 1
-
-    # ------------------------------------------------------------ construction
-    @classmethod
-    def params_from_policy(cls, policy: Policy) -> dict:
-        """The ``__init__`` arguments this policy sets; detectors with limits override this."""
-        return {}
-
-    @classmethod
-    def from_policy(cls, policy: Policy) -> Detector:
-        return cls(**cls.params_from_policy(policy))
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
 
     # ------------------------------------------------------------ documentation
     @classmethod
     def doc_sections(cls) -> dict[str, str]:
         return parse_doc_sections(inspect.getdoc(cls) or "")
 
-    @classmethod
-    def summary(cls) -> str:
-        return (inspect.getdoc(cls) or "").split("\n\n", 1)[0].replace("\n", " ")
-
     # ------------------------------------------------------------ running
-    @classmethod
-    def missing_inputs(cls, data: AuditData) -> list[str]:
-        """``table.column`` names (or ``table``) this detector needs and the data lacks."""
-        return missing_inputs(cls.requires, data)
-
     @abc.abstractmethod
     def find(self, data: AuditData) -> pd.DataFrame:
         """Return one row per finding, with :data:`FINDING_COLUMNS`."""
@@ -105,17 +73,6 @@ class Detector(abc.ABC):
             raise DetectorInputError(f"{self.code} ({self.pattern}) needs {', '.join(missing)}")
         found = self.find(data)
         return normalise_findings(found, self)
-
-
-def missing_inputs(requires: Mapping[str, tuple[str, ...]], data: AuditData) -> list[str]:
-    """``table.column`` names (or ``table``) in ``requires`` that the data lacks."""
-    missing = []
-    for table, columns in requires.items():
-        if not data.has(table):
-            missing.append(table)
-            continue
-        missing.extend(f"{table}.{c}" for c in columns if not data.has(table, (c,)))
-    return missing
 
 
 def parse_doc_sections(doc: str) -> dict[str, str]:

@@ -53,3 +53,12 @@ def combine_traces(contributions) -> float:
             continue
         remaining *= 1.0 - min(max(float(value), 0.0), 1.0)
     return 1.0 - remaining
+
+
+def tier_pct(volume_tiers, quantity: float) -> float:
+    """The volume discount (pct) a line's quantity earns under the policy's ``[[discounts.volume_tiers]]``."""
+    earned = 0.0
+    for min_quantity, pct in sorted(volume_tiers):
+        if quantity >= min_quantity:
+            earned = pct
+    return earned

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from detectors.common import combine_traces, day, money, month_of, saturating
+from detectors.common import combine_traces, day, money, month_of, saturating, tier_pct
 from detectors.ledger import posted_invoices
 
 # Roles (employees.role) whose approval carries authority; matched case-insensitively.
@@ -189,13 +189,6 @@ class UnauthorizedDiscount(Detector):
         return {DIRECTOR: float("inf"), MANAGER: self.manager_pct, UNKNOWN: self.manager_pct}.get(
             level, self.salesperson_pct)
 
-    def _tier_pct(self, quantity: float) -> float:
-        earned = 0.0
-        for min_quantity, pct in sorted(self.volume_tiers):
-            if quantity >= min_quantity:
-                earned = pct
-        return earned
-
     def _running_promotions(self, lines: pd.DataFrame, approved: pd.Series) -> pd.DataFrame:
         """Promotions the ledger documents: (category, pct) approved for several customers, with dates."""
         key = lines["category"].where(lines["category"].notna(), lines["product_id"])
@@ -209,7 +202,7 @@ class UnauthorizedDiscount(Detector):
     def _allowed(self, lines: pd.DataFrame, levels: dict, employees_known: bool) -> pd.DataFrame:
         level = lines["approved_by"].map(lambda a: self._level_of(a, levels, employees_known))
         limit = level.map(self._limit)
-        tier = lines["quantity"].map(self._tier_pct)
+        tier = lines["quantity"].map(lambda quantity: tier_pct(self.volume_tiers, quantity))
         kind = lines["discount_type"].fillna("manual").replace({"none": "manual"})
         with_authority = level.isin([MANAGER, DIRECTOR, UNKNOWN])
         running = self._running_promotions(lines, with_authority)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from detectors.common import combine_traces, day, money, month_of
+from detectors.common import combine_traces, day, money, month_of, tier_pct
 from detectors.ledger import confirmation_gaps, invoice_settlements, posted_invoices
 
 # How much each trace says on its own (combined as 1 − ∏(1 − weight × strength)).
@@ -210,13 +210,6 @@ class AddedInvoiceItems(Detector):
         allocations = data.frame("receipt_allocations")
         return allocations.loc[allocations["invoice_id"].isin(candidates), ["invoice_id", "receipt_id"]]
 
-    def _tier_pct(self, quantity: float) -> float:
-        earned = 0.0
-        for min_quantity, pct in sorted(self.volume_tiers):
-            if quantity >= min_quantity:
-                earned = pct
-        return earned
-
     def _added_lines(self, lines: pd.DataFrame, beyond: pd.DataFrame) -> pd.DataFrame:
         """Per added product: the added quantity and its net value at the invoice's price and discount.
 
@@ -234,7 +227,7 @@ class AddedInvoiceItems(Detector):
             product = per_product.loc[item.product_id]
             unit = product["gross"] / product["invoiced"] if product["invoiced"] else 0.0
             kept = item.ordered + item.amended
-            kept_pct = self._tier_pct(kept) if product["volume"] else product["pct"]
+            kept_pct = tier_pct(self.volume_tiers, kept) if product["volume"] else product["pct"]
             added_value = product["net"] - kept * unit * (1 - kept_pct / 100)
             rows.append({"product_id": item.product_id, "ordered": item.ordered, "amended": item.amended,
                          "invoiced": item.invoiced, "added_qty": item.added_qty, "unit_price": unit,

@@ -49,6 +49,24 @@ def _unusual(n_off: int, n_all: int, routine_share: float, routine_count: int) -
     return 1 - 0.5 * min(1.0, share / routine_share) if routine_share > 0 else 1.0
 
 
+def _off_day_records(data, table: ibis.Table, key: str, date_columns: tuple[str, str]):
+    """Records with either date on a day off, with the customer's salesperson, and the table's row count.
+
+    ``found`` is None when the table is empty or no record has either date on a day off."""
+    first_days, _, _ = _off_dates(data, table, date_columns[0])
+    second_days, _, _ = _off_dates(data, table, date_columns[1])
+    n_all = int(data.execute(table.aggregate(n=table.count()))["n"].iloc[0] or 0)
+    if not n_all or not (first_days or second_days):
+        return None, n_all
+    hits = table.filter(_on_any(table, {date_columns[0]: first_days, date_columns[1]: second_days}))
+    if data.has("customers", ("assigned_salesperson_id",)):
+        customers = data.table("customers").select("customer_id", "assigned_salesperson_id")
+        hits = hits.left_join(customers, "customer_id").drop("customer_id_right")
+    else:
+        hits = hits.mutate(assigned_salesperson_id=ibis.null("string"))
+    return data.execute(hits).sort_values(key, ignore_index=True), n_all
+
+
 class WeekendPosting(Detector):
     """Invoices dated on the policy weekend or a policy holiday, where the company does not work those days.
 
@@ -219,19 +237,10 @@ class WeekendReceipt(Detector):
             cheques = data.table("cheques")
             with_cheque = receipts.semi_join(cheques, receipts.cheque_id == cheques.cheque_id)
             receipts = receipts.anti_join(with_cheque.select("receipt_id"), "receipt_id")
-        posted_days, _, _ = _off_dates(data, receipts, "posted_date")
-        receipt_days, _, _ = _off_dates(data, receipts, "receipt_date")
-        n_all = int(data.execute(receipts.aggregate(n=receipts.count()))["n"].iloc[0] or 0)
-        if not n_all or not (posted_days or receipt_days):
+        found, n_all = _off_day_records(data, receipts, "receipt_id", ("posted_date", "receipt_date"))
+        if found is None:
             self.off_day_share_ = 0.0
             return empty_findings()
-        hits = receipts.filter(_on_any(receipts, {"posted_date": posted_days, "receipt_date": receipt_days}))
-        if data.has("customers", ("assigned_salesperson_id",)):
-            customers = data.table("customers").select("customer_id", "assigned_salesperson_id")
-            hits = hits.left_join(customers, "customer_id").drop("customer_id_right")
-        else:
-            hits = hits.mutate(assigned_salesperson_id=ibis.null("string"))
-        found = data.execute(hits).sort_values("receipt_id", ignore_index=True)
         self.off_day_share_ = len(found) / n_all
         unusual = _unusual(len(found), n_all, self.routine_share, self.routine_count)
         if found.empty or unusual == 0:
@@ -322,19 +331,10 @@ class WeekendCheque(Detector):
 
     def find(self, data) -> pd.DataFrame:
         cheques = data.table("cheques")
-        received_days, _, _ = _off_dates(data, cheques, "received_date")
-        handed_days, _, _ = _off_dates(data, cheques, "handed_in_date")
-        n_all = int(data.execute(cheques.aggregate(n=cheques.count()))["n"].iloc[0] or 0)
-        if not n_all or not (received_days or handed_days):
+        found, n_all = _off_day_records(data, cheques, "cheque_id", ("received_date", "handed_in_date"))
+        if found is None:
             self.off_day_share_ = 0.0
             return empty_findings()
-        hits = cheques.filter(_on_any(cheques, {"received_date": received_days, "handed_in_date": handed_days}))
-        if data.has("customers", ("assigned_salesperson_id",)):
-            customers = data.table("customers").select("customer_id", "assigned_salesperson_id")
-            hits = hits.left_join(customers, "customer_id").drop("customer_id_right")
-        else:
-            hits = hits.mutate(assigned_salesperson_id=ibis.null("string"))
-        found = data.execute(hits).sort_values("cheque_id", ignore_index=True)
         self.off_day_share_ = len(found) / n_all
         unusual = _unusual(len(found), n_all, self.routine_share, self.routine_count)
         if found.empty or unusual == 0:

@@ -42,7 +42,8 @@ class FictitiousCustomer(Detector):
     invoices unpaid and went quiet for ``dormant_days``, or it paid (at least ``cash_share`` of its
     payments) in cash collected by its own salesperson; it has no tax id; its owner has a staff member's
     name (weak: names repeat). What it paid itself (not in cash through its own salesperson), as a
-    share of what it was invoiced, takes away from the score: a real buyer pays for its goods. A
+    share of what it was invoiced, takes away from the score: a real buyer pays for its goods; so does
+    a visit checked in at its position when every delivery went to its own address. A
     finding needs a score of ``min_score``; the costly presence check (visits and GPS pings) is only
     made for customers the other marks could bring that far. Without visit records the presence mark
     is not scored and the explanation says confidence is lower.
@@ -103,7 +104,7 @@ class FictitiousCustomer(Detector):
         "name_of_staff": 0.10, "shares_with_customer": 0.20, "no_presence": 0.20, "visits_off_site": 0.05,
         "delivered_elsewhere": 0.25, "received_by_other": 0.15, "receiver_related_to_staff": 0.05,
         "unpaid_then_dormant": 0.20, "cash_by_own_collector": 0.15, "no_tax_id": 0.10,
-        "paid_by_customer": -0.50,
+        "paid_by_customer": -0.50, "seen_at_its_address": -0.15,
     }
     DELIVERY_CAP = 0.30
     PRESENCE_KEYS = ("no_presence", "visits_off_site")
@@ -342,6 +343,9 @@ class FictitiousCustomer(Detector):
             traces.loc[candidates, "no_presence"] = w["no_presence"] * absent
             off_site = absent & (ids.map(presence["visits_done"]).fillna(0) > 0)
             traces.loc[candidates, "visits_off_site"] = w["visits_off_site"] * off_site
+            # Checked in at its own position, and every delivery went to its own address: a shop exists.
+            at_home = customers.loc[candidates, "customer_id"].map(per["away_n"]).fillna(0.0) == 0
+            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (located & (near > 0) & at_home)
         score = traces.sum(axis=1).clip(lower=0.0, upper=1.0)
         self.scores_ = traces.assign(customer_id=customers["customer_id"], score=score).sort_values(
             "score", ascending=False, kind="mergesort")
@@ -409,6 +413,10 @@ class FictitiousCustomer(Detector):
         if traces["unpaid_then_dormant"] > 0:
             said.append(f"{money(payment['balance'])} of its {money(payment['invoiced'])} invoiced is unpaid and it "
                         f"has bought nothing since {day(row['last_invoice'])}")
+        if traces["seen_at_its_address"] < 0 and presence is not None:
+            said.append(f"its salesperson was at its address ({int(presence['visits_near'])} visit(s) checked in "
+                        f"within {self.geofence_m:g} m) and its goods were delivered there, which speaks for a real "
+                        f"shop")
         if traces["paid_by_customer"] < 0:
             said.append(f"it did pay {money(payment['received'] - payment['own_cash'])} itself, which speaks for a "
                         f"real buyer")

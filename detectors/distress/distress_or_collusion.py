@@ -60,6 +60,9 @@ class DistressOrCollusion(Detector):
     entity_type = "salesperson"
     family = "distress"
     stage = 2
+    # Its money at risk is the distressed customers' exposure, which their own DST-01 findings already
+    # rank; this finding points at the portfolio, so it counts a tenth (like the roll-up SPR-01).
+    rank_weight = 0.1
     requires = {"customers": ("customer_id", "assigned_salesperson_id")}
     uses = {**CustomerDistress.uses, "salespeople": ("salesperson_id", "name", "region")}
 

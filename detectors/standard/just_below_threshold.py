@@ -47,7 +47,7 @@ class JustBelowThreshold(Detector):
 
     Not flagged
     -----------
-    A wholesaler that orders every day: two invoices on consecutive days that add up to more than the
+    Two bills of one order for the same amount: a copy, which ``duplicate_invoice`` (STD-02) reports. A wholesaler that orders every day: two invoices on consecutive days that add up to more than the
     limit, each billing its own order. An invoice of 4,900,000,000 from a salesperson whose invoices fall
     as often just above the limit (and get approved) as just under it. Anything when the limit is 0.
 
@@ -125,6 +125,9 @@ class JustBelowThreshold(Detector):
             # Only the parts that are not each the bill of an order of their own make up the split; a part
             # with its own order is a separate purchase, whatever its date.
             suspect = run[shared | no_order]
+            # A second bill of one order for the same amount is a copy (STD-02's duplicate), not a part
+            copy = suspect["order_id"].notna() & suspect.duplicated(["order_id", "amount"], keep="first")
+            suspect = suspect[~copy]
             if len(suspect) < 2 or suspect["amount"].sum() < self.approval_amount:
                 continue
             findings.extend(self._split_findings(suspect, orders[shared].dropna(), no_order[shared | no_order],

@@ -53,6 +53,7 @@ class Detector(Component, abc.ABC):
     uses: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Multiplies score x money at risk when ranking; below 1 for broad statistical tests.
     rank_weight: ClassVar[float] = 1.0
+    # ``find`` may set ``note_``: one sentence about this run (e.g. too little data), shown in detectors.csv.
     # Later stages run after the earlier ones and read their findings in ``data.findings`` (roll-ups).
     stage: ClassVar[int] = 1
 

@@ -125,7 +125,10 @@ def run_detectors(data: AuditData, select: list[str] | None = None,
                              "findings": 0, "seconds": 0.0})
             continue
         if is_detector:
-            found, status = _timed(status, lambda cls=cls: cls.from_policy(data.policy).run(data))
+            instance = cls.from_policy(data.policy)
+            found, status = _timed(status, lambda instance=instance: instance.run(data))
+            if status["status"] == "ran" and getattr(instance, "note_", ""):
+                status["reason"] = instance.note_  # e.g. too little data to say what is usual
             if found is not None:
                 findings.append((cls.stage, found))
             statuses.append({**status, "findings": 0 if found is None else len(found)})

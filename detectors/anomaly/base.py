@@ -1,0 +1,250 @@
+"""What the three behaviour-anomaly detectors share: fit the ensemble, pick the tail, name the drivers.
+
+A subclass builds its population (one row per entity, ``_population``), says which columns are its
+features (``features``) and words one finding (``_finding``). This module turns the population into
+the ensemble's matrix (harmless sides set to the median), fits :class:`audit.anomaly.AnomalyEnsemble`
+on every row, keeps the top tail, and for each kept row names the features that drove it, with the
+value, the population's typical value, how rare the value is, and the money it puts at risk.
+"""
+
+from __future__ import annotations
+
+import abc
+import warnings
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from audit.anomaly import AnomalyEnsemble
+from audit.detector import Detector, empty_findings
+from detectors.anomaly.features import Feature
+from detectors.common import money
+
+# A driver must be at least this surprising (-log10 of its two-sided tail probability: 1 = the outer
+# 10 %) to be named beside the strongest one.
+DRIVER_MIN_SURPRISE = 1.0
+TOP_DRIVERS = 3
+# The contract's default volume tiers, (min_quantity, pct); the policy's replace them.
+DEFAULT_TIERS = ((100.0, 3.0), (500.0, 6.0))
+
+
+def share_words(share: float) -> str:
+    """0.004 -> '0.4 %', 0.03 -> '3 %' (how rare a value is among the population)."""
+    percent = 100.0 * share
+    if percent < 1:
+        return f"{max(percent, 0.1):.1f} %"
+    if percent < 10:
+        return f"{percent:.1f} %".replace(".0 %", " %")
+    return f"{percent:.0f} %"
+
+
+def value_words(feature: Feature, value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "unknown"
+    if feature.unit == "share":
+        return f"{100 * value:.1f} %"
+    if feature.unit == "days":
+        return f"{value:.1f} days"
+    if feature.unit == "ratio":
+        return f"{2.0 ** value:.1f} × the usual"
+    if feature.unit == "flag":
+        return "yes" if value >= 0.5 else "no"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+
+class BehaviourAnomaly(Detector):
+    """Base of the anomaly detectors (abstract: not registered itself)."""
+
+    family = "anomaly"
+    # An anomaly is a lead for review, not a proven loss; see the subclasses' docstrings and docs/anomaly.md.
+    rank_weight = 0.001
+    features: ClassVar[tuple[Feature, ...]] = ()
+    population_words: ClassVar[str] = "rows"
+    # The column that caps the money at risk (the entity's own sales value).
+    cap_column: ClassVar[str] = "net"
+    cap_words: ClassVar[str] = "month's net sales"
+
+    def __init__(self, contamination: float = 0.01, min_score: float = 0.9, min_rows: int = 30,
+                 max_findings: int = 25, min_surprise: float = 2.0, random_state: int = 0,
+                 volume_tiers: tuple = DEFAULT_TIERS, combine: str = "median_rank"):
+        self.contamination = contamination
+        self.min_score = min_score
+        self.min_rows = min_rows
+        self.max_findings = max_findings
+        self.min_surprise = min_surprise
+        self.random_state = random_state
+        self.volume_tiers = volume_tiers
+        # The median of the five members' ranks: a row needs three members to agree. The mean lets one
+        # member that cannot see a value drag it down: robust covariance collapses on near-constant
+        # columns (one invoice due 170 days late among thousands due on their terms: rank 0.16).
+        self.combine = combine
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        # Discount earned by the policy's volume tiers is not behaviour: only the discount beyond it counts.
+        return {"volume_tiers": tuple((float(t.min_quantity), float(t.pct)) for t in policy.discounts.volume_tiers)}
+
+    # ------------------------------------------------------------ what a subclass provides
+    @abc.abstractmethod
+    def _population(self, data) -> pd.DataFrame:
+        """One row per entity, sorted by a stable key, with every column of ``features``."""
+
+    @abc.abstractmethod
+    def _findings(self, data, flagged: pd.DataFrame) -> list[dict]:
+        """The findings of the flagged rows (``flagged`` holds the population columns and ``_anomaly``)."""
+
+    def feature_words(self, feature: Feature) -> str:
+        return feature.words
+
+    # ------------------------------------------------------------ the shared part
+    def find(self, data) -> pd.DataFrame:
+        population = self._population(data)
+        self.n_rows_ = len(population)
+        self.not_enough_data_ = self.note_ = ""
+        self.skipped_members_ = {}
+        if len(population) < self.min_rows:
+            self.not_enough_data_ = (f"{len(population)} {self.population_words}, fewer than the {self.min_rows} "
+                                     "needed to say what is usual: no anomaly reported")
+            self.note_ = self.not_enough_data_
+            return empty_findings()
+        raw = population[[f.name for f in self.features]].astype(float).replace([np.inf, -np.inf], np.nan)
+        typical = raw.median(skipna=True)
+        X = self._matrix(raw, typical)
+        model = AnomalyEnsemble(combine=self.combine, random_state=self.random_state)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # a member that cannot fit is skipped, kept below
+                model.fit(X)
+        except ValueError as error:  # every feature constant or missing: nothing to compare
+            self.not_enough_data_ = self.note_ = f"no usable feature ({error})"
+            return empty_findings()
+        self.skipped_members_ = dict(model.skipped_detectors_)
+        scores = model.score_samples(X)
+        cutoff = max(self.min_score, float(np.quantile(scores, 1.0 - self.contamination)))
+        self.score_cutoff_ = cutoff
+        candidates = np.flatnonzero(scores >= cutoff)
+        if candidates.size == 0:
+            return empty_findings()
+        surprise = model.feature_contributions(X[candidates])
+        member_ranks = model.member_ranks(X[candidates])
+        # A value alone beyond every other of n rows has a two-sided tail of about 4 / (n + 1): in a small
+        # population even the rarest value cannot reach the outer 1 %, so ask for what n rows can show.
+        required = min(self.min_surprise, float(np.log10((len(population) + 1) / 4.0)))
+        self.required_surprise_ = required
+        kept = []
+        for position, row in enumerate(candidates):
+            if np.nanmax(surprise[position]) < required:
+                continue  # unusual only as a combination: no feature to name, nothing an auditor can check
+            kept.append((row, position))
+        # The most anomalous first; ties by the population's order (its stable key).
+        kept.sort(key=lambda item: (-round(float(scores[item[0]]), 12), item[0]))
+        kept = kept[: self.max_findings]
+        self.n_flagged_ = len(kept)
+        if not kept:
+            return empty_findings()
+        rows = []
+        for row, position in kept:
+            drivers = self._drivers(population.iloc[row], raw, typical, surprise[position])
+            rows.append({
+                "_row": row, "_score": float(scores[row]), "_drivers": drivers,
+                "_members": {name: round(float(ranks[position]), 4) for name, ranks in member_ranks.items()},
+            })
+        flagged = population.iloc[[r["_row"] for r in rows]].reset_index(drop=True)
+        flagged["_anomaly"] = rows
+        context = {"population": len(population), "cutoff": cutoff, "contamination": self.contamination}
+        self.context_ = context
+        found = self._findings(data, flagged)
+        return pd.DataFrame(found) if found else empty_findings()
+
+    def _matrix(self, raw: pd.DataFrame, typical: pd.Series) -> np.ndarray:
+        """The ensemble's input: each feature's harmless side set to the population median (NaN stays NaN,
+        for the ensemble to impute)."""
+        matrix = raw.copy()
+        for feature in self.features:
+            middle = typical[feature.name]
+            if feature.direction == "high":
+                matrix[feature.name] = raw[feature.name].where(~(raw[feature.name] < middle), middle)
+            elif feature.direction == "low":
+                matrix[feature.name] = raw[feature.name].where(~(raw[feature.name] > middle), middle)
+        return matrix.to_numpy(dtype=float)
+
+    def _drivers(self, row: pd.Series, raw: pd.DataFrame, typical: pd.Series, surprise: np.ndarray) -> list[dict]:
+        order = np.argsort(-surprise, kind="stable")
+        drivers = []
+        for j in order:
+            feature = self.features[j]
+            value = row[feature.name]
+            if pd.isna(value) or not np.isfinite(float(value)):
+                continue
+            if drivers and surprise[j] < DRIVER_MIN_SURPRISE:
+                break
+            column = raw[feature.name].dropna()
+            middle = float(typical[feature.name])
+            high = feature.direction == "high" or (feature.direction == "both" and value >= middle)
+            rarer = (column >= value).mean() if high else (column <= value).mean()
+            drivers.append({
+                "feature": feature.name, "words": self.feature_words(feature), "unit": feature.unit,
+                "direction": "high" if high else "low", "value": float(value), "typical": middle,
+                "percentile": round(100.0 * (column < value).mean() + 50.0 * (column == value).mean(), 2),
+                "rarer_share": float(rarer), "contribution": round(float(surprise[j]), 4),
+                "money": self._money(feature, row, float(value), middle),
+            })
+            if len(drivers) == TOP_DRIVERS:
+                break
+        return drivers
+
+    @staticmethod
+    def _money(feature: Feature, row: pd.Series, value: float, typical: float) -> float:
+        """The money a driver moves beyond the typical share (0 for features that are not shares of money)."""
+        if feature.money is None:
+            return 0.0
+        base = row.get(feature.money)
+        if base is None or pd.isna(base):
+            return 0.0
+        excess = abs(value - typical) if feature.direction == "both" else max(0.0, value - typical)
+        return float(excess * max(0.0, float(base)))
+
+    def risk_amount(self, row: pd.Series, drivers: list[dict]) -> float:
+        total = sum(d["money"] for d in drivers)
+        cap = row.get(self.cap_column)
+        if cap is not None and pd.notna(cap):
+            total = min(total, max(0.0, float(cap)))
+        return float(total)
+
+    def driver_sentence(self, driver: dict) -> str:
+        feature = next(f for f in self.features if f.name == driver["feature"])
+        side = "top" if driver["direction"] == "high" else "bottom"
+        return (f"{driver['words']} {value_words(feature, driver['value'])} against a typical "
+                f"{value_words(feature, driver['typical'])} ({side} {share_words(driver['rarer_share'])} of "
+                f"{self.population_words})")
+
+    def driver_short(self, driver: dict) -> str:
+        """For a title: 'discount rate 14.2 % (typical 3.1 %)'."""
+        feature = next(f for f in self.features if f.name == driver["feature"])
+        return (f"{driver['words']} {value_words(feature, driver['value'])} "
+                f"(typical {value_words(feature, driver['typical'])})")
+
+    def evidence(self, row: pd.Series, anomaly: dict, risk: float) -> dict:
+        drivers = [{k: d[k] for k in ("feature", "words", "value", "typical", "percentile", "contribution",
+                                      "direction", "money")} for d in anomaly["_drivers"]]
+        return {
+            "anomaly_score": anomaly["_score"], "score_cutoff": self.context_["cutoff"],
+            "population": self.context_["population"], "population_unit": self.population_words,
+            "contamination": self.contamination, "drivers": drivers,
+            "features": {f.name: (None if pd.isna(row[f.name]) else float(row[f.name])) for f in self.features},
+            "risk_amount": risk, "rank_weight": self.rank_weight,
+            "skipped_members": sorted(self.skipped_members_),
+            "traces": anomaly["_members"],
+        }
+
+    def money_sentence(self, drivers: list[dict], risk: float) -> str:
+        priced = [d for d in drivers if d["money"] > 0]
+        if priced and risk <= 0:
+            return "Its amount is 0, so no money at risk is put on it."
+        if not priced:
+            return ("None of these drivers is money the company gives up (they measure volume, time or "
+                    "counts), so no money at risk is put on it: it ranks after the findings that have some.")
+        parts = ", ".join(f"{d['words']} {money(d['money'])}" for d in priced)
+        return (f"Money at risk {money(risk)}: the money these shares move beyond the typical ones ({parts}), "
+                f"at most the {self.cap_words}.")

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from audit.engine import EngineError
-from audit.policy import PolicyError, load_policy
+from audit.policy import PolicyError, load_policy, policy_beside
 from audit.problems import FATAL, ROW, InputError, Problem
 
 app = typer.Typer(help="sales-audit: find what sales staff do to get around sales management, and customers "
@@ -71,8 +71,7 @@ PolicyOption = Annotated[Path | None, typer.Option(
 def _policy_path(data: str, policy: Path | None) -> Path | None:
     if policy is not None:
         return policy
-    candidate = Path(data) / "policy.toml"
-    return candidate if "://" not in data and candidate.is_file() else None
+    return policy_beside(data)
 
 
 def _report_problems(problems: list[Problem], limit: int = 200) -> None:

@@ -180,3 +180,11 @@ def load_policy(path: str | Path | None) -> Policy:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path} is not valid TOML: {exc}") from None
     return policy_from_dict(values, source=str(path))
+
+
+def policy_beside(data) -> Path | None:
+    """The ``policy.toml`` inside a data folder, if ``data`` is a local folder that has one."""
+    if not isinstance(data, (str, Path)) or "://" in str(data):
+        return None
+    candidate = Path(data) / "policy.toml"
+    return candidate if candidate.is_file() else None

@@ -19,7 +19,7 @@ from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.loading import load, redact_url
-from audit.policy import Policy, load_policy
+from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
 from audit.registry import analysis_classes, detector_classes
 from audit.result import RunResult
@@ -175,7 +175,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         detectors: list[str] | None = None, previous: str | Path | None = None,
         suppressions: str | Path | None = None, strict: bool = False,
         progress: Progress | None = None) -> RunResult:
-    """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy``.
+    """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy`` (default: the
+    data folder's ``policy.toml`` if it has one, else the contract's defaults).
 
     Raises :class:`~audit.problems.InputError` when a required table or column is unusable (or, with
     ``strict``, when any row had to be set aside): no detector runs on such data.
@@ -183,6 +184,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     started = _now()
     if period is not None:
         pd.Period(period, "M")  # raises a clear ValueError for a malformed YYYY-MM
+    if policy is None:
+        policy = policy_beside(data)  # like the CLI: the data folder's own policy.toml, else the defaults
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     if progress:
         progress("reading and checking the data", 0, 1)

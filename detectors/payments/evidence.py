@@ -14,6 +14,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from detectors.ledger import invoice_amounts
+from detectors.links.graph import family_key
 
 # Who drew a cheque; the first five are the customer's own side (legitimate).
 OWN_KINDS = ("customer_account", "customer_name", "owner", "owner_family", "unstated")
@@ -32,9 +33,9 @@ def _clean(name) -> str:
 
 
 def family_name(name) -> str:
-    """The family name of a person's name as written "First Family" (its last word), cleaned."""
-    words = _clean(name).split()
-    return words[-1] if len(words) >= 2 else ""
+    """The family part of a person's name, normalised as the entity links do (``family_key``): a compound
+    family name stays whole, so "Ashrafi-Moghaddam" is not the family of "Izadi-Moghaddam"."""
+    return family_key(name) or ""
 
 
 def names_match(a, b, score: float) -> bool:

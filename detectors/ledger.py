@@ -147,3 +147,19 @@ def invoice_settlements(data, invoice_ids=None) -> pd.DataFrame:
     totals = union.group_by("invoice_id").aggregate(
         allocated=union.allocated.sum(), cash_discount=union.cash_discount.sum(), credited=union.credited.sum())
     return data.execute(totals.order_by("invoice_id"))[columns]
+
+
+def with_class_and_product_price(data, lines: ibis.Table) -> ibis.Table:
+    """Invoice lines (with customer_id and product_id) plus the customer's class and the product's
+    master list price (``customer_class``, ``product_list_price``; null where the data has none)."""
+    if data.has("customers", ("customer_class",)):
+        customers = data.table("customers").select("customer_id", "customer_class")
+        lines = lines.left_join(customers, "customer_id").drop("customer_id_right")
+    else:
+        lines = lines.mutate(customer_class=ibis.null("string"))
+    if data.has("products", ("list_price",)):
+        products = data.table("products").select("product_id", product_list_price="list_price")
+        lines = lines.left_join(products, "product_id").drop("product_id_right")
+    else:
+        lines = lines.mutate(product_list_price=ibis.null("float64"))
+    return lines

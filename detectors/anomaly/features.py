@@ -18,7 +18,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from detectors.ledger import line_net, posted_invoices
+from detectors.ledger import line_net, posted_invoices, with_class_and_product_price
 
 # Money sums are rounded to this many decimals as they leave the engine: DuckDB and Spark may add floats
 # in another order, and the last bits must not change a feature.
@@ -126,16 +126,7 @@ def priced_lines(data, volume_tiers=()) -> ibis.Table:
                 lines.discount_pct.fill_null(0) - tier_pct(lines.quantity, volume_tiers), 0) / 100.0, 0.0),
         invoice_date=invoices.invoice_date,
         customer_id=invoices.customer_id, salesperson_id=invoices.salesperson_id)
-    if data.has("customers", ("customer_class",)):
-        customers = data.table("customers").select("customer_id", "customer_class")
-        base = base.left_join(customers, "customer_id").drop("customer_id_right")
-    else:
-        base = base.mutate(customer_class=ibis.null("string"))
-    if data.has("products", ("list_price",)):
-        products = data.table("products").select("product_id", product_list_price="list_price")
-        base = base.left_join(products, "product_id").drop("product_id_right")
-    else:
-        base = base.mutate(product_list_price=ibis.null("float64"))
+    base = with_class_and_product_price(data, base)
     valid = ibis.coalesce(base.line_list_price, base.product_list_price)
     if data.has("price_list"):
         prices = data.table("price_list")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from detectors.common import money, month_of, saturating
+from detectors.ledger import with_class_and_product_price
 
 
 class PriceDeviation(Detector):
@@ -85,16 +86,7 @@ class PriceDeviation(Detector):
             status=invoices.status, reason=invoices.reason,
         )
         base = base.filter(base.status.isnull() | (base.status != "cancelled"))
-        if data.has("customers", ("customer_class",)):
-            customers = data.table("customers").select("customer_id", "customer_class")
-            base = base.left_join(customers, "customer_id").drop("customer_id_right")
-        else:
-            base = base.mutate(customer_class=ibis.null("string"))
-        if data.has("products", ("list_price",)):
-            products = data.table("products").select("product_id", product_list_price="list_price")
-            base = base.left_join(products, "product_id").drop("product_id_right")
-        else:
-            base = base.mutate(product_list_price=ibis.null("float64"))
+        base = with_class_and_product_price(data, base)
         has_orders = data.has("invoices", ("order_id",)) and data.has("orders", ("order_id", "order_date"))
         if has_orders:
             orders = data.table("orders")

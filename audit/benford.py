@@ -379,12 +379,14 @@ def benford_test(
     alpha: float = DEFAULT_ALPHA,
     bootstrap_draws: int = DEFAULT_BOOTSTRAP_DRAWS,
     seed: int | None = 0,
+    bootstrap_only_material: bool = False,
 ) -> BenfordTest:
     """Run one digit test on ``amounts`` (currency units).
 
     ``materiality_mad`` defaults to :data:`DEFAULT_MATERIALITY_MAD` for the test; ``bootstrap_draws=0``
     skips the bootstrap (the verdict then uses the chi-square p-value); ``seed`` makes the bootstrap
-    reproducible.
+    reproducible. ``bootstrap_only_material=True`` runs it only when the excess MAD is material, the one
+    case where its p-value can decide the flag (many groups: most conform, and their bootstrap is the cost).
     """
     _check_test(test)
     sample = extract_digits(amounts, test)
@@ -392,6 +394,7 @@ def benford_test(
         sample,
         materiality_mad=DEFAULT_MATERIALITY_MAD[test] if materiality_mad is None else materiality_mad,
         alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed,
+        bootstrap_only_material=bootstrap_only_material,
     )
 
 
@@ -403,6 +406,7 @@ def benford_tests(
     alpha: float = DEFAULT_ALPHA,
     bootstrap_draws: int = DEFAULT_BOOTSTRAP_DRAWS,
     seed: int | None = 0,
+    bootstrap_only_material: bool = False,
 ) -> dict[str, BenfordTest]:
     """Run several digit tests on the same amounts; keys are the test names, in the order given.
 
@@ -415,7 +419,7 @@ def benford_tests(
     for test in tests:
         results[test] = benford_test(
             values, test, materiality_mad=overrides.get(test), alpha=alpha, bootstrap_draws=bootstrap_draws,
-            seed=seed,
+            seed=seed, bootstrap_only_material=bootstrap_only_material,
         )
     return results
 
@@ -436,6 +440,7 @@ def benford_by_group(
     alpha: float = DEFAULT_ALPHA,
     bootstrap_draws: int = DEFAULT_BOOTSTRAP_DRAWS,
     seed: int | None = 0,
+    bootstrap_only_material: bool = False,
 ) -> pd.DataFrame:
     """Digit tests per group (e.g. per salesperson or customer): one row per group and test.
 
@@ -448,7 +453,7 @@ def benford_by_group(
     for group, amounts in frame.groupby(group_col, sort=True, dropna=True)[value_col]:
         results = benford_tests(
             amounts, tests, materiality_mad=materiality_mad, alpha=alpha,
-            bootstrap_draws=bootstrap_draws, seed=seed,
+            bootstrap_draws=bootstrap_draws, seed=seed, bootstrap_only_material=bootstrap_only_material,
         )
         for result in results.values():
             rows.append({
@@ -468,7 +473,7 @@ def benford_by_group(
 
 def _test_from_sample(
     sample: DigitSample, *, materiality_mad: float, alpha: float, bootstrap_draws: int,
-    seed: int | None,
+    seed: int | None, bootstrap_only_material: bool = False,
 ) -> BenfordTest:
     test, n = sample.test, sample.n
     digits = digit_labels(test)
@@ -500,9 +505,11 @@ def _test_from_sample(
     ks = float(np.abs(np.cumsum(observed) - np.cumsum(expected)).max())
     mad_noise = expected_mad(test, n)
     excess = mad - mad_noise
-    mad_p = bootstrap_mad_p_value(test, n, mad, bootstrap_draws, seed) if bootstrap_draws > 0 else None
-    significance_p = chi2_p if mad_p is None else mad_p
     material = excess > materiality_mad
+    # Without a material deviation there is no flag whatever the p-value: the bootstrap may be skipped.
+    bootstrap = bootstrap_draws > 0 and (material or not bootstrap_only_material)
+    mad_p = bootstrap_mad_p_value(test, n, mad, bootstrap_draws, seed) if bootstrap else None
+    significance_p = chi2_p if mad_p is None else mad_p
     significant = significance_p < alpha
     flagged = bool(material and significant)
     p_name = "chi-square p" if mad_p is None else "MAD bootstrap p"

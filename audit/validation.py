@@ -26,6 +26,7 @@ import pandera.pandas as pa
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.loading import LoadedData, SourceTable
+from audit.membership import isin
 from audit.policy import Policy
 from audit.problems import FATAL, ROW, WARNING, InputError, Problem
 
@@ -222,7 +223,10 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
         frame[column.name] = parsed
         if column.type == STR:
             continue
-        given = original.notna() & (original.astype("str").str.strip() != "")
+        given = original.notna()
+        if pd.api.types.is_object_dtype(original.dtype) or isinstance(original.dtype, pd.StringDtype):
+            # blank text is not a value; typed columns (Parquet, databases) have no blanks to strip
+            given &= original.astype("str").str.strip() != ""
         failed = given & parsed.isna()
         if not failed.any():
             continue
@@ -323,7 +327,7 @@ def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clea
             known = set(frame.loc[~check.excluded, parent_column].dropna())
         else:
             known = set(clean[parent][parent_column].dropna())
-        dangling = values.notna() & ~values.isin(known) & ~check.excluded
+        dangling = values.notna() & ~isin(values, known) & ~check.excluded
         for index in dangling[dangling].index:
             value = values.at[index]
             if value in excluded_keys.get(parent, set()):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import day, haversine_m, money, month_of, saturating
 from detectors.ledger import posted_invoices
 
@@ -210,14 +211,14 @@ class SplitVolumeDiscount(Detector):
         if not data.has("shipments", ("shipment_id", "invoice_id")):
             return pd.DataFrame(columns=columns)
         shipments = data.frame("shipments")
-        shipments = shipments[shipments["invoice_id"].isin(invoice_ids)]
+        shipments = shipments[isin(shipments["invoice_id"], invoice_ids)]
         for column in columns[:-1]:
             if column not in shipments:
                 shipments = shipments.assign(**{column: None})
         shipments = shipments[columns[:-1]]
         if data.has("shipment_lines", ("shipment_id", "quantity")):
             lines = data.frame("shipment_lines")
-            quantity = lines[lines["shipment_id"].isin(shipments["shipment_id"])].groupby("shipment_id")[
+            quantity = lines[isin(lines["shipment_id"], shipments["shipment_id"])].groupby("shipment_id")[
                 "quantity"].sum()
             shipments = shipments.assign(quantity=shipments["shipment_id"].map(quantity))
         else:

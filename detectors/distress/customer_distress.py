@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import day, money
 from detectors.distress.history import DistressSettings, distress_history, stop_supply_days
 from detectors.distress.scoring import EVENT_LABELS, SIGNS, ScoreSettings
@@ -197,7 +198,7 @@ class CustomerDistress(Detector):
             names = dict(zip(frame["customer_id"].astype("object"), frame["name"].astype("object"), strict=True))
         records = _Records(data, sorted(watched), self.memory_days)
         findings = []
-        for customer_id, rows in history[history["customer_id"].isin(watched)].groupby("customer_id", sort=True):
+        for customer_id, rows in history[isin(history["customer_id"], watched)].groupby("customer_id", sort=True):
             rows = rows.reset_index(drop=True)
             for position, kind in self.emitted_months(rows):
                 findings.append(self._finding(rows, position, kind, names.get(customer_id), records))

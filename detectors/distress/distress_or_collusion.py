@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import combine_traces, day, money, saturating
 from detectors.distress.customer_distress import CustomerDistress
 from detectors.distress.history import stop_supply_days
@@ -104,13 +105,13 @@ class DistressOrCollusion(Detector):
                    "balance_before", "credit_limit", "oldest_overdue_days", "over_limit", "after_stop"]
         ledger = load_ledger(data)
         ids = set(distressed["customer_id"])
-        invoices = ledger.invoices[ledger.invoices["customer_id"].isin(ids)].sort_values(
+        invoices = ledger.invoices[isin(ledger.invoices["customer_id"], ids)].sort_values(
             ["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
         if invoices.empty:
             return pd.DataFrame(columns=columns)
         limits = ledger.customers.set_index("customer_id")["credit_limit"] if len(ledger.customers) else pd.Series(
             dtype="float64")
-        settlements = ledger.settlements[ledger.settlements["invoice_id"].isin(set(invoices["invoice_id"]))]
+        settlements = ledger.settlements[isin(ledger.settlements["invoice_id"], set(invoices["invoice_id"]))]
         settled_amount = settlements["paid"] + settlements["cash_discount"] + settlements["credited"]
         settlements = settlements.assign(settled=settled_amount)
         by_invoice = {key: (group["date"].to_numpy(dtype="datetime64[ns]"), group["settled"].to_numpy())

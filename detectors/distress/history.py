@@ -14,6 +14,7 @@ import pandas as pd
 
 from audit.analysis import Analysis
 from audit.financials import altman_z2
+from audit.membership import isin
 from audit.policy import CollectionsPolicy
 from detectors.distress.scoring import (
     EVENT_WEIGHTS,
@@ -199,7 +200,7 @@ class DistressHistory(Analysis):
         history = distress_history(data, settings)
         if len(history):
             watched = history.loc[history["score"] >= self.watch_level, "customer_id"].unique()
-            kept = history[history["customer_id"].isin(watched)].reset_index(drop=True)
+            kept = history[isin(history["customer_id"], watched)].reset_index(drop=True)
             kept.attrs["settings"] = history.attrs.get("settings")
             kept.attrs["watch_level"] = self.watch_level
             history = kept

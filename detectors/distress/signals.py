@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from audit.contract import EVENT_TYPES
+from audit.membership import isin
 from detectors.ledger import line_net, posted_invoices
 from detectors.receivables.open_items import Ledger, customer_master, load_ledger, month_ends, open_items
 
@@ -108,7 +109,7 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     frame["is_cheque"] = is_cheque.astype(bool)
     frame["maturity_days"] = (frame["cheque_due"] - frame["cheque_received"]).dt.days.astype("float64")
     invoices = ledger.invoices.set_index("invoice_id")
-    frame = frame[frame["invoice_id"].isin(invoices.index)].copy()
+    frame = frame[isin(frame["invoice_id"], invoices.index)].copy()
     if frame.empty:
         # pandas cannot map through an empty datetime Series
         return _typed_empty(PAYMENT_TYPES)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import combine_traces, day, money, month_of, tier_pct
 from detectors.ledger import confirmation_gaps, invoice_settlements, posted_invoices
 
@@ -160,14 +161,14 @@ class AddedInvoiceItems(Detector):
         if has_orders:
             with_order = set(posted.loc[posted["order_id"].notna(), "invoice_id"])
             known = set(data.frame("order_lines")["order_id"])
-            compared = set(posted.loc[posted["order_id"].isin(known), "invoice_id"])
+            compared = set(posted.loc[isin(posted["order_id"], known), "invoice_id"])
             noted = {i for i in noted if i not in compared or i not in with_order}
         candidates = sorted(set(beyond["invoice_id"]) | (noted & set(posted["invoice_id"])))
         self.n_beyond_order_ = int(beyond["invoice_id"].nunique())
         if not candidates:
             return empty_findings()
         lines = data.frame("invoice_lines")
-        lines = lines[lines["invoice_id"].isin(candidates)]
+        lines = lines[isin(lines["invoice_id"], candidates)]
         head = posted.set_index("invoice_id").loc[candidates]
         history = self._purchase_history(data, head)
         settlements = invoice_settlements(data, candidates).set_index("invoice_id")
@@ -198,7 +199,7 @@ class AddedInvoiceItems(Detector):
         if not data.has("credit_notes", ("invoice_id",)):
             return pd.DataFrame(columns=columns)
         notes = data.frame("credit_notes")
-        notes = notes[notes["invoice_id"].isin(candidates)]
+        notes = notes[isin(notes["invoice_id"], candidates)]
         for column in columns:
             if column not in notes:
                 notes = notes.assign(**{column: None})
@@ -208,7 +209,7 @@ class AddedInvoiceItems(Detector):
         if not data.has("receipt_allocations", ("receipt_id", "invoice_id")):
             return pd.DataFrame(columns=["invoice_id", "receipt_id"])
         allocations = data.frame("receipt_allocations")
-        return allocations.loc[allocations["invoice_id"].isin(candidates), ["invoice_id", "receipt_id"]]
+        return allocations.loc[isin(allocations["invoice_id"], candidates), ["invoice_id", "receipt_id"]]
 
     def _added_lines(self, lines: pd.DataFrame, beyond: pd.DataFrame) -> pd.DataFrame:
         """Per added product: the added quantity and its net value at the invoice's price and discount.

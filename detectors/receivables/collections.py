@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit.analysis import Analysis
+from audit.membership import isin
 from audit.policy import CollectionsPolicy
 from detectors.receivables.open_items import customer_master, ledger_end_date, load_ledger, open_items
 
@@ -98,7 +99,7 @@ class CollectionsLadder(Analysis):
         actions["shipments_after_stop"] = np.nan
         if stop is not None and len(actions):
             stop_day = actions["due_date"] + pd.Timedelta(days=stop[1])
-            invoices = ledger.invoices[ledger.invoices["customer_id"].isin(set(actions["customer_id"]))]
+            invoices = ledger.invoices[isin(ledger.invoices["customer_id"], set(actions["customer_id"]))]
             later = actions[["invoice_id", "customer_id"]].assign(stop_day=stop_day).merge(
                 invoices[["customer_id", "invoice_date", "amount"]], on="customer_id")
             later = later[(later["invoice_date"] > later["stop_day"]) & (later["invoice_date"] <= as_of)]

@@ -25,17 +25,19 @@ Amounts are rounded to cents; items that round to zero are not open.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from audit.membership import isin
 from detectors.ledger import data_end_date, invoice_amounts
 
 ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
                 "amount", "paid", "cash_discount", "credited", "fifo_credit", "open_amount", "age_days",
                 "days_past_due")
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+OPEN_ITEMS_KEPT = 14
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Ledger:
     loose_credits: pd.DataFrame
     customers: pd.DataFrame
     n_undated_allocations: int = 0
+    # open items by as-of day: aging, exposure, reserve and distress ask for the same month ends
+    open_items_by_day: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -136,7 +140,7 @@ def load_ledger(data) -> Ledger:
     for column in ("invoice_id", "customer_id", "source_id"):
         settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
     settlements = settlements.dropna(subset=["date"])
-    attached = settlements["invoice_id"].isin(posted)
+    attached = isin(settlements["invoice_id"], posted)
     loose_rows = settlements[~attached]
     loose.append(pd.DataFrame({
         "customer_id": loose_rows["customer_id"], "date": loose_rows["date"],
@@ -154,9 +158,18 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
     """The open items on ``as_of`` (movements dated on or before it), one row per open invoice plus one
     ``credit`` row per customer with unapplied credit left; columns :data:`ITEM_COLUMNS`."""
     as_of = pd.Timestamp(as_of).normalize()
+    cache = ledger.open_items_by_day
+    if as_of not in cache:
+        if len(cache) >= OPEN_ITEMS_KEPT:
+            cache.pop(next(iter(cache)))  # the oldest asked: a year of month ends stays
+        cache[as_of] = _open_items(ledger, as_of)
+    return cache[as_of].copy()  # callers may add columns
+
+
+def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     invoices = ledger.invoices[ledger.invoices["invoice_date"] <= as_of]
     settlements = ledger.settlements[ledger.settlements["date"] <= as_of]
-    issued = settlements["invoice_id"].isin(set(invoices["invoice_id"]))
+    issued = isin(settlements["invoice_id"], set(invoices["invoice_id"]))
     early = settlements[~issued]  # paid before the invoice's own date: a credit until the invoice exists
     settled = settlements[issued].groupby("invoice_id")[["paid", "cash_discount", "credited"]].sum()
     items = invoices.join(settled, on="invoice_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.analysis import Analysis
+from audit.membership import isin
 from detectors.common import day, money
 from detectors.ledger import confirmation_gaps
 from detectors.receivables.collections import ladder_steps
@@ -98,7 +99,7 @@ class ProblemReceivables(Analysis):
             complaints = events[(events["event_type"].astype("object").str.strip().str.lower() == "complaint")
                                 & (events["event_date"] <= as_of)
                                 & (events["event_date"] > as_of - pd.Timedelta(days=self.recent_days))
-                                & events["customer_id"].isin(set(owing.index))]
+                                & isin(events["customer_id"], set(owing.index))]
             for row in complaints.sort_values(["customer_id", "event_date"]).itertuples():
                 amount = getattr(row, "amount", None)
                 notes = getattr(row, "notes", None)

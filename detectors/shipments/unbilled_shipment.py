@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import day, money, month_of
 
 
@@ -123,7 +124,7 @@ class UnbilledShipment(Detector):
             values.loc[known, "value_source"] = "product list price"
             values = values.drop(columns="list_price")
         lines = data.frame("invoice_lines")
-        priced = lines[lines["product_id"].isin(values["product_id"]) & (lines["quantity"] > 0)]
+        priced = lines[isin(lines["product_id"], values["product_id"]) & (lines["quantity"] > 0)]
         average = (priced.assign(amount=priced["quantity"] * priced["unit_price"])
                    .groupby("product_id")[["amount", "quantity"]].sum())
         average = (average["amount"] / average["quantity"]).rename("average_price")
@@ -145,7 +146,7 @@ class UnbilledShipment(Detector):
         invoices = data.frame("invoices").set_index("invoice_id")
         customers = data.frame("customers").set_index("customer_id") if data.has("customers") else None
         all_lines = data.frame("shipment_lines")
-        shipped_products = all_lines[all_lines["shipment_id"].isin(gaps["shipment_id"])].groupby(
+        shipped_products = all_lines[isin(all_lines["shipment_id"], gaps["shipment_id"])].groupby(
             "shipment_id")["product_id"].nunique()
         return pd.DataFrame([
             self._finding(shipment_id, group, shipments.loc[shipment_id], invoices, customers,

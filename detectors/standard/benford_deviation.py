@@ -27,6 +27,7 @@ from audit.benford import (
     extract_digits,
 )
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import combine_traces, day, money, saturating
 from detectors.standard.support import amount_unit, group_period, invoice_totals, most_common
 
@@ -140,15 +141,15 @@ class _BenfordDeviation(Detector):
                                    bootstrap_draws=self.bootstrap_draws, seed=0)
         sizes = frame.groupby(col).size()
         eligible = sizes[sizes >= self.min_group_size].index
-        frame = frame[frame[col].isin(eligible)]
+        frame = frame[isin(frame[col], eligible)]
         self.n_groups_tested_ = len(eligible)
         if frame.empty:
             return empty_findings()
-        kwargs = dict(alpha=self.alpha, bootstrap_draws=self.bootstrap_draws, seed=0)
+        kwargs = dict(alpha=self.alpha, bootstrap_draws=self.bootstrap_draws, seed=0, bootstrap_only_material=True)
         results = [benford_by_group(frame, "units", col, tests=tests, **kwargs)]
         large = sizes[sizes >= max(self.first_three_min_n, self.min_group_size)].index
         if with_first_three and len(large):
-            results.append(benford_by_group(frame[frame[col].isin(large)], "units", col, tests=(FIRST_THREE,),
+            results.append(benford_by_group(frame[isin(frame[col], large)], "units", col, tests=(FIRST_THREE,),
                                             **kwargs))
         table = pd.concat(results, ignore_index=True)
         # A deviation most groups share (prices in round thousands, one dominant product) is the ledger's,

@@ -117,6 +117,7 @@ class JustBelowThreshold(Detector):
         if parts.empty:
             return []
         parts = parts.sort_values(["customer_id", "run", "invoice_date", "invoice_id"], ignore_index=True)
+        parts = self._possible_splits(parts, order_share)
         findings = []
         for _, run in parts.groupby(["customer_id", "run"], sort=True):
             orders = run["order_id"]
@@ -133,6 +134,20 @@ class JustBelowThreshold(Detector):
             findings.extend(self._split_findings(suspect, orders[shared].dropna(), no_order[shared | no_order],
                                                  order_share))
         return findings
+
+    def _possible_splits(self, parts: pd.DataFrame, order_share: float) -> pd.DataFrame:
+        """The runs that can hold a split, found for all runs at once (a frequent buyer has thousands of runs
+        of separate purchases); the loop in :meth:`_splits` then looks at these few one by one."""
+        run_key = ["customer_id", "run"]
+        orders = parts["order_id"]
+        shared = orders.notna() & parts.duplicated([*run_key, "order_id"], keep=False)
+        no_order = orders.isna() & (order_share >= self.routine_share)
+        suspect = parts[shared | no_order]
+        copy = suspect["order_id"].notna() & suspect.duplicated([*run_key, "order_id", "amount"], keep="first")
+        suspect = suspect[~copy]
+        sizes = suspect.groupby(run_key)["amount"].agg(["size", "sum"])
+        kept = sizes[(sizes["size"] >= 2) & (sizes["sum"] >= self.approval_amount)].index
+        return parts[pd.MultiIndex.from_frame(parts[run_key]).isin(kept)]
 
     def _split_findings(self, run: pd.DataFrame, shared: pd.Series, no_order: pd.Series, order_share: float):
         limit = self.approval_amount

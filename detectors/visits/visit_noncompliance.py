@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
 from detectors.common import combine_traces, day, haversine_m, money, month_of, saturating
 from detectors.ledger import data_end_date, invoice_amounts
 
@@ -204,7 +205,7 @@ class VisitNoncompliance(Detector):
             return empty_findings()
         flagged = v.loc[traces.index]
         sales = self._month_sales(data, flagged)
-        self._visit_counts_ = self._visits_per_month(v[v["customer_id"].isin(set(flagged["customer_id"]))])
+        self._visit_counts_ = self._visits_per_month(v[isin(v["customer_id"], set(flagged["customer_id"]))])
         findings = [self._finding(v.loc[i], traces.loc[i].dropna().to_dict(), sales)
                     for i in flagged.sort_values("visit_id").index]
         return pd.DataFrame(findings)
@@ -305,7 +306,7 @@ class VisitNoncompliance(Detector):
         if missed.empty:
             return out
         pings = data.frame("gps_pings")
-        pings = pings[pings["salesperson_id"].isin(set(missed["salesperson_id"]))]
+        pings = pings[isin(pings["salesperson_id"], set(missed["salesperson_id"]))]
         window = pd.Timedelta(minutes=self.ping_window_minutes)
         for index, visit in missed.iterrows():
             near = pings[(pings["salesperson_id"] == visit["salesperson_id"])

@@ -117,35 +117,30 @@ class JustBelowThreshold(Detector):
         if parts.empty:
             return []
         parts = parts.sort_values(["customer_id", "run", "invoice_date", "invoice_id"], ignore_index=True)
-        parts = self._possible_splits(parts, order_share)
+        parts = self._split_parts(parts, order_share)
         findings = []
         for _, run in parts.groupby(["customer_id", "run"], sort=True):
-            orders = run["order_id"]
-            shared = orders.notna() & orders.duplicated(keep=False)
-            no_order = orders.isna() & (order_share >= self.routine_share)
-            # Only the parts that are not each the bill of an order of their own make up the split; a part
-            # with its own order is a separate purchase, whatever its date.
-            suspect = run[shared | no_order]
-            # A second bill of one order for the same amount is a copy (STD-02's duplicate), not a part
-            copy = suspect["order_id"].notna() & suspect.duplicated(["order_id", "amount"], keep="first")
-            suspect = suspect[~copy]
-            if len(suspect) < 2 or suspect["amount"].sum() < self.approval_amount:
-                continue
-            findings.extend(self._split_findings(suspect, orders[shared].dropna(), no_order[shared | no_order],
+            findings.extend(self._split_findings(run[run["is_part"]], run.loc[run["shared_order"], "order_id"],
+                                                 run.loc[run["shared_order"] | run["no_order"], "no_order"],
                                                  order_share))
         return findings
 
-    def _possible_splits(self, parts: pd.DataFrame, order_share: float) -> pd.DataFrame:
-        """The runs that can hold a split, found for all runs at once (a frequent buyer has thousands of runs
-        of separate purchases); the loop in :meth:`_splits` then looks at these few one by one."""
+    def _split_parts(self, parts: pd.DataFrame, order_share: float) -> pd.DataFrame:
+        """The runs that hold a split, with each invoice's role, found for all runs at once (a frequent
+        buyer has thousands of runs of separate purchases): ``shared_order`` (it bills the same order as
+        another invoice of its run), ``no_order`` (it names none where most invoices do) and ``is_part``."""
         run_key = ["customer_id", "run"]
         orders = parts["order_id"]
         shared = orders.notna() & parts.duplicated([*run_key, "order_id"], keep=False)
         no_order = orders.isna() & (order_share >= self.routine_share)
-        suspect = parts[shared | no_order]
-        copy = suspect["order_id"].notna() & suspect.duplicated([*run_key, "order_id", "amount"], keep="first")
-        suspect = suspect[~copy]
-        sizes = suspect.groupby(run_key)["amount"].agg(["size", "sum"])
+        # Only the parts that are not each the bill of an order of their own make up the split; a part with
+        # its own order is a separate purchase, whatever its date. A second bill of one order for the same
+        # amount is a copy (STD-02's duplicate), not a part.
+        candidates = parts[shared | no_order]
+        copy = candidates["order_id"].notna() & candidates.duplicated([*run_key, "order_id", "amount"], keep="first")
+        is_part = (shared | no_order) & ~copy.reindex(parts.index, fill_value=False)
+        parts = parts.assign(shared_order=shared, no_order=no_order, is_part=is_part)
+        sizes = parts[parts["is_part"]].groupby(run_key)["amount"].agg(["size", "sum"])
         kept = sizes[(sizes["size"] >= 2) & (sizes["sum"] >= self.approval_amount)].index
         return parts[pd.MultiIndex.from_frame(parts[run_key]).isin(kept)]
 

@@ -8,6 +8,7 @@ carry the contract's names. Values are read as they are; parsing and checking ha
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import warnings
@@ -35,6 +36,17 @@ class SourceTable:
     # Source row number of each frame row where they are not consecutive (a CSV with blank lines or
     # line breaks inside quoted values); None when ``first_row`` + position is right.
     row_numbers: list[int] | None = None
+    rows: int = field(init=False)  # rows read, kept when the frame is released after checking
+
+    def __post_init__(self):
+        self.rows = len(self.frame)
+
+    def without_rows(self) -> SourceTable:
+        """This source's description (origin, digest, row count) without its frame, to free its memory."""
+        light = copy.copy(self)
+        light.frame = self.frame.iloc[:0]
+        light.row_numbers = None
+        return light
 
 
 @dataclass

@@ -55,7 +55,7 @@ def _now() -> str:
 
 def _input_manifest(tables: AuditTables) -> list[dict]:
     rows_used = {name: len(frame) for name, frame in tables.frames.items()}
-    return [{"table": name, "origin": src.origin, "sha256": src.sha256, "rows_read": len(src.frame),
+    return [{"table": name, "origin": src.origin, "sha256": src.sha256, "rows_read": src.rows,
              "rows_used": rows_used.get(name, 0)} for name, src in sorted(tables.sources.items())]
 
 

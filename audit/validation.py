@@ -213,7 +213,7 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
                                 column))
     if missing:
         return None
-    frame = raw.copy()
+    frame = raw.copy(deep=False)  # every contract column is replaced by its parsed copy
     check = _TableCheck(spec, source, raw)
     for column in spec.columns:
         if column.name not in raw.columns:
@@ -323,10 +323,11 @@ def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clea
                                         f"table {parent} is absent", f"provide {parent} to check them",
                                         column.name, action="kept"))
             continue
+        # The parent's column itself, not a Python set of it: millions of ids are tested in Arrow.
         if parent == spec.name:
-            known = set(frame.loc[~check.excluded, parent_column].dropna())
+            known = frame.loc[~check.excluded, parent_column].dropna()
         else:
-            known = set(clean[parent][parent_column].dropna())
+            known = clean[parent][parent_column].dropna()
         dangling = values.notna() & ~isin(values, known) & ~check.excluded
         for index in dangling[dangling].index:
             value = values.at[index]
@@ -381,8 +382,8 @@ def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
         problems.extend(check.problems)
         if spec.key and len(spec.key) == 1:
             # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row).
-            kept = set(frame.loc[~check.excluded, spec.key[0]])
-            excluded_keys[name] = set(frame.loc[check.excluded, spec.key[0]]) - kept
+            gone = frame.loc[check.excluded, spec.key[0]]
+            excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
         kept_frame = frame.loc[~check.excluded].reset_index(drop=True)
         for column in spec.columns:  # absent optional columns exist, empty, so detectors can rely on names
             if column.name not in kept_frame.columns:
@@ -390,7 +391,9 @@ def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
                                                        column.type)
         clean[name] = kept_frame
     present_columns = {name: frozenset(_normalise_headers(loaded.tables[name].frame).columns) for name in parsed}
-    return AuditTables(clean, present_columns, problems, dict(loaded.tables))
+    # The raw frames are not needed once checked (problems carry their source rows): free them.
+    sources = {name: source.without_rows() for name, source in loaded.tables.items()}
+    return AuditTables(clean, present_columns, problems, sources)
 
 
 def load_and_validate(source, policy: Policy, strict: bool = False) -> AuditTables:

@@ -245,7 +245,14 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
     # Integer codes for customers: grouping on them is many times faster than on text ids.
     coded = _encoded(inputs, customers)
     master = coded.customers.set_index("customer_id")
-    snapshots = {end: open_items(coded.ledger, end) for end in ends}
+    # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
+    # computing them again on the coded ledger doubled the month-end work.
+    positions = pd.Index(customers, dtype="object")
+    snapshots = {}
+    for end in ends:
+        items = open_items(ledger, end)
+        items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
+        snapshots[end] = items
     rows = []
     for position, end in enumerate(ends):
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None

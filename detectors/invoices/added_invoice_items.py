@@ -157,13 +157,12 @@ class AddedInvoiceItems(Detector):
         posted = invoices[invoices["status"].fillna("posted") != "cancelled"] if data.has("invoices", ("status",)) \
             else invoices
         # Invoices with no order to compare with are judged on a 'not_ordered' credit note alone.
-        noted = set(self._not_ordered_notes(data)["invoice_id"])
+        noted = self._not_ordered_notes(data)["invoice_id"]
+        judged_on_note = posted["invoice_id"]
         if has_orders:
-            with_order = set(posted.loc[posted["order_id"].notna(), "invoice_id"])
-            known = set(data.frame("order_lines")["order_id"])
-            compared = set(posted.loc[isin(posted["order_id"], known), "invoice_id"])
-            noted = {i for i in noted if i not in compared or i not in with_order}
-        candidates = sorted(set(beyond["invoice_id"]) | (noted & set(posted["invoice_id"])))
+            compared = isin(posted["order_id"], data.frame("order_lines")["order_id"])
+            judged_on_note = posted.loc[~compared, "invoice_id"]
+        candidates = sorted(set(beyond["invoice_id"]) | set(noted[isin(noted, judged_on_note)]))
         self.n_beyond_order_ = int(beyond["invoice_id"].nunique())
         if not candidates:
             return empty_findings()

@@ -169,7 +169,7 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     invoices = ledger.invoices[ledger.invoices["invoice_date"] <= as_of]
     settlements = ledger.settlements[ledger.settlements["date"] <= as_of]
-    issued = isin(settlements["invoice_id"], set(invoices["invoice_id"]))
+    issued = isin(settlements["invoice_id"], invoices["invoice_id"])
     early = settlements[~issued]  # paid before the invoice's own date: a credit until the invoice exists
     settled = settlements[issued].groupby("invoice_id")[["paid", "cash_discount", "credited"]].sum()
     items = invoices.join(settled, on="invoice_id")

@@ -44,6 +44,7 @@ benford_py project (milcent/benford_py) are reproduced in ``tests/test_benford.p
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -291,12 +292,26 @@ def bootstrap_mad_p_value(test: str, n: int, mad: float, draws: int, seed: int |
     Samples are multinomial(n, expected proportions); p = (1 + #{MAD* >= MAD}) / (draws + 1), so it is
     never 0. Exact in small samples, where the chi-square approximation fails (expected counts < 5).
     """
+    simulated_mad = _simulated_mads(test, n, draws, seed) if seed is not None else \
+        np.sort(_draw_mads(test, n, draws, seed))
+    # Tolerance so a simulated sample identical to the observed one counts as "at least as extreme".
+    at_least = draws - int(np.searchsorted(simulated_mad, mad - 1e-15, side="left"))
+    return float((1 + at_least) / (draws + 1))
+
+
+def _draw_mads(test: str, n: int, draws: int, seed: int | None) -> np.ndarray:
     p = expected_proportions(test)
     rng = np.random.default_rng(seed)
     simulated_counts = rng.multinomial(n, p, size=draws)
-    simulated_mad = np.abs(simulated_counts / n - p).mean(axis=1)
-    # Tolerance so a simulated sample identical to the observed one counts as "at least as extreme".
-    return float((1 + np.count_nonzero(simulated_mad >= mad - 1e-15)) / (draws + 1))
+    return np.abs(simulated_counts / n - p).mean(axis=1)
+
+
+@functools.lru_cache(maxsize=512)
+def _simulated_mads(test: str, n: int, draws: int, seed: int) -> np.ndarray:
+    # Groups of equal size draw the same samples under one seed: per customer, sizes repeat a lot.
+    mads = np.sort(_draw_mads(test, n, draws, seed))
+    mads.flags.writeable = False
+    return mads
 
 
 @dataclass(frozen=True, eq=False)

@@ -277,17 +277,26 @@ def _with_own_median(features: pd.DataFrame, window: int = 6, min_months: int = 
     order = np.lexsort((month_index.to_numpy(), features["key"].to_numpy()))
     keys = features["key"].to_numpy()[order]
     months = month_index.to_numpy()[order]
-    sales = features["net"].to_numpy()[order]
-    start = 0
-    for end in range(1, len(order) + 1):
-        if end < len(order) and keys[end] == keys[start]:
-            continue
-        for i in range(start, end):
-            earlier = (months[start:i] >= months[i] - window) & (months[start:i] < months[i])
-            history = sales[start:i][earlier]
-            if history.size >= min_months:
-                medians[order[i]] = np.median(history)
-        start = end
+    sales = features["net"].to_numpy(dtype=float)[order]
+    # One row per key and month, so a month's window holds at most the ``window`` rows just before it.
+    n_rows = len(order)
+    history = np.full((n_rows, window), np.inf)  # inf: no month there (sorts after every value)
+    in_window = np.zeros((n_rows, window), dtype=bool)
+    for lag in range(1, window + 1):
+        rows = np.arange(lag, n_rows)
+        before = rows - lag
+        same = (keys[before] == keys[rows]) & (months[before] >= months[rows] - window)
+        history[rows[same], lag - 1] = sales[before[same]]
+        in_window[rows[same], lag - 1] = True
+    count = in_window.sum(axis=1)
+    ordered = np.sort(history, axis=1)
+    low = ordered[np.arange(n_rows), np.maximum((count - 1) // 2, 0)]
+    high = ordered[np.arange(n_rows), np.minimum(count // 2, window - 1)]
+    # np.median's own rule: the middle value, or the mean of the two middle values; NaN if any is NaN.
+    median = np.where(count % 2 == 1, low, (low + high) / 2)
+    median[(np.isnan(history) & in_window).any(axis=1)] = np.nan
+    enough = count >= min_months
+    medians[order[enough]] = median[enough]
     usual = pd.Series(medians, index=features.index)
     ratio = features["net"] / usual
     return features.assign(

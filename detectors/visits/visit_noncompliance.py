@@ -34,11 +34,14 @@ def _planned_at(visits: pd.DataFrame) -> pd.Series:
     """planned_date + planned_time ('HH:MM' or 'HH:MM:SS'); NaT when the time is missing or unreadable."""
     if "planned_time" not in visits:
         return pd.Series(pd.NaT, index=visits.index, dtype="datetime64[ns]")
-    text = visits["planned_time"].astype("object").where(visits["planned_time"].notna(), None)
-    text = text.map(lambda t: (t.strip() + ":00" if t.strip().count(":") == 1 else t.strip())
-                    if isinstance(t, str) else None)
-    offset = pd.to_timedelta(text, errors="coerce")
-    return pd.to_datetime(visits["planned_date"]) + offset
+    given = visits["planned_time"].astype("object").where(visits["planned_time"].notna(), None)
+    # A few distinct times over many visits: each is read once (code -1, a missing time, takes the NaT).
+    codes, distinct = pd.factorize(given)
+    text = pd.Series(distinct, dtype="object").map(
+        lambda t: (t.strip() + ":00" if t.strip().count(":") == 1 else t.strip()) if isinstance(t, str) else None)
+    offsets = pd.to_timedelta(text, errors="coerce").to_numpy()
+    offsets = np.concatenate([offsets, np.array(["NaT"], dtype=offsets.dtype)])
+    return pd.to_datetime(visits["planned_date"]) + pd.Series(offsets[codes], index=visits.index)
 
 
 class VisitNoncompliance(Detector):

@@ -152,7 +152,8 @@ def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable |
             frame = _read_csv(path, table)
             row_numbers = _csv_row_numbers(path, len(frame))
         elif kind == ".parquet":
-            frame = pd.read_parquet(path)
+            # Dates as datetime64, not one Python date object per value (parsing those took seconds).
+            frame = pd.read_parquet(path, to_pandas_kwargs={"date_as_object": False})
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about styles it does not read

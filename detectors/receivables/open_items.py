@@ -37,6 +37,7 @@ ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id"
                 "amount", "paid", "cash_discount", "credited", "fifo_credit", "open_amount", "age_days",
                 "days_past_due")
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CHEQUE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 OPEN_ITEMS_KEPT = 14
 
 
@@ -254,22 +255,35 @@ def pending_cheques(data, as_of) -> pd.DataFrame:
         return _empty(columns)
     as_of = pd.Timestamp(as_of)
     frame = data.frame("cheques")
+    booked, due, closed_on = _cheque_dates(data)
+    keep = (booked <= as_of) & (due > as_of) & ~(closed_on <= as_of)
+    out = frame.loc[keep, ["cheque_id", "customer_id", "amount", "received_date", "due_date"]].copy()
+    for column in ("cheque_id", "customer_id"):
+        out[column] = out[column].astype("object")
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce").fillna(0.0).astype("float64")
+    return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
+
+
+def _cheque_dates(data) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per cheque: booked (first receipt naming it, else received), due, and closed (cleared, bounced,
+    returned or replaced: its status date, else NaT). Worked out once per run: exposure asks month by month."""
+    cached = _CHEQUE_CACHE.get(data)
+    if cached is not None:
+        return cached
+    frame = data.frame("cheques")
     received = pd.to_datetime(frame["received_date"])
     booked = received
     if data.has("receipts", ("cheque_id", "posted_date")):
         receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
         first = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
         booked = pd.to_datetime(frame["cheque_id"].astype("object").map(first)).fillna(received)
-    settled = pd.Series(False, index=frame.index)
+    closed_on = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
     if data.has("cheques", ("status", "status_date")):
         closed = frame["status"].isin(("cleared", "bounced", "returned", "replaced"))
-        settled = closed & (pd.to_datetime(frame["status_date"]) <= as_of)
-    keep = (booked <= as_of) & (pd.to_datetime(frame["due_date"]) > as_of) & ~settled
-    out = frame.loc[keep, ["cheque_id", "customer_id", "amount", "received_date", "due_date"]].copy()
-    for column in ("cheque_id", "customer_id"):
-        out[column] = out[column].astype("object")
-    out["amount"] = pd.to_numeric(out["amount"], errors="coerce").fillna(0.0).astype("float64")
-    return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
+        closed_on = pd.to_datetime(frame["status_date"]).where(closed)
+    dates = (booked, pd.to_datetime(frame["due_date"]), closed_on)
+    _CHEQUE_CACHE[data] = dates
+    return dates
 
 
 def salesperson_master(data) -> pd.DataFrame:

@@ -107,13 +107,18 @@ class _RoundAmount(Detector):
         return frame, unit
 
     # ------------------------------------------------------------ test per group
-    def _test(self, records: pd.DataFrame, population: pd.DataFrame) -> dict | None:
+    @staticmethod
+    def _counts(records: pd.DataFrame) -> tuple[int, int]:
+        """(round and suspicious, eligible) among ``records``."""
         eligible = records.loc[records["eligible"].astype(bool)]
-        n, k = len(eligible), int(eligible["suspicious"].astype(bool).sum())
-        pop = population.loc[population["eligible"].astype(bool)]
+        return int(eligible["suspicious"].astype(bool).sum()), len(eligible)
+
+    def _test(self, records: pd.DataFrame, population: tuple[int, int]) -> dict | None:
+        k, n = self._counts(records)
+        population_k, population_n = population
         # The rate of the rest of the ledger (the group's own records left out, so its habit does not set
         # the yardstick), Laplace-smoothed so a ledger with no round amount at all still has a rate.
-        rate = (int(pop["suspicious"].astype(bool).sum()) - k + 1) / (len(pop) - n + 2)
+        rate = (population_k - k + 1) / (population_n - n + 2)
         p_value = excess_p_value(k, n, rate)
         expected = n * rate
         flagged = (k >= self.min_round_count and p_value < self.alpha and k >= self.min_ratio * expected)
@@ -128,11 +133,16 @@ class _RoundAmount(Detector):
                             "receipts": (int(receipts["suspicious"].sum()), int(receipts["eligible"].sum()))}
         groups = sorted(set(invoices.loc[invoices["suspicious"], col].dropna())
                         | set(receipts.loc[receipts["suspicious"].astype(bool), col].dropna()))
+        # Counted and split once: per group, scanning the whole ledger again took seconds.
+        population = {"invoices": self._counts(invoices), "cash_receipts": self._counts(receipts)}
+        invoices_of = dict(tuple(invoices.groupby(col, sort=False)))
+        receipts_of = dict(tuple(receipts.groupby(col, sort=False)))
         findings = []
         for group in groups:
-            mine_inv = invoices[invoices[col] == group]
-            mine_rec = receipts[receipts[col] == group]
-            tests = {"invoices": self._test(mine_inv, invoices), "cash_receipts": self._test(mine_rec, receipts)}
+            mine_inv = invoices_of.get(group, invoices.iloc[:0])
+            mine_rec = receipts_of.get(group, receipts.iloc[:0])
+            tests = {"invoices": self._test(mine_inv, population["invoices"]),
+                     "cash_receipts": self._test(mine_rec, population["cash_receipts"])}
             if not any(t["flagged"] for t in tests.values()):
                 continue
             findings.append(self._finding(data, group, mine_inv, mine_rec, tests, invoice_unit, receipt_unit))

@@ -60,6 +60,7 @@ class Ledger:
     n_undated_allocations: int = 0
     # open items by as-of day: aging, exposure, reserve and distress ask for the same month ends
     open_items_by_day: dict = field(default_factory=dict, compare=False, repr=False)
+    sorted_invoices: dict = field(default_factory=dict, compare=False, repr=False)  # see _fifo_invoices
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -167,17 +168,27 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
     return cache[as_of].copy()  # callers may add columns
 
 
+def _fifo_invoices(ledger: Ledger) -> pd.DataFrame:
+    """The ledger's invoices in first-in-first-out order (customer, date, invoice), sorted once per run: a
+    day's invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
+    if "fifo" not in ledger.sorted_invoices:
+        ledger.sorted_invoices["fifo"] = ledger.invoices.sort_values(
+            ["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
+    return ledger.sorted_invoices["fifo"]
+
+
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
-    invoices = ledger.invoices[ledger.invoices["invoice_date"] <= as_of]
+    fifo = _fifo_invoices(ledger)
+    invoices = fifo[fifo["invoice_date"] <= as_of]
     settlements = ledger.settlements[ledger.settlements["date"] <= as_of]
     issued = isin(settlements["invoice_id"], invoices["invoice_id"])
     early = settlements[~issued]  # paid before the invoice's own date: a credit until the invoice exists
-    settled = settlements[issued].groupby("invoice_id")[["paid", "cash_discount", "credited"]].sum()
-    items = invoices.join(settled, on="invoice_id")
+    settled = settlements[issued].groupby("invoice_id", sort=False)[["paid", "cash_discount", "credited"]].sum()
+    items = invoices.join(settled, on="invoice_id")  # settled's order does not matter: it is joined (unsorted groups)
     for column in ("paid", "cash_discount", "credited"):
         items[column] = items[column].fillna(0.0)
     items["open_amount"] = items["amount"] - items["paid"] - items["cash_discount"] - items["credited"]
-    over = items[items["open_amount"] < 0]
+    over = items[items["open_amount"] < 0].sort_index()  # summed in the ledger's order, as always
     loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
     credit_parts = [loose.groupby("customer_id")["amount"].sum(),
                     (-over["open_amount"]).groupby(over["customer_id"]).sum(),
@@ -187,13 +198,12 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     items["open_amount"] = items["open_amount"].clip(lower=0.0)
 
     # First in, first out: each customer's unapplied credit clears its oldest open invoices.
-    items = items.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
     available = items["customer_id"].map(credit).fillna(0.0)
-    before = items.groupby("customer_id")["open_amount"].cumsum() - items["open_amount"]
+    before = items.groupby("customer_id", sort=False)["open_amount"].cumsum() - items["open_amount"]
     items["fifo_credit"] = (available - before).clip(lower=0.0).clip(upper=items["open_amount"])
     items["fifo_credit"] = items["fifo_credit"].where(available > 0, 0.0)
     items["open_amount"] = items["open_amount"] - items["fifo_credit"]
-    used = items.groupby("customer_id")["fifo_credit"].sum()
+    used = items.groupby("customer_id", sort=False)["fifo_credit"].sum()
     left = credit.sub(used, fill_value=0.0)
     left = left[left.round(2) > 0]
 

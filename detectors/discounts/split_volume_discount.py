@@ -132,11 +132,6 @@ class SplitVolumeDiscount(Detector):
             invoices.invoice_date, invoices.customer_id, invoices.salesperson_id, **extra_lines, **extra)
         return data.execute(selected.order_by(["invoice_id", "line_no"]))
 
-    def _customer_medians(self, data, customers) -> pd.Series:
-        """Each customer's median line quantity over all its posted invoices."""
-        history = self._customer_lines(data, customers)
-        return history.groupby("customer_id")["quantity"].median()
-
     def _customer_lines(self, data, customers) -> pd.DataFrame:
         """Every posted line of the given customers: its quantity, invoice and date."""
         lines = data.table("invoice_lines")
@@ -154,12 +149,13 @@ class SplitVolumeDiscount(Detector):
             return empty_findings()
         # Reduce first: a line cannot be far above usual unless it is well above the customer's overall
         # median (the median of the other invoices moves little when one invoice is left out).
-        overall = self._customer_medians(data, tier["customer_id"])
+        history = self._customer_lines(data, tier["customer_id"])
+        overall = history.groupby("customer_id")["quantity"].median()
         rough = tier["quantity"] / tier["customer_id"].map(overall)
         tier = tier[rough.isna() | (rough >= self.usual_multiple / 2)]
         if tier.empty:
             return empty_findings()
-        history = self._customer_lines(data, tier["customer_id"])
+        history = history[isin(history["customer_id"], tier["customer_id"])]  # medians ignore row order
         tier = self._with_usual(tier, history)
         candidates = tier[tier["multiple"].isna() | (tier["multiple"] >= self.usual_multiple)]
         candidates = candidates[candidates["other_bulk_months"] < self.regular_bulk_months]
@@ -192,18 +188,21 @@ class SplitVolumeDiscount(Detector):
                   for customer, rows in history.groupby("customer_id", sort=False).indices.items()}
         usual = np.full(len(tier), np.nan)
         months = np.zeros(len(tier), dtype=int)
+        done: dict[tuple, tuple[float, int]] = {}  # the lines of one invoice share its answer
         for k, (customer, invoice_id, when) in enumerate(zip(tier["customer_id"], tier["invoice_id"],
                                                              tier["invoice_date"], strict=True)):
             if customer not in arrays:
                 continue
-            invoices, quantities, periods = arrays[customer]
-            other = invoices != invoice_id
-            if not other.any():
-                continue
-            usual[k] = float(np.median(quantities[other]))
-            bulk = set(periods[other & (quantities >= self.first_tier_quantity)])
-            bulk.discard(pd.Timestamp(when).strftime("%Y-%m"))
-            months[k] = len(bulk)
+            if (customer, invoice_id) not in done:
+                invoices, quantities, periods = arrays[customer]
+                other = invoices != invoice_id
+                if not other.any():
+                    done[(customer, invoice_id)] = (np.nan, 0)
+                else:
+                    bulk = set(periods[other & (quantities >= self.first_tier_quantity)])
+                    bulk.discard(pd.Timestamp(when).strftime("%Y-%m"))
+                    done[(customer, invoice_id)] = (float(np.median(quantities[other])), len(bulk))
+            usual[k], months[k] = done[(customer, invoice_id)]
         return tier.assign(usual_quantity=usual, multiple=tier["quantity"].to_numpy() / usual,
                            other_bulk_months=months)
 

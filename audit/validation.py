@@ -23,6 +23,8 @@ import jdatetime
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.loading import LoadedData, SourceTable
@@ -69,10 +71,19 @@ class AuditTables:
 
 # ---------------------------------------------------------------- parsing
 
+def _maybe_non_ascii(text: pd.Series) -> bool:
+    """False when every value is plain ASCII (then no Persian or Arabic digit can be there): Arrow checks
+    that in one pass, far faster than the digit pattern over a million values."""
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        all_ascii = pc.all(pc.string_is_ascii(pyarrow.array(text.array))).as_py()
+        return all_ascii is False
+    return True
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     text = values.astype("str").str.strip()
     text = text.mask(text == "")
-    if text.str.contains(_NON_ASCII_DIGIT, na=False).any():
+    if _maybe_non_ascii(text) and text.str.contains(_NON_ASCII_DIGIT, na=False).any():
         text = text.str.translate(_DIGITS)
     return text
 

@@ -41,7 +41,7 @@ class SourceTable:
     def __post_init__(self):
         self.rows = len(self.frame)
 
-    def without_rows(self) -> SourceTable:
+    def without_frame(self) -> SourceTable:
         """This source's description (origin, digest, row count) without its frame, to free its memory."""
         light = copy.copy(self)
         light.frame = self.frame.iloc[:0]

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _arrow_text(series: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+def arrow_text(series: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow array behind an Arrow-backed text Series (no copy), else None."""
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return pa.array(series.array)
@@ -21,10 +22,10 @@ def _arrow_text(series: pd.Series) -> pa.Array | pa.ChunkedArray | None:
 
 def isin(series: pd.Series, values) -> pd.Series:
     """``series.isin(values)`` as a boolean Series on ``series``' index (missing values: False)."""
-    column = _arrow_text(series)
+    column = arrow_text(series)
     if column is None:
         return series.isin(values if not isinstance(values, (set, frozenset)) else list(values))
-    if isinstance(values, pd.Series | pd.Index) and _arrow_text(pd.Series(values)) is not None:
+    if isinstance(values, pd.Series | pd.Index) and arrow_text(pd.Series(values)) is not None:
         looked_up = pa.array(pd.Series(values).dropna().array)
     else:
         # pandas matches only text values against a text column; so does this

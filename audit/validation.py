@@ -23,12 +23,11 @@ import jdatetime
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
 import pyarrow.compute as pc
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.loading import LoadedData, SourceTable
-from audit.membership import isin
+from audit.membership import arrow_text, isin
 from audit.policy import Policy
 from audit.problems import FATAL, ROW, WARNING, InputError, Problem
 
@@ -74,10 +73,8 @@ class AuditTables:
 def _maybe_non_ascii(text: pd.Series) -> bool:
     """False when every value is plain ASCII (then no Persian or Arabic digit can be there): Arrow checks
     that in one pass, far faster than the digit pattern over a million values."""
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
-        all_ascii = pc.all(pc.string_is_ascii(pyarrow.array(text.array))).as_py()
-        return all_ascii is False
-    return True
+    column = arrow_text(text)
+    return column is None or pc.all(pc.string_is_ascii(column)).as_py() is False
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -403,7 +400,7 @@ def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
         clean[name] = kept_frame
     present_columns = {name: frozenset(_normalise_headers(loaded.tables[name].frame).columns) for name in parsed}
     # The raw frames are not needed once checked (problems carry their source rows): free them.
-    sources = {name: source.without_rows() for name, source in loaded.tables.items()}
+    sources = {name: source.without_frame() for name, source in loaded.tables.items()}
     return AuditTables(clean, present_columns, problems, sources)
 
 

@@ -24,6 +24,7 @@ Amounts are rounded to cents; items that round to zero are not open.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass, field
 
@@ -60,7 +61,12 @@ class Ledger:
     n_undated_allocations: int = 0
     # open items by as-of day: aging, exposure, reserve and distress ask for the same month ends
     open_items_by_day: dict = field(default_factory=dict, compare=False, repr=False)
-    sorted_invoices: dict = field(default_factory=dict, compare=False, repr=False)  # see _fifo_invoices
+
+    @functools.cached_property
+    def fifo_invoices(self) -> pd.DataFrame:
+        """The invoices in first-in-first-out order (customer, date, invoice), sorted once per run: a day's
+        invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
+        return self.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -168,17 +174,8 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
     return cache[as_of].copy()  # callers may add columns
 
 
-def _fifo_invoices(ledger: Ledger) -> pd.DataFrame:
-    """The ledger's invoices in first-in-first-out order (customer, date, invoice), sorted once per run: a
-    day's invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
-    if "fifo" not in ledger.sorted_invoices:
-        ledger.sorted_invoices["fifo"] = ledger.invoices.sort_values(
-            ["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
-    return ledger.sorted_invoices["fifo"]
-
-
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
-    fifo = _fifo_invoices(ledger)
+    fifo = ledger.fifo_invoices
     invoices = fifo[fifo["invoice_date"] <= as_of]
     settlements = ledger.settlements[ledger.settlements["date"] <= as_of]
     issued = isin(settlements["invoice_id"], invoices["invoice_id"])

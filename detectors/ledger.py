@@ -13,6 +13,8 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from audit.membership import among
+
 
 def line_net(lines: ibis.Table) -> ibis.Value:
     return lines.quantity * lines.unit_price * (1 - lines.discount_pct.fill_null(0) / 100.0)
@@ -65,7 +67,7 @@ def balances_as_of(data, points: pd.DataFrame) -> pd.DataFrame:
         return points.assign(ledger_balance=pd.Series(dtype=float))
     movements = ledger_movements(data)
     customers = sorted(points["customer_id"].dropna().unique())
-    daily = movements.filter(movements.customer_id.isin(customers)).group_by(["customer_id", "date"]).aggregate(
+    daily = movements.filter(among(movements.customer_id, customers)).group_by(["customer_id", "date"]).aggregate(
         amount=movements.amount.sum())
     daily = data.execute(daily).sort_values(["customer_id", "date"], ignore_index=True)
     daily["balance"] = daily.groupby("customer_id")["amount"].cumsum()
@@ -104,7 +106,7 @@ def confirmation_gaps(data, customers=None) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     confirmations = data.table("confirmations")
     if customers is not None:
-        confirmations = confirmations.filter(confirmations.customer_id.isin(sorted(set(customers))))
+        confirmations = confirmations.filter(among(confirmations.customer_id, sorted(set(customers))))
     points = data.execute(confirmations.select("customer_id", "as_of_date", "confirmed_balance"))
     points = points.dropna(subset=["customer_id", "as_of_date"]).sort_values(
         ["customer_id", "as_of_date"], ignore_index=True)
@@ -127,7 +129,7 @@ def invoice_settlements(data, invoice_ids=None) -> pd.DataFrame:
     if data.has("receipt_allocations", ("invoice_id", "amount")):
         allocations = data.table("receipt_allocations")
         if ids is not None:
-            allocations = allocations.filter(allocations.invoice_id.isin(ids))
+            allocations = allocations.filter(among(allocations.invoice_id, ids))
         discount = (allocations.cash_discount_amount.fill_null(0) if data.has(
             "receipt_allocations", ("cash_discount_amount",)) else ibis.literal(0.0))
         parts.append(allocations.select(invoice_id=allocations.invoice_id, allocated=allocations.amount,
@@ -136,7 +138,7 @@ def invoice_settlements(data, invoice_ids=None) -> pd.DataFrame:
         notes = data.table("credit_notes")
         notes = notes.filter(notes.invoice_id.notnull())
         if ids is not None:
-            notes = notes.filter(notes.invoice_id.isin(ids))
+            notes = notes.filter(among(notes.invoice_id, ids))
         parts.append(notes.select(invoice_id=notes.invoice_id, allocated=ibis.literal(0.0),
                                   cash_discount=ibis.literal(0.0), credited=notes.amount))
     if not parts:

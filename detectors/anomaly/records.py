@@ -10,6 +10,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from audit.membership import among
 from detectors.anomaly.features import _attributed, _days, _month_key, invoice_totals
 
 PER_KIND = 10
@@ -34,7 +35,7 @@ FEATURE_RECORDS = {
 def _pairs_filter(table: ibis.Table, pairs: pd.DataFrame) -> ibis.Table:
     keys = sorted(pairs["key"].astype(str).unique())
     months = sorted(int(m) for m in pairs["ym"].unique())
-    return table.filter(table.key.isin(keys) & table.ym.isin(months))
+    return table.filter(among(table.key, keys) & among(table.ym, months))
 
 
 def _exact(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

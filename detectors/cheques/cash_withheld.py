@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of, saturating
 from detectors.ledger import confirmation_gaps
 from detectors.payments.evidence import (
@@ -111,7 +112,7 @@ class CashWithheld(Detector):
         if not data.has("receipt_allocations"):
             return {}
         allocations = data.table("receipt_allocations")
-        paid = data.execute(allocations.filter(allocations.receipt_id.isin(receipt_ids)).select(
+        paid = data.execute(allocations.filter(among(allocations.receipt_id, receipt_ids)).select(
             "receipt_id", "invoice_id").order_by(["receipt_id", "invoice_id"]))
         return {key: group["invoice_id"].tolist() for key, group in paid.groupby("receipt_id")}
 

@@ -6,6 +6,7 @@ import ibis
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import day, money, month_of, saturating
 
 
@@ -87,7 +88,7 @@ class ChequeMaturityOverPolicy(Detector):
             return pd.DataFrame(columns=["cheque_id", "receipt_id", "invoice_id", "invoice_due_date",
                                          "invoice_salesperson"])
         receipts = data.table("receipts")
-        receipts = receipts.filter(receipts.cheque_id.isin(cheque_ids))
+        receipts = receipts.filter(among(receipts.cheque_id, cheque_ids))
         allocations = data.table("receipt_allocations")
         invoices = data.table("invoices")
         joined = receipts.join(allocations, "receipt_id").join(invoices, "invoice_id")

@@ -6,6 +6,7 @@ import ibis
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of, saturating
 from detectors.ledger import confirmation_gaps, data_end_date
 from detectors.payments.evidence import OWN_KINDS, confirmations_during, drawer_identity, first_text
@@ -143,7 +144,7 @@ class ChequeWithheld(Detector):
         links: dict[str, dict[str, list[str]]] = {c: {"receipt": [], "invoice": [], "cheque": []} for c in cheque_ids}
         if data.has("receipts", ("cheque_id",)):
             receipts = data.table("receipts")
-            receipts = receipts.filter(receipts.cheque_id.isin(cheque_ids)).select("receipt_id", "cheque_id")
+            receipts = receipts.filter(among(receipts.cheque_id, cheque_ids)).select("receipt_id", "cheque_id")
             if data.has("receipt_allocations"):
                 allocations = data.table("receipt_allocations").select("receipt_id", "invoice_id")
                 receipts = receipts.left_join(allocations, "receipt_id").drop("receipt_id_right")
@@ -155,7 +156,7 @@ class ChequeWithheld(Detector):
                     links[row.cheque_id]["invoice"].append(row.invoice_id)
         if data.has("cheques", ("replaces_cheque_id",)):
             cheques = data.table("cheques")
-            replacements = data.execute(cheques.filter(cheques.replaces_cheque_id.isin(cheque_ids)).select(
+            replacements = data.execute(cheques.filter(among(cheques.replaces_cheque_id, cheque_ids)).select(
                 "cheque_id", "replaces_cheque_id").order_by("cheque_id"))
             for row in replacements.itertuples():
                 links[row.replaces_cheque_id]["cheque"].append(row.cheque_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audit.membership import among
 from detectors.ledger import invoice_amounts, ledger_movements
 
 
@@ -49,7 +50,7 @@ def customer_invoices(data, customer_ids) -> pd.DataFrame:
         return pd.DataFrame(columns=["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
                                      "due_date", "amount"])
     invoices = invoice_amounts(data)
-    frame = data.execute(invoices.filter(invoices.customer_id.isin(customer_ids)).select(
+    frame = data.execute(invoices.filter(among(invoices.customer_id, customer_ids)).select(
         "invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date", "amount"))
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
     return frame.sort_values(["customer_id", "invoice_date", "invoice_id"], ignore_index=True)
@@ -72,7 +73,7 @@ def daily_movements(data, customer_ids) -> pd.DataFrame:
     if not customer_ids:
         return pd.DataFrame(columns=["customer_id", "date", "amount"])
     movements = ledger_movements(data)
-    chosen = movements.filter(movements.customer_id.isin(customer_ids))
+    chosen = movements.filter(among(movements.customer_id, customer_ids))
     reduced = chosen.group_by(["customer_id", "date"]).aggregate(amount=chosen.amount.sum())
     frame = data.execute(reduced)
     frame["date"] = pd.to_datetime(frame["date"])
@@ -110,7 +111,7 @@ def done_visits(data, customer_ids) -> pd.DataFrame:
     if not customer_ids or not data.has("visits", ("visit_id", "customer_id")):
         return pd.DataFrame(columns=columns)
     visits = data.table("visits")
-    frame = data.execute(visits.filter(visits.customer_id.isin(customer_ids)).select(*columns))
+    frame = data.execute(visits.filter(among(visits.customer_id, customer_ids)).select(*columns))
     return frame.sort_values(["customer_id", "visit_id"], ignore_index=True)
 
 

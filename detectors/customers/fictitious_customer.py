@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
@@ -200,20 +201,28 @@ class FictitiousCustomer(Detector):
         receiver = rows["received_by"].map(keys)
         owner, shop = rows["owner_name"].map(keys), rows["name"].map(keys)
         differs = receiver.notna() & owner.notna() & (receiver != owner) & (receiver != shop)
-        for index in rows.index[differs]:  # exact keys differ: allow a typo before calling it someone else
-            if any(same_tokens(receiver[index], k, self.name_threshold) for k in (owner[index], shop[index])
-                   if isinstance(k, str)):
-                differs[index] = False
+        # Exact keys differ: allow a typo before calling it someone else.
+        typo = [any(same_tokens(r, k, self.name_threshold) for k in (o, n) if isinstance(k, str))
+                for r, o, n in zip(receiver[differs], owner[differs], shop[differs], strict=True)]
+        differs[rows.index[differs][np.array(typo, dtype=bool)]] = False
         rows["other_receiver"] = differs
         staff_keys = {name_key(v): k for k, v in staff_names.items() if name_key(v)}
         family = {k.split(":", 1)[1]: family_key(v) for k, v in staff_names.items() if k.startswith("salesperson:")}
-        rows["staff"] = None
-        rows["salesperson_family"] = False
-        for index in rows.index[differs]:
-            rows.at[index, "staff"] = next((k for key, k in staff_keys.items()
-                                            if same_tokens(receiver[index], key, self.name_threshold)), None)
-            kin = family.get(rows.at[index, "salesperson_id"])
-            rows.at[index, "salesperson_family"] = kin is not None and family_key(rows.at[index, "received_by"]) == kin
+        staff_of: dict[str, str | None] = {}  # a receiver signs for many shipments: match each name once
+
+        def staff(key: str) -> str | None:
+            if key not in staff_of:
+                staff_of[key] = next((k for other, k in staff_keys.items()
+                                      if same_tokens(key, other, self.name_threshold)), None)
+            return staff_of[key]
+
+        flagged = differs.to_numpy()
+        rows["staff"] = pd.Series([staff(r) if d else None for r, d in zip(receiver, flagged, strict=True)],
+                                  index=rows.index, dtype=object)
+        rows["salesperson_family"] = pd.Series(
+            [bool(d) and (kin := family.get(s)) is not None and family_key(r) == kin
+             for s, r, d in zip(rows["salesperson_id"], rows["received_by"], flagged, strict=True)],
+            index=rows.index, dtype=bool)
         return rows.loc[:, columns]
 
     def _payments(self, data, customers: pd.DataFrame) -> pd.DataFrame:

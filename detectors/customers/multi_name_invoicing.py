@@ -213,7 +213,9 @@ class MultiNameInvoicing(Detector):
         def month(dates):
             return (dates.dt.year - start.year) * 12 + dates.dt.month - start.month
 
-        months_of = {c: set(month(g["invoice_date"]).astype(int)) for c, g in invoices.groupby("customer_id")}
+        invoice_months = month(invoices["invoice_date"]).astype(int)
+        months_of = {c: set(m.tolist()) for c, m in invoice_months.groupby(invoices["customer_id"], sort=False)
+                     .unique().items()}
         last_month = int((end.year - start.year) * 12 + end.month - start.month)
 
         def age(c):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from audit.membership import isin
+from audit.membership import among, isin
 from detectors.common import day, haversine_m, money, month_of, saturating
 from detectors.ledger import posted_invoices
 
@@ -136,7 +136,7 @@ class SplitVolumeDiscount(Detector):
         """Every posted line of the given customers: its quantity, invoice and date."""
         lines = data.table("invoice_lines")
         invoices = posted_invoices(data)
-        invoices = invoices.filter(invoices.customer_id.isin(sorted(set(customers))))
+        invoices = invoices.filter(among(invoices.customer_id, sorted(set(customers))))
         joined = lines.join(invoices, "invoice_id").select(
             invoices.customer_id, lines.invoice_id, invoices.invoice_date, lines.quantity)
         return data.execute(joined)
@@ -263,7 +263,7 @@ class SplitVolumeDiscount(Detector):
         if not reached:
             return pd.DataFrame(columns=["customer_id", "invoice_date"])
         invoices = posted_invoices(data)
-        invoices = invoices.filter(invoices.customer_id.isin(sorted(reached)))
+        invoices = invoices.filter(among(invoices.customer_id, sorted(reached)))
         return data.execute(invoices.select("customer_id", "invoice_date"))
 
     def _dip(self, customer_id, when, activity) -> dict:

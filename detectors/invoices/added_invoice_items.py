@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from audit.membership import isin
+from audit.membership import among, isin
 from detectors.common import combine_traces, day, money, month_of, tier_pct
 from detectors.ledger import confirmation_gaps, invoice_settlements, posted_invoices
 
@@ -187,7 +187,7 @@ class AddedInvoiceItems(Detector):
     def _purchase_history(self, data, head: pd.DataFrame) -> pd.DataFrame:
         """Distinct (customer, product, invoice) bought by the candidate customers on posted invoices."""
         invoices = posted_invoices(data)
-        invoices = invoices.filter(invoices.customer_id.isin(sorted(set(head["customer_id"]))))
+        invoices = invoices.filter(among(invoices.customer_id, sorted(set(head["customer_id"]))))
         lines = data.table("invoice_lines")
         bought = lines.join(invoices, "invoice_id").select(invoices.customer_id, lines.product_id,
                                                             lines.invoice_id).distinct()

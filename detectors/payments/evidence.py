@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
+from audit.membership import among
 from detectors.ledger import invoice_amounts
 from detectors.links.graph import family_key
 
@@ -168,7 +169,7 @@ def cross_customer_allocations(data, name_match_score: float, receipt_ids=None) 
         return pd.DataFrame(columns=columns)
     receipts = data.table("receipts").select("receipt_id", receipt_customer="customer_id")
     if receipt_ids is not None:
-        receipts = receipts.filter(receipts.receipt_id.isin(sorted(set(receipt_ids))))
+        receipts = receipts.filter(among(receipts.receipt_id, sorted(set(receipt_ids))))
     allocations = data.table("receipt_allocations").select("receipt_id", "invoice_id", "amount")
     invoices = data.table("invoices").select("invoice_id", invoice_customer="customer_id",
                                              invoice_date="invoice_date")
@@ -196,7 +197,7 @@ def open_invoices_matching(data, receipts: pd.DataFrame, tolerance: float) -> pd
     if receipts.empty:
         return pd.DataFrame(columns=columns)
     invoices = invoice_amounts(data)
-    invoices = invoices.filter(invoices.salesperson_id.isin(sorted(set(receipts["salesperson_id"]))))
+    invoices = invoices.filter(among(invoices.salesperson_id, sorted(set(receipts["salesperson_id"]))))
     invoices = data.execute(invoices.select("invoice_id", "customer_id", "salesperson_id", "invoice_date", "amount"))
     pairs = receipts[["receipt_id", "customer_id", "receipt_date", "amount", "salesperson_id"]].merge(
         invoices.rename(columns={"customer_id": "invoice_customer", "amount": "invoice_amount"}), on="salesperson_id")
@@ -206,7 +207,7 @@ def open_invoices_matching(data, receipts: pd.DataFrame, tolerance: float) -> pd
         return pd.DataFrame(columns=columns)
     if data.has("receipt_allocations"):
         allocations = data.table("receipt_allocations")
-        paid_by = allocations.filter(allocations.invoice_id.isin(sorted(set(pairs["invoice_id"])))).join(
+        paid_by = allocations.filter(among(allocations.invoice_id, sorted(set(pairs["invoice_id"])))).join(
             data.table("receipts").select("receipt_id", paid_date="receipt_date"), "receipt_id")
         paid_by = data.execute(paid_by.select("invoice_id", "paid_date", payer_receipt="receipt_id"))
         earlier = pairs.merge(paid_by, on="invoice_id")

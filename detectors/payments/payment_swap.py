@@ -6,6 +6,7 @@ import ibis
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of, saturating
 from detectors.ledger import confirmation_gaps
 from detectors.payments.evidence import (
@@ -128,7 +129,7 @@ class PaymentSwap(Detector):
         crossed = cross_customer_allocations(data, self.name_match_score)
         wanted = table.candidate
         if len(crossed):
-            wanted = wanted | table.receipt_id.isin(sorted(set(crossed["receipt_id"])))
+            wanted = wanted | among(table.receipt_id, sorted(set(crossed["receipt_id"])))
         base = data.execute(table.filter(wanted).drop("candidate").order_by("receipt_id"))
         self.n_candidates_ = len(base)
         if base.empty:

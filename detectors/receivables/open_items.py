@@ -68,6 +68,47 @@ class Ledger:
         invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
         return self.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
 
+    @functools.cached_property
+    def keys(self) -> _LedgerKeys:
+        """Integer codes of the ledger's invoice and customer ids, worked out once per run: grouping and
+        joining month after month on text ids cost most of each month end's open items."""
+        return _LedgerKeys.of(self)
+
+
+@dataclass(frozen=True)
+class _LedgerKeys:
+    """``invoice``: the code of each invoice row's id (shared by rows with one id); ``issued_on``: for each
+    settlement row, the first date of the invoice it names (NaT when no invoice has that id);
+    ``settlement_invoice``: each settlement's invoice code; ``customer``: the code of each invoice row's
+    customer (-1 when blank), ``customer_ids``: the id of each customer code, ``customer_rank``: each
+    code's place in the sorted ids (blank last)."""
+
+    invoice: np.ndarray
+    settlement_invoice: np.ndarray
+    issued_on: np.ndarray
+    customer: np.ndarray
+    customer_ids: np.ndarray
+    customer_rank: np.ndarray
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> _LedgerKeys:
+        invoices, settlements = ledger.invoices, ledger.settlements
+        # use_na_sentinel=False: a blank id matches a blank id, as Series.isin does
+        codes, _ = pd.factorize(pd.concat([invoices["invoice_id"], settlements["invoice_id"]], ignore_index=True)
+                                .astype("object"), use_na_sentinel=False)
+        invoice, settlement_invoice = codes[:len(invoices)], codes[len(invoices):]
+        first = pd.Series(invoices["invoice_date"].to_numpy()).groupby(invoice).min()
+        issued_on = first.reindex(settlement_invoice).to_numpy(dtype="datetime64[ns]")
+        customers = pd.concat([invoices["customer_id"], settlements["customer_id"],
+                               ledger.loose_credits["customer_id"]], ignore_index=True).astype("object")
+        customer_codes, customer_ids = pd.factorize(customers)
+        order = np.argsort(np.asarray(customer_ids, dtype="object"), kind="mergesort")
+        rank = np.empty(len(customer_ids) + 1, dtype="int64")
+        rank[order] = np.arange(len(customer_ids))
+        rank[-1] = len(customer_ids)  # code -1 (blank) sorts last
+        return cls(invoice, settlement_invoice, issued_on, customer_codes[:len(invoices)],
+                   np.asarray(customer_ids, dtype="object"), rank)
+
 
 def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
@@ -175,15 +216,19 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
 
 
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+    keys = ledger.keys
     fifo = ledger.fifo_invoices
     invoices = fifo[fifo["invoice_date"] <= as_of]
-    settlements = ledger.settlements[ledger.settlements["date"] <= as_of]
-    issued = isin(settlements["invoice_id"], invoices["invoice_id"])
+    positions = invoices.index.to_numpy()  # the ledger's row positions: index into the keys
+    on_day = (ledger.settlements["date"] <= as_of).to_numpy()
+    settlements = ledger.settlements[on_day]
+    issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
     early = settlements[~issued]  # paid before the invoice's own date: a credit until the invoice exists
-    settled = settlements[issued].groupby("invoice_id", sort=False)[["paid", "cash_discount", "credited"]].sum()
-    items = invoices.join(settled, on="invoice_id")  # settled's order does not matter: it is joined (unsorted groups)
+    settled = settlements[issued][["paid", "cash_discount", "credited"]].groupby(
+        keys.settlement_invoice[on_day][issued], sort=False).sum()
+    items = invoices.copy()
     for column in ("paid", "cash_discount", "credited"):
-        items[column] = items[column].fillna(0.0)
+        items[column] = settled[column].reindex(keys.invoice[positions]).fillna(0.0).to_numpy()
     items["open_amount"] = items["amount"] - items["paid"] - items["cash_discount"] - items["credited"]
     over = items[items["open_amount"] < 0].sort_index()  # summed in the ledger's order, as always
     loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
@@ -195,16 +240,22 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     items["open_amount"] = items["open_amount"].clip(lower=0.0)
 
     # First in, first out: each customer's unapplied credit clears its oldest open invoices.
-    available = items["customer_id"].map(credit).fillna(0.0)
-    before = items.groupby("customer_id", sort=False)["open_amount"].cumsum() - items["open_amount"]
+    customer = keys.customer[positions]
+    credit_of_code = np.append(credit.reindex(keys.customer_ids).to_numpy(dtype="float64"), np.nan)
+    available = pd.Series(credit_of_code[customer], index=items.index).fillna(0.0)  # code -1 reads the NaN
+    before = items["open_amount"].groupby(customer, sort=False).cumsum() - items["open_amount"]
+    before = before.where(customer >= 0)  # a blank customer has no group
     items["fifo_credit"] = (available - before).clip(lower=0.0).clip(upper=items["open_amount"])
     items["fifo_credit"] = items["fifo_credit"].where(available > 0, 0.0)
     items["open_amount"] = items["open_amount"] - items["fifo_credit"]
-    used = items.groupby("customer_id", sort=False)["fifo_credit"].sum()
+    used = items["fifo_credit"].groupby(customer, sort=False).sum()
+    used = used[used.index >= 0]
+    used.index = pd.Index(keys.customer_ids[used.index.to_numpy()], dtype="object", name="customer_id")
     left = credit.sub(used, fill_value=0.0)
     left = left[left.round(2) > 0]
 
     items = items.assign(kind="invoice", item_id=items["invoice_id"])
+    rank = keys.customer_rank[customer]
     if len(left):
         master = ledger.customers.set_index("customer_id")["assigned_salesperson_id"] if len(
             ledger.customers) else pd.Series(dtype="object")
@@ -214,15 +265,20 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
             "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
             "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
         credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
+        credit_codes = pd.Index(keys.customer_ids).get_indexer(credits["customer_id"])
+        rank = np.concatenate([rank, keys.customer_rank[credit_codes]])
         items = pd.concat([items, credits], ignore_index=True) if len(items) else credits
     items["open_amount"] = items["open_amount"].astype("float64").round(2)
-    items = items[items["open_amount"] != 0].copy()
+    kept = (items["open_amount"] != 0).to_numpy()
+    items, rank = items[kept].copy(), rank[kept]
     items["invoice_date"] = pd.to_datetime(items["invoice_date"])
     items["due_date"] = pd.to_datetime(items["due_date"])
     items["age_days"] = (as_of - items["invoice_date"]).dt.days.astype("float64")
     items["days_past_due"] = (as_of - items["due_date"]).dt.days.astype("float64")
-    return items.loc[:, list(ITEM_COLUMNS)].sort_values(
-        ["customer_id", "kind", "invoice_date", "item_id"], kind="mergesort").reset_index(drop=True)
+    # Customer, then its credit before its invoices; the invoices are already in date and id order.
+    is_invoice = (items["kind"] == "invoice").to_numpy()
+    order = np.lexsort((np.arange(len(items)), is_invoice, rank))
+    return items.loc[:, list(ITEM_COLUMNS)].iloc[order].reset_index(drop=True)
 
 
 def month_ends(start, end) -> list[pd.Timestamp]:

@@ -8,6 +8,7 @@ import ibis
 import pandas as pd
 
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of, saturating
 from detectors.standard.support import excess_p_value, invoice_totals, share_words
 
@@ -217,7 +218,7 @@ class JustBelowThreshold(Detector):
         limit, band = self.approval_amount, self.approval_amount * self.band_pct / 100.0
         invoices = self._unapproved(data)
         invoices = invoices.filter((invoices.amount >= limit - band) & (invoices.amount < limit)
-                                   & invoices.salesperson_id.isin(list(hot["salesperson_id"])))
+                                   & among(invoices.salesperson_id, list(hot["salesperson_id"])))
         found = data.execute(invoices).sort_values("invoice_id", ignore_index=True)
         stats = hot.set_index("salesperson_id")
         findings = []

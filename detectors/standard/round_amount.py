@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import money, saturating
 from detectors.ledger import line_net
 from detectors.standard.support import (
@@ -75,7 +76,7 @@ class _RoundAmount(Detector):
         candidates = invoices.loc[invoices["round"], "invoice_id"].tolist()
         if candidates:
             lines = data.table("invoice_lines")
-            lines = lines.filter(lines.invoice_id.isin(candidates))
+            lines = lines.filter(among(lines.invoice_id, candidates))
             nets = data.execute(lines.select("invoice_id", net=line_net(lines)))
             step = nets["invoice_id"].map(invoices.set_index("invoice_id")["step"])
             # A round total whose every line is itself a multiple of the total's rounding step got its

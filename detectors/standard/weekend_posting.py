@@ -6,6 +6,7 @@ import ibis
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of
 from detectors.standard.support import invoice_totals, off_day, share_words
 
@@ -138,7 +139,7 @@ class WeekendPosting(Detector):
             shipments = data.table("shipments").filter(lambda t: t.invoice_id.notnull())
             named = invoices.semi_join(shipments, invoices.invoice_id == shipments.invoice_id)
             ship_share = int(data.execute(named.aggregate(n=named.count()))["n"].iloc[0] or 0) / n_all
-            mine = shipments.filter(shipments.invoice_id.isin(list(found["invoice_id"])))
+            mine = shipments.filter(among(shipments.invoice_id, list(found["invoice_id"])))
             shipped = set(data.execute(mine.select("invoice_id"))["invoice_id"])
         per_salesperson = found.groupby("salesperson_id")["invoice_id"].count()
         rows = []

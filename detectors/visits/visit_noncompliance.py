@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from audit.membership import isin
+from audit.membership import among, isin
 from detectors.common import combine_traces, day, haversine_m, money, month_of, saturating
 from detectors.ledger import data_end_date, invoice_amounts
 
@@ -148,7 +148,7 @@ class VisitNoncompliance(Detector):
         if visits.empty or not data.has("invoice_lines"):
             return pd.Series(dtype=float)
         amounts = invoice_amounts(data)
-        amounts = amounts.filter(amounts.customer_id.isin(sorted(set(visits["customer_id"].dropna()))))
+        amounts = amounts.filter(among(amounts.customer_id, sorted(set(visits["customer_id"].dropna()))))
         frame = data.execute(amounts.select("customer_id", "invoice_date", "amount"))
         if frame.empty:
             return pd.Series(dtype=float)

@@ -6,6 +6,7 @@ import ibis
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of
 from detectors.ledger import line_net
 from detectors.standard.support import invoice_totals, share_words
@@ -109,47 +110,46 @@ class DuplicateInvoice(Detector):
             shares["shipment"] = int(data.execute(shipped.aggregate(n=shipped.count()))["n"].iloc[0] or 0) / n
         return shares
 
-    def _lines(self, data, ids: ibis.Table) -> pd.DataFrame:
+    def _lines(self, data, ids: list) -> pd.DataFrame:
         lines = data.table("invoice_lines")
-        lines = lines.semi_join(ids, lines.invoice_id == ids.invoice_id)
+        lines = lines.filter(among(lines.invoice_id, ids))
         return data.execute(lines.select(
             "invoice_id", "product_id", "quantity", "unit_price",
             discount_pct=lines.discount_pct.fill_null(0), net=line_net(lines)))
 
-    def _shipments(self, data, ids: ibis.Table) -> pd.DataFrame:
+    def _shipments(self, data, ids: list) -> pd.DataFrame:
         if not data.has("shipments", ("invoice_id",)):
             return pd.DataFrame(columns=["shipment_id", "invoice_id", "ship_date"])
         shipments = data.table("shipments")
-        shipments = shipments.semi_join(ids, shipments.invoice_id == ids.invoice_id)
+        shipments = shipments.filter(among(shipments.invoice_id, ids))
         return data.execute(shipments.select("shipment_id", "invoice_id", "ship_date")).sort_values(
             ["invoice_id", "shipment_id"])
 
-    def _credited(self, data, ids: ibis.Table) -> pd.Series:
+    def _credited(self, data, ids: list) -> pd.Series:
         if not data.has("credit_notes", ("invoice_id", "amount")):
             return pd.Series(dtype=float)
         notes = data.table("credit_notes")
-        notes = notes.semi_join(ids, notes.invoice_id == ids.invoice_id)
+        notes = notes.filter(among(notes.invoice_id, ids))
         totals = data.execute(notes.group_by("invoice_id").aggregate(credited=notes.amount.sum()))
         return totals.set_index("invoice_id")["credited"]
 
-    def _known_orders(self, data, pairs: ibis.Table) -> set | None:
+    def _known_orders(self, data, pairs: pd.DataFrame) -> set | None:
         if not data.has("orders", ("order_id",)):
             return None
         orders = data.table("orders")
-        named = pairs.select(order_id=pairs.l_order_id).filter(lambda t: t.order_id.notnull()).distinct()
-        found = data.execute(orders.semi_join(named, orders.order_id == named.order_id).select("order_id"))
+        named = sorted(set(pairs["l_order_id"].dropna()))
+        found = data.execute(orders.filter(among(orders.order_id, named)).select("order_id"))
         return set(found["order_id"])
 
     # ------------------------------------------------------------ per-pair part
     def find(self, data) -> pd.DataFrame:
-        pairs_expr = self._pairs(data)
-        pairs = data.execute(pairs_expr)
+        pairs = data.execute(self._pairs(data))
         self.n_candidate_pairs_ = len(pairs)
         if pairs.empty:
             return empty_findings()
         pairs = pairs.sort_values(["l_invoice_id", "e_invoice_id"], ignore_index=True)
-        ids = pairs_expr.select(invoice_id=pairs_expr.e_invoice_id).union(
-            pairs_expr.select(invoice_id=pairs_expr.l_invoice_id))
+        # The pairs' self-join is the costly query: run once, its invoice ids are passed on as a list.
+        ids = sorted(set(pairs["e_invoice_id"]) | set(pairs["l_invoice_id"]))
         lines = self._lines(data, ids).sort_values(["invoice_id", "product_id", "quantity", "unit_price",
                                                      "discount_pct"], ignore_index=True)
         keys = (lines["product_id"].astype(str) + "|" + lines["quantity"].round(6).astype(str) + "|"
@@ -161,7 +161,7 @@ class DuplicateInvoice(Detector):
         shipments = self._shipments(data, ids)
         shipped = {i: list(g) for i, g in shipments.groupby("invoice_id")["shipment_id"]}
         credited = self._credited(data, ids)
-        known_orders = self._known_orders(data, pairs_expr)
+        known_orders = self._known_orders(data, pairs)
         shares = self._shares(data)
         self.shares_ = shares
         tolerance = self.amount_tolerance_pct / 100.0

@@ -143,6 +143,31 @@ def test_credit_left_after_every_invoice_is_cleared_stays_as_a_credit_item():
     assert c2["open_amount"].iloc[0] == pytest.approx(-(50_000_000 + 13_000_000 - 30_000_000))
 
 
+def test_a_payment_before_its_invoice_exists_is_credit_until_then_and_items_keep_their_order():
+    frames = _ledger_frames()
+    frames["receipts"] = pd.concat([frames["receipts"], pd.DataFrame([{
+        "receipt_id": "R7", "customer_id": "C3", "receipt_date": "2025-06-10", "posted_date": "2025-06-10",
+        "method": "cash", "amount": "20000000"}])], ignore_index=True).fillna("")
+    frames["receipt_allocations"] = pd.concat([frames["receipt_allocations"], pd.DataFrame([{
+        "receipt_id": "R7", "invoice_id": "I9", "amount": "20000000", "cash_discount_amount": "0"}])],
+        ignore_index=True)
+    audit_data = _data(frames)
+    try:
+        ledger = load_ledger(audit_data)
+        before, after = open_items(ledger, pd.Timestamp("2025-06-20")), open_items(ledger, AS_OF)
+    finally:
+        audit_data.engine.close()
+    # On 20 June I9 (25 June) does not exist: R7 is C3's credit, first in first out onto I8 (12,000,000).
+    c3 = before[before["customer_id"] == "C3"].set_index("item_id")
+    assert list(c3.index) == ["credit:C3"] and c3.at["credit:C3", "open_amount"] == pytest.approx(-8_000_000)
+    # Once I9 exists R7 settles it (3,000,000 of 20,000,000); the over-payment clears I8 in full.
+    c3 = after[after["customer_id"] == "C3"].set_index("item_id")
+    assert list(c3.index) == ["credit:C3"] and c3.at["credit:C3", "open_amount"] == pytest.approx(-5_000_000)
+    for items in (before, after):  # customer, its credit before its invoices, then invoice date and id
+        expected = items.sort_values(["customer_id", "kind", "invoice_date", "item_id"], kind="mergesort")
+        assert items["item_id"].tolist() == expected["item_id"].tolist()
+
+
 def test_aging_totals_reconcile_exactly_with_open_items_and_the_ledger(data):
     ledger = load_ledger(data)
     items = open_items(ledger, AS_OF)

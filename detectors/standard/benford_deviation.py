@@ -160,8 +160,10 @@ class _BenfordDeviation(Detector):
         self.explained_by_customer_mix_ = {}
         flagged = table[table["flagged"] & ~table["test"].isin(company_wide)]
         findings = []
+        # Split once, only the flagged groups: comparing the whole ledger per group took seconds.
+        invoices_of = dict(tuple(frame[isin(frame[col], set(flagged[col]))].groupby(col, sort=False)))
         for group, rows in flagged.groupby(col, sort=True):
-            finding = self._finding(data, group, frame[frame[col] == group], list(rows["test"]), unit,
+            finding = self._finding(data, group, invoices_of[group], list(rows["test"]), unit,
                                     population, company_wide)
             if finding is not None:
                 findings.append(finding)

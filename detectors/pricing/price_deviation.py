@@ -22,11 +22,11 @@ class PriceDeviation(Detector):
     valid for that product, customer class and invoice date by more than ``[pricing] tolerance_pct``,
     with no approver of the price on the line (``discount_approved_by`` on a line whose discount is not
     a promotion, volume or cash discount: approving one of those approves that discount, not a price
-    off the list). The valid price is the customer class's price-list
-    row when there is one, else the general price-list row, else the line's own ``list_price``, else
-    the product's ``list_price``. When the invoice names an order (``invoices.order_id``) dated at most
-    ``order_price_days`` before it, the price valid on the order date is accepted too: the customer was
-    quoted that price when it ordered, and a price-list change in between is not a deviation.
+    off the list). The valid price is the customer class's price-list row when there is one, else the
+    general price-list row, else the line's own ``list_price``, else the product's ``list_price``.
+    When the invoice names an order (``invoices.order_id``) dated at most ``order_price_days`` before
+    it, the price valid on the order date is accepted too: the customer was quoted that price when it
+    ordered, and a price-list change in between is not a deviation.
 
     Why it matters
     --------------

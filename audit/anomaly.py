@@ -60,6 +60,26 @@ from pyod.models.loda import LODA
 from pyod.models.lof import LOF
 from pyod.models.mcd import MCD
 from pyod.models.pca import PCA
+from pyod.utils import stat_models
+
+
+def _cache_pyod_kernels() -> None:
+    """Keep pyod's numba kernels compiled on disk (numba's own cache, keyed on their source and types).
+
+    pyod declares them without ``cache=True``, so every new process compiled CBLOF's distance kernel
+    again: about 4 s of each audit. Where no cache directory is writable numba refuses, and they are
+    compiled per process as before.
+    """
+    for name in ("_pairwise_distances_no_broadcast_helper", "ecdf_terminate_equals_inplace"):
+        kernel = getattr(stat_models, name, None)
+        if hasattr(kernel, "enable_caching"):
+            try:
+                kernel.enable_caching()
+            except RuntimeError:  # "cannot cache function ...: no locator available"
+                pass
+
+
+_cache_pyod_kernels()
 
 DEFAULT_DETECTORS = ("iforest", "ecod", "mcd", "knn", "cblof")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +127,21 @@ def test_detector_that_cannot_fit_is_skipped_with_a_reason():
         model = AnomalyEnsemble(detectors=("ecod", "cblof")).fit(X)
     assert "cblof" in model.skipped_detectors_ and list(model.members_) == ["ecod"]
     assert model.score_samples(X).shape == (480,)
+
+
+def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
+    # Each audit is a new process; without numba's cache every run compiled CBLOF's kernel again (~4 s).
+    script = (
+        "import numpy as np\n"
+        "from audit.anomaly import AnomalyEnsemble\n"
+        "rng = np.random.default_rng(1)\n"
+        "X = np.vstack([rng.standard_normal((300, 4)) + 4.0 * k for k in (0, 0, 1, 2)])\n"
+        "AnomalyEnsemble(detectors=('cblof', 'ecod')).fit(X)\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+    kept = sorted(path.name.split("-")[0] for path in tmp_path.rglob("*.nbi"))
+    assert kept == ["stat_models._pairwise_distances_no_broadcast_helper", "stat_models.ecdf_terminate_equals_inplace"]
 
 
 def test_invalid_use_raises():

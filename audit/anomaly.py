@@ -111,6 +111,12 @@ DEFAULT_MAX_FIT_ROWS: dict[str, int] = {
     "gmm": 20_000,
 }
 
+# Members whose score of a row depends on that row alone. They score each distinct row once: ledgers repeat
+# rows (half the invoices of a medium ledger share their features with another once the harmless sides are
+# set to the median), and neighbour queries are the ensemble's largest cost. ecod and copod pool the scored
+# rows into their tails, so they always see the batch as given.
+ROW_WISE_DETECTORS = frozenset({"iforest", "mcd", "knn", "cblof", "lof", "hbos", "pca", "gmm", "inne", "loda"})
+
 COMBINE_RULES = ("mean_rank", "median_rank", "max_rank", "trimmed_rank")
 
 # feature_contributions: share of each side of a column modelled by a fitted exponential tail,
@@ -229,8 +235,15 @@ class AnomalyEnsemble:
         """Per member, each row's normalised rank among that member's training scores, in [0, 1]."""
         Z = self._scale(self._impute(self._checked(X)))
         ranks = {}
+        distinct = None
         for name, detector in self.members_.items():
-            raw = _finite_scores(detector.decision_function(Z))
+            if name in ROW_WISE_DETECTORS:
+                if distinct is None:
+                    distinct = _distinct_rows(Z)
+                rows, inverse = distinct
+                raw = _finite_scores(detector.decision_function(rows))[inverse]
+            else:
+                raw = _finite_scores(detector.decision_function(Z))
             reference = self.reference_scores_[name]
             below = np.searchsorted(reference, raw, side="left")
             not_above = np.searchsorted(reference, raw, side="right")
@@ -357,6 +370,18 @@ def _as_matrix(X) -> np.ndarray:
     if X.shape[1] == 0:
         raise ValueError("X has no columns")
     return X
+
+
+def _distinct_rows(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``Z`` and, per row of ``Z``, its index among them.
+
+    Rows are compared byte for byte, so only rows a member cannot tell apart are merged (0.0 and -0.0
+    stay two rows).
+    """
+    Z = np.ascontiguousarray(Z)
+    keys = Z.view(np.dtype((np.void, Z.dtype.itemsize * Z.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return Z[first], inverse.ravel()
 
 
 def _exponential_tail(values: np.ndarray, sorted_reference: np.ndarray, ecdf_tail: np.ndarray) -> np.ndarray:

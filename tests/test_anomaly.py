@@ -144,6 +144,23 @@ def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
     assert kept == ["stat_models._pairwise_distances_no_broadcast_helper", "stat_models.ecdf_terminate_equals_inplace"]
 
 
+def test_repeated_rows_score_exactly_as_each_member_scores_them_directly():
+    # Row-wise members score each distinct row once; the ranks must be those of scoring every row.
+    X = blob_matrix()
+    model = AnomalyEnsemble(detectors=("iforest", "ecod", "mcd", "knn", "cblof", "hbos")).fit(X)
+    batch = np.vstack([X[:200], X[:200], X[100:300]])
+    batch[0, 0] = -0.0  # told apart from 0.0 byte for byte
+    Z = model._scale(model._impute(batch))
+    ranks = model.member_ranks(batch)
+    assert set(ranks) == set(model.members_)
+    for name, member in model.members_.items():
+        reference = model.reference_scores_[name]
+        raw = member.decision_function(Z)
+        expected = (np.searchsorted(reference, raw, "left") + np.searchsorted(reference, raw, "right")) / (
+            2.0 * reference.size)
+        np.testing.assert_array_equal(ranks[name], expected, err_msg=name)
+
+
 def test_invalid_use_raises():
     X = blob_matrix()
     with pytest.raises(ValueError, match="unknown detectors"):

@@ -679,3 +679,18 @@ def test_parquet_output(tmp_path):
     for name, table in TABLES.items():
         assert pd.read_parquet(tmp_path / f"{name}.parquet").columns.tolist() == table.column_names
     assert (tmp_path / "labels.csv").exists() and (tmp_path / "decoys.csv").exists()
+
+
+def test_a_record_put_on_a_day_off_lands_on_one_even_after_the_periods_last_day_off():
+    # Medium seed 43 labelled a copy dated Sunday 2025-12-28 as posted on a day off: no Friday or holiday
+    # follows it within the period, and the search gave back the working day it started from.
+    from types import SimpleNamespace
+
+    from audit.simulator.fraud import weekend_day_near
+    from audit.simulator.workdays import PERIOD_END_DAY, PERIOD_START_DAY, SimulatedPolicy, WorkCalendar
+
+    ctx = SimpleNamespace(calendar=WorkCalendar(SimulatedPolicy()))
+    for start in range(PERIOD_START_DAY, PERIOD_END_DAY + 1):
+        moved = weekend_day_near(ctx, start)
+        assert PERIOD_START_DAY <= moved <= PERIOD_END_DAY and not ctx.calendar.is_working_day(moved), start
+        assert abs(moved - start) < 10

@@ -84,11 +84,16 @@ def working_day(ctx: SimContext, rng, lo: int, hi: int) -> int:
 
 
 def weekend_day_near(ctx: SimContext, day: int) -> int:
-    """The first non-working day (weekend or holiday) on or after ``day`` within the period."""
+    """The first non-working day (weekend or holiday) on or after ``day`` within the period, else (in the
+    period's last days, after its last day off) the latest one before ``day``: a record labelled as
+    posted on a day off must be dated on one."""
     for d in range(day, min(day + 10, PERIOD_END_DAY + 1)):
         if not ctx.calendar.is_working_day(d):
             return d
-    return day
+    for d in range(day - 1, max(day - 10, PERIOD_START_DAY - 1), -1):
+        if not ctx.calendar.is_working_day(d):
+            return d
+    raise ValueError(f"no day off within ten days of day {day}: the policy calendar has no weekend")
 
 
 def _week_keys(customer: int, days) -> np.ndarray:

@@ -83,17 +83,14 @@ def working_day(ctx: SimContext, rng, lo: int, hi: int) -> int:
     return int(ctx.calendar.sample_period_days(rng, np.array([lo]), np.array([hi]))[0])
 
 
-def weekend_day_near(ctx: SimContext, day: int) -> int:
-    """The first non-working day (weekend or holiday) on or after ``day`` within the period, else (in the
-    period's last days, after its last day off) the latest one before ``day``: a record labelled as
-    posted on a day off must be dated on one."""
+def weekend_day_near(ctx: SimContext, day: int) -> int | None:
+    """The first non-working day (weekend or holiday) on or after ``day`` within the period; None in the
+    period's last days, after its last day off (a record labelled as posted on a day off must be dated on
+    one, and a copy cannot move before its original)."""
     for d in range(day, min(day + 10, PERIOD_END_DAY + 1)):
         if not ctx.calendar.is_working_day(d):
             return d
-    for d in range(day - 1, max(day - 10, PERIOD_START_DAY - 1), -1):
-        if not ctx.calendar.is_working_day(d):
-            return d
-    raise ValueError(f"no day off within ten days of day {day}: the policy calendar has no weekend")
+    return None
 
 
 def _week_keys(customer: int, days) -> np.ndarray:
@@ -397,7 +394,11 @@ def _fictitious(ctx: SimContext, rng, info: dict) -> None:
     for i, day in enumerate(info["days"]):
         day = int(day)
         if i == weekend_index:
-            day = weekend_day_near(ctx, day)
+            off_day = weekend_day_near(ctx, day)
+            if off_day is None:  # no day off left in the period: an ordinary working-day sale
+                weekend_index = -1
+            else:
+                day = off_day
         n_lines = int(rng.integers(1, min(4, len(basket)) + 1))
         products = np.sort(rng.choice(basket, n_lines, replace=False))
         qty = np.maximum(1.0, np.round(cust["qty_level"][f] * rng.lognormal(0, 0.6, n_lines)))
@@ -653,7 +654,11 @@ def _duplicates(ctx: SimContext, rng, plan: FraudPlan) -> None:
     day[later] = np.minimum(ctx.calendar.offset(day[later], rng.integers(1, 6, int(later.sum()))),
                             ctx.calendar.last_working_day)
     for i in np.flatnonzero(weekend):
-        day[i] = weekend_day_near(ctx, int(day[i]))
+        off_day = weekend_day_near(ctx, int(day[i]))
+        if off_day is None:  # no day off left in the period: the copy is posted on its original's day
+            weekend[i] = False
+        else:
+            day[i] = off_day
     copies = ctx.next_ids("invoice", n)
     customer = inv["customer_id"].to_numpy()[originals]
     salesperson = inv["salesperson_id"].to_numpy()[originals]

@@ -243,7 +243,7 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
     if not ends or not customers:
         return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
     # Integer codes for customers: grouping on them is many times faster than on text ids.
-    coded = _encoded(inputs, customers)
+    coded = _with_fixed_columns(_encoded(inputs, customers))
     master = coded.customers.set_index("customer_id")
     # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
     # computing them again on the coded ledger doubled the month-end work.
@@ -265,12 +265,13 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
 
 def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
     """The inputs with ``customer_id`` replaced by its position in ``customers`` (rows of others dropped)."""
-    codes = pd.Series(np.arange(len(customers)), index=pd.Index(customers, dtype="object"))
+    positions = pd.Index(customers, dtype="object")
 
     def encode(frame: pd.DataFrame) -> pd.DataFrame:
-        mapped = frame["customer_id"].map(codes)
-        kept = frame[mapped.notna()].copy()
-        kept["customer_id"] = mapped[mapped.notna()].astype("int64")
+        codes = positions.get_indexer(frame["customer_id"].astype("object"))  # -1: not one of ``customers``
+        known = codes >= 0
+        kept = frame[known].copy()
+        kept["customer_id"] = codes[known].astype("int64")
         return kept
 
     ledger = inputs.ledger
@@ -279,6 +280,31 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
     return DistressInputs(encode(inputs.customers), coded_ledger, encode(inputs.payments), encode(inputs.cheques),
                           encode(inputs.events), encode(inputs.shipments), encode(inputs.brands), inputs.financials,
                           inputs.end, inputs.has)
+
+
+def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
+    """Add the columns that do not depend on the month end, so that each month only filters and groups.
+
+    A brand's (and a customer's) first purchase among the rows known by a month end is its first purchase
+    overall: the earliest row is known whenever any later one is.
+    """
+    payments = inputs.payments.assign(
+        late_days=(inputs.payments["pay_date"] - inputs.payments["due_date"]).dt.days.astype("float64"))
+    cheques = inputs.cheques
+    statuses = cheques["status"]
+    cheques = cheques.assign(
+        booked=cheques["posted"].fillna(cheques["received_date"]),
+        settled_on=cheques["status_date"].where(statuses.isin(BOUNCED_STATUSES + ("cleared",))),
+        bounced_on=cheques["status_date"].fillna(cheques["due_date"]).where(statuses.isin(BOUNCED_STATUSES)))
+    brands = inputs.brands
+    brands = brands.assign(first_bought=brands.groupby(["customer_id", "brand"])["date"].transform("min"),
+                           customer_first=brands.groupby("customer_id")["date"].transform("min"))
+    ledger = inputs.ledger
+    invoices = ledger.invoices.assign(month=ledger.invoices["invoice_date"].dt.to_period("M"))
+    coded_ledger = Ledger(invoices, ledger.settlements, ledger.loose_credits, ledger.customers,
+                          ledger.n_undated_allocations)
+    return DistressInputs(inputs.customers, coded_ledger, payments, cheques, inputs.events, inputs.shipments, brands,
+                          inputs.financials, inputs.end, inputs.has)
 
 
 def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, master) -> pd.DataFrame:
@@ -319,9 +345,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- pending cheques: received and booked, not yet matured (they may still bounce)
     cheques = inputs.cheques
     if len(cheques):
-        booked = cheques["posted"].fillna(cheques["received_date"])
-        settled_on = cheques["status_date"].where(cheques["status"].isin(BOUNCED_STATUSES + ("cleared",)))
-        pending = cheques[(booked <= end) & (cheques["due_date"] > end) & ~(settled_on <= end)]
+        pending = cheques[(cheques["booked"] <= end) & (cheques["due_date"] > end) & ~(cheques["settled_on"] <= end)]
         out["pending_cheques"] = pending.groupby("customer_id")["amount"].sum()
     else:
         out["pending_cheques"] = np.nan
@@ -335,7 +359,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- lateness: recent payments and still-open overdue items against earlier payments
     payments = inputs.payments
     known = payments[payments["known_date"] <= end]
-    late_days = (known["pay_date"] - known["due_date"]).dt.days.astype("float64")
+    late_days = known["late_days"]
     recent = known["known_date"] > recent_start
     parts_values = [late_days[recent], overdue_items["days_past_due"]]
     parts_weights = [known.loc[recent, "amount"], overdue_items["open_amount"]]
@@ -365,7 +389,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- order spike against the customer's own months, and brands never bought before
     history = invoices_all[invoices_all["invoice_date"] <= end - s.spike_days * day]
-    monthly = history.groupby(["customer_id", history["invoice_date"].dt.to_period("M")])["amount"].sum()
+    monthly = history.groupby(["customer_id", "month"])["amount"].sum()
     months_known = monthly.groupby(level=0).size()
     typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
     spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)
@@ -378,10 +402,9 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     brands = inputs.brands
     if len(brands):
         known_brands = brands[brands["date"] <= end]
-        first_bought = known_brands.groupby(["customer_id", "brand"])["date"].transform("min")
-        customer_first = known_brands.groupby("customer_id")["date"].transform("min")
         in_window = known_brands["date"] > end - s.spike_days * day
-        new = in_window & (first_bought > end - s.spike_days * day) & (customer_first <= end - s.recent_days * day)
+        new = (in_window & (known_brands["first_bought"] > end - s.spike_days * day)
+               & (known_brands["customer_first"] <= end - s.recent_days * day))
         window_total = known_brands[in_window].groupby("customer_id")["amount"].sum()
         new_total = known_brands[new].groupby("customer_id")["amount"].sum()
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
@@ -419,8 +442,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- bounced / returned / replaced cheques in the last year
     if len(cheques):
-        when = cheques["status_date"].fillna(cheques["due_date"])
-        bad = cheques[cheques["status"].isin(BOUNCED_STATUSES) & (when <= end) & (when > end - s.memory_days * day)]
+        bad = cheques[(cheques["bounced_on"] <= end) & (cheques["bounced_on"] > end - s.memory_days * day)]
         out["bounced_cheques"] = bad.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
         replaced = bad[bad["status"] == "replaced"]
         out["replaced_cheques"] = replaced.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
@@ -437,13 +459,11 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
             out[column] = (kinds[kind] if kind in kinds else pd.Series(dtype="float64")).reindex(
                 out.index).fillna(0).astype("float64")
         # Other events: how fresh the latest of each kind is (1 today, 0 a memory ago).
-        latest = remembered.groupby(["event_type", "customer_id"])["event_date"].max()
+        latest = remembered.groupby(["customer_id", "event_type"])["event_date"].max().unstack()
+        age_days = (end - latest) // pd.Timedelta(days=1)  # whole days, as Timedelta.days; NaN where none
+        freshness = (1.0 - age_days.astype("float64") / s.memory_days).clip(0.0, 1.0).reindex(out.index).fillna(0.0)
         for kind in EVENT_TYPES:
-            if kind in latest.index.get_level_values(0):
-                age = (end - latest.loc[kind]).dt.days.astype("float64")
-                out[f"event_{kind}"] = (1.0 - age / s.memory_days).clip(0.0, 1.0).reindex(out.index).fillna(0.0)
-            else:
-                out[f"event_{kind}"] = 0.0
+            out[f"event_{kind}"] = freshness[kind] if kind in freshness.columns else 0.0
     else:
         out["promises"] = out["promises_broken"] = np.nan
         for kind in EVENT_TYPES:

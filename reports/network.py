@@ -81,7 +81,12 @@ def _capped(graph: nx.Graph, flagged: set[str], max_nodes: int) -> nx.Graph:
         if keep and len(keep) + len(component) > max_nodes:
             continue
         keep |= component
-    return graph.subgraph(keep).copy()
+    # In the graph's own node order: nx.subgraph would follow the set's order, which changes with each
+    # process's string hashing and with it the layout, so the same run would be drawn differently.
+    kept = nx.Graph()
+    kept.add_nodes_from((node, dict(data)) for node, data in graph.nodes(data=True) if node in keep)
+    kept.add_edges_from((a, b, dict(data)) for a, b, data in graph.edges(data=True) if a in keep)
+    return kept
 
 
 def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: int = 400,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -265,3 +268,31 @@ def test_a_run_without_findings_still_reports(mini_result, tmp_path):
     book = openpyxl.load_workbook(write_excel(quiet, tmp_path)[0])
     assert book.sheetnames == ["Summary", "Exceptions", "Resolved", "Detectors", "Data quality"]
     assert book["Exceptions"].max_row == 1 and book["Exceptions"].freeze_panes == "A2"
+
+
+NETWORK_IN_A_FRESH_PROCESS = """
+import json, pandas as pd
+from reports.network import link_graph, network_figure
+# 60 pairs and 60 stars of five: more nodes than the drawing keeps, so it keeps whole components
+links = [{"source": f"customer:C{i}", "target": f"customer:D{i}", "kind": "shared_phone"} for i in range(60)]
+links += [{"source": f"salesperson:S{i}", "target": f"customer:E{i}-{j}", "kind": "shared_address"}
+          for i in range(60) for j in range(4)]
+figure = network_figure(link_graph(pd.DataFrame(links)), flagged={"customer:C3"}, max_nodes=150)
+print(json.dumps(figure, sort_keys=True))
+"""
+
+
+def test_a_capped_network_is_drawn_the_same_in_every_process():
+    # The set of kept nodes iterates in an order that follows each process's string hashing; the layout
+    # must not, or two renderings of one run would differ.
+    drawings = []
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", NETWORK_IN_A_FRESH_PROCESS], env=env, capture_output=True,
+                              text=True, check=True)
+        drawings.append(done.stdout)
+    figure = json.loads(drawings[0])
+    shown = {x for trace in figure["data"] if trace["mode"].startswith("markers") and "hovertext" in trace
+             for x in trace["hovertext"]}
+    assert 100 < len(shown) <= 150 and "more nodes in smaller components" in figure["layout"]["title"]["text"]
+    assert drawings[1] == drawings[0] and drawings[2] == drawings[0]

@@ -143,6 +143,20 @@ def _money(value: float) -> str:
     return f"{value:,.0f}" if math.isfinite(value) else ""
 
 
+def _iso_text(dates: pd.Series, unit: str) -> np.ndarray:
+    """``YYYY-MM-DD`` (unit "D") or ``YYYY-MM-DD HH:MM`` (unit "m") of each date, NaN where there is none:
+    what ``dt.strftime`` gives, many times faster on the hundreds of thousands of ledger events."""
+    if dates.dt.tz is not None:
+        dates = dates.dt.tz_localize(None)  # the wall-clock time, as strftime prints it
+    values = dates.to_numpy(dtype="datetime64[ns]")
+    text = np.datetime_as_string(values, unit=unit)
+    if unit == "m":
+        text = np.char.replace(text, "T", " ")
+    text = text.astype(object)
+    text[np.isnat(values)] = np.nan
+    return text
+
+
 class EventTable:
     """The events as column arrays, so that hundreds of timelines are cut from one table quickly (a
     DataFrame filter per entity and kind costs far more than the drawing)."""
@@ -154,11 +168,10 @@ class EventTable:
         self.amount = pd.to_numeric(frame["amount"], errors="coerce").astype(float).to_numpy()
         self.detail = frame["detail"].fillna("").astype(str).to_numpy(dtype=object)
         self.flagged = frame["flagged"].fillna(False).astype(bool).to_numpy()
-        self.stamp = dates.dt.strftime("%Y-%m-%d %H:%M").to_numpy(dtype=object)
-        self.day = dates.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        self.stamp = _iso_text(dates, "m")
+        self.day = _iso_text(dates, "D")
         # Monday of each event's week
-        self.week = (dates.dt.normalize() - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime(
-            "%Y-%m-%d").to_numpy(dtype=object)
+        self.week = _iso_text(dates.dt.normalize() - pd.to_timedelta(dates.dt.day_of_week, unit="D"), "D")
 
     def figure(self, positions=None, title: str = "", max_points: int = MAX_POINTS) -> dict:
         """The timeline of the events at ``positions`` (all when None); see :func:`timeline_figure`."""

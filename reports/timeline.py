@@ -150,7 +150,7 @@ def _iso_text(dates: pd.Series, unit: str) -> np.ndarray:
         dates = dates.dt.tz_localize(None)  # the wall-clock time, as strftime prints it
     values = dates.to_numpy(dtype="datetime64[ns]")
     text = np.datetime_as_string(values, unit=unit)
-    if unit == "m":
+    if unit == "m" and len(text):  # np.char.replace fails on an empty array
         text = np.char.replace(text, "T", " ")
     text = text.astype(object)
     text[np.isnat(values)] = np.nan

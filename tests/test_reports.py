@@ -296,3 +296,17 @@ def test_a_capped_network_is_drawn_the_same_in_every_process():
              for x in trace["hovertext"]}
     assert 100 < len(shown) <= 150 and "more nodes in smaller components" in figure["layout"]["title"]["text"]
     assert drawings[1] == drawings[0] and drawings[2] == drawings[0]
+
+
+@pytest.mark.parametrize("dates", [
+    pd.Series(pd.to_datetime(["2025-01-02 13:45:59", "1999-12-31 00:00:00", None, "1850-06-01 23:59:00"])),
+    pd.Series(pd.to_datetime(["2025-03-21 00:30:00", None])).dt.tz_localize("Asia/Tehran"),
+    pd.Series([], dtype="datetime64[ns]"),
+    pd.Series(pd.to_datetime([None, None])),
+], ids=["naive", "zoned", "empty", "all-missing"])
+def test_timeline_dates_are_written_as_strftime_writes_them(dates):
+    from reports.timeline import _iso_text
+
+    for unit, pattern in (("m", "%Y-%m-%d %H:%M"), ("D", "%Y-%m-%d")):
+        expected = dates.dt.strftime(pattern).to_numpy(dtype=object)
+        assert pd.Series(_iso_text(dates, unit), dtype=object).equals(pd.Series(expected, dtype=object))

@@ -25,6 +25,7 @@ from reports import html as html_report
 from reports.excel import write_excel
 from reports.html import render_html, write_html
 from reports.runs import load_run
+from reports.timeline import _iso_text
 
 from .conftest import MINI
 
@@ -305,8 +306,6 @@ def test_a_capped_network_is_drawn_the_same_in_every_process():
     pd.Series(pd.to_datetime([None, None])),
 ], ids=["naive", "zoned", "empty", "all-missing"])
 def test_timeline_dates_are_written_as_strftime_writes_them(dates):
-    from reports.timeline import _iso_text
-
     for unit, pattern in (("m", "%Y-%m-%d %H:%M"), ("D", "%Y-%m-%d")):
         expected = dates.dt.strftime(pattern).to_numpy(dtype=object)
         assert pd.Series(_iso_text(dates, unit), dtype=object).equals(pd.Series(expected, dtype=object))

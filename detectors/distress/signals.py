@@ -12,7 +12,7 @@ measurable: the table is absent or the customer has no such history).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import numpy as np
@@ -300,11 +300,10 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     brands = brands.assign(first_bought=brands.groupby(["customer_id", "brand"])["date"].transform("min"),
                            customer_first=brands.groupby("customer_id")["date"].transform("min"))
     ledger = inputs.ledger
-    invoices = ledger.invoices.assign(month=ledger.invoices["invoice_date"].dt.to_period("M"))
-    coded_ledger = Ledger(invoices, ledger.settlements, ledger.loose_credits, ledger.customers,
-                          ledger.n_undated_allocations)
-    return DistressInputs(inputs.customers, coded_ledger, payments, cheques, inputs.events, inputs.shipments, brands,
-                          inputs.financials, inputs.end, inputs.has)
+    # A new Ledger, not dataclasses.replace: that would share the old one's open-items cache.
+    with_months = Ledger(ledger.invoices.assign(month=ledger.invoices["invoice_date"].dt.to_period("M")),
+                         ledger.settlements, ledger.loose_credits, ledger.customers, ledger.n_undated_allocations)
+    return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands)
 
 
 def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, master) -> pd.DataFrame:

@@ -1,9 +1,11 @@
-"""Analyses: computed views of the ledger that are not findings (aging, collections, link graphs).
+"""Analyses: computed views of the ledger that are not findings (aging, collections, link graphs), and
+the facts several components share (the receivables ledger, the entity links).
 
-An analysis is a class like a detector — a stable ``code``, the tables it ``requires``, parameters in
-``__init__`` filled from the policy — whose one method ``compute(data)`` returns named tables. The
-runner stores them in ``RunResult.views`` for the reports, and detectors may read them through
-``data.views`` (analyses run first).
+An analysis is a class like a detector — a stable ``code``, what it reads (see :mod:`audit.component`),
+parameters in ``__init__`` filled from the policy — whose one method ``compute(data)`` returns its
+declared ``outputs`` by name. The runner stores the tables among them in ``RunResult.views`` for the
+reports; a component that declares ``reads_analyses = (code,)`` runs after it and reads them in
+``data.views``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Analysis(Component, abc.ABC):
     code: ClassVar[str]
     title: ClassVar[str]
     requires: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # the names ``compute`` returns (unique across analyses), e.g. ("aging_by_customer", ...)
+    outputs: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def compute(self, data: AuditData) -> dict[str, pd.DataFrame]:

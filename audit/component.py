@@ -1,10 +1,29 @@
-"""What detectors and analyses share: a code, the inputs they require, parameters set from the policy."""
+"""What detectors and analyses share: a code, what they read, parameters set from the policy.
+
+A component declares everything it reads, and the runner (:mod:`audit.runner`) hands it exactly that:
+
+- ``requires``: tables and columns that must be present, else the component is "not run: needs …";
+- ``uses``: tables and columns read when present (a trace of the conclusion is unknown without them);
+- ``needs_values``: columns that must hold at least one value for the conclusion to mean anything (an
+  approver column that is present but blank everywhere records no approvals), else "not run";
+- ``reads_analyses``: codes of the analyses whose tables it reads (``data.views``);
+- ``reads_findings``: codes of the detectors whose findings it reads (``data.findings``).
+
+While finding, a component may set learned state that becomes the run's coverage: ``unknown_traces_``
+(the traces it could not judge in this run, in plain words), ``eligible_records_`` (how many records it
+judged; 0 is "ran over 0 eligible records", not "0 findings") and ``note_`` (one sentence about the run).
+
+Parameters are scikit-learn estimator parameters (``get_params``, ``set_params``, ``clone``): every
+``__init__`` argument is stored under its own name, and ``from_policy`` fills them from the policy.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, ClassVar
+
+from sklearn.base import BaseEstimator
 
 if TYPE_CHECKING:
     from audit.data import AuditData
@@ -22,11 +41,25 @@ def missing_inputs(requires: Mapping[str, tuple[str, ...]], data: AuditData) -> 
     return missing
 
 
-class Component:
+def blank_columns(needs_values: Mapping[str, tuple[str, ...]], data: AuditData) -> list[str]:
+    """``table.column`` names in ``needs_values`` that are absent or hold no value in any row."""
+    blank = []
+    for table, columns in needs_values.items():
+        for column in columns:
+            if not data.has(table, (column,)) or not data.frame(table)[column].notna().any():
+                blank.append(f"{table}.{column}")
+    return blank
+
+
+class Component(BaseEstimator):
     """Base of :class:`audit.detector.Detector` and :class:`audit.analysis.Analysis`."""
 
     code: ClassVar[str]
     requires: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    uses: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    needs_values: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    reads_analyses: ClassVar[tuple[str, ...]] = ()
+    reads_findings: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def params_from_policy(cls, policy: Policy) -> dict:
@@ -43,10 +76,11 @@ class Component:
         return [p.name for p in signature.parameters.values()
                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
-    def get_params(self) -> dict:
+    def get_params(self, deep: bool = True) -> dict:
+        # components hold no nested estimators; listed in __init__ order, as the catalogue prints them
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def __repr__(self) -> str:
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
@@ -58,3 +92,14 @@ class Component:
     def missing_inputs(cls, data: AuditData) -> list[str]:
         """``table.column`` names (or ``table``) this class needs and the data lacks."""
         return missing_inputs(cls.requires, data)
+
+    @classmethod
+    def blank_inputs(cls, data: AuditData) -> list[str]:
+        """``table.column`` names whose values this class's conclusion needs and the data does not hold."""
+        return blank_columns(cls.needs_values, data)
+
+    @classmethod
+    def upstream_detectors(cls, detectors: Iterable[type]) -> tuple[str, ...]:
+        """Codes of the detectors whose findings this class reads, chosen among ``detectors`` (the
+        registered ones). The default is ``reads_findings``; a roll-up may choose by pattern family."""
+        return tuple(cls.reads_findings)

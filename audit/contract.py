@@ -192,14 +192,59 @@ TABLES: dict[str, Table] = {t.name: t for t in [
 # Parent tables before children, so a quarantined parent row can cascade to its children.
 LOAD_ORDER: list[str] = list(TABLES)
 
-PATTERNS: tuple[str, ...] = (
-    "added_invoice_items", "fictitious_customer", "multi_name_invoicing", "split_volume_discount",
-    "cheque_withheld", "cheque_maturity_over_policy", "payment_swap", "unbilled_shipment",
-    "visit_noncompliance", "cash_discount_not_applied", "unauthorized_discount", "price_deviation",
-    "customer_distress", "duplicate_invoice", "invoice_number_gap", "benford_deviation", "round_amount",
-    "weekend_posting", "just_below_threshold", "salesperson_anomaly", "customer_anomaly", "invoice_anomaly",
-)
-SALESPERSON_PATTERNS: tuple[str, ...] = PATTERNS[:12]
+# Pattern families: what kind of conclusion a finding of the pattern is, for ranking, reports and coverage.
+SALESPERSON_FRAUD = "salesperson fraud"  # a salesperson gets around sales management
+DISTRESS = "distress"  # a customer (or a portfolio) about to fail
+STANDARD_TEST = "standard test"  # a broad test of the records (Benford, duplicates, gaps, ...)
+LEAD = "lead"  # an unusual entity worth a look, not a conclusion
+DATA_FINDING = "data finding"  # a fact about the data itself (e.g. a price list missing a change)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One ``pattern`` of the contract's vocabulary: its human name, the entity type its labels and most of
+    its findings name (a detector may report the pattern on another entity, e.g. Benford per customer),
+    and its family."""
+
+    name: str
+    label: str
+    entity_type: str
+    family: str
+
+
+# The contract's pattern vocabulary, in one place; patterns are added here, never renamed.
+PATTERN_TABLE: dict[str, Pattern] = {p.name: p for p in (
+    Pattern("added_invoice_items", "Items added to invoices", "invoice", SALESPERSON_FRAUD),
+    Pattern("fictitious_customer", "Made-up buyer", "customer", SALESPERSON_FRAUD),
+    Pattern("multi_name_invoicing", "One buyer under several names", "customer", SALESPERSON_FRAUD),
+    Pattern("split_volume_discount", "Volume discount split among buyers", "invoice", SALESPERSON_FRAUD),
+    Pattern("cheque_withheld", "Cheque or cash held back", "cheque", SALESPERSON_FRAUD),
+    Pattern("cheque_maturity_over_policy", "Cheque post-dated beyond policy", "cheque", SALESPERSON_FRAUD),
+    Pattern("payment_swap", "Customer payment swapped for the salesperson's own", "receipt", SALESPERSON_FRAUD),
+    Pattern("unbilled_shipment", "Shipment without an invoice", "shipment", SALESPERSON_FRAUD),
+    Pattern("visit_noncompliance", "Missed or fake visits", "visit", SALESPERSON_FRAUD),
+    Pattern("cash_discount_not_applied", "Cash discount withheld", "receipt", SALESPERSON_FRAUD),
+    Pattern("unauthorized_discount", "Discount beyond authority", "invoice", SALESPERSON_FRAUD),
+    Pattern("price_deviation", "Price off the list", "invoice", SALESPERSON_FRAUD),
+    Pattern("customer_distress", "Customer about to fail", "customer", DISTRESS),
+    Pattern("duplicate_invoice", "Duplicate invoice", "invoice", STANDARD_TEST),
+    Pattern("invoice_number_gap", "Gap in invoice numbers", "invoice_no", STANDARD_TEST),
+    Pattern("benford_deviation", "First digits off Benford's law", "salesperson", STANDARD_TEST),
+    Pattern("round_amount", "Round amounts", "salesperson", STANDARD_TEST),
+    Pattern("weekend_posting", "Posted on a day off", "invoice", STANDARD_TEST),
+    Pattern("just_below_threshold", "Amounts just under the approval limit", "invoice", STANDARD_TEST),
+    Pattern("salesperson_anomaly", "Unusual salesperson", "salesperson", LEAD),
+    Pattern("customer_anomaly", "Unusual customer", "customer", LEAD),
+    Pattern("invoice_anomaly", "Unusual invoice", "invoice", LEAD),
+)}
+PATTERNS: tuple[str, ...] = tuple(PATTERN_TABLE)
+SALESPERSON_PATTERNS: tuple[str, ...] = tuple(p.name for p in PATTERN_TABLE.values() if p.family == SALESPERSON_FRAUD)
+
+
+def pattern_label(name: str) -> str:
+    """The human name of a pattern ("Price off the list"), or the name itself when it is not in the table."""
+    pattern = PATTERN_TABLE.get(name)
+    return pattern.label if pattern else str(name).replace("_", " ")
 
 EXCEPTION_COLUMNS: tuple[str, ...] = (
     "exception_id", "run_id", "rank", "detector", "pattern", "score", "risk_amount", "entity_type",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -54,9 +58,20 @@ class AuditData:
         self.calendar = WorkCalendar(policy)
         self.period = period
         self._registered: set[str] = set()
-        # Filled by the runner: analyses' tables, and stage-1 findings for stage-2 detectors.
-        self.views: dict[str, pd.DataFrame] = {}
+        # What a component declared it reads, handed over by the runner (see ``scoped``): the analyses'
+        # outputs and the upstream detectors' findings. Empty for a run's shared data itself.
+        self.views: Mapping[str, object] = MappingProxyType({})
         self.findings: pd.DataFrame = pd.DataFrame()
+        # after a run: each analysis' named outputs, by code
+        self.outputs_by_component: dict[str, dict[str, object]] = {}
+
+    def scoped(self, views: Mapping[str, object], findings: pd.DataFrame) -> AuditData:
+        """The same tables, engine and policy, seen by one component: only the analyses' outputs and the
+        findings it declared (read-only mapping; pandas' copy-on-write keeps the frames unchanged)."""
+        view = copy.copy(self)  # shares tables, engine and the engine's registrations
+        view.views = MappingProxyType(dict(views))
+        view.findings = findings
+        return view
 
     @property
     def period_end(self) -> pd.Timestamp | None:

@@ -3,7 +3,9 @@
 A detector is a class with
 
 - class attributes: a stable ``code``, the contract ``pattern`` it finds, the ``entity_type`` of its
-  findings, its ``family``, the tables and columns it ``requires`` and those it ``uses`` when present;
+  findings, its ``family``, and what it reads (see :mod:`audit.component`): the tables and columns it
+  ``requires``, those it ``uses`` when present, the columns whose values it ``needs_values``, the
+  analyses it ``reads_analyses`` and the detectors whose findings it ``reads_findings``;
 - parameters with defaults in ``__init__`` (their values come from the policy via ``from_policy``);
 - learned state in attributes ending in ``_`` (set by ``find``);
 - one method, ``find(data)``, returning one row per finding (see :data:`FINDING_COLUMNS`).
@@ -53,9 +55,8 @@ class Detector(Component, abc.ABC):
     uses: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Multiplies score x money at risk when ranking; below 1 for broad statistical tests.
     rank_weight: ClassVar[float] = 1.0
-    # ``find`` may set ``note_``: one sentence about this run (e.g. too little data), shown in detectors.csv.
-    # Later stages run after the earlier ones and read their findings in ``data.findings`` (roll-ups).
-    stage: ClassVar[int] = 1
+    # ``find`` may set ``note_`` (one sentence about this run), ``unknown_traces_`` and ``eligible_records_``
+    # (see audit.component): they become the run's coverage in detectors.csv, the manifest and the report.
 
     # ------------------------------------------------------------ documentation
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import graphlib
 import hashlib
 import json
 import platform
@@ -11,17 +12,18 @@ import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import MappingProxyType
 
 import pandas as pd
 
-from audit.contract import EXCEPTION_COLUMNS
+from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
-from audit.registry import analysis_classes, detector_classes
+from audit.registry import RegistryError, analysis_classes, detector_classes
 from audit.result import RunResult
 from audit.scoring import empty_exceptions, exception_ids, rank, typed_exceptions
 from audit.validation import AuditTables, validate
@@ -86,61 +88,188 @@ def _read_suppressions(path: str | Path | None) -> set[str]:
     return set(frame["exception_id"].dropna())
 
 
-def _timed(status: dict, work) -> tuple[object, dict]:
+class UnknownComponentError(ValueError):
+    """``--detector`` named a code or pattern that no registered component has."""
+
+
+def _closest(name: str, choices: list[str], limit: int = 3) -> list[str]:
+    from rapidfuzz import process
+    from rapidfuzz.utils import default_process
+
+    return [choice for choice, _, _ in process.extract(name, choices, limit=limit, processor=default_process)]
+
+
+def _timed(status: dict, work, raise_errors: bool = False) -> tuple[object, dict]:
     started = time.perf_counter()
     try:
         output = work()
     except DetectorInputError as exc:
         return None, {**status, "status": "not run", "reason": str(exc), "findings": 0, "seconds": 0.0}
     except Exception as exc:  # one broken detector must not lose the others' findings
+        if raise_errors:
+            raise
         return None, {**status, "status": "failed", "reason": f"{type(exc).__name__}: {exc}", "findings": 0,
                       "seconds": round(time.perf_counter() - started, 3)}
     return output, {**status, "status": "ran", "reason": "", "seconds": round(time.perf_counter() - started, 3)}
 
 
-def run_detectors(data: AuditData, select: list[str] | None = None,
-                  progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the analyses, then the detectors stage by stage; return (findings, one status row each)."""
-    detectors = [c for c in detector_classes() if not select or {c.code, c.pattern} & set(select)]
-    analyses = list(analysis_classes())
-    steps = analyses + sorted(detectors, key=lambda c: (c.stage, c.code))
-    findings: list[tuple[int, pd.DataFrame]] = []
-    findings_stage = 1
-    statuses = []
+def _dependencies(classes: dict[str, type]) -> dict[str, tuple[str, ...]]:
+    """Each component's declared inputs among the registered components (analyses and detectors)."""
+    detectors = [c for c in classes.values() if issubclass(c, Detector)]
+    deps = {}
+    for code, cls in classes.items():
+        wanted = tuple(cls.reads_analyses) + tuple(cls.upstream_detectors(detectors))
+        unknown = [d for d in wanted if d not in classes]
+        if unknown:
+            raise RegistryError(f"{code} reads {', '.join(unknown)}, which no registered component is")
+        deps[code] = tuple(dict.fromkeys(d for d in wanted if d != code))
+    return deps
+
+
+def plan(select: list[str] | None = None, extra: tuple[type, ...] = ()) -> list[type]:
+    """The components to run, in an order where each comes after everything it reads (``graphlib``).
+
+    ``select`` names detectors by code or pattern (case-insensitive); the plan then holds them and what
+    they read, nothing else. Unknown names raise :class:`UnknownComponentError` with the closest codes.
+    ``extra`` adds classes that are not registered (a plug-in author checking their own detector).
+    """
+    classes = {c.code: c for c in (*analysis_classes(), *detector_classes(), *extra)}
+    deps = _dependencies(classes)
+    if select:
+        chosen: set[str] = set()
+        for name in select:
+            matches = {code for code, cls in classes.items()
+                       if name.casefold() in (code.casefold(), str(getattr(cls, "pattern", "")).casefold())}
+            if not matches:
+                names = sorted({*classes, *(getattr(c, "pattern", "") for c in classes.values())} - {""})
+                raise UnknownComponentError(f"no detector or pattern {name!r}; closest: "
+                                            f"{', '.join(_closest(name, names))} (see `audit detectors`)")
+            chosen |= matches
+        wanted, stack = set(), list(chosen)
+        while stack:  # the selected components and, transitively, what they read
+            code = stack.pop()
+            if code not in wanted:
+                wanted.add(code)
+                stack.extend(deps[code])
+    else:
+        wanted = set(classes)
+    sorter = graphlib.TopologicalSorter({code: [d for d in deps[code] if d in wanted] for code in wanted})
+    sorter.prepare()  # raises graphlib.CycleError naming the cycle
+    order = []
+    while sorter.is_active():
+        # among the components that may run now: analyses first, then by code, so the order is repeatable
+        ready = sorted(sorter.get_ready(), key=lambda code: (issubclass(classes[code], Detector), code))
+        for code in ready:
+            order.append(classes[code])
+            sorter.done(code)
+    return order
+
+
+def _coverage(status: dict, instance) -> dict:
+    """What one component could judge in this run: checked, partly checked (which traces were unknown), or
+    not checked (and why)."""
+    unknown = list(getattr(instance, "unknown_traces_", []) or []) if instance is not None else []
+    eligible = getattr(instance, "eligible_records_", None) if instance is not None else None
+    if status["status"] != "ran":
+        coverage = "not checked"
+    elif eligible is not None and int(eligible) == 0:
+        coverage = "not checked"
+        status = {**status, "reason": "; ".join(r for r in ("ran over 0 eligible records", status["reason"]) if r)}
+    elif unknown:
+        coverage = "partly checked"
+    else:
+        coverage = "checked"
+    return {**status, "coverage": coverage, "unknown": "; ".join(unknown),
+            "eligible_records": None if eligible is None else int(eligible)}
+
+
+def run_detectors(data: AuditData, select: list[str] | None = None, progress: Progress | None = None, *,
+                  extra: tuple[type, ...] = (), raise_errors: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the planned components (:func:`plan`) once each, every one after what it reads; return
+    (findings, one status row per component, with its coverage). Each component sees only what it
+    declared (``data.scoped``). ``raise_errors`` lets a component's exception through (tests)."""
+    steps = plan(select, extra)
+    detector_steps = [c for c in steps if issubclass(c, Detector)]
+    outputs: dict[str, dict[str, object]] = {}  # analysis code -> its named outputs
+    found_by: dict[str, pd.DataFrame] = {}  # detector code -> its findings (with ids)
+    statuses: dict[str, dict] = {}
     for index, cls in enumerate(steps):
         is_detector = issubclass(cls, Detector)
         if progress:
             progress(f"{'detector' if is_detector else 'analysis'} {cls.code}", index, len(steps))
-        if is_detector and cls.stage > 1 and cls.stage != findings_stage:
-            # a later stage reads every finding of the stages before it, e.g. the roll-up reads them all
-            earlier = [f for stage, f in findings if stage < cls.stage and len(f)]
-            data.findings = _with_ids(pd.concat(earlier, ignore_index=True)) if earlier else pd.DataFrame()
-            findings_stage = cls.stage
         status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
                   "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
                   "version": getattr(cls, "version", "1.0")}
         missing = cls.missing_inputs(data)
-        if missing:
-            statuses.append({**status, "status": "not run", "reason": f"needs {', '.join(missing)}",
-                             "findings": 0, "seconds": 0.0})
+        blank = [] if missing else cls.blank_inputs(data)
+        lacking = [f"{code} ({statuses[code]['status']}: {statuses[code]['reason']})"
+                   for code in cls.reads_analyses if code not in outputs]
+        if missing or blank or lacking:
+            reason = "; ".join(part for part in (
+                f"needs {', '.join(missing)}" if missing else "",
+                f"needs values in {', '.join(blank)}" if blank else "",
+                f"needs {', '.join(lacking)}" if lacking else "") if part)
+            statuses[cls.code] = _coverage({**status, "status": "not run", "reason": reason, "findings": 0,
+                                            "seconds": 0.0}, None)
             continue
+        upstream = cls.upstream_detectors(detector_steps)
+        earlier = [found_by[code] for code in upstream if code in found_by and len(found_by[code])]
+        scoped = data.scoped(
+            views={name: value for code in cls.reads_analyses for name, value in outputs[code].items()},
+            findings=pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame())
+        instance = cls.from_policy(data.policy)
         if is_detector:
-            instance = cls.from_policy(data.policy)
-            found, status = _timed(status, lambda instance=instance: instance.run(data))
-            if status["status"] == "ran" and getattr(instance, "note_", ""):
-                status["reason"] = instance.note_  # e.g. too little data to say what is usual
+            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped), raise_errors)
             if found is not None:
-                findings.append((cls.stage, found))
-            statuses.append({**status, "findings": 0 if found is None else len(found)})
+                found_by[cls.code] = _with_ids(found)
         else:
-            views, status = _timed(status, lambda cls=cls: cls.from_policy(data.policy).compute(data))
-            data.views.update(views or {})
-            statuses.append({**status, "findings": 0})
+            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped), raise_errors)
+            if found is not None:
+                outputs[cls.code] = dict(found)
+        if status["status"] == "ran" and getattr(instance, "note_", ""):
+            status["reason"] = instance.note_  # e.g. too little data to say what is usual
+        not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
+        if not_run and status["status"] == "ran":
+            traces = list(getattr(instance, "unknown_traces_", []) or [])
+            instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
+        count = len(found) if is_detector and found is not None else 0
+        statuses[cls.code] = _coverage({**status, "findings": count}, instance)
     if progress:
         progress("detectors done", len(steps), len(steps))
-    found = [f for _, f in findings if len(f)]
-    combined = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
-    return combined, pd.DataFrame(statuses)
+    data.outputs_by_component = outputs  # every analysis' outputs, tables or not (the common checks read them)
+    # the reports read the analyses' tables; shared facts that are not tables (the receivables ledger) end here
+    data.views = MappingProxyType({name: value for named in outputs.values() for name, value in named.items()
+                                   if isinstance(value, pd.DataFrame)})
+    found = [frame for frame in found_by.values() if len(frame)]
+    combined = pd.concat(found, ignore_index=True).drop(columns="exception_id") if found else pd.DataFrame()
+    return combined, pd.DataFrame(list(statuses.values()))
+
+
+def pattern_coverage(statuses: pd.DataFrame) -> list[dict]:
+    """Per pattern of the contract that a detector of the run covers: checked, partly checked (which traces
+    were unknown) or not checked in this run, and why."""
+    rows = []
+    if statuses.empty or "coverage" not in statuses:
+        return rows
+    detectors = statuses[statuses["kind"] == "detector"]
+    for name, pattern in PATTERN_TABLE.items():
+        own = detectors[detectors["pattern"] == name]
+        if own.empty:
+            continue
+        states = set(own["coverage"])
+        if states == {"checked"}:
+            coverage = "checked"
+        elif states & {"checked", "partly checked"}:
+            coverage = "partly checked"
+        else:
+            coverage = "not checked"
+        why = [f"{row.detector}: {row.reason}" for row in own.itertuples()
+               if row.coverage != "checked" and row.reason]
+        unknown = [f"{row.detector}: {row.unknown}" for row in own.itertuples() if row.unknown]
+        rows.append({"pattern": name, "label": pattern.label, "family": pattern.family, "coverage": coverage,
+                     "detectors": ", ".join(own["detector"]), "unknown": "; ".join(unknown),
+                     "why": "; ".join(why)})
+    return rows
 
 
 def _with_ids(findings: pd.DataFrame) -> pd.DataFrame:
@@ -208,6 +337,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         "policy": policy.to_dict(), "detectors": statuses.to_dict(orient="records"),
         "libraries": _library_versions(), "python": platform.python_version(), "user": _user(),
         "host": platform.node(), "started_at": started, "finished_at": _now(),
+        "coverage": pattern_coverage(statuses),
         "findings": len(exceptions), "data_quality_rows": len(tables.problems),
     }
     return RunResult(run_id, exceptions, data_quality_frame(tables.problems), statuses, manifest, policy,

@@ -1,30 +1,79 @@
-"""Checks every detector must pass, in the spirit of scikit-learn's ``check_estimator``.
+"""Checks every component must pass, in the spirit of scikit-learn's ``check_estimator``.
 
-Plug-in authors call :func:`check_detector` on their own classes; the test suite calls it on every
-registered detector. Data for the checks goes through the real loading and validation path.
+Plug-in authors call :func:`check_detector` on their own classes with their YAML cases; the test suite
+calls it on every registered detector with ``tests/detector_cases/<code>.yaml``, and
+:func:`check_analysis` on every analysis. The checks run where the component finds something (its own
+flagged case), so a broken detector that finds nothing fails them: comparing two empty outputs proves
+nothing. Data goes through the real loading and validation path.
+
+A case file holds ``detector: <code>`` and ``cases``: each with a ``name``, ``tables`` (rows that
+replace the base tables of the same name, from ``_base.yaml`` beside the file), an optional ``policy``
+(a partial policy), and ``flagged`` / ``not_flagged`` entity ids (and optionally
+``expect_risk_amount``: entity id -> money at risk).
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+import yaml
+from sklearn.base import clone
 
+from audit.analysis import Analysis
 from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError, check_class_attributes
 from audit.engine import Engine
 from audit.loading import LoadedData, SourceTable
-from audit.policy import Policy
+from audit.policy import Policy, policy_from_dict
 from audit.problems import FATAL
-from audit.runner import finalise
+from audit.runner import finalise, run_detectors
 from audit.scoring import exceptions_schema
 from audit.validation import AuditTables, validate
 
 
 class DetectorCheckError(AssertionError):
     pass
+
+
+@dataclass
+class Case:
+    """One YAML case: tables to audit, the policy, and which entities must and must not be flagged."""
+
+    name: str
+    tables: dict[str, list[dict]]
+    policy: dict = field(default_factory=dict)
+    flagged: list[str] = field(default_factory=list)
+    not_flagged: list[str] = field(default_factory=list)
+    expect_risk_amount: dict[str, float] = field(default_factory=dict)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        # written as text, as a CSV export would be: validation parses them like real files
+        return {name: pd.DataFrame(rows).astype(str).replace("None", "") for name, rows in self.tables.items()}
+
+    def audit_policy(self) -> Policy:
+        return policy_from_dict(self.policy)
+
+    def audit_tables(self) -> AuditTables:
+        return tables_from_frames(self.frames(), self.audit_policy())
+
+
+def load_cases(path: str | Path) -> tuple[str, list[Case]]:
+    """The detector code and the cases of one YAML file (base tables from ``_base.yaml`` beside it)."""
+    path = Path(path)
+    base_file = path.parent / "_base.yaml"
+    base = yaml.safe_load(base_file.read_text()) if base_file.is_file() else {}
+    spec = yaml.safe_load(path.read_text())
+    cases = [Case(name=c["name"], tables={**base, **c.get("tables", {})}, policy=c.get("policy", {}),
+                  flagged=[str(e) for e in c.get("flagged", [])],
+                  not_flagged=[str(e) for e in c.get("not_flagged", [])],
+                  expect_risk_amount={str(k): v for k, v in c.get("expect_risk_amount", {}).items()})
+             for c in spec["cases"]]
+    return spec["detector"], cases
 
 
 def tables_from_frames(frames: Mapping[str, pd.DataFrame], policy: Policy | None = None) -> AuditTables:
@@ -42,18 +91,48 @@ def tables_from_frames(frames: Mapping[str, pd.DataFrame], policy: Policy | None
 
 def run_detector(cls: type[Detector], tables: AuditTables, policy: Policy | None = None,
                  engine: str = "duckdb") -> pd.DataFrame:
-    """Run one detector and finalise its rows like a real run (ids, ranks, exception columns)."""
+    """Run one detector as a run would (after the analyses and detectors it reads, through the runner)
+    and finalise its rows like a real run (ids, ranks, exception columns). Raises
+    :class:`DetectorInputError` when the data lacks what it needs, and whatever the detector raised."""
     policy = policy or Policy()
     data = AuditData(tables, policy, Engine(engine))
     try:
-        found = cls.from_policy(policy).run(data)
+        found, statuses = run_detectors(data, [cls.code], extra=(cls,), raise_errors=True)
     finally:
         data.engine.close()
+    own = statuses.set_index("detector").loc[cls.code]
+    if own["status"] == "not run":
+        raise DetectorInputError(f"{cls.code} ({cls.pattern}) {own['reason']}")
+    if len(found):
+        found = found[found["detector"] == cls.code]
     return finalise(found, "check", None, None, set())[0]
+
+
+def run_analysis(cls: type[Analysis], tables: AuditTables, policy: Policy | None = None,
+                 engine: str = "duckdb") -> dict:
+    """Run one analysis after what it reads (through the runner); return its named outputs."""
+    policy = policy or Policy()
+    data = AuditData(tables, policy, Engine(engine))
+    try:
+        _, statuses = run_detectors(data, [cls.code], extra=(cls,), raise_errors=True)
+        own = statuses.set_index("detector").loc[cls.code]
+        if own["status"] != "ran":
+            raise DetectorInputError(f"{cls.code} {own['status']}: {own['reason']}")
+        return data.outputs_by_component[cls.code]
+    finally:
+        data.engine.close()
 
 
 def _snapshot(tables: AuditTables) -> dict[str, pd.DataFrame]:
     return {name: frame.copy(deep=True) for name, frame in tables.frames.items()}
+
+
+def _assert_untouched(code: str, tables: AuditTables, before: dict[str, pd.DataFrame]) -> None:
+    for name, frame in before.items():
+        try:
+            pd.testing.assert_frame_equal(tables.frames[name], frame)
+        except AssertionError as exc:
+            raise DetectorCheckError(f"{code} modified its input table {name}: {exc}") from None
 
 
 def _empty_like(tables: AuditTables) -> AuditTables:
@@ -69,34 +148,52 @@ def _without_column(tables: AuditTables, table: str, column: str) -> AuditTables
     return AuditTables(frames, present, [], {})
 
 
-def check_detector(cls: type[Detector], tables: AuditTables, policy: Policy | None = None,
-                   engines: tuple[str, ...] = ("duckdb",)) -> pd.DataFrame:
-    """Assert the detector contract on ``tables``; return its findings on the first engine."""
-    policy = policy or Policy()
-    problems = check_class_attributes(cls)
-    if problems:
-        raise DetectorCheckError("; ".join(problems))
-    params = cls.from_policy(policy).get_params()
+def _check_parameters(cls: type) -> None:
+    policy = Policy()
+    instance = cls.from_policy(policy)
+    params = instance.get_params()
     if cls(**params).get_params() != params:
         raise DetectorCheckError(f"{cls.code}: get_params does not round-trip through __init__")
+    if clone(instance).get_params() != params:
+        raise DetectorCheckError(f"{cls.code}: sklearn.base.clone does not keep the parameters")
     for name in cls._param_names():
         if inspect.signature(cls.__init__).parameters[name].default is inspect.Parameter.empty:
             raise DetectorCheckError(f"{cls.code}: parameter {name} has no default")
 
+
+def check_detector(cls: type[Detector], cases: Sequence[Case],
+                   engines: tuple[str, ...] = ("duckdb",)) -> pd.DataFrame:
+    """Assert the detector contract on its own cases; return its findings on the first flagged case.
+
+    On the first flagged case it must find the listed entities, leave its inputs untouched, give output
+    of the exceptions schema, give the same findings twice and on every engine; on empty tables it finds
+    nothing; without a required column it is not run, naming the column; on every not-flagged case it
+    spares the listed entities.
+    """
+    problems = check_class_attributes(cls)
+    if problems:
+        raise DetectorCheckError("; ".join(problems))
+    _check_parameters(cls)
+    flagged = [c for c in cases if c.flagged]
+    spared = [c for c in cases if c.not_flagged]
+    if not flagged or not spared:
+        raise DetectorCheckError(f"{cls.code} needs at least one flagged and one not-flagged case")
+
+    case = flagged[0]
+    policy, tables = case.audit_policy(), case.audit_tables()
     before = _snapshot(tables)
     first = run_detector(cls, tables, policy, engines[0])
-    for name, frame in before.items():
-        try:
-            pd.testing.assert_frame_equal(tables.frames[name], frame)
-        except AssertionError as exc:
-            raise DetectorCheckError(f"{cls.code} modified its input table {name}: {exc}") from None
+    _assert_untouched(cls.code, tables, before)
     exceptions_schema().validate(first)
+    missed = set(case.flagged) - set(first["entity_id"])
+    if first.empty or missed:
+        raise DetectorCheckError(f"{cls.code} found {len(first)} finding(s) on its flagged case "
+                                 f"{case.name!r}; missed {sorted(missed)}")
     if (first["pattern"] != cls.pattern).any() or (first["entity_type"] != cls.entity_type).any():
         raise DetectorCheckError(f"{cls.code}: findings carry another pattern or entity type")
 
     again = run_detector(cls, tables, policy, engines[0])
     pd.testing.assert_frame_equal(first, again, obj=f"{cls.code} on a second run")
-
     for engine in engines[1:]:
         other = run_detector(cls, tables, policy, engine)
         pd.testing.assert_frame_equal(first, other, obj=f"{cls.code} on {engine} vs {engines[0]}")
@@ -117,5 +214,53 @@ def check_detector(cls: type[Detector], tables: AuditTables, policy: Policy | No
                 raise DetectorCheckError(f"{cls.code}: the missing-column error does not name "
                                          f"{table}.{column}: {exc}") from None
         else:
+            raise DetectorCheckError(f"{cls.code} ran without its required column {table}.{column}")
+
+    for case in spared:
+        found = run_detector(cls, case.audit_tables(), case.audit_policy(), engines[0])
+        wrong = set(case.not_flagged) & set(found["entity_id"])
+        if wrong:
+            raise DetectorCheckError(f"{cls.code} flagged {sorted(wrong)} in its not-flagged case {case.name!r}")
+    return first
+
+
+def _same_output(code: str, first: dict, other: dict, what: str) -> None:
+    if set(first) != set(other):
+        raise DetectorCheckError(f"{code} gave outputs {sorted(first)} then {sorted(other)} ({what})")
+    for name, value in first.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, other[name], obj=f"{code} {name} ({what})")
+
+
+def check_analysis(cls: type[Analysis], tables: AuditTables, policy: Policy | None = None,
+                   engines: tuple[str, ...] = ("duckdb",)) -> dict:
+    """Assert the analysis contract on ``tables``: it produces exactly its declared ``outputs``, at least
+    one table with rows (so the checks compare something), text column names without duplicates, the
+    same output twice and on every engine, its inputs untouched; it is not run without a required column."""
+    _check_parameters(cls)
+    if not getattr(cls, "outputs", ()):
+        raise DetectorCheckError(f"{cls.code} declares no outputs")
+    policy = policy or Policy()
+    before = _snapshot(tables)
+    first = run_analysis(cls, tables, policy, engines[0])
+    _assert_untouched(cls.code, tables, before)
+    if set(first) != set(cls.outputs):
+        raise DetectorCheckError(f"{cls.code} produced {sorted(first)}, declares {sorted(cls.outputs)}")
+    frames = {n: v for n, v in first.items() if isinstance(v, pd.DataFrame)}
+    for name, frame in frames.items():
+        if frame.columns.duplicated().any() or not all(isinstance(c, str) for c in frame.columns):
+            raise DetectorCheckError(f"{cls.code} table {name} has duplicate or non-text column names")
+    if frames and not any(len(f) for f in frames.values()):
+        raise DetectorCheckError(f"{cls.code} produced only empty tables: check it on data where it finds rows")
+    _same_output(cls.code, first, run_analysis(cls, tables, policy, engines[0]), "second run")
+    for engine in engines[1:]:
+        _same_output(cls.code, first, run_analysis(cls, tables, policy, engine), f"{engine} vs {engines[0]}")
+    for table, columns in cls.requires.items():
+        column = columns[-1]
+        if table in tables.frames and column in tables.frames[table].columns:
+            try:
+                run_analysis(cls, _without_column(tables, table, column), policy, engines[0])
+            except DetectorInputError:
+                continue
             raise DetectorCheckError(f"{cls.code} ran without its required column {table}.{column}")
     return first

@@ -1,16 +1,26 @@
-"""Every registered detector passes the common contract (like scikit-learn's check_estimator)."""
+"""Every registered component passes the common contract (like scikit-learn's check_estimator), on data
+where it finds something: a detector on its own flagged YAML case, an analysis on the mini ledger."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
-from audit.detector import DOC_SECTIONS
-from audit.registry import detector_classes
-from audit.testing import check_detector
+from audit.detector import DOC_SECTIONS, empty_findings
+from audit.registry import analysis_classes, detector_classes
+from audit.testing import DetectorCheckError, check_analysis, check_detector, load_cases
 
 from .conftest import java_available
 
 DETECTORS = detector_classes()
+ANALYSES = analysis_classes()
+CASES_DIR = Path(__file__).parent / "detector_cases"
+
+
+def _cases(cls):
+    return load_cases(CASES_DIR / f"{cls.code}.yaml")[1]
 
 
 def test_registry_finds_the_foundation_detectors():
@@ -20,9 +30,45 @@ def test_registry_finds_the_foundation_detectors():
 
 
 @pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.code)
-def test_detector_contract_on_mini_ledger(cls, mini_tables, mini_policy):
-    findings = check_detector(cls, mini_tables, mini_policy)
-    assert set(findings["detector"]) <= {cls.code}
+def test_detector_contract_on_its_cases(cls):
+    findings = check_detector(cls, _cases(cls))
+    assert len(findings) and set(findings["detector"]) == {cls.code}
+
+
+@pytest.mark.parametrize("cls", ANALYSES, ids=lambda c: c.code)
+def test_analysis_contract_on_mini_ledger(cls, mini_tables, mini_policy):
+    outputs = check_analysis(cls, mini_tables, mini_policy)
+    assert set(outputs) == set(cls.outputs)
+
+
+def test_the_check_fails_a_detector_broken_to_find_nothing():
+    price = next(c for c in DETECTORS if c.code == "PRC-01")
+
+    class BrokenPriceDeviation(price):
+        code = "PRC-99"
+
+        def find(self, data) -> pd.DataFrame:
+            return empty_findings()
+
+    with pytest.raises(DetectorCheckError, match="found 0 finding"):
+        check_detector(BrokenPriceDeviation, _cases(price))
+
+
+def test_the_check_fails_a_detector_that_flags_its_look_alike():
+    price = next(c for c in DETECTORS if c.code == "PRC-01")
+
+    class EveryInvoice(price):
+        code = "PRC-98"
+
+        def find(self, data) -> pd.DataFrame:
+            invoices = data.frame("invoices")
+            rows = [{"entity_id": i, "salesperson_id": None, "customer_id": None, "period": "2025-04", "score": 1.0,
+                     "risk_amount": 1.0, "title": "t", "explanation": "e", "evidence": {}, "related": []}
+                    for i in invoices["invoice_id"]]
+            return pd.DataFrame(rows) if rows else empty_findings()
+
+    with pytest.raises(DetectorCheckError, match="not-flagged case"):
+        check_detector(EveryInvoice, _cases(price))
 
 
 @pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.code)
@@ -35,5 +81,12 @@ def test_documentation_has_every_section(cls):
 @pytest.mark.spark
 @pytest.mark.skipif(not java_available(), reason="Spark needs a Java runtime")
 @pytest.mark.parametrize("cls", DETECTORS, ids=lambda c: c.code)
-def test_duckdb_and_spark_give_identical_findings(cls, mini_tables, mini_policy):
-    check_detector(cls, mini_tables, mini_policy, engines=("duckdb", "spark"))
+def test_duckdb_and_spark_give_identical_findings(cls):
+    check_detector(cls, _cases(cls), engines=("duckdb", "spark"))
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not java_available(), reason="Spark needs a Java runtime")
+@pytest.mark.parametrize("cls", ANALYSES, ids=lambda c: c.code)
+def test_duckdb_and_spark_give_identical_analyses(cls, mini_tables, mini_policy):
+    check_analysis(cls, mini_tables, mini_policy, engines=("duckdb", "spark"))

@@ -234,11 +234,11 @@ def test_history_view_is_reused_by_the_detector():
     data = _data(_failing_ledger())
     try:
         view = DistressHistory().compute(data)["distress_history"]
-        data.views["distress_history"] = view
+        handed = data.scoped(views={"distress_history": view}, findings=pd.DataFrame())
         assert set(view["customer_id"]) == {"C1"}                       # only customers on the watch list
         detector = CustomerDistress()
-        assert detector.history(data) is view
-        assert CustomerDistress(base_log_odds=-3.0).history(data) is not view
+        assert detector.history(handed) is view
+        assert CustomerDistress(base_log_odds=-3.0).history(handed) is not view
     finally:
         data.engine.close()
 

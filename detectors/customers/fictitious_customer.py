@@ -12,10 +12,9 @@ from detectors.common import day, money, month_of
 from detectors.customers import facts
 from detectors.ledger import data_end_date
 from detectors.links.graph import (
-    LinkSettings,
     family_key,
     haversine_m,
-    link_inputs,
+    link_inputs_for,
     links_for,
     name_key,
     same_tokens,
@@ -77,6 +76,7 @@ class FictitiousCustomer(Detector):
     """
 
     code = "CUS-01"
+    reads_analyses = ("LNK-01",)
     pattern = "fictitious_customer"
     entity_type = "customer"
     family = "customers"
@@ -294,8 +294,8 @@ class FictitiousCustomer(Detector):
         by_salesperson = created_by.isin(salespeople) | (created_by == customers["salesperson_id"]) | (
             created_by == customers["assigned_salesperson_id"])
         traces["opened_by_salesperson"] = w["opened_by_salesperson"] * (new & by_salesperson)
-        inputs = link_inputs(data)
-        all_links = links_for(data, LinkSettings(away_m=self.geofence_m, name_threshold=self.name_threshold), inputs)
+        inputs = link_inputs_for(data)
+        all_links = links_for(data)
         links = self._links(all_links, customers)
         staff_link = customers["customer_id"].map(lambda c: any(
             link["other_type"] in STAFF_TYPES and link["kind"] in MASTER_KINDS for link in links.get(c, [])))

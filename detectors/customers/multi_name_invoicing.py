@@ -14,7 +14,7 @@ from detectors.common import day, money, month_of
 from detectors.customers import facts
 from detectors.customers.fictitious_customer import FictitiousCustomer
 from detectors.ledger import data_end_date
-from detectors.links.graph import LinkSettings, link_inputs, links_for, text_key
+from detectors.links.graph import links_for, text_key
 
 IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_drawer", "shared_owner_name")
 DELIVERY = ("delivery_point", "received_by")
@@ -74,6 +74,9 @@ class MultiNameInvoicing(Detector):
     """
 
     code = "CUS-02"
+    reads_analyses = ("LNK-01",)
+    # an account that CUS-01 finds made up is reported there, not as a second name
+    reads_findings = ("CUS-01",)
     pattern = "multi_name_invoicing"
     entity_type = "customer"
     family = "customers"
@@ -103,8 +106,6 @@ class MultiNameInvoicing(Detector):
     WEIGHTS = {"shared_phone": 0.30, "shared_address": 0.30, "shared_bank_account": 0.35, "cheque_drawer": 0.40,
                "shared_owner_name": 0.20, "received_by": 0.40, "delivery_point": 0.40, "complementary_timing": 0.50,
                "same_salesperson": 0.05, "new_account": 0.05}
-    # Runs after the others: an account that CUS-01 finds made up is reported there, not as a second name.
-    stage = 2
 
     def __init__(self, geofence_m: float = 300.0, min_score: float = 0.3, min_delivery_share: float = 0.5,
                  timing_from_log10: float = 1.0, timing_full_log10: float = 3.0, min_timing_months: int = 3,
@@ -189,9 +190,7 @@ class MultiNameInvoicing(Detector):
 
     # ------------------------------------------------------------------ finding
     def find(self, data) -> pd.DataFrame:
-        settings = LinkSettings(away_m=self.geofence_m)
-        inputs = link_inputs(data)
-        links = links_for(data, settings, inputs)
+        links = links_for(data)
         shipments = facts.shipment_counts(data)
         customers = data.frame("customers")
         cities = {}
@@ -281,12 +280,11 @@ class MultiNameInvoicing(Detector):
         return pd.DataFrame(rows)
 
     def _made_up(self, data, members) -> set[str]:
-        """Accounts CUS-01 finds made up: its findings when it ran before this detector, else its verdict."""
+        """Accounts CUS-01 finds made up (its findings, which the runner hands over)."""
         found = data.findings
-        if len(found) and "pattern" in found.columns and (found["pattern"] == FictitiousCustomer.pattern).any():
-            return set(found.loc[found["pattern"] == FictitiousCustomer.pattern, "entity_id"].astype(str))
-        verdict = FictitiousCustomer.from_policy(data.policy).find(data)
-        return set(verdict["entity_id"].astype(str)) & set(members)
+        if found.empty:
+            return set()
+        return set(found.loc[found["detector"] == FictitiousCustomer.code, "entity_id"].astype(str))
 
     def _exposure(self, group, master, movements, balance) -> dict:
         chosen = movements[movements["customer_id"].isin(group)]

@@ -75,6 +75,7 @@ class CustomerDistress(Detector):
     """
 
     code = "DST-01"
+    reads_analyses = ("RCV-00", "DST-H1")
     pattern = "customer_distress"
     entity_type = "customer"
     family = "distress"

@@ -19,8 +19,7 @@ class DistressOrCollusion(Detector):
 
     What it finds
     -------------
-    A stage-2 reading of the customer distress findings (DST-01; run alone, it scores the customers
-    itself). Per salesperson (the customers' assigned salesperson): (1) *cluster*: how many of their
+    A reading of the customer distress findings (DST-01, which the runner runs first). Per salesperson (the customers' assigned salesperson): (1) *cluster*: how many of their
     customers reached the alert level, against the company-wide share; the chance of that many or more
     under the company's rate (binomial tail) below ``cluster_p``, with at least ``min_cluster``
     customers; (2) *continued supply*: invoices the salesperson issued to a customer that later reached
@@ -57,10 +56,11 @@ class DistressOrCollusion(Detector):
     """
 
     code = "DST-02"
+    reads_analyses = ("RCV-00",)
+    reads_findings = ("DST-01",)
     pattern = "customer_distress"
     entity_type = "salesperson"
     family = "distress"
-    stage = 2
     # Its money at risk is the distressed customers' exposure, which their own DST-01 findings already
     # rank; this finding points at the portfolio, so it counts a tenth (like the roll-up SPR-01).
     rank_weight = 0.1
@@ -83,12 +83,9 @@ class DistressOrCollusion(Detector):
     # ------------------------------------------------------------ the distress findings
     def _distressed(self, data) -> pd.DataFrame:
         """customer_id, best score, first alert period, latest exposure of customers at the alert level."""
-        findings = data.findings if len(getattr(data, "findings", pd.DataFrame())) else pd.DataFrame()
-        if len(findings) and "detector" in findings:
+        findings = data.findings
+        if len(findings):
             findings = findings[findings["detector"] == CustomerDistress.code]
-        if findings.empty:
-            detector = CustomerDistress(grace_days=self.grace_days, alert_level=self.alert_level)
-            findings = detector.run(data)
         if findings.empty:
             return pd.DataFrame(columns=["customer_id", "score", "first_alert", "exposure"])
         alerted = findings[findings["score"] >= self.alert_level]

@@ -184,6 +184,8 @@ class DistressHistory(Analysis):
     """
 
     code = "DST-H1"
+    outputs = ("distress_history",)
+    reads_analyses = ("RCV-00",)
     title = "Customer distress history"
     requires = {"customers": ("customer_id",)}
 

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 
 from audit.analysis import Analysis
-from detectors.links.graph import LinkSettings, compute_links, link_inputs
+from detectors.links.graph import LINK_INPUTS_VIEW, LINKS_VIEW, LinkSettings, compute_links, link_inputs
 
 
 class EntityLinks(Analysis):
@@ -31,6 +31,7 @@ class EntityLinks(Analysis):
     """
 
     code = "LNK-01"
+    outputs = ("entity_links", "entity_link_inputs")
     title = "Entity links"
     requires = {"customers": ("customer_id",)}
 
@@ -58,7 +59,8 @@ class EntityLinks(Analysis):
 
     def compute(self, data) -> dict[str, pd.DataFrame]:
         started = time.perf_counter()
-        links = compute_links(link_inputs(data), self.settings())
+        inputs = link_inputs(data)
+        links = compute_links(inputs, self.settings())
         self.stats_ = {**links.attrs.get("stats", {}), "links": len(links),
                        "seconds": round(time.perf_counter() - started, 3)}
-        return {"entity_links": links}
+        return {LINKS_VIEW: links, LINK_INPUTS_VIEW: inputs}

@@ -708,12 +708,24 @@ def link_inputs(data) -> LinkInputs:
     return LinkInputs(customers, staff, deliveries, drawers)
 
 
-def links_for(data, settings: LinkSettings | None = None, inputs: LinkInputs | None = None) -> pd.DataFrame:
-    """The run's ``entity_links`` view (computed by the LNK-01 analysis), or computed here when the
-    analysis has not run (a detector run on its own, the tests)."""
-    view = getattr(data, "views", {}).get("entity_links")
-    if view is not None:
-        return view
-    if settings is None:
-        settings = LinkSettings(away_m=float(data.policy.visits.geofence_m))
-    return compute_links(inputs if inputs is not None else link_inputs(data), settings)
+LINKS_VIEW = "entity_links"
+LINK_INPUTS_VIEW = "entity_link_inputs"
+
+
+def links_for(data) -> pd.DataFrame:
+    """The run's ``entity_links`` (the LNK-01 analysis' output). A component that reads it declares
+    ``reads_analyses = ("LNK-01",)``, so its links are the same in a full run and run on its own."""
+    view = data.views.get(LINKS_VIEW)
+    if view is None:
+        raise LookupError("the entity links (LNK-01) were not handed to this component: declare "
+                          "reads_analyses = ('LNK-01',) and run it through audit.runner")
+    return view
+
+
+def link_inputs_for(data) -> LinkInputs:
+    """The reduced tables LNK-01 built the links from (shared with the components that read the links)."""
+    view = data.views.get(LINK_INPUTS_VIEW)
+    if view is None:
+        raise LookupError("the entity link inputs (LNK-01) were not handed to this component: declare "
+                          "reads_analyses = ('LNK-01',) and run it through audit.runner")
+    return view

@@ -111,6 +111,8 @@ class ReceivablesAging(Analysis):
     """
 
     code = "RCV-01"
+    outputs = ("aging_by_customer", "aging_by_salesperson", "aging_by_region")
+    reads_analyses = ("RCV-00",)
     title = "Receivables aging"
     requires = {"invoices": ("invoice_id", "invoice_date", "customer_id"),
                 "invoice_lines": ("invoice_id", "quantity", "unit_price")}

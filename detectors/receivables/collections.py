@@ -73,6 +73,8 @@ class CollectionsLadder(Analysis):
     """
 
     code = "RCV-02"
+    outputs = ("collections_actions",)
+    reads_analyses = ("RCV-00",)
     title = "Collections ladder"
     requires = {"invoices": ("invoice_id", "invoice_date", "customer_id"),
                 "invoice_lines": ("invoice_id", "quantity", "unit_price")}

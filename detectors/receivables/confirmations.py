@@ -25,6 +25,7 @@ class ConfirmationDifferences(Analysis):
     """
 
     code = "RCV-06"
+    outputs = ("confirmation_differences", "confirmation_differences_by_salesperson")
     title = "Confirmation differences"
     requires = {"confirmations": ("customer_id", "as_of_date", "confirmed_balance")}
 

@@ -28,6 +28,8 @@ class CreditExposure(Analysis):
     """
 
     code = "RCV-04"
+    outputs = ("credit_exposure",)
+    reads_analyses = ("RCV-00",)
     title = "Credit exposure"
     requires = {"customers": ("customer_id",),
                 "invoices": ("invoice_id", "invoice_date", "customer_id"),

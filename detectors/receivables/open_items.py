@@ -25,7 +25,6 @@ Amounts are rounded to cents; items that round to zero are not open.
 from __future__ import annotations
 
 import functools
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +36,6 @@ from detectors.ledger import data_end_date, invoice_amounts
 ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
                 "amount", "paid", "cash_discount", "credited", "fifo_credit", "open_amount", "age_days",
                 "days_past_due")
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CHEQUE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 OPEN_ITEMS_KEPT = 14
 
 
@@ -61,6 +58,8 @@ class Ledger:
     n_undated_allocations: int = 0
     # open items by as-of day: aging, exposure, reserve and distress ask for the same month ends
     open_items_by_day: dict = field(default_factory=dict, compare=False, repr=False)
+    # per-cheque dates (booked, due, closed), worked out on first use: exposure asks month by month
+    cheque_dates_memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @functools.cached_property
     def fifo_invoices(self) -> pd.DataFrame:
@@ -132,11 +131,20 @@ def customer_master(data) -> pd.DataFrame:
     return out.drop_duplicates("customer_id").reset_index(drop=True)
 
 
+LEDGER_VIEW = "receivables_ledger"
+
+
 def load_ledger(data) -> Ledger:
-    """Fetch the invoices, settlements and loose credits once per run (cached on ``data``)."""
-    cached = _CACHE.get(data)
-    if cached is not None:
-        return cached
+    """The run's receivables ledger: the RCV-00 analysis' output when the component declared it (a run
+    computes it once), else built here from ``data`` (a function called on its own)."""
+    shared = data.views.get(LEDGER_VIEW)
+    if shared is not None:
+        return shared
+    return build_ledger(data)
+
+
+def build_ledger(data) -> Ledger:
+    """Fetch the invoices, settlements and loose credits of ``data``."""
     customers = customer_master(data)
     if data.has("invoices", ("invoice_id", "invoice_date", "customer_id")) and data.has(
             "invoice_lines", ("invoice_id", "quantity", "unit_price")):
@@ -199,7 +207,6 @@ def load_ledger(data) -> Ledger:
     loose_credits = pd.concat(loose, ignore_index=True)
     ledger = Ledger(invoices.reset_index(drop=True), settlements[attached].reset_index(drop=True),
                     loose_credits.reset_index(drop=True), customers, n_undated)
-    _CACHE[data] = ledger
     return ledger
 
 
@@ -330,9 +337,10 @@ def pending_cheques(data, as_of) -> pd.DataFrame:
 def _cheque_dates(data) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per cheque: booked (first receipt naming it, else received), due, and closed (cleared, bounced,
     returned or replaced: its status date, else NaT). Worked out once per run: exposure asks month by month."""
-    cached = _CHEQUE_CACHE.get(data)
-    if cached is not None:
-        return cached
+    shared = data.views.get(LEDGER_VIEW)  # kept with the run's ledger; a lone call works them out afresh
+    memo = shared.cheque_dates_memo if shared is not None else {}
+    if "dates" in memo:
+        return memo["dates"]
     frame = data.frame("cheques")
     received = pd.to_datetime(frame["received_date"])
     booked = received
@@ -345,7 +353,7 @@ def _cheque_dates(data) -> tuple[pd.Series, pd.Series, pd.Series]:
         closed = frame["status"].isin(("cleared", "bounced", "returned", "replaced"))
         closed_on = pd.to_datetime(frame["status_date"]).where(closed)
     dates = (booked, pd.to_datetime(frame["due_date"]), closed_on)
-    _CHEQUE_CACHE[data] = dates
+    memo["dates"] = dates
     return dates
 
 

@@ -39,6 +39,8 @@ class ProblemReceivables(Analysis):
     """
 
     code = "RCV-05"
+    outputs = ("problem_receivables",)
+    reads_analyses = ("RCV-00",)
     title = "Problem receivables"
     requires = {"invoices": ("invoice_id", "invoice_date", "customer_id"),
                 "invoice_lines": ("invoice_id", "quantity", "unit_price")}

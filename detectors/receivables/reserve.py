@@ -62,6 +62,8 @@ class BadDebtReserve(Analysis):
     """
 
     code = "RCV-03"
+    outputs = ("aging_reserve",)
+    reads_analyses = ("RCV-00",)
     title = "Bad-debt reserve"
     requires = {"invoices": ("invoice_id", "invoice_date", "customer_id"),
                 "invoice_lines": ("invoice_id", "quantity", "unit_price")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.contract import SALESPERSON_PATTERNS
-from audit.detector import Detector, DetectorInputError, empty_findings, related_ids
+from audit.detector import Detector, empty_findings, related_ids
 from detectors.common import combine_traces, money
 
 # The contract has no roll-up pattern. A roll-up must not carry one of the twelve salesperson patterns:
@@ -21,9 +21,8 @@ class SalespersonRollup(Detector):
 
     What it finds
     -------------
-    Reads the other detectors' findings (``data.findings``; when run on its own it runs the earlier-stage
-    detectors of the twelve salesperson patterns itself) and groups those of the salesperson patterns by
-    salesperson. A salesperson is reported when their findings span at least ``min_patterns``
+    Reads the findings of every detector of the salesperson fraud patterns (``data.findings``; the runner
+    runs those first) and groups them by salesperson. A salesperson is reported when their findings span at least ``min_patterns``
     patterns or number at least ``min_findings``. The score combines the strongest finding of each
     pattern (1 − ∏(1 − best score per pattern)); the money at risk is the sum of the findings' money at
     risk. ``rank_weight`` is small: the roll-up summarises findings already ranked on their own.
@@ -56,7 +55,6 @@ class SalespersonRollup(Detector):
     pattern = ROLLUP_PATTERN
     entity_type = "salesperson"
     family = "rollup"
-    stage = 3  # after the stage-2 detectors (multi-name invoicing reads CUS-01)
     rank_weight = 0.1
     requires = {"salespeople": ("salesperson_id", "name")}
     uses = {"salespeople": ("region", "manager_id")}
@@ -66,38 +64,13 @@ class SalespersonRollup(Detector):
         self.min_findings = min_findings
         self.top_per_pattern = top_per_pattern
 
-    # ------------------------------------------------------------ the findings to roll up
-    def _stage_one(self, data) -> pd.DataFrame:
-        """The earlier stages' findings: those the runner passed on, or (run alone) found here."""
-        if len(data.findings):
-            return data.findings
-        from audit.registry import detector_classes
-        from audit.scoring import exception_ids
-
-        found, self.skipped_ = [], []
-        for cls in detector_classes():
-            if cls.stage >= self.stage or cls.pattern not in SALESPERSON_PATTERNS:
-                continue
-            if cls.missing_inputs(data):
-                self.skipped_.append(cls.code)
-                continue
-            try:
-                frame = cls.from_policy(data.policy).run(data)
-            except DetectorInputError:
-                self.skipped_.append(cls.code)
-                continue
-            except Exception:  # like the runner: one broken detector must not lose the others' findings
-                self.skipped_.append(cls.code)
-                continue
-            if len(frame):
-                found.append(frame)
-        if not found:
-            return pd.DataFrame()
-        findings = pd.concat(found, ignore_index=True)
-        return findings.assign(exception_id=exception_ids(findings))
+    @classmethod
+    def upstream_detectors(cls, detectors) -> tuple[str, ...]:
+        """Every detector of a salesperson fraud pattern (the pattern table's family), itself excepted."""
+        return tuple(sorted(d.code for d in detectors if d.pattern in SALESPERSON_PATTERNS and d.code != cls.code))
 
     def find(self, data) -> pd.DataFrame:
-        findings = self._stage_one(data)
+        findings = data.findings
         if findings.empty:
             return empty_findings()
         findings = findings[findings["pattern"].isin(SALESPERSON_PATTERNS) & findings["salesperson_id"].notna()

@@ -180,6 +180,20 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
         _write_value(sheet, row, 1, value, "", formats)
 
     row += 2
+    sheet.write_string(row, 0, "What this audit could and could not check", formats.heading)
+    row += 1
+    covered = summaries.coverage(result)
+    for col, header in enumerate(covered.columns):
+        sheet.write_string(row, col, header, formats.header)
+    for record in covered.to_dict(orient="records"):
+        row += 1
+        for col, key in enumerate(covered.columns):
+            _write_value(sheet, row, col, record[key], "reason" if key in ("why", "unknown") else key, formats)
+    if covered.empty:
+        row += 1
+        sheet.write_string(row, 0, "No detector was run.")
+
+    row += 2
     sheet.write_string(row, 0, "By pattern (click a pattern for its sheet)", formats.heading)
     row += 1
     patterns = summaries.by_pattern(result)

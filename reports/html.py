@@ -322,6 +322,7 @@ def render_html(result: RunResult) -> str:
         "not_run": table(not_run[[c for c in ("kind", "detector", "pattern", "status", "reason")
                                   if c in not_run]]),
         "detectors": table(detectors, max_rows=10_000),
+        "coverage": table(summaries.coverage(result), max_rows=10_000),
         "dq_summary": table(summaries.data_quality_summary(result)), "dq_rows": table(result.data_quality),
         "resolved": table(result.resolved[resolved_columns]),
         "salesperson_pages": salesperson_pages, "customer_pages": customer_pages,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from audit.contract import EXCEPTION_STATUSES
 from audit.result import RunResult
+from audit.runner import pattern_coverage
 
 
 def _frame(result: RunResult, table: str) -> pd.DataFrame | None:
@@ -127,3 +128,19 @@ def data_quality_summary(result: RunResult) -> pd.DataFrame:
     table = problems[present].fillna("").groupby(present, as_index=False).size().rename(columns={"size": "rows"})
     table["_order"] = table["severity"].map(order).fillna(3) if "severity" in table else 0
     return table.sort_values(["_order", "rows"], ascending=[True, False], ignore_index=True).drop(columns="_order")
+
+
+COVERAGE_COLUMNS = ["pattern", "coverage", "detectors", "unknown", "why"]
+
+
+def coverage(result: RunResult) -> pd.DataFrame:
+    """What the audit could and could not check, per pattern: the manifest's coverage (or, for a run read
+    back without one, the same worked out from the detectors' statuses), human pattern names first."""
+    rows = (result.manifest or {}).get("coverage")
+    if rows is None:
+        runs = result.detector_runs if result.detector_runs is not None else pd.DataFrame()
+        rows = pattern_coverage(runs)
+    frame = pd.DataFrame(rows, columns=["label", *COVERAGE_COLUMNS])
+    order = {"not checked": 0, "partly checked": 1, "checked": 2}
+    frame = frame.sort_values("coverage", key=lambda s: s.map(order), kind="mergesort")
+    return frame.drop(columns="pattern").rename(columns={"label": "pattern"}).reset_index(drop=True)

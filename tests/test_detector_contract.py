@@ -35,9 +35,20 @@ def test_detector_contract_on_its_cases(cls):
     assert len(findings) and set(findings["detector"]) == {cls.code}
 
 
+# Analyses whose tables are empty on the mini ledger are checked on a detector's flagged case instead.
+ANALYSIS_DATA = {"DST-H1": "DST-01", "RCV-02": "DST-01"}
+
+
+def _analysis_data(cls, mini_tables, mini_policy):
+    if cls.code not in ANALYSIS_DATA:
+        return mini_tables, mini_policy
+    case = next(c for c in load_cases(CASES_DIR / f"{ANALYSIS_DATA[cls.code]}.yaml")[1] if c.flagged)
+    return case.audit_tables(), case.audit_policy()
+
+
 @pytest.mark.parametrize("cls", ANALYSES, ids=lambda c: c.code)
-def test_analysis_contract_on_mini_ledger(cls, mini_tables, mini_policy):
-    outputs = check_analysis(cls, mini_tables, mini_policy)
+def test_analysis_contract(cls, mini_tables, mini_policy):
+    outputs = check_analysis(cls, *_analysis_data(cls, mini_tables, mini_policy))
     assert set(outputs) == set(cls.outputs)
 
 
@@ -63,7 +74,8 @@ def test_the_check_fails_a_detector_that_flags_its_look_alike():
         def find(self, data) -> pd.DataFrame:
             invoices = data.frame("invoices")
             rows = [{"entity_id": i, "salesperson_id": None, "customer_id": None, "period": "2025-04", "score": 1.0,
-                     "risk_amount": 1.0, "title": "t", "explanation": "e", "evidence": {}, "related": []}
+                     "risk_amount": 1.0, "title": "Every invoice", "explanation": "Every invoice is reported, honest or not.",
+                     "evidence": {}, "related": []}
                     for i in invoices["invoice_id"]]
             return pd.DataFrame(rows) if rows else empty_findings()
 
@@ -89,4 +101,4 @@ def test_duckdb_and_spark_give_identical_findings(cls):
 @pytest.mark.skipif(not java_available(), reason="Spark needs a Java runtime")
 @pytest.mark.parametrize("cls", ANALYSES, ids=lambda c: c.code)
 def test_duckdb_and_spark_give_identical_analyses(cls, mini_tables, mini_policy):
-    check_analysis(cls, mini_tables, mini_policy, engines=("duckdb", "spark"))
+    check_analysis(cls, *_analysis_data(cls, mini_tables, mini_policy), engines=("duckdb", "spark"))

@@ -80,8 +80,8 @@ class CollectionsLadder(Analysis):
                 "invoice_lines": ("invoice_id", "quantity", "unit_price")}
 
     def __init__(self, ladder_days: dict | None = None):
-        # None: the contract's default ladder
-        self.ladder_days = dict(ladder_days) if ladder_days is not None else dict(CollectionsPolicy().ladder_days)
+        # None: the contract's default ladder (kept as given: scikit-learn's clone compares parameters)
+        self.ladder_days = ladder_days
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -92,10 +92,11 @@ class CollectionsLadder(Analysis):
         if as_of is None:
             return {}
         ledger = load_ledger(data)
-        actions = ladder_actions(open_items(ledger, as_of), self.ladder_days, as_of)
+        ladder = dict(self.ladder_days) if self.ladder_days is not None else dict(CollectionsPolicy().ladder_days)
+        actions = ladder_actions(open_items(ledger, as_of), ladder, as_of)
         customers = customer_master(data).set_index("customer_id")
         actions.insert(3, "customer_name", actions["customer_id"].map(customers["name"]) if len(customers) else None)
-        stop = stop_supply_step(ladder_steps(self.ladder_days))
+        stop = stop_supply_step(ladder_steps(ladder))
         actions["supply_after_stop"] = 0
         actions["invoiced_after_stop"] = 0.0
         actions["shipments_after_stop"] = np.nan

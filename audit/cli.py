@@ -300,7 +300,7 @@ def evaluate(
                                                   "folder).")] = None,
 ) -> None:
     """Score a run against ground-truth labels: recall, precision, decoy hits per pattern; precision@k."""
-    from audit.evaluation import evaluate_run
+    from simulator.evaluation import evaluate_run
 
     try:
         evaluation = evaluate_run(run, labels, decoys, _customer_ids(data))
@@ -322,7 +322,7 @@ def simulate(
                                                                 "parquet above).")] = None,
 ) -> None:
     """Simulate a distributor's ledger with labelled fraud (labels.csv) and look-alikes (decoys.csv)."""
-    from audit.simulator import simulate as run_simulation
+    from simulator import simulate as run_simulation
 
     size: str | int = int(scale) if scale.isdigit() else scale
     with _progress_bar() as bar:
@@ -340,8 +340,8 @@ def demo(
     format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = DEMO_FORMATS,
 ) -> None:
     """Audit the bundled demo ledger end to end and say where the ranked exceptions went."""
-    from audit.demo import write_demo_data
-    from audit.evaluation import evaluate_run
+    from simulator.demo import write_demo_data
+    from simulator.evaluation import evaluate_run
 
     formats = _formats(format)
     data_dir = write_demo_data(out / "data")

@@ -1,4 +1,4 @@
-"""Time ``audit.simulator.simulate`` at the "large" scale (10 million invoice lines) and report its wall
+"""Time ``simulator.simulate`` at the "large" scale (10 million invoice lines) and report its wall
 time and peak resident memory (``resource.getrusage``), against the budget of 5 minutes and 8 GB.
 
     python benchmarks/simulate_large.py                # large, seed 0, into benchmarks/_work/large
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audit.simulator import SCALES, simulate  # noqa: E402
+from simulator import SCALES, simulate  # noqa: E402
 
 BUDGET_SECONDS = 300.0
 BUDGET_RSS_MB = 8 * 1024.0

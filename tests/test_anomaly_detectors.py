@@ -12,12 +12,12 @@ import pytest
 from audit.data import AuditData
 from audit.engine import Engine
 from audit.policy import load_policy
-from audit.simulator import simulate
 from audit.validation import AuditTables, load_and_validate
 from detectors.anomaly.customer_anomaly import CustomerBehaviourAnomaly
 from detectors.anomaly.features import invoice_features, monthly_features
 from detectors.anomaly.invoice_anomaly import InvoiceAnomaly
 from detectors.anomaly.salesperson_anomaly import SalespersonBehaviourAnomaly
+from simulator import simulate
 
 from .conftest import java_available
 

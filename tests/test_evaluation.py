@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from audit.evaluation import evaluate, read_labels
+from simulator.evaluation import evaluate, read_labels
 
 LABELS = pd.DataFrame([
     ("price_deviation", "invoice", "I1", 100.0, None),

@@ -50,7 +50,7 @@ def _text(notebook: nbformat.NotebookNode) -> str:
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory) -> Path:
-    from audit import simulator
+    import simulator
 
     simulate = getattr(simulator, "simulate", None)
     if simulate is None:  # the simulator is not there yet: the hand-written ledger still exercises the notebooks

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from audit.contract import SALESPERSON_PATTERNS
-from audit.evaluation import evaluate, read_labels
 from audit.runner import run
-from audit.simulator import simulate
+from simulator import simulate
+from simulator.evaluation import evaluate, read_labels
 
 SEED = 7
 # Unsupervised leads: they flag the rarest rows of any ledger, clean or not (docs/anomaly.md).

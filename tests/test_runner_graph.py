@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import graphlib
 from collections import Counter
 from pathlib import Path
 
-import graphlib
 import pandas as pd
 import pytest
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from audit.contract import LABEL_COLUMNS, PATTERNS, SALESPERSON_PATTERNS, TABLES
-from audit.simulator import SCALES, simulate
+from simulator import SCALES, simulate
 
 REQUIRED_PATTERNS = set(SALESPERSON_PATTERNS) | {"customer_distress", "duplicate_invoice", "invoice_number_gap"}
 WEEKDAY_INDEX = {"Mon": 0, "Tue": 1, "Wed": 2, "Thu": 3, "Fri": 4, "Sat": 5, "Sun": 6}
@@ -598,7 +598,7 @@ def test_cheque_labels_rest_on_the_cheque_that_broke_the_rule(dirty, labels, pol
 def test_bounced_fraud_cheques_labelled_on_the_first_cheque(tmp_path, monkeypatch, policy):
     """A held or over-long cheque that bounced and was replaced: the label is the first cheque (the one
     that broke the rule), and its note names the replacement."""
-    from audit.simulator import fraud
+    from simulator import fraud
 
     monkeypatch.setattr(fraud, "BOUNCE_SHARE", 1.0)
     simulate(tmp_path, scale="tiny", seed=0)
@@ -630,7 +630,7 @@ def test_cheques_clear_or_bounce_after_hand_in(dirty):
 def test_rescheduled_visits_get_a_free_slot(tmp_path, monkeypatch, policy):
     """Many visits moved at the customers' request (the look-alike of visit_noncompliance): each new visit
     has a slot of its own in the salesperson's day, on time and on site."""
-    from audit.simulator import decoys
+    from simulator import decoys
 
     monkeypatch.setattr(decoys, "RESCHEDULE_SHARE", 0.05)
     simulate(tmp_path, scale="tiny", seed=5, clean=True)
@@ -686,8 +686,8 @@ def test_a_record_put_on_a_day_off_lands_on_one_or_stays_on_its_working_day():
     # follows it within the period, and the search gave back the working day it started from.
     from types import SimpleNamespace
 
-    from audit.simulator.fraud import weekend_day_near
-    from audit.simulator.workdays import PERIOD_END_DAY, PERIOD_START_DAY, SimulatedPolicy, WorkCalendar
+    from simulator.fraud import weekend_day_near
+    from simulator.workdays import PERIOD_END_DAY, PERIOD_START_DAY, SimulatedPolicy, WorkCalendar
 
     ctx = SimpleNamespace(calendar=WorkCalendar(SimulatedPolicy()))
     last_day_off = max(d for d in range(PERIOD_START_DAY, PERIOD_END_DAY + 1) if not ctx.calendar.is_working_day(d))

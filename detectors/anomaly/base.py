@@ -101,9 +101,11 @@ class BehaviourAnomaly(Detector):
     def find(self, data) -> pd.DataFrame:
         population = self._population(data)
         self.n_rows_ = len(population)
+        self.eligible_records_ = len(population)
         self.not_enough_data_ = self.note_ = ""
         self.skipped_members_ = {}
         if len(population) < self.min_rows:
+            self.eligible_records_ = 0  # too few to say what is usual: nothing was judged
             self.not_enough_data_ = (f"{len(population)} {self.population_words}, fewer than the {self.min_rows} "
                                      "needed to say what is usual: no anomaly reported")
             self.note_ = self.not_enough_data_
@@ -117,6 +119,7 @@ class BehaviourAnomaly(Detector):
                 warnings.simplefilter("ignore", UserWarning)  # a member that cannot fit is skipped, kept below
                 model.fit(X)
         except ValueError as error:  # every feature constant or missing: nothing to compare
+            self.eligible_records_ = 0
             self.not_enough_data_ = self.note_ = f"no usable feature ({error})"
             return empty_findings()
         self.skipped_members_ = dict(model.skipped_detectors_)

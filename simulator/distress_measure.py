@@ -1,7 +1,7 @@
 """Early-warning figures of a run against distress labels (the quality bar of ``docs/distress.md``).
 
 Each customer's score is the best customer_distress finding (entity ``customer``) whose period ends at
-least ``lead_days`` before its default (``audit.evaluation``'s rule; customers that never default count
+least ``lead_days`` before its default (``simulator.evaluation``'s rule; customers that never default count
 every finding). From that:
 
 - ROC AUC over every customer of the data (no finding = 0), as ``audit evaluate`` computes it but
@@ -11,7 +11,7 @@ every finding). From that:
 
 Usage::
 
-    python -m detectors.distress.measure --run RUN_DIR --data DATA_DIR [--labels L] [--decoys D]
+    python -m simulator.distress_measure --run RUN_DIR --data DATA_DIR [--labels L] [--decoys D]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from audit.evaluation import DISTRESS, LEAD_DAYS, read_exceptions, read_labels
+from simulator.evaluation import DISTRESS, LEAD_DAYS, read_exceptions, read_labels
 
 
 def customer_scores(exceptions: pd.DataFrame, labels: pd.DataFrame, customers: list[str],

@@ -10,7 +10,7 @@ DEMO_SCALE = "small"
 
 def write_demo_data(folder: Path) -> Path:
     """Simulate the demo company into ``folder`` (once: an existing complete demo is reused)."""
-    from audit.simulator import simulate
+    from simulator import simulate
 
     folder = Path(folder)
     if not (folder / "labels.csv").is_file():

@@ -71,7 +71,7 @@ class SimulatedPolicy:
         tiers = ", ".join(f"{{ min_quantity = {q:g}, pct = {p:.1f} }}" for q, p in self.volume_tiers)
         ladder = ", ".join(f"{k} = {v}" for k, v in self.ladder_days.items())
         return "\n".join([
-            "# Policy of the simulated distributor (written by audit.simulator).",
+            "# Policy of the simulated distributor (written by simulator).",
             f'currency = "{self.currency}"',
             f'calendar = "{self.calendar}"',
             f"weekend = {strings(self.weekend)}",

@@ -1,4 +1,4 @@
-"""``python -m audit.simulator OUT_DIR [--scale tiny] [--seed 0] [--clean] [--format csv]``"""
+"""``python -m simulator OUT_DIR [--scale tiny] [--seed 0] [--clean] [--format csv]``"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from . import SCALES, simulate
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m audit.simulator",
+    parser = argparse.ArgumentParser(prog="python -m simulator",
                                      description="Write a synthetic sales ledger with labels and decoys.")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--scale", default="small", help=f"one of {sorted(SCALES)} or a number of invoice lines")

@@ -93,6 +93,21 @@ def weekend_day_near(ctx: SimContext, day: int) -> int | None:
     return None
 
 
+# Sales-side injectors by pattern: ``inject(ctx, rng, plan, salesperson)`` plants one instance of the
+# pattern for a dishonest salesperson who was given it (``plan.work``) and labels it. A new salesperson
+# pattern registers its injector here with ``@injects("pattern")``.
+SALES_INJECTORS: dict = {}
+
+
+def injects(pattern: str):
+    def register(function):
+        if pattern in SALES_INJECTORS:
+            raise ValueError(f"two simulator injectors for {pattern}")
+        SALES_INJECTORS[pattern] = function
+        return function
+    return register
+
+
 def _week_keys(customer: int, days) -> np.ndarray:
     return customer * 64 + (np.asarray(days) - PERIOD_START_DAY) // 7
 
@@ -347,15 +362,9 @@ def inject_sales_fraud(ctx: SimContext, plan: FraudPlan) -> None:
     for info in plan.splits:
         _split(ctx, rng, info)
     for s, pattern, count in plan.work:
-        for _ in range(count):
-            if pattern == "added_invoice_items":
-                _added_items(ctx, rng, plan, s)
-            elif pattern == "unbilled_shipment":
-                _unbilled_shipment(ctx, rng, plan, s)
-            elif pattern == "unauthorized_discount":
-                _unauthorized_discount(ctx, rng, plan, s)
-            elif pattern == "price_deviation":
-                _price_deviation(ctx, rng, plan, s)
+        inject = SALES_INJECTORS.get(pattern)
+        for _ in range(count if inject else 0):
+            inject(ctx, rng, plan, s)
     ctx.flush()
     _duplicates(ctx, rng, plan)
     ctx.flush()
@@ -489,6 +498,7 @@ def _split(ctx: SimContext, rng, info: dict) -> None:
                    f"co-buyers' own purchases stop those weeks")
 
 
+@injects("added_invoice_items")
 def _added_items(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     world, policy = ctx.world, ctx.policy
     cust = world.customers
@@ -541,6 +551,7 @@ def _added_items(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
               event_day=day, note="; ".join(traces))
 
 
+@injects("unbilled_shipment")
 def _unbilled_shipment(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     world, pool = ctx.world, ctx.pool
     cust = world.customers
@@ -575,6 +586,7 @@ def _unbilled_shipment(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
               event_day=day, note=note)
 
 
+@injects("unauthorized_discount")
 def _unauthorized_discount(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     world, policy = ctx.world, ctx.policy
     book = world.prices
@@ -618,6 +630,7 @@ def _unauthorized_discount(ctx: SimContext, rng, plan: FraudPlan, s: int) -> Non
               amount=round(given, 2), event_day=day, note=f"{note}; favoured customer")
 
 
+@injects("price_deviation")
 def _price_deviation(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     world = ctx.world
     v = int(rng.choice(plan.victims[s]))

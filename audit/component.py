@@ -71,20 +71,6 @@ class Component(BaseEstimator):
         return cls(**cls.params_from_policy(policy))
 
     @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-    def get_params(self, deep: bool = True) -> dict:
-        # components hold no nested estimators; listed in __init__ order, as the catalogue prints them
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    @classmethod
     def summary(cls) -> str:
         return (inspect.getdoc(cls) or "").split("\n\n", 1)[0].replace("\n", " ")
 

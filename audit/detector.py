@@ -19,12 +19,13 @@ from __future__ import annotations
 import abc
 import inspect
 import json
-import re
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
+from numpydoc.docscrape import NumpyDocString
 
 from audit.component import Component
 from audit.contract import PATTERNS, TABLES
@@ -77,23 +78,28 @@ class Detector(Component, abc.ABC):
         return normalise_findings(found, self)
 
 
+def _numpydoc_key(section: str) -> str:
+    # numpydoc capitalises every word of a section title ("Not flagged" -> "Not Flagged")
+    return " ".join(word.capitalize() for word in section.split(" "))
+
+
+class DetectorDocString(NumpyDocString):
+    """numpydoc's parser, knowing the detector sections besides its standard ones."""
+
+    sections = {**NumpyDocString.sections, **{_numpydoc_key(name): [] for name in DOC_SECTIONS}}
+
+
 def parse_doc_sections(doc: str) -> dict[str, str]:
-    """Split a numpydoc-style docstring into its underlined sections (the intro is ``Summary``)."""
-    lines = doc.splitlines()
-    sections: dict[str, list[str]] = {"Summary": []}
-    current = "Summary"
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        underline = lines[index + 1] if index + 1 < len(lines) else ""
-        if line.strip() and re.fullmatch(r"-{3,}", underline.strip()):
-            current = line.strip()
-            sections[current] = []
-            index += 2
-            continue
-        sections[current].append(line)
-        index += 1
-    return {name: "\n".join(body).strip() for name, body in sections.items()}
+    """A detector docstring's sections by name (``Summary``: the summary and extended summary), parsed
+    by numpydoc; a malformed section (a wrong underline) is a ``UserWarning`` from numpydoc."""
+    parsed = DetectorDocString(doc)
+    summary = parsed["Summary"] + ([""] + parsed["Extended Summary"] if parsed["Extended Summary"] else [])
+    sections = {"Summary": "\n".join(summary).strip()}
+    for name in DOC_SECTIONS:
+        text = "\n".join(parsed[_numpydoc_key(name)]).strip()
+        if text:
+            sections[name] = text
+    return sections
 
 
 def _json(value) -> str:
@@ -180,7 +186,10 @@ def check_class_attributes(cls: type[Detector]) -> list[str]:
         unknown = set(columns) - set(TABLES[table].column_names)
         if unknown:
             problems.append(f"{cls.__name__} names unknown columns {table}.{sorted(unknown)}")
-    sections = cls.doc_sections()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sections = cls.doc_sections()
+    problems.extend(f"{cls.__name__} docstring: {str(w.message).splitlines()[0].strip()}" for w in caught)
     for section in DOC_SECTIONS:
         if not sections.get(section):
             problems.append(f"{cls.__name__} docstring lacks a '{section}' section")

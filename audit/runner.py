@@ -23,9 +23,9 @@ from audit.engine import Engine
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
+from audit.ranking import empty_exceptions, exception_ids, rank, typed_exceptions
 from audit.registry import RegistryError, analysis_classes, detector_classes
 from audit.result import RunResult
-from audit.scoring import empty_exceptions, exception_ids, rank, typed_exceptions
 from audit.validation import AuditTables, validate
 
 # progress(step, done, total): the CLI draws bars with it; the library stays silent.

@@ -31,8 +31,8 @@ from audit.engine import Engine
 from audit.loading import LoadedData, SourceTable
 from audit.policy import Policy, policy_from_dict
 from audit.problems import FATAL
+from audit.ranking import exceptions_schema
 from audit.runner import finalise, run_detectors
-from audit.scoring import exceptions_schema
 from audit.validation import AuditTables, validate
 
 
@@ -156,7 +156,7 @@ def _check_parameters(cls: type) -> None:
         raise DetectorCheckError(f"{cls.code}: get_params does not round-trip through __init__")
     if clone(instance).get_params() != params:
         raise DetectorCheckError(f"{cls.code}: sklearn.base.clone does not keep the parameters")
-    for name in cls._param_names():
+    for name in cls._get_param_names():
         if inspect.signature(cls.__init__).parameters[name].default is inspect.Parameter.empty:
             raise DetectorCheckError(f"{cls.code}: parameter {name} has no default")
 

@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from audit.policy import policy_from_dict
+from audit.ranking import typed_exceptions
 from audit.result import RunResult
-from audit.scoring import typed_exceptions
 from audit.validation import load_and_validate
 
 VIEWS_FOLDER = "views"

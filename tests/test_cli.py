@@ -8,7 +8,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from audit.cli import app
-from audit.scoring import exceptions_schema
+from audit.ranking import exceptions_schema
 
 from .conftest import MINI
 

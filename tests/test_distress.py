@@ -12,7 +12,7 @@ from audit.data import AuditData
 from audit.engine import Engine
 from audit.loading import LoadedData, SourceTable
 from audit.policy import Policy
-from audit.scoring import exception_ids
+from audit.ranking import exception_ids
 from audit.testing import tables_from_frames
 from audit.validation import validate
 from detectors.distress.customer_distress import CustomerDistress

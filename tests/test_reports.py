@@ -261,7 +261,7 @@ def test_cli_run_writes_report_and_workbook_by_default(tmp_path):
 
 
 def test_a_run_without_findings_still_reports(mini_result, tmp_path):
-    from audit.scoring import empty_exceptions
+    from audit.ranking import empty_exceptions
 
     quiet = replace(mini_result, exceptions=empty_exceptions(), tables=None, views={})
     page = write_html(quiet, tmp_path)[0].read_text(encoding="utf-8")

@@ -209,7 +209,7 @@ class WeekendReceipt(Detector):
     45,000,000.
 
     Not flagged
-    -------
+    -----------
     A cheque receipt: the cheque's dates are judged by STD-10 (and a cheque's due date on a Friday is
     never a posting). A company whose receipts are routinely dated on Saturdays.
 

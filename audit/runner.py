@@ -18,6 +18,7 @@ from audit.contract import EXCEPTION_COLUMNS
 from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
+from audit.formula_safety import restore
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
@@ -66,14 +67,29 @@ def _run_id(inputs: list[dict], policy: Policy, period: str | None, detectors: l
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 
 
+_PREVIOUS_TEXT = ("exception_id", "entity_id", "period", "customer_id", "salesperson_id", "run_id")
+
+
 def _read_previous(previous: str | Path | None) -> pd.DataFrame | None:
     if previous is None:
         return None
     folder = Path(previous)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--previous {folder} is not a folder: pass an earlier run's output folder")
     for name in ("exceptions.parquet", "exceptions.csv"):
-        if (folder / name).is_file():
-            reader = pd.read_parquet if name.endswith("parquet") else pd.read_csv
-            return reader(folder / name)
+        path = folder / name
+        if path.is_file():
+            try:
+                frame = (pd.read_parquet(path) if name.endswith("parquet")
+                         else restore(pd.read_csv(path, dtype={c: str for c in _PREVIOUS_TEXT})))
+            except Exception as exc:  # pyarrow, the CSV parser and the OS each raise their own kinds
+                raise ValueError(f"--previous: {path} cannot be read ({type(exc).__name__}: {exc}); pass an "
+                                 "earlier run's output folder with its exceptions file intact") from exc
+            missing = [c for c in ("exception_id", "period") if c not in frame.columns]
+            if missing:
+                raise ValueError(f"--previous: {path} has no {' or '.join(missing)} column, so it is not an "
+                                 "exceptions file written by `audit run`; pass an earlier run's output folder")
+            return frame
     raise FileNotFoundError(f"no exceptions.parquet or exceptions.csv in {folder}: pass an earlier run's folder")
 
 

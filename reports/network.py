@@ -116,10 +116,10 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
                         + "".join(f"<br>{chart_text(d)}" for d in data["details"][:3]))
         colour = PALETTE[index % len(PALETTE)]
         traces.append({"type": "scatter", "mode": "lines", "name": chart_text(kind), "x": xs, "y": ys,
-                       "line": {"color": colour, "width": 1.5}, "hoverinfo": "skip", "legendgroup": kind})
+                       "line": {"color": colour, "width": 1.5}, "hoverinfo": "skip", "legendgroup": chart_text(kind)})
         traces.append({"type": "scatter", "mode": "markers", "x": mx, "y": my, "text": text, "hoverinfo": "text",
                        "marker": {"size": 6, "color": colour, "opacity": 0.3}, "showlegend": False,
-                       "legendgroup": kind})
+                       "legendgroup": chart_text(kind)})
     types = sorted({d["type"] for _, d in shown.nodes(data=True)})
     labelled = shown.number_of_nodes() <= 80  # ids written beside the nodes while they stay legible
     for index, node_type in enumerate(types):

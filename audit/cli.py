@@ -388,9 +388,12 @@ def verify_export(
     if not check.ok:
         for line in check.problems():
             err.print(f"[bold red]{line}[/]", highlight=False)
-        _fail(f"{folder} does not match its SHA256SUMS: {len(check.changed)} changed, {len(check.missing)} "
-              f"missing, {len(check.added)} added" + (", signature not valid" if check.signature_problem else "")
-              + ".", 1)
+        if check.changed or check.missing or check.added:
+            _fail(f"{folder} does not match its SHA256SUMS: {len(check.changed)} changed, {len(check.missing)} "
+                  f"missing, {len(check.added)} added" + (", and the signature is not valid"
+                                                          if check.signature_problem else "") + ".", 1)
+        _fail(f"{folder} fails the signature check: its files agree with SHA256SUMS, but that listing is not "
+              "the one the key's holder signed, so files may have been changed and the listing recomputed.", 1)
     console.print(f"[green]OK[/]: all {check.checked} files in {folder} match SHA256SUMS.", highlight=False)
     if check.signature == "valid":
         console.print(f"[green]Signed[/] with key {check.signer}, and the signature is valid: whoever holds "

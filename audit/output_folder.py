@@ -57,6 +57,8 @@ def check_output_folder(out: str | Path) -> Path:
     a folder holding files that are not a sales-audit run's (they would be lost in the swap).
     """
     out = Path(out).expanduser().absolute()
+    if out.is_symlink():  # a link such as runs/current: the folder it points to is the run replaced
+        out = out.resolve()
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file, not a folder: pass a folder for the run's outputs "
                           "(it is made if it does not exist)")
@@ -94,7 +96,9 @@ def _alive(pid: int) -> bool:
 def _remove_stale_partials(out: Path) -> None:
     """Scratch folders of runs that were killed (their process is gone) are removed."""
     prefix = f".{out.name}{_PARTIAL}"
-    for entry in out.parent.glob(f"{prefix}*"):
+    for entry in out.parent.iterdir():
+        if not entry.name.startswith(prefix):
+            continue
         pid_text = entry.name[len(prefix):].split("-", 1)[0]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)) and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)

@@ -11,6 +11,15 @@ import pandas as pd
 from audit.policy import Policy
 
 
+def _private_key(key):
+    """A signing key given as a file is loaded (and checked) before anything is written."""
+    if key is None or hasattr(key, "sign"):
+        return key
+    from audit.signing import load_private_key
+
+    return load_private_key(key)
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -56,12 +65,13 @@ class RunResult:
 
         The outputs are written into a scratch folder beside ``out_dir`` that then replaces it whole
         (:mod:`audit.output_folder`): a crash or a full disk leaves the previous run as it was. ``out_dir``
-        must be new, empty or an earlier run's folder. ``signing_key`` (an Ed25519 private key, see
-        :mod:`audit.signing`) signs the compliance export.
+        must be new, empty or an earlier run's folder. ``signing_key`` (a key file or a loaded Ed25519
+        private key, see :mod:`audit.signing`) signs the compliance export.
         """
         from audit.output_folder import write_atomically
 
         writers = self._writers(formats)
+        signing_key = _private_key(signing_key)
         return write_atomically(out_dir, lambda scratch: self._write_into(scratch, formats, writers, signing_key))
 
     def _writers(self, formats) -> dict:
@@ -93,11 +103,7 @@ class RunResult:
     def export(self, out_dir: str | Path, signing_key=None) -> list[Path]:
         """Write the compliance export (folder with SHA256SUMS, and its zip) into ``out_dir``; other files
         there stay. ``signing_key`` (a key file path or a loaded Ed25519 private key) signs its listing."""
-        if signing_key is not None and not hasattr(signing_key, "sign"):
-            from audit.signing import load_private_key
-
-            signing_key = load_private_key(signing_key)
-        return self._write_one("export", out_dir, None, signing_key)
+        return self._write_one("export", out_dir, None, _private_key(signing_key))
 
     def _write_one(self, fmt: str, path: str | Path, suffix: str | None, signing_key=None) -> list[Path]:
         # Writers write fixed names into a folder; they write into a scratch folder and each entry is then

@@ -129,6 +129,14 @@ def test_a_finished_run_replaces_the_folder_whole_and_keeps_its_mode(result, tmp
     assert oct(out.stat().st_mode & 0o777) == oct(0o750)
 
 
+def test_a_link_to_a_run_folder_stays_a_link(result, tmp_path):
+    target, link = tmp_path / "2025-04", tmp_path / "current"
+    result.write(target, ("csv",))
+    link.symlink_to(target, target_is_directory=True)
+    result.write(link, ("manifest",))
+    assert link.is_symlink() and [p.name for p in target.iterdir()] == ["manifest.json"]
+
+
 def _no_detector_may_run(monkeypatch):
     import audit.runner
 

@@ -19,8 +19,28 @@ from audit.problems import FATAL, ROW, InputError, Problem
 app = typer.Typer(help="sales-audit: find what sales staff do to get around sales management, and customers "
                        "about to fail, in a distributor's sales ledger.", no_args_is_help=True,
                   pretty_exceptions_enable=False, rich_markup_mode="rich")
-console = Console()
-err = Console(stderr=True)
+keys_app = typer.Typer(help="Ed25519 keys that sign compliance exports (see `audit keys create --help`).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+# Exit codes of `audit run` and `audit demo` (README, "Exit codes").
+EXIT_DATA = 1  # the data cannot be audited (fatal problems, or --strict): nothing written
+EXIT_USAGE = 2  # a user error: bad option, unknown detector, unusable --out, missing driver, bad --previous
+EXIT_COMPONENTS_FAILED = 3  # the run finished and wrote its outputs, but some components failed
+
+
+class _Console(Console):
+    """A rich console that does not wrap lines when its output is not a terminal: a message piped into a
+    log or read by a script stays one line, whole, whatever the width rich guesses."""
+
+    def print(self, *objects, soft_wrap: bool | None = None, **kwargs) -> None:
+        if soft_wrap is None:
+            soft_wrap = not self.is_terminal
+        super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+
+console = _Console()
+err = _Console(stderr=True)
 
 
 class EngineName(StrEnum):
@@ -85,9 +105,61 @@ def _report_problems(problems: list[Problem], limit: int = 200) -> None:
         err.print(f"... and {len(problems) - limit} more (all of them are in data_quality.csv)")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+# Database drivers SQLAlchemy imports by module name, and the package that provides each.
+DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "pymysql": "pymysql", "mysql": "mysql-connector-python",
+                   "psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "asyncpg": "asyncpg",
+                   "pg8000": "pg8000", "pyodbc": "pyodbc", "pymssql": "pymssql", "cx_Oracle": "oracledb",
+                   "oracledb": "oracledb", "snowflake": "snowflake-sqlalchemy", "ibm_db": "ibm_db_sa",
+                   "duckdb_engine": "duckdb-engine", "clickhouse_sqlalchemy": "clickhouse-sqlalchemy"}
+
+
+def _driver_message(exc: ModuleNotFoundError, data: str) -> str:
+    from audit.loading import redact_url
+
+    module = (exc.name or "").split(".")[0]
+    package = DRIVER_PACKAGES.get(module, module)
+    return (f"the database driver for {redact_url(data)} is not installed (Python module {module!r} is missing): "
+            f"install it with `pip install {package}` in the same environment as sales-audit, or export the "
+            "tables to files and pass their folder")
+
+
+def _resolve_detectors(wanted: list[str] | None) -> list[str] | None:
+    """--detector values as registered codes (code, pattern or class name, any case); an unknown one is an
+    error naming the closest, before any work is done."""
+    if not wanted:
+        return wanted
+    from audit.registry import RegistryError, analysis_classes, detector_classes
+    from audit.runner import UnknownComponentError, resolve_selection
+
+    try:
+        return resolve_selection(wanted, {c.code: c for c in (*analysis_classes(), *detector_classes())})
+    except (UnknownComponentError, RegistryError) as exc:
+        _fail(str(exc))
+
+
+def _check_out(out: Path) -> None:
+    from audit.output_folder import OutputError, check_output_folder
+
+    try:
+        check_output_folder(out)
+    except OutputError as exc:
+        _fail(str(exc))
+
+
+def _signing_key(path: Path | None):
+    if path is None:
+        return None
+    from audit.signing import SigningError, load_private_key
+
+    try:
+        return load_private_key(path)
+    except SigningError as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -100,6 +172,7 @@ def validate(
     """Check the data against the contract and list every problem at once: table, column, row, value, fix.
 
     Exits 1 when a required table or column is unusable (or, with --strict, when any row is)."""
+    from audit.formula_safety import neutralise
     from audit.loading import load
     from audit.problems import data_quality_frame
     from audit.validation import validate as check
@@ -107,6 +180,10 @@ def validate(
     try:
         rules = load_policy(_policy_path(data, policy))
         tables = check(load(data), rules)
+    except ModuleNotFoundError as exc:
+        if "://" not in data:
+            raise
+        _fail(_driver_message(exc, data), EXIT_DATA)
     except (PolicyError, InputError) as exc:
         if isinstance(exc, InputError):
             _report_problems(exc.problems)
@@ -115,7 +192,7 @@ def validate(
     counts = pd.Series([p.severity for p in tables.problems]).value_counts().to_dict()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        data_quality_frame(tables.problems).to_csv(out / "data_quality.csv", index=False)
+        neutralise(data_quality_frame(tables.problems)).to_csv(out / "data_quality.csv", index=False)
     rows = {name: len(frame) for name, frame in tables.frames.items()}
     console.print(f"Tables read: {', '.join(f'{n} ({r:,} rows)' for n, r in sorted(rows.items()))}")
     console.print(f"Problems: {counts.get(FATAL, 0)} fatal, {counts.get(ROW, 0)} rows set aside, "
@@ -134,9 +211,15 @@ def _progress_bar():
 
 def _execute(data: str, policy: Path | None, period: str | None, out: Path, engine: str,
              previous: Path | None = None, suppressions: Path | None = None, strict: bool = False,
-             detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest")):
+             detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
+             signing_key: Path | None = None):
+    from audit.output_folder import OutputError
     from audit.runner import run
 
+    # Everything a user can get wrong is checked before the audit, not found out after it.
+    _check_out(out)
+    detectors = _resolve_detectors(detectors)
+    key = _signing_key(signing_key)
     with _progress_bar() as bar:
         task = bar.add_task("starting", total=1)
 
@@ -152,13 +235,36 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
             fatal = [p for p in exc.problems if p.severity == FATAL]
             why = f"{len(fatal)} fatal problem(s)" if fatal else "rows had to be set aside (--strict)"
             _fail(f"the data cannot be audited ({why}); no detector ran. Fix the problems above "
-                  "(`audit validate` lists them all).", 1)
+                  "(`audit validate` lists them all).", EXIT_DATA)
+        except ModuleNotFoundError as exc:
+            if "://" not in str(data):
+                raise
+            bar.stop()
+            _fail(_driver_message(exc, str(data)))
         except (PolicyError, EngineError, FileNotFoundError, ValueError) as exc:
             bar.stop()
             _fail(str(exc))
         bar.update(task, description="writing outputs")
-        written = result.write(out, formats)
+        try:
+            written = result.write(out, formats, signing_key=key)
+        except OutputError as exc:
+            bar.stop()
+            _fail(str(exc))
     return result, written
+
+
+def _say_failures_first(result) -> None:
+    notice = result.failure_notice()
+    if notice:
+        console.print(f"[bold red]{notice}[/]", highlight=False)
+
+
+def _exit_for_failures(result) -> None:
+    if len(result.failed):
+        err.print(f"[bold red]{len(result.failed)} component(s) failed[/] (listed above and in detectors.csv): "
+                  f"exit code {EXIT_COMPONENTS_FAILED}. Fix the cause and run again for a complete audit.",
+                  highlight=False)
+        raise typer.Exit(EXIT_COMPONENTS_FAILED)
 
 
 def _print_summary(result, out: Path) -> None:
@@ -196,36 +302,102 @@ def run_command(
     suppressions: Annotated[Path | None, typer.Option(help="CSV with an exception_id column: findings reviewed "
                                                            "and accepted, marked 'suppressed'.")] = None,
     strict: Annotated[bool, typer.Option(help="Stop when any row has to be set aside.")] = False,
-    detector: Annotated[list[str] | None, typer.Option(help="Run only this detector (code or pattern); "
-                                                            "repeat for several.")] = None,
+    detector: Annotated[list[str] | None, typer.Option(help="Run only this detector (code or pattern, any "
+                                                            "case); repeat for several.")] = None,
     format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = RUN_FORMATS,
+    signing_key: Annotated[Path | None, typer.Option(
+        help="Ed25519 private key (`audit keys create`) that signs the compliance export's SHA256SUMS; adds "
+             "export to --format.", dir_okay=False)] = None,
 ) -> None:
-    """Audit the data: run every detector whose tables are present and write the ranked exceptions."""
+    """Audit the data: run every detector whose tables are present and write the ranked exceptions.
+
+    --out is replaced whole at the end (new, empty or an earlier run's folder), so it always holds one
+    complete run.
+
+    Exit codes: 0 every component ran; 1 the data cannot be audited (nothing written); 2 a user error such
+    as an unknown detector, an unusable --out, a missing database driver or a bad --previous (nothing
+    written); 3 some components failed: the outputs were written without their findings, and the console
+    and the report say so first.
+    """
     formats = _formats(format)
+    if signing_key is not None and "export" not in formats:
+        formats = (*formats, "export")
     result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict, detector,
-                               formats)
+                               formats, signing_key)
+    _say_failures_first(result)
     _print_summary(result, out)
     _print_written(written)
+    _exit_for_failures(result)
 
 
 @app.command("verify-export")
 def verify_export(
     folder: Annotated[Path, typer.Argument(help="A compliance export folder (holding SHA256SUMS) or its zip.")],
+    public_key: Annotated[Path | None, typer.Option(
+        help="The signer's public key (export-signing.pub): the export must carry a valid signature by it.",
+        dir_okay=False)] = None,
 ) -> None:
-    """Check a compliance export against its SHA256SUMS: any changed, missing or added file fails (exit 1)."""
+    """Check a compliance export against its SHA256SUMS: any changed, missing or added file fails (exit 1).
+
+    With --public-key the listing's signature must be valid for that key, so an export whose files were
+    changed and whose SHA256SUMS was recomputed fails too. Without it, an unsigned export is reported as
+    such: its hashes show only that the files agree with a listing anyone could recompute."""
     from audit.integrity import IntegrityError, verify
+    from audit.signing import SigningError, load_public_key
 
     try:
-        check = verify(folder)
-    except (IntegrityError, FileNotFoundError) as exc:
+        key = load_public_key(public_key) if public_key is not None else None
+        check = verify(folder, key)
+    except (IntegrityError, SigningError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
-    if check.ok:
-        console.print(f"[green]OK[/]: all {check.checked} files in {folder} match SHA256SUMS.")
-        return
-    for line in check.problems():
-        err.print(f"[bold red]{line}[/]", highlight=False)
-    _fail(f"{folder} does not match its SHA256SUMS: {len(check.changed)} changed, {len(check.missing)} missing, "
-          f"{len(check.added)} added.", 1)
+    if not check.ok:
+        for line in check.problems():
+            err.print(f"[bold red]{line}[/]", highlight=False)
+        if check.changed or check.missing or check.added:
+            _fail(f"{folder} does not match its SHA256SUMS: {len(check.changed)} changed, {len(check.missing)} "
+                  f"missing, {len(check.added)} added" + (", and the signature is not valid"
+                                                          if check.signature_problem else "") + ".", 1)
+        _fail(f"{folder} fails the signature check: its files agree with SHA256SUMS, but that listing is not "
+              "the one the key's holder signed, so files may have been changed and the listing recomputed.", 1)
+    console.print(f"[green]OK[/]: all {check.checked} files in {folder} match SHA256SUMS.", highlight=False)
+    if check.signature == "valid":
+        console.print(f"[green]Signed[/] with key {check.signer}, and the signature is valid: whoever holds "
+                      "that key's private half made or approved exactly these files.", highlight=False)
+    elif check.signature == "signed":
+        console.print(f"[yellow]Signed (key {check.signer}) but the signature was NOT checked[/]: pass "
+                      "--public-key with the signer's public key to prove who made the export and that "
+                      "nothing changed since.", highlight=False)
+    else:
+        console.print("[yellow]UNSIGNED[/]: anyone who changes a file can recompute SHA256SUMS, so this shows "
+                      "only that the files agree with their listing, not who made the export nor that it is "
+                      "unchanged. Sign exports with `audit run --signing-key` and verify with --public-key.",
+                      highlight=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    folder: Annotated[Path, typer.Argument(help="Folder for the key pair, outside run folders and git "
+                                                "(made with mode 0700 if new).")],
+) -> None:
+    """Make an Ed25519 key pair for signing exports: export-signing.key (private, mode 0600) and
+    export-signing.pub (give it to whoever verifies).
+
+    The private key is encrypted with the passphrase in SALES_AUDIT_KEY_PASSPHRASE when that is set.
+    An existing key is never overwritten."""
+    from audit.signing import SigningError, create_keys
+
+    try:
+        pair = create_keys(folder)
+    except (SigningError, OSError) as exc:
+        _fail(str(exc))
+    console.print(f"Private key: {pair.private} (mode 0600{', encrypted' if pair.encrypted else ''}): sign with "
+                  f"`audit run --signing-key {pair.private}`; keep it secret, outside run folders and "
+                  "git, backed up.", highlight=False)
+    console.print(f"Public key:  {pair.public} (fingerprint {pair.fingerprint}): give it to whoever checks "
+                  "exports with `audit verify-export --public-key`.", highlight=False)
+    if pair.git_repository is not None:
+        err.print(f"[bold yellow]warning:[/] the keys are inside the git working tree {pair.git_repository}: "
+                  f"never commit {pair.private.name}; move it out or add it to .gitignore.", highlight=False)
 
 
 @app.command()
@@ -236,7 +408,10 @@ def detectors(
     from audit.registry import detector_classes, get_detector
 
     if code:
-        cls = get_detector(code)
+        found = [c for c in _resolve_detectors([code]) if c in {d.code for d in detector_classes()}]
+        if not found:
+            _fail(f"{code!r} is an analysis, not a detector (`audit detectors` lists the detectors)")
+        cls = get_detector(found[0])
         console.rule(f"{cls.code} · {cls.pattern} · entity {cls.entity_type}")
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items()) or "none"
         console.print(f"[bold]Parameters[/] (defaults; the policy sets its limits): {params}")
@@ -344,9 +519,11 @@ def demo(
     from simulator.evaluation import evaluate_run
 
     formats = _formats(format)
+    _check_out(out / "run")
     data_dir = write_demo_data(out / "data")
     console.print(f"Demo ledger (simulated distributor with labelled fraud) in {data_dir}")
     result, written = _execute(str(data_dir), None, None, out / "run", engine.value, formats=formats)
+    _say_failures_first(result)
     if {"csv", "parquet"} & set(formats):  # the evaluation reads the run's exceptions file
         evaluation = evaluate_run(out / "run", data_dir / "labels.csv", data_dir / "decoys.csv",
                                   result.tables.frames["customers"]["customer_id"].tolist())
@@ -354,6 +531,7 @@ def demo(
         _print_evaluation(evaluation)
     _print_summary(result, out / "run")
     _print_written(written)
+    _exit_for_failures(result)
 
 
 if __name__ == "__main__":  # `python -m audit.cli`, used by the benchmarks

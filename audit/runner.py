@@ -20,6 +20,7 @@ from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
+from audit.formula_safety import restore
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
@@ -68,14 +69,29 @@ def _run_id(inputs: list[dict], policy: Policy, period: str | None, detectors: l
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 
 
+_PREVIOUS_TEXT = ("exception_id", "entity_id", "period", "customer_id", "salesperson_id", "run_id")
+
+
 def _read_previous(previous: str | Path | None) -> pd.DataFrame | None:
     if previous is None:
         return None
     folder = Path(previous)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--previous {folder} is not a folder: pass an earlier run's output folder")
     for name in ("exceptions.parquet", "exceptions.csv"):
-        if (folder / name).is_file():
-            reader = pd.read_parquet if name.endswith("parquet") else pd.read_csv
-            return reader(folder / name)
+        path = folder / name
+        if path.is_file():
+            try:
+                frame = (pd.read_parquet(path) if name.endswith("parquet")
+                         else restore(pd.read_csv(path, dtype={c: str for c in _PREVIOUS_TEXT})))
+            except Exception as exc:  # pyarrow, the CSV parser and the OS each raise their own kinds
+                raise ValueError(f"--previous: {path} cannot be read ({type(exc).__name__}: {exc}); pass an "
+                                 "earlier run's output folder with its exceptions file intact") from exc
+            missing = [c for c in ("exception_id", "period") if c not in frame.columns]
+            if missing:
+                raise ValueError(f"--previous: {path} has no {' or '.join(missing)} column, so it is not an "
+                                 "exceptions file written by `audit run`; pass an earlier run's output folder")
+            return frame
     raise FileNotFoundError(f"no exceptions.parquet or exceptions.csv in {folder}: pass an earlier run's folder")
 
 
@@ -92,11 +108,35 @@ class UnknownComponentError(ValueError):
     """``--detector`` named a code or pattern that no registered component has."""
 
 
-def _closest(name: str, choices: list[str], limit: int = 3) -> list[str]:
-    from rapidfuzz import process
-    from rapidfuzz.utils import default_process
+def _closest(word: str, names: dict[str, str], limit: int = 3) -> list[str]:
+    """The ``limit`` names most like ``word`` (case-insensitive); ``names`` maps lower case to shown form."""
+    from rapidfuzz import fuzz, process
 
-    return [choice for choice, _, _ in process.extract(name, choices, limit=limit, processor=default_process)]
+    matches = process.extract(word.lower(), list(names), scorer=fuzz.WRatio, limit=limit * 3)
+    return list(dict.fromkeys(names[m[0]] for m in matches))[:limit]
+
+
+def resolve_selection(select: list[str], classes: dict[str, type]) -> list[str]:
+    """Codes of the components named in ``select`` by code, pattern or class name (any case); an unknown
+    name raises :class:`UnknownComponentError` naming the closest detectors."""
+    names: dict[str, set[str]] = {}
+    for code, cls in classes.items():
+        for name in (code, getattr(cls, "pattern", ""), cls.__name__):
+            if name:
+                names.setdefault(str(name).casefold(), set()).add(code)
+    codes, unknown = [], []
+    for word in select:
+        found = names.get(word.strip().casefold())
+        if found is None:
+            unknown.append(word)
+        codes.extend(sorted((found or set()) - set(codes)))
+    if unknown:
+        shown = {name: f"{code} ({getattr(classes[code], 'pattern', '') or 'analysis'})"
+                 for name, found in names.items() for code in sorted(found)[:1]}
+        raise UnknownComponentError("; ".join(
+            f"no detector {word!r}; the closest: {', '.join(_closest(word, shown))}" for word in unknown)
+            + " (`audit detectors` lists them all)")
+    return codes
 
 
 def _timed(status: dict, work, raise_errors: bool = False) -> tuple[object, dict]:
@@ -129,23 +169,14 @@ def _dependencies(classes: dict[str, type]) -> dict[str, tuple[str, ...]]:
 def plan(select: list[str] | None = None, extra: tuple[type, ...] = ()) -> list[type]:
     """The components to run, in an order where each comes after everything it reads (``graphlib``).
 
-    ``select`` names detectors by code or pattern (case-insensitive); the plan then holds them and what
-    they read, nothing else. Unknown names raise :class:`UnknownComponentError` with the closest codes.
+    ``select`` names components by code, pattern or class name (case-insensitive); the plan then holds
+    them and what they read, nothing else. Unknown names raise :class:`UnknownComponentError` with the closest codes.
     ``extra`` adds classes that are not registered (a plug-in author checking their own detector).
     """
     classes = {c.code: c for c in (*analysis_classes(), *detector_classes(), *extra)}
     deps = _dependencies(classes)
     if select:
-        chosen: set[str] = set()
-        for name in select:
-            matches = {code for code, cls in classes.items()
-                       if name.casefold() in (code.casefold(), str(getattr(cls, "pattern", "")).casefold())}
-            if not matches:
-                names = sorted({*classes, *(getattr(c, "pattern", "") for c in classes.values())} - {""})
-                raise UnknownComponentError(f"no detector or pattern {name!r}; closest: "
-                                            f"{', '.join(_closest(name, names))} (see `audit detectors`)")
-            chosen |= matches
-        wanted, stack = set(), list(chosen)
+        wanted, stack = set(), resolve_selection(select, classes)
         while stack:  # the selected components and, transitively, what they read
             code = stack.pop()
             if code not in wanted:

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from audit.benford import LAST_TWO, Z_CRITICAL_95, BenfordTest
+from reports.chart_text import chart_text
 
 OBSERVED_COLOR = "#33658a"
 EXPECTED_COLOR = "#d1495b"
@@ -54,7 +55,7 @@ def benford_figure(test: BenfordTest) -> go.Figure:
         verdict = (
             f"excess MAD {test.excess_mad:.6f}: {'FLAGGED' if test.flagged else 'not flagged'}"
         )
-    title = f"{test.title} (n = {test.n:,}): MAD {test.mad:.6f}, {level}<br><sup>{verdict}"
+    title = f"{chart_text(test.title)} (n = {test.n:,}): MAD {test.mad:.6f}, {chart_text(level)}<br><sup>{verdict}"
     if test.warning:
         title += f"; small sample (< {test.minimum_sample:,})"
     title += "</sup>"

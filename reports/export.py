@@ -4,7 +4,9 @@ checked later with ``audit verify-export``.
 ``export/`` holds the exceptions as CSV, Parquet and JSON Lines, the findings resolved since the last run,
 the data-quality and detector tables, the manifest (each input's SHA-256 and row counts, the policy,
 versions, user, times) and ``SHA256SUMS`` listing the SHA-256 of every other file. ``export.zip`` holds
-the same folder. The listing is computed and checked by :mod:`audit.integrity`, in the core.
+the same folder. The listing is computed and checked by :mod:`audit.integrity`, in the core. Given a
+signing key, ``SHA256SUMS.sig`` holds the listing's Ed25519 signature (:mod:`audit.signing`): without it
+the hashes show only that the files agree with a listing anyone could recompute.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.integrity import write_sums
+from audit.integrity import SIGNATURE_NAME, write_sums
 from audit.result import RunResult
 from reports.tables import write_csv, write_manifest, write_parquet
 
@@ -62,8 +64,9 @@ def _zip(folder: Path, target: Path) -> Path:
     return target
 
 
-def write_export(result: RunResult, out: Path) -> list[Path]:
-    """Write ``export/`` (files + ``SHA256SUMS``) and ``export.zip`` into ``out``.
+def write_export(result: RunResult, out: Path, signing_key=None) -> list[Path]:
+    """Write ``export/`` (files + ``SHA256SUMS``, + ``SHA256SUMS.sig`` given an Ed25519 ``signing_key``)
+    and ``export.zip`` into ``out``.
 
     An earlier export in the same place is replaced: a stale file left behind would fail verification.
     """
@@ -77,5 +80,12 @@ def write_export(result: RunResult, out: Path) -> list[Path]:
     files = [*write_csv(result, folder), *write_parquet(result, folder), *write_jsonl(result, folder),
              *write_manifest(result, folder)]
     listing = write_sums(folder)
+    signed = []
+    if signing_key is not None:
+        from audit.signing import sign_listing
+
+        signature = folder / SIGNATURE_NAME
+        signature.write_text(sign_listing(listing.read_bytes(), signing_key), encoding="utf-8", newline="\n")
+        signed.append(signature)
     archive = _zip(folder, Path(out) / ZIP_NAME)
-    return [*files, listing, archive]
+    return [*files, listing, *signed, archive]

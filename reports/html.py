@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from audit.result import RunResult
 from reports import summaries
+from reports.chart_text import chart_text, chart_texts
 from reports.network import link_graph, network_figure
 from reports.timeline import EventTable, events, flagged_records
 
@@ -138,9 +139,10 @@ def table(frame: pd.DataFrame | None, max_rows: int = MAX_TABLE_ROWS) -> dict:
 
 def _bar_figure(labels: list[str], values: list[float], hover: list[str], keys: list[str], colour: str,
                 height: int) -> dict:
-    # Largest at the top; `customdata` carries the key the report filters on when a bar is clicked.
-    return {"data": [{"type": "bar", "orientation": "h", "y": labels[::-1], "x": values[::-1],
-                      "customdata": keys[::-1], "hovertext": hover[::-1], "hoverinfo": "text",
+    # Largest at the top; `customdata` carries the key the report filters on when a bar is clicked. Labels and
+    # hover text are the callers' plain text, escaped here for plotly.
+    return {"data": [{"type": "bar", "orientation": "h", "y": chart_texts(labels[::-1]), "x": values[::-1],
+                      "customdata": keys[::-1], "hovertext": chart_texts(hover[::-1]), "hoverinfo": "text",
                       "marker": {"color": colour}}],
             "layout": {"height": height, "margin": {"l": 10, "r": 20, "t": 10, "b": 40},
                        "yaxis": {"automargin": True, "type": "category"},
@@ -167,14 +169,15 @@ def _summary_figures(result: RunResult, patterns: pd.DataFrame, people: pd.DataF
     trend = summaries.by_period(result)
     if len(trend):
         periods = sorted(trend["period"].unique())
-        labels = [p or "no period" for p in periods]
+        labels = chart_texts(p or "no period" for p in periods)
         data = []
         for pattern in summaries.by_pattern(result)["pattern"]:
             part = trend[trend["pattern"] == pattern].set_index("period")
-            data.append({"type": "bar", "name": pattern, "x": labels,
+            # the name comes in through %{fullData.name}: text in a hovertemplate would be read as a template
+            data.append({"type": "bar", "name": chart_text(pattern), "x": labels,
                          "y": [round(float(part["risk_amount"].get(p, 0.0)), 2) for p in periods],
                          "customdata": [int(part["findings"].get(p, 0)) for p in periods],
-                         "hovertemplate": f"{pattern}<br>%{{x}}: %{{y:,.0f}} in %{{customdata}} finding(s)"
+                         "hovertemplate": "%{fullData.name}<br>%{x}: %{y:,.0f} in %{customdata} finding(s)"
                                           "<extra></extra>"})
         counts = trend.groupby("period")["findings"].sum()
         step = max(1, math.ceil(int(counts.max()) / 5))  # whole findings on the right axis
@@ -311,6 +314,10 @@ def render_html(result: RunResult) -> str:
     status = summaries.status_counts(result)
     inputs = pd.DataFrame(manifest.get("inputs", []))
     context = {
+        # components that failed are said first, above everything: the totals leave their findings out
+        "failure_notice": result.failure_notice(),
+        "failed": [{key: _display(record.get(key), False) for key in ("detector", "pattern", "reason")}
+                   for record in result.failed.to_dict(orient="records")],
         "run_id": result.run_id, "manifest": manifest, "period": manifest.get("period"),
         "currency": lookup["currency"], "status": status, "money_at_risk": summaries.money_at_risk(result),
         "findings": len(result.exceptions),

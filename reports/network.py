@@ -13,6 +13,8 @@ import json
 import networkx as nx
 import pandas as pd
 
+from reports.chart_text import chart_text
+
 # No reds: red outlines mark the entities named in a finding.
 PALETTE = ["#33658a", "#f6ae2d", "#2f9c5a", "#9b5de5", "#86bbd8", "#758e4f", "#55dde0", "#6c757d", "#b07d62",
            "#2a9d8f"]
@@ -96,7 +98,7 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
     flagged = flagged or set()
     shown = _capped(graph, flagged, max_nodes) if graph.number_of_nodes() > max_nodes else graph
     if shown.number_of_nodes() == 0:
-        return {"data": [], "layout": {"title": {"text": title or "no links"}, "height": 200}}
+        return {"data": [], "layout": {"title": {"text": chart_text(title or "no links")}, "height": 200}}
     position = nx.spring_layout(shown, seed=LAYOUT_SEED, k=1.5 / max(shown.number_of_nodes(), 1) ** 0.5)
     traces = []
     kinds = sorted({k for _, _, d in shown.edges(data=True) for k in d["kinds"]})
@@ -110,26 +112,26 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
             ys += [round(float(y0), 4), round(float(y1), 4), None]
             mx.append(round(float(x0 + x1) / 2, 4))
             my.append(round(float(y0 + y1) / 2, 4))
-            text.append(f"{a} — {b}<br>{', '.join(data['kinds'])}"
-                        + "".join(f"<br>{d}" for d in data["details"][:3]))
+            text.append(f"{chart_text(a)} — {chart_text(b)}<br>{chart_text(', '.join(data['kinds']))}"
+                        + "".join(f"<br>{chart_text(d)}" for d in data["details"][:3]))
         colour = PALETTE[index % len(PALETTE)]
-        traces.append({"type": "scatter", "mode": "lines", "name": kind, "x": xs, "y": ys,
-                       "line": {"color": colour, "width": 1.5}, "hoverinfo": "skip", "legendgroup": kind})
+        traces.append({"type": "scatter", "mode": "lines", "name": chart_text(kind), "x": xs, "y": ys,
+                       "line": {"color": colour, "width": 1.5}, "hoverinfo": "skip", "legendgroup": chart_text(kind)})
         traces.append({"type": "scatter", "mode": "markers", "x": mx, "y": my, "text": text, "hoverinfo": "text",
                        "marker": {"size": 6, "color": colour, "opacity": 0.3}, "showlegend": False,
-                       "legendgroup": kind})
+                       "legendgroup": chart_text(kind)})
     types = sorted({d["type"] for _, d in shown.nodes(data=True)})
     labelled = shown.number_of_nodes() <= 80  # ids written beside the nodes while they stay legible
     for index, node_type in enumerate(types):
         nodes = sorted(n for n, d in shown.nodes(data=True) if d["type"] == node_type)
         degree = [shown.degree(n) for n in nodes]
         traces.append({
-            "type": "scatter", "mode": "markers+text" if labelled else "markers", "name": node_type,
+            "type": "scatter", "mode": "markers+text" if labelled else "markers", "name": chart_text(node_type),
             "x": [round(float(position[n][0]), 4) for n in nodes],
             "y": [round(float(position[n][1]), 4) for n in nodes],
-            "hovertext": [f"{n}<br>{d} link(s)" + ("<br>named in a finding" if n in flagged else "")
+            "hovertext": [f"{chart_text(n)}<br>{d} link(s)" + ("<br>named in a finding" if n in flagged else "")
                           for n, d in zip(nodes, degree, strict=True)],
-            **({"text": [n.partition(":")[2] or n for n in nodes], "textposition": "top center",
+            **({"text": [chart_text(n.partition(":")[2] or n) for n in nodes], "textposition": "top center",
                 "textfont": {"size": 10}} if labelled else {}),
             "hoverinfo": "text",
             "marker": {"size": [min(8 + 3 * d, 30) for d in degree],
@@ -142,5 +144,5 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
     layout = {"height": 620, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "hovermode": "closest",
               "xaxis": {"visible": False}, "yaxis": {"visible": False, "scaleanchor": "x"},
               "legend": {"orientation": "h", "y": -0.02}, "plot_bgcolor": "#ffffff",
-              "title": {"text": (title or "Entity links") + note, "font": {"size": 14}}}
+              "title": {"text": chart_text((title or "Entity links") + note), "font": {"size": 14}}}
     return {"data": traces, "layout": layout}

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from audit.formula_safety import restore
 from audit.policy import policy_from_dict
 from audit.ranking import typed_exceptions
 from audit.result import RunResult
@@ -59,7 +60,7 @@ def _csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame()
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        return restore(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 
@@ -77,7 +78,8 @@ def load_run(run_dir: str | Path, data: str | Path | None = None) -> RunResult:
     if (folder / "exceptions.parquet").is_file():
         exceptions = pd.read_parquet(folder / "exceptions.parquet")
     else:
-        exceptions = pd.read_csv(folder / "exceptions.csv", dtype=str, keep_default_na=False, na_values=[""])
+        exceptions = restore(pd.read_csv(folder / "exceptions.csv", dtype=str, keep_default_na=False,
+                                         na_values=[""]))
         exceptions = exceptions.astype({"rank": "int64", "score": "float64", "risk_amount": "float64"})
     exceptions = typed_exceptions(exceptions)
     policy = policy_from_dict(manifest.get("policy") or {}, source=str(manifest_path))

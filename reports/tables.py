@@ -1,4 +1,7 @@
-"""Write a run's tables: the ranked exceptions (CSV, Parquet), data quality, detector status, manifest."""
+"""Write a run's tables: the ranked exceptions (CSV, Parquet), data quality, detector status, manifest.
+
+Every CSV passes through :func:`audit.formula_safety.neutralise` (a cell a spreadsheet would run as a
+formula gets a leading quote); Parquet keeps the exact values."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from audit.formula_safety import neutralise
 from audit.result import RunResult
 
 # Fixed float rendering so two runs on the same inputs give byte-identical files.
@@ -30,7 +34,7 @@ def write_csv(result: RunResult, out: Path) -> list[Path]:
     written = []
     for name, frame in paths.items():
         path = out / name
-        frame.to_csv(path, **_CSV)
+        neutralise(frame).to_csv(path, **_CSV)
         written.append(path)
     return written
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from audit.result import RunResult
+from reports.chart_text import chart_text, chart_texts
 
 # kind -> (the entity type findings use in `related`, lane label, colour, marker symbol)
 KINDS = {
@@ -194,20 +195,20 @@ class EventTable:
                     sums[week] = sums.get(week, 0.0) + (amount if math.isfinite(amount) else 0.0)
                 weeks = sorted(counts)
                 totals = [sums[w] for w in weeks]
-                text = [f"week of {w}: {counts[w]:,} {label.lower()}" + (f", total {_money(t)}" if t else "")
+                text = [chart_text(f"week of {w}: {counts[w]:,} {label.lower()}" + (f", total {_money(t)}" if t else ""))
                         for w, t in zip(weeks, totals, strict=True)]
-                traces.append({"type": "scatter", "mode": "markers", "name": f"{label} (weekly)", "x": weeks,
-                               "y": [label] * len(weeks), "text": text, "hoverinfo": "text",
+                traces.append({"type": "scatter", "mode": "markers", "name": chart_text(f"{label} (weekly)"),
+                               "x": weeks, "y": [chart_text(label)] * len(weeks), "text": text, "hoverinfo": "text",
                                "marker": {"color": colour, "symbol": symbol, "opacity": 0.7,
                                           "size": _sizes(totals, max(totals))}})
                 continue
             flags = self.flagged[part]
-            text = [f"{kind.replace('_', ' ')} {r} · {d}" + (f" · {_money(a)}" if math.isfinite(a) else "")
-                    + (f" · {t}" if t.strip() else "") + (" · IN A FINDING" if f else "")
+            text = [chart_text(f"{kind.replace('_', ' ')} {r} · {d}" + (f" · {_money(a)}" if math.isfinite(a) else "")
+                               + (f" · {t}" if t.strip() else "") + (" · IN A FINDING" if f else ""))
                     for r, d, a, t, f in zip(self.record[part], self.day[part], self.amount[part],
                                              self.detail[part], flags, strict=True)]
-            traces.append({"type": "scatter", "mode": "markers", "name": label, "x": self.stamp[part].tolist(),
-                           "y": [label] * len(part), "text": text, "hoverinfo": "text",
+            traces.append({"type": "scatter", "mode": "markers", "name": chart_text(label),
+                           "x": self.stamp[part].tolist(), "y": [chart_text(label)] * len(part), "text": text, "hoverinfo": "text",
                            "marker": {"color": colour, "symbol": symbol, "opacity": 0.85,
                                       "size": _sizes(self.amount[part], top),
                                       "line": {"color": [FLAG_COLOUR if f else "rgba(0,0,0,0)" for f in flags],
@@ -215,9 +216,10 @@ class EventTable:
         flagged = index[self.flagged[index]]
         if aggregated and len(flagged):
             traces.append({"type": "scatter", "mode": "markers", "name": "in a finding",
-                           "x": self.stamp[flagged].tolist(), "y": [KINDS[k][1] for k in self.kind[flagged]],
-                           "text": [f"{k.replace('_', ' ')} {r} · {d}" + (f" · {_money(a)}" if math.isfinite(a)
-                                                                           else "") + " · IN A FINDING"
+                           "x": self.stamp[flagged].tolist(),
+                           "y": [chart_text(KINDS[k][1]) for k in self.kind[flagged]],
+                           "text": [chart_text(f"{k.replace('_', ' ')} {r} · {d}"
+                                               + (f" · {_money(a)}" if math.isfinite(a) else "") + " · IN A FINDING")
                                     for k, r, d, a in zip(self.kind[flagged], self.record[flagged],
                                                           self.day[flagged], self.amount[flagged], strict=True)],
                            "hoverinfo": "text",
@@ -227,12 +229,12 @@ class EventTable:
             "height": 90 + 48 * max(len(lanes), 1),
             "margin": {"l": 100, "r": 20, "t": 40 if title else 20, "b": 40},
             "xaxis": {"type": "date"},
-            "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": lanes[::-1],
+            "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": chart_texts(lanes[::-1]),
                       "automargin": True},
             "showlegend": True, "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest",
             "plot_bgcolor": "#fafafa"}
         if title:
-            layout["title"] = {"text": title, "font": {"size": 14}}
+            layout["title"] = {"text": chart_text(title), "font": {"size": 14}}
         return {"data": traces, "layout": layout}
 
 

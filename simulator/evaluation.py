@@ -69,7 +69,9 @@ def read_exceptions(run_dir: str | Path) -> pd.DataFrame:
     if (folder / "exceptions.parquet").is_file():
         return pd.read_parquet(folder / "exceptions.parquet")
     if (folder / "exceptions.csv").is_file():
-        return pd.read_csv(folder / "exceptions.csv", dtype={"entity_id": str, "period": str})
+        from audit.formula_safety import restore
+
+        return restore(pd.read_csv(folder / "exceptions.csv", dtype={"entity_id": str, "period": str}))
     raise FileNotFoundError(f"{folder} holds no exceptions.parquet or exceptions.csv: pass a run's output folder")
 
 

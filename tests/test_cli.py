@@ -77,7 +77,7 @@ def test_suppressed_findings_keep_their_row(tmp_path):
 def test_unknown_policy_key_is_named_with_the_closest(tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("[cheques]\nmax_maturity_dayz = 60\n")
-    result = runner.invoke(app, ["run", "--data", str(MINI), "--policy", str(policy), "--out", str(tmp_path)])
+    result = runner.invoke(app, ["run", "--data", str(MINI), "--policy", str(policy), "--out", str(tmp_path / "run")])
     assert result.exit_code != 0
     assert "max_maturity_dayz" in result.output and "cheques.max_maturity_days" in result.output
 

@@ -309,3 +309,36 @@ def test_timeline_dates_are_written_as_strftime_writes_them(dates):
     for unit, pattern in (("m", "%Y-%m-%d %H:%M"), ("D", "%Y-%m-%d")):
         expected = dates.dt.strftime(pattern).to_numpy(dtype=object)
         assert pd.Series(_iso_text(dates, unit), dtype=object).equals(pd.Series(expected, dtype=object))
+
+
+LINK = '<a href="https://x">click</a>'
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_chart_labels_are_text_not_markup(mini_result):
+    """plotly renders <a href> in labels and hover text: ledger text in every figure must arrive escaped."""
+    tables = copy.deepcopy(mini_result.tables)
+    people = tables.frames["salespeople"]
+    people.loc[people["salesperson_id"] == "S1", "name"] = LINK
+    invoices = tables.frames["invoices"]
+    invoices["invoice_no"] = invoices["invoice_no"].astype(str) + LINK
+    views = {"entity_links": pd.DataFrame({"source": ["customer:C1"], "target": [f"customer:{LINK}"],
+                                           "kind": [f"shared_{LINK}"], "note": [LINK]})}
+    figures = _json_block(render_html(replace(mini_result, tables=tables, views=views)), "data-figures")
+    texts = list(_strings(figures))
+    assert not [t for t in texts if "<a" in t.lower()], "a ledger value became a link in a chart"
+    escaped = "&lt;a href=\"https://x\"&gt;click&lt;/a&gt;"
+    for figure_id in ("fig-salesperson", "fig-network"):
+        assert any(escaped in t for t in _strings(figures[figure_id])), figure_id
+    timelines = [f for key, f in figures.items() if key.startswith("tl-")]
+    assert any(escaped in t for f in timelines for t in _strings(f))

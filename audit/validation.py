@@ -619,7 +619,8 @@ def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clea
             how = sorted({_how_written(c, p) for c, p in examples.items()})
             shown = ", ".join(f"{c!r} for {p!r}" for c, p in list(examples.items())[:3])
             problems.append(Problem(
-                WARNING, spec.name, f"{len(matched):,} rows write {column.name} differently from "
+                WARNING, spec.name, f"{len(matched):,} {'row writes' if len(matched) == 1 else 'rows write'} "
+                f"{column.name} differently from "
                 f"{parent}.{parent_column} (e.g. {shown}): matched once {' and '.join(how)} is ignored",
                 f"check that these are the same {parent}, and export both tables with ids written the same "
                 "way", column.name, action="kept (matched)", kind="ids written differently, matched"))
@@ -662,7 +663,7 @@ def _main_cause(problems: list[Problem], table: str) -> str:
     (column, category), count = counts.most_common(1)[0]
     example = next(p for p in rows if (p.column, p.category) == (column, category))
     others = f"; {len(counts) - 1} other kind(s) of problem" if len(counts) > 1 else ""
-    return (f"; the commonest cause is {category!r} in column {column} ({count:,} problems, e.g. "
+    return (f"; the commonest cause is {category!r} in column {column} ({count:,} row(s), e.g. "
             f"{example.describe()}){others}")
 
 

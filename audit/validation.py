@@ -154,7 +154,7 @@ def _parse_iso(text: pd.Series) -> pd.Series:
     says (``2025-01-05T01:00:00+03:30`` is 5 January, not 4 January in UTC)."""
     uniques = pd.Series(text.dropna().unique(), dtype="object")
     parts = uniques.str.extract(_ISO_WHEN)
-    local = (parts[0] + (" " + parts[1]).fillna("")).where(parts[0].notna())
+    local = (parts[0] + (" " + parts[1].str.replace(",", ".", regex=False)).fillna("")).where(parts[0].notna())
     parsed = pd.to_datetime(local, format="ISO8601", errors="coerce")
     return text.map(dict(zip(uniques, parsed, strict=True)))
 
@@ -217,23 +217,30 @@ class _TableCheck:
     def __init__(self, spec: Table, source: SourceTable, frame: pd.DataFrame):
         self.spec = spec
         self.source = source
-        self.frame = frame
+        self.frame = frame  # with a RangeIndex: a row's label is its position
         self.problems: list[Problem] = []
-        self.excluded = pd.Series(False, index=frame.index)
+        self._excluded = np.zeros(len(frame), dtype=bool)
         self.reported: set[tuple] = set()  # (row index, column) already given a problem
+        self._key_values: list[np.ndarray] | None = None
+
+    @property
+    def excluded(self) -> pd.Series:
+        return pd.Series(self._excluded, index=self.frame.index)
 
     def source_row(self, index) -> int | None:
         return _source_row(self.source, index)
 
     def record_id(self, index) -> str | None:
-        key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
-        parts = [self.frame.at[index, c] for c in key if c in self.frame.columns]
+        if self._key_values is None:  # plain arrays: thousands of problems, each naming its record
+            key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
+            self._key_values = [self.frame[c].to_numpy(dtype=object) for c in key if c in self.frame.columns]
+        parts = [values[int(index)] for values in self._key_values]
         parts = ["" if pd.isna(p) else str(p) for p in parts]
         return "/".join(parts) if any(parts) else None
 
     def add(self, severity, index, column, value, problem, fix, kind=None):
         if severity == ROW:
-            self.excluded.at[index] = True
+            self._excluded[int(index)] = True
         self.reported.add((index, column))
         shown = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
         self.problems.append(Problem(severity, self.spec.name, problem, fix, column, self.source_row(index),
@@ -346,13 +353,13 @@ class _Unusable:
 
 
 def _number_reasons(original: pd.Series, parsed: pd.Series, failed: pd.Series, bound: float,
-                    expected: str, integer: bool) -> tuple[pd.Series, _Unusable]:
+                    expected: str) -> tuple[pd.Series, _Unusable]:
     """Reasons for the numbers that failed, and the numbers beyond ``bound`` made missing too."""
     unusable = _Unusable()
     if failed.any():
         typed = pd.api.types.is_numeric_dtype(original) and not pd.api.types.is_bool_dtype(original)
         text = original[failed] if typed else _number_text(original[failed])
-        numbers = text.map(lambda v: v if typed else _first_number(v)).astype("float64")
+        numbers = (text if typed else _map_unique(text, _first_number)).astype("float64")
         infinite = numbers.notna() & ~np.isfinite(numbers) | numbers.isna() & text.astype("str").str.lower().isin(
             {"nan", "+nan", "-nan"})
         unusable.add(infinite[infinite].index, "not a finite number", "not a finite number",
@@ -377,11 +384,9 @@ def _date_reasons(table: str, column: str, original: pd.Series, parsed: pd.Serie
     if failed.any() and calendar != "jalali":
         text = _as_text(original[failed].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v,
                                             na_action="ignore"))
-        fixes = {value: _day_month_fix(value) for value in text.dropna().unique()}
-        for value, fix in fixes.items():
-            if fix:
-                unusable.add(text.index[text == value], "date not in ISO 8601 (day/month order)",
-                             "not a date in ISO 8601 (YYYY-MM-DD); day and month order cannot be told", fix)
+        for index, fix in _map_unique(text, _day_month_fix).dropna().items():
+            unusable.add((index,), "date not in ISO 8601 (day/month order)",
+                         "not a date in ISO 8601 (YYYY-MM-DD); day and month order cannot be told", fix)
     earliest, latest = window
     if (table, column) in HISTORY_DATES:
         earliest = min(earliest, HISTORY_EARLIEST)
@@ -424,8 +429,7 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
             DATE, TIMESTAMP) else ""
         expected = TYPE_WORDS[column.type] + calendar_hint
         if column.type in (INT, FLOAT):
-            parsed, unusable = _number_reasons(original, parsed, failed, policy.data.max_abs_number, expected,
-                                               column.type == INT)
+            parsed, unusable = _number_reasons(original, parsed, failed, policy.data.max_abs_number, expected)
         elif column.type in (DATE, TIMESTAMP):
             parsed, unusable = _date_reasons(spec.name, column.name, original, parsed, failed, window,
                                              policy.calendar)

@@ -448,9 +448,13 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
             cause = causes.most_common(1)[0][0]
             sample = original[failed].astype("str").head(3).tolist()
             what = expected if cause == default[1] else f"usable ({cause})"
+            fix = f"write {column.name} as {expected}"
+            if cause != default[1]:
+                first = next(i for i in failed[failed].index if unusable.reasons.get(i, default)[1] == cause)
+                fix += f" (for {original.at[first]}: {unusable.reasons[first][2]})"
             problems.append(Problem(FATAL, spec.name, f"column {column.name} is unusable: {int(failed.sum())} of "
                                     f"{int(given.sum())} values are not {what} (e.g. {', '.join(sample)})",
-                                    f"write {column.name} as {expected}", column.name, kind="unusable column"))
+                                    fix, column.name, kind="unusable column"))
             check.reported.update((i, column.name) for i in failed[failed].index)  # not "blank" row by row
             continue
         severity = ROW if column.required else WARNING

@@ -8,6 +8,7 @@ written differently in a child and its parent, a 0-byte table, and `audit valida
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from audit.registry import detector_classes
 from audit.runner import run
 from audit.validation import load_and_validate, validate
 
-from .conftest import MINI
+from .conftest import MINI, SHARED
 
 runner = CliRunner()
 
@@ -145,6 +146,7 @@ def test_a_column_of_day_month_dates_stops_with_the_fix(mini_copy, mini_policy):
         load_and_validate(mini_copy, mini_policy)
     fatal = _only(caught.value.problems, severity=FATAL, table="invoices", column="invoice_date")
     assert "unusable" in fatal.problem and "ISO 8601" in fatal.problem and "YYYY-MM-DD" in fatal.fix
+    assert "for 03/03/2025: write the date as YYYY-MM-DD (ISO 8601)" in fatal.fix
 
 
 def test_a_timestamp_with_an_offset_keeps_its_local_day_and_time(mini_copy, mini_policy):
@@ -459,3 +461,30 @@ def test_problem_text_is_not_read_as_markup(mini_copy):
     _set(mini_copy, "invoices", 0, "invoice_date", "[bold]2025[/bold]")
     result, words = _cli("validate", "--data", mini_copy)
     assert "(value '[bold]2025[/bold]')" in words
+
+
+# ------------------------------------------------------------------ issue 17 on the Northwind export
+
+NORTHWIND = SHARED / "data" / "northwind"
+
+
+@pytest.mark.skipif(not NORTHWIND.is_dir(), reason="shared/data/northwind is not beside the repository")
+def test_northwind_with_ids_written_5_0_is_audited_and_zero_padded_ids_stop(tmp_path):
+    folder = tmp_path / "northwind"
+    shutil.copytree(NORTHWIND, folder)
+    for table in ("invoices", "orders"):
+        frame = _read(folder, table)
+        frame["salesperson_id"] = frame["salesperson_id"] + ".0"  # as a spreadsheet writes a number
+        _write(frame, folder, table)
+    result, words = _cli("validate", "--data", folder)
+    assert result.exit_code == 0, words
+    assert "invoices: 830 read, 830 kept" in words
+    assert "830 rows write salesperson_id differently from salespeople.salesperson_id" in words
+    lines = _read(folder, "invoice_lines")
+    lines["product_id"] = lines["product_id"].str.zfill(6)  # 11 -> 000011
+    _write(lines, folder, "invoice_lines")
+    result, words = _cli("validate", "--data", folder)
+    assert result.exit_code == 1
+    assert "fatal 1 invoice_lines: required table empty after set-aside" in words
+    assert ("invoice_lines.product_id writes '000011' where products.product_id writes '11' (leading zeros "
+            "differ)") in words

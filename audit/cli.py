@@ -160,7 +160,8 @@ def validate(
             out.mkdir(parents=True, exist_ok=True)
             data_quality_frame(tables.problems).to_csv(written, index=False)
         except OSError as exc:
-            _fail(f"cannot write {written}: {exc.strerror or exc}; pass a folder you may write to as --out")
+            why = f"{out} is a file, not a folder" if out.exists() and not out.is_dir() else exc.strerror or exc
+            _fail(f"cannot write {written}: {why}; pass a folder you may write to as --out")
     counts = pd.Series([p.severity for p in tables.problems]).value_counts().to_dict()
     _rows_read_and_kept(tables)
     _report_problems(tables.problems, written=written)

@@ -488,3 +488,12 @@ def test_northwind_with_ids_written_5_0_is_audited_and_zero_padded_ids_stop(tmp_
     assert "fatal 1 invoice_lines: required table empty after set-aside" in words
     assert ("invoice_lines.product_id writes '000011' where products.product_id writes '11' (leading zeros "
             "differ)") in words
+
+
+def test_validate_out_that_is_a_file_is_a_message(mini_copy, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    result, words = _cli("validate", "--data", mini_copy, "--out", blocker)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    squeezed = "".join(result.output.split())  # a long path may be wrapped
+    assert f"cannotwrite{blocker / 'data_quality.csv'}:{blocker}isafile,notafolder" in squeezed

@@ -9,6 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -94,15 +95,56 @@ def _policy_path(data: str, policy: Path | None) -> Path | None:
     return policy_beside(data)
 
 
-def _report_problems(problems: list[Problem], limit: int = 200) -> None:
+SEVERITY_ORDER = {FATAL: 0, ROW: 1}
+SEVERITY_STYLE = {FATAL: "bold red", ROW: "yellow"}
+
+
+def _problem_groups(problems: list[Problem]) -> list[tuple[tuple, list[Problem]]]:
+    """Problems by (severity, table, column, type), fatal first, then the largest groups."""
+    groups: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.severity, p.table, p.column or "", p.category), []).append(p)
+    return sorted(groups.items(), key=lambda item: (SEVERITY_ORDER.get(item[0][0], 2), -len(item[1]),
+                                                    item[0][1:]))
+
+
+def _report_problems(problems: list[Problem], limit: int = 200, written: Path | None = None,
+                     per_type: int = 10) -> None:
+    """A summary by type and table first, then examples of each type (every fatal problem), so that a
+    type with thousands of rows is never hidden behind another one's first lines."""
     if not problems:
         return
-    order = {FATAL: 0, ROW: 1}
-    for p in sorted(problems, key=lambda p: order.get(p.severity, 2))[:limit]:
-        style = {FATAL: "bold red", ROW: "yellow"}.get(p.severity, "dim")
-        err.print(f"[{style}]{p.severity:>7}[/] {p.describe()}", highlight=False, soft_wrap=True)
-    if len(problems) > limit:
-        err.print(f"... and {len(problems) - limit} more (all of them are in data_quality.csv)")
+    groups = _problem_groups(problems)
+    err.print(f"[bold]Problems by type and table[/] ({len(problems):,} in all):", highlight=False)
+    for (severity, table, column, category), members in groups:
+        where = f"{table}.{column}" if column else table
+        err.print(f"  [{SEVERITY_STYLE.get(severity, 'dim')}]{severity:>7}[/] {len(members):>9,}  "
+                  f"{escape(where)}: {escape(category)}", highlight=False, soft_wrap=True)
+    shown: list[Problem] = []
+    for (severity, *_), members in groups:
+        shown.extend(members if severity == FATAL else members[:per_type])
+    shown = shown[:max(limit, sum(1 for p in problems if p.severity == FATAL))]
+    err.print(f"[bold]Details[/] ({'all' if len(shown) == len(problems) else f'{len(shown):,} examples'}):",
+              highlight=False)
+    for p in shown:
+        err.print(f"[{SEVERITY_STYLE.get(p.severity, 'dim')}]{p.severity:>7}[/] {escape(p.describe())}",
+                  highlight=False, soft_wrap=True)
+    if len(shown) < len(problems):
+        where = f"all of them are in {written}" if written is not None else \
+            "`audit validate --out DIR` writes all of them to DIR/data_quality.csv"
+        err.print(f"... and {len(problems) - len(shown):,} more ({escape(where)})", highlight=False,
+                  soft_wrap=True)
+
+
+def _rows_read_and_kept(tables) -> None:
+    """Rows read and rows kept per table: what the audit would work on."""
+    console.print("[bold]Rows read and kept[/]:", highlight=False)
+    for name in sorted(tables.sources):
+        read = tables.sources[name].rows
+        kept = len(tables.frames[name]) if name in tables.frames else 0
+        note = f" ({read - kept:,} set aside)" if read != kept and name in tables.frames else \
+            "" if name in tables.frames else " (not used)"
+        console.print(f"  {escape(name)}: {read:,} read, {kept:,} kept{note}", highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -188,13 +230,21 @@ def validate(
         if isinstance(exc, InputError):
             _report_problems(exc.problems)
         _fail(str(exc).splitlines()[0] if isinstance(exc, InputError) else str(exc), 1)
-    _report_problems(tables.problems)
-    counts = pd.Series([p.severity for p in tables.problems]).value_counts().to_dict()
+    written = None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        neutralise(data_quality_frame(tables.problems)).to_csv(out / "data_quality.csv", index=False)
-    rows = {name: len(frame) for name, frame in tables.frames.items()}
-    console.print(f"Tables read: {', '.join(f'{n} ({r:,} rows)' for n, r in sorted(rows.items()))}")
+        written = out / "data_quality.csv"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            neutralise(data_quality_frame(tables.problems)).to_csv(written, index=False)
+        except OSError as exc:
+            why = f"{out} is a file, not a folder" if out.exists() and not out.is_dir() else exc.strerror or exc
+            _fail(f"cannot write {written}: {why}; pass a folder you may write to as --out")
+    counts = pd.Series([p.severity for p in tables.problems]).value_counts().to_dict()
+    _rows_read_and_kept(tables)
+    _report_problems(tables.problems, written=written)
+    if written is not None:
+        console.print(f"Data quality table ({len(tables.problems):,} problems) written to {escape(str(written))}",
+                      highlight=False, soft_wrap=True)
     console.print(f"Problems: {counts.get(FATAL, 0)} fatal, {counts.get(ROW, 0)} rows set aside, "
                   f"{counts.get('warning', 0)} warnings.")
     if tables.fatal or (strict and counts.get(ROW, 0)):

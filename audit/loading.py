@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,12 +75,22 @@ def _sha256_frame(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def _empty_file_problem(path: Path, table: str) -> Problem:
+    """A file without even a header: fatal for a table the audit needs, else the table is left out."""
+    if table in TABLES and not TABLES[table].required:
+        return Problem(WARNING, table, f"{path.name} is empty (not even a header row): the table is not used",
+                       "fine if there are none; otherwise export the table again with its header row and rows "
+                       "(checks that need it are not run)", action="table ignored", kind="empty file")
+    return Problem(FATAL, table, f"{path.name} is empty", "export the table again with its header row",
+                   kind="empty file")
+
+
 def _csv_problem(path: Path, table: str) -> Problem | None:
     """Catch files that are not the comma-separated UTF-8 text they claim to be."""
     with path.open("rb") as handle:  # only the start: the file may be gigabytes
         head = handle.read(65536)
     if not head.strip():
-        return Problem(FATAL, table, f"{path.name} is empty", "export the table again with its header row")
+        return _empty_file_problem(path, table)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Problem(FATAL, table, f"{path.name} is UTF-16 text, not UTF-8",
                        "save the file as UTF-8 comma-separated text (in Excel: CSV UTF-8)")
@@ -108,8 +119,43 @@ def _csv_problem(path: Path, table: str) -> Problem | None:
 
 
 def _read_csv(path: Path, table: str) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
-                       skipinitialspace=False)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+                        skipinitialspace=False)
+    return _with_header_as_written(frame, lambda: _csv_header(path))
+
+
+def _csv_header(path: Path) -> list:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _excel_header(path: Path, sheet) -> list:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[sheet] if isinstance(sheet, int) else workbook[sheet]
+        return list(next(sheet.iter_rows(max_row=1, values_only=True), ()))
+    finally:
+        workbook.close()
+
+
+_MANGLED = re.compile(r"^(.*)\.(\d+)$")
+
+
+def _with_header_as_written(frame: pd.DataFrame, header) -> pd.DataFrame:
+    """Undo pandas' renaming of a repeated column name (``name``, ``name.1``), so that validation can
+    name the repeated column instead of ignoring ``name.1`` as an unknown column.
+
+    ``header`` reads the names as the file writes them; it is called only when a name looks renamed."""
+    names = [str(c) for c in frame.columns]
+    if not any((m := _MANGLED.match(n)) and m.group(1) in names for n in names):
+        return frame
+    written = header()
+    if len(written) != len(names):
+        return frame
+    frame.columns = [n if w is None or str(w) == "" else str(w) for n, w in zip(names, written, strict=True)]
+    return frame
 
 
 def _count_lines(path: Path) -> int:
@@ -143,6 +189,9 @@ def _csv_row_numbers(path: Path, rows: int) -> list[int] | None:
 def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable | None:
     kind = path.suffix.lower()
     row_numbers = None
+    if path.stat().st_size == 0:
+        problems.append(_empty_file_problem(path, table))
+        return None
     try:
         if kind == ".csv":
             problem = _csv_problem(path, table)
@@ -158,6 +207,7 @@ def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable |
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about styles it does not read
                 frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
+            frame = _with_header_as_written(frame, lambda: _excel_header(path, 0))
     except pd.errors.ParserError as exc:  # e.g. "Expected 10 fields in line 7, saw 11"
         problems.append(Problem(FATAL, table, f"{path.name} could not be read: {str(exc).strip()}",
                                 "every line needs as many values as the header: quote values that contain "
@@ -214,6 +264,7 @@ def _load_workbook(path: Path, data: LoadedData) -> None:
     for sheet, frame in sheets.items():
         name = str(sheet).strip()
         if name in TABLES:
+            frame = _with_header_as_written(frame, lambda sheet=sheet: _excel_header(path, sheet))
             data.tables[name] = SourceTable(name, frame, f"{path}#{sheet}", digest)
         else:
             data.problems.append(Problem(WARNING, name, f"sheet {sheet!r} is not a contract table",

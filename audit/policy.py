@@ -1,7 +1,8 @@
 """The company's rules (``policy.toml``), exactly as the data contract's Policy section.
 
-Every key is optional with the contract's default. An unknown key is an error that names it and
-the closest valid key; a value of the wrong type names the type expected.
+Every key is optional with the contract's default. An unknown key (anywhere, collection-ladder steps
+included) is an error that names it and the closest valid key; a value of the wrong type (``true`` for
+a number of days, ``"90"`` for a number) names the type expected; a percentage above 100 is refused.
 """
 
 from __future__ import annotations
@@ -11,12 +12,36 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from rapidfuzz import process
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-NonNegative = Annotated[float, Field(ge=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+# Strict: TOML's `true` or "90" is not a number (pydantic would otherwise read them as 1 and 90).
+NonNegative = Annotated[float, Field(ge=0, strict=True)]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+Percent = Annotated[float, Field(ge=0, le=100, strict=True)]
+# Steps of the contract's collection ladder; a policy may leave steps out, never invent them.
+LADDER_STEPS = ("reminder", "letter_1", "letter_2_stop_supply", "letter_3", "letter_4", "agency", "legal")
+# Dates the tool can compute with (pandas' nanosecond range is 1677-2262; days are added to them).
+SAFE_DATES = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
+def _a_date(value):
+    # A TOML date or an ISO string; pydantic would read a number as seconds since 1970.
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_a_date)]
 
 
 class PolicyError(ValueError):
@@ -33,18 +58,18 @@ class ChequePolicy(_Section):
 
 
 class ManualAuthority(_Section):
-    salesperson: NonNegative = 5.0
-    manager: NonNegative = 10.0
+    salesperson: Percent = 5.0
+    manager: Percent = 10.0
 
 
 class CashDiscount(_Section):
     within_days: NonNegativeInt = 10
-    pct: NonNegative = 2.0
+    pct: Percent = 2.0
 
 
 class VolumeTier(_Section):
     min_quantity: NonNegative
-    pct: NonNegative
+    pct: Percent
 
 
 class DiscountPolicy(_Section):
@@ -69,7 +94,7 @@ class DiscountPolicy(_Section):
 
 
 class PricingPolicy(_Section):
-    tolerance_pct: NonNegative = 0.5
+    tolerance_pct: Percent = 0.5
 
 
 class VisitPolicy(_Section):
@@ -83,6 +108,16 @@ class CollectionsPolicy(_Section):
         "agency": 120, "legal": 180,
     })
 
+    @field_validator("ladder_days")
+    @classmethod
+    def _known_steps(cls, ladder):
+        for step in ladder:
+            if step not in LADDER_STEPS:
+                closest = process.extractOne(step, LADDER_STEPS)
+                raise ValueError(f"unknown collection-ladder step {step!r}; did you mean {closest[0]!r}? "
+                                 f"The steps are {', '.join(LADDER_STEPS)}")
+        return ladder
+
 
 class ShipmentPolicy(_Section):
     # Added to the contract's policy: an invoice dated this many days after the shipment still bills it.
@@ -93,11 +128,47 @@ class ThresholdPolicy(_Section):
     approval_amount: NonNegative = 0
 
 
+class DataPolicy(_Section):
+    """Added to the contract's policy: what input values are plausible, and how much may be set aside."""
+
+    # A number beyond this (either sign) is set aside as absurd; rial financial statements stay under it.
+    max_abs_number: Annotated[float, Field(gt=0, strict=True)] = 1e18
+    # Dates outside [earliest_date, latest_date] are set aside; no latest_date = the run date plus a year.
+    earliest_date: IsoDate = dt.date(1990, 1, 1)
+    latest_date: IsoDate | None = None
+    # A table that loses more than this share of its rows to set-aside stops the run before any detector.
+    max_set_aside_pct: Percent = 5.0
+
+    @model_validator(mode="after")
+    def _window(self):
+        low, high = SAFE_DATES
+        for name in ("earliest_date", "latest_date"):
+            day = getattr(self, name)
+            if day is not None and not low <= day <= high:
+                raise ValueError(f"data.{name} = {day.isoformat()} is outside the dates the tool can compute "
+                                 f"with ({low.isoformat()} to {high.isoformat()})")
+        if self.latest_date is not None and self.latest_date <= self.earliest_date:
+            raise ValueError(f"data.latest_date ({self.latest_date.isoformat()}) must come after "
+                             f"data.earliest_date ({self.earliest_date.isoformat()})")
+        return self
+
+    def date_window(self, run_date: dt.date | None = None) -> tuple[dt.date, dt.date]:
+        """The plausible dates, both ends included."""
+        if self.latest_date is not None:
+            return self.earliest_date, self.latest_date
+        run_date = run_date or dt.date.today()
+        try:
+            latest = run_date.replace(year=run_date.year + 1)
+        except ValueError:  # 29 February
+            latest = run_date.replace(year=run_date.year + 1, day=28)
+        return self.earliest_date, min(latest, SAFE_DATES[1])
+
+
 class Policy(_Section):
     currency: str = "IRR"
     calendar: Literal["gregorian", "jalali"] = "gregorian"
     weekend: tuple[str, ...] = ("Sat", "Sun")
-    holidays: tuple[dt.date, ...] = ()
+    holidays: tuple[IsoDate, ...] = ()
     cheques: ChequePolicy = ChequePolicy()
     discounts: DiscountPolicy = DiscountPolicy()
     pricing: PricingPolicy = PricingPolicy()
@@ -105,6 +176,7 @@ class Policy(_Section):
     collections: CollectionsPolicy = CollectionsPolicy()
     shipments: ShipmentPolicy = ShipmentPolicy()
     thresholds: ThresholdPolicy = ThresholdPolicy()
+    data: DataPolicy = DataPolicy()
 
     @field_validator("weekend")
     @classmethod
@@ -148,6 +220,25 @@ def _key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     return paths
 
 
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as TOML writes it
+    return repr(value)
+
+
+def _default_of(location: str):
+    """The default value at a dotted key path (None when there is none, e.g. inside a list)."""
+    value: Any = Policy()
+    for part in location.split("."):
+        if isinstance(value, BaseModel) and part in type(value).model_fields:
+            value = getattr(value, part)
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return None
+    return value if isinstance(value, (int, float, str, dt.date)) else None
+
+
 def _explain(error: dict) -> str:
     location = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
@@ -156,8 +247,23 @@ def _explain(error: dict) -> str:
         closest = process.extractOne(location, candidates)
         hint = f"; did you mean {closest[0]!r}?" if closest else ""
         return f"unknown key {location!r}{hint}"
-    expected = error["msg"]
-    return f"{location}: {expected} (got {error.get('input')!r})"
+    got = _shown(error.get("input"))
+    key = location.rsplit(".", 1)[-1]
+    default = _default_of(location)
+    example = f", e.g. {key} = {_shown(default) if not isinstance(default, dt.date) else default}" \
+        if default is not None else ""
+    kind = error["type"]
+    if kind.startswith("int_"):
+        return f"{location} must be a whole number (an integer, not quoted) (got {got}){example}"
+    if kind.startswith("float_"):
+        return f"{location} must be a number (not quoted, not true/false) (got {got}){example}"
+    if kind == "less_than_equal" and error.get("ctx", {}).get("le") == 100:
+        return f"{location} is a percentage: at most 100 (got {got}){example}"
+    if kind.startswith("date_") or kind == "value_error" and "YYYY-MM-DD" in error["msg"]:
+        return f"{location} must be a date written YYYY-MM-DD (got {got})"
+    expected = error["msg"].removeprefix("Value error, ")
+    said = expected if expected.startswith(location + ".") else f"{location}: {expected}"
+    return said if isinstance(error.get("input"), (dict, list, tuple)) else f"{said} (got {got})"
 
 
 def policy_from_dict(values: dict[str, Any], source: str = "policy") -> Policy:

@@ -30,6 +30,13 @@ class Problem:
     record_id: str | None = None
     value: str | None = None
     action: str | None = None
+    # The problem's type without its values ("must not be negative", "refers to a missing parent"), to
+    # count problems by type; None when the problem text is itself the type.
+    kind: str | None = None
+
+    @property
+    def category(self) -> str:
+        return self.kind or self.problem
 
     def describe(self) -> str:
         where = [self.table]
@@ -57,6 +64,7 @@ def data_quality_frame(problems: list[Problem]) -> pd.DataFrame:
     rows = []
     for p in problems:
         record = asdict(p)
+        record.pop("kind")
         record["action"] = p.action or ACTIONS[p.severity]
         rows.append(record)
     frame = pd.DataFrame(rows, columns=list(DATA_QUALITY_COLUMNS))

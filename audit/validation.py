@@ -3,20 +3,30 @@
 Three steps, every problem collected before anything stops:
 
 1. **Parse** each contract column to its type (Persian/Arabic-Indic digits normalised, Jalali dates
-   converted when the policy says so). A value that does not parse sets its row aside when the column
-   is required, and is blanked with a warning when it is optional.
+   converted when the policy says so). Dates are ISO 8601 only (``03/02/2025`` is named, never guessed);
+   a timestamp with an offset keeps its local day and time. A value that does not parse, a number that
+   is not finite or beyond the policy's ``[data] max_abs_number``, or a date outside the policy's
+   plausible window sets its row aside when the column is required, and is blanked with a warning
+   when it is optional.
 2. **Check** each table with its pandera schema: required values present, non-negative amounts,
    known vocabulary, unique keys.
 3. **Resolve references** between tables, parents first, so a row whose parent was set aside is set
-   aside too (and says why).
+   aside too (and says why). Ids written differently only by case or a trailing ``.0`` are matched
+   with a warning when that is unambiguous; ids that differ by leading zeros, or would match two
+   parents, are refused with a message saying how each table writes them.
 
-A missing required table or column, or a required column where most values do not parse, is fatal.
+A missing required table or column, a repeated column, a required column where most values do not
+parse, a required table left without rows, or a table that loses more than the policy's
+``[data] max_set_aside_pct`` of its rows is fatal. A table with a fatal problem is still checked as far
+as it can be (its ids still serve to check references into it), so every problem is listed at once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import graphlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import jdatetime
@@ -42,6 +52,13 @@ _FALSE = {"false", "f", "no", "n", "0"}
 EARLIEST_YEAR = 1600
 LATEST_JALALI_YEAR = 1700
 _JALALI_LOOKING = re.compile(r"^\s*1[2-4]\d\d[/-]\d{1,2}[/-]\d{1,2}")
+# ISO 8601 as ledgers write it: a date, optionally a time (T or space), optionally an offset.
+_ISO_WHEN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?))?"
+                       r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
+_DAY_MONTH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?:[ T].*)?$")
+# Columns that record when a business was founded or someone was hired may predate the ledger's window.
+HISTORY_DATES = {("customers", "established_date"), ("salespeople", "hire_date")}
+HISTORY_EARLIEST = dt.date(1900, 1, 1)
 # Above this share of unparseable values a required column is unusable rather than a few bad rows.
 UNUSABLE_SHARE = 0.5
 TYPE_WORDS = {
@@ -102,18 +119,22 @@ def _map_unique(text: pd.Series, parse_one) -> pd.Series:
     return text.map(mapping)
 
 
+def _number_text(values: pd.Series) -> pd.Series:
+    text = _as_text(values)
+    return text.where(~text.str.match(_THOUSANDS, na=False), text.str.replace(",", "", regex=False))
+
+
 def _parse_number(values: pd.Series, integer: bool) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        parsed = pd.to_numeric(values, errors="coerce")
+        parsed = pd.to_numeric(values, errors="coerce").astype("float64")
     else:
-        text = _as_text(values)
-        text = text.where(~text.str.match(_THOUSANDS, na=False), text.str.replace(",", "", regex=False))
-        parsed = pd.to_numeric(text, errors="coerce")
+        parsed = pd.to_numeric(_number_text(values), errors="coerce").astype("float64")
+    parsed = parsed.where(np.isfinite(parsed))  # inf, -inf and the text "nan" are not amounts
     if integer:
-        whole = parsed.notna() & (parsed == np.floor(parsed))
+        whole = parsed.notna() & (parsed.abs() < 2**53) & (parsed == np.floor(parsed))
         parsed = parsed.where(whole)
         return parsed.astype("Int64")
-    return parsed.astype("float64")
+    return parsed
 
 
 def _jalali_to_gregorian(value: str):
@@ -122,31 +143,39 @@ def _jalali_to_gregorian(value: str):
     if year >= LATEST_JALALI_YEAR:
         raise ValueError(f"{value} is not a Jalali date")
     gregorian = jdatetime.date(year, month, day).togregorian()
-    return pd.Timestamp(f"{gregorian.isoformat()} {time_part}".strip())
+    stamp = pd.Timestamp(f"{gregorian.isoformat()} {time_part}".strip())
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp  # local time kept
+
+
+def _parse_iso(text: pd.Series) -> pd.Series:
+    """ISO 8601 dates and timestamps; anything else (03/02/2025, 2025/3/2, March 2) is missing.
+
+    An offset (``+03:30``, ``Z``) is dropped, not applied: the local day and time are what the document
+    says (``2025-01-05T01:00:00+03:30`` is 5 January, not 4 January in UTC)."""
+    uniques = pd.Series(text.dropna().unique(), dtype="object")
+    parts = uniques.str.extract(_ISO_WHEN)
+    local = (parts[0] + (" " + parts[1].str.replace(",", ".", regex=False)).fillna("")).where(parts[0].notna())
+    parsed = pd.to_datetime(local, format="ISO8601", errors="coerce")
+    return text.map(dict(zip(uniques, parsed, strict=True)))
 
 
 def _parse_when(values: pd.Series, calendar: str, with_time: bool) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-    elif calendar == "jalali":
-        def parse_one(value):
-            try:
-                return _jalali_to_gregorian(value)
-            except (ValueError, TypeError):
-                return pd.NaT
-        parsed = pd.to_datetime(_map_unique(_as_text(values), parse_one))
     else:
-        def parse_one(value):
-            try:
-                stamp = pd.Timestamp(value)
-            except (ValueError, TypeError):
-                return pd.NaT
-            return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
         if values.dtype == object and values.map(lambda v: hasattr(v, "year"), na_action="ignore").any():
-            parsed = pd.to_datetime(values, errors="coerce")
-        else:
+            # date and datetime objects from a database or workbook: their ISO text, offset and all
+            values = values.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v, na_action="ignore")
+        if calendar == "jalali":
+            def parse_one(value):
+                try:
+                    return _jalali_to_gregorian(value)
+                except (ValueError, TypeError):
+                    return pd.NaT
             parsed = pd.to_datetime(_map_unique(_as_text(values), parse_one))
-    parsed = parsed.astype("datetime64[us]")
+        else:
+            parsed = _parse_iso(_as_text(values))
+    parsed = pd.to_datetime(parsed).astype("datetime64[us]")
     parsed = parsed.where(parsed.dt.year >= EARLIEST_YEAR)  # e.g. 1403-01-15: a Jalali date, not year 1403
     return parsed if with_time else parsed.dt.normalize()
 
@@ -174,53 +203,213 @@ def parse_column(values: pd.Series, kind: str, calendar: str = "gregorian") -> p
 
 # ---------------------------------------------------------------- helpers
 
+def _source_row(source: SourceTable, index) -> int | None:
+    if source.row_numbers is not None:
+        return source.row_numbers[int(index)]
+    if source.first_row is None:
+        return None
+    return int(index) + source.first_row
+
+
 class _TableCheck:
     """Collects one table's problems and the rows to set aside."""
 
     def __init__(self, spec: Table, source: SourceTable, frame: pd.DataFrame):
         self.spec = spec
         self.source = source
-        self.frame = frame
+        self.frame = frame  # with a RangeIndex: a row's label is its position
         self.problems: list[Problem] = []
-        self.excluded = pd.Series(False, index=frame.index)
+        self._excluded = np.zeros(len(frame), dtype=bool)
         self.reported: set[tuple] = set()  # (row index, column) already given a problem
+        self._key_values: list[np.ndarray] | None = None
+
+    @property
+    def excluded(self) -> pd.Series:
+        return pd.Series(self._excluded, index=self.frame.index)
 
     def source_row(self, index) -> int | None:
-        if self.source.row_numbers is not None:
-            return self.source.row_numbers[int(index)]
-        if self.source.first_row is None:
-            return None
-        return int(index) + self.source.first_row
+        return _source_row(self.source, index)
 
     def record_id(self, index) -> str | None:
-        key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
-        parts = [self.frame.at[index, c] for c in key if c in self.frame.columns]
+        if self._key_values is None:  # plain arrays: thousands of problems, each naming its record
+            key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
+            self._key_values = [self.frame[c].to_numpy(dtype=object) for c in key if c in self.frame.columns]
+        parts = [values[int(index)] for values in self._key_values]
         parts = ["" if pd.isna(p) else str(p) for p in parts]
         return "/".join(parts) if any(parts) else None
 
-    def add(self, severity, index, column, value, problem, fix):
+    def add(self, severity, index, column, value, problem, fix, kind=None):
         if severity == ROW:
-            self.excluded.at[index] = True
+            self._excluded[int(index)] = True
         self.reported.add((index, column))
         shown = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
         self.problems.append(Problem(severity, self.spec.name, problem, fix, column, self.source_row(index),
-                                     self.record_id(index), shown))
+                                     self.record_id(index), shown, kind=kind))
+
+
+def _header_key(name) -> str:
+    return str(name).strip().lstrip("\ufeff").strip().lower()
 
 
 def _normalise_headers(frame: pd.DataFrame) -> pd.DataFrame:
-    renamed = {c: str(c).strip().lstrip("\ufeff").lower() for c in frame.columns}
-    return frame.rename(columns=renamed)
+    return frame.rename(columns={c: _header_key(c) for c in frame.columns})
 
 
-def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: list[Problem]):
-    raw = _normalise_headers(source.frame).reset_index(drop=True)
+def _comparable(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().fillna("")
+
+
+def _resolve_headers(spec: Table, source: SourceTable, problems: list[Problem]) -> pd.DataFrame:
+    """The frame with one column per name (lower case, spaces trimmed), every clash reported.
+
+    ``Name`` beside ``name`` holding the same values is one column (a warning); holding different values
+    it is fatal, naming both. A name written twice exactly is fatal for a contract column (which copy
+    holds the data?) and a warning, first copy kept, for a column the audit does not read."""
+    frame = source.frame
+    written = [str(c) for c in frame.columns]
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(written):
+        positions.setdefault(_header_key(name), []).append(position)
+    keep = []
+    for key, where in positions.items():
+        keep.append(where[0])
+        if len(where) == 1:
+            continue
+        names = [written[i] for i in where]
+        contract = key in spec.column_names
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            times = max(names.count(n) for n in repeated)
+            problems.append(Problem(
+                FATAL if contract else WARNING, spec.name,
+                f"column {repeated[0]!r} appears {times} times in the header",
+                f"keep one column named {repeated[0]!r} in {spec.name} and delete the other (or give it its "
+                "own name if it holds something else)", key, kind="repeated column",
+                action=None if contract else "first kept"))
+            continue
+        first = _comparable(frame.iloc[:, where[0]])
+        differ = pd.Series(False, index=frame.index)
+        for other in where[1:]:
+            differ |= first != _comparable(frame.iloc[:, other])
+        both = " and ".join(repr(n) for n in names)
+        if not differ.any():
+            problems.append(Problem(WARNING, spec.name, f"columns {both} differ only in case or spaces and hold "
+                                    f"the same values: read as one column {key}",
+                                    f"delete the repeated column from {spec.name}", key,
+                                    kind="same column twice", action="one kept"))
+            continue
+        index = differ.idxmax()
+        row = _source_row(source, index)
+        at = f"row {row}" if row is not None else f"record {int(index) + 1}"
+        shown = ", ".join(repr(str(frame.iat[index, i])) for i in where)
+        problems.append(Problem(FATAL, spec.name, f"columns {both} differ only in case or spaces but hold "
+                                f"different values ({int(differ.sum())} rows differ, first at {at}: {shown})",
+                                f"keep the right one of {both} in {spec.name} and delete or rename the other",
+                                key, kind="clashing columns"))
+    kept = frame.iloc[:, sorted(keep)]
+    kept.columns = [_header_key(written[i]) for i in sorted(keep)]
+    return kept
+
+
+def _first_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _day_month_fix(text: str) -> str | None:
+    """The fix for a date written day/month/year or month/day/year: never guessed, at most suggested."""
+    match = _DAY_MONTH.match(text)
+    if not match:
+        return None
+    first, second, year = (int(g) for g in match.groups())
+    if len(match.group(3)) == 2:
+        return "write the date as YYYY-MM-DD (ISO 8601) with a four-digit year"
+    options = []
+    for day, month in ((first, second), (second, first)):
+        try:
+            options.append(dt.date(year, month, day).isoformat())
+        except ValueError:
+            pass
+    options = list(dict.fromkeys(options))
+    if len(options) == 2:
+        return (f"write the date as YYYY-MM-DD (ISO 8601): {text} could be {options[0]} or {options[1]}, "
+                "so day and month are not guessed")
+    if options:
+        return f"write the date as YYYY-MM-DD (ISO 8601), here probably {options[0]}"
+    return "write the date as YYYY-MM-DD (ISO 8601)"
+
+
+class _Unusable:
+    """Why values of one column cannot be used: (kind, problem, fix) per row index."""
+
+    def __init__(self):
+        self.reasons: dict = {}
+
+    def add(self, rows, kind: str, problem: str, fix: str) -> None:
+        for index in rows:
+            self.reasons.setdefault(index, (kind, problem, fix))
+
+
+def _number_reasons(original: pd.Series, parsed: pd.Series, failed: pd.Series, bound: float,
+                    expected: str) -> tuple[pd.Series, _Unusable]:
+    """Reasons for the numbers that failed, and the numbers beyond ``bound`` made missing too."""
+    unusable = _Unusable()
+    if failed.any():
+        typed = pd.api.types.is_numeric_dtype(original) and not pd.api.types.is_bool_dtype(original)
+        text = original[failed] if typed else _number_text(original[failed])
+        numbers = (text if typed else _map_unique(text, _first_number)).astype("float64")
+        infinite = numbers.notna() & ~np.isfinite(numbers) | numbers.isna() & text.astype("str").str.lower().isin(
+            {"nan", "+nan", "-nan"})
+        unusable.add(infinite[infinite].index, "not a finite number", "not a finite number",
+                     f"correct the value to {expected}: infinity and NaN are not amounts")
+        huge = numbers.notna() & np.isfinite(numbers) & (numbers.abs() > bound)
+        unusable.add(huge[huge].index, "implausibly large number",
+                     f"implausibly large number (beyond {bound:g}, the policy's [data] max_abs_number)",
+                     "correct the value; if such amounts are real, raise max_abs_number under [data] in policy.toml")
+    beyond = parsed.notna() & (parsed.astype("float64").abs() > bound)
+    if beyond.any():
+        unusable.add(beyond[beyond].index, "implausibly large number",
+                     f"implausibly large number (beyond {bound:g}, the policy's [data] max_abs_number)",
+                     "correct the value; if such amounts are real, raise max_abs_number under [data] in policy.toml")
+        parsed = parsed.mask(beyond)
+    return parsed, unusable
+
+
+def _date_reasons(table: str, column: str, original: pd.Series, parsed: pd.Series, failed: pd.Series,
+                  window: tuple[dt.date, dt.date], calendar: str) -> tuple[pd.Series, _Unusable]:
+    """Reasons for dates written day/month/year, and dates outside the plausible window (made missing)."""
+    unusable = _Unusable()
+    if failed.any() and calendar != "jalali":
+        text = _as_text(original[failed].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v,
+                                            na_action="ignore"))
+        for index, fix in _map_unique(text, _day_month_fix).dropna().items():
+            unusable.add((index,), "date not in ISO 8601 (day/month order)",
+                         "not a date in ISO 8601 (YYYY-MM-DD); day and month order cannot be told", fix)
+    earliest, latest = window
+    if (table, column) in HISTORY_DATES:
+        earliest = min(earliest, HISTORY_EARLIEST)
+    low, high = pd.Timestamp(earliest), pd.Timestamp(latest) + pd.Timedelta(days=1)
+    outside = parsed.notna() & ((parsed < low) | (parsed >= high))
+    if outside.any():
+        unusable.add(outside[outside].index, "date outside the plausible window",
+                     f"date outside the plausible window {earliest.isoformat()} to {latest.isoformat()}",
+                     "correct the date; if such dates are real, set earliest_date / latest_date under [data] "
+                     "in policy.toml")
+        parsed = parsed.mask(outside)
+    return parsed, unusable
+
+
+def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: list[Problem],
+                 window: tuple[dt.date, dt.date]):
+    """Parse a table's contract columns; a missing required column is fatal but the rest is still read."""
+    raw = _resolve_headers(spec, source, problems).reset_index(drop=True)
     missing = [c for c in spec.required_columns if c not in raw.columns]
     for column in missing:
         problems.append(Problem(FATAL, spec.name, f"required column {column} is missing",
                                 f"add a {column} column to {spec.name} ({TYPE_WORDS[spec.column(column).type]})",
-                                column))
-    if missing:
-        return None
+                                column, kind="required column missing"))
     frame = raw.copy(deep=False)  # every contract column is replaced by its parsed copy
     check = _TableCheck(spec, source, raw)
     for column in spec.columns:
@@ -228,37 +417,56 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
             continue
         original = raw[column.name]
         parsed = parse_column(original, column.type, policy.calendar)
-        frame[column.name] = parsed
         if column.type == STR:
+            frame[column.name] = parsed
             continue
         given = original.notna()
         if pd.api.types.is_object_dtype(original.dtype) or isinstance(original.dtype, pd.StringDtype):
             # blank text is not a value; typed columns (Parquet, databases) have no blanks to strip
             given &= original.astype("str").str.strip() != ""
         failed = given & parsed.isna()
-        if not failed.any():
-            continue
         calendar_hint = " in the Jalali calendar (YYYY/MM/DD)" if policy.calendar == "jalali" and column.type in (
             DATE, TIMESTAMP) else ""
         expected = TYPE_WORDS[column.type] + calendar_hint
+        if column.type in (INT, FLOAT):
+            parsed, unusable = _number_reasons(original, parsed, failed, policy.data.max_abs_number, expected)
+        elif column.type in (DATE, TIMESTAMP):
+            parsed, unusable = _date_reasons(spec.name, column.name, original, parsed, failed, window,
+                                             policy.calendar)
+        else:
+            unusable = _Unusable()
+        frame[column.name] = parsed
+        failed = given & parsed.isna()
+        if not failed.any():
+            continue
         if policy.calendar != "jalali" and column.type in (DATE, TIMESTAMP) and original[failed].astype(
                 "str").str.translate(_DIGITS).str.match(_JALALI_LOOKING).any():
             expected += '; Persian-calendar dates need calendar = "jalali" in policy.toml'
+        default = (f"not {expected}", f"not {expected}", f"correct the value to {expected}")
         if column.required and failed.sum() > UNUSABLE_SHARE * max(given.sum(), 1) and given.sum() > 2:
+            causes = Counter(unusable.reasons.get(i, default)[1] for i in failed[failed].index)
+            cause = causes.most_common(1)[0][0]
             sample = original[failed].astype("str").head(3).tolist()
+            what = expected if cause == default[1] else f"usable ({cause})"
+            fix = f"write {column.name} as {expected}"
+            if cause != default[1]:
+                first = next(i for i in failed[failed].index if unusable.reasons.get(i, default)[1] == cause)
+                fix += f" (for {original.at[first]}: {unusable.reasons[first][2]})"
             problems.append(Problem(FATAL, spec.name, f"column {column.name} is unusable: {int(failed.sum())} of "
-                                    f"{int(given.sum())} values are not {expected} (e.g. {', '.join(sample)})",
-                                    f"write {column.name} as {expected}", column.name))
+                                    f"{int(given.sum())} values are not {what} (e.g. {', '.join(sample)})",
+                                    fix, column.name, kind="unusable column"))
+            check.reported.update((i, column.name) for i in failed[failed].index)  # not "blank" row by row
             continue
         severity = ROW if column.required else WARNING
         for index in failed[failed].index:
-            check.add(severity, index, column.name, original.at[index], f"not {expected}",
-                      f"correct the value to {expected}" if column.required
-                      else f"correct the value to {expected}; it was left blank for this run")
+            kind, problem, fix = unusable.reasons.get(index, default)
+            if not column.required:
+                fix += "; it was left blank for this run"
+            check.add(severity, index, column.name, original.at[index], problem, fix, kind)
     return frame, check
 
 
-def _schema(spec: Table) -> pa.DataFrameSchema:
+def _schema(spec: Table, present) -> pa.DataFrameSchema:
     columns = {}
     for column in spec.columns:
         checks = []
@@ -268,13 +476,13 @@ def _schema(spec: Table) -> pa.DataFrameSchema:
             checks.append(pa.Check.isin(list(column.allowed), name="vocabulary"))
         columns[column.name] = pa.Column(nullable=not column.required, checks=checks, required=False,
                                          title=column.name)
-    key = list(spec.key) if spec.key else None
+    key = list(spec.key) if spec.key and all(c in present for c in spec.key) else None
     return pa.DataFrameSchema(columns, unique=key, report_duplicates="exclude_first", name=spec.name)
 
 
 def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
     try:
-        _schema(spec).validate(frame, lazy=True)
+        _schema(spec, set(frame.columns)).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         for case in cases.itertuples(index=False):
@@ -285,20 +493,22 @@ def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
                 if (index, case.column) in check.reported:
                     continue  # already reported as unparseable
                 check.add(ROW, index, case.column, None, "required value is blank",
-                          f"fill {case.column} for this row")
+                          f"fill {case.column} for this row", "required value is blank")
             elif "uniqueness" in str(case.check) or "unique" in str(case.check):
                 key = ", ".join(spec.key)
                 if (index, key) in check.reported:
                     continue  # a key of several columns fails once per column
                 check.add(ROW, index, key, check.record_id(index), f"duplicate {key}: this id appears earlier",
-                          "give each record its own id, or remove the repeated row")
+                          "give each record its own id, or remove the repeated row", "duplicate id")
             elif str(case.check).startswith("greater_than_or_equal_to"):
                 check.add(ROW, index, case.column, case.failure_case, "must not be negative",
-                          "record returns and corrections as credit notes, not negative values")
+                          "record returns and corrections as credit notes, not negative values",
+                          "must not be negative")
             elif str(case.check).startswith("isin"):
                 allowed = spec.column(case.column).allowed
                 check.add(ROW, index, case.column, case.failure_case,
-                          f"unknown value; expected one of {', '.join(allowed)}", "use the contract's vocabulary")
+                          f"unknown value; expected one of {', '.join(allowed)}", "use the contract's vocabulary",
+                          "unknown value")
     for column in spec.columns:
         if column.allowed and column.extendable and column.name in frame.columns:
             unknown = frame[column.name].notna() & ~frame[column.name].isin(column.allowed)
@@ -307,7 +517,7 @@ def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
                 check.problems.append(Problem(
                     WARNING, spec.name, f"value outside the standard vocabulary ({count} rows)",
                     "fine if intended: the vocabulary is extendable", column.name, value=str(value),
-                    action="kept"))
+                    action="kept", kind="value outside the standard vocabulary"))
 
 
 def _reference_order() -> list[str]:
@@ -318,18 +528,88 @@ def _reference_order() -> list[str]:
     return list(graph.static_order())
 
 
+def _loose_ids(ids: pd.Series) -> pd.Series:
+    """Ids as compared when only their writing differs: case, and a trailing .0 of a whole number."""
+    return ids.astype("str").str.strip().str.casefold().str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
+
+
+def _unpadded_ids(ids: pd.Series) -> pd.Series:
+    return _loose_ids(ids).str.replace(r"^0+(\d)", r"\1", regex=True)
+
+
+def _parents_by(form, known: pd.Series, wanted: pd.Series) -> dict[str, list[str]]:
+    """The parent ids whose ``form`` is one of the dangling values' forms, by that form."""
+    forms = form(known)
+    hit = forms.isin(set(wanted))
+    groups: dict[str, list[str]] = {}
+    for key, parent in zip(forms[hit], known[hit], strict=True):
+        if parent not in groups.setdefault(key, []):
+            groups[key].append(parent)
+    return groups
+
+
+def _how_written(child: str, parent: str) -> str:
+    """What differs between two spellings of one id that match once case and a trailing .0 are ignored."""
+    def whole(value: str) -> str:
+        return re.sub(r"^([+-]?\d+)\.0+$", r"\1", value)
+
+    differences = []
+    if whole(child) != child or whole(parent) != parent:
+        differences.append("a trailing .0")
+    if whole(child) != whole(parent):
+        differences.append("case")
+    return " and ".join(differences) or "writing"
+
+
+def _match_written_differently(spec: Table, column: str, parent: str, parent_column: str, dangling: pd.Series,
+                               known: pd.Series) -> tuple[pd.Series, dict[str, tuple[str, str]]]:
+    """Dangling ids that are a parent id written differently.
+
+    Returns the parent's spelling for each dangling row that matches exactly one parent once case and a
+    trailing ``.0`` are ignored, and for values that are refused (leading zeros, or two parents that
+    would merge) the (problem, fix) that says how each table writes them."""
+    values = pd.Series(dangling.dropna().unique(), dtype="object")
+    known = pd.Series(known.unique(), dtype="object")
+    loose = _parents_by(_loose_ids, known, _loose_ids(values))
+    padded = _parents_by(_unpadded_ids, known, _unpadded_ids(values))
+    spelling: dict[str, str] = {}
+    refused: dict[str, tuple[str, str]] = {}
+    for value, loose_form, unpadded_form in zip(values, _loose_ids(values), _unpadded_ids(values), strict=True):
+        parents = loose.get(loose_form, [])
+        if len(parents) == 1:
+            spelling[value] = parents[0]
+        elif len(parents) > 1:
+            shown = " and ".join(repr(p) for p in parents[:3])
+            refused[value] = (
+                f"refers to {parent} {value}, which does not exist as written; {parent}.{parent_column} has "
+                f"{shown}, which differ only in case or a trailing .0, so it is not matched to either",
+                f"write {column} in {spec.name} exactly as {parent}.{parent_column} writes it")
+        elif padded.get(unpadded_form):
+            shown = " and ".join(repr(p) for p in padded[unpadded_form][:3])
+            refused[value] = (
+                f"refers to {parent} {value}, which does not exist as written: {spec.name}.{column} writes "
+                f"{value!r} where {parent}.{parent_column} writes {shown} (leading zeros differ)",
+                f"export {spec.name} and {parent} with their ids written the same way (leading zeros kept "
+                "or dropped in both): ids with and without leading zeros are not matched")
+    matched = dangling.map(spelling).dropna()
+    return matched, refused
+
+
 def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clean: dict[str, pd.DataFrame],
-                      excluded_keys: dict[str, set], present: set[str], problems: list[Problem]) -> None:
+                      excluded_keys: dict[str, set], present: dict[str, frozenset], unread: set[str],
+                      problems: list[Problem]) -> None:
     for column in spec.columns:
         if not column.references or column.name not in frame.columns:
             continue
         parent, parent_column = column.references
         values = frame[column.name]
-        if parent not in present:
+        if parent not in present or parent_column not in present[parent]:
             if values.notna().any():
-                problems.append(Problem(WARNING, spec.name, f"references to {parent} cannot be checked: "
-                                        f"table {parent} is absent", f"provide {parent} to check them",
-                                        column.name, action="kept"))
+                why = (f"table {parent} could not be read" if parent in unread else f"table {parent} is absent"
+                       if parent not in present else f"{parent} has no column {parent_column}")
+                problems.append(Problem(WARNING, spec.name, f"references to {parent} cannot be checked: {why}",
+                                        f"provide {parent} to check them", column.name, action="kept",
+                                        kind="references not checked"))
             continue
         # The parent's column itself, not a Python set of it: millions of ids are tested in Arrow.
         if parent == spec.name:
@@ -337,14 +617,34 @@ def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clea
         else:
             known = clean[parent][parent_column].dropna()
         dangling = values.notna() & ~isin(values, known) & ~check.excluded
+        if not dangling.any():
+            continue
+        gone = excluded_keys.get(parent, set())
+        candidates = values[dangling & ~values.isin(gone)]
+        matched, refused = _match_written_differently(spec, column.name, parent, parent_column, candidates, known)
+        if len(matched):
+            examples = dict(zip(values[matched.index], matched, strict=True))
+            how = sorted({_how_written(c, p) for c, p in examples.items()})
+            shown = ", ".join(f"{c!r} for {p!r}" for c, p in list(examples.items())[:3])
+            problems.append(Problem(
+                WARNING, spec.name, f"{len(matched):,} {'row writes' if len(matched) == 1 else 'rows write'} "
+                f"{column.name} differently from "
+                f"{parent}.{parent_column} (e.g. {shown}): matched once {' and '.join(how)} is ignored",
+                f"check that these are the same {parent}, and export both tables with ids written the same "
+                "way", column.name, action="kept (matched)", kind="ids written differently, matched"))
+            frame.loc[matched.index, column.name] = matched
+            dangling[matched.index] = False
         for index in dangling[dangling].index:
             value = values.at[index]
-            if value in excluded_keys.get(parent, set()):
+            if value in gone:
                 reason = f"refers to {parent} {value}, which was set aside (its own problem is listed under {parent})"
+                fix, kind = f"fix {parent} {value} (or correct {column.name})", "refers to a row set aside"
+            elif value in refused:
+                (reason, fix), kind = refused[value], "ids written differently, refused"
             else:
-                reason = f"refers to {parent} {value}, which does not exist"
-            check.add(ROW, index, column.name, value, reason,
-                      f"add {parent} {value} or correct {column.name}")
+                reason, kind = f"refers to {parent} {value}, which does not exist", "refers to a missing record"
+                fix = f"add {parent} {value} or correct {column.name}"
+            check.add(ROW, index, column.name, value, reason, fix, kind)
 
 
 def _empty_table(spec: Table, source: SourceTable, problems: list[Problem]) -> bool:
@@ -362,33 +662,74 @@ def _empty_table(spec: Table, source: SourceTable, problems: list[Problem]) -> b
     return has_header
 
 
-def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
-    """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``)."""
+def _main_cause(problems: list[Problem], table: str) -> str:
+    """The commonest reason rows of ``table`` were set aside, with an example, for a fatal message."""
+    rows = [p for p in problems if p.table == table and p.severity == ROW]
+    if not rows:
+        return ""
+    counts = Counter((p.column, p.category) for p in rows)
+    (column, category), count = counts.most_common(1)[0]
+    example = next(p for p in rows if (p.column, p.category) == (column, category))
+    others = f"; {len(counts) - 1} other kind(s) of problem" if len(counts) > 1 else ""
+    return (f"; the commonest cause is {category!r} in column {column} ({count:,} row(s), e.g. "
+            f"{example.describe()}){others}")
+
+
+def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.DataFrame],
+                      problems: list[Problem]) -> None:
+    """Stop a run that would audit what is left of a table that lost too many rows."""
+    limit = policy.data.max_set_aside_pct
+    fatal_tables = {p.table for p in problems if p.severity == FATAL}
+    for name, frame in clean.items():
+        spec, read = TABLES[name], len(loaded.tables[name].frame)
+        lost = read - len(frame)
+        if not read or not lost or name in fatal_tables:
+            continue
+        share = 100 * lost / read
+        if spec.required and not len(frame):
+            problems.append(Problem(
+                FATAL, name, f"all {read:,} rows of {name} were set aside: nothing is left to audit"
+                f"{_main_cause(problems, name)}",
+                f"fix the problems listed for {name} (`audit validate --out DIR` writes them all to "
+                "data_quality.csv)", kind="required table empty after set-aside"))
+        elif share > limit:
+            problems.append(Problem(
+                FATAL, name, f"{lost:,} of {read:,} rows of {name} ({share:.1f} %) were set aside, more than "
+                f"the policy's [data] max_set_aside_pct of {limit:g} %{_main_cause(problems, name)}",
+                f"fix the problems listed for {name}; if auditing the rest is acceptable, raise "
+                "max_set_aside_pct under [data] in policy.toml", kind="too many rows set aside"))
+
+
+def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None) -> AuditTables:
+    """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
+
+    ``run_date`` (default today) ends the plausible dates a year later unless the policy sets
+    ``[data] latest_date``."""
     problems: list[Problem] = list(loaded.problems)
+    unread = {p.table for p in loaded.problems if p.severity == FATAL}
     for spec in TABLES.values():
-        if spec.required and spec.name not in loaded.tables and not any(
-                p.table == spec.name and p.severity == FATAL for p in problems):
+        if spec.required and spec.name not in loaded.tables and spec.name not in unread:
             problems.append(Problem(FATAL, spec.name, f"required table {spec.name} is missing",
-                                    f"provide {spec.name} with columns {', '.join(spec.required_columns)}"))
+                                    f"provide {spec.name} with columns {', '.join(spec.required_columns)}",
+                                    kind="required table missing"))
+    window = policy.data.date_window(run_date)
     parsed: dict[str, tuple[pd.DataFrame, _TableCheck]] = {}
     for name, source in loaded.tables.items():
         if len(source.frame) == 0 and not _empty_table(TABLES[name], source, problems):
             continue
-        result = _parse_table(TABLES[name], source, policy, problems)
-        if result is not None:
-            parsed[name] = result
+        parsed[name] = _parse_table(TABLES[name], source, policy, problems, window)
     clean: dict[str, pd.DataFrame] = {}
     excluded_keys: dict[str, set] = {}
-    present = set(parsed)
+    present_columns = {name: frozenset(frame.columns) for name, (frame, _) in parsed.items()}
     for name in _reference_order():
         if name not in parsed:
             continue
         spec = TABLES[name]
         frame, check = parsed[name]
         _check_schema(spec, frame, check)
-        _check_references(spec, frame, check, clean, excluded_keys, present, problems)
+        _check_references(spec, frame, check, clean, excluded_keys, present_columns, unread, problems)
         problems.extend(check.problems)
-        if spec.key and len(spec.key) == 1:
+        if spec.key and len(spec.key) == 1 and spec.key[0] in frame.columns:
             # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row).
             gone = frame.loc[check.excluded, spec.key[0]]
             excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
@@ -398,7 +739,7 @@ def validate(loaded: LoadedData, policy: Policy) -> AuditTables:
                 kept_frame[column.name] = parse_column(pd.Series([None] * len(kept_frame), dtype="str"),
                                                        column.type)
         clean[name] = kept_frame
-    present_columns = {name: frozenset(_normalise_headers(loaded.tables[name].frame).columns) for name in parsed}
+    _set_aside_checks(policy, loaded, clean, problems)
     # The raw frames are not needed once checked (problems carry their source rows): free them.
     sources = {name: source.without_frame() for name, source in loaded.tables.items()}
     return AuditTables(clean, present_columns, problems, sources)

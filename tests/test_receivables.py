@@ -231,15 +231,17 @@ def test_collections_ladder_step_due_for_each_overdue_invoice():
 
 
 def test_collections_view_follows_the_policy_ladder():
-    policy = policy_from_dict({"collections": {"ladder_days": {"call": 0, "stop_supply": 10, "lawyer": 40}}})
+    # A ladder of three of the contract's steps, at the company's own days (unknown steps are refused).
+    policy = policy_from_dict({"collections": {"ladder_days": {"reminder": 0, "letter_2_stop_supply": 10,
+                                                               "legal": 40}}})
     audit_data = _data(_ledger_frames(), policy)
     try:
         actions = CollectionsLadder.from_policy(policy).compute(audit_data)["collections_actions"]
     finally:
         audit_data.engine.close()
     steps = actions.set_index("invoice_id")
-    assert steps.at["I8", "step_due"] == "lawyer"
-    assert set(steps["step_due"]) <= {"call", "stop_supply", "lawyer"}
+    assert steps.at["I8", "step_due"] == "legal"
+    assert set(steps["step_due"]) <= {"reminder", "letter_2_stop_supply", "legal"}
     # I3 (C1) was due 2025-03-31: supply should have stopped on 2025-04-10; I4 was invoiced after that
     assert steps.at["I3", "stop_supply"] and steps.at["I3", "supply_after_stop"] == 1
     assert steps.at["I3", "invoiced_after_stop"] == pytest.approx(5_000_000)

@@ -20,6 +20,7 @@ from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
+from audit.evidence import frame_from_text
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
@@ -75,7 +76,7 @@ def _read_previous(previous: str | Path | None) -> pd.DataFrame | None:
     for name in ("exceptions.parquet", "exceptions.csv"):
         if (folder / name).is_file():
             reader = pd.read_parquet if name.endswith("parquet") else pd.read_csv
-            return reader(folder / name)
+            return frame_from_text(reader(folder / name), str(folder / name))
     raise FileNotFoundError(f"no exceptions.parquet or exceptions.csv in {folder}: pass an earlier run's folder")
 
 

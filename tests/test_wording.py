@@ -15,7 +15,7 @@ from audit.evidence import frame_from_text, json_text
 from audit.registry import detector_classes
 from audit.runner import _read_previous, run_detectors
 from audit.scoring import exceptions_schema
-from audit.wording import Words, WordingError, check_wording
+from audit.wording import WordingError, Words, check_wording
 from detectors.wording import cheque_withheld, unbilled_shipment
 from reports.runs import load_run
 

@@ -8,7 +8,10 @@ A detector is a class with
   analyses it ``reads_analyses`` and the detectors whose findings it ``reads_findings``;
 - parameters with defaults in ``__init__`` (their values come from the policy via ``from_policy``);
 - learned state in attributes ending in ``_`` (set by ``find``);
-- one method, ``find(data)``, returning one row per finding (see :data:`FINDING_COLUMNS`).
+- one method, ``find(data)``, returning one row per finding (see :data:`FIND_COLUMNS`): what it computed,
+  with ``evidence`` a dict and ``related`` a list, and no wording;
+- ``wording``: its pattern's wording function (``detectors/wording/<pattern>.py``, see :mod:`audit.wording`),
+  which writes each finding's title and explanation from that row.
 
 Its docstring is its documentation, in numpydoc-style sections: What it finds, Why it matters,
 Flagged, Not flagged, Evidence. ``audit detectors`` prints the catalogue from it.
@@ -18,26 +21,27 @@ from __future__ import annotations
 
 import abc
 import inspect
-import json
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 import pandas as pd
 from numpydoc.docscrape import NumpyDocString
 
 from audit.component import Component
 from audit.contract import PATTERNS, TABLES
+from audit.evidence import json_data
+from audit.wording import Wording, check_wording, word
 
 if TYPE_CHECKING:
     from audit.data import AuditData
 
-# What ``find`` returns; the runner adds detector, pattern, entity_type, ids, rank and status.
-FINDING_COLUMNS = (
-    "entity_id", "salesperson_id", "customer_id", "period", "score", "risk_amount", "title", "explanation",
-    "evidence", "related",
-)
+# What ``find`` returns (and optionally ``facts``: values the wording needs that are not evidence, a dict
+# never written out).
+FIND_COLUMNS = ("entity_id", "salesperson_id", "customer_id", "period", "score", "risk_amount", "evidence", "related")
+# A finding after ``Detector.run``: worded; the runner adds detector, pattern, entity_type, ids, rank and status.
+FINDING_COLUMNS = (*FIND_COLUMNS[:6], "title", "explanation", *FIND_COLUMNS[6:])
+WORDS_COLUMNS = ("title", "explanation")
 DOC_SECTIONS = ("What it finds", "Why it matters", "Flagged", "Not flagged", "Evidence")
 MAX_RELATED = 50
 
@@ -56,6 +60,9 @@ class Detector(Component, abc.ABC):
     uses: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Multiplies score x money at risk when ranking; below 1 for broad statistical tests.
     rank_weight: ClassVar[float] = 1.0
+    # The pattern's wording function (``detectors.wording.<pattern>.words``). ``None`` only for detectors not
+    # yet moved to it, whose ``find`` still writes title and explanation itself.
+    wording: ClassVar[Wording | None] = None
     # ``find`` may set ``note_`` (one sentence about this run), ``unknown_traces_`` and ``eligible_records_``
     # (see audit.component): they become the run's coverage in detectors.csv, the manifest and the report.
 
@@ -67,15 +74,28 @@ class Detector(Component, abc.ABC):
     # ------------------------------------------------------------ running
     @abc.abstractmethod
     def find(self, data: AuditData) -> pd.DataFrame:
-        """Return one row per finding, with :data:`FINDING_COLUMNS`."""
+        """Return one row per finding, with :data:`FIND_COLUMNS` (and optionally ``facts``)."""
 
     def run(self, data: AuditData) -> pd.DataFrame:
-        """Check inputs, call ``find`` and normalise its rows into the exceptions layout."""
+        """Check inputs, call ``find``, word each row with the pattern's wording function, and normalise the
+        rows into the exceptions layout (evidence and related stay Python data)."""
         missing = self.missing_inputs(data)
         if missing:
             raise DetectorInputError(f"{self.code} ({self.pattern}) needs {', '.join(missing)}")
-        found = self.find(data)
-        return normalise_findings(found, self)
+        return normalise_findings(self.worded(self.find(data)), self)
+
+    def worded(self, found: pd.DataFrame) -> pd.DataFrame:
+        """``found`` with the title and explanation of each row, written by the pattern's wording function."""
+        wording = type(self).wording
+        given = [c for c in WORDS_COLUMNS if c in found.columns]
+        if wording is None:  # the older form: ``find`` wrote them
+            return found if given or len(found) else found.assign(title=pd.Series(dtype="object"),
+                                                                  explanation=pd.Series(dtype="object"))
+        if given:
+            raise ValueError(f"{self.code} returned {', '.join(given)} from find; its wording function "
+                             f"{wording.__module__}.{wording.__name__} writes them: leave them out of find")
+        words = [word(wording, row, self.code) for row in found.to_dict(orient="records")]
+        return found.assign(title=[w.title for w in words], explanation=[w.explanation for w in words])
 
 
 def _numpydoc_key(section: str) -> str:
@@ -102,37 +122,6 @@ def parse_doc_sections(doc: str) -> dict[str, str]:
     return sections
 
 
-def _json(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default, separators=(",", ":"))
-
-
-def _json_default(value):
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return round(float(value), 6)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
-def _clean_json(value):
-    """Round floats and turn missing values into null so evidence is stable text."""
-    if isinstance(value, dict):
-        return {str(k): _clean_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean_json(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if np.isnan(value) else round(float(value), 6)
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return None if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
 def related_ids(*groups) -> list[str]:
     """``entity_type:entity_id`` strings from (entity_type, ids) pairs, unique, in the given order."""
     seen: dict[str, None] = {}
@@ -149,7 +138,8 @@ def related_ids(*groups) -> list[str]:
 
 
 def empty_findings() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+    """What ``find`` returns when it finds nothing."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in FIND_COLUMNS})
 
 
 def normalise_findings(found: pd.DataFrame, detector: Detector) -> pd.DataFrame:
@@ -165,8 +155,8 @@ def normalise_findings(found: pd.DataFrame, detector: Detector) -> pd.DataFrame:
         frame[column] = frame[column].astype("str").where(frame[column].notna(), None)
     frame["score"] = frame["score"].astype(float).clip(0, 1).round(4)
     frame["risk_amount"] = frame["risk_amount"].astype(float).fillna(0).clip(lower=0).round(2)
-    frame["evidence"] = [_json(_clean_json(e)) for e in frame["evidence"]]
-    frame["related"] = [_json(list(r)[:MAX_RELATED]) for r in frame["related"]]
+    frame["evidence"] = [json_data(e) for e in frame["evidence"]]
+    frame["related"] = [json_data(list(r)[:MAX_RELATED]) for r in frame["related"]]
     frame["rank_weight"] = detector.rank_weight
     return frame.reset_index(drop=True)
 
@@ -186,6 +176,7 @@ def check_class_attributes(cls: type[Detector]) -> list[str]:
         unknown = set(columns) - set(TABLES[table].column_names)
         if unknown:
             problems.append(f"{cls.__name__} names unknown columns {table}.{sorted(unknown)}")
+    problems += check_wording(cls)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sections = cls.doc_sections()

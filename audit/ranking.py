@@ -42,17 +42,21 @@ def rank(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 EXCEPTION_DTYPES = {c: "str" for c in EXCEPTION_COLUMNS} | {"rank": "int64", "score": "float64",
-                                                            "risk_amount": "float64"}
+                                                            "risk_amount": "float64", "evidence": "object",
+                                                            "related": "object"}
 
 
 def typed_exceptions(frame: pd.DataFrame) -> pd.DataFrame:
-    """The exceptions columns, in contract order, with one dtype each whatever the detectors returned."""
+    """The exceptions columns, in contract order, with one dtype each whatever the detectors returned;
+    ``evidence`` (a dict) and ``related`` (a list) stay Python data."""
     typed = {}
     for column in EXCEPTION_COLUMNS:
         values = frame[column] if column in frame else pd.Series(index=frame.index, dtype="object")
         dtype = EXCEPTION_DTYPES[column]
         if dtype == "str":
             values = values.astype("object").where(values.notna(), None).astype("str")
+        elif dtype == "object":
+            values = values.astype("object")
         typed[column] = values.astype(dtype)
     return pd.DataFrame(typed, index=frame.index)
 
@@ -61,23 +65,30 @@ def empty_exceptions() -> pd.DataFrame:
     return typed_exceptions(pd.DataFrame(columns=list(EXCEPTION_COLUMNS)))
 
 
-def exceptions_schema():
-    """The contract's exceptions table as a pandera schema (writers and tests check output with it)."""
+def exceptions_schema(written: bool = False):
+    """The contract's exceptions table as a pandera schema (writers and tests check output with it).
+
+    In memory (a run's ``exceptions``) ``evidence`` is a dict and ``related`` a list of text; in a
+    written file (``written=True``) both are JSON text of those."""
     import json
 
     import pandera.pandas as pa
 
     from audit.contract import EXCEPTION_STATUSES, PATTERNS
 
-    def json_of(kind):
-        def check(values: pd.Series) -> pd.Series:
-            def ok(text):
+    def holds(kind, item=None):
+        def ok(value):
+            if written:
                 try:
-                    return isinstance(json.loads(text), kind)
+                    value = json.loads(value)
                 except (TypeError, ValueError):
                     return False
+            return isinstance(value, kind) and (item is None or all(isinstance(v, item) for v in value))
+
+        def check(values: pd.Series) -> pd.Series:
             return values.map(ok)
-        return pa.Check(check, element_wise=False, name=f"json_{kind.__name__}")
+        form = "json_" if written else ""
+        return pa.Check(check, element_wise=False, name=f"{form}{kind.__name__}")
 
     text = {"nullable": False}
     return pa.DataFrameSchema({
@@ -95,7 +106,7 @@ def exceptions_schema():
         "period": pa.Column(str, pa.Check.str_matches(r"^\d{4}-\d{2}$"), nullable=True),
         "title": pa.Column(str, pa.Check.str_length(min_value=1)),
         "explanation": pa.Column(str, pa.Check.str_length(min_value=20)),
-        "evidence": pa.Column(str, json_of(dict)),
-        "related": pa.Column(str, json_of(list)),
+        "evidence": pa.Column(str if written else object, holds(dict)),
+        "related": pa.Column(str if written else object, holds(list, str)),
         "status": pa.Column(str, pa.Check.isin(EXCEPTION_STATUSES)),
     }, strict=True, ordered=True, coerce=False, name="exceptions")

@@ -20,6 +20,7 @@ from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
+from audit.evidence import frame_from_text
 from audit.formula_safety import restore
 from audit.loading import load, redact_url
 from audit.policy import Policy, load_policy, policy_beside
@@ -91,7 +92,7 @@ def _read_previous(previous: str | Path | None) -> pd.DataFrame | None:
             if missing:
                 raise ValueError(f"--previous: {path} has no {' or '.join(missing)} column, so it is not an "
                                  "exceptions file written by `audit run`; pass an earlier run's output folder")
-            return frame
+            return frame_from_text(frame, str(path))
     raise FileNotFoundError(f"no exceptions.parquet or exceptions.csv in {folder}: pass an earlier run's folder")
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from audit.evidence import frame_as_text
 from audit.result import RunResult
 from reports import summaries
 
@@ -139,7 +140,7 @@ def _exceptions_frame(result: RunResult, frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame.assign(salesperson=frame["salesperson_id"].map(people["name"]),
                          region=frame["salesperson_id"].map(people["region"]),
                          customer=frame["customer_id"].map(customers["name"]))
-    return shown[EXCEPTION_SHEET_COLUMNS]
+    return frame_as_text(shown[EXCEPTION_SHEET_COLUMNS])
 
 
 def _link(sheet_name: str, row: int) -> str:
@@ -275,7 +276,7 @@ def write_excel(result: RunResult, out: Path) -> list[Path]:
     for pattern in order:
         _table_sheet(book, formats, pattern_sheets[pattern],
                      _exceptions_frame(result, exceptions[exceptions["pattern"] == pattern]))
-    _table_sheet(book, formats, "Resolved", result.resolved)
+    _table_sheet(book, formats, "Resolved", frame_as_text(result.resolved))
     _table_sheet(book, formats, "Detectors", result.detector_runs)
     _table_sheet(book, formats, "Data quality", result.data_quality)
     view_names = sorted(n for n, f in (result.views or {}).items() if isinstance(f, pd.DataFrame))

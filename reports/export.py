@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from audit.evidence import JSON_COLUMNS, json_data
 from audit.integrity import SIGNATURE_NAME, write_sums
 from audit.result import RunResult
 from reports.tables import write_csv, write_manifest, write_parquet
@@ -37,17 +38,12 @@ def _json_value(value):
 
 def write_jsonl(result: RunResult, out: Path) -> list[Path]:
     """``exceptions.jsonl``: one JSON object per finding, in rank order, ``evidence`` and ``related``
-    decoded so that JSON tools see them as objects and lists rather than strings."""
+    as objects and lists (as in memory; their keys sorted, as in the CSV) rather than strings."""
     path = Path(out) / "exceptions.jsonl"
     with path.open("w", encoding="utf-8", newline="\n") as stream:
         for record in result.exceptions.to_dict(orient="records"):
-            row = {key: _json_value(value) for key, value in record.items()}
-            for key in ("evidence", "related"):
-                if isinstance(row.get(key), str):
-                    try:
-                        row[key] = json.loads(row[key])
-                    except ValueError:
-                        pass  # kept as the text the detector wrote
+            row = {key: json_data(value) if key in JSON_COLUMNS else _json_value(value)
+                   for key, value in record.items()}
             stream.write(json.dumps(row, ensure_ascii=False, sort_keys=False, allow_nan=False) + "\n")
     return [path]
 

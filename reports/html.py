@@ -23,6 +23,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from audit.evidence import json_text
 from audit.result import RunResult
 from reports import summaries
 from reports.chart_text import chart_text, chart_texts
@@ -198,12 +199,8 @@ def _exception_rows(result: RunResult) -> dict:
     frame = result.exceptions
     rows = []
     for record in frame[list(EXCEPTION_FIELDS)].to_dict(orient="records"):
-        related = record["related"]
-        try:
-            related = json.loads(related) if isinstance(related, str) else []
-        except ValueError:
-            related = [related]
-        evidence = record["evidence"] if isinstance(record["evidence"], str) else ""
+        related = record["related"] if isinstance(record["related"], list) else []
+        evidence = json_text(record["evidence"]) if isinstance(record["evidence"], dict) else ""
         if len(evidence) > EVIDENCE_CHARS:  # the page pretty-prints evidence that is whole JSON
             evidence = evidence[:EVIDENCE_CHARS] + "\n… (full evidence in exceptions.csv / .parquet)"
         record.update(related=related, evidence=evidence, score=round(float(record["score"]), 4),

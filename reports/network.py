@@ -8,8 +8,6 @@ least ``source``, ``target`` and ``kind``; optional ``source_type`` / ``target_t
 
 from __future__ import annotations
 
-import json
-
 import networkx as nx
 import pandas as pd
 
@@ -64,10 +62,7 @@ def findings_graph(exceptions: pd.DataFrame) -> nx.Graph:
     for entity_type, entity_id, pattern, related in exceptions[
             ["entity_type", "entity_id", "pattern", "related"]].itertuples(index=False):
         source = f"{entity_type}:{entity_id}"
-        try:
-            items = json.loads(related) if isinstance(related, str) else []
-        except ValueError:
-            items = []
+        items = related if isinstance(related, list) else []
         rows.extend({"source": source, "target": str(item), "kind": pattern} for item in items
                     if str(item) != source)
     return link_graph(pd.DataFrame(rows, columns=["source", "target", "kind"]))

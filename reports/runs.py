@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from audit.evidence import frame_from_text
 from audit.formula_safety import restore
 from audit.policy import policy_from_dict
 from audit.ranking import typed_exceptions
@@ -76,12 +77,13 @@ def load_run(run_dir: str | Path, data: str | Path | None = None) -> RunResult:
         raise FileNotFoundError(f"no manifest.json in {folder}: pass a run's output folder (`audit run --out`)")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     if (folder / "exceptions.parquet").is_file():
-        exceptions = pd.read_parquet(folder / "exceptions.parquet")
+        exceptions_path = folder / "exceptions.parquet"
+        exceptions = pd.read_parquet(exceptions_path)
     else:
-        exceptions = restore(pd.read_csv(folder / "exceptions.csv", dtype=str, keep_default_na=False,
-                                         na_values=[""]))
+        exceptions_path = folder / "exceptions.csv"
+        exceptions = restore(pd.read_csv(exceptions_path, dtype=str, keep_default_na=False, na_values=[""]))
         exceptions = exceptions.astype({"rank": "int64", "score": "float64", "risk_amount": "float64"})
-    exceptions = typed_exceptions(exceptions)
+    exceptions = typed_exceptions(frame_from_text(exceptions, str(exceptions_path)))
     policy = policy_from_dict(manifest.get("policy") or {}, source=str(manifest_path))
     source = data if data is not None else manifest.get("data")
     tables = load_and_validate(source, policy) if source else None
@@ -97,7 +99,7 @@ def load_run(run_dir: str | Path, data: str | Path | None = None) -> RunResult:
         if column in detectors:
             detectors[column] = pd.to_numeric(detectors[column])
     data_quality = _csv(folder / "data_quality.csv")
-    resolved = _csv(folder / "resolved.csv")
+    resolved = frame_from_text(_csv(folder / "resolved.csv"), str(folder / "resolved.csv"))
     for column, dtype in (("risk_amount", "float64"), ("score", "float64")):
         if column in resolved:
             resolved[column] = resolved[column].astype(dtype)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from audit.evidence import frame_as_text
 from audit.formula_safety import neutralise
 from audit.result import RunResult
 
@@ -18,7 +19,7 @@ _CSV = {"index": False, "lineterminator": "\n", "float_format": "%.6g", "encodin
 
 
 def _exceptions_for_csv(result: RunResult) -> pd.DataFrame:
-    frame = result.exceptions.copy()
+    frame = frame_as_text(result.exceptions)
     frame["risk_amount"] = frame["risk_amount"].map(lambda v: f"{v:.2f}")
     frame["score"] = frame["score"].map(lambda v: f"{v:.4f}")
     return frame
@@ -29,7 +30,7 @@ def write_csv(result: RunResult, out: Path) -> list[Path]:
         "exceptions.csv": _exceptions_for_csv(result),
         "data_quality.csv": result.data_quality,
         "detectors.csv": result.detector_runs,
-        "resolved.csv": result.resolved,
+        "resolved.csv": frame_as_text(result.resolved),
     }
     written = []
     for name, frame in paths.items():
@@ -41,7 +42,7 @@ def write_csv(result: RunResult, out: Path) -> list[Path]:
 
 def write_parquet(result: RunResult, out: Path) -> list[Path]:
     path = out / "exceptions.parquet"
-    frame = result.exceptions.copy()
+    frame = frame_as_text(result.exceptions)
     frame["rank"] = frame["rank"].astype("int64")
     frame.to_parquet(path, index=False)
     return [path]

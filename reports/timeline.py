@@ -7,7 +7,6 @@ drawn outlined in red, so the timeline shows where in the history the findings s
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -35,11 +34,7 @@ FLAG_COLOUR = "#d1495b"
 def flagged_records(exceptions: pd.DataFrame) -> set[str]:
     """Every ``entity_type:entity_id`` a finding names, as its entity or in its ``related`` list."""
     found = set((exceptions["entity_type"].astype(str) + ":" + exceptions["entity_id"].astype(str)).tolist())
-    for text in exceptions["related"].dropna():
-        try:
-            items = json.loads(text)
-        except (TypeError, ValueError):
-            continue
+    for items in exceptions["related"]:
         if isinstance(items, list):
             found.update(str(item) for item in items)
     return found

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from audit.contract import LABEL_COLUMNS
+from audit.evidence import frame_from_text
 
 DISTRESS = "customer_distress"
 LEAD_DAYS = 30
@@ -67,11 +68,12 @@ def read_labels(path: str | Path | None) -> pd.DataFrame:
 def read_exceptions(run_dir: str | Path) -> pd.DataFrame:
     folder = Path(run_dir)
     if (folder / "exceptions.parquet").is_file():
-        return pd.read_parquet(folder / "exceptions.parquet")
+        return frame_from_text(pd.read_parquet(folder / "exceptions.parquet"), str(folder / "exceptions.parquet"))
     if (folder / "exceptions.csv").is_file():
         from audit.formula_safety import restore
 
-        return restore(pd.read_csv(folder / "exceptions.csv", dtype={"entity_id": str, "period": str}))
+        return frame_from_text(restore(pd.read_csv(folder / "exceptions.csv", dtype={"entity_id": str, "period": str})),
+                               str(folder / "exceptions.csv"))
     raise FileNotFoundError(f"{folder} holds no exceptions.parquet or exceptions.csv: pass a run's output folder")
 
 
@@ -86,10 +88,7 @@ def _finding_keys(exceptions: pd.DataFrame) -> pd.DataFrame:
     ends = _period_ends(exceptions["period"]) if len(exceptions) else []
     for finding, period_end in zip(exceptions.itertuples(index=False), ends, strict=True):
         keys = {f"{finding.entity_type}:{finding.entity_id}"}
-        try:
-            keys.update(json.loads(finding.related) if isinstance(finding.related, str) else [])
-        except ValueError:
-            pass
+        keys.update(finding.related if isinstance(finding.related, list) else [])
         rows.extend({"exception_id": finding.exception_id, "pattern": finding.pattern, "key": key,
                      "period_end": period_end} for key in keys)
     return pd.DataFrame(rows, columns=["exception_id", "pattern", "key", "period_end"])

@@ -24,7 +24,7 @@ def test_run_writes_ranked_exceptions_and_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     assert "exceptions.csv" in result.output
     exceptions = pd.read_parquet(tmp_path / "exceptions.parquet")
-    exceptions_schema().validate(exceptions)
+    exceptions_schema(written=True).validate(exceptions)
     assert exceptions["rank"].tolist() == list(range(1, len(exceptions) + 1))
     assert {"price_deviation", "cheque_maturity_over_policy", "unbilled_shipment"} <= set(exceptions["pattern"])
     manifest = json.loads((tmp_path / "manifest.json").read_text())

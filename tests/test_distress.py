@@ -258,7 +258,7 @@ def _portfolio_tables() -> dict:
 def _distress_findings(rows) -> pd.DataFrame:
     frame = pd.DataFrame([{"detector": "DST-01", "pattern": "customer_distress", "entity_type": "customer",
                            "entity_id": c, "customer_id": c, "salesperson_id": s, "period": p, "score": score,
-                           "risk_amount": risk, "title": "", "explanation": "", "evidence": "{}", "related": "[]"}
+                           "risk_amount": risk, "title": "", "explanation": "", "evidence": {}, "related": []}
                           for c, s, p, score, risk in rows])
     return frame.assign(exception_id=exception_ids(frame))
 

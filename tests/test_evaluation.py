@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
@@ -22,7 +20,7 @@ DECOYS = pd.DataFrame([("price_deviation", "invoice", "I9", 0.0, None)],
 
 def _finding(rank, pattern, entity_type, entity_id, related=(), period="2025-03", score=0.9):
     return {"exception_id": f"{rank:016x}", "rank": rank, "pattern": pattern, "entity_type": entity_type,
-            "entity_id": entity_id, "related": json.dumps(list(related)), "period": period, "score": score,
+            "entity_id": entity_id, "related": list(related), "period": period, "score": score,
             "risk_amount": 1.0}
 
 

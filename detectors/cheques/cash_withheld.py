@@ -6,7 +6,7 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.common import combine_traces, day, money, month_of, saturating
+from detectors.common import combine_traces, month_of, saturating
 from detectors.ledger import confirmation_gaps
 from detectors.payments.evidence import (
     confirmations_during,
@@ -14,6 +14,7 @@ from detectors.payments.evidence import (
     first_text,
     open_invoices_matching,
 )
+from detectors.wording import cheque_withheld
 
 
 class CashWithheld(Detector):
@@ -51,6 +52,7 @@ class CashWithheld(Detector):
 
     code = "CHQ-03"
     pattern = "cheque_withheld"
+    wording = cheque_withheld.words
     entity_type = "receipt"
     family = "cheques"
     requires = {"receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "method", "amount")}
@@ -126,24 +128,7 @@ class CashWithheld(Detector):
             covered = min(1.0, max(c["gap"] for c in confirmations) / receipt.amount) if receipt.amount else 1.0
             confirmation_trace = self.confirmation_weight * covered
         score = combine_traces([hold_trace, confirmation_trace])
-        confirmation_words = ""
-        if confirmations:
-            first = confirmations[0]
-            confirmation_words = (f" On {day(first['as_of_date'])}, before the booking, the customer confirmed a "
-                                  f"balance of {money(first['confirmed_balance'])}, {money(first['gap'])} less than "
-                                  f"the ledger's {money(first['ledger_balance'])}: it had already paid.")
         salesperson = receipt.salesperson_id
-        invoice_words = f" It paid invoice(s) {', '.join(invoices[:5])}." if invoices else ""
-        explanation = (
-            f"Cash receipt {receipt.receipt_id} of {money(receipt.amount)} from customer {receipt.customer_id}"
-            + (f", collected by {salesperson}" if salesperson else "")
-            + f": the customer's receipt is dated {day(receipt.receipt_date)} but the money was booked on "
-            f"{day(receipt.posted_date)}, {held} working days later ({calendar_days} calendar days), where the "
-            f"policy allows {self.hand_in_days}.{invoice_words}{confirmation_words} The customer had paid; the "
-            f"company did not have the money for {excess} working days too many, which is how collected cash "
-            f"is used privately or to cover another gap."
-            + (f" Confidence is lower: {'; '.join(self.caveats_)}." if self.caveats_ else "")
-        )
         evidence = {
             "amount": receipt.amount, "receipt_date": receipt.receipt_date, "posted_date": receipt.posted_date,
             "calendar_days": calendar_days, "working_days": held, "hand_in_days": self.hand_in_days,
@@ -155,8 +140,7 @@ class CashWithheld(Detector):
         return {
             "entity_id": receipt.receipt_id, "salesperson_id": salesperson, "customer_id": receipt.customer_id,
             "period": month_of(receipt.receipt_date), "score": score, "risk_amount": receipt.amount,
-            "title": f"Cash receipt {receipt.receipt_id}: booked {held} working days after the customer's receipt",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence, "facts": {"caveats": list(self.caveats_)},
             "related": related_ids(("receipt", [receipt.receipt_id]), ("customer", [receipt.customer_id]),
                                    ("salesperson", [salesperson]), ("invoice", invoices)),
         }

@@ -7,7 +7,8 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.common import day, money, month_of, saturating
+from detectors.common import month_of, saturating
+from detectors.wording import cheque_maturity_over_policy
 
 
 class ChequeMaturityOverPolicy(Detector):
@@ -43,6 +44,7 @@ class ChequeMaturityOverPolicy(Detector):
 
     code = "CHQ-02"
     pattern = "cheque_maturity_over_policy"
+    wording = cheque_maturity_over_policy.words
     entity_type = "cheque"
     family = "cheques"
     requires = {
@@ -139,11 +141,7 @@ class ChequeMaturityOverPolicy(Detector):
             late = (pd.Timestamp(cheque.due_date) - invoices["invoice_due_date"]).dt.days
             past_invoice_terms = [(inv, int(d)) for inv, d in zip(invoices["invoice_id"], late, strict=True)
                                   if pd.notna(d) and d > 0]
-        invoice_words = ""
         if past_invoice_terms:
-            worst = max(d for _, d in past_invoice_terms)
-            invoice_words = (f" It pays {len(past_invoice_terms)} invoice(s) and matures up to {worst} days after "
-                             f"their due dates, beyond the invoices' terms.")
             score = min(1.0, score + 0.1)
         salesperson = cheque.collected_by if isinstance(cheque.collected_by, str) else None
         if salesperson is None and invoices is not None and len(invoices):
@@ -152,14 +150,6 @@ class ChequeMaturityOverPolicy(Detector):
         if salesperson is None:
             salesperson = cheque.salesperson_of_customer
         terms = cheque.payment_terms_days
-        terms_words = f"; the customer's terms are {int(terms)} days" if pd.notna(terms) else ""
-        explanation = (
-            f"Cheque {cheque.cheque_no} of {money(cheque.amount)} from customer {cheque.customer_id} was received "
-            f"on {day(cheque.received_date)} and is due on {day(cheque.due_date)}: {int(cheque.maturity_days)} "
-            f"days, {excess_days} more than the {int(cheque.allowed_days)} allowed (policy maximum "
-            f"{self.max_maturity_days}{terms_words}).{invoice_words} Accepting a cheque this long extends credit "
-            f"the company did not grant and keeps the money at risk longer."
-        )
         evidence = {
             "received_date": cheque.received_date, "due_date": cheque.due_date,
             "maturity_days": int(cheque.maturity_days), "max_maturity_days": self.max_maturity_days,
@@ -173,16 +163,12 @@ class ChequeMaturityOverPolicy(Detector):
         invoice_ids = [] if invoices is None else invoices["invoice_id"].unique().tolist()
         receipt_ids = [] if invoices is None else invoices["receipt_id"].unique().tolist()
         replacements = replacements or []
-        if replacements:
-            explanation += (f" It was later replaced by cheque(s) {', '.join(replacements)}, which carry the same "
-                            f"debt.")
         evidence["replacement_cheques"] = replacements
         return {
             "entity_id": cheque.cheque_id, "salesperson_id": salesperson, "customer_id": cheque.customer_id,
             "period": month_of(cheque.received_date), "score": score, "risk_amount": cheque.amount,
-            "title": f"Cheque {cheque.cheque_no}: {int(cheque.maturity_days)}-day maturity, "
-                     f"{excess_days} days over policy",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"cheque_no": cheque.cheque_no, "allowed_days": int(cheque.allowed_days)},
             "related": related_ids(("cheque", [cheque.cheque_id]), ("customer", [cheque.customer_id]),
                                    ("salesperson", [salesperson]), ("invoice", invoice_ids),
                                    ("cheque", replacements), ("receipt", receipt_ids)),

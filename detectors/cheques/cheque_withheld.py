@@ -7,9 +7,10 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.common import combine_traces, day, money, month_of, saturating
+from detectors.common import combine_traces, month_of, saturating
 from detectors.ledger import confirmation_gaps, data_end_date
 from detectors.payments.evidence import OWN_KINDS, confirmations_during, drawer_identity, first_text
+from detectors.wording import cheque_withheld
 
 
 class ChequeWithheld(Detector):
@@ -54,6 +55,7 @@ class ChequeWithheld(Detector):
 
     code = "CHQ-01"
     pattern = "cheque_withheld"
+    wording = cheque_withheld.words
     entity_type = "cheque"
     family = "cheques"
     requires = {"cheques": ("cheque_id", "customer_id", "amount", "received_date")}
@@ -174,34 +176,7 @@ class ChequeWithheld(Detector):
             covered = min(1.0, max(c["gap"] for c in confirmations) / cheque.amount) if cheque.amount else 1.0
             confirmation_trace = self.confirmation_weight * covered
         score = combine_traces([hold_trace, confirmation_trace])
-        number = cheque.cheque_no if isinstance(cheque.cheque_no, str) else cheque.cheque_id
-        start_words = (f"the customer's receipt for it is dated {day(cheque.start)}, before the recorded receipt on "
-                       f"{day(cheque.received_date)}" if cheque.from_receipt
-                       else f"it was received on {day(cheque.start)}")
-        if never:
-            held_words = (f"it has not been handed in to the treasury; by {day(cheque.until)} it has been held "
-                          f"{held} working days ({calendar_days} calendar days)")
-        elif pd.notna(cheque.handed_in_date):
-            held_words = (f"it was handed in on {day(cheque.handed)}, {held} working days later ({calendar_days} "
-                          f"calendar days)")
-        else:
-            held_words = (f"no hand-in date is recorded and its receipt was booked on {day(cheque.handed)}, {held} "
-                          f"working days later ({calendar_days} calendar days)")
-        confirmation_words = ""
-        if confirmations:
-            first = confirmations[0]
-            confirmation_words = (f" On {day(first['as_of_date'])}, while the cheque was held, the customer confirmed "
-                                  f"a balance of {money(first['confirmed_balance'])}, {money(first['gap'])} less "
-                                  f"than the ledger's {money(first['ledger_balance'])}: the customer had paid.")
         salesperson = cheque.salesperson_id
-        explanation = (
-            f"Cheque {number} of {money(cheque.amount)} from customer {cheque.customer_id}"
-            + (f", collected by {salesperson}" if salesperson else "")
-            + f": {start_words}; {held_words}. The policy allows {self.hand_in_days} working days (weekends and "
-            f"holidays not counted), so it was held {excess} working days too long.{confirmation_words} A cheque kept "
-            f"by a salesperson is money outside the company's control: it can be cashed elsewhere or used to "
-            f"cover another customer's debt."
-        )
         mine = links.get(cheque.cheque_id, {"receipt": [], "invoice": [], "cheque": []})
         evidence = {
             "amount": cheque.amount, "received_date": cheque.received_date, "receipt_date": cheque.receipt_date,
@@ -214,12 +189,12 @@ class ChequeWithheld(Detector):
             "traces": {"held_beyond_hand_in_days": round(hold_trace, 4),
                        "confirmation_below_ledger": round(confirmation_trace, 4)},
         }
-        title = (f"Cheque {number}: not handed in after {held} working days" if never
-                 else f"Cheque {number}: handed in after {held} working days ({self.hand_in_days} allowed)")
         return {
             "entity_id": cheque.cheque_id, "salesperson_id": salesperson, "customer_id": cheque.customer_id,
             "period": month_of(cheque.start), "score": score, "risk_amount": cheque.amount,
-            "title": title, "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"cheque_no": cheque.cheque_no if isinstance(cheque.cheque_no, str) else cheque.cheque_id,
+                      "from_receipt": bool(cheque.from_receipt), "hand_in_recorded": pd.notna(cheque.handed_in_date)},
             "related": related_ids(("cheque", [cheque.cheque_id]), ("receipt", mine["receipt"]),
                                    ("cheque", mine["cheque"]), ("customer", [cheque.customer_id]),
                                    ("salesperson", [salesperson]), ("invoice", mine["invoice"])),

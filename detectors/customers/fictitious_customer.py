@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from detectors.common import day, money, month_of
+from detectors.common import month_of
 from detectors.customers import facts
 from detectors.ledger import data_end_date
 from detectors.links.graph import (
@@ -19,9 +19,11 @@ from detectors.links.graph import (
     name_key,
     same_tokens,
 )
+from detectors.wording import fictitious_customer
 
 STAFF_TYPES = ("salesperson", "employee")
 MASTER_KINDS = ("shared_phone", "shared_address", "shared_bank_account")
+
 
 
 class FictitiousCustomer(Detector):
@@ -78,6 +80,7 @@ class FictitiousCustomer(Detector):
     code = "CUS-01"
     reads_analyses = ("LNK-01",)
     pattern = "fictitious_customer"
+    wording = fictitious_customer.words
     entity_type = "customer"
     family = "customers"
     requires = {
@@ -373,80 +376,33 @@ class FictitiousCustomer(Detector):
                 by_customer.get(row["customer_id"]), staff_names, has_visits, end))
         return pd.DataFrame(rows)
 
-    # ------------------------------------------------------------------ wording
+    # ------------------------------------------------------------------ one finding
     def _finding(self, row, traces, score, links, payment, delivery, presence, invoices, staff_names,
                  has_visits, end) -> dict:
         customer_id = row["customer_id"]
         salesperson = row["salesperson_id"]
-        said = []
-        opened = f"opened on {day(row['created_date'])}"
-        if pd.notna(row.get("created_by")):
-            opened += f" by {row['created_by']}"
         lead = row["days_created_before_first_invoice"]
-        if traces["new_account"] > 0:
-            said.append(f"the account was {opened}, {int(lead)} day(s) before its first invoice "
-                        f"({day(row['first_invoice'])})")
-        shared = []
-        for link in links:
-            what = link["kind"].replace("shared_", "").replace("_", " ")
-            who = link["other"].replace(":", " ")
-            name = staff_names.get(link["other"])
-            shared.append(f"{what} {link['value']} with {who}" + (f" ({name})" if name else ""))
-        if shared:
-            said.append("it shares its " + "; ".join(shared[:6]))
-        if traces["no_presence"] > 0:
-            if traces["visits_off_site"] > 0:
-                said.append(f"{int(presence['visits_done'])} visit(s) were reported done but none checked in "
-                            f"within {self.geofence_m:g} m of its address (nearest "
-                            f"{presence['nearest_checkin_m']:,.0f} m) and no GPS ping of its salesperson was near it")
-            else:
-                said.append(f"no visit ever checked in there and no GPS ping of its salesperson came within "
-                            f"{self.geofence_m:g} m of its address")
         shipments = float(delivery["shipments"].sum()) if len(delivery) else 0.0
         away = delivery[delivery["away"]] if len(delivery) else delivery
         others = delivery[delivery["other_receiver"]] if len(delivery) else delivery
-        if traces["delivered_elsewhere"] > 0 and len(away):
-            place = away.sort_values("shipments", ascending=False).iloc[0]
-            far = (f", {place['metres_away']:,.0f} m from its address" if pd.notna(place["metres_away"]) else "")
-            said.append(f"{int(away['shipments'].sum())} of its {int(shipments)} shipments were delivered "
-                        f"elsewhere ({place['delivery_address']}{far})")
-        if traces["received_by_other"] > 0 and len(others):
-            receiver = others.sort_values("shipments", ascending=False).iloc[0]
-            why = ""
-            if receiver["staff"]:
-                why = f", who has the name of {receiver['staff'].replace(':', ' ')}"
-            elif receiver["salesperson_family"]:
-                why = f", who has salesperson {salesperson}'s family name"
-            said.append(f"{int(others['shipments'].sum())} shipment(s) were received by {receiver['received_by']}"
-                        f"{why}, not by its owner {row.get('owner_name')}")
-        if traces["unpaid_then_dormant"] > 0:
-            said.append(f"{money(payment['balance'])} of its {money(payment['invoiced'])} invoiced is unpaid and it "
-                        f"has bought nothing since {day(row['last_invoice'])}")
-        if traces["seen_at_its_address"] < 0 and presence is not None:
-            said.append(f"its salesperson was at its address ({int(presence['visits_near'])} visit(s) checked in "
-                        f"within {self.geofence_m:g} m) and its goods were delivered there, which speaks for a real "
-                        f"shop")
-        if traces["paid_by_customer"] < 0:
-            said.append(f"it did pay {money(payment['received'] - payment['own_cash'])} itself, which speaks for a "
-                        f"real buyer")
-        if traces["cash_by_own_collector"] > 0:
-            said.append(f"{money(payment['own_cash'])} of the {money(payment['received'])} it paid was cash collected "
-                        f"by its own salesperson {payment['cash_collector']}")
-        if traces["no_tax_id"] > 0:
-            said.append("it has no tax id")
+        # the busiest delivery point elsewhere, and the busiest receiver other than the owner
+        place = away.sort_values("shipments", ascending=False).iloc[0] if len(away) else None
+        receiver = others.sort_values("shipments", ascending=False).iloc[0] if len(others) else None
         cash_case = traces["cash_by_own_collector"] > 0
         risk = float(payment["invoiced"]) if cash_case else max(float(payment["balance"]), 0.0)
-        risk_words = (f"the whole {money(risk)} invoiced, since the money came through the salesperson's own hands"
-                      if cash_case else f"its unpaid {money(risk)}")
-        lower = "" if has_visits else (" Confidence is lower: there are no visit records, so whether anybody was "
-                                       "ever at the address could not be checked.")
-        explanation = (
-            f"Customer {customer_id} ({row.get('name')}, salesperson {salesperson}) was invoiced "
-            f"{money(payment['invoiced'])} in {int(row['invoices'])} invoice(s) from {day(row['first_invoice'])} to "
-            f"{day(row['last_invoice'])}. " + "; ".join(s[0].upper() + s[1:] if i == 0 else s
-                                                         for i, s in enumerate(said))
-            + f". Together these are the marks of an account that exists only on paper, used to invoice goods "
-              f"that went elsewhere; money at risk is {risk_words}." + lower)
+        finding_facts = {
+            "traces": {k: float(v) for k, v in traces.items()}, "name": row.get("name"),
+            "owner_name": row.get("owner_name"), "geofence_m": self.geofence_m, "has_visits": has_visits,
+            "staff_names": {link["other"]: staff_names[link["other"]] for link in links if link["other"] in staff_names},
+            "nearest_checkin_m": None if presence is None else presence["nearest_checkin_m"],
+            "cash_collector": payment["cash_collector"],
+            "away": None if place is None else {
+                "shipments": int(away["shipments"].sum()), "delivery_address": place["delivery_address"],
+                "metres_away": place["metres_away"]},
+            "received_by_other": None if receiver is None else {
+                "shipments": int(others["shipments"].sum()), "received_by": receiver["received_by"],
+                "staff": receiver["staff"], "salesperson_family": receiver["salesperson_family"]},
+        }
         evidence = {
             "created_date": row["created_date"], "created_by": row.get("created_by"),
             "first_invoice": row["first_invoice"], "last_invoice": row["last_invoice"],
@@ -474,7 +430,5 @@ class FictitiousCustomer(Detector):
         return {
             "entity_id": customer_id, "salesperson_id": salesperson, "customer_id": customer_id,
             "period": month_of(row["first_invoice"]), "score": score, "risk_amount": risk,
-            "title": f"Customer {customer_id} looks made up: {sum(v > 0 for v in evidence['traces'].values())} marks, "
-                     f"{money(payment['invoiced'])} invoiced",
-            "explanation": explanation, "evidence": evidence, "related": related,
+            "evidence": evidence, "related": related, "facts": finding_facts,
         }

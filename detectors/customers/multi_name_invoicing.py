@@ -10,16 +10,15 @@ import pandas as pd
 from scipy.stats import binom
 
 from audit.detector import Detector, empty_findings, related_ids
-from detectors.common import day, money, month_of
+from detectors.common import month_of
 from detectors.customers import facts
 from detectors.customers.fictitious_customer import FictitiousCustomer
 from detectors.ledger import data_end_date
 from detectors.links.graph import links_for, text_key
+from detectors.wording import multi_name_invoicing
 
 IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_drawer", "shared_owner_name")
 DELIVERY = ("delivery_point", "received_by")
-WORDS = {"shared_phone": "phone", "shared_address": "address", "shared_bank_account": "bank account",
-         "cheque_drawer": "cheque drawer", "shared_owner_name": "owner"}
 
 
 class MultiNameInvoicing(Detector):
@@ -78,6 +77,7 @@ class MultiNameInvoicing(Detector):
     # an account that CUS-01 finds made up is reported there, not as a second name
     reads_findings = ("CUS-01",)
     pattern = "multi_name_invoicing"
+    wording = multi_name_invoicing.words
     entity_type = "customer"
     family = "customers"
     requires = {
@@ -306,52 +306,13 @@ class MultiNameInvoicing(Detector):
         others = group[1:]
         exposure = self._exposure(group, master, movements, balance)
         above = exposure["above_limit"]
-        if pd.notna(above) and above > 0:
-            risk = above
-            risk_words = (f"together the accounts owed up to {money(exposure['peak_balance'])} on "
-                          f"{day(exposure['peak_date'])}, {money(above)} above {anchor}'s credit limit of "
-                          f"{money(exposure['credit_limit'])}")
-        else:
-            risk = exposure["open_balance"]
-            limit_words = (f" (within {anchor}'s credit limit of {money(exposure['credit_limit'])})"
-                           if pd.notna(exposure["credit_limit"]) else "")
-            risk_words = f"the group's open balance is {money(risk)}{limit_words}"
+        risk = above if pd.notna(above) and above > 0 else exposure["open_balance"]
         best = edges[0]
         traces = {k: round(v, 4) for k, v in best["traces"].items()}
-        said = []
-        for pair in edges[:6]:
-            parts = []
-            for kind, info in sorted(pair["kinds"].items()):
-                value = info["value"] if info["value"] == info["other_value"] else \
-                    f"{info['value']} / {info['other_value']}"
-                if kind == "cheque_drawer":
-                    parts.append(f"{info['from']} paid with cheques drawn on {info['to']}'s account or name ({value})")
-                else:
-                    parts.append(f"the same {WORDS[kind]} ({value})")
-            for _, d in sorted(pair["delivered"].items()):
-                if d["kind"] == "delivery_point":
-                    where = f" at {d['value']}" if d.get("value") else ""
-                    parts.append(f"{d['share']:.0%} of {d['from']}'s shipments delivered at {d['to']}'s place{where}")
-                else:
-                    parts.append(f"{d['share']:.0%} of {d['from']}'s shipments received by {d['value']}, "
-                                 f"{d['to']}'s owner")
-            t = pair["timing"]
-            if t.get("strength", 0) > 0:
-                parts.append(f"{pair['older']} bought in {t['older_monthly_rate']:.0%} of months but in "
-                             f"{t['observed_overlap']} of the {t['months_tested']} months {pair['newer']} bought "
-                             f"(about {t['expected_overlap']:g} expected)")
-            said.append(f"{pair['newer']} and {pair['older']}: " + "; ".join(parts))
         names = {c: master["name"].get(c) if "name" in master.columns else None for c in group}
         created = {c: master["created_date"].get(c) for c in group}
         invoiced = {c: float(summary["invoiced"].get(c, 0.0)) for c in group}
         alias_first = min((summary["first_invoice"].get(c) for c in others if c in summary.index), default=None)
-        explanation = (
-            f"Customer {anchor} ({names[anchor]}, on record since {day(created[anchor])}) and "
-            f"{len(others)} other account(s) ({', '.join(f'{c} {names[c]} opened {day(created[c])}' for c in others)})"
-            f" look like one buyer invoiced under several names: " + " | ".join(said)
-            + f". The accounts were invoiced {money(sum(invoiced.values()))} in all; {risk_words}. Several names "
-              f"for one buyer get round its credit limit and per-customer caps, so the company carries more "
-              f"exposure on it than it agreed to.")
         salesperson = None
         alias_invoices = pd.concat([invoices_by[c] for c in others if c in invoices_by]) if any(
             c in invoices_by for c in others) else pd.DataFrame(columns=["invoice_id", "salesperson_id"])
@@ -370,8 +331,7 @@ class MultiNameInvoicing(Detector):
         return {
             "entity_id": anchor, "salesperson_id": salesperson, "customer_id": anchor,
             "period": month_of(alias_first), "score": best["score"], "risk_amount": max(float(risk), 0.0),
-            "title": f"Customer {anchor} and {len(others)} other account(s) look like one buyer",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
             "related": related_ids(("customer", group), ("salesperson", [salesperson]),
                                    ("invoice", alias_invoices["invoice_id"].tolist())),
         }

@@ -10,8 +10,9 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among, isin
-from detectors.common import day, haversine_m, money, month_of, saturating
+from detectors.common import haversine_m, month_of, saturating
 from detectors.ledger import posted_invoices
+from detectors.wording import split_volume_discount
 
 # How the traces add up (weights sum to 1): the quantity is the core of the pattern; the shipments
 # say where the goods went; the co-buyers' dip is the confirmation.
@@ -88,6 +89,7 @@ class SplitVolumeDiscount(Detector):
 
     code = "DSC-01"
     pattern = "split_volume_discount"
+    wording = split_volume_discount.words
     entity_type = "invoice"
     family = "discounts"
     requires = {
@@ -387,36 +389,6 @@ class SplitVolumeDiscount(Detector):
         by_volume = group["discount_type"].fillna("volume") != "promo"
         discount = float((gross * group["discount_pct"] / 100)[by_volume].sum())
         goods = float((gross * (1 - group["discount_pct"] / 100)).sum())
-        promo_only = not by_volume.any()
-        described = "; ".join(
-            f"{r.product_id}: {r.quantity:g} units at {r.discount_pct:g} % "
-            f"{'promotion' if r.discount_type == 'promo' else 'tier'} discount"
-            + (f", {r.multiple:.0f} times the customer's usual {r.usual_quantity:g}" if pd.notna(r.multiple)
-               else ", with no earlier purchases to compare")
-            for r in group.itertuples())
-        said = [f"{described}"]
-        if shipment_trace is None:
-            said.append("no shipment of the invoice is on record, so where the goods went cannot be checked")
-        elif shipment_trace > 0:
-            deliveries = "; ".join(
-                f"{s['shipment_id']} ({s['quantity']:g} units) to {s.get('delivery_address') or 'unknown address'}"
-                f", received by {s.get('received_by') or 'unknown'}" for s in sent.head(6).to_dict(orient="records"))
-            who = f", reaching other customers {', '.join(others[:8])}" if others else ""
-            said.append(f"the goods left in {len(sent)} shipment(s): {deliveries}{who}")
-        if any(d["dipped"] for d in dips):
-            said.append("their own purchases dipped in the same weeks (" + ", ".join(
-                f"{d['customer_id']}: {d['in_window']} invoice(s) against about {d['expected']:g} usual"
-                for d in dips if d["dipped"]) + ")")
-        explanation = (
-            f"Invoice {first.get('invoice_no', invoice_id)} of {day(when)} to customer {customer} (salesperson "
-            f"{salesperson}): " + "; ".join(said) + ". "
-            + (f"A promotion covered these lines whatever the quantity, so booking the volume under one account "
-               f"earned no extra discount here ({money(goods)} of goods); goods shared among several buyers under "
-               "one account still hide who bought what (credit limits, per-customer terms)." if promo_only else
-               f"The tier discount of {money(discount)} on {money(goods)} of goods is earned only by one big "
-               "purchase; goods shared among several buyers under one account give that discount to shops that "
-               "did not earn it.")
-            + (" Confidence is lower: there is no shipment data." if shipment_trace is None else ""))
         evidence = {
             "discount_granted": discount, "goods_value": goods, "usual_multiple": self.usual_multiple,
             "lines": group[["line_no", "product_id", "quantity", "unit_price", "discount_pct", "discount_type",
@@ -429,10 +401,9 @@ class SplitVolumeDiscount(Detector):
         return {
             "entity_id": invoice_id, "salesperson_id": salesperson, "customer_id": customer,
             "period": month_of(when), "score": score, "risk_amount": discount,
-            "title": f"Invoice {first.get('invoice_no', invoice_id)}: volume discount on "
-                     f"{group['quantity'].sum():g} units booked under one customer"
-                     + (f", delivered to {len(others)} other customer(s)" if others else ""),
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"invoice_no": first.get("invoice_no", invoice_id), "invoice_date": when,
+                      "shipment_trace": shipment_trace},
             "related": related_ids(("invoice", [invoice_id]), ("customer", [customer]), ("salesperson", [salesperson]),
                                    ("order", [order_id] if isinstance(order_id, str) else []),
                                    ("shipment", sent["shipment_id"]), ("customer", others),

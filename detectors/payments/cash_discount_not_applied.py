@@ -6,8 +6,9 @@ import ibis
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
-from detectors.common import day, money, month_of
+from detectors.common import month_of
 from detectors.payments.evidence import cross_customer_allocations, first_text, open_invoices_matching
+from detectors.wording import cash_discount_not_applied
 
 
 class CashDiscountNotApplied(Detector):
@@ -50,6 +51,7 @@ class CashDiscountNotApplied(Detector):
 
     code = "PAY-02"
     pattern = "cash_discount_not_applied"
+    wording = cash_discount_not_applied.words
     entity_type = "receipt"
     family = "payments"
     requires = {
@@ -142,21 +144,6 @@ class CashDiscountNotApplied(Detector):
         score = min(1.0, window_trace + nothing_trace)
         is_cheque = first.method == "cheque"
         salesperson = first_text(first.collected_by, first.invoice_salesperson)
-        described = []
-        for row in lines.head(5).itertuples():
-            described.append(f"invoice {row.invoice_no} of {day(row.invoice_date)}: {money(row.paid)} paid "
-                             f"{'by a cheque due' if is_cheque else 'on'} {day(row.paid_on)}, {int(row.days_after_invoice)} "
-                             f"day(s) after the invoice, discount due {money(row.discount_due)}, booked "
-                             f"{money(row.discount_given)}")
-        more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
-        method_words = "a cheque" if is_cheque else f"{first.method}"
-        explanation = (
-            f"Receipt {receipt_id} from customer {first.customer_id} ({method_words}"
-            + (f", collected by {salesperson}" if salesperson else "") + f"): {'; '.join(described)}{more}. "
-            f"Payments within {self.within_days} days of the invoice earn a {self.pct:g} % cash discount, so "
-            f"{money(shortfall)} of discount is missing: the customer paid in time but the discount was not given, "
-            f"which is how the difference is pocketed or withheld."
-        )
         allocation_rows = lines[["invoice_id", "invoice_date", "paid_on", "days_after_invoice", "paid", "discount_due",
                                  "discount_given"]].head(20).to_dict(orient="records")
         evidence = {
@@ -169,9 +156,7 @@ class CashDiscountNotApplied(Detector):
         return {
             "entity_id": receipt_id, "salesperson_id": salesperson, "customer_id": first.customer_id,
             "period": month_of(first.receipt_date), "score": score, "risk_amount": shortfall,
-            "title": f"Receipt {receipt_id}: paid within {self.within_days} days, {money(shortfall)} cash discount "
-                     f"not given",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence, "facts": {"invoice_nos": lines["invoice_no"].head(5).tolist(), "lines": len(lines)},
             "related": related_ids(("receipt", [receipt_id]), ("cheque", [first.cheque_id]),
                                    ("customer", [first.customer_id]), ("salesperson", [salesperson]),
                                    ("invoice", lines["invoice_id"].tolist())),

@@ -7,7 +7,7 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.common import combine_traces, day, money, month_of, saturating
+from detectors.common import combine_traces, month_of, saturating
 from detectors.ledger import confirmation_gaps
 from detectors.payments.evidence import (
     OWN_KINDS,
@@ -17,6 +17,7 @@ from detectors.payments.evidence import (
     first_text,
     open_invoices_matching,
 )
+from detectors.wording import payment_swap
 
 # How much each kind of drawer says about a swap, before the other traces.
 DRAWER_WEIGHTS = {"staff_account": 0.75, "staff_name": 0.65, "salesperson_relative": 0.45, "unknown": 0.2,
@@ -66,6 +67,7 @@ class PaymentSwap(Detector):
 
     code = "PAY-01"
     pattern = "payment_swap"
+    wording = payment_swap.words
     entity_type = "receipt"
     family = "payments"
     requires = {"receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "amount")}
@@ -150,9 +152,9 @@ class PaymentSwap(Detector):
         for row in base.itertuples():
             drawer = drawers.get(row.cheque_id) if isinstance(row.cheque_id, str) else None
             crossed_here, matched_here = by_receipt_crossed.get(row.receipt_id), by_receipt_matched.get(row.receipt_id)
-            traces, words, related = self._traces(row, drawer, crossed_here, matched_here)
+            traces, related = self._traces(row, drawer, crossed_here, matched_here)
             if set(traces) - {"posted_late"}:
-                suspects.append((row, drawer, crossed_here, matched_here, traces, words, related))
+                suspects.append((row, drawer, crossed_here, matched_here, traces, related))
         self.n_suspects_ = len(suspects)
         self.caveats_ = self._caveats(data)
         # Confirmations only add weight, so they are looked up for the suspects alone.
@@ -164,51 +166,36 @@ class PaymentSwap(Detector):
         return pd.DataFrame(findings) if findings else empty_findings()
 
     # ------------------------------------------------------------ per-receipt part
-    def _traces(self, r, drawer, crossed, matched) -> tuple[dict[str, float], list[str], list[tuple[str, list]]]:
-        """Each trace the receipt shows (weight), its wording, and the records it rests on."""
+    def _traces(self, r, drawer, crossed, matched) -> tuple[dict[str, float], list[tuple[str, list]]]:
+        """Each trace the receipt shows (weight) and the records it rests on."""
         traces: dict[str, float] = {}
-        words: list[str] = []
         related: list[tuple[str, list]] = []
         kind = drawer["drawer_kind"] if drawer is not None else None
         # Without a drawer on record a late-recorded cheque reads as one kept back: CHQ-01 reports it.
         someone_else = kind is not None and kind not in OWN_KINDS
         if kind in DRAWER_WEIGHTS:
             traces["drawer_not_the_customer"] = DRAWER_WEIGHTS[kind]
-            words.append(f"cheque {r.cheque_no if isinstance(r.cheque_no, str) else r.cheque_id} was "
-                         f"{drawer['drawer_words']}")
             if isinstance(drawer["drawer_person"], str):
                 related.append((drawer["drawer_person_type"], [drawer["drawer_person"]]))
         before = r.before_cheque_working_days
         if pd.notna(before) and before > self.hand_in_days and someone_else:
             excess = int(before) - self.hand_in_days
             traces["paid_before_the_cheque"] = 0.5 + 0.2 * saturating(excess, self.full_score_excess_days)
-            words.append(f"the customer's receipt is dated {day(r.receipt_date)}, {int(before)} working days before "
-                         f"the cheque booked for it was received ({day(r.cheque_received)}): the customer paid "
-                         f"before that cheque existed, as with cash replaced by a later cheque")
         if crossed is not None and len(crossed):
             others = sorted(set(crossed["invoice_customer"]))
             older = crossed[crossed["invoice_date"] <= r.receipt_date]
             traces["paid_another_customers_invoices"] = 0.55 + (0.15 if len(older) else 0.0)
-            words.append(f"{money(crossed['amount'].sum())} of it was applied to invoice(s) "
-                         f"{', '.join(crossed['invoice_id'].head(5))} of another customer ({', '.join(others[:5])})"
-                         + (", dated before the receipt" if len(older) else ""))
             related += [("invoice", crossed["invoice_id"].tolist()), ("customer", others)]
         if matched is not None and len(matched):
-            first = matched.iloc[0]
             traces["amount_of_another_customers_open_invoice"] = 0.4
-            words.append(f"its amount is exactly that of invoice {first.invoice_id} of customer "
-                         f"{first.invoice_customer} ({day(first.invoice_date)}), still unpaid on the receipt's date: "
-                         f"that customer's money appears to have been booked here")
             related += [("invoice", matched["invoice_id"].tolist()), ("customer", matched["invoice_customer"].tolist())]
         late = r.late_working_days
         if pd.notna(late) and late > self.hand_in_days:
             traces["posted_late"] = 0.3 * (0.5 + 0.5 * saturating(int(late) - self.hand_in_days,
                                                                   self.full_score_excess_days))
-            words.append(f"it was booked on {day(r.posted_date)}, {int(late)} working days after the customer's "
-                         f"receipt ({self.hand_in_days} allowed)")
-        return traces, words, related
+        return traces, related
 
-    def _finding(self, r, drawer, crossed, matched, traces, words, related, gaps, data) -> dict | None:
+    def _finding(self, r, drawer, crossed, matched, traces, related, gaps, data) -> dict | None:
         kind = drawer["drawer_kind"] if drawer is not None else None
         late, before = r.late_working_days, r.before_cheque_working_days
         # The customer paid before the booking; a customer whose invoice this money paid had paid before it
@@ -222,20 +209,10 @@ class PaymentSwap(Detector):
         if confirmations:
             covered = min(1.0, max(c["gap"] for c in confirmations) / r.amount) if r.amount else 1.0
             traces["confirmation_below_ledger"] = 0.2 * covered
-            words.append("balance confirmations show customers owing less than the ledger while this money was "
-                         "out: " + "; ".join(f"{c['customer_id']} on {day(c['as_of_date'])}, {money(c['gap'])} "
-                                             f"less" for c in confirmations[:4]))
             related.append(("customer", [c["customer_id"] for c in confirmations]))
         score = combine_traces(traces.values())
         if score < self.min_score:
             return None
-        explanation = (
-            f"Receipt {r.receipt_id} of {money(r.amount)} from customer {r.customer_id}"
-            + (f", collected by {r.salesperson_id}" if r.salesperson_id else "") + ": " + "; ".join(words) + ". "
-            "These are the marks of a payment swap: the customer's money kept by the salesperson and replaced by "
-            "a personal cheque or by another customer's money, which hides the shortfall until the chain breaks."
-            + (f" Confidence is lower: {'; '.join(self.caveats_)}." if self.caveats_ else "")
-        )
         evidence = {
             "amount": r.amount, "method": r.method, "receipt_date": r.receipt_date, "posted_date": r.posted_date,
             "late_working_days": None if pd.isna(late) else int(late), "hand_in_days": self.hand_in_days,
@@ -250,16 +227,14 @@ class PaymentSwap(Detector):
             "confirmations": confirmations,
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
-        title_bits = {"drawer_not_the_customer": "cheque not the customer's",
-                      "paid_before_the_cheque": "paid before its cheque",
-                      "paid_another_customers_invoices": "applied to another customer",
-                      "amount_of_another_customers_open_invoice": "another customer's amount"}
         own_invoices = self._own_invoices(data, r.receipt_id)
         return {
             "entity_id": r.receipt_id, "salesperson_id": r.salesperson_id, "customer_id": r.customer_id,
             "period": month_of(r.receipt_date), "score": score, "risk_amount": r.amount,
-            "title": f"Receipt {r.receipt_id}: " + ", ".join(title_bits[k] for k in title_bits if k in traces),
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"cheque_no": r.cheque_no if isinstance(r.cheque_no, str) else r.cheque_id,
+                      "drawer_words": None if drawer is None else drawer["drawer_words"],
+                      "caveats": list(self.caveats_)},
             "related": related_ids(("receipt", [r.receipt_id]), ("cheque", [r.cheque_id]),
                                    ("customer", [r.customer_id]), ("salesperson", [r.salesperson_id]),
                                    ("invoice", own_invoices), *related),

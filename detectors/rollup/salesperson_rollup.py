@@ -6,7 +6,8 @@ import pandas as pd
 
 from audit.contract import SALESPERSON_PATTERNS
 from audit.detector import Detector, empty_findings, related_ids
-from detectors.common import combine_traces, money
+from detectors.common import combine_traces
+from detectors.wording import salesperson_anomaly
 
 # The contract has no roll-up pattern. A roll-up must not carry one of the twelve salesperson patterns:
 # the evaluation would count it as a second finding of that pattern (matching the same labels through
@@ -53,6 +54,7 @@ class SalespersonRollup(Detector):
 
     code = "SPR-01"
     pattern = ROLLUP_PATTERN
+    wording = salesperson_anomaly.words
     entity_type = "salesperson"
     family = "rollup"
     rank_weight = 0.1
@@ -99,17 +101,7 @@ class SalespersonRollup(Detector):
         total = float(group["risk_amount"].sum())
         name = people.at[salesperson, "name"] if salesperson in people.index else None
         region = people.at[salesperson, "region"] if salesperson in people.index and "region" in people else None
-        parts = [f"{pattern.replace('_', ' ')}: {int(row.findings)} finding(s), {money(row.risk)} at risk"
-                 for pattern, row in by_pattern.iterrows()]
         periods = sorted(p for p in group["period"].dropna().unique())
-        who = f"Salesperson {salesperson}" + (f" ({name}" + (f", {region}" if isinstance(region, str) else "")
-                                              + ")" if isinstance(name, str) else "")
-        explanation = (
-            f"{who} is behind {len(group)} finding(s) of {len(by_pattern)} kind(s) "
-            + (f"in {periods[0]}" if len(periods) == 1 else f"between {periods[0]} and {periods[-1]}" if periods
-               else "") + ": " + "; ".join(parts)
-            + f". In all {money(total)} is at risk, most of it as {dominant.replace('_', ' ')}. Several kinds of "
-            "irregularity by one person are a pattern of behaviour: review this salesperson's accounts as a whole.")
         evidence = {
             "dominant_pattern": dominant, "total_risk": total, "findings": len(group),
             "patterns": {pattern: {
@@ -124,9 +116,7 @@ class SalespersonRollup(Detector):
         return {
             "entity_id": salesperson, "salesperson_id": salesperson, "customer_id": None,
             "period": periods[-1] if periods else None, "score": score, "risk_amount": total,
-            "title": f"Salesperson {salesperson}: {len(group)} findings across {len(by_pattern)} patterns, "
-                     f"mostly {dominant.replace('_', ' ')}",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence, "facts": {"name": name, "region": region, "periods": periods},
             "related": related_ids(("salesperson", [salesperson]), *[
                 (entity.split(":", 1)[0], [entity.split(":", 1)[1]]) for entity in entities]),
         }

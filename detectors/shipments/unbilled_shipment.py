@@ -8,7 +8,8 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
-from detectors.common import day, money, month_of
+from detectors.common import month_of
+from detectors.wording import unbilled_shipment
 
 
 class UnbilledShipment(Detector):
@@ -46,6 +47,7 @@ class UnbilledShipment(Detector):
 
     code = "SHP-01"
     pattern = "unbilled_shipment"
+    wording = unbilled_shipment.words
     entity_type = "shipment"
     family = "shipments"
     requires = {
@@ -169,21 +171,6 @@ class UnbilledShipment(Detector):
         elif customers is not None and shipment["customer_id"] in customers.index:
             salesperson = customers.at[shipment["customer_id"], "assigned_salesperson_id"]
         value = float(gaps["unbilled_value"].sum())
-        items = "; ".join(f"{r.product_id}: shipped {r.shipped_qty:g}, billed {r.billed_qty:g}"
-                          for r in gaps.head(5).itertuples())
-        if linked is None:
-            link_words = "names no invoice and no posted invoice of its order or customer matches it"
-        elif linked_status == "cancelled":
-            link_words = f"names invoice {linked}, which was cancelled"
-        else:
-            link_words = f"names invoice {linked}, which bills less than was shipped"
-        explanation = (
-            f"Shipment {shipment_id} to customer {shipment['customer_id']} on {day(shipment['ship_date'])} "
-            f"{link_words}: {items}. Unbilled goods worth about {money(value)} left the warehouse with no "
-            f"receivable behind them, so nobody will ever ask for the money."
-        )
-        if gaps["unit_value"].isna().any():
-            explanation += " Some products have no known price, so the value is understated."
         evidence = {
             "ship_date": shipment["ship_date"], "linked_invoice": linked, "linked_invoice_status": linked_status,
             "delivery_address": shipment.get("delivery_address"), "received_by": shipment.get("received_by"),
@@ -197,8 +184,7 @@ class UnbilledShipment(Detector):
         return {
             "entity_id": shipment_id, "salesperson_id": salesperson, "customer_id": shipment["customer_id"],
             "period": month_of(shipment["ship_date"]), "score": score, "risk_amount": value,
-            "title": f"Shipment {shipment_id}: {gaps['unbilled_qty'].sum():g} units shipped without an invoice",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
             "related": related_ids(("shipment", [shipment_id]), ("customer", [shipment["customer_id"]]),
                                    ("salesperson", [salesperson]), ("invoice", billing),
                                    ("product", gaps["product_id"])),

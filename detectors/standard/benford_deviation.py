@@ -18,7 +18,6 @@ from audit.benford import (
     MINIMUM_AMOUNT,
     MINIMUM_SAMPLE,
     SECOND_DIGIT,
-    TEST_TITLES,
     Z_CRITICAL_95,
     BenfordTest,
     benford_by_group,
@@ -28,15 +27,12 @@ from audit.benford import (
 )
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
-from detectors.common import combine_traces, day, money, saturating
+from detectors.common import combine_traces, saturating
 from detectors.standard.support import amount_unit, group_period, invoice_totals, most_common
+from detectors.wording import benford_deviation
 
 # Tests read from the leading digits: they assume amounts spread over several orders of magnitude.
 LEADING_DIGIT_TESTS = (FIRST_DIGIT, FIRST_TWO, FIRST_THREE, SECOND_DIGIT)
-
-
-def _digit_label(test: str, digit: int) -> str:
-    return f"{int(digit):02d}" if test == LAST_TWO else str(int(digit))
 
 
 def test_evidence(result: BenfordTest) -> dict:
@@ -85,6 +81,7 @@ class _BenfordDeviation(Detector):
     """Shared logic of the per-salesperson and per-customer Benford tests (not registered: abstract)."""
 
     pattern = "benford_deviation"
+    wording = benford_deviation.words
     family = "standard"
     requires = {
         "invoices": ("invoice_id", "invoice_no", "invoice_date", "customer_id", "salesperson_id"),
@@ -116,11 +113,6 @@ class _BenfordDeviation(Detector):
     @abc.abstractmethod
     def group_column(self) -> str:
         """The invoice column that defines a group (salesperson_id or customer_id)."""
-
-    @property
-    @abc.abstractmethod
-    def group_word(self) -> str:
-        """How a group is named in the explanation."""
 
     # ------------------------------------------------------------ tests on the groups
     def find(self, data) -> pd.DataFrame:
@@ -243,31 +235,7 @@ class _BenfordDeviation(Detector):
         first_day, last_day = invoices["invoice_date"].min(), invoices["invoice_date"].max()
         salesperson = group if self.group_column == "salesperson_id" else most_common(invoices["salesperson_id"])
         customer = group if self.group_column == "customer_id" else None
-        described = []
-        for j in judged:
-            result = j["result"]
-            digits_words = ", ".join(
-                f"{_digit_label(result.test, h['digit'])} ({h['count']} amounts against {h['expected_count']:.0f} "
-                f"expected)" for h in j["hot"][:3]) or "no single digit stands out"
-            described.append(f"{result.title.lower()}: too many amounts at {digits_words}")
         warnings = [j["result"].warning for j in judged if j["result"].warning]
-        small = [f"{j['result'].title.lower()} used {j['result'].n:,} amounts, fewer than the "
-                 f"{j['result'].minimum_sample:,} at which it is fully reliable" for j in judged if j["result"].warning]
-        unit_words = (f" Amounts are read in units of {unit:,} (at least {self.unit_share:.0%} of the ledger's "
-                      f"amounts are whole multiples of it)." if unit > 1 else "")
-        explanation = (
-            f"The {len(invoices):,} posted invoices of {self.group_word} {group} from {day(first_day)} to "
-            f"{day(last_day)} do not have the digit pattern that natural amounts follow (Benford's law), by more "
-            f"than the chance variation of that many invoices explains — {'; '.join(described)}. Amounts that "
-            f"are made up, or steered to a level such as just under a limit, leave this kind of trace. The "
-            f"invoices in those digits beyond what chance allows are worth about {money(risk)} (surplus count "
-            f"above its 95 % bound × the digit's mean amount); start sampling with the "
-            f"{min(len(hot_invoices), 5)} largest of them ({', '.join(hot_invoices['invoice_no'].astype(str).head(5))})."
-            f"{unit_words}"
-            + (f" Caution, small sample: the {'; the '.join(small)} — the verdict allows for the sample size, "
-               f"but the picture is rougher." if small else "")
-            + " This is a statistical screen, not proof: it says where to look."
-        )
         evidence = {
             "group": {"column": self.group_column, "id": group, "n_invoices": len(invoices),
                       "first_date": first_day, "last_date": last_day, "total_amount": float(invoices["amount"].sum()),
@@ -291,9 +259,9 @@ class _BenfordDeviation(Detector):
         return {
             "entity_id": group, "salesperson_id": salesperson, "customer_id": customer,
             "period": group_period(data, invoices["invoice_date"]), "score": score, "risk_amount": risk,
-            "title": f"{self.group_word.capitalize()} {group}: invoice amounts off Benford's law "
-                     f"({', '.join(TEST_TITLES[j['result'].test].lower() for j in judged)})",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"unit_share": self.unit_share,
+                      "largest_invoice_nos": hot_invoices["invoice_no"].astype(str).head(5).tolist()},
             "related": related_ids((kind, [group]), ("salesperson", [salesperson]), ("customer", [customer]),
                                    ("invoice", hot_invoices["invoice_id"].head(self.max_listed_invoices))),
         }
@@ -348,7 +316,6 @@ class BenfordDeviation(_BenfordDeviation):
     code = "STD-01"
     entity_type = "salesperson"
     group_column = "salesperson_id"
-    group_word = "salesperson"
 
 
 class CustomerBenfordDeviation(_BenfordDeviation):
@@ -387,4 +354,3 @@ class CustomerBenfordDeviation(_BenfordDeviation):
     code = "STD-07"
     entity_type = "customer"
     group_column = "customer_id"
-    group_word = "customer"

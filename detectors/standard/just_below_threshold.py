@@ -9,8 +9,9 @@ import pandas as pd
 
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.common import combine_traces, day, money, month_of, saturating
-from detectors.standard.support import excess_p_value, invoice_totals, share_words
+from detectors.common import combine_traces, month_of, saturating
+from detectors.standard.support import excess_p_value, invoice_totals
+from detectors.wording import just_below_threshold
 
 
 class JustBelowThreshold(Detector):
@@ -61,6 +62,7 @@ class JustBelowThreshold(Detector):
 
     code = "STD-06"
     pattern = "just_below_threshold"
+    wording = just_below_threshold.words
     entity_type = "invoice"
     family = "standard"
     requires = {
@@ -156,22 +158,6 @@ class JustBelowThreshold(Detector):
                   "part_without_order": 0.4 if no_order.any() else 0.0,
                   "one_salesperson": 0.2 if run["salesperson_id"].nunique() == 1 else 0.0,
                   "total_near_limit": 0.3 * closeness}
-        parts_words = "; ".join(f"{r.invoice_no} of {day(r.invoice_date)}, {money(r.amount)}"
-                                + (f" (order {r.order_id})" if isinstance(r.order_id, str) else " (no order)")
-                                for r in run.head(6).itertuples())
-        reasons = []
-        if not shared.empty:
-            reasons.append(f"they bill the same order ({', '.join(sorted(set(shared)))})")
-        if no_order.any():
-            reasons.append(f"{int(no_order.sum())} of them name no order, while {share_words(order_share)} of "
-                           "invoices do")
-        explanation = (
-            f"Customer {entity.customer_id} was billed {len(run)} invoices within {self.split_days} day(s) of each "
-            f"other, each under the approval limit of {money(limit)} and none approved, together {money(total)}: "
-            f"{parts_words}. They are not separate purchases: {' and '.join(reasons)}. Splitting a sale keeps it "
-            f"away from the manager who must approve invoices of {money(limit)} or more. Money at risk: the whole "
-            f"split, {money(total)}."
-        )
         evidence = {
             "kind": "split", "approval_amount": limit, "split_days": self.split_days, "total": total,
             "parts": run[["invoice_id", "invoice_no", "invoice_date", "amount", "order_id",
@@ -184,9 +170,8 @@ class JustBelowThreshold(Detector):
             "entity_id": entity.invoice_id, "salesperson_id": entity.salesperson_id,
             "customer_id": entity.customer_id, "period": month_of(entity.invoice_date),
             "score": combine_traces(traces.values()), "risk_amount": total,
-            "title": f"Invoice {entity.invoice_no}: one sale of {money(total)} split into {len(run)} invoices under "
-                     "the approval limit",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"invoice_no": entity.invoice_no, "parts_without_order": int(no_order.sum())},
             "related": related_ids(("invoice", ids), ("customer", [entity.customer_id]),
                                    ("salesperson", run["salesperson_id"].unique()),
                                    ("order", run["order_id"].dropna().unique())),
@@ -232,14 +217,6 @@ class JustBelowThreshold(Detector):
             traces = {"salesperson_concentration": 0.5 + 0.3 * strength, "closeness_to_limit": 0.3 * closeness}
             peers = found.loc[(found["salesperson_id"] == invoice.salesperson_id)
                               & (found["invoice_id"] != invoice.invoice_id), "invoice_id"]
-            explanation = (
-                f"Invoice {invoice.invoice_no} of {day(invoice.invoice_date)} to customer {invoice.customer_id}, "
-                f"{money(invoice.amount)}, is {money(limit - invoice.amount)} under the approval limit of "
-                f"{money(limit)} and has no approver. Salesperson {invoice.salesperson_id} has {below} invoices in the "
-                f"{self.band_pct:g} % just under the limit and only {n - below} in the {self.band_pct:g} % just over it; "
-                f"for the other salespeople {share_words(share)} of such invoices fall under it. Landing just under the limit "
-                f"this often avoids the manager's approval — a price, discount or credit the manager would refuse."
-            )
             evidence = {
                 "kind": "just_below", "approval_amount": limit, "band_pct": self.band_pct,
                 "amount": invoice.amount, "under_limit_by": limit - invoice.amount,
@@ -252,8 +229,8 @@ class JustBelowThreshold(Detector):
                 "entity_id": invoice.invoice_id, "salesperson_id": invoice.salesperson_id,
                 "customer_id": invoice.customer_id, "period": month_of(invoice.invoice_date),
                 "score": combine_traces(traces.values()), "risk_amount": invoice.amount,
-                "title": f"Invoice {invoice.invoice_no}: {money(invoice.amount)}, just under the approval limit",
-                "explanation": explanation, "evidence": evidence,
+                "evidence": evidence,
+                "facts": {"invoice_no": invoice.invoice_no, "invoice_date": invoice.invoice_date},
                 "related": related_ids(("invoice", [invoice.invoice_id]), ("customer", [invoice.customer_id]),
                                        ("salesperson", [invoice.salesperson_id]),
                                        ("invoice", peers.head(MAX_RELATED - 3))),

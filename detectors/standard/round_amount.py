@@ -10,7 +10,7 @@ import pandas as pd
 
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.membership import among, isin
-from detectors.common import money, saturating
+from detectors.common import saturating
 from detectors.ledger import line_net
 from detectors.standard.support import (
     amount_unit,
@@ -18,15 +18,16 @@ from detectors.standard.support import (
     group_period,
     invoice_totals,
     most_common,
-    share_words,
     significant_digits,
 )
+from detectors.wording import round_amount
 
 
 class _RoundAmount(Detector):
     """Shared logic of the per-salesperson and per-customer round-amount tests (abstract)."""
 
     pattern = "round_amount"
+    wording = round_amount.words
     family = "standard"
     requires = {
         "invoices": ("invoice_id", "invoice_no", "invoice_date", "customer_id", "salesperson_id"),
@@ -53,11 +54,6 @@ class _RoundAmount(Detector):
     @abc.abstractmethod
     def group_column(self) -> str:
         """salesperson_id or customer_id."""
-
-    @property
-    @abc.abstractmethod
-    def group_word(self) -> str:
-        """How a group is named in the explanation."""
 
     # ------------------------------------------------------------ which amounts are round
     def _roundness(self, amounts: pd.Series, unit: int) -> pd.DataFrame:
@@ -155,9 +151,8 @@ class _RoundAmount(Detector):
         round_inv = invoices[invoices["suspicious"]].sort_values(["amount", "invoice_id"], ascending=[False, True])
         round_rec = receipts[receipts["suspicious"].astype(bool)].sort_values(["amount", "receipt_id"],
                                                                              ascending=[False, True])
-        risk, strengths, described = 0.0, [], []
-        for test, rows, noun in ((tests["invoices"], round_inv, "invoices"),
-                                 (tests["cash_receipts"], round_rec, "cash receipts")):
+        risk, strengths = 0.0, []
+        for test, rows in ((tests["invoices"], round_inv), (tests["cash_receipts"], round_rec)):
             if not test["flagged"]:
                 continue
             # Only the round amounts beyond what the rest of the ledger's rate would give are at risk: their
@@ -166,22 +161,11 @@ class _RoundAmount(Detector):
             test["excess_value"] = float(rows["amount"].sum()) * excess_share
             risk += test["excess_value"]
             strengths.append(saturating(math.log10(self.alpha / max(test["p_value"], 1e-300)), 3.0))
-            examples = ", ".join(f"{money(a)}" for a in rows["amount"].head(4))
-            described.append(
-                f"{test['k']} of its {test['n']:,} {noun} are in round figures ({share_words(test['rate'])}, "
-                f"against {share_words(test['population_rate'])} in the rest of the ledger; e.g. {examples})")
         score = 0.5 + 0.4 * max(strengths)
         salesperson = group if self.group_column == "salesperson_id" else most_common(
             pd.concat([invoices["salesperson_id"], receipts.get("salesperson_id", pd.Series(dtype=object))]))
         customers = pd.concat([round_inv["customer_id"], round_rec["customer_id"]]).dropna().unique()
         customer = group if self.group_column == "customer_id" else (customers[0] if len(customers) == 1 else None)
-        explanation = (
-            f"{self.group_word.capitalize()} {group}: " + "; ".join(described) + ". Round totals are typed in, "
-            f"not computed from prices and quantities — invoices whose lines are themselves round (a round "
-            f"price list) are not counted. A figure chosen by someone can hide an invented sale, a quantity "
-            f"tuned to reach a number, or cash kept back to a round sum. The round amounts beyond the rest of the "
-            f"ledger's rate are worth about {money(risk)}. This is a screen: it says which records to look at."
-        )
         evidence = {
             "group": {"column": self.group_column, "id": group},
             "rule": {"max_significant_digits": self.max_significant_digits, "min_zero_digits": self.min_zero_digits,
@@ -204,8 +188,7 @@ class _RoundAmount(Detector):
         return {
             "entity_id": group, "salesperson_id": salesperson, "customer_id": customer,
             "period": group_period(data, dates), "score": score, "risk_amount": risk,
-            "title": f"{self.group_word.capitalize()} {group}: unusually many round amounts",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
             "related": related_ids((kind, [group]), ("salesperson", [salesperson]), ("customer", [customer]),
                                    ("invoice", listed_inv), ("receipt", listed_rec)),
         }
@@ -252,7 +235,6 @@ class RoundAmount(_RoundAmount):
     code = "STD-04"
     entity_type = "salesperson"
     group_column = "salesperson_id"
-    group_word = "salesperson"
 
 
 class CustomerRoundAmount(_RoundAmount):
@@ -291,4 +273,3 @@ class CustomerRoundAmount(_RoundAmount):
     code = "STD-08"
     entity_type = "customer"
     group_column = "customer_id"
-    group_word = "customer"

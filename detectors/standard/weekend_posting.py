@@ -7,16 +7,9 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.common import combine_traces, day, money, month_of
-from detectors.standard.support import invoice_totals, off_day, share_words
-
-
-def _day_words(data, when) -> str:
-    when = pd.Timestamp(when)
-    weekday = when.strftime("%a")
-    if weekday in data.policy.weekend:
-        return f"{day(when)}, a {when.strftime('%A')} (the policy weekend)"
-    return f"{day(when)}, a {when.strftime('%A')} that the policy lists as a holiday"
+from detectors.common import combine_traces, month_of
+from detectors.standard.support import invoice_totals, off_day
+from detectors.wording import weekend_posting
 
 
 def _off_dates(data, table: ibis.Table, column: str) -> tuple[list, int, int]:
@@ -106,6 +99,7 @@ class WeekendPosting(Detector):
 
     code = "STD-05"
     pattern = "weekend_posting"
+    wording = weekend_posting.words
     entity_type = "invoice"
     family = "standard"
     requires = {
@@ -150,27 +144,12 @@ class WeekendPosting(Detector):
             traces = {"day_off": 0.5 * unusual, "no_order": 0.3 if no_order else 0.0,
                       "not_shipped": 0.3 if not_shipped else 0.0,
                       "salesperson_repeats": 0.2 if repeats else 0.0}
-            also = []
-            if no_order:
-                also.append(f"it names no order ({share_words(order_share)} of invoices do)")
-            if not_shipped:
-                also.append(f"no shipment names it ({share_words(ship_share)} of invoices have one)")
-            if repeats:
-                also.append(f"salesperson {invoice.salesperson_id} has {repeats} other invoice(s) dated on days off")
-            explanation = (
-                f"Invoice {invoice.invoice_no} to customer {invoice.customer_id} (salesperson "
-                f"{invoice.salesperson_id}) for {money(invoice.amount)} is dated {_day_words(data, invoice.invoice_date)}, "
-                f"when the company does not work: {n_off:,} of its {n_all:,} invoices "
-                f"({share_words(self.off_day_share_)}) carry such a date." + (f" Besides, {'; '.join(also)}." if also else "")
-                + " An invoice dated on a closed day was made up after the fact or keyed outside normal control "
-                  "(a backdated sale, a copy, a sale to a made-up account)."
-            )
             rows.append({
                 "entity_id": invoice.invoice_id, "salesperson_id": invoice.salesperson_id,
                 "customer_id": invoice.customer_id, "period": month_of(invoice.invoice_date),
                 "score": combine_traces(traces.values()), "risk_amount": invoice.amount,
-                "title": f"Invoice {invoice.invoice_no} dated on a day off ({day(invoice.invoice_date)})",
-                "explanation": explanation,
+                "facts": {"invoice_no": invoice.invoice_no, "off_day_records": n_off, "records": n_all,
+                          "order_share": order_share, "ship_share": ship_share},
                 "evidence": {"date": invoice.invoice_date, "weekday": pd.Timestamp(invoice.invoice_date).strftime("%A"),
                              "policy_weekend": list(data.policy.weekend),
                              "policy_holiday": pd.Timestamp(invoice.invoice_date).strftime("%a") not in data.policy.weekend,
@@ -221,6 +200,7 @@ class WeekendReceipt(Detector):
 
     code = "STD-09"
     pattern = "weekend_posting"
+    wording = weekend_posting.words
     entity_type = "receipt"
     family = "standard"
     requires = {"receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "method", "amount")}
@@ -254,25 +234,11 @@ class WeekendReceipt(Detector):
             salesperson = collector or receipt.assigned_salesperson_id
             traces = {"booked_on_day_off": 0.5 * unusual if posted_off[k] else 0.0,
                       "receipt_dated_on_day_off": 0.4 * unusual if receipt_off[k] else 0.0}
-            which = []
-            if receipt_off[k]:
-                which.append(f"the customer's receipt is dated {_day_words(data, receipt.receipt_date)}")
-            if posted_off[k]:
-                which.append(f"it was booked on {_day_words(data, receipt.posted_date)}")
-            explanation = (
-                f"A {receipt.method} receipt {receipt.receipt_id} of {money(receipt.amount)} from customer "
-                f"{receipt.customer_id}" + (f", collected by {collector}" if collector else "") + ": "
-                + " and ".join(which) + f". {len(found):,} of the {n_all:,} receipts "
-                f"({share_words(self.off_day_share_)}) carry such a date. Money taken or booked while the "
-                "office is closed is outside the cash routine: a backdated receipt covering a late hand-in, "
-                "or cash handled off the books."
-            )
             rows.append({
                 "entity_id": receipt.receipt_id, "salesperson_id": salesperson, "customer_id": receipt.customer_id,
                 "period": month_of(receipt.posted_date if posted_off[k] else receipt.receipt_date),
                 "score": combine_traces(traces.values()), "risk_amount": receipt.amount,
-                "title": f"Receipt {receipt.receipt_id} dated or booked on a day off",
-                "explanation": explanation,
+                "facts": {"off_day_records": len(found), "records": n_all},
                 "evidence": {"receipt_date": receipt.receipt_date, "posted_date": receipt.posted_date,
                              "receipt_date_off": bool(receipt_off[k]), "posted_date_off": bool(posted_off[k]),
                              "method": receipt.method, "amount": receipt.amount, "collected_by": collector,
@@ -320,6 +286,7 @@ class WeekendCheque(Detector):
 
     code = "STD-10"
     pattern = "weekend_posting"
+    wording = weekend_posting.words
     entity_type = "cheque"
     family = "standard"
     requires = {"cheques": ("cheque_id", "cheque_no", "customer_id", "amount", "due_date", "received_date")}
@@ -348,26 +315,11 @@ class WeekendCheque(Detector):
             salesperson = collector or cheque.assigned_salesperson_id
             traces = {"handed_in_on_day_off": 0.5 * unusual if handed_off[k] else 0.0,
                       "received_on_day_off": 0.3 * unusual if received_off[k] else 0.0}
-            which = []
-            if received_off[k]:
-                which.append(f"it was received from the customer on {_day_words(data, cheque.received_date)}")
-            if handed_off[k]:
-                which.append(f"handed in to treasury on {_day_words(data, cheque.handed_in_date)}")
-            explanation = (
-                f"Cheque {cheque.cheque_no} ({cheque.cheque_id}) of {money(cheque.amount)} from customer "
-                f"{cheque.customer_id}, due {day(cheque.due_date)}"
-                + (f", collected by {collector}" if collector else "")
-                + ": " + " and ".join(which) + f". {len(found):,} of the {n_all:,} cheques "
-                f"({share_words(self.off_day_share_)}) carry such a date. Treasury is closed on days off, so "
-                "the date was keyed after the fact — often to make a cheque that was held back look handed "
-                "in on time."
-            )
             rows.append({
                 "entity_id": cheque.cheque_id, "salesperson_id": salesperson, "customer_id": cheque.customer_id,
                 "period": month_of(cheque.handed_in_date if handed_off[k] else cheque.received_date),
                 "score": combine_traces(traces.values()), "risk_amount": cheque.amount,
-                "title": f"Cheque {cheque.cheque_no} received or handed in on a day off",
-                "explanation": explanation,
+                "facts": {"cheque_no": cheque.cheque_no, "off_day_records": len(found), "records": n_all},
                 "evidence": {"received_date": cheque.received_date, "handed_in_date": cheque.handed_in_date,
                              "due_date": cheque.due_date, "received_off": bool(received_off[k]),
                              "handed_in_off": bool(handed_off[k]), "amount": cheque.amount,

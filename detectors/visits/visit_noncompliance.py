@@ -7,8 +7,9 @@ import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among, isin
-from detectors.common import combine_traces, day, haversine_m, money, month_of, saturating
+from detectors.common import combine_traces, haversine_m, month_of, saturating
 from detectors.ledger import data_end_date, invoice_amounts
+from detectors.wording import visit_noncompliance
 
 # What each trace says on its own (combined as 1 − ∏(1 − c)); the size-dependent ones grow to the
 # second figure (full at ``full_late_minutes`` / ``full_offsite_m``).
@@ -20,14 +21,6 @@ OFFSITE = (0.6, 0.3)         # checked in outside the geofence
 IMPOSSIBLE = 0.85            # no vehicle covers the distance from the previous check-in in the time
 PINGS_ELSEWHERE = 0.75       # 'done', but the phone's positions during the visit were elsewhere
 DONE_NO_CHECKIN = 0.6        # reported done with no check-in at all
-
-
-TRACE_WORDS = {
-    "missed": "not made", "phone_elsewhere_at_planned_time": "phone elsewhere at the planned time",
-    "done_without_checkin": "done without a check-in", "cancelled_not_rescheduled": "cancelled, not rescheduled",
-    "late": "late check-in", "offsite": "check-in off site", "impossible_travel": "impossible travel",
-    "pings_elsewhere": "phone elsewhere during the visit",
-}
 
 
 def _planned_at(visits: pd.DataFrame) -> pd.Series:
@@ -100,6 +93,7 @@ class VisitNoncompliance(Detector):
 
     code = "VIS-01"
     pattern = "visit_noncompliance"
+    wording = visit_noncompliance.words
     entity_type = "visit"
     family = "visits"
     requires = {"visits": ("visit_id", "salesperson_id", "customer_id", "planned_date")}
@@ -326,51 +320,12 @@ class VisitNoncompliance(Detector):
 
     def _finding(self, visit, traces: dict, sales: pd.Series) -> dict:
         index = visit.name
-        said = []
-        planned = visit["planned_at"] if pd.notna(visit["planned_at"]) else visit["planned_date"]
-        planned_words = (f"{planned:%Y-%m-%d %H:%M}" if pd.notna(visit["planned_at"])
-                         else day(visit["planned_date"]))
-        if "missed" in traces:
-            said.append(f"the visit planned for {planned_words} was not made (status "
-                        f"{visit['status'] or 'not recorded'}, no check-in)")
-        if "phone_elsewhere_at_planned_time" in traces:
-            seen = self._missed_pings_[index]
-            said.append(f"at the planned time the phone was {seen['median_distance_m'] / 1000:.1f} km from the "
-                        f"customer ({seen['pings']} position(s))")
-        if "done_without_checkin" in traces:
-            said.append(f"the visit planned for {planned_words} is reported done but has no check-in")
-        if "cancelled_not_rescheduled" in traces:
-            said.append(f"the visit planned for {planned_words} was cancelled and no new visit to the customer "
-                        f"was planned within {self.reschedule_days} days")
-        if "late" in traces:
-            said.append(f"checked in at {visit['checkin_at']:%H:%M}, {visit['late_min']:.0f} minutes after the "
-                        f"planned {planned_words} ({self.late_minutes:g} allowed)")
-        if "offsite" in traces:
-            said.append(f"the check-in was {visit['offsite_m'] / 1000:.2f} km from the customer's location "
-                        f"({self.geofence_m:g} m allowed)")
         leg = self._legs_.get(index)
-        if "impossible_travel" in traces and leg:
-            said.append(f"between check-ins of visits {leg['from_visit']} and {leg['to_visit']} the salesperson "
-                        f"would have covered {leg['distance_m'] / 1000:.1f} km in {leg['hours'] * 60:.0f} minutes "
-                        f"({leg['speed_kmh']:.0f} km/h, {self.max_speed_kmh:g} possible)")
-        if "pings_elsewhere" in traces:
-            seen = self._ping_distance_.loc[visit["visit_id"]]
-            said.append(f"the visit is reported done, but {int(seen['away'])} of the phone's {int(seen['pings'])} "
-                        f"position(s) during it were away from the customer (median "
-                        f"{seen['median_distance_m'] / 1000:.1f} km)")
         score = combine_traces(traces.values())
         month = month_of(visit["planned_date"])
         month_sales = float(sales.get((visit["customer_id"], month), 0.0)) if len(sales) else 0.0
         planned_visits = max(int(self._visit_counts_.get((visit["customer_id"], month), 1)), 1)
         risk = month_sales / planned_visits * self.sales_share_at_risk
-        explanation = (
-            f"Visit {visit['visit_id']} of salesperson {visit['salesperson_id']} to customer {visit['customer_id']}: "
-            + "; ".join(said) + ". Visits missed, late or reported from elsewhere leave the customer unserved "
-            f"and unwatched, and a false report hides it; the customer bought {money(month_sales)} that month over {planned_visits} planned "
-            f"visit(s), and {self.sales_share_at_risk:.0%} of one visit's share ({money(risk)}) is counted at "
-            "risk."
-            + (" Confidence is lower: the customer has no recorded location, so the check-in could not be placed."
-               if pd.isna(visit["customer_lat"]) else ""))
         replacement = self._replacements_.get(index) if len(self._replacements_) else None
         evidence = {
             "status": visit["status"], "planned_at": None if pd.isna(visit["planned_at"]) else
@@ -386,13 +341,13 @@ class VisitNoncompliance(Detector):
             "sales_share_at_risk": self.sales_share_at_risk,
             "traces": {k: round(float(c), 4) for k, c in traces.items()},
         }
-        title_bits = [TRACE_WORDS.get(name, name.replace("_", " ")) for name in traces]
         related_visits = [leg["from_visit"], leg["to_visit"]] if leg else []
         return {
             "entity_id": visit["visit_id"], "salesperson_id": visit["salesperson_id"],
             "customer_id": visit["customer_id"], "period": month, "score": score, "risk_amount": risk,
-            "title": f"Visit {visit['visit_id']} on {day(visit['planned_date'])}: {', '.join(title_bits)}",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"planned_date": visit["planned_date"], "reschedule_days": self.reschedule_days,
+                      "max_speed_kmh": self.max_speed_kmh, "customer_located": pd.notna(visit["customer_lat"])},
             "related": related_ids(("visit", [visit["visit_id"]]), ("customer", [visit["customer_id"]]),
                                    ("salesperson", [visit["salesperson_id"]]), ("visit", related_visits)),
         }

@@ -1,0 +1,59 @@
+"""Wording of multi_name_invoicing (CUS-02): one buyer invoiced under several names."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.wording import Words
+from detectors.common import day, money
+
+WORDS = {"shared_phone": "phone", "shared_address": "address", "shared_bank_account": "bank account",
+         "cheque_drawer": "cheque drawer", "shared_owner_name": "owner"}
+
+
+def _pair_words(pair) -> str:
+    parts = []
+    for kind, info in sorted(pair["shared"].items()):
+        value = info["value"] if info["value"] == info["other_value"] else f"{info['value']} / {info['other_value']}"
+        if kind == "cheque_drawer":
+            parts.append(f"{info['from']} paid with cheques drawn on {info['to']}'s account or name ({value})")
+        else:
+            parts.append(f"the same {WORDS[kind]} ({value})")
+    for d in sorted(pair["delivered"], key=lambda d: (d["kind"], d["from"])):
+        if d["kind"] == "delivery_point":
+            where = f" at {d['value']}" if d.get("value") else ""
+            parts.append(f"{d['share']:.0%} of {d['from']}'s shipments delivered at {d['to']}'s place{where}")
+        else:
+            parts.append(f"{d['share']:.0%} of {d['from']}'s shipments received by {d['value']}, {d['to']}'s owner")
+    t = pair["timing"]
+    if t.get("strength", 0) > 0:
+        parts.append(f"{pair['older']} bought in {t['older_monthly_rate']:.0%} of months but in "
+                     f"{t['observed_overlap']} of the {t['months_tested']} months {pair['newer']} bought "
+                     f"(about {t['expected_overlap']:g} expected)")
+    return f"{pair['newer']} and {pair['older']}: " + "; ".join(parts)
+
+
+def words(finding) -> Words:
+    evidence = finding["evidence"]
+    accounts = evidence["accounts"]
+    anchor, others = accounts[0], accounts[1:]
+    above = evidence["above_limit"]
+    if pd.notna(above) and above > 0:
+        risk_words = (f"together the accounts owed up to {money(evidence['peak_balance'])} on "
+                      f"{day(evidence['peak_date'])}, {money(above)} above {anchor['customer_id']}'s credit limit "
+                      f"of {money(evidence['credit_limit'])}")
+    else:
+        limit_words = (f" (within {anchor['customer_id']}'s credit limit of {money(evidence['credit_limit'])})"
+                       if pd.notna(evidence["credit_limit"]) else "")
+        risk_words = f"the group's open balance is {money(evidence['open_balance'])}{limit_words}"
+    said = [_pair_words(pair) for pair in evidence["pairs"][:6]]
+    listed = ", ".join(f"{a['customer_id']} {a['name']} opened {day(a['created_date'])}" for a in others)
+    explanation = (
+        f"Customer {anchor['customer_id']} ({anchor['name']}, on record since {day(anchor['created_date'])}) and "
+        f"{len(others)} other account(s) ({listed}) look like one buyer invoiced under several names: "
+        + " | ".join(said)
+        + f". The accounts were invoiced {money(sum(a['invoiced'] for a in accounts))} in all; {risk_words}. "
+          f"Several names for one buyer get round its credit limit and per-customer caps, so the company carries "
+          f"more exposure on it than it agreed to.")
+    return Words(f"Customer {anchor['customer_id']} and {len(others)} other account(s) look like one buyer",
+                 explanation)

@@ -1,0 +1,60 @@
+"""Wording of payment_swap (PAY-01): a receipt showing the marks of a swapped payment or of lapping."""
+
+from __future__ import annotations
+
+from audit.wording import Words
+from detectors.common import day, money
+from detectors.wording import text
+
+TITLE_BITS = {"drawer_not_the_customer": "cheque not the customer's",
+              "paid_before_the_cheque": "paid before its cheque",
+              "paid_another_customers_invoices": "applied to another customer",
+              "amount_of_another_customers_open_invoice": "another customer's amount"}
+
+
+def _trace_words(evidence, facts) -> list[str]:
+    """One phrase per trace the receipt shows, in the order the traces were found."""
+    traces, phrases = evidence["traces"], []
+    if "drawer_not_the_customer" in traces:
+        phrases.append(f"cheque {facts['cheque_no']} was {facts['drawer_words']}")
+    if "paid_before_the_cheque" in traces:
+        phrases.append(f"the customer's receipt is dated {day(evidence['receipt_date'])}, "
+                       f"{evidence['receipt_before_cheque_working_days']} working days before the cheque booked for "
+                       f"it was received ({day(evidence['cheque_received'])}): the customer paid before that cheque "
+                       f"existed, as with cash replaced by a later cheque")
+    if "paid_another_customers_invoices" in traces:
+        crossed = evidence["other_customers_invoices"]
+        others = sorted({i["invoice_customer"] for i in crossed})
+        older = any(i["invoice_date"] <= evidence["receipt_date"] for i in crossed)
+        phrases.append(f"{money(sum(i['amount'] for i in crossed))} of it was applied to invoice(s) "
+                       f"{', '.join(i['invoice_id'] for i in crossed[:5])} of another customer "
+                       f"({', '.join(others[:5])})" + (", dated before the receipt" if older else ""))
+    if "amount_of_another_customers_open_invoice" in traces:
+        first = evidence["matching_open_invoices"][0]
+        phrases.append(f"its amount is exactly that of invoice {first['invoice_id']} of customer "
+                       f"{first['invoice_customer']} ({day(first['invoice_date'])}), still unpaid on the receipt's "
+                       f"date: that customer's money appears to have been booked here")
+    if "posted_late" in traces:
+        phrases.append(f"it was booked on {day(evidence['posted_date'])}, {evidence['late_working_days']} working "
+                       f"days after the customer's receipt ({evidence['hand_in_days']} allowed)")
+    if "confirmation_below_ledger" in traces:
+        phrases.append("balance confirmations show customers owing less than the ledger while this money was out: "
+                       + "; ".join(f"{c['customer_id']} on {day(c['as_of_date'])}, {money(c['gap'])} less"
+                                   for c in evidence["confirmations"][:4]))
+    return phrases
+
+
+def words(finding) -> Words:
+    evidence, facts = finding["evidence"], finding["facts"]
+    salesperson, caveats = text(finding["salesperson_id"]), facts["caveats"]
+    explanation = (
+        f"Receipt {finding['entity_id']} of {money(evidence['amount'])} from customer {finding['customer_id']}"
+        + (f", collected by {salesperson}" if salesperson else "") + ": "
+        + "; ".join(_trace_words(evidence, facts)) + ". "
+        "These are the marks of a payment swap: the customer's money kept by the salesperson and replaced by "
+        "a personal cheque or by another customer's money, which hides the shortfall until the chain breaks."
+        + (f" Confidence is lower: {'; '.join(caveats)}." if caveats else "")
+    )
+    title = f"Receipt {finding['entity_id']}: " + ", ".join(
+        bit for key, bit in TITLE_BITS.items() if key in evidence["traces"])
+    return Words(title, explanation)

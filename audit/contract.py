@@ -198,7 +198,12 @@ PATTERNS: tuple[str, ...] = (
     "visit_noncompliance", "cash_discount_not_applied", "unauthorized_discount", "price_deviation",
     "customer_distress", "duplicate_invoice", "invoice_number_gap", "benford_deviation", "round_amount",
     "weekend_posting", "just_below_threshold", "salesperson_anomaly", "customer_anomaly", "invoice_anomaly",
+    # Added: facts about the data itself (a price list missing a change), not frauds.
+    "price_list_gap",
 )
+# Patterns whose findings are about the data, not a fraud or a failing customer: evaluation does not count
+# them as findings (they are neither true nor false alarms).
+DATA_PATTERNS: tuple[str, ...] = ("price_list_gap",)
 SALESPERSON_PATTERNS: tuple[str, ...] = PATTERNS[:12]
 
 EXCEPTION_COLUMNS: tuple[str, ...] = (

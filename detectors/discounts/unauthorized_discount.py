@@ -23,6 +23,7 @@ BASE_BREACH = 0.6          # any discount beyond what was allowed
 SIZE_WEIGHT = 0.3          # grows with how far beyond (full at ``full_excess_pct``)
 PEER_WEIGHT = 0.3          # the salesperson's own discounts far above peers'
 FAVOURED_WEIGHT = 0.2      # the same customer gets unallowed discounts again and again
+UNAPPROVED_UNKNOWN_WEIGHT = 0.3  # beyond tiers and common discounts where approvals are not recorded
 FLOAT_SLACK = 1e-6         # percentages compared with this slack (stored values are rounded)
 
 
@@ -237,22 +238,59 @@ class UnauthorizedDiscount(Detector):
                             in_promotion=in_promotion)
 
     # ------------------------------------------------------------ per-invoice part
+    def _without_approvals(self, lines: pd.DataFrame) -> pd.DataFrame:
+        """Allowed percent when the data records no approval at all: the salesperson's own authority, the
+        volume tier, or a common discount (same category and percent given to ``promo_min_customers``
+        customers or more, as a running promotion shows). Whether a manager approved more is unknown."""
+        tier = lines["quantity"].map(lambda quantity: tier_pct(self.volume_tiers, quantity))
+        kind = lines["discount_type"].fillna("manual").replace({"none": "manual"})
+        running = self._running_promotions(lines.assign(discount_type="promo"), pd.Series(True, index=lines.index))
+        key = lines["category"].where(lines["category"].notna(), lines["product_id"])
+        common = pd.Series(False, index=lines.index)
+        for promo in running.itertuples():
+            common |= ((key == promo.key) & (np.abs(lines["discount_pct"] - promo.discount_pct) <= FLOAT_SLACK)
+                       & (lines["invoice_date"] >= promo.first) & (lines["invoice_date"] <= promo.last))
+        allowed = np.maximum(tier, self.salesperson_pct).where(~common, lines["discount_pct"])
+        why = pd.Series(np.where(common, "a discount commonly given on this category",
+                                 "a salesperson's own authority or the volume tier; approvals are not recorded"),
+                        index=lines.index, dtype=object)
+        return lines.assign(level=UNKNOWN, tier_pct=tier, kind=kind, allowed_pct=allowed, allowed_why=why,
+                            in_promotion=common)
+
     def find(self, data) -> pd.DataFrame:
         lines = self._discounted_lines(data)
         self.n_discounted_lines_ = len(lines)
+        self.eligible_records_ = len(lines)
+        self.approvals_recorded_ = bool(data.has("invoice_lines", ("discount_approved_by",))
+                                        and data.frame("invoice_lines")["discount_approved_by"].notna().any())
+        self.unknown_traces_ = [] if self.approvals_recorded_ else [
+            "discount approvals (not recorded): whether someone with authority approved a discount"]
+        if not self.approvals_recorded_:
+            self.note_ = ("No discount approval is recorded (invoice_lines.discount_approved_by absent or blank): "
+                          "authority was not checked; discounts were judged against the volume tiers, the "
+                          "discounts commonly given and the salesperson's peers only.")
         if lines.empty:
             return empty_findings()
         employees_known = data.has("employees", ("employee_id",))
-        lines = self._allowed(lines, self._levels(data), employees_known)
+        if self.approvals_recorded_:
+            lines = self._allowed(lines, self._levels(data), employees_known)
+        else:
+            lines = self._without_approvals(lines)
         lines["excess_pct"] = lines["discount_pct"] - lines["allowed_pct"]
         lines["gross"] = lines["quantity"] * lines["unit_price"]
         lines["excess_amount"] = lines["gross"] * lines["excess_pct"].clip(lower=0) / 100
         breaches = lines[(lines["excess_pct"] > self.min_excess_pct + FLOAT_SLACK) & (lines["excess_amount"] > 0)]
+        rates = self._salesperson_rates(data)
+        peer_median = float(rates.loc[rates["gross"] > 0, "rate"].median()) if (rates["gross"] > 0).any() else 0.0
+        if not self.approvals_recorded_:
+            # Without approvals a discount beyond the rules is no breach by itself: only a salesperson who
+            # gives far more than the peers makes it a finding.
+            far_above = [p for p in rates.index if peer_median > 0
+                         and rates.at[p, "rate"] / peer_median >= self.peer_multiple]
+            breaches = breaches[breaches["salesperson_id"].isin(far_above)]
         self.n_breaching_lines_ = len(breaches)
         if breaches.empty:
             return empty_findings()
-        rates = self._salesperson_rates(data)
-        peer_median = float(rates.loc[rates["gross"] > 0, "rate"].median()) if (rates["gross"] > 0).any() else 0.0
         favoured = breaches.groupby(["salesperson_id", "customer_id"])["invoice_id"].nunique()
         return pd.DataFrame([
             self._finding(invoice_id, group, rates, peer_median, favoured, breaches, employees_known)
@@ -263,7 +301,11 @@ class UnauthorizedDiscount(Detector):
         customer, salesperson, when = first["customer_id"], first["salesperson_id"], first["invoice_date"]
         excess = float(group["excess_amount"].sum())
         worst = float(group["excess_pct"].max())
-        traces = {"discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
+        if self.approvals_recorded_:
+            traces = {"discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
+        else:
+            # approvals unknown: beyond the tiers and common discounts, not proven beyond authority
+            traces = {"discount_beyond_rules": UNAPPROVED_UNKNOWN_WEIGHT}
         rate = float(rates.at[salesperson, "rate"]) if salesperson in rates.index else 0.0
         peer_ratio = rate / peer_median if peer_median > 0 else (np.inf if rate > 0 else 0.0)
         if peer_ratio >= self.peer_multiple:
@@ -275,7 +317,8 @@ class UnauthorizedDiscount(Detector):
         described = []
         for row in group.head(5).itertuples():
             approver = (f"approved by {row.approved_by}, {LEVEL_WORDS.get(row.level, row.level)}"
-                        if isinstance(row.approved_by, str) else "no approver")
+                        if isinstance(row.approved_by, str) else
+                        "no approver" if self.approvals_recorded_ else "approval not recorded")
             described.append(
                 f"{row.product_id}: {row.quantity:g} units, {row.kind} discount {row.discount_pct:g} % "
                 f"({approver}) where {row.allowed_pct:g} % was allowed ({row.allowed_why}); "
@@ -301,7 +344,10 @@ class UnauthorizedDiscount(Detector):
             "without authority or disguised as a tier or promotion gives the company's margin away, often to a "
             "favoured customer."
             + (" Confidence is lower: an approver could not be found in the staff lists and was taken as a "
-               "manager." if unknown and not employees_known else ""))
+               "manager." if unknown and not employees_known and self.approvals_recorded_ else "")
+            + ("" if self.approvals_recorded_ else
+               " Discount approvals are not recorded in this data, so whether someone with authority approved "
+               "it was not checked; it is listed because the salesperson gives far more discount than the peers."))
         evidence = {
             "excess_amount": excess, "authority_pct": {"salesperson": self.salesperson_pct,
                                                        "manager": self.manager_pct},
@@ -312,6 +358,8 @@ class UnauthorizedDiscount(Detector):
             "customer_invoices_with_unallowed_discounts": repeats,
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
+        if not self.approvals_recorded_:
+            evidence["not_checked"] = ["discount approvals (not recorded)"]
         approvers = [a for a in group["approved_by"] if isinstance(a, str)]
         invoice_no = first.get("invoice_no") if isinstance(first.get("invoice_no"), str) else invoice_id
         return {

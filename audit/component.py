@@ -22,11 +22,25 @@ def missing_inputs(requires: Mapping[str, tuple[str, ...]], data: AuditData) -> 
     return missing
 
 
+def blank_columns(needs_values: Mapping[str, tuple[str, ...]], data: AuditData) -> list[str]:
+    """``table.column`` names in ``needs_values`` that are absent or hold no value in any row."""
+    blank = []
+    for table, columns in needs_values.items():
+        for column in columns:
+            if not data.has(table, (column,)) or not data.frame(table)[column].notna().any():
+                blank.append(f"{table}.{column}")
+    return blank
+
+
 class Component:
     """Base of :class:`audit.detector.Detector` and :class:`audit.analysis.Analysis`."""
 
     code: ClassVar[str]
     requires: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # Columns whose values the conclusion needs: absent or blank everywhere, the component is not run.
+    # While finding it may set ``unknown_traces_`` (traces it could not judge, in plain words) and
+    # ``eligible_records_`` (records judged: 0 is "ran over 0 eligible records", not "0 findings").
+    needs_values: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     @classmethod
     def params_from_policy(cls, policy: Policy) -> dict:
@@ -58,3 +72,8 @@ class Component:
     def missing_inputs(cls, data: AuditData) -> list[str]:
         """``table.column`` names (or ``table``) this class needs and the data lacks."""
         return missing_inputs(cls.requires, data)
+
+    @classmethod
+    def blank_inputs(cls, data: AuditData) -> list[str]:
+        """``table.column`` names whose values this class's conclusion needs and the data does not hold."""
+        return blank_columns(cls.needs_values, data)

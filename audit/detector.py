@@ -72,6 +72,9 @@ class Detector(Component, abc.ABC):
         missing = self.missing_inputs(data)
         if missing:
             raise DetectorInputError(f"{self.code} ({self.pattern}) needs {', '.join(missing)}")
+        blank = self.blank_inputs(data)
+        if blank:
+            raise DetectorInputError(f"{self.code} ({self.pattern}) needs values in {', '.join(blank)}")
         found = self.find(data)
         return normalise_findings(found, self)
 

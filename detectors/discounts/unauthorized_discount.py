@@ -239,23 +239,42 @@ class UnauthorizedDiscount(Detector):
 
     # ------------------------------------------------------------ per-invoice part
     def _without_approvals(self, lines: pd.DataFrame) -> pd.DataFrame:
-        """Allowed percent when the data records no approval at all: the salesperson's own authority, the
-        volume tier, or a common discount (same category and percent given to ``promo_min_customers``
-        customers or more, as a running promotion shows). Whether a manager approved more is unknown."""
+        """Allowed percent when the data records no approval at all. Typed discounts keep their rules (a
+        'volume' discount the quantity does not earn, 'cash' on the line, a 'promo' matching no running
+        promotion). A manual (or untyped) discount is allowed up to the salesperson's own authority, the
+        volume tier, or a common discount (same category and percent for ``promo_min_customers`` customers
+        or more); whether a manager approved more is unknown."""
         tier = lines["quantity"].map(lambda quantity: tier_pct(self.volume_tiers, quantity))
         kind = lines["discount_type"].fillna("manual").replace({"none": "manual"})
-        running = self._running_promotions(lines.assign(discount_type="promo"), pd.Series(True, index=lines.index))
         key = lines["category"].where(lines["category"].notna(), lines["product_id"])
-        common = pd.Series(False, index=lines.index)
-        for promo in running.itertuples():
-            common |= ((key == promo.key) & (np.abs(lines["discount_pct"] - promo.discount_pct) <= FLOAT_SLACK)
-                       & (lines["invoice_date"] >= promo.first) & (lines["invoice_date"] <= promo.last))
-        allowed = np.maximum(tier, self.salesperson_pct).where(~common, lines["discount_pct"])
-        why = pd.Series(np.where(common, "a discount commonly given on this category",
-                                 "a salesperson's own authority or the volume tier; approvals are not recorded"),
-                        index=lines.index, dtype=object)
+
+        def matches(candidates: pd.DataFrame) -> pd.Series:
+            running = self._running_promotions(candidates, pd.Series(True, index=candidates.index))
+            hit = pd.Series(False, index=lines.index)
+            for promo in running.itertuples():
+                hit |= ((key == promo.key) & (np.abs(lines["discount_pct"] - promo.discount_pct) <= FLOAT_SLACK)
+                        & (lines["invoice_date"] >= promo.first) & (lines["invoice_date"] <= promo.last))
+            return hit
+
+        manual = kind == "manual"
+        common = matches(lines[manual].assign(discount_type="promo")) & manual
+        promo = kind == "promo"
+        running = matches(lines[promo]) & promo
+        volume = kind == "volume"
+        allowed = pd.Series(0.0, index=lines.index)
+        why = pd.Series("a cash discount belongs to the payment, not the invoice line", index=lines.index,
+                        dtype=object)
+        allowed[manual] = np.maximum(tier[manual], self.salesperson_pct)
+        why[manual] = "a salesperson's own authority or the volume tier (approvals are not recorded)"
+        allowed[common] = lines.loc[common, "discount_pct"]
+        why[common] = "a discount commonly given on this category"
+        allowed[volume] = tier[volume]
+        why[volume] = "the volume tier the line's quantity earns"
+        allowed[promo] = np.where(running[promo], lines.loc[promo, "discount_pct"], tier[promo])
+        why[promo] = np.where(running[promo], "matches a running promotion",
+                              "no running promotion matches: only the volume tier")
         return lines.assign(level=UNKNOWN, tier_pct=tier, kind=kind, allowed_pct=allowed, allowed_why=why,
-                            in_promotion=common)
+                            in_promotion=common | running)
 
     def find(self, data) -> pd.DataFrame:
         lines = self._discounted_lines(data)
@@ -287,7 +306,7 @@ class UnauthorizedDiscount(Detector):
             # gives far more than the peers makes it a finding.
             far_above = [p for p in rates.index if peer_median > 0
                          and rates.at[p, "rate"] / peer_median >= self.peer_multiple]
-            breaches = breaches[breaches["salesperson_id"].isin(far_above)]
+            breaches = breaches[(breaches["kind"] != "manual") | breaches["salesperson_id"].isin(far_above)]
         self.n_breaching_lines_ = len(breaches)
         if breaches.empty:
             return empty_findings()
@@ -304,8 +323,11 @@ class UnauthorizedDiscount(Detector):
         if self.approvals_recorded_:
             traces = {"discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
         else:
-            # approvals unknown: beyond the tiers and common discounts, not proven beyond authority
-            traces = {"discount_beyond_rules": UNAPPROVED_UNKNOWN_WEIGHT}
+            # approvals unknown: a manual discount beyond the tiers and common discounts is not proven beyond
+            # authority; a typed discount its rule does not allow (tier, promotion, cash) still is a breach
+            manual_only = bool((group["kind"] == "manual").all())
+            traces = {"discount_beyond_rules": UNAPPROVED_UNKNOWN_WEIGHT} if manual_only else {
+                "discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
         rate = float(rates.at[salesperson, "rate"]) if salesperson in rates.index else 0.0
         peer_ratio = rate / peer_median if peer_median > 0 else (np.inf if rate > 0 else 0.0)
         if peer_ratio >= self.peer_multiple:
@@ -347,7 +369,9 @@ class UnauthorizedDiscount(Detector):
                "manager." if unknown and not employees_known and self.approvals_recorded_ else "")
             + ("" if self.approvals_recorded_ else
                " Discount approvals are not recorded in this data, so whether someone with authority approved "
-               "it was not checked; it is listed because the salesperson gives far more discount than the peers."))
+               "it was not checked"
+               + ("; it is listed because the salesperson gives far more discount than the peers."
+                  if (group["kind"] == "manual").all() else "; its discount type's own rule does not allow it.")))
         evidence = {
             "excess_amount": excess, "authority_pct": {"salesperson": self.salesperson_pct,
                                                        "manager": self.manager_pct},

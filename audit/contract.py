@@ -200,6 +200,8 @@ PATTERNS: tuple[str, ...] = (
     "weekend_posting", "just_below_threshold", "salesperson_anomaly", "customer_anomaly", "invoice_anomaly",
     # Added: facts about the data itself (a price list missing a change), not frauds.
     "price_list_gap",
+    # Added: a very large invoice reversed by a credit note soon after it was issued.
+    "reversed_large_invoice",
 )
 # Patterns whose findings are about the data, not a fraud or a failing customer: evaluation does not count
 # them as findings (they are neither true nor false alarms).

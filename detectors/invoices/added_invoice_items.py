@@ -100,7 +100,8 @@ class AddedInvoiceItems(Detector):
                   and data.has("orders", ("order_id", "customer_id", "order_date"))
                   and data.has("order_lines", ("order_id", "product_id", "quantity")))
         notes = data.has("credit_notes", ("credit_note_id", "credit_date", "invoice_id", "reason"))
-        if not (orders or notes):
+        nothing_invoiced = data.has("invoices") and data.frame("invoices").empty
+        if not (orders or notes or nothing_invoiced):
             missing.append("orders and order_lines that invoices.order_id names, or credit_notes with reason "
                            "(something to compare the invoices with)")
         return missing

@@ -16,7 +16,10 @@ PRICE_SOURCE_WORDS = "values in price_list, invoice_lines.list_price or products
 
 
 def has_price_source(data) -> bool:
-    """Whether the data holds any list price to compare invoice prices with."""
+    """Whether the data holds any list price to compare invoice prices with (an empty ledger has nothing
+    to compare and needs none)."""
+    if data.has("invoice_lines") and data.frame("invoice_lines").empty:
+        return True
     if data.has("price_list", ("product_id", "unit_price")) and data.frame("price_list")["unit_price"].notna().any():
         return True
     return any(data.has(table, ("list_price",)) and data.frame(table)["list_price"].notna().any()

@@ -55,6 +55,14 @@ class UnauthorizedDiscount(Detector):
     unallowed discounts on several invoices (favoured customers). Lines within ``min_excess_pct`` are
     ignored.
 
+    When the data records no approval at all (``discount_approved_by`` absent or blank everywhere), who
+    approved a discount is unknown, not "nobody": the run says so once (``note_``, ``unknown_traces_``).
+    Typed discounts keep their own rules (tier, running promotion, cash on the line); a manual or
+    untyped discount beyond the salesperson's authority and the tier, and not commonly given on its
+    category (``promo_min_customers`` customers or more), is a finding only when the salesperson's
+    discounts are ``peer_multiple`` times the peers' median, and its explanation says the approval was
+    not checked.
+
     Why it matters
     --------------
     A secret discount gives away the company's margin, often to a favoured customer in exchange for a

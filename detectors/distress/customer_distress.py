@@ -44,6 +44,13 @@ class CustomerDistress(Detector):
     and the financial statements (``audit.financials.statement_distress``, with the interest and
     young-company flags). Every score uses only what was on record at that month end.
 
+    Without receipts allocated to invoices the data does not say what was paid: the signs that rest on
+    the open balance (overdue and aged invoices, days of sales outstanding, stopped shipments "while
+    money is overdue", the credit limit, and the order signs that count only while the customer pays
+    late) are not measured, nothing is called overdue, and the run says so (``note_``,
+    ``unknown_traces_``; ``eligible_records_`` is 0 when no sign at all can be measured). Customers
+    without payment terms get ``[collections] default_terms_days``.
+
     Findings: the first month the score reaches ``watch_level`` (the early warning) and the first month it
     reaches ``alert_level``: at most two per customer, so the list shows when the warning could first have
     been given and the explanation says where the customer stands now. ``report_levels`` adds the first

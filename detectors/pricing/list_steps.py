@@ -5,13 +5,14 @@ invoice of the period differs from the list by the same step, whoever sold it to
 fact about the price list, not a fraud per invoice. :func:`list_steps` recognises it among the lines
 that deviate from the list (``price_deviation`` excuses them and ``price_list_gap`` reports them once):
 
-- a **product step**: the lines of one product charged one same price off the list, by at least
-  ``min_customers`` customers and ``min_salespeople`` salespeople, making up at least ``min_share`` of
+- a **product step**: at least ``min_lines`` lines of one product charged one same price off the list,
+  by at least ``min_customers`` customers and ``min_salespeople`` salespeople, making up at least ``min_share`` of
   the product's lines between the first and the last of them;
 - a **company-wide step**: product steps of at least ``min_products`` products whose ratio to the list
   agrees within ``ratio_tolerance_pct`` (a list missing a general price change); a product's lines at
   that ratio, inside the step's dates, belong to it even when they are too few to be a product step
-  on their own (a product sold once in the period).
+  on their own (a product sold once in the period), and so do a product's lines at that ratio to its
+  own later step price (a product whose list price was never charged).
 
 A fraud is one salesperson's price for favoured customers: it is neither across salespeople nor most of
 the product's lines. A line of a product inside a step's dates but at another price is still judged, against
@@ -33,6 +34,7 @@ STEP_COLUMNS = ("step_id", "product_id", "unit_price", "ratio", "first", "last",
 class StepSettings:
     min_customers: int = 2
     min_salespeople: int = 2
+    min_lines: int = 3
     min_share: float = 0.6
     min_products: int = 3
     ratio_tolerance_pct: float = 1.5
@@ -76,7 +78,8 @@ def list_steps(lines: pd.DataFrame, counts: pd.DataFrame, settings: StepSettings
     groups = _groups(lines, counts)
     spread = groups["top_salesperson_lines"] / groups["lines"]
     product_step = ((groups["customers"] >= s.min_customers) & (groups["salespeople"] >= s.min_salespeople)
-                    & (groups["share"] >= s.min_share) & (spread <= s.max_salesperson_share))
+                    & (groups["lines"] >= s.min_lines) & (groups["share"] >= s.min_share)
+                    & (spread <= s.max_salesperson_share))
     groups["company_step"] = pd.Series(None, index=groups.index, dtype=object)
     # Company-wide steps: product steps of several products at one ratio (clustered in ratio order).
     steps = groups[product_step].sort_values("ratio", kind="mergesort")
@@ -99,6 +102,16 @@ def list_steps(lines: pd.DataFrame, counts: pd.DataFrame, settings: StepSettings
             groups["last"] <= last) & (groups["share"] >= s.min_share)
         groups.loc[joins | groups.index.isin(members), "company_step"] = name
         kept |= joins
+        # A product whose list price was never charged: its earlier price is the general step applied to
+        # its own later step price (the list says 13; 12.40 was charged, then 15.50 = 12.40 / 0.80).
+        for index in groups.index[~kept & (groups["share"] >= s.min_share)]:
+            row = groups.loc[index]
+            if not (first <= row["first"] and row["last"] <= last):
+                continue
+            own = groups[product_step & (groups["product_id"] == row["product_id"]) & (groups.index != index)]
+            if ((row["unit_price"] / own["unit_price"] / centre - 1).abs() <= tolerance).any():
+                groups.at[index, "company_step"] = name
+                kept.at[index] = True
     found = groups[kept].copy().reset_index(drop=True)
     found["step_id"] = [f"{p}@{u:g}" for p, u in zip(found["product_id"], found["unit_price"], strict=True)]
     return found[list(STEP_COLUMNS)]

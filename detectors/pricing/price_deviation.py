@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import among
 from detectors.common import money, month_of, saturating
 from detectors.ledger import with_class_and_product_price
 from detectors.pricing.list_steps import explained, implied_prices, list_steps
@@ -271,8 +272,14 @@ def unexcused_deviations(data, tolerance_pct: float, order_price_days: int, stat
     counts = pd.DataFrame(columns=["product_id", "invoice_date", "n"])
     if lines.empty:
         return lines, counts
-    with_price = priced.filter(valid.notnull())
-    counts = data.execute(with_price.group_by(["product_id", "invoice_date"]).aggregate(n=with_price.count()))
+    # Every posted line of the deviating products per day: the share a price step takes of the product's lines.
+    invoice_lines = data.table("invoice_lines")
+    invoices = data.table("invoices")
+    sold = invoice_lines.join(invoices, "invoice_id").select(invoice_lines.product_id, invoices.invoice_date,
+                                                              status=invoices.status)
+    sold = sold.filter((sold.status.isnull() | (sold.status != "cancelled"))
+                       & among(sold.product_id, sorted(set(lines["product_id"]))))
+    counts = data.execute(sold.group_by(["product_id", "invoice_date"]).aggregate(n=sold.count()))
     counts["invoice_date"] = pd.to_datetime(counts["invoice_date"])
     lines = lines.sort_values(["invoice_id", "line_no"], ignore_index=True)
     lines["invoice_date"] = pd.to_datetime(lines["invoice_date"])

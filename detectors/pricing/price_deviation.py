@@ -107,6 +107,8 @@ class PriceDeviation(Detector):
 
     # ------------------------------------------------------------ per-invoice part
     def find(self, data) -> pd.DataFrame:
+        self.unknown_traces_ = [] if data.has("price_list", ("product_id", "unit_price")) else [
+            "dated list prices (no price_list: the line's or product's list price, which may be out of date)"]
         lines, counts = unexcused_deviations(data, self.tolerance_pct, self.order_price_days, self)
         if lines.empty:
             return empty_findings()

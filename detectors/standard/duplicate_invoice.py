@@ -168,6 +168,10 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
         credited = self._credited(data, ids)
         known_orders = self._known_orders(data, pairs)
         shares = self._shares(data)
+        self.unknown_traces_ = [words for known, words in (
+            (shares["order"] > 0, "whether a copy bills an order of its own (no invoice names an order)"),
+            (data.has("shipments", ("invoice_id",)), "whether a copy was shipped (no shipments naming invoices)"),
+        ) if not known]
         self.shares_ = shares
         tolerance = self.amount_tolerance_pct / 100.0
 

@@ -236,9 +236,14 @@ PATTERN_TABLE: dict[str, Pattern] = {p.name: p for p in (
     Pattern("salesperson_anomaly", "Unusual salesperson", "salesperson", LEAD),
     Pattern("customer_anomaly", "Unusual customer", "customer", LEAD),
     Pattern("invoice_anomaly", "Unusual invoice", "invoice", LEAD),
+    Pattern("price_list_gap", "Price list missing a change", "product", DATA_FINDING),
+    Pattern("reversed_large_invoice", "Very large invoice reversed soon after", "invoice", STANDARD_TEST),
 )}
 PATTERNS: tuple[str, ...] = tuple(PATTERN_TABLE)
 SALESPERSON_PATTERNS: tuple[str, ...] = tuple(p.name for p in PATTERN_TABLE.values() if p.family == SALESPERSON_FRAUD)
+# Patterns whose findings are about the data, not a fraud or a failing customer: evaluation does not count
+# them as findings (they are neither true nor false alarms).
+DATA_PATTERNS: tuple[str, ...] = tuple(p.name for p in PATTERN_TABLE.values() if p.family == DATA_FINDING)
 
 
 def pattern_label(name: str) -> str:

@@ -82,6 +82,9 @@ class Detector(Component, abc.ABC):
         missing = self.missing_inputs(data)
         if missing:
             raise DetectorInputError(f"{self.code} ({self.pattern}) needs {', '.join(missing)}")
+        blank = self.blank_inputs(data)
+        if blank:
+            raise DetectorInputError(f"{self.code} ({self.pattern}) needs values in {', '.join(blank)}")
         return normalise_findings(self.worded(self.find(data)), self)
 
     def worded(self, found: pd.DataFrame) -> pd.DataFrame:

@@ -107,6 +107,8 @@ class CollectionsPolicy(_Section):
         "reminder": 0, "letter_1": 15, "letter_2_stop_supply": 30, "letter_3": 60, "letter_4": 90,
         "agency": 120, "legal": 180,
     })
+    # Added to the contract's policy: the payment terms of a customer whose own are not recorded.
+    default_terms_days: NonNegativeInt = 30
 
     @field_validator("ladder_days")
     @classmethod

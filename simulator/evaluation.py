@@ -5,6 +5,9 @@ Matching rule (the data contract's): a finding matches a label when the label's
 agree. For ``customer_distress`` a finding counts only if its period ends at least
 ``lead_days`` (30) days before the label's ``event_date`` (the default).
 
+Findings of the data patterns (``audit.contract.DATA_PATTERNS``: a price list missing a change) are
+facts about the data, not frauds: they are left out of every figure and counted in ``data_findings``.
+
 Figures: per pattern recall, precision and decoy hits (findings that match a legitimate look-alike),
 decoys ranked above the worst-ranked real case of their pattern; precision at 50 and 100 of the
 ranked list; the share of labelled money at risk found in the top 100; ROC AUC of customer_distress.
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from audit.contract import LABEL_COLUMNS
+from audit.contract import DATA_PATTERNS, LABEL_COLUMNS
 from audit.evidence import frame_from_text
 
 DISTRESS = "customer_distress"
@@ -137,6 +140,10 @@ def evaluate(exceptions: pd.DataFrame, labels: pd.DataFrame, decoys: pd.DataFram
     labels, decoys = (frame.reset_index(drop=True).assign(
         event_date=lambda f: pd.to_datetime(f.get("event_date"), errors="coerce")) for frame in (labels, decoys))
     exceptions = exceptions.sort_values("rank", kind="mergesort").reset_index(drop=True)
+    # Findings about the data (a price list missing a change) are neither a caught fraud nor a false alarm.
+    about_data = exceptions["pattern"].isin(DATA_PATTERNS)
+    n_data_findings = int(about_data.sum())
+    exceptions = exceptions[~about_data].reset_index(drop=True)
     keys = _finding_keys(exceptions)
     label_hits = _matches(keys, labels.reset_index(drop=True), lead_days)
     decoy_hits = _matches(keys, decoys.reset_index(drop=True), lead_days)
@@ -173,7 +180,7 @@ def evaluate(exceptions: pd.DataFrame, labels: pd.DataFrame, decoys: pd.DataFram
     amounts = labels["amount"].fillna(0.0) if "amount" in labels else pd.Series(0.0, index=labels.index)
     total_amount = float(amounts.sum())
     overall = {
-        "findings": len(exceptions), "labels": len(labels), "decoys": len(decoys),
+        "findings": len(exceptions), "data_findings": n_data_findings, "labels": len(labels), "decoys": len(decoys),
         "recall": len(found_labels) / len(labels) if len(labels) else float("nan"),
         "precision": len(true_findings) / len(exceptions) if len(exceptions) else 0.0,
         "precision_at_50": precision_at(50), "precision_at_100": precision_at(100),

@@ -76,6 +76,10 @@ CUSTOMER_FEATURES: tuple[Feature, ...] = (
 
 INVOICE_FEATURES: tuple[Feature, ...] = (
     Feature("amount_vs_customer", "amount against the customer's median invoice", "ratio", "high"),
+    # Absolute size, against the company's and the product's norms (a customer's own history says
+    # nothing about its first or its largest-ever invoice).
+    Feature("amount_vs_company", "amount against the company's median invoice", "ratio", "high"),
+    Feature("quantity_vs_product", "largest line quantity against the product's average line", "ratio", "high"),
     Feature("discount_rate", "unapproved discount beyond the volume tiers", "share", "high", "gross"),
     Feature("price_deviation", "price against the valid list price", "share", "both", "list_value"),
     Feature("n_lines", "number of lines", "count", "high"),
@@ -397,6 +401,20 @@ def _visits(data, by: str) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------------- invoice features
+def _largest_quantity_ratio(data) -> pd.Series:
+    """Per posted invoice: its largest line quantity over the product's average line quantity (rounded as
+    it leaves the engine, so DuckDB and Spark agree)."""
+    lines = data.table("invoice_lines")
+    posted = posted_invoices(data).select("invoice_id")
+    lines = lines.join(posted, "invoice_id").select("invoice_id", "product_id", "quantity")
+    usual = lines.group_by("product_id").aggregate(usual=lines.quantity.mean())
+    joined = lines.join(usual, "product_id")
+    ratio = (joined.quantity / joined.usual.nullif(0)).round(6)
+    per_invoice = joined.group_by("invoice_id").aggregate(ratio=ratio.max())
+    frame = data.execute(per_invoice)
+    return frame.set_index("invoice_id")["ratio"].astype(float)
+
+
 def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> pd.DataFrame:
     """Features of each posted invoice with lines (``INVOICE_FEATURES``), sorted by invoice_id.
 
@@ -428,6 +446,9 @@ def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> p
     frame = frame.sort_values("invoice_id", ignore_index=True)
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
     frame["ym"] = frame["invoice_date"].dt.year * 100 + frame["invoice_date"].dt.month
+    quantity_ratio = _largest_quantity_ratio(data).reindex(frame["invoice_id"]).to_numpy()
+    company_median = float(frame["net"].median()) if len(frame) else np.nan
+    company_ratio = frame["net"] / company_median if company_median and company_median > 0 else np.nan
 
     counts = frame.groupby("customer_id")["net"].transform("size")
     median = frame.groupby("customer_id")["net"].transform("median").where(counts >= min_customer_invoices)
@@ -437,6 +458,9 @@ def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> p
         customer_median=median,
         amount_excess=(frame["net"] - median).clip(lower=0.0),
         amount_vs_customer=np.log2(ratio.where((ratio > 0) & (median > 0))),
+        amount_vs_company=np.log2(pd.Series(company_ratio, index=frame.index).where(lambda r: r > 0)),
+        quantity_vs_product=np.log2(pd.Series(quantity_ratio, index=frame.index, dtype=float).where(
+            lambda r: r > 0)),
         discount_rate=_ratio(frame["excess_discount"], frame["gross"]),
         price_deviation=_ratio(frame["priced_gross"], frame["list_value"]) - 1.0,
         n_lines=frame["n_lines"].astype(float),

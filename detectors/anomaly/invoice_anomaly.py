@@ -16,7 +16,9 @@ class InvoiceAnomaly(BehaviourAnomaly):
     What it finds
     -------------
     One row per posted invoice with lines, described by: its amount against the customer's median
-    invoice (customers with at least ``min_customer_invoices`` invoices), the discount beyond the
+    invoice (customers with at least ``min_customer_invoices`` invoices), its amount against the
+    company's median invoice and its largest line quantity against the product's average line (absolute
+    size: a customer's own history says nothing of its largest-ever invoice), the discount beyond the
     policy's volume tiers, the price against the valid list price (class price list, else general,
     else the line's or product's list price; either way), the number of lines, the days from its
     order to it (either way: an invoice before its order is as odd as a late one), whether it names

@@ -23,6 +23,7 @@ BASE_BREACH = 0.6          # any discount beyond what was allowed
 SIZE_WEIGHT = 0.3          # grows with how far beyond (full at ``full_excess_pct``)
 PEER_WEIGHT = 0.3          # the salesperson's own discounts far above peers'
 FAVOURED_WEIGHT = 0.2      # the same customer gets unallowed discounts again and again
+UNAPPROVED_UNKNOWN_WEIGHT = 0.3  # beyond tiers and common discounts where approvals are not recorded
 FLOAT_SLACK = 1e-6         # percentages compared with this slack (stored values are rounded)
 
 
@@ -53,6 +54,14 @@ class UnauthorizedDiscount(Detector):
     share of sales, at least ``peer_multiple`` times the median of peers; and the customer receiving
     unallowed discounts on several invoices (favoured customers). Lines within ``min_excess_pct`` are
     ignored.
+
+    When the data records no approval at all (``discount_approved_by`` absent or blank everywhere), who
+    approved a discount is unknown, not "nobody": the run says so once (``note_``, ``unknown_traces_``).
+    Typed discounts keep their own rules (tier, running promotion, cash on the line); a manual or
+    untyped discount beyond the salesperson's authority and the tier, and not commonly given on its
+    category (``promo_min_customers`` customers or more), is a finding only when the salesperson's
+    discounts are ``peer_multiple`` times the peers' median, and its explanation says the approval was
+    not checked.
 
     Why it matters
     --------------
@@ -237,22 +246,78 @@ class UnauthorizedDiscount(Detector):
                             in_promotion=in_promotion)
 
     # ------------------------------------------------------------ per-invoice part
+    def _without_approvals(self, lines: pd.DataFrame) -> pd.DataFrame:
+        """Allowed percent when the data records no approval at all. Typed discounts keep their rules (a
+        'volume' discount the quantity does not earn, 'cash' on the line, a 'promo' matching no running
+        promotion). A manual (or untyped) discount is allowed up to the salesperson's own authority, the
+        volume tier, or a common discount (same category and percent for ``promo_min_customers`` customers
+        or more); whether a manager approved more is unknown."""
+        tier = lines["quantity"].map(lambda quantity: tier_pct(self.volume_tiers, quantity))
+        kind = lines["discount_type"].fillna("manual").replace({"none": "manual"})
+        key = lines["category"].where(lines["category"].notna(), lines["product_id"])
+
+        def matches(candidates: pd.DataFrame) -> pd.Series:
+            running = self._running_promotions(candidates, pd.Series(True, index=candidates.index))
+            hit = pd.Series(False, index=lines.index)
+            for promo in running.itertuples():
+                hit |= ((key == promo.key) & (np.abs(lines["discount_pct"] - promo.discount_pct) <= FLOAT_SLACK)
+                        & (lines["invoice_date"] >= promo.first) & (lines["invoice_date"] <= promo.last))
+            return hit
+
+        manual = kind == "manual"
+        common = matches(lines[manual].assign(discount_type="promo")) & manual
+        promo = kind == "promo"
+        running = matches(lines[promo]) & promo
+        volume = kind == "volume"
+        allowed = pd.Series(0.0, index=lines.index)
+        why = pd.Series("a cash discount belongs to the payment, not the invoice line", index=lines.index,
+                        dtype=object)
+        allowed[manual] = np.maximum(tier[manual], self.salesperson_pct)
+        why[manual] = "a salesperson's own authority or the volume tier (approvals are not recorded)"
+        allowed[common] = lines.loc[common, "discount_pct"]
+        why[common] = "a discount commonly given on this category"
+        allowed[volume] = tier[volume]
+        why[volume] = "the volume tier the line's quantity earns"
+        allowed[promo] = np.where(running[promo], lines.loc[promo, "discount_pct"], tier[promo])
+        why[promo] = np.where(running[promo], "matches a running promotion",
+                              "no running promotion matches: only the volume tier")
+        return lines.assign(level=UNKNOWN, tier_pct=tier, kind=kind, allowed_pct=allowed, allowed_why=why,
+                            in_promotion=common | running)
+
     def find(self, data) -> pd.DataFrame:
         lines = self._discounted_lines(data)
         self.n_discounted_lines_ = len(lines)
+        self.eligible_records_ = len(lines)
+        self.approvals_recorded_ = bool(data.has("invoice_lines", ("discount_approved_by",))
+                                        and data.frame("invoice_lines")["discount_approved_by"].notna().any())
+        self.unknown_traces_ = [] if self.approvals_recorded_ else [
+            "discount approvals (not recorded): whether someone with authority approved a discount"]
+        if not self.approvals_recorded_:
+            self.note_ = ("No discount approval is recorded (invoice_lines.discount_approved_by absent or blank): "
+                          "authority was not checked; discounts were judged against the volume tiers, the "
+                          "discounts commonly given and the salesperson's peers only.")
         if lines.empty:
             return empty_findings()
         employees_known = data.has("employees", ("employee_id",))
-        lines = self._allowed(lines, self._levels(data), employees_known)
+        if self.approvals_recorded_:
+            lines = self._allowed(lines, self._levels(data), employees_known)
+        else:
+            lines = self._without_approvals(lines)
         lines["excess_pct"] = lines["discount_pct"] - lines["allowed_pct"]
         lines["gross"] = lines["quantity"] * lines["unit_price"]
         lines["excess_amount"] = lines["gross"] * lines["excess_pct"].clip(lower=0) / 100
         breaches = lines[(lines["excess_pct"] > self.min_excess_pct + FLOAT_SLACK) & (lines["excess_amount"] > 0)]
+        rates = self._salesperson_rates(data)
+        peer_median = float(rates.loc[rates["gross"] > 0, "rate"].median()) if (rates["gross"] > 0).any() else 0.0
+        if not self.approvals_recorded_:
+            # Without approvals a discount beyond the rules is no breach by itself: only a salesperson who
+            # gives far more than the peers makes it a finding.
+            far_above = [p for p in rates.index if peer_median > 0
+                         and rates.at[p, "rate"] / peer_median >= self.peer_multiple]
+            breaches = breaches[(breaches["kind"] != "manual") | breaches["salesperson_id"].isin(far_above)]
         self.n_breaching_lines_ = len(breaches)
         if breaches.empty:
             return empty_findings()
-        rates = self._salesperson_rates(data)
-        peer_median = float(rates.loc[rates["gross"] > 0, "rate"].median()) if (rates["gross"] > 0).any() else 0.0
         favoured = breaches.groupby(["salesperson_id", "customer_id"])["invoice_id"].nunique()
         return pd.DataFrame([
             self._finding(invoice_id, group, rates, peer_median, favoured, breaches, employees_known)
@@ -263,7 +328,14 @@ class UnauthorizedDiscount(Detector):
         customer, salesperson, when = first["customer_id"], first["salesperson_id"], first["invoice_date"]
         excess = float(group["excess_amount"].sum())
         worst = float(group["excess_pct"].max())
-        traces = {"discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
+        if self.approvals_recorded_:
+            traces = {"discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
+        else:
+            # approvals unknown: a manual discount beyond the tiers and common discounts is not proven beyond
+            # authority; a typed discount its rule does not allow (tier, promotion, cash) still is a breach
+            manual_only = bool((group["kind"] == "manual").all())
+            traces = {"discount_beyond_rules": UNAPPROVED_UNKNOWN_WEIGHT} if manual_only else {
+                "discount_beyond_allowed": BASE_BREACH + SIZE_WEIGHT * saturating(worst, self.full_excess_pct)}
         rate = float(rates.at[salesperson, "rate"]) if salesperson in rates.index else 0.0
         peer_ratio = rate / peer_median if peer_median > 0 else (np.inf if rate > 0 else 0.0)
         if peer_ratio >= self.peer_multiple:
@@ -275,7 +347,8 @@ class UnauthorizedDiscount(Detector):
         described = []
         for row in group.head(5).itertuples():
             approver = (f"approved by {row.approved_by}, {LEVEL_WORDS.get(row.level, row.level)}"
-                        if isinstance(row.approved_by, str) else "no approver")
+                        if isinstance(row.approved_by, str) else
+                        "no approver" if self.approvals_recorded_ else "approval not recorded")
             described.append(
                 f"{row.product_id}: {row.quantity:g} units, {row.kind} discount {row.discount_pct:g} % "
                 f"({approver}) where {row.allowed_pct:g} % was allowed ({row.allowed_why}); "
@@ -301,7 +374,12 @@ class UnauthorizedDiscount(Detector):
             "without authority or disguised as a tier or promotion gives the company's margin away, often to a "
             "favoured customer."
             + (" Confidence is lower: an approver could not be found in the staff lists and was taken as a "
-               "manager." if unknown and not employees_known else ""))
+               "manager." if unknown and not employees_known and self.approvals_recorded_ else "")
+            + ("" if self.approvals_recorded_ else
+               " Discount approvals are not recorded in this data, so whether someone with authority approved "
+               "it was not checked"
+               + ("; it is listed because the salesperson gives far more discount than the peers."
+                  if (group["kind"] == "manual").all() else "; its discount type's own rule does not allow it.")))
         evidence = {
             "excess_amount": excess, "authority_pct": {"salesperson": self.salesperson_pct,
                                                        "manager": self.manager_pct},
@@ -312,6 +390,8 @@ class UnauthorizedDiscount(Detector):
             "customer_invoices_with_unallowed_discounts": repeats,
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
+        if not self.approvals_recorded_:
+            evidence["not_checked"] = ["discount approvals (not recorded)"]
         approvers = [a for a in group["approved_by"] if isinstance(a, str)]
         invoice_no = first.get("invoice_no") if isinstance(first.get("invoice_no"), str) else invoice_id
         return {

@@ -8,9 +8,15 @@ import pandas as pd
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
 from detectors.common import day, money
-from detectors.distress.history import DistressSettings, distress_history, stop_supply_days
+from detectors.distress.history import (
+    SIGN_SOURCES,
+    DistressSettings,
+    distress_history,
+    stop_supply_days,
+    unmeasurable_signs,
+)
 from detectors.distress.scoring import EVENT_LABELS, SIGNS, ScoreSettings
-from detectors.distress.signals import BOUNCED_STATUSES, SignalSettings
+from detectors.distress.signals import BOUNCED_STATUSES, SignalSettings, payment_status_known
 from detectors.receivables.open_items import load_ledger, open_items
 
 KIND_WORDS = {
@@ -37,6 +43,13 @@ class CustomerDistress(Detector):
     source's "three months without shipments but an open balance"); exposure above the credit limit;
     and the financial statements (``audit.financials.statement_distress``, with the interest and
     young-company flags). Every score uses only what was on record at that month end.
+
+    Without receipts allocated to invoices the data does not say what was paid: the signs that rest on
+    the open balance (overdue and aged invoices, days of sales outstanding, stopped shipments "while
+    money is overdue", the credit limit, and the order signs that count only while the customer pays
+    late) are not measured, nothing is called overdue, and the run says so (``note_``,
+    ``unknown_traces_``; ``eligible_records_`` is 0 when no sign at all can be measured). Customers
+    without payment terms get ``[collections] default_terms_days``.
 
     Findings: the first month the score reaches ``watch_level`` (the early warning) and the first month it
     reaches ``alert_level``: at most two per customer, so the list shows when the warning could first have
@@ -183,9 +196,28 @@ class CustomerDistress(Detector):
         points = history[ledger].astype("float64").clip(lower=0.0).fillna(0.0).sum(axis=1)
         return points >= self.min_ledger_points
 
+    def _coverage(self, data, history: pd.DataFrame) -> None:
+        """What this run could judge: ``unknown_traces_``, ``eligible_records_`` (customers scored on at
+        least one measurable sign) and a ``note_`` when the data records no payments."""
+        unknown = []
+        if not payment_status_known(data):
+            unknown.append("payment status (no receipts allocated to invoices): nothing is known to be overdue")
+        unknown += unmeasurable_signs(data)
+        if not data.has("customer_financials", ("customer_id", "period_end")):
+            unknown.append("financial statements")
+        self.unknown_traces_ = unknown
+        measurable = len(unmeasurable_signs(data)) < len(SIGN_SOURCES) or data.has(
+            "customer_financials", ("customer_id", "period_end"))
+        self.eligible_records_ = self.n_customers_scored_ if measurable else 0
+        if not payment_status_known(data):
+            self.note_ = ("The data records no payments (receipts allocated to invoices): overdue amounts, "
+                          "days of sales outstanding, aging and stopped shipments were not checked"
+                          + ("; no other sign of distress is recorded either." if not measurable else "."))
+
     def find(self, data) -> pd.DataFrame:
         history = self.history(data)
         self.n_customers_scored_ = int(history["customer_id"].nunique()) if len(history) else 0
+        self._coverage(data, history)
         if history.empty:
             return empty_findings()
         history = history.assign(eligible=self._eligible(data, history))
@@ -311,8 +343,8 @@ class CustomerDistress(Detector):
                                         f"({money(v('bounced_amount'))}; {v('replaced_cheques'):.0f} replaced)"),
             "broken_promises": lambda: f"{v('promises_broken'):.0f} promise(s) to pay broken",
             "repeated_promises": lambda: f"{v('promises'):.0f} promises to pay in a year",
-            "shipments_stopped": lambda: (f"no goods taken for {v('days_without_shipment'):.0f} days (usually every "
-                                          f"{(v('usual_gap_days') if pd.notna(v('usual_gap_days')) else 0):.0f}) "
+            "shipments_stopped": lambda: (f"no goods taken for {v('days_without_shipment'):.0f} days "
+                                          f"({usual_gap_words(v('usual_gap_days'))}) "
                                           f"while {money(v('overdue'))} is overdue"),
             "credit_limit_breach": lambda: (f"exposure {money(v('exposure'))} is "
                                             f"{v('exposure') / v('credit_limit') - 1:.0%} above the credit limit of "
@@ -342,6 +374,14 @@ class CustomerDistress(Detector):
                 text = name.replace("_", " ")
             words.append((points, f"{text} ({points:+.2f})"))
         return words
+
+
+def usual_gap_words(usual_gap_days) -> str:
+    """How often the customer usually takes goods, in words ("usually every 15 days")."""
+    if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days <= 0:
+        return "too few earlier deliveries to say what is usual"
+    days = round(float(usual_gap_days))
+    return f"usually every {days} day{'s' if days != 1 else ''}"
 
 
 class _Records:

@@ -139,20 +139,24 @@ def distress_history(data, settings: DistressSettings = DistressSettings()) -> p
 
 
 # Which tables (and columns) each sign reads; a sign whose source is absent cannot be measured at all.
+# Signs that rest on the open balance (what is paid, what is overdue) need the receipts allocated to invoices.
+_PAID = (("receipts", ("receipt_id", "customer_id", "posted_date")),
+         ("receipt_allocations", ("receipt_id", "invoice_id", "amount")))
 SIGN_SOURCES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "payments_later": (("receipts", ("posted_date",)), ("receipt_allocations", ("invoice_id",))),
     "partial_payments": (("receipts", ("posted_date",)), ("receipt_allocations", ("invoice_id",))),
     "cheque_switch": (("receipts", ("posted_date",)), ("receipt_allocations", ("invoice_id",))),
     "longer_maturities": (("receipts", ("cheque_id",)), ("cheques", ("due_date", "received_date"))),
-    "dso": (("invoices", ("invoice_date",)),),
-    "aging_migration": (("invoices", ("invoice_date",)),),
-    "order_spike": (("invoices", ("invoice_date",)),),
-    "new_brands": (("products", ("brand",)),),
+    "dso": (("invoices", ("invoice_date",)), *_PAID),
+    "aging_migration": (("invoices", ("invoice_date",)), *_PAID),
+    # orders and new brands count only while the customer pays late
+    "order_spike": (("invoices", ("invoice_date",)), *_PAID),
+    "new_brands": (("products", ("brand",)), *_PAID),
     "bounced_cheques": (("cheques", ("status",)),),
     "broken_promises": (("customer_events", ("event_type",)),),
     "repeated_promises": (("customer_events", ("event_type",)),),
-    "shipments_stopped": (("invoices", ("invoice_date",)),),
-    "credit_limit_breach": (("customers", ("credit_limit",)),),
+    "shipments_stopped": (("invoices", ("invoice_date",)), *_PAID),
+    "credit_limit_breach": (("customers", ("credit_limit",)), *_PAID),
     "events": (("customer_events", ("event_type",)),),
     "young_company": (("customers", ("established_date",)),),
 }

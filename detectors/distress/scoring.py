@@ -122,7 +122,9 @@ def engineered_values(signals: pd.DataFrame, spike_start: float | None = None,
     out["bounced_weighted"] = signals["bounced_cheques"] - 0.5 * signals["replaced_cheques"]
     usual = (2.0 * signals["usual_gap_days"]).clip(lower=grace_days).fillna(grace_days)
     silence = (signals["days_without_shipment"] - usual).where(signals["overdue"].fillna(0) > 0, 0.0)
-    out["silence_beyond_usual_days"] = silence.where(signals["days_without_shipment"].notna())
+    # "while money is overdue" cannot be judged where the data records no payments
+    status_known = signals["payment_status_known"] != 0 if "payment_status_known" in signals else True
+    out["silence_beyond_usual_days"] = silence.where(signals["days_without_shipment"].notna() & status_known)
     return out
 
 

@@ -35,9 +35,23 @@ SIGNAL_COLUMNS = (
     "invoiced_recent", "invoiced_baseline", "order_spike_ratio", "new_brand_share", "cheque_share_recent",
     "cheque_share_baseline", "cheque_share_rise", "maturity_recent_days", "maturity_baseline_days",
     "maturity_rise_days", "bounced_cheques", "replaced_cheques", "bounced_amount", "promises", "promises_broken",
-    "days_without_shipment", "usual_gap_days", "credit_over_share", "age_years",
+    "days_without_shipment", "usual_gap_days", "credit_over_share", "age_years", "payment_status_known",
     *(f"event_{kind}" for kind in EVENT_TYPES),
 )
+
+# Without receipts and their allocations the ledger cannot say which invoices were paid: every invoice
+# would look open and overdue. The measurements that rest on the open balance are then unknown (NaN).
+PAYMENT_STATUS_TABLES = ("receipts", "receipt_allocations")
+PAYMENT_STATUS_MEASUREMENTS = (
+    "balance", "exposure", "overdue", "overdue_over_grace", "aged_share", "aged_share_before", "aged_share_rise",
+    "dso_days", "dso_excess_days", "credit_over_share",
+)
+
+
+def payment_status_known(data) -> bool:
+    """Whether the data records which invoices were paid (receipts allocated to invoices)."""
+    return (data.has("receipt_allocations", ("receipt_id", "invoice_id", "amount"))
+            and data.has("receipts", ("receipt_id", "customer_id", "posted_date")))
 
 
 @dataclass(frozen=True)
@@ -474,6 +488,13 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["days_without_shipment"] = (end - last.reindex(out.index)).dt.days.astype("float64")
     gaps = ships.groupby("customer_id")["date"].diff().dt.days
     out["usual_gap_days"] = gaps.groupby(ships["customer_id"]).median().reindex(out.index)
+
+    # ---- what rests on the open balance is unknown when the data does not record payments
+    known = all(table in inputs.has for table in PAYMENT_STATUS_TABLES)
+    out["payment_status_known"] = 1.0 if known else 0.0
+    if not known:
+        for column in PAYMENT_STATUS_MEASUREMENTS:
+            out[column] = np.nan
 
     # ---- company age (the source: younger than two years)
     if "established_date" in master:

@@ -92,6 +92,20 @@ class AddedInvoiceItems(Detector):
         # The tiers price what was ordered: a quantity raised into a tier changes the line's discount.
         return {"volume_tiers": tuple((t.min_quantity, t.pct) for t in policy.discounts.volume_tiers)}
 
+    @classmethod
+    def missing_inputs(cls, data) -> list[str]:
+        # Nothing to compare with: neither the orders the invoices bill nor 'not_ordered' credit notes.
+        missing = super().missing_inputs(data)
+        orders = (data.has("invoices", ("order_id",)) and data.frame("invoices")["order_id"].notna().any()
+                  and data.has("orders", ("order_id", "customer_id", "order_date"))
+                  and data.has("order_lines", ("order_id", "product_id", "quantity")))
+        notes = data.has("credit_notes", ("credit_note_id", "credit_date", "invoice_id", "reason"))
+        nothing_invoiced = data.has("invoices") and data.frame("invoices").empty
+        if not (orders or notes or nothing_invoiced):
+            missing.append("orders and order_lines that invoices.order_id names, or credit_notes with reason "
+                           "(something to compare the invoices with)")
+        return missing
+
     # ------------------------------------------------------------ relational part
     def _has_orders(self, data) -> bool:
         return (data.has("invoices", ("order_id",)) and data.has("orders", ("order_id", "customer_id", "order_date"))

@@ -113,6 +113,12 @@ def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
+def default_terms_days(data) -> int:
+    """The policy's payment terms for customers whose own are not recorded."""
+    policy = getattr(data, "policy", None)
+    return int(policy.collections.default_terms_days) if policy is not None else 30
+
+
 def customer_master(data) -> pd.DataFrame:
     """customer_id, name, assigned_salesperson_id, credit_limit, payment_terms_days, established_date."""
     columns = ("customer_id", "name", "assigned_salesperson_id", "credit_limit", "payment_terms_days",
@@ -125,6 +131,9 @@ def customer_master(data) -> pd.DataFrame:
         out[column] = frame[column].to_numpy() if data.has("customers", (column,)) else None
     out["credit_limit"] = pd.to_numeric(out["credit_limit"], errors="coerce").astype("float64")
     out["payment_terms_days"] = pd.to_numeric(out["payment_terms_days"], errors="coerce").astype("float64")
+    # A customer whose terms are not recorded has the policy's default terms, not 0 days.
+    out["terms_from_policy"] = out["payment_terms_days"].isna()
+    out["payment_terms_days"] = out["payment_terms_days"].fillna(float(default_terms_days(data)))
     out["established_date"] = pd.to_datetime(out["established_date"], errors="coerce")
     for column in ("customer_id", "name", "assigned_salesperson_id"):
         out[column] = out[column].astype("object").where(out[column].notna(), None)

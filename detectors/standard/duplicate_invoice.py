@@ -9,6 +9,7 @@ from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
 from detectors.common import combine_traces, day, money, month_of
 from detectors.ledger import line_net
+from detectors.standard.reversals import credit_note_reversals
 from detectors.standard.support import invoice_totals, share_words
 
 PAIR_COLUMNS = ("invoice_id", "invoice_no", "invoice_date", "amount", "n_lines", "order_id")
@@ -26,7 +27,9 @@ class DuplicateInvoice(Detector):
     of its own: it bills the same order as the earlier one, names no order where invoices normally do,
     or no shipment names it while the earlier one was shipped. A later invoice backed by an order of
     its own and by its own shipment is a repeat order, not a copy. Cancelled invoices are not posted and
-    never pair, and a pair one of whose invoices a credit note reverses in full is a corrected bill.
+    never pair, and a pair one of whose invoices a credit note reverses in full is a corrected bill (a
+credit note without ``invoice_id`` is matched to the invoice of its customer and amount dated up to
+``reversal_window_days`` before it: ``detectors.standard.reversals``).
 
     Why it matters
     --------------
@@ -66,18 +69,20 @@ class DuplicateInvoice(Detector):
         "invoice_lines": ("discount_pct",),
         "orders": ("order_id",),
         "shipments": ("shipment_id", "invoice_id", "ship_date"),
-        "credit_notes": ("invoice_id", "amount"),
+        "credit_notes": ("credit_note_id", "credit_date", "customer_id", "amount", "invoice_id"),
     }
     # A specific fraud pattern whose money at risk is an observed amount (the copy's): full weight.
     rank_weight = 1.0
 
     def __init__(self, window_days: int = 14, amount_tolerance_pct: float = 1.0, min_line_similarity: float = 0.9,
-                 routine_share: float = 0.5):
+                 routine_share: float = 0.5, reversal_window_days: int = 30):
         self.window_days = window_days
         self.amount_tolerance_pct = amount_tolerance_pct
         self.min_line_similarity = min_line_similarity
         # A missing order or shipment is a trace only where most invoices name one (this share or more).
         self.routine_share = routine_share
+        # A credit note without invoice_id reverses an invoice of its customer and amount this many days before.
+        self.reversal_window_days = reversal_window_days
 
     # ------------------------------------------------------------ relational part
     def _pairs(self, data) -> ibis.Table:
@@ -126,12 +131,12 @@ class DuplicateInvoice(Detector):
             ["invoice_id", "shipment_id"])
 
     def _credited(self, data, ids: list) -> pd.Series:
-        if not data.has("credit_notes", ("invoice_id", "amount")):
-            return pd.Series(dtype=float)
-        notes = data.table("credit_notes")
-        notes = notes.filter(among(notes.invoice_id, ids))
-        totals = data.execute(notes.group_by("invoice_id").aggregate(credited=notes.amount.sum()))
-        return totals.set_index("invoice_id")["credited"]
+        """Credit notes per invoice: those naming it, and those without an invoice matched to the invoice
+        they most likely reverse (same customer, amount, within ``reversal_window_days``)."""
+        reversals = credit_note_reversals(data, self.reversal_window_days, self.amount_tolerance_pct)
+        reversals = reversals[reversals["invoice_id"].isin(set(ids))]
+        self.n_inferred_reversals_ = int(reversals["inferred"].astype(bool).sum())
+        return reversals.groupby("invoice_id")["credit_amount"].sum().astype(float)
 
     def _known_orders(self, data, pairs: pd.DataFrame) -> set | None:
         if not data.has("orders", ("order_id",)):
@@ -163,6 +168,10 @@ class DuplicateInvoice(Detector):
         credited = self._credited(data, ids)
         known_orders = self._known_orders(data, pairs)
         shares = self._shares(data)
+        self.unknown_traces_ = [words for known, words in (
+            (shares["order"] > 0, "whether a copy bills an order of its own (no invoice names an order)"),
+            (data.has("shipments", ("invoice_id",)), "whether a copy was shipped (no shipments naming invoices)"),
+        ) if not known]
         self.shares_ = shares
         tolerance = self.amount_tolerance_pct / 100.0
 

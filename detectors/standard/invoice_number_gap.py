@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import ibis
+import numpy as np
 import pandas as pd
 
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
+from audit.problems import ROW
 from detectors.common import combine_traces, day, money, month_of
 from detectors.standard.support import invoice_totals
 
@@ -74,9 +78,12 @@ class InvoiceNumberGap(Detector):
     # The hole is certain, its amount is an estimate (the series' median): half weight.
     rank_weight = 0.5
 
-    def __init__(self, jump_width: int = 50, routine_missing_share: float = 0.02):
+    def __init__(self, jump_width: int = 50, routine_missing_share: float = 0.02, min_holes_throughout: int = 10):
         self.jump_width = jump_width
         self.routine_missing_share = routine_missing_share
+        # A series with at least this many holes that skips more than ``routine_missing_share`` of its
+        # numbers has holes everywhere: one finding about the series instead of one per hole.
+        self.min_holes_throughout = min_holes_throughout
 
     def _holes(self, data) -> ibis.Table:
         invoices = data.table("invoices")
@@ -100,6 +107,24 @@ class InvoiceNumberGap(Detector):
         amounts = amounts.semi_join(series, [amounts.prefix == series.prefix, amounts.suffix == series.suffix])
         return data.execute(amounts.select("prefix", "suffix", "amount"))
 
+    def _accounted(self, data) -> dict[tuple[str, str], np.ndarray]:
+        """Per series, numbers that other records use: credit notes numbered in the invoices' series and
+        invoice rows the tool set aside (data_quality.csv lists them)."""
+        texts = []
+        if data.has("credit_notes", ("credit_note_id",)):
+            texts += [str(v) for v in data.frame("credit_notes")["credit_note_id"].dropna()]
+        for problem in getattr(data.tables, "problems", []):
+            if problem.severity == ROW and problem.table == "invoices":
+                texts += [t for t in (problem.record_id, problem.value if problem.column == "invoice_no" else None)
+                          if isinstance(t, str) and t]
+        found: dict[tuple[str, str], set] = {}
+        pattern = re.compile(NUMBER_PATTERN)
+        for text in texts:
+            match = pattern.match(text.strip())
+            if match and 0 < len(match.group(2)) <= MAX_NUMBER_DIGITS:
+                found.setdefault((match.group(1), match.group(3)), set()).add(int(match.group(2)))
+        return {key: np.array(sorted(numbers), dtype=np.int64) for key, numbers in found.items()}
+
     def find(self, data) -> pd.DataFrame:
         holes_expr = self._holes(data)
         holes = data.execute(holes_expr)
@@ -107,32 +132,105 @@ class InvoiceNumberGap(Detector):
         if holes.empty:
             return empty_findings()
         holes = holes.sort_values(["prefix", "suffix", "prev_number"], ignore_index=True)
+        # Numbers that cancellations (in the table), credit notes or rows set aside use are not missing.
+        accounted = self._accounted(data)
+        remaining = []
+        for hole in holes.itertuples(index=False):
+            used = accounted.get((hole.prefix, hole.suffix))
+            inside = 0
+            if used is not None:
+                inside = int(np.searchsorted(used, hole.number, "left") - np.searchsorted(used, hole.prev_number,
+                                                                                              "right"))
+            remaining.append(int(hole.missing) - inside)
+        holes["accounted"] = holes["missing"] - np.asarray(remaining)
+        holes["missing"] = remaining
+        self.n_accounted_ = int(holes["accounted"].sum())
+        holes = holes[holes["missing"] > 0].reset_index(drop=True)
+        if holes.empty:
+            return empty_findings()
         stats = data.execute(self._series_stats(data)).set_index(["prefix", "suffix"])
         amounts = self._series_amounts(data, holes_expr)
         medians = amounts.groupby(["prefix", "suffix"])["amount"].median()
         findings = []
-        for hole in holes.itertuples(index=False):
-            key = (hole.prefix, hole.suffix)
+        for key, series_holes in holes.groupby(["prefix", "suffix"], sort=True):
             series = stats.loc[key]
             span = int(series["highest"] - series["lowest"] + 1)
-            missing_share = 1 - int(series["n_numbers"]) / span if span else 0.0
-            findings.append(self._finding(hole, series, missing_share, float(medians.get(key, 0.0))))
-        return pd.DataFrame(findings)
+            missing_total = int(series_holes["missing"].sum())
+            missing_share = missing_total / span if span else 0.0
+            median = float(medians.get(key, 0.0))
+            steps = max(int(series["n_numbers"]) - 1, 1)
+            if missing_share > self.routine_missing_share and len(series_holes) >= self.min_holes_throughout:
+                # Holes everywhere: the series is not numbered strictly; one finding about the series.
+                findings.append(self._series_finding(key, series, series_holes, missing_share))
+                continue
+            widths = np.sort(series_holes["missing"].to_numpy())
+            for hole in series_holes.itertuples(index=False):
+                # how often the series has a hole at least this wide, per step between two numbers
+                as_wide = int(len(widths) - np.searchsorted(widths, hole.missing, "left"))
+                findings.append(self._finding(hole, series, missing_share, median, as_wide / steps, as_wide,
+                                              accounted.get(key)))
+        return pd.DataFrame(findings) if findings else empty_findings()
+
+    def _series_finding(self, key, series, holes: pd.DataFrame, missing_share: float) -> dict:
+        prefix, suffix = key
+        name = f"{prefix}…{suffix}" if prefix or suffix else "(plain numbers)"
+        widest = holes.sort_values(["missing", "prev_number"], ascending=[False, True], kind="mergesort").head(5)
+        shown = "; ".join(f"{int(h.missing)} after {h.prev_invoice_no}" for h in widest.itertuples(index=False))
+        accounted = int(holes["accounted"].sum())
+        explanation = (
+            f"Series {name} skips {int(holes['missing'].sum())} of the {int(series['highest'] - series['lowest'] + 1)}"
+            f" numbers between {int(series['lowest'])} and {int(series['highest'])} ({missing_share:.1%}), in "
+            f"{len(holes)} holes spread over the series (widest: {shown})"
+            + (f"; {accounted} further numbers are used by credit notes or rows set aside" if accounted else "")
+            + ". Holes everywhere mean the series is not numbered strictly (numbers shared with other documents, "
+            "or outside this extract): a single hole in it is no evidence of a deleted invoice, so holes are not "
+            "listed one by one and no money is put at risk. Check how the numbers are issued before relying on "
+            "the series as a control.")
+        return {
+            "entity_id": f"series {name}", "salesperson_id": None, "customer_id": None,
+            "period": month_of(holes["prev_invoice_date"].min()), "score": 0.3, "risk_amount": 0.0,
+            "title": f"Invoice series {name} has holes throughout ({missing_share:.1%} of its numbers missing)",
+            "explanation": explanation,
+            "evidence": {"series": {"prefix": prefix, "suffix": suffix, "n_numbers": int(series["n_numbers"]),
+                                    "lowest": int(series["lowest"]), "highest": int(series["highest"]),
+                                    "missing_share": missing_share},
+                         "holes": len(holes), "missing": int(holes["missing"].sum()), "accounted": accounted,
+                         "widest": [{"after": h.prev_invoice_no, "before": h.invoice_no, "missing": int(h.missing)}
+                                    for h in widest.itertuples(index=False)],
+                         "traces": {"holes_throughout": 0.3}},
+            "related": [],
+        }
+
+    def _missing_numbers(self, hole, used, limit: int) -> tuple[list[str], str]:
+        """The first ``limit`` numbers of the hole that no record uses, and the last one (formatted)."""
+        taken = set() if used is None else set(used[(used > hole.prev_number) & (used < hole.number)].tolist())
+        out = []
+        number = int(hole.prev_number) + 1
+        while number < int(hole.number) and len(out) < limit:
+            if number not in taken:
+                out.append(self._format(hole, number))
+            number += 1
+        last = int(hole.number) - 1
+        while last in taken:
+            last -= 1
+        return out, self._format(hole, last)
 
     def _format(self, hole, number: int) -> str:
         width = len(hole.prev_digits) if len(hole.prev_digits) == len(hole.digits) else 0
         return f"{hole.prefix}{number:0{width}d}{hole.suffix}"
 
-    def _finding(self, hole, series, missing_share: float, median: float) -> dict:
+    def _finding(self, hole, series, missing_share: float, median: float, hole_rate: float, as_wide: int,
+                 used) -> dict:
         width = int(hole.missing)
-        missing = [self._format(hole, int(hole.prev_number) + k) for k in range(1, width + 1)]
+        missing, last_missing = self._missing_numbers(hole, used, MAX_RELATED)
         jump = width > self.jump_width
-        regularity = 1 - min(1.0, missing_share / self.routine_missing_share) if self.routine_missing_share else 0.0
+        # How unusual the hole is in its series: holes this wide (or wider) per step between two numbers.
+        unusual = 1 - min(1.0, hole_rate / self.routine_missing_share) if self.routine_missing_share else 0.0
         same_salesperson = (isinstance(hole.prev_salesperson_id, str)
                             and hole.prev_salesperson_id == hole.salesperson_id)
         traces = {
             "numbers_missing": 0.6,
-            "strict_series": 0.6 * regularity,
+            "unusual_in_series": 0.6 * unusual,
             "one_issuer": 0.2 if same_salesperson else 0.0,
         }
         score = combine_traces(traces.values())
@@ -158,8 +256,10 @@ class InvoiceNumberGap(Detector):
             f"series' median invoice amount, {money(median)}, × {counted} missing number{'s' if counted > 1 else ''}."
             + (f" The hole is wider than {self.jump_width} numbers, which looks more like a jump to a new block of "
                f"numbers than deleted invoices." if jump else "")
-            + (f" The series skips {missing_share:.1%} of its numbers overall, so holes are not unusual in it."
-               if regularity == 0 else "")
+            + f" Holes this wide or wider occur at {as_wide} of the series' {int(series['n_numbers']) - 1} steps"
+            + f" ({hole_rate:.2%}){', so this one is not unusual there' if unusual == 0 else ''}."
+            + (f" {int(hole.accounted)} number(s) in the hole are used by credit notes or rows set aside."
+               if hole.accounted else "")
             + (f" ({', '.join(cancelled)} on the edge of the hole {'is' if len(cancelled) == 1 else 'are'} cancelled.)"
                if cancelled else "")
         )
@@ -177,6 +277,8 @@ class InvoiceNumberGap(Detector):
             "risk_basis": f"median invoice amount of the series x {counted} missing number(s)",
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
+        evidence["hole_rate"] = hole_rate
+        evidence["accounted_numbers"] = int(hole.accounted)
         neighbours = [hole.prev_invoice_id, hole.invoice_id]
         related = related_ids(("invoice_no", missing[:MAX_RELATED - 4]), ("invoice", neighbours),
                               ("salesperson", [hole.prev_salesperson_id, hole.salesperson_id]))
@@ -184,6 +286,6 @@ class InvoiceNumberGap(Detector):
             "entity_id": missing[0], "salesperson_id": salesperson, "customer_id": None,
             "period": month_of(hole.prev_invoice_date), "score": score, "risk_amount": risk,
             "title": f"Invoice number{'s' if width > 1 else ''} {missing[0]}"
-                     + (f" to {missing[-1]} ({width})" if width > 1 else "") + " missing from the series",
+                     + (f" to {last_missing} ({width})" if width > 1 else "") + " missing from the series",
             "explanation": explanation, "evidence": evidence, "related": related,
         }

@@ -17,7 +17,6 @@ import pytest
 import audit
 from audit.data import AuditData
 from audit.engine import Engine
-from audit.evaluation import evaluate
 from audit.policy import Policy, policy_from_dict
 from audit.registry import get_detector
 from audit.testing import tables_from_frames
@@ -25,6 +24,7 @@ from detectors.anomaly.features import invoice_features
 from detectors.distress.customer_distress import usual_gap_words
 from detectors.receivables.open_items import customer_master, load_ledger
 from detectors.standard.reversals import credit_note_reversals
+from simulator.evaluation import evaluate
 
 NORTHWIND = Path(__file__).resolve().parents[2] / "shared" / "data" / "northwind"
 if not NORTHWIND.is_dir():

@@ -161,10 +161,11 @@ class Term:
 # less liquidity = worse), never read off the data; a ratio whose sign the data contradicts simply
 # gets zero weights. Few knots, at round values where practitioners read the ratio, so that each
 # curve has at most five slopes to fit. The fit (benchmarks/fit_financial_distress.py) selects the
-# terms of MODEL_TERMS among these by cross-validation.
+# terms of MODEL_TERMS among these by cross-validation. EBIT / total liabilities is not a candidate
+# although it ranks best alone: for a loss-making company more debt moves it towards 0, i.e. towards
+# health, so the score would fall as leverage rises (tested: no amount moves the score the wrong way).
 CANDIDATE_TERMS: tuple[Term, ...] = (
     Term("ebit_to_assets", "lower_worse", (-0.5, -0.1, 0.0, 0.1, 0.5)),
-    Term("ebit_to_liabilities", "lower_worse", (-1.0, -0.2, 0.0, 0.2, 1.0, 3.0)),
     Term("ebit_margin", "lower_worse", (-1.0, -0.1, 0.0, 0.05, 0.5)),
     Term("retained_earnings_to_assets", "lower_worse", (-1.0, -0.2, 0.0, 0.2, 1.0)),
     Term("working_capital_to_assets", "lower_worse", (-1.0, -0.2, 0.0, 0.2, 1.0)),
@@ -181,32 +182,34 @@ CANDIDATE_TERMS: tuple[Term, ...] = (
 # ---- Fitted by benchmarks/fit_financial_distress.py on the Polish 5th-year file (do not edit by hand) ----
 # Terms selected among CANDIDATE_TERMS and the L2 penalty chosen, by cross-validation.
 MODEL_RATIOS: tuple[str, ...] = (
-    'ebit_to_liabilities',
+    'ebit_margin',
     'retained_earnings_to_assets',
     'current_liabilities_to_assets',
     'current_ratio',
 )
-L2_PENALTY = 0.001
+L2_PENALTY = 0.003
+# The weights and intercept below include the calibration (step 4): the penalised fit's log-odds
+# x 1.196 +0.420.
 # Per ratio and segment, the mean exposure in the fitting sample: what a missing ratio is given,
 # so that it contributes the signal's average contribution.
 MISSING_SEGMENT_EXPOSURE: dict[str, tuple[float, ...]] = {
-    'ebit_to_liabilities': (0.0286, 0.134, 0.4379, 0.7879, 0.9414,),
+    'ebit_margin': (0.0207, 0.134, 0.3963, 0.9153,),
     'retained_earnings_to_assets': (0.0452, 0.143, 0.7365, 0.957,),
     'current_liabilities_to_assets': (0.8031, 0.3412, 0.0861, 0.0162,),
     'current_ratio': (0.0156, 0.1041, 0.4272, 0.8769,),
 }
 # Log-odds of failure within a year when every ratio is at its healthiest value.
-INTERCEPT = -4.794
+INTERCEPT = -4.691
 # Per ratio, per segment between consecutive knots: log-odds added when the ratio crosses the
 # whole segment in the worse direction (all >= 0).
 SEGMENT_WEIGHTS: dict[str, tuple[float, ...]] = {
-    'ebit_to_liabilities': (0.573, 1.308, 0.38, 0.0, 0.0,),
-    'retained_earnings_to_assets': (0.0, 0.105, 0.841, 0.23,),
-    'current_liabilities_to_assets': (0.044, 0.485, 0.289, 0.258,),
-    'current_ratio': (0.561, 0.435, 0.41, 0.0,),
+    'ebit_margin': (0.497, 1.095, 0.669, 0.0,),
+    'retained_earnings_to_assets': (0.0, 0.27, 0.637, 0.148,),
+    'current_liabilities_to_assets': (0.06, 0.47, 0.332, 0.203,),
+    'current_ratio': (0.317, 0.436, 0.397, 0.0,),
 }
 # Added when any model ratio is missing (incomplete statements failed more often).
-MISSING_DATA_WEIGHT = 0.284
+MISSING_DATA_WEIGHT = 0.124
 # ---- end of fitted block ----
 # The model's terms: the selected candidates, in CANDIDATE_TERMS order.
 MODEL_TERMS: tuple[Term, ...] = tuple(term for term in CANDIDATE_TERMS if term.ratio in MODEL_RATIOS)

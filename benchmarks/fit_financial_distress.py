@@ -19,6 +19,9 @@ The procedure (:func:`choose_and_fit`), the same on any training set:
    ratio is given), then an L2-penalised logistic regression (penalty on the mean log-loss, intercept
    not penalised) with every segment weight bounded below by 0, so each curve is monotone in its
    economic direction (scipy L-BFGS-B from zeros: deterministic).
+4. **Calibration**: the penalty flattens the probabilities; a logistic regression of failure on the
+   inner-CV held-out log-odds gives a slope and shift, applied to the intercept and weights (the slope
+   is positive, so the curves stay monotone).
 
 The figures are honest about where they come from: ``--nested`` runs the whole procedure (selection and
 penalty included) inside each training fold of a repeated stratified 5-fold split and scores only the
@@ -41,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
@@ -119,6 +123,13 @@ class Fitted:
     penalty: float
     fill: dict[str, np.ndarray]
     parameters: np.ndarray           # [intercept, segment weights..., missing-data weight]
+    slope: float = 1.0               # calibration applied (step 4): log-odds = shift + slope x penalised fit
+    shift: float = 0.0
+
+    def calibrated(self, slope: float, shift: float) -> Fitted:
+        parameters = self.parameters * slope
+        parameters[0] += shift
+        return Fitted(self.names, self.penalty, self.fill, parameters, slope, shift)
 
     def log_odds(self, exposures: Exposures, rows: np.ndarray) -> np.ndarray:
         return self.parameters[0] + exposures.matrix(rows, self.names, self.fill) @ self.parameters[1:]
@@ -132,14 +143,20 @@ def fit_terms(exposures: Exposures, rows: np.ndarray, failed: np.ndarray, names:
     return Fitted(names, penalty, fill, fit_weights(exposures.matrix(rows, names, fill), failed[rows], penalty))
 
 
-def cv_auc(exposures: Exposures, rows: np.ndarray, failed: np.ndarray, names: list[str], penalty: float) -> float:
-    """Pooled out-of-fold ROC AUC of a stratified 5-fold CV inside ``rows`` (everything refitted per fold)."""
+def cv_log_odds(exposures: Exposures, rows: np.ndarray, failed: np.ndarray, names: list[str],
+                penalty: float) -> np.ndarray:
+    """Out-of-fold log-odds of a stratified 5-fold CV inside ``rows`` (everything refitted per fold)."""
     out_of_fold = np.zeros(len(rows))
     folds = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=SEED).split(rows, failed[rows])
     for train, test in folds:
         model = fit_terms(exposures, rows[train], failed, names, penalty)
         out_of_fold[test] = model.log_odds(exposures, rows[test])
-    return roc_auc_score(failed[rows], out_of_fold)
+    return out_of_fold
+
+
+def cv_auc(exposures: Exposures, rows: np.ndarray, failed: np.ndarray, names: list[str], penalty: float) -> float:
+    """Pooled out-of-fold ROC AUC of :func:`cv_log_odds`."""
+    return roc_auc_score(failed[rows], cv_log_odds(exposures, rows, failed, names, penalty))
 
 
 def select_terms(exposures: Exposures, rows: np.ndarray, failed: np.ndarray) -> list[str]:
@@ -164,15 +181,38 @@ def choose_penalty(exposures: Exposures, rows: np.ndarray, failed: np.ndarray, n
     return max(penalty for penalty, auc in aucs.items() if auc >= best - PENALTY_TOLERANCE)
 
 
+def calibration(exposures: Exposures, rows: np.ndarray, failed: np.ndarray, names: list[str],
+                penalty: float) -> tuple[float, float]:
+    """Step 4: (slope, shift) of a logistic regression of failure on the inner-CV out-of-fold log-odds.
+
+    The penalty shrinks every weight towards 0, so the penalised fit's probabilities are too flat (too
+    high for the safest, too low for the riskiest). Its held-out log-odds, rescaled by this slope and
+    shifted, are calibrated for new companies of the same population; the slope is positive, so the
+    curves stay monotone.
+    """
+    out_of_fold = cv_log_odds(exposures, rows, failed, names, penalty)
+    recalibration = LogisticRegression(C=1e6).fit(out_of_fold[:, None], failed[rows])
+    slope = float(recalibration.coef_[0, 0])
+    if slope <= 0:
+        raise RuntimeError(f"held-out log-odds do not rank failures (calibration slope {slope:.3f})")
+    return slope, float(recalibration.intercept_[0])
+
+
 def choose_and_fit(exposures: Exposures, rows: np.ndarray, failed: np.ndarray) -> Fitted:
-    """The whole procedure on ``rows``: select terms, choose the penalty, fit."""
+    """The whole procedure on ``rows``: select terms, choose the penalty, fit, calibrate."""
     names = select_terms(exposures, rows, failed)
-    return fit_terms(exposures, rows, failed, names, choose_penalty(exposures, rows, failed, names))
+    penalty = choose_penalty(exposures, rows, failed, names)
+    model = fit_terms(exposures, rows, failed, names, penalty)
+    slope, shift = calibration(exposures, rows, failed, names, penalty)
+    return model.calibrated(slope, shift)
 
 
 def fit(ratios: pd.DataFrame, failed: np.ndarray, names: list[str], penalty: float) -> Fitted:
-    """The shipped terms and penalty refitted on all rows (what the test compares the module with)."""
-    return fit_terms(Exposures(ratios), np.arange(len(failed)), failed, names, penalty)
+    """The shipped terms and penalty refitted and calibrated on all rows (what the test compares the
+    module with)."""
+    exposures, rows = Exposures(ratios), np.arange(len(failed))
+    model = fit_terms(exposures, rows, failed, names, penalty)
+    return model.calibrated(*calibration(exposures, rows, failed, model.names, penalty))
 
 
 @dataclass
@@ -220,6 +260,8 @@ def coefficient_block(model: Fitted) -> str:
     lines += [f"    {name!r}," for name in model.names]
     lines.append(")")
     lines.append(f"L2_PENALTY = {model.penalty!r}")
+    lines.append("# The weights and intercept below include the calibration (step 4): the penalised fit's log-odds")
+    lines.append(f"# x {model.slope:.3f} {model.shift:+.3f}.")
     lines.append("# Per ratio and segment, the mean exposure in the fitting sample: what a missing ratio is given,")
     lines.append("# so that it contributes the signal's average contribution.")
     lines.append("MISSING_SEGMENT_EXPOSURE: dict[str, tuple[float, ...]] = {")

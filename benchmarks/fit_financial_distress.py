@@ -312,10 +312,10 @@ def main() -> None:
         print(f"nested CV, {arguments.repeats} x stratified 5-fold (selection + penalty + fit inside each "
               f"training fold):")
         print("  pooled out-of-fold AUC per repeat: " + ", ".join(f"{auc:.4f}" for auc in result.pooled_auc))
+        ahead = sum(a > b for a, b in zip(result.fold_auc, result.fold_altman, strict=True))
         print(f"  per held-out fold: mean {np.mean(result.fold_auc):.4f} (min {np.min(result.fold_auc):.4f}, "
               f"max {np.max(result.fold_auc):.4f}); Altman Z'' on the same folds {np.mean(result.fold_altman):.4f}; "
-              f"model beats Altman in {sum(a > b for a, b in zip(result.fold_auc, result.fold_altman))} of "
-              f"{len(result.fold_auc)} folds")
+              f"model beats Altman in {ahead} of {len(result.fold_auc)} folds")
         print(f"  terms selected (of {len(result.fold_auc)} folds): {dict(result.chosen.most_common())}")
         print(f"  penalties chosen: {dict(sorted(result.penalties.items()))}; number of terms: "
               f"{dict(sorted(result.sizes.items()))}")

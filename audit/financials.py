@@ -31,20 +31,23 @@ How inputs are cleaned (:func:`financial_ratios`)
 The model (:func:`statement_distress`)
 --------------------------------------
 An additive logistic model: ``log-odds = INTERCEPT + sum of per-signal contributions``. Each signal is a
-clipped ratio turned into a monotone piecewise-linear risk curve: the ratio's range is cut at fixed knots
-(:data:`MODEL_TERMS`) and each segment carries a non-negative weight, the log-odds added when the ratio
-crosses that whole segment in the worse direction. A contribution is therefore 0 at the ratio's
-healthiest value and grows as the ratio worsens; it never falls when the ratio worsens. ``shape`` is
-``"lower_worse"`` (profitability, liquidity, own capital), ``"higher_worse"`` (short-term debt,
-receivable days) or ``"band"`` (inventory days: both a stock piling up and a stock run down to nothing
-precede failures; risk is lowest at the ``healthy`` knot). Only ratios are used, never the absolute size
-of a company, so the score does not depend on currency or scale.
+clipped ratio turned into a monotone piecewise-linear risk curve: the ratio's range is cut at a few
+fixed knots and each segment carries a non-negative weight, the log-odds added when the ratio crosses
+that whole segment in the worse direction. A contribution is therefore 0 at the ratio's healthiest
+value and never falls as the ratio worsens. Which way is worse is economic, set by hand in
+:data:`CANDIDATE_TERMS` (less profit, less liquidity, more short-term debt = worse), never read off the
+data. Only ratios are used, never the absolute size of a company, so the score does not depend on
+currency or scale.
 
-The weights (:data:`SEGMENT_WEIGHTS`, :data:`INTERCEPT`, :data:`MISSING_DATA_WEIGHT`) and what a missing
-ratio is given (:data:`MISSING_SEGMENT_EXPOSURE`) were fitted by ``benchmarks/fit_financial_distress.py``
+Which candidates enter (:data:`MODEL_RATIOS`, hence :data:`MODEL_TERMS`), how strongly the weights are
+penalised (:data:`L2_PENALTY`), the weights, the intercept and what a missing ratio is given
+(:data:`MISSING_SEGMENT_EXPOSURE`) were all chosen and fitted by ``benchmarks/fit_financial_distress.py``
 on the UCI "Polish companies bankruptcy" 5th-year file (5,910 companies, 410 failed within a year):
-L2-penalised logistic regression with the weights bounded at 0 (scipy L-BFGS-B, deterministic). Re-running
-that script prints the block below. Measured figures are in ``docs/financial-distress.md``.
+forward selection of terms by 5-fold cross-validated AUC, the strongest L2 penalty within 0.005 AUC of
+the best, a logistic fit with the weights bounded at 0 (scipy L-BFGS-B, deterministic), and a
+calibration slope fitted on cross-validated log-odds. Re-running that script prints the block below;
+its ``--nested`` option measures the whole procedure by nested cross-validation. Figures are in
+``docs/financial-distress.md``.
 
 Missing values
 --------------
@@ -52,9 +55,8 @@ A ratio that cannot be computed contributes its signal's *average* contribution 
 (:data:`MISSING_SEGMENT_EXPOSURE`: what is expected when nothing is known, which is more than a median
 company's contribution because risk sits in the tails), and every row with at least one missing model
 ratio also gets the fitted ``contrib_missing_data`` term (incomplete statements failed more often in the
-sample: 16.9 % against 6.9 %). So a blank never reads as healthy: an entirely blank statement scores
-about 5.0 %, above two thirds of the sample's companies (median 3.2 %). ``n_missing_ratios`` says how
-many model ratios were missing, and a flag whose ratio is missing is ``<NA>`` (unknown), not ``False``.
+sample). So a blank never reads as healthy. ``n_missing_ratios`` says how many model ratios were
+missing, and a flag whose ratio is missing is ``<NA>`` (unknown), not ``False``.
 
 Flags
 -----

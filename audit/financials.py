@@ -31,20 +31,23 @@ How inputs are cleaned (:func:`financial_ratios`)
 The model (:func:`statement_distress`)
 --------------------------------------
 An additive logistic model: ``log-odds = INTERCEPT + sum of per-signal contributions``. Each signal is a
-clipped ratio turned into a monotone piecewise-linear risk curve: the ratio's range is cut at fixed knots
-(:data:`MODEL_TERMS`) and each segment carries a non-negative weight, the log-odds added when the ratio
-crosses that whole segment in the worse direction. A contribution is therefore 0 at the ratio's
-healthiest value and grows as the ratio worsens; it never falls when the ratio worsens. ``shape`` is
-``"lower_worse"`` (profitability, liquidity, own capital), ``"higher_worse"`` (short-term debt,
-receivable days) or ``"band"`` (inventory days: both a stock piling up and a stock run down to nothing
-precede failures; risk is lowest at the ``healthy`` knot). Only ratios are used, never the absolute size
-of a company, so the score does not depend on currency or scale.
+clipped ratio turned into a monotone piecewise-linear risk curve: the ratio's range is cut at a few
+fixed knots and each segment carries a non-negative weight, the log-odds added when the ratio crosses
+that whole segment in the worse direction. A contribution is therefore 0 at the ratio's healthiest
+value and never falls as the ratio worsens. Which way is worse is economic, set by hand in
+:data:`CANDIDATE_TERMS` (less profit, less liquidity, more short-term debt = worse), never read off the
+data. Only ratios are used, never the absolute size of a company, so the score does not depend on
+currency or scale.
 
-The weights (:data:`SEGMENT_WEIGHTS`, :data:`INTERCEPT`, :data:`MISSING_DATA_WEIGHT`) and what a missing
-ratio is given (:data:`MISSING_SEGMENT_EXPOSURE`) were fitted by ``benchmarks/fit_financial_distress.py``
+Which candidates enter (:data:`MODEL_RATIOS`, hence :data:`MODEL_TERMS`), how strongly the weights are
+penalised (:data:`L2_PENALTY`), the weights, the intercept and what a missing ratio is given
+(:data:`MISSING_SEGMENT_EXPOSURE`) were all chosen and fitted by ``benchmarks/fit_financial_distress.py``
 on the UCI "Polish companies bankruptcy" 5th-year file (5,910 companies, 410 failed within a year):
-L2-penalised logistic regression with the weights bounded at 0 (scipy L-BFGS-B, deterministic). Re-running
-that script prints the block below. Measured figures are in ``docs/financial-distress.md``.
+forward selection of terms by 5-fold cross-validated AUC, the strongest L2 penalty within 0.005 AUC of
+the best, a logistic fit with the weights bounded at 0 (scipy L-BFGS-B, deterministic), and a
+calibration slope fitted on cross-validated log-odds. Re-running that script prints the block below;
+its ``--nested`` option measures the whole procedure by nested cross-validation. Figures are in
+``docs/financial-distress.md``.
 
 Missing values
 --------------
@@ -52,9 +55,8 @@ A ratio that cannot be computed contributes its signal's *average* contribution 
 (:data:`MISSING_SEGMENT_EXPOSURE`: what is expected when nothing is known, which is more than a median
 company's contribution because risk sits in the tails), and every row with at least one missing model
 ratio also gets the fitted ``contrib_missing_data`` term (incomplete statements failed more often in the
-sample: 16.9 % against 6.9 %). So a blank never reads as healthy: an entirely blank statement scores
-about 5.0 %, above two thirds of the sample's companies (median 3.2 %). ``n_missing_ratios`` says how
-many model ratios were missing, and a flag whose ratio is missing is ``<NA>`` (unknown), not ``False``.
+sample). So a blank never reads as healthy. ``n_missing_ratios`` says how many model ratios were
+missing, and a flag whose ratio is missing is ``<NA>`` (unknown), not ``False``.
 
 Flags
 -----
@@ -156,61 +158,63 @@ class Term:
         raise ValueError(f"unknown shape {self.shape!r} for {self.ratio}")
 
 
-# The model's design (chosen by hand, not fitted): which ratios, which direction, where the knots are.
-# Knots sit at round values where practitioners read the ratio (current ratio 1 and 2, 30/60/90 days...).
-MODEL_TERMS: tuple[Term, ...] = (
-    Term("working_capital_to_assets", "lower_worse", (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)),
-    Term("retained_earnings_to_assets", "lower_worse", (-1.0, -0.3, -0.1, 0.0, 0.1, 0.3, 1.0)),
-    Term("ebit_to_assets", "lower_worse", (-0.5, -0.2, -0.05, 0.0, 0.05, 0.15, 0.5)),
-    Term("ebit_to_liabilities", "lower_worse", (-1.0, -0.2, 0.0, 0.1, 0.3, 1.0, 3.0)),
-    Term("ebit_margin", "lower_worse", (-1.0, -0.2, -0.05, 0.0, 0.03, 0.1, 0.5)),
-    Term("equity_to_assets", "lower_worse", (-1.0, -0.2, 0.0, 0.1, 0.2, 0.4, 0.6, 1.0)),
-    Term("current_liabilities_to_assets", "higher_worse", (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)),
-    Term("current_ratio", "lower_worse", (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)),
-    Term("receivable_days", "higher_worse", (0.0, 30.0, 60.0, 90.0, 120.0, 180.0, 365.0)),
-    Term("inventory_days", "band", (0.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 365.0), healthy=45.0),
-    Term("equity_to_fixed_assets", "lower_worse", (-5.0, 0.0, 0.5, 1.0, 2.0, 5.0, 20.0)),
-    Term("asset_turnover", "lower_worse", (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)),
+# The candidates (chosen by hand, not fitted): which ratios may enter the model, which way each is
+# worse, where the knots of its risk curve are. Directions are economic (more leverage, less profit,
+# less liquidity = worse), never read off the data; a ratio whose sign the data contradicts simply
+# gets zero weights. Few knots, at round values where practitioners read the ratio, so that each
+# curve has at most five slopes to fit. The fit (benchmarks/fit_financial_distress.py) selects the
+# terms of MODEL_TERMS among these by cross-validation. EBIT / total liabilities is not a candidate
+# although it ranks best alone: for a loss-making company more debt moves it towards 0, i.e. towards
+# health, so the score would fall as leverage rises (tested: no amount moves the score the wrong way).
+CANDIDATE_TERMS: tuple[Term, ...] = (
+    Term("ebit_to_assets", "lower_worse", (-0.5, -0.1, 0.0, 0.1, 0.5)),
+    Term("ebit_margin", "lower_worse", (-1.0, -0.1, 0.0, 0.05, 0.5)),
+    Term("retained_earnings_to_assets", "lower_worse", (-1.0, -0.2, 0.0, 0.2, 1.0)),
+    Term("working_capital_to_assets", "lower_worse", (-1.0, -0.2, 0.0, 0.2, 1.0)),
+    Term("equity_to_assets", "lower_worse", (-1.0, 0.0, 0.2, 0.5, 1.0)),
+    Term("current_liabilities_to_assets", "higher_worse", (0.0, 0.3, 0.6, 1.0, 2.0)),
+    Term("current_ratio", "lower_worse", (0.0, 0.5, 1.0, 2.0, 10.0)),
+    Term("quick_ratio", "lower_worse", (0.0, 0.5, 1.0, 2.0, 10.0)),
+    Term("equity_to_fixed_assets", "lower_worse", (-5.0, 0.0, 1.0, 2.0, 20.0)),
+    Term("asset_turnover", "lower_worse", (0.0, 0.5, 1.0, 2.0, 5.0)),
+    Term("receivable_days", "higher_worse", (0.0, 60.0, 120.0, 365.0)),
+    Term("inventory_days", "higher_worse", (0.0, 60.0, 120.0, 365.0)),
 )
 
 # ---- Fitted by benchmarks/fit_financial_distress.py on the Polish 5th-year file (do not edit by hand) ----
+# Terms selected among CANDIDATE_TERMS and the L2 penalty chosen, by cross-validation.
+MODEL_RATIOS: tuple[str, ...] = (
+    'ebit_margin',
+    'retained_earnings_to_assets',
+    'current_liabilities_to_assets',
+    'current_ratio',
+)
+L2_PENALTY = 0.003
+# The weights and intercept below include the calibration (step 4): the penalised fit's log-odds
+# x 1.196 +0.420.
 # Per ratio and segment, the mean exposure in the fitting sample: what a missing ratio is given,
 # so that it contributes the signal's average contribution.
 MISSING_SEGMENT_EXPOSURE: dict[str, tuple[float, ...]] = {
-    'working_capital_to_assets': (0.0178, 0.0459, 0.1207, 0.3309, 0.6656, 0.945),
-    'retained_earnings_to_assets': (0.0397, 0.0994, 0.1712, 0.6868, 0.8255, 0.9702),
-    'ebit_to_assets': (0.0256, 0.0851, 0.1707, 0.355, 0.6447, 0.9283),
-    'ebit_to_liabilities': (0.0286, 0.134, 0.3488, 0.5814, 0.8096, 0.9414),
-    'ebit_margin': (0.0157, 0.0757, 0.1634, 0.3308, 0.6111, 0.9475),
-    'equity_to_assets': (0.0183, 0.0412, 0.0713, 0.1185, 0.2372, 0.4706, 0.8308),
-    'current_liabilities_to_assets': (0.8859, 0.5538, 0.2766, 0.1208, 0.0514, 0.0218, 0.0107),
-    'current_ratio': (0.0156, 0.1041, 0.326, 0.5285, 0.6883, 0.8317, 0.9327),
-    'receivable_days': (0.9411, 0.6726, 0.3325, 0.1525, 0.0642, 0.0194),
-    'inventory_days': (0.1231, 0.302, 0.4863, 0.3613, 0.2142, 0.1134, 0.0508, 0.0128),
-    'equity_to_fixed_assets': (0.0217, 0.1002, 0.246, 0.5049, 0.7826, 0.9357),
-    'asset_turnover': (0.016, 0.0897, 0.5358, 0.7295, 0.8636, 0.9625),
+    'ebit_margin': (0.0207, 0.134, 0.3963, 0.9153,),
+    'retained_earnings_to_assets': (0.0452, 0.143, 0.7365, 0.957,),
+    'current_liabilities_to_assets': (0.8031, 0.3412, 0.0861, 0.0162,),
+    'current_ratio': (0.0156, 0.1041, 0.4272, 0.8769,),
 }
 # Log-odds of failure within a year when every ratio is at its healthiest value.
-INTERCEPT = -5.232
-# Per ratio, per segment between consecutive knots of MODEL_TERMS: log-odds added when the
-# ratio crosses the whole segment in the worse direction (all >= 0).
+INTERCEPT = -4.691
+# Per ratio, per segment between consecutive knots: log-odds added when the ratio crosses the
+# whole segment in the worse direction (all >= 0).
 SEGMENT_WEIGHTS: dict[str, tuple[float, ...]] = {
-    'working_capital_to_assets': (0.133, 0.0, 0.033, 0.103, 0.0, 0.0),
-    'retained_earnings_to_assets': (0.0, 0.0, 0.0, 0.534, 0.47, 0.161),
-    'ebit_to_assets': (0.337, 0.252, 0.286, 0.0, 0.0, 0.0),
-    'ebit_to_liabilities': (0.343, 0.66, 0.112, 0.0, 0.0, 0.0),
-    'ebit_margin': (0.099, 0.226, 0.053, 0.213, 0.0, 0.0),
-    'equity_to_assets': (0.093, 0.0, 0.0, 0.0, 0.064, 0.119, 0.0),
-    'current_liabilities_to_assets': (0.0, 0.381, 0.153, 0.092, 0.0, 0.0, 0.053),
-    'current_ratio': (0.351, 0.13, 0.296, 0.0, 0.081, 0.0, 0.0),
-    'receivable_days': (0.0, 0.0, 0.0, 0.0, 0.081, 0.26),
-    'inventory_days': (0.408, 0.116, 0.034, 0.111, 0.103, 0.112, 0.108, 0.0),
-    'equity_to_fixed_assets': (0.047, 0.0, 0.131, 0.0, 0.0, 0.0),
-    'asset_turnover': (0.151, 0.245, 0.0, 0.0, 0.0, 0.0),
+    'ebit_margin': (0.497, 1.095, 0.669, 0.0,),
+    'retained_earnings_to_assets': (0.0, 0.27, 0.637, 0.148,),
+    'current_liabilities_to_assets': (0.06, 0.47, 0.332, 0.203,),
+    'current_ratio': (0.317, 0.436, 0.397, 0.0,),
 }
 # Added when any model ratio is missing (incomplete statements failed more often).
-MISSING_DATA_WEIGHT = 0.258
+MISSING_DATA_WEIGHT = 0.124
 # ---- end of fitted block ----
+# The model's terms: the selected candidates, in CANDIDATE_TERMS order.
+MODEL_TERMS: tuple[Term, ...] = tuple(term for term in CANDIDATE_TERMS if term.ratio in MODEL_RATIOS)
 
 # Default flag thresholds (the source names the signs but gives a number only for interest).
 FLAG_THRESHOLDS: dict[str, float] = {
@@ -330,25 +334,27 @@ def segment_exposure(values: pd.Series, term: Term) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def design_matrix(ratios: pd.DataFrame,
-                  missing_exposure: Mapping[str, tuple[float, ...]]) -> tuple[np.ndarray, list[tuple[str, int]]]:
+def design_matrix(ratios: pd.DataFrame, missing_exposure: Mapping[str, tuple[float, ...]],
+                  terms: tuple[Term, ...] | None = None) -> tuple[np.ndarray, list[tuple[str, int]]]:
     """The model's inputs: the segment exposures of every term (:func:`segment_exposure`), then one
     last column, 1.0 when any model ratio is missing.
 
     A missing ratio gets ``missing_exposure[ratio]``, the average exposure of each segment in the
     fitting sample, so its contribution is that signal's average contribution there: what is expected
     of a statement we know nothing about. Returns the matrix and, per column, (ratio, segment number);
-    the last column is labelled ("missing_data", 0). Used by the fit script too.
+    the last column is labelled ("missing_data", 0). ``terms`` defaults to :data:`MODEL_TERMS`; the fit
+    script passes candidate sets.
     """
+    terms = MODEL_TERMS if terms is None else terms
     blocks: list[np.ndarray] = []
     labels: list[tuple[str, int]] = []
-    for term in MODEL_TERMS:
+    for term in terms:
         exposure = segment_exposure(ratios[term.ratio], term)
         missing = np.isnan(exposure[:, 0])
         exposure[missing] = np.asarray(missing_exposure[term.ratio], dtype="float64")
         blocks.append(exposure)
         labels += [(term.ratio, number) for number in range(exposure.shape[1])]
-    any_missing = ratios[[term.ratio for term in MODEL_TERMS]].isna().any(axis=1)
+    any_missing = ratios[[term.ratio for term in terms]].isna().any(axis=1)
     blocks.append(any_missing.to_numpy(dtype="float64")[:, None])
     labels.append(("missing_data", 0))
     return np.hstack(blocks), labels

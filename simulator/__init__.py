@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .context import SCALES, ScaleParams, SimContext
+from .crosslooks import list_central_promotions, plan_cross_payments, plan_sister_businesses
 from .decoys import (
     fix_new_shop_dates,
     inject_sales_lookalikes,
@@ -83,11 +84,12 @@ from .records import (
     set_credit_limits,
 )
 from .sales import generate_honest_sales
+from .shapes import DEFAULT_WORLD, WORLDS, world_shape
 from .visits import generate_pings, generate_visits
 from .world import build_world
 from .writer import write_dataset
 
-__all__ = ["SCALES", "SimulationSummary", "simulate"]
+__all__ = ["DEFAULT_WORLD", "SCALES", "WORLDS", "SimulationSummary", "simulate"]
 
 CSV_MAX_LINES = 100_000  # default format: CSV up to this many invoice lines, Parquet above
 
@@ -97,6 +99,7 @@ class SimulationSummary:
     out_dir: Path
     seed: int
     scale: str | int
+    world: str = DEFAULT_WORLD
     rows: dict[str, int] = field(default_factory=dict)
     n_labels: int = 0
     n_decoys: int = 0
@@ -107,13 +110,15 @@ class SimulationSummary:
 
 
 def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bool = False,
-             fmt: str | None = None) -> SimulationSummary:
+             fmt: str | None = None, world: str = DEFAULT_WORLD) -> SimulationSummary:
     """Simulate a year of the distributor's ledger and write it (with labels and decoys) to ``out_dir``.
 
     ``scale`` is a name of :data:`SCALES` or a target number of invoice lines; ``clean`` leaves out all
-    fraud and distress (the look-alikes stay); ``fmt`` is "csv" or "parquet" (default by size).
+    fraud and distress (the look-alikes stay); ``fmt`` is "csv" or "parquet" (default by size); ``world``
+    a name of :data:`WORLDS` (``shapes.py``: the default distributor, or the harder ``key_accounts``).
     """
     started = time.perf_counter()
+    shape = world_shape(world)
     if isinstance(scale, str):
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)} or a number of lines")
@@ -137,8 +142,10 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
         peak_mb[step] = _peak_rss_mb()
         clock[0], clock[1] = now, cpu
 
-    ctx = SimContext(seed=seed, params=ScaleParams.for_lines(target_lines), clean=clean)
+    ctx = SimContext(seed=seed, params=ScaleParams.for_lines(target_lines, shape), clean=clean, shape=shape)
     ctx.world = build_world(ctx)
+    if shape.cross_lookalikes:
+        plan_sister_businesses(ctx)
     trajectories, plan = [], None
     if not clean:
         trajectories = plan_distress(ctx)
@@ -154,6 +161,8 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
         inject_sales_fraud(ctx, plan)
     fix_new_shop_dates(ctx)
     plan_payment_lookalikes(ctx)
+    if shape.cross_lookalikes:
+        plan_cross_payments(ctx)
     done("injections")
     generate_payments(ctx)
     if plan is not None:
@@ -171,6 +180,8 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
     build_financials(ctx, trajectories)
     build_confirmations(ctx)
     list_natural_lookalikes(ctx)
+    if shape.cross_lookalikes:
+        list_central_promotions(ctx)
     if plan is not None:
         plan_number_gaps(ctx, plan)
     _master_tables(ctx)
@@ -180,7 +191,7 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
     done("records")
     rows = write_dataset(ctx, out_dir, fmt)
     done("write")
-    return SimulationSummary(out_dir=out_dir, seed=seed, scale=scale, rows=rows, n_labels=len(ctx.labels),
+    return SimulationSummary(out_dir=out_dir, seed=seed, scale=scale, world=world, rows=rows, n_labels=len(ctx.labels),
                              n_decoys=len(ctx.decoys), seconds=round(time.perf_counter() - started, 2),
                              step_seconds=steps, step_cpu_seconds=cpu_steps, step_peak_rss_mb=peak_mb)
 

@@ -27,6 +27,12 @@ PROMOTIONS = (
     ("Detergents", "2025-10-01", "2025-10-31", 3.5),
     ("Tea", "2025-12-01", "2025-12-20", 4.0),
 )
+# Trade promotions announced centrally (a circular to every salesperson, not an approval on each line), in
+# the world shapes with cross-pattern look-alikes: same layout as PROMOTIONS.
+CENTRAL_PROMOTIONS = (
+    ("Rice & grains", "2025-05-03", "2025-05-31", 6.0),
+    ("Cooking oil", "2025-08-02", "2025-08-30", 5.0),
+)
 _DAY_BITS = 20  # day numbers (~20,000) fit in 20 bits of a lookup key
 
 
@@ -42,6 +48,8 @@ class PriceBook:
     price_list: pd.DataFrame  # product_id, valid_from, unit_price, valid_to, customer_class (code, -1 = general)
     promotions: list[tuple[int, int, int, float]]  # (category_idx, first day, last day, pct)
     marketing_approver: int
+    # Promotions announced centrally (also in ``promotions``): their lines carry no approver.
+    central_promotions: tuple[tuple[int, int, int, float], ...] = ()
 
     def __post_init__(self):
         pl = self.price_list
@@ -66,6 +74,9 @@ class PriceBook:
         self._promo = np.zeros((int(self.category.max()) + 1, span))
         for cat, first, last, pct in self.promotions:
             self._promo[cat, first - self._promo_first_day:last - self._promo_first_day + 1] = pct
+        self._central = np.zeros(self._promo.shape, dtype=bool)
+        for cat, first, last, _ in self.central_promotions:
+            self._central[cat, first - self._promo_first_day:last - self._promo_first_day + 1] = True
 
     def general_price(self, product, day) -> np.ndarray:
         product, day = np.asarray(product, dtype=np.int64), np.asarray(day, dtype=np.int64)
@@ -95,6 +106,13 @@ class PriceBook:
         return np.where(inside, self._promo[self.category[product], np.clip(offset, 0, self._promo.shape[1] - 1)],
                         0.0)
 
+    def central_promotion(self, product, day) -> np.ndarray:
+        """Whether a centrally announced promotion runs on the product that day."""
+        product, day = np.asarray(product, dtype=np.int64), np.asarray(day, dtype=np.int64)
+        offset = day - self._promo_first_day
+        inside = (offset >= 0) & (offset < self._central.shape[1])
+        return inside & self._central[self.category[product], np.clip(offset, 0, self._central.shape[1] - 1)]
+
 
 def honest_discounts(book: PriceBook, policy: SimulatedPolicy, product, day, quantity):
     """Discount every honest line gets by rule: the better of its volume tier and a running promotion."""
@@ -103,11 +121,14 @@ def honest_discounts(book: PriceBook, policy: SimulatedPolicy, product, day, qua
     pct = np.maximum(tier, promo)
     kind = np.where(pct == 0, DISCOUNT_NONE, np.where(promo > tier, DISCOUNT_PROMO, DISCOUNT_VOLUME))
     approver = np.where(kind == DISCOUNT_PROMO, book.marketing_approver, NULL)
+    if book.central_promotions:  # announced to everyone: no approver on the line
+        approver = np.where((kind == DISCOUNT_PROMO) & book.central_promotion(product, day), NULL, approver)
     return pct, kind.astype(np.int8), approver.astype(np.int64)
 
 
 def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: WorkCalendar,
-                     marketing_approver: int) -> PriceBook:
+                     marketing_approver: int, central: bool = False) -> PriceBook:
+    """Products, the price list and the promotions (with the centrally announced ones when ``central``)."""
     n_categories = len(names.CATEGORIES)
     # Each brand sells in a few categories.
     brand_categories = [rng.choice(n_categories, size=int(rng.integers(2, 5)), replace=False)
@@ -176,4 +197,7 @@ def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: 
     category_index = {c[0]: i for i, c in enumerate(names.CATEGORIES)}
     promotions = [(category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
                    day_number(b), pct) for cat, a, b, pct in PROMOTIONS]
-    return PriceBook(products, popularity, price_list, promotions, marketing_approver)
+    central_promotions = tuple((category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
+                                day_number(b), pct) for cat, a, b, pct in (CENTRAL_PROMOTIONS if central else ()))
+    return PriceBook(products, popularity, price_list, promotions + list(central_promotions), marketing_approver,
+                     central_promotions)

@@ -192,7 +192,7 @@ def plan_fraud(ctx: SimContext, excluded_customers: np.ndarray) -> FraudPlan:
         if len(v) >= 4:
             victims[int(s)] = v
     candidates = np.array(sorted(victims))
-    n_dishonest = min(len(candidates), max(2, int(round(0.2 * len(active)))))
+    n_dishonest = min(len(candidates), max(2, int(round(ctx.shape.dishonest_share * len(active)))))
     dishonest = sorted(int(s) for s in rng.choice(candidates, n_dishonest, replace=False))
     patterns = list(SALESPERSON_PATTERNS)
     order = rng.permutation(len(patterns))

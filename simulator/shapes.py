@@ -6,7 +6,7 @@ calendar. Its output for a seed never changes.
 
 ``key_accounts`` is a harder company: few large customers (about 300 invoice lines a customer a year, the
 largest tenth buying most of the volume, a quarter of them wholesalers) looked after by many salespeople
-(about seven accounts each), under a policy away from every default: a Thursday-Friday weekend, company
+(about seven accounts each, three in ten of them dishonest), under a policy away from every default: a Thursday-Friday weekend, company
 closure days around Nowruz besides the public holidays, three working days to hand money in, cheques up to
 120 days, a 3 % salesperson / 8 % manager discount authority, three volume tiers, a 15-day 1.5 % cash
 discount, a 1 % price tolerance, a 500 m geofence, 20 minutes' lateness, a shorter collections ladder and
@@ -32,6 +32,7 @@ class WorldShape:
     size_sigma: float  # spread of the lognormal customer sizes (larger: more concentrated sales)
     wholesale_share: float
     chain_share: float  # share of customers that are branches of declared chains
+    dishonest_share: float = 0.2  # of the active salespeople, how many commit fraud
     policy: SimulatedPolicy = field(default_factory=SimulatedPolicy)
     trace_subsets: bool = False  # each fraud instance keeps a random subset of its traces
     cross_lookalikes: bool = False  # honest records that look like another pattern's trace
@@ -71,7 +72,7 @@ WORLDS: dict[str, WorldShape] = {
                               chain_share=0.06),
     "key_accounts": WorldShape("key_accounts", lines_per_customer=300, customers_per_salesperson=7,
                                min_customers=70, min_salespeople=10, size_sigma=1.6, wholesale_share=0.25,
-                               chain_share=0.08, policy=KEY_ACCOUNTS_POLICY, trace_subsets=True,
+                               chain_share=0.08, dishonest_share=0.3, policy=KEY_ACCOUNTS_POLICY, trace_subsets=True,
                                cross_lookalikes=True),
 }
 DEFAULT_WORLD = "distributor"

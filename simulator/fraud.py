@@ -60,8 +60,8 @@ from .world import (
 BOUNCE_SHARE = 0.1
 
 # Where the world shape asks for it (``WorldShape.trace_subsets``), each instance of these patterns keeps
-# each optional trace with this probability, drawn independently (at least one of a pattern's optional
-# traces is always kept; the core of the pattern, named in parentheses, always is). A dropped trace is
+# each optional trace with this probability, drawn independently (where a pattern has several optional
+# traces at least one of them is kept; the core of the pattern, named in parentheses, always is). A dropped trace is
 # replaced by what an honest record would show. The label is written whatever is kept; its note lists
 # what is there. Patterns not listed here have a single trace (their core) and keep it.
 TRACE_KEEP: dict[str, dict[str, float]] = {
@@ -117,7 +117,7 @@ def trace_draw(ctx: SimContext, pattern: str) -> dict[str, bool] | None:
         return None
     rng = ctx.rng("traces")
     keep = {trace: bool(rng.random() < p) for trace, p in TRACE_KEEP[pattern].items()}
-    if not any(keep.values()):
+    if len(keep) > 1 and not any(keep.values()):
         keep[list(keep)[int(rng.integers(0, len(keep)))]] = True
     return keep
 

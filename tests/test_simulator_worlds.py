@@ -19,7 +19,13 @@ from audit.policy import Policy, load_policy
 from simulator import WORLDS, simulate
 from simulator.context import ScaleParams, SimContext
 from simulator.fraud import TRACE_KEEP, trace_draw
-from tests.test_simulator import HONEST_CHECKS, foreign_drawer, invoice_net, read_dataset, working_days_between
+from tests.test_simulator import (
+    HONEST_CHECKS,
+    foreign_drawer,
+    invoice_net,
+    read_dataset,
+    working_days_between,
+)
 
 # sha256 of the default world's files (tiny, seed 7, sorted by name, concatenated). The default world must
 # not change for a seed: ledgers simulated earlier, and the figures measured on them, stay reproducible.

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .context import SCALES, ScaleParams, SimContext
-from .crosslooks import list_central_promotions, plan_cross_payments, plan_sister_businesses
+from .crosslooks import list_promotion_lookalikes, plan_cross_payments, plan_sister_businesses
 from .decoys import (
     fix_new_shop_dates,
     inject_sales_lookalikes,
@@ -181,7 +181,7 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
     build_confirmations(ctx)
     list_natural_lookalikes(ctx)
     if shape.cross_lookalikes:
-        list_central_promotions(ctx)
+        list_promotion_lookalikes(ctx)
     if plan is not None:
         plan_number_gaps(ctx, plan)
     _master_tables(ctx)

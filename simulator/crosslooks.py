@@ -15,6 +15,9 @@ Planted only where the world shape asks for them (``WorldShape.cross_lookalikes`
 - ``unauthorized_discount``: a real trade promotion announced centrally (``pricing.CENTRAL_PROMOTIONS``):
   a 'promo' discount above the salesperson's authority with no approver on the line, on every customer's
   purchases of the category during the promotion.
+- ``price_deviation``: a real promotion given as a price (``pricing.PROMOTIONAL_PRICES``): for a few weeks
+  the price list holds a lower general price for the category's products, and every invoice carries it:
+  well below the price of the weeks before and after, no approval, yet the valid list price.
 """
 
 from __future__ import annotations
@@ -148,8 +151,9 @@ def plan_cross_payments(ctx: SimContext) -> None:
                        f"{posted - eve} calendar days but {policy.hand_in_days} working days")
 
 
-def list_central_promotions(ctx: SimContext) -> None:
-    """A sample of the honest lines discounted by a centrally announced promotion (no approver on the line)."""
+def list_promotion_lookalikes(ctx: SimContext) -> None:
+    """A sample of the honest invoices with lines discounted by a centrally announced promotion (no approver on
+    the line), and of those priced at a promotional list price."""
     rng = ctx.rng("crosslooks")
     book = ctx.world.prices
     inv = ctx.tables["invoices"]
@@ -167,3 +171,13 @@ def list_central_promotions(ctx: SimContext) -> None:
                   customer=int(inv.at[i, "customer_id"]), amount=0.0, event_day=int(inv.at[i, "invoice_date"]),
                   note="trade promotion announced centrally: the same promo discount on every customer's "
                        "purchases of the category that month, no approver on the line")
+    category = book.category[lines["product_id"].to_numpy()]
+    for cat, first, last, pct in book.promotional_prices:
+        hit = (category == cat) & (day >= first) & (day <= last) & (line_inv < ctx.honest_invoice_count)
+        ids = unique_ints(line_inv[hit])
+        for i in np.sort(rng.choice(ids, min(cap, len(ids)), replace=False)) if len(ids) else []:
+            i = int(i)
+            ctx.decoy("price_deviation", "invoice", i, salesperson=int(inv.at[i, "salesperson_id"]),
+                      customer=int(inv.at[i, "customer_id"]), amount=0.0, event_day=int(inv.at[i, "invoice_date"]),
+                      note=f"promotional list price {iso_date(first)} to {iso_date(last)}: {pct:g}% below the "
+                           "price before and after, in the price list for every customer")

@@ -33,6 +33,12 @@ CENTRAL_PROMOTIONS = (
     ("Rice & grains", "2025-05-03", "2025-05-31", 6.0),
     ("Cooking oil", "2025-08-02", "2025-08-30", 5.0),
 )
+# Promotional list prices in the same world shapes: (category, first day, last day, pct below the list
+# price), a general price-list row for the weeks of the promotion, the old price back after it.
+PROMOTIONAL_PRICES = (
+    ("Pasta", "2025-10-04", "2025-10-25", 10.0),
+    ("Spices", "2025-04-19", "2025-05-10", 8.0),
+)
 _DAY_BITS = 20  # day numbers (~20,000) fit in 20 bits of a lookup key
 
 
@@ -50,6 +56,8 @@ class PriceBook:
     marketing_approver: int
     # Promotions announced centrally (also in ``promotions``): their lines carry no approver.
     central_promotions: tuple[tuple[int, int, int, float], ...] = ()
+    # Promotional list prices: (category_idx, first day, last day, pct below), in the price list.
+    promotional_prices: tuple[tuple[int, int, int, float], ...] = ()
 
     def __post_init__(self):
         pl = self.price_list
@@ -167,6 +175,11 @@ def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: 
     general = pd.DataFrame({"product_id": np.array(rows_product, dtype=np.int64),
                             "valid_from": np.array(rows_from, dtype=np.int64),
                             "unit_price": np.array(rows_price, dtype=float)})
+    category_index = {c[0]: i for i, c in enumerate(names.CATEGORIES)}
+    promotional_prices = tuple((category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
+                                day_number(b), pct) for cat, a, b, pct in (PROMOTIONAL_PRICES if central else ()))
+    if promotional_prices:
+        general = _with_promotional_prices(general, category, promotional_prices)
     nxt = general.groupby("product_id")["valid_from"].shift(-1)
     general["valid_to"] = np.where(nxt.isna(), NULL, nxt.fillna(0).to_numpy() - 1).astype(np.int64)
     general["customer_class"] = np.int64(-1)
@@ -194,10 +207,27 @@ def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: 
         "category_idx": category.astype(np.int64),
         "brand_idx": brand.astype(np.int64),
     })
-    category_index = {c[0]: i for i, c in enumerate(names.CATEGORIES)}
     promotions = [(category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
                    day_number(b), pct) for cat, a, b, pct in PROMOTIONS]
     central_promotions = tuple((category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
                                 day_number(b), pct) for cat, a, b, pct in (CENTRAL_PROMOTIONS if central else ()))
     return PriceBook(products, popularity, price_list, promotions + list(central_promotions), marketing_approver,
-                     central_promotions)
+                     central_promotions, promotional_prices)
+
+
+def _with_promotional_prices(general: pd.DataFrame, category: np.ndarray, promotional_prices) -> pd.DataFrame:
+    """General price rows with a lower price for the weeks of each promotion (products of its category whose
+    price does not change during it), the price in force before it coming back the day after."""
+    added = []
+    for cat, first, last, pct in promotional_prices:
+        for p in np.flatnonzero(category == cat):
+            rows = general[general["product_id"] == p]
+            if ((rows["valid_from"] > first) & (rows["valid_from"] <= last + 1)).any():
+                continue
+            before = float(rows.loc[rows["valid_from"] <= first, "unit_price"].iloc[-1])
+            added.append((p, first, float(round_price(before * (1 - pct / 100)))))
+            added.append((p, last + 1, before))
+    extra = pd.DataFrame(added, columns=["product_id", "valid_from", "unit_price"]).astype(
+        {"product_id": np.int64, "valid_from": np.int64})
+    return pd.concat([general, extra], ignore_index=True).sort_values(
+        ["product_id", "valid_from"], kind="stable").reset_index(drop=True)

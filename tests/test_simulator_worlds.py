@@ -285,9 +285,24 @@ def test_cross_pattern_lookalikes_in_decoys(key_dir, key, key_policy):
                                     & key["invoice_lines"]["discount_approved_by"].isna()]
     buyers = key["invoices"].set_index("invoice_id").loc[everyone["invoice_id"], "customer_id"].nunique()
     assert buyers >= 10
+    # A real promotion given as a price: the valid list price of those weeks, well below before and after.
+    priced = of("price_deviation", "promotional list price")
+    pl = key["price_list"][key["price_list"]["customer_class"].isna()]
+    lines = key["invoice_lines"][key["invoice_lines"]["invoice_id"].isin(priced["entity_id"])]
+    lines = lines.merge(key["invoices"][["invoice_id", "invoice_date"]], on="invoice_id")
+    below = 0
+    for line in lines.itertuples():
+        rows = pl[pl["product_id"] == line.product_id].sort_values("valid_from")
+        now = rows[rows["valid_from"] <= line.invoice_date].iloc[-1]
+        if pd.notna(now["valid_to"]) and (now["valid_to"] - now["valid_from"]).days < 30:
+            after = rows[rows["valid_from"] > now["valid_to"]].iloc[0]
+            assert now["unit_price"] < 0.95 * after["unit_price"]
+            assert line.list_price == now["unit_price"]
+            below += 1
+    assert below >= len(priced)
 
 
 def test_default_world_has_no_cross_pattern_lookalikes(tmp_path):
     simulate(tmp_path, scale="tiny", seed=3)
     notes = " | ".join(labels_of(tmp_path, "decoys.csv")["note"])
-    assert not re.search("sister shop|endorsed|long break|announced centrally", notes)
+    assert not re.search("sister shop|endorsed|long break|announced centrally|promotional list price", notes)

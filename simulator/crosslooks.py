@@ -14,7 +14,7 @@ Planted only where the world shape asks for them (``WorldShape.cross_lookalikes`
   within the policy's working days.
 - ``unauthorized_discount``: a real trade promotion announced centrally (``pricing.CENTRAL_PROMOTIONS``):
   a 'promo' discount above the salesperson's authority with no approver on the line, on every customer's
-  purchases of the category during the promotion.
+  purchases of the category during the promotion (marketing's approval is keyed on about a third of them).
 - ``price_deviation``: a real promotion given as a price (``pricing.PROMOTIONAL_PRICES``): for a few weeks
   the price list holds a lower general price for the category's products, and every invoice carries it:
   well below the price of the weeks before and after, no approval, yet the valid list price.
@@ -170,7 +170,7 @@ def list_promotion_lookalikes(ctx: SimContext) -> None:
         ctx.decoy("unauthorized_discount", "invoice", i, salesperson=int(inv.at[i, "salesperson_id"]),
                   customer=int(inv.at[i, "customer_id"]), amount=0.0, event_day=int(inv.at[i, "invoice_date"]),
                   note="trade promotion announced centrally: the same promo discount on every customer's "
-                       "purchases of the category that month, no approver on the line")
+                       "purchases of the category that month, no approver on this line (marketing's on others)")
     category = book.category[lines["product_id"].to_numpy()]
     for cat, first, last, pct in book.promotional_prices:
         hit = (category == cat) & (day >= first) & (day <= last) & (line_inv < ctx.honest_invoice_count)

@@ -27,8 +27,8 @@ PROMOTIONS = (
     ("Detergents", "2025-10-01", "2025-10-31", 3.5),
     ("Tea", "2025-12-01", "2025-12-20", 4.0),
 )
-# Trade promotions announced centrally (a circular to every salesperson, not an approval on each line), in
-# the world shapes with cross-pattern look-alikes: same layout as PROMOTIONS.
+# Trade promotions announced centrally (a circular to every salesperson; marketing's approval keyed on only
+# some of the lines), in the world shapes with cross-pattern look-alikes: same layout as PROMOTIONS.
 CENTRAL_PROMOTIONS = (
     ("Rice & grains", "2025-05-03", "2025-05-31", 6.0),
     ("Cooking oil", "2025-08-02", "2025-08-30", 5.0),
@@ -129,8 +129,12 @@ def honest_discounts(book: PriceBook, policy: SimulatedPolicy, product, day, qua
     pct = np.maximum(tier, promo)
     kind = np.where(pct == 0, DISCOUNT_NONE, np.where(promo > tier, DISCOUNT_PROMO, DISCOUNT_VOLUME))
     approver = np.where(kind == DISCOUNT_PROMO, book.marketing_approver, NULL)
-    if book.central_promotions:  # announced to everyone: no approver on the line
-        approver = np.where((kind == DISCOUNT_PROMO) & book.central_promotion(product, day), NULL, approver)
+    if book.central_promotions:
+        # Announced to everyone by a circular: marketing's approval is keyed on about a third of the lines
+        # (a fixed rule of product and day), the others carry none.
+        unkeyed = (np.asarray(product) + np.asarray(day)) % 3 != 0
+        approver = np.where((kind == DISCOUNT_PROMO) & book.central_promotion(product, day) & unkeyed, NULL,
+                            approver)
     return pct, kind.astype(np.int8), approver.astype(np.int64)
 
 

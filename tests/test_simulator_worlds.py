@@ -285,6 +285,11 @@ def test_cross_pattern_lookalikes_in_decoys(key_dir, key, key_policy):
                                     & key["invoice_lines"]["discount_approved_by"].isna()]
     buyers = key["invoices"].set_index("invoice_id").loc[everyone["invoice_id"], "customer_id"].nunique()
     assert buyers >= 10
+    # ... and documented: the same promotion carries marketing's approval on other customers' lines.
+    keyed = key["invoice_lines"][(key["invoice_lines"]["discount_type"] == "promo")
+                                 & key["invoice_lines"]["discount_pct"].isin(central["discount_pct"])
+                                 & key["invoice_lines"]["discount_approved_by"].notna()]
+    assert key["invoices"].set_index("invoice_id").loc[keyed["invoice_id"], "customer_id"].nunique() >= 5
     # A real promotion given as a price: the valid list price of those weeks, well below before and after.
     priced = of("price_deviation", "promotional list price")
     pl = key["price_list"][key["price_list"]["customer_class"].isna()]

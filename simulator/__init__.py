@@ -43,6 +43,16 @@ Also ``duplicate_invoice`` (copies of real invoices, some on a day off, labelled
 too), ``invoice_number_gap`` (deleted invoices' numbers missing from the series) and
 ``customer_distress`` (``distress.py``: months of worsening signals before a default).
 
+World shapes (``shapes.py``, ``simulate(world=...)``, ``audit simulate --world``)
+    ``distributor`` (the default) is the company above; its files for a seed never change.
+    ``key_accounts`` is a harder company: few large customers, many salespeople (about seven accounts
+    each), a policy away from every default (Thursday-Friday weekend, closure days, hand-in, maturity,
+    authority, tiers, cash discount, tolerance, geofence, ladder, approval limit) written to
+    ``policy.toml``; each fraud instance keeps a random subset of its traces (``fraud.TRACE_KEEP``), and
+    cross-pattern look-alikes are planted (``crosslooks.py``: sister shops paying each other's invoices,
+    endorsed third-party cheques, cash booked after a long holiday, central trade promotions and
+    promotional list prices).
+
 Look-alikes (``decoys.py``; also in clean datasets): amended orders, new small shops, chain branches,
 monthly bulk wholesalers, hand-ins delayed by holidays, long approved terms, owners' personal cheques,
 zero-value samples and replacements, rescheduled visits, cheques due after the discount window,

@@ -545,14 +545,21 @@ def simulate(
                                              "legitimate look-alikes.")] = False,
     format: Annotated[str | None, typer.Option("--format", help="csv or parquet (default: csv up to small, "
                                                                 "parquet above).")] = None,
+    world: Annotated[str, typer.Option(help="World shape: distributor (many small shops, the contract's "
+                                            "policy) or key_accounts (few large customers, many salespeople, "
+                                            "a non-default policy, partial traces, cross-pattern "
+                                            "look-alikes).")] = "distributor",
 ) -> None:
     """Simulate a distributor's ledger with labelled fraud (labels.csv) and look-alikes (decoys.csv)."""
+    from simulator import WORLDS
     from simulator import simulate as run_simulation
 
+    if world not in WORLDS:
+        _fail(f"--world {world!r} is not a world shape; choose one of {', '.join(sorted(WORLDS))}")
     size: str | int = int(scale) if scale.isdigit() else scale
     with _progress_bar() as bar:
         bar.add_task(f"simulating {scale}", total=None)
-        summary = run_simulation(out, scale=size, seed=seed, clean=clean, fmt=format)
+        summary = run_simulation(out, scale=size, seed=seed, clean=clean, fmt=format, world=world)
     rows = sum(summary.rows.values())
     console.print(f"Simulated {rows:,} rows in {len(summary.rows)} tables ({summary.seconds:.1f} s), "
                   f"{summary.n_labels:,} labels and {summary.n_decoys:,} look-alikes, into {out}")

@@ -43,6 +43,16 @@ Also ``duplicate_invoice`` (copies of real invoices, some on a day off, labelled
 too), ``invoice_number_gap`` (deleted invoices' numbers missing from the series) and
 ``customer_distress`` (``distress.py``: months of worsening signals before a default).
 
+World shapes (``shapes.py``, ``simulate(world=...)``, ``audit simulate --world``)
+    ``distributor`` (the default) is the company above; its files for a seed never change.
+    ``key_accounts`` is a harder company: few large customers, many salespeople (about seven accounts
+    each), a policy away from every default (Thursday-Friday weekend, closure days, hand-in, maturity,
+    authority, tiers, cash discount, tolerance, geofence, ladder, approval limit) written to
+    ``policy.toml``; each fraud instance keeps a random subset of its traces (``fraud.TRACE_KEEP``), and
+    cross-pattern look-alikes are planted (``crosslooks.py``: sister shops paying each other's invoices,
+    endorsed third-party cheques, cash booked after a long holiday, central trade promotions and
+    promotional list prices).
+
 Look-alikes (``decoys.py``; also in clean datasets): amended orders, new small shops, chain branches,
 monthly bulk wholesalers, hand-ins delayed by holidays, long approved terms, owners' personal cheques,
 zero-value samples and replacements, rescheduled visits, cheques due after the discount window,
@@ -57,6 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .context import SCALES, ScaleParams, SimContext
+from .crosslooks import list_promotion_lookalikes, plan_cross_payments, plan_sister_businesses
 from .decoys import (
     fix_new_shop_dates,
     inject_sales_lookalikes,
@@ -83,11 +94,12 @@ from .records import (
     set_credit_limits,
 )
 from .sales import generate_honest_sales
+from .shapes import DEFAULT_WORLD, WORLDS, world_shape
 from .visits import generate_pings, generate_visits
 from .world import build_world
 from .writer import write_dataset
 
-__all__ = ["SCALES", "SimulationSummary", "simulate"]
+__all__ = ["DEFAULT_WORLD", "SCALES", "WORLDS", "SimulationSummary", "simulate"]
 
 CSV_MAX_LINES = 100_000  # default format: CSV up to this many invoice lines, Parquet above
 
@@ -97,6 +109,7 @@ class SimulationSummary:
     out_dir: Path
     seed: int
     scale: str | int
+    world: str = DEFAULT_WORLD
     rows: dict[str, int] = field(default_factory=dict)
     n_labels: int = 0
     n_decoys: int = 0
@@ -107,13 +120,15 @@ class SimulationSummary:
 
 
 def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bool = False,
-             fmt: str | None = None) -> SimulationSummary:
+             fmt: str | None = None, world: str = DEFAULT_WORLD) -> SimulationSummary:
     """Simulate a year of the distributor's ledger and write it (with labels and decoys) to ``out_dir``.
 
     ``scale`` is a name of :data:`SCALES` or a target number of invoice lines; ``clean`` leaves out all
-    fraud and distress (the look-alikes stay); ``fmt`` is "csv" or "parquet" (default by size).
+    fraud and distress (the look-alikes stay); ``fmt`` is "csv" or "parquet" (default by size); ``world``
+    a name of :data:`WORLDS` (``shapes.py``: the default distributor, or the harder ``key_accounts``).
     """
     started = time.perf_counter()
+    shape = world_shape(world)
     if isinstance(scale, str):
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)} or a number of lines")
@@ -137,8 +152,10 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
         peak_mb[step] = _peak_rss_mb()
         clock[0], clock[1] = now, cpu
 
-    ctx = SimContext(seed=seed, params=ScaleParams.for_lines(target_lines), clean=clean)
+    ctx = SimContext(seed=seed, params=ScaleParams.for_lines(target_lines, shape), clean=clean, shape=shape)
     ctx.world = build_world(ctx)
+    if shape.cross_lookalikes:
+        plan_sister_businesses(ctx)
     trajectories, plan = [], None
     if not clean:
         trajectories = plan_distress(ctx)
@@ -154,6 +171,8 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
         inject_sales_fraud(ctx, plan)
     fix_new_shop_dates(ctx)
     plan_payment_lookalikes(ctx)
+    if shape.cross_lookalikes:
+        plan_cross_payments(ctx)
     done("injections")
     generate_payments(ctx)
     if plan is not None:
@@ -171,6 +190,8 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
     build_financials(ctx, trajectories)
     build_confirmations(ctx)
     list_natural_lookalikes(ctx)
+    if shape.cross_lookalikes:
+        list_promotion_lookalikes(ctx)
     if plan is not None:
         plan_number_gaps(ctx, plan)
     _master_tables(ctx)
@@ -180,7 +201,7 @@ def simulate(out_dir: Path, scale: str | int = "small", seed: int = 0, clean: bo
     done("records")
     rows = write_dataset(ctx, out_dir, fmt)
     done("write")
-    return SimulationSummary(out_dir=out_dir, seed=seed, scale=scale, rows=rows, n_labels=len(ctx.labels),
+    return SimulationSummary(out_dir=out_dir, seed=seed, scale=scale, world=world, rows=rows, n_labels=len(ctx.labels),
                              n_decoys=len(ctx.decoys), seconds=round(time.perf_counter() - started, 2),
                              step_seconds=steps, step_cpu_seconds=cpu_steps, step_peak_rss_mb=peak_mb)
 

@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 
 from .ids import StringPool
+from .shapes import DEFAULT_WORLD, WORLDS, WorldShape
 from .workdays import NULL, SimulatedPolicy, WorkCalendar
 
 SCALES: dict[str, int] = {"tiny": 3_000, "small": 60_000, "medium": 600_000, "large": 10_000_000}
 
 # Named child random streams, so one step's draws do not shift another's.
 STREAMS = ("world", "sales", "decoys", "distress", "fraud", "payments", "visits", "records", "finalize")
+# Streams only the harder world shapes draw from (spawned after the others, so those stay as they were).
+EXTRA_STREAMS = ("traces", "crosslooks")
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,10 @@ class ScaleParams:
     n_regions: int
 
     @classmethod
-    def for_lines(cls, target_lines: int) -> ScaleParams:
-        n_customers = max(80, target_lines // 50)
-        n_salespeople = max(8, round(n_customers / 60))
+    def for_lines(cls, target_lines: int, shape: WorldShape | None = None) -> ScaleParams:
+        shape = shape or WORLDS[DEFAULT_WORLD]
+        n_customers = max(shape.min_customers, target_lines // shape.lines_per_customer)
+        n_salespeople = max(shape.min_salespeople, round(n_customers / shape.customers_per_salesperson))
         n_products = int(np.clip(round(8 * target_lines ** 0.3), 60, 1500))
         n_regions = min(31, max(2, math.ceil(n_salespeople / 10)))
         return cls(target_lines, n_customers, n_salespeople, n_products, n_regions)
@@ -72,7 +76,8 @@ class SimContext:
     seed: int
     params: ScaleParams
     clean: bool
-    policy: SimulatedPolicy = field(default_factory=SimulatedPolicy)
+    shape: WorldShape = field(default_factory=lambda: WORLDS[DEFAULT_WORLD])
+    policy: SimulatedPolicy | None = None  # None: the shape's policy
     pool: StringPool = field(default_factory=StringPool)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     pending: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
@@ -108,12 +113,18 @@ class SimContext:
     used_invoices: set[int] = field(default_factory=set)
     # Honest monthly bulk invoices of the bulk wholesalers (look-alikes of split volume discounts).
     bulk_invoices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # (payer, payee) shops of one owner, the payer paying some of the payee's invoices (crosslooks.py).
+    sister_pairs: list[tuple[int, int]] = field(default_factory=list)
     # Visits used as look-alikes, left alone by the injections.
     protected_visits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self):
+        if self.policy is None:
+            self.policy = self.shape.policy
         root = np.random.default_rng(self.seed)
         self.streams = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
+        if self.shape.trace_subsets or self.shape.cross_lookalikes:
+            self.streams.update(zip(EXTRA_STREAMS, root.spawn(len(EXTRA_STREAMS)), strict=True))
         self.calendar = WorkCalendar(self.policy)
 
     def rng(self, stream: str) -> np.random.Generator:

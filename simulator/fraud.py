@@ -59,6 +59,68 @@ from .world import (
 # Share of the withheld and over-long cheques that bounce and are replaced (the label stays on the first).
 BOUNCE_SHARE = 0.1
 
+# Where the world shape asks for it (``WorldShape.trace_subsets``), each instance of these patterns keeps
+# each optional trace with this probability, drawn independently (where a pattern has several optional
+# traces at least one of them is kept; the core of the pattern, named in parentheses, always is). A dropped trace is
+# replaced by what an honest record would show. The label is written whatever is kept; its note lists
+# what is there. Patterns not listed here have a single trace (their core) and keep it.
+TRACE_KEEP: dict[str, dict[str, float]] = {
+    # (account created by a salesperson shortly before its first invoice)
+    "fictitious_customer": {
+        "shared_identifiers": 0.5,      # phone/address/account shared with staff or another customer
+        "no_tax_id": 0.6,               # else it has a (made-up) tax id
+        "created_by_salesperson": 0.6,  # else a master-data clerk keyed it in
+        "delivered_elsewhere": 0.5,     # else received at the recorded address by a relative
+        "payment_trace": 0.6,           # unpaid then dormant, or cash collected by the same salesperson;
+                                        # else paid like an ordinary account
+        "not_visited_on_site": 0.6,     # never visited, or check-ins far away; else a visit on site
+    },
+    # (an account buying the buyer's usual basket)
+    "multi_name_invoicing": {
+        "shared_identifiers": 0.6,      # phone/address/account/owner shared with the buyer; else none
+        "delivered_to_buyer": 0.5,
+        "paid_by_buyer_cheques": 0.5,
+        "buyer_purchases_stop": 0.6,    # the buyer's own purchases stop in the weeks the alias buys
+    },
+    # (a tier quantity far above the booker's usual)
+    "split_volume_discount": {
+        "shipped_to_others": 0.6,       # delivery points or receivers of other customers; else the booker
+        "co_buyers_purchases_stop": 0.6,
+    },
+    # (invoice lines beyond the signed order)
+    "added_invoice_items": {
+        "customer_objects": 0.5,        # a 'not ordered' credit note or an exact short payment, with the
+                                        # customer's confirmation lower meanwhile; else unnoticed
+        "only_ordered_goods_shipped": 0.4,
+    },
+    # (money handed in beyond the policy's working days)
+    "cheque_withheld": {"confirmation_lower": 0.5},
+    # (cash booked as a cheque of the salesperson or a relative; lapping: money posted late against
+    # another customer's invoice)
+    "payment_swap": {
+        "receipt_dated_before_cheque": 0.5,  # the customer's receipt keeps the day the cash was paid
+        "confirmation_lower": 0.5,
+    },
+    "payment_swap (lapping)": {
+        "booked_under_previous_customer": 0.5,  # else booked under the customer who paid
+        "confirmation_lower": 0.5,
+    },
+    # (a discount beyond authority or matching no rule)
+    "unauthorized_discount": {"favoured_customer": 0.5},  # else any account of the portfolio
+}
+
+
+def trace_draw(ctx: SimContext, pattern: str) -> dict[str, bool] | None:
+    """Which optional traces this instance keeps (``TRACE_KEEP``), or None where every trace is left as the
+    default world leaves it. Drawn from the traces stream, so the other streams do not shift."""
+    if not ctx.shape.trace_subsets:
+        return None
+    rng = ctx.rng("traces")
+    keep = {trace: bool(rng.random() < p) for trace, p in TRACE_KEEP[pattern].items()}
+    if len(keep) > 1 and not any(keep.values()):
+        keep[list(keep)[int(rng.integers(0, len(keep)))]] = True
+    return keep
+
 
 @dataclass
 class FraudPlan:
@@ -130,7 +192,7 @@ def plan_fraud(ctx: SimContext, excluded_customers: np.ndarray) -> FraudPlan:
         if len(v) >= 4:
             victims[int(s)] = v
     candidates = np.array(sorted(victims))
-    n_dishonest = min(len(candidates), max(2, int(round(0.2 * len(active)))))
+    n_dishonest = min(len(candidates), max(2, int(round(ctx.shape.dishonest_share * len(active)))))
     dishonest = sorted(int(s) for s in rng.choice(candidates, n_dishonest, replace=False))
     patterns = list(SALESPERSON_PATTERNS)
     order = rng.permutation(len(patterns))
@@ -237,6 +299,12 @@ def _plan_fictitious(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     shared = [c for c in ("phone", "address", "bank_account") if rng.random() < 0.45]
     if not shared and rng.random() < 0.85:
         shared = [str(rng.choice(["phone", "address", "bank_account"]))]
+    keep = trace_draw(ctx, "fictitious_customer")
+    if keep is not None:
+        if not keep["shared_identifiers"]:
+            shared = []
+        elif not shared:
+            shared = [str(rng.choice(["phone", "address", "bank_account"]))]
     city = pool.text(int(sp["region"][s]))
     owner = names.relative_name(rng, pool.text(int(sp["name"][s]))) if rng.random() < 0.3 \
         else names.person_names(rng, 1)[0]
@@ -254,6 +322,13 @@ def _plan_fictitious(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     row["tax_id"] = NULL if rng.random() < 0.85 else _fresh_text(ctx, used["tax_id"],
                                                                    lambda: names.tax_ids(rng, 1)[0])
     row["established_date"] = created - int(rng.integers(30, 400))
+    if keep is not None:
+        if keep["no_tax_id"]:
+            row["tax_id"] = NULL
+        elif row["tax_id"] < 0:
+            row["tax_id"] = _fresh_text(ctx, used["tax_id"], lambda: names.tax_ids(rng, 1)[0])
+        if not keep["created_by_salesperson"]:
+            row["created_by"] = int(rng.choice(world.roles["master_data_clerk"]))
     for column in ("phone", "address", "bank_account"):
         if column in shared:
             row[column] = donor[column]
@@ -276,10 +351,17 @@ def _plan_fictitious(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     basket = np.sort(rng.choice(world.prices.n_products, min(world.prices.n_products, int(rng.integers(6, 16))),
                                 replace=False, p=world.prices.popularity))
     f = world.add_customer(row, basket)
-    plan.fictitious.append({"salesperson": s, "customer": f, "days": days, "shared": shared,
-                            "donor": donor_name, "paid_in_cash": rng.random() < 0.45,
-                            "deliver_elsewhere": rng.random() < 0.5, "visited": rng.random() < 0.3,
-                            "weekend": rng.random() < 0.25})
+    info = {"salesperson": s, "customer": f, "days": days, "shared": shared,
+            "donor": donor_name, "paid_in_cash": rng.random() < 0.45,
+            "deliver_elsewhere": rng.random() < 0.5, "visited": rng.random() < 0.3,
+            "weekend": rng.random() < 0.25, "pays_normally": False, "visited_on_site": False,
+            "by_salesperson": int(row["created_by"]) == int(salesperson_staff(s))}
+    if keep is not None:
+        info["deliver_elsewhere"] = keep["delivered_elsewhere"]
+        info["pays_normally"] = not keep["payment_trace"]
+        if not keep["not_visited_on_site"]:
+            info["visited"] = info["visited_on_site"] = True
+    plan.fictitious.append(info)
 
 
 def _plan_aliases(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
@@ -292,11 +374,18 @@ def _plan_aliases(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     n_alias = int(rng.integers(1, 4))
     city = pool.text(int(cust["city"][buyer]))
     group = {"salesperson": s, "buyer": buyer, "aliases": [], "deliver_to_buyer": rng.random() < 0.7,
-             "buyer_cheques": rng.random() < 0.5}
+             "buyer_cheques": rng.random() < 0.5, "buyer_stops": True}
+    keep = trace_draw(ctx, "multi_name_invoicing")
+    if keep is not None:
+        group["deliver_to_buyer"] = keep["delivered_to_buyer"]
+        group["buyer_cheques"] = keep["paid_by_buyer_cheques"]
+        group["buyer_stops"] = keep["buyer_purchases_stop"]
     for _ in range(n_alias):
         shared = [c for c in ("phone", "address", "bank_account", "owner_name") if rng.random() < 0.45]
         if not shared:
             shared = [str(rng.choice(["phone", "address", "bank_account", "owner_name"]))]
+        if keep is not None and not keep["shared_identifiers"]:
+            shared = []
         n_invoices = 3 + int(rng.poisson(2.5))
         days = np.sort(ctx.calendar.sample_period_days(rng, np.full(n_invoices, start), np.full(n_invoices, end)))
         row = _new_customer_row(ctx, buyer)
@@ -328,7 +417,8 @@ def _plan_aliases(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
         alias = world.add_customer(row, world.basket_of(buyer))
         group["aliases"].append({"customer": alias, "days": days, "shared": shared})
         # The buyer's own purchases stop while the alias accounts buy for it.
-        ctx.blackout_keys.append(_week_keys(buyer, days))
+        if group["buyer_stops"]:
+            ctx.blackout_keys.append(_week_keys(buyer, days))
     plan.alias_groups.append(group)
 
 
@@ -344,11 +434,14 @@ def _plan_split(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     co_buyers = [int(c) for c in rng.choice(others, n_co, replace=False)]
     day = working_day(ctx, rng, PERIOD_START_DAY + 20, PERIOD_END_DAY - 30)
     weeks_days = np.arange(day - 7, day + 22, 7)
-    for c in co_buyers:
+    keep = trace_draw(ctx, "split_volume_discount")
+    for c in co_buyers if keep is None or keep["co_buyers_purchases_stop"] else []:
         ctx.blackout_keys.append(_week_keys(c, weeks_days[(weeks_days >= PERIOD_START_DAY)
                                                           & (weeks_days <= PERIOD_END_DAY)]))
     plan.splits.append({"salesperson": s, "booker": booker, "co_buyers": co_buyers, "day": day,
-                        "several_points": rng.random() < 0.7})
+                        "several_points": rng.random() < 0.7,
+                        "shipped_to_others": keep is None or keep["shipped_to_others"],
+                        "co_buyers_stop": keep is None or keep["co_buyers_purchases_stop"]})
 
 
 # ------------------------------------------------------------------------------------------ sales side
@@ -380,7 +473,8 @@ def _fictitious(ctx: SimContext, rng, info: dict) -> None:
     traces = [f"shares {', '.join(info['shared'])} with {info['donor']}" if info["shared"] else
               "own made-up phone, address and account",
               "no tax id" if cust["tax_id"][f] < 0 else "has a tax id",
-              "created by the salesperson days before the first invoice"]
+              "created by the salesperson days before the first invoice" if info["by_salesperson"]
+              else "created by a clerk days before the first invoice"]
     if info["deliver_elsewhere"]:
         others = np.flatnonzero((cust["assigned_salesperson_id"] == s)
                                 & (cust["kind"] == KIND_GENUINE))
@@ -415,7 +509,9 @@ def _fictitious(ctx: SimContext, rng, info: dict) -> None:
         sale = add_sale(ctx, f, s, day, products, qty, deliveries=[delivery],
                         ship_day=day if not ctx.calendar.is_working_day(day) else None)
         total += sale["amount"]
-        if info["paid_in_cash"]:
+        if info["pays_normally"]:
+            pass  # paid from its own account like any customer
+        elif info["paid_in_cash"]:
             pay = int(ctx.calendar.roll_forward(np.array([day + rng.integers(1, 10)]))[0])
             ctx.override_payment(sale["invoice"], "method", METHOD_CASH)
             ctx.override_payment(sale["invoice"], "pay_day", pay)
@@ -424,11 +520,15 @@ def _fictitious(ctx: SimContext, rng, info: dict) -> None:
         if i == weekend_index:
             ctx.label("weekend_posting", "invoice", sale["invoice"], salesperson=s, customer=f,
                       amount=sale["amount"], event_day=day, note="invoice of a made-up account posted on a day off")
-    traces.append("paid in cash collected by the same salesperson" if info["paid_in_cash"]
-                  else "never paid, dormant after the last invoice")
-    if not info["paid_in_cash"]:
+    if info["pays_normally"]:
+        traces.append("paid like an ordinary account")
+    else:
+        traces.append("paid in cash collected by the same salesperson" if info["paid_in_cash"]
+                      else "never paid, dormant after the last invoice")
+    if not info["paid_in_cash"] and not info["pays_normally"]:
         cust["status"][f] = STATUS_INACTIVE
-    traces.append("visits reported with check-ins far from the recorded address" if info["visited"]
+    traces.append("visited at the recorded address" if info["visited_on_site"] else
+                  "visits reported with check-ins far from the recorded address" if info["visited"]
                   else "never visited")
     ctx.label("fictitious_customer", "customer", f, salesperson=s, customer=f, amount=round(total, 2),
               event_day=int(info["days"][0]), note="; ".join(traces))
@@ -453,8 +553,10 @@ def _aliases(ctx: SimContext, rng, group: dict) -> None:
                 ctx.override_payment(sale["invoice"], "method", METHOD_CHEQUE)
                 ctx.override_payment(sale["invoice"], "drawer_name", int(cust["name"][buyer]))
                 ctx.override_payment(sale["invoice"], "drawer_account", int(cust["bank_account"][buyer]))
-        traces = [f"shares {', '.join(alias['shared'])} with customer {id_token('customer', buyer)}",
-                  "buys while the real buyer's own purchases stop"]
+        traces = [f"shares {', '.join(alias['shared'])} with customer {id_token('customer', buyer)}"
+                  if alias["shared"] else f"shares no identifier with customer {id_token('customer', buyer)}"]
+        if group["buyer_stops"]:
+            traces.append("buys while the real buyer's own purchases stop")
         if group["deliver_to_buyer"]:
             traces.append("delivered to the buyer's shop")
         if group["buyer_cheques"]:
@@ -476,7 +578,10 @@ def _split(ctx: SimContext, rng, info: dict) -> None:
     parts = np.floor(shares * quantity)
     parts[0] += quantity - parts.sum()
     deliveries = []
-    if info["several_points"]:
+    if not info["shipped_to_others"]:
+        deliveries.append({"products": product, "quantities": [quantity]})
+        trace = "delivered whole to the booker"
+    elif info["several_points"]:
         deliveries.append({"products": product, "quantities": [parts[0]]})
         for c, q in zip(info["co_buyers"], parts[1:], strict=True):
             deliveries.append({"products": product, "quantities": [q], "address": int(cust["address"][c]),
@@ -494,8 +599,8 @@ def _split(ctx: SimContext, rng, info: dict) -> None:
     usual = float(cust["qty_level"][booker])
     ctx.label("split_volume_discount", "invoice", sale["invoice"], salesperson=s, customer=booker,
               amount=round(gross * tier / 100, 2), event_day=day,
-              note=f"{quantity:.0f} units at {tier:g}% tier vs usual ~{usual:.0f}; {trace}; "
-                   f"co-buyers' own purchases stop those weeks")
+              note=f"{quantity:.0f} units at {tier:g}% tier vs usual ~{usual:.0f}; {trace}"
+                   + ("; co-buyers' own purchases stop those weeks" if info["co_buyers_stop"] else ""))
 
 
 @injects("added_invoice_items")
@@ -522,6 +627,9 @@ def _added_items(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
         inv_q = np.append(inv_q, extra_q)
         traces.append("product the customer never buys")
     ship_ordered_only = rng.random() < 0.4
+    keep = trace_draw(ctx, "added_invoice_items")
+    if keep is not None:
+        ship_ordered_only = keep["only_ordered_goods_shipped"]
     deliveries = [{"products": base_p, "quantities": base_q}] if ship_ordered_only else None
     sale = add_sale(ctx, v, s, day, inv_p, inv_q, order_products=base_p, order_quantities=base_q,
                     deliveries=deliveries)
@@ -532,6 +640,8 @@ def _added_items(ctx: SimContext, rng, plan: FraudPlan, s: int) -> None:
     if ship_ordered_only:
         traces.append("only the ordered goods were shipped")
     resolution = rng.choice(["credit_note", "short_payment", "unnoticed"], p=[0.35, 0.4, 0.25])
+    if keep is not None:
+        resolution = rng.choice(["credit_note", "short_payment"]) if keep["customer_objects"] else "unnoticed"
     if resolution == "credit_note":
         ship_day = day + 2
         credit_day = int(min(ctx.calendar.offset(ship_day, int(rng.integers(5, 30))), ctx.calendar.last_working_day))
@@ -593,6 +703,9 @@ def _unauthorized_discount(ctx: SimContext, rng, plan: FraudPlan, s: int) -> Non
     victims = plan.victims[s]
     retail = victims[world.customers["customer_class"][victims] == CLASS_RETAIL]
     favoured = (retail if len(retail) else victims)[:max(1, min(3, len(victims) // 3))]
+    keep = trace_draw(ctx, "unauthorized_discount")
+    if keep is not None and not keep["favoured_customer"]:
+        favoured = victims
     for _ in range(20):  # find a sale with a line that no tier or promotion discounts
         v = int(rng.choice(favoured))
         day = working_day(ctx, rng, PERIOD_START_DAY + 5, PERIOD_END_DAY - 20)
@@ -627,7 +740,8 @@ def _unauthorized_discount(ctx: SimContext, rng, plan: FraudPlan, s: int) -> Non
             "fake_volume": "volume discount on quantities below the tier",
             "fake_promo": "promotion discount with no running promotion and no approver"}[str(variant)]
     ctx.label("unauthorized_discount", "invoice", sale["invoice"], salesperson=s, customer=v,
-              amount=round(given, 2), event_day=day, note=f"{note}; favoured customer")
+              amount=round(given, 2), event_day=day,
+              note=f"{note}; favoured customer" if keep is None or keep["favoured_customer"] else note)
 
 
 @injects("price_deviation")
@@ -777,12 +891,16 @@ def _payment_side(ctx: SimContext, rng, plan: FraudPlan) -> None:
                 if not cash and rng.random() < BOUNCE_SHARE:
                     ctx.override_payment(i, "bounce", BOUNCE_REPLACED)
                 posted = int(cal.offset(received, hold))
-                ctx.confirmation_gaps.append(ConfirmationGap(v, received, posted, due))
+                keep = trace_draw(ctx, "cheque_withheld")
+                if keep is None or keep["confirmation_lower"]:
+                    ctx.confirmation_gaps.append(ConfirmationGap(v, received, posted, due))
                 ctx.label("cheque_withheld", "receipt" if cash else "cheque", NULL, salesperson=s, customer=v,
                           event_day=received, via_invoice=i,
                           note=f"{'cash' if cash else 'cheque'} received {iso_date(received)}, handed in "
                                f"{iso_date(posted)}: held {hold} working days ({policy.hand_in_days} allowed); "
-                               "customer's receipt dated long before posting")
+                               "customer's receipt dated long before posting"
+                               + ("" if keep is None or keep["confirmation_lower"] else
+                                  "; the customer's confirmation agrees with the ledger"))
             elif pattern == "cheque_maturity_over_policy":
                 maturity = int(policy.max_maturity_days + 10 + np.round(25 * heavy_factor(rng, 0.7)))
                 received = int(cal.roll_forward(np.array([day + rng.integers(0, 15)]))[0])
@@ -807,17 +925,21 @@ def _payment_side(ctx: SimContext, rng, plan: FraudPlan) -> None:
                     relative = ctx.pool.code(names.relative_name(rng, ctx.pool.text(own_name)))
                     drawer_account = _fresh_account(ctx, rng)
                     drawer_name, who = relative, "a relative's"
+                keep = trace_draw(ctx, "payment_swap")
+                dated_apart = keep is None or keep["receipt_dated_before_cheque"]
                 ctx.override_payment(i, "method", METHOD_CHEQUE)
-                ctx.override_payment(i, "receipt_day", paid_cash_day)
+                ctx.override_payment(i, "receipt_day", paid_cash_day if dated_apart else cheque_day)
                 ctx.override_payment(i, "pay_day", cheque_day)
                 ctx.override_payment(i, "hand_in_wd", int(rng.integers(0, 2)))
                 ctx.override_payment(i, "maturity_days", int(rng.integers(15, 60)))
                 ctx.override_payment(i, "drawer_name", drawer_name)
                 ctx.override_payment(i, "drawer_account", drawer_account)
-                ctx.confirmation_gaps.append(ConfirmationGap(v, paid_cash_day, cheque_day, due))
+                if keep is None or keep["confirmation_lower"]:
+                    ctx.confirmation_gaps.append(ConfirmationGap(v, paid_cash_day, cheque_day, due))
                 ctx.label("payment_swap", "receipt", NULL, salesperson=s, customer=v, event_day=paid_cash_day,
                           via_invoice=i, note=f"customer paid cash on {iso_date(paid_cash_day)}; booked as {who} "
-                                              f"cheque received {iso_date(cheque_day)}")
+                                              f"cheque received {iso_date(cheque_day)}"
+                                              + ("" if dated_apart else "; receipt dated as the cheque"))
             else:  # cash_discount_not_applied
                 method = int(rng.choice([METHOD_CASH, METHOD_TRANSFER, METHOD_CHEQUE], p=[0.6, 0.25, 0.15]))
                 window = policy.cash_discount_within_days
@@ -863,6 +985,9 @@ def inject_lapping(ctx: SimContext, plan: FraudPlan) -> None:
             if posted > cal.last_working_day:
                 break
             booked_under = payer if rng.random() < 0.5 else int(inv_c[earlier])
+            keep = trace_draw(ctx, "payment_swap (lapping)")
+            if keep is not None:
+                booked_under = int(inv_c[earlier]) if keep["booked_under_previous_customer"] else payer
             receipt = int(ctx.next_ids("receipt", 1)[0])
             to_earlier = round(min(money, open_amount[earlier]), 2)
             ctx.add_rows("receipts", receipt_id=receipt, customer_id=booked_under, receipt_date=paid_day[k],
@@ -876,8 +1001,9 @@ def inject_lapping(ctx: SimContext, plan: FraudPlan) -> None:
                 ctx.add_rows("receipt_allocations", receipt_id=receipt, invoice_id=own, amount=rest,
                              cash_discount_amount=0.0)
                 open_amount[own] -= rest
-            ctx.confirmation_gaps.append(ConfirmationGap(int(inv_c[earlier]), paid_day[k - 1], posted,
-                                                         to_earlier))
+            if keep is None or keep["confirmation_lower"]:
+                ctx.confirmation_gaps.append(ConfirmationGap(int(inv_c[earlier]), paid_day[k - 1], posted,
+                                                             to_earlier))
             where = "booked under that customer" if booked_under != payer else "booked under the payer"
             ctx.label("payment_swap", "receipt", receipt, salesperson=s, customer=payer, amount=round(money, 2),
                       event_day=paid_day[k],
@@ -908,9 +1034,13 @@ def inject_visit_fraud(ctx: SimContext, plan: FraudPlan) -> None:
         s, f = info["salesperson"], info["customer"]
         for day in days:
             km = 1.0 + 9.0 * rng.random()
+            if info["visited_on_site"]:  # the trace left out: the salesperson checks in at the address
+                km = ctx.policy.geofence_m / 1000 * 0.3 * rng.random()
             lat, lon = point_at_distance(rng, cust["lat"][f], cust["lon"][f], km)
             visit = add_visit(ctx, s, f, day, slots.take(rng, s, day, after_round=True), status=VISIT_DONE,
                               checkin_delay_min=float(rng.uniform(-5, 10)), lat=float(lat[()]), lon=float(lon[()]))
+            if info["visited_on_site"]:
+                continue
             ctx.label("visit_noncompliance", "visit", visit, salesperson=s, customer=f, amount=0.0,
                       event_day=day, note=f"reported visit to a made-up account; check-in {km:.1f} km away")
     visits = ctx.tables["visits"]

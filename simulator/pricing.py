@@ -27,6 +27,18 @@ PROMOTIONS = (
     ("Detergents", "2025-10-01", "2025-10-31", 3.5),
     ("Tea", "2025-12-01", "2025-12-20", 4.0),
 )
+# Trade promotions announced centrally (a circular to every salesperson; marketing's approval keyed on only
+# some of the lines), in the world shapes with cross-pattern look-alikes: same layout as PROMOTIONS.
+CENTRAL_PROMOTIONS = (
+    ("Rice & grains", "2025-05-03", "2025-05-31", 6.0),
+    ("Cooking oil", "2025-08-02", "2025-08-30", 5.0),
+)
+# Promotional list prices in the same world shapes: (category, first day, last day, pct below the list
+# price), a general price-list row for the weeks of the promotion, the old price back after it.
+PROMOTIONAL_PRICES = (
+    ("Pasta", "2025-10-04", "2025-10-25", 10.0),
+    ("Spices", "2025-04-19", "2025-05-10", 8.0),
+)
 _DAY_BITS = 20  # day numbers (~20,000) fit in 20 bits of a lookup key
 
 
@@ -42,6 +54,10 @@ class PriceBook:
     price_list: pd.DataFrame  # product_id, valid_from, unit_price, valid_to, customer_class (code, -1 = general)
     promotions: list[tuple[int, int, int, float]]  # (category_idx, first day, last day, pct)
     marketing_approver: int
+    # Promotions announced centrally (also in ``promotions``): their lines carry no approver.
+    central_promotions: tuple[tuple[int, int, int, float], ...] = ()
+    # Promotional list prices: (category_idx, first day, last day, pct below), in the price list.
+    promotional_prices: tuple[tuple[int, int, int, float], ...] = ()
 
     def __post_init__(self):
         pl = self.price_list
@@ -66,6 +82,9 @@ class PriceBook:
         self._promo = np.zeros((int(self.category.max()) + 1, span))
         for cat, first, last, pct in self.promotions:
             self._promo[cat, first - self._promo_first_day:last - self._promo_first_day + 1] = pct
+        self._central = np.zeros(self._promo.shape, dtype=bool)
+        for cat, first, last, _ in self.central_promotions:
+            self._central[cat, first - self._promo_first_day:last - self._promo_first_day + 1] = True
 
     def general_price(self, product, day) -> np.ndarray:
         product, day = np.asarray(product, dtype=np.int64), np.asarray(day, dtype=np.int64)
@@ -95,6 +114,13 @@ class PriceBook:
         return np.where(inside, self._promo[self.category[product], np.clip(offset, 0, self._promo.shape[1] - 1)],
                         0.0)
 
+    def central_promotion(self, product, day) -> np.ndarray:
+        """Whether a centrally announced promotion runs on the product that day."""
+        product, day = np.asarray(product, dtype=np.int64), np.asarray(day, dtype=np.int64)
+        offset = day - self._promo_first_day
+        inside = (offset >= 0) & (offset < self._central.shape[1])
+        return inside & self._central[self.category[product], np.clip(offset, 0, self._central.shape[1] - 1)]
+
 
 def honest_discounts(book: PriceBook, policy: SimulatedPolicy, product, day, quantity):
     """Discount every honest line gets by rule: the better of its volume tier and a running promotion."""
@@ -103,11 +129,18 @@ def honest_discounts(book: PriceBook, policy: SimulatedPolicy, product, day, qua
     pct = np.maximum(tier, promo)
     kind = np.where(pct == 0, DISCOUNT_NONE, np.where(promo > tier, DISCOUNT_PROMO, DISCOUNT_VOLUME))
     approver = np.where(kind == DISCOUNT_PROMO, book.marketing_approver, NULL)
+    if book.central_promotions:
+        # Announced to everyone by a circular: marketing's approval is keyed on about a third of the lines
+        # (a fixed rule of product and day), the others carry none.
+        unkeyed = (np.asarray(product) + np.asarray(day)) % 3 != 0
+        approver = np.where((kind == DISCOUNT_PROMO) & book.central_promotion(product, day) & unkeyed, NULL,
+                            approver)
     return pct, kind.astype(np.int8), approver.astype(np.int64)
 
 
 def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: WorkCalendar,
-                     marketing_approver: int) -> PriceBook:
+                     marketing_approver: int, central: bool = False) -> PriceBook:
+    """Products, the price list and the promotions (with the centrally announced ones when ``central``)."""
     n_categories = len(names.CATEGORIES)
     # Each brand sells in a few categories.
     brand_categories = [rng.choice(n_categories, size=int(rng.integers(2, 5)), replace=False)
@@ -146,6 +179,11 @@ def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: 
     general = pd.DataFrame({"product_id": np.array(rows_product, dtype=np.int64),
                             "valid_from": np.array(rows_from, dtype=np.int64),
                             "unit_price": np.array(rows_price, dtype=float)})
+    category_index = {c[0]: i for i, c in enumerate(names.CATEGORIES)}
+    promotional_prices = tuple((category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
+                                day_number(b), pct) for cat, a, b, pct in (PROMOTIONAL_PRICES if central else ()))
+    if promotional_prices:
+        general = _with_promotional_prices(general, category, promotional_prices)
     nxt = general.groupby("product_id")["valid_from"].shift(-1)
     general["valid_to"] = np.where(nxt.isna(), NULL, nxt.fillna(0).to_numpy() - 1).astype(np.int64)
     general["customer_class"] = np.int64(-1)
@@ -173,7 +211,27 @@ def build_price_book(rng: np.random.Generator, pool, n_products: int, calendar: 
         "category_idx": category.astype(np.int64),
         "brand_idx": brand.astype(np.int64),
     })
-    category_index = {c[0]: i for i, c in enumerate(names.CATEGORIES)}
     promotions = [(category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
                    day_number(b), pct) for cat, a, b, pct in PROMOTIONS]
-    return PriceBook(products, popularity, price_list, promotions, marketing_approver)
+    central_promotions = tuple((category_index[cat], calendar.roll_forward(np.array([day_number(a)]))[0].item(),
+                                day_number(b), pct) for cat, a, b, pct in (CENTRAL_PROMOTIONS if central else ()))
+    return PriceBook(products, popularity, price_list, promotions + list(central_promotions), marketing_approver,
+                     central_promotions, promotional_prices)
+
+
+def _with_promotional_prices(general: pd.DataFrame, category: np.ndarray, promotional_prices) -> pd.DataFrame:
+    """General price rows with a lower price for the weeks of each promotion (products of its category whose
+    price does not change during it), the price in force before it coming back the day after."""
+    added = []
+    for cat, first, last, pct in promotional_prices:
+        for p in np.flatnonzero(category == cat):
+            rows = general[general["product_id"] == p]
+            if ((rows["valid_from"] > first) & (rows["valid_from"] <= last + 1)).any():
+                continue
+            before = float(rows.loc[rows["valid_from"] <= first, "unit_price"].iloc[-1])
+            added.append((p, first, float(round_price(before * (1 - pct / 100)))))
+            added.append((p, last + 1, before))
+    extra = pd.DataFrame(added, columns=["product_id", "valid_from", "unit_price"]).astype(
+        {"product_id": np.int64, "valid_from": np.int64})
+    return pd.concat([general, extra], ignore_index=True).sort_values(
+        ["product_id", "valid_from"], kind="stable").reset_index(drop=True)

@@ -142,7 +142,9 @@ def generate_honest_sales(ctx: SimContext) -> None:
     plain = dtype == DISCOUNT_NONE
     small = plain & (u < 0.02)
     approved = plain & (u >= 0.02) & (u < 0.024)
-    pct = np.where(small, rng.choice([1.0, 2.0, 2.5, 3.0, 4.0, 5.0], len(u)), pct)
+    within = np.array([1.0, 2.0, 2.5, 3.0, 4.0, 5.0])
+    within = within[within <= policy.manual_authority_salesperson_pct]
+    pct = np.where(small, rng.choice(within, len(u)), pct)
     big = np.array([6.0, 7.0, 8.0, 10.0])
     big = big[big <= policy.manual_authority_manager_pct]
     pct = np.where(approved, rng.choice(big, len(u)), pct)

@@ -232,7 +232,8 @@ def build_world(ctx: SimContext) -> World:
 
     customers = _customers(ctx, rng, salespeople, roles, cal)
 
-    book = build_price_book(rng, pool, params.n_products, cal, int(roles["marketing_manager"][0]))
+    book = build_price_book(rng, pool, params.n_products, cal, int(roles["marketing_manager"][0]),
+                            central=ctx.shape.cross_lookalikes)
     basket_flat, starts, lens = _baskets(rng, customers, book)
     customers["basket_start"] = starts
     customers["basket_len"] = lens
@@ -255,11 +256,12 @@ def _customers(ctx, rng, salespeople, roles, cal):
                                rng.choice(active_sp, n - 4 * n_sp, p=workload / workload.sum())])
     assigned = rng.permutation(assigned)
 
+    shape = ctx.shape
     cls = np.full(n, CLASS_RETAIL)
-    cls[rng.random(n) < 0.06] = CLASS_WHOLESALE
+    cls[rng.random(n) < shape.wholesale_share] = CLASS_WHOLESALE
     # Declared chains: groups of 3-6 branches of one owner, each branch in its own salesperson's territory.
     chain_group = np.full(n, NULL)
-    n_chain_target = max(3, int(0.06 * n))
+    n_chain_target = max(3, int(shape.chain_share * n))
     candidates = rng.permutation(np.flatnonzero(cls == CLASS_RETAIL))
     group, pos = 0, 0
     while pos < n_chain_target:
@@ -274,7 +276,7 @@ def _customers(ctx, rng, salespeople, roles, cal):
         group += 1
         pos += size
 
-    size = rng.lognormal(0.0, 1.1, n) * np.select([cls == CLASS_WHOLESALE, cls == CLASS_CHAIN], [6.0, 2.0], 1.0)
+    size = rng.lognormal(0.0, shape.size_sigma, n) * np.select([cls == CLASS_WHOLESALE, cls == CLASS_CHAIN], [6.0, 2.0], 1.0)
     sp_lat = salespeople["lat"].to_numpy()[assigned]
     sp_lon = salespeople["lon"].to_numpy()[assigned]
     lat, lon = offset_position(rng, sp_lat, sp_lon, 1.5)
@@ -348,6 +350,7 @@ def _customers(ctx, rng, salespeople, roles, cal):
 
 # Roles a genuine customer can play in the simulation (decoys of the look-alike patterns).
 ROLE_PLAIN, ROLE_NEW_SHOP, ROLE_BULK_WHOLESALER, ROLE_LONG_TERMS, ROLE_OWNER_CHEQUES, ROLE_GROWING = range(6)
+ROLE_SISTER_BUSINESS = 6  # one of two shops of one owner (crosslooks.py; harder world shapes only)
 
 
 def _assign_roles(rng, frame: pd.DataFrame) -> None:

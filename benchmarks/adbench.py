@@ -1,4 +1,4 @@
-"""Measure ``audit.anomaly.AnomalyEnsemble`` on ten ADBench classical datasets, beside Table D4.
+"""Measure ``audit.methods.anomaly.AnomalyEnsemble`` on ten ADBench classical datasets, beside Table D4.
 
 Protocol (the one of ADBench's Table D4): for each dataset and each of 3 seeds, a stratified
 70/30 split (``train_test_split(stratify=y, random_state=seed)``); the ensemble is fitted on the
@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.anomaly import COMBINE_RULES, DEFAULT_DETECTORS, AnomalyEnsemble  # noqa: E402
+from audit.methods.anomaly import COMBINE_RULES, DEFAULT_DETECTORS, AnomalyEnsemble  # noqa: E402
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
 TABLE_D4 = "table_d4_aucroc.csv"

@@ -5,10 +5,10 @@ Data: the UCI "Polish companies bankruptcy" 5th-year file as contract tables
 companies, 410 bankrupt within a year). It has no ledger at all (no invoices, salespeople...), so
 ``audit run`` refuses it; this script loads it through the same loader and checks, then
 
-1. runs the DST-01 path (``detectors.distress.history.distress_history``, what the detector scores)
-   on the loaded tables, and the pure function ``detectors.distress.scoring.statement_only_scores``,
+1. runs the DST-01 path (``analyses.distress.history.distress_history``, what the detector scores)
+   on the loaded tables, and the pure function ``analyses.distress.scoring.statement_only_scores``,
    and checks they agree;
-2. reports the ROC AUC of the distress score, of ``audit.financials.statement_distress`` alone and of
+2. reports the ROC AUC of the distress score, of ``audit.methods.financials.statement_distress`` alone and of
    Altman's Z'' (lower = worse; uncomputable rows at the median);
 3. the calibration of the shipped model on this file (predicted vs observed failure rate by decile);
 4. with ``--cv``, the nested cross-validation of ``benchmarks/fit_financial_distress.py`` (terms,
@@ -40,14 +40,14 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from audit import financials
+from analyses.distress.scoring import STATEMENT_FLAG_WEIGHTS, ScoreSettings, statement_only_scores
 from audit.data import AuditData
 from audit.engine import Engine
 from audit.loading import load
+from audit.methods import financials
 from audit.policy import Policy
 from audit.validation import validate
-from detectors.distress.customer_distress import CustomerDistress
-from detectors.distress.scoring import STATEMENT_FLAG_WEIGHTS, ScoreSettings, statement_only_scores
+from detectors.distress.dst_01_customer_distress import CustomerDistress
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("SALES_AUDIT_SHARED", REPO.parent / "shared")) / "data" / "polish-bankruptcy-5year"

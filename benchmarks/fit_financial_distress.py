@@ -1,9 +1,9 @@
-"""Fit (and measure) the financial-statement distress model of ``audit/financials.py``.
+"""Fit (and measure) the financial-statement distress model of ``audit/methods/financials.py``.
 
 Data: the UCI "Polish companies bankruptcy" 5th-year file as contract tables
 (``shared/data/polish-bankruptcy-5year``: customer_financials.csv, labels.csv; 5,910 companies, 410
 bankrupt within a year). The candidates (ratios, directions, knots) are set by hand in
-``audit.financials.CANDIDATE_TERMS``; this script chooses and fits the rest and prints it as the Python
+``audit.methods.financials.CANDIDATE_TERMS``; this script chooses and fits the rest and prints it as the Python
 block to paste into the module.
 
 The procedure (:func:`choose_and_fit`), the same on any training set:
@@ -49,7 +49,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from audit import financials
+from audit.methods import financials
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("SALES_AUDIT_SHARED", REPO.parent / "shared")) / "data" / "polish-bankruptcy-5year"
@@ -253,7 +253,7 @@ def nested_cv(exposures: Exposures, failed: np.ndarray, altman: np.ndarray, repe
 
 
 def coefficient_block(model: Fitted) -> str:
-    """The Python source of the fitted block of audit/financials.py (weights rounded to 3 decimals)."""
+    """The Python source of the fitted block of audit/methods/financials.py (weights rounded to 3 decimals)."""
     rounded = np.round(model.parameters, 3) + 0.0  # + 0.0 turns -0.0 into 0.0
     lines = ["# Terms selected among CANDIDATE_TERMS and the L2 penalty chosen, by cross-validation."]
     lines.append("MODEL_RATIOS: tuple[str, ...] = (")
@@ -305,7 +305,7 @@ def main() -> None:
     matrix = exposures.matrix(everything, model.names, model.fill)
     print(f"in-sample ROC AUC, printed coefficients: {roc_auc_score(failed, rounded[0] + matrix @ rounded[1:]):.4f}")
     shipped = financials.statement_distress(statements)["distress_probability"]
-    print(f"in-sample ROC AUC, shipped audit.financials: {roc_auc_score(failed, shipped):.4f}")
+    print(f"in-sample ROC AUC, shipped audit.methods.financials: {roc_auc_score(failed, shipped):.4f}")
 
     if arguments.nested:
         result = nested_cv(exposures, failed, altman, repeats=arguments.repeats)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from audit.benford import LAST_TWO, Z_CRITICAL_95, BenfordTest
+from audit.methods.benford import LAST_TWO, Z_CRITICAL_95, BenfordTest
 from reports.chart_text import chart_text
 
 OBSERVED_COLOR = "#33658a"

@@ -1,4 +1,4 @@
-"""Tests of the anomaly-model ensemble (audit.anomaly)."""
+"""Tests of the anomaly-model ensemble (audit.methods.anomaly)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from audit.anomaly import COMBINE_RULES, AnomalyEnsemble, ensemble_scores
+from audit.methods.anomaly import COMBINE_RULES, AnomalyEnsemble, ensemble_scores
 
 ADBENCH_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
 PLANTED_COLUMN = 5
@@ -133,7 +133,7 @@ def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
     # Each audit is a new process; without numba's cache every run compiled CBLOF's kernel again (~4 s).
     script = (
         "import numpy as np\n"
-        "from audit.anomaly import AnomalyEnsemble\n"
+        "from audit.methods.anomaly import AnomalyEnsemble\n"
         "rng = np.random.default_rng(1)\n"
         "X = np.vstack([rng.standard_normal((300, 4)) + 4.0 * k for k in (0, 0, 1, 2)])\n"
         "AnomalyEnsemble(detectors=('cblof', 'ecod')).fit(X)\n"

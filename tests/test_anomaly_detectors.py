@@ -11,10 +11,10 @@ from audit.data import AuditData
 from audit.engine import Engine
 from audit.policy import load_policy
 from audit.validation import AuditTables, load_and_validate
-from detectors.anomaly.customer_anomaly import CustomerBehaviourAnomaly
+from detectors.anomaly.ano_01_salesperson_anomaly import SalespersonBehaviourAnomaly
+from detectors.anomaly.ano_02_customer_anomaly import CustomerBehaviourAnomaly
+from detectors.anomaly.ano_03_invoice_anomaly import InvoiceAnomaly
 from detectors.anomaly.features import invoice_features, monthly_features
-from detectors.anomaly.invoice_anomaly import InvoiceAnomaly
-from detectors.anomaly.salesperson_anomaly import SalespersonBehaviourAnomaly
 from simulator import simulate
 
 from .conftest import java_available

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit import benford
-from audit.benford import (
+from audit.methods import benford
+from audit.methods.benford import (
     ACCEPTABLE,
     ALL_TESTS,
     CLOSE,

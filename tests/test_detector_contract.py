@@ -102,3 +102,18 @@ def test_duckdb_and_spark_give_identical_findings(cls):
 @pytest.mark.parametrize("cls", ANALYSES, ids=lambda c: c.code)
 def test_duckdb_and_spark_give_identical_analyses(cls, mini_tables, mini_policy):
     check_analysis(cls, *_analysis_data(cls, mini_tables, mini_policy), engines=("duckdb", "spark"))
+
+
+def test_one_detector_per_module_named_by_its_code():
+    modules: dict[str, list[str]] = {}
+    for cls in DETECTORS:
+        modules.setdefault(cls.__module__, []).append(cls.code)
+    assert {m: codes for m, codes in modules.items() if len(codes) > 1} == {}
+    for cls in DETECTORS:
+        name = cls.__module__.rsplit(".", 1)[-1]
+        assert name.startswith(cls.code.lower().replace("-", "_") + "_"), f"{cls.code} lives in {cls.__module__}"
+
+
+def test_analyses_and_detectors_live_apart():
+    assert all(cls.__module__.startswith("analyses.") for cls in ANALYSES)
+    assert all(cls.__module__.startswith("detectors.") for cls in DETECTORS)

@@ -7,18 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from audit import financials
-from audit.data import AuditData
-from audit.engine import Engine
-from audit.loading import LoadedData, SourceTable
-from audit.policy import Policy
-from audit.ranking import exception_ids
-from audit.testing import tables_from_frames
-from audit.validation import validate
-from detectors.distress.customer_distress import CustomerDistress
-from detectors.distress.distress_or_collusion import DistressOrCollusion
-from detectors.distress.history import DistressHistory, distress_history
-from detectors.distress.scoring import (
+from analyses.distress.history import DistressHistory, distress_history
+from analyses.distress.scoring import (
     SIGNS,
     ScoreSettings,
     engineered_values,
@@ -26,7 +16,17 @@ from detectors.distress.scoring import (
     statement_only_scores,
     statement_points,
 )
-from detectors.distress.signals import SIGNAL_COLUMNS
+from analyses.distress.signals import SIGNAL_COLUMNS
+from audit.data import AuditData
+from audit.engine import Engine
+from audit.loading import LoadedData, SourceTable
+from audit.methods import financials
+from audit.policy import Policy
+from audit.ranking import exception_ids
+from audit.testing import tables_from_frames
+from audit.validation import validate
+from detectors.distress.dst_01_customer_distress import CustomerDistress
+from detectors.distress.dst_02_distress_or_collusion import DistressOrCollusion
 
 from .conftest import SHARED
 

@@ -1,4 +1,4 @@
-"""The entity-link graph (detectors.links.graph): phone formats, fuzzy names and addresses, blocking,
+"""The entity-link graph (analyses.links.graph): phone formats, fuzzy names and addresses, blocking,
 declared chains, and the LNK-01 analysis on the mini ledger."""
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.data import AuditData
-from detectors.links.entity_links import EntityLinks
-from detectors.links.graph import (
+from analyses.links.entity_links import EntityLinks
+from analyses.links.graph import (
     LINK_COLUMNS,
     LinkInputs,
     LinkSettings,
@@ -24,6 +23,7 @@ from detectors.links.graph import (
     phone_key,
     same_tokens,
 )
+from audit.data import AuditData
 
 
 def _customers(rows):

@@ -1,4 +1,4 @@
-"""audit.financials: the Polish-file AUCs and calibration, monotonicity, robustness to bad inputs, missing values,
+"""audit.methods.financials: the Polish-file AUCs and calibration, monotonicity, robustness to bad inputs, missing values,
 and every flag."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from audit import financials
-from audit.financials import (
+from audit.methods import financials
+from audit.methods.financials import (
     FLAG_COLUMNS,
     MODEL_TERMS,
     RATIO_BOUNDS,

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 import audit
+from analyses.receivables.open_items import customer_master, load_ledger
 from audit.data import AuditData
 from audit.engine import Engine
 from audit.policy import Policy, policy_from_dict
 from audit.registry import get_detector
 from audit.testing import tables_from_frames
 from detectors.anomaly.features import invoice_features
-from detectors.distress.customer_distress import usual_gap_words
-from detectors.receivables.open_items import customer_master, load_ledger
+from detectors.distress.dst_01_customer_distress import usual_gap_words
 from detectors.standard.reversals import credit_note_reversals
 from simulator.evaluation import evaluate
 

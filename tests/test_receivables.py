@@ -6,18 +6,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from analyses.receivables.aging import ReceivablesAging, aging_table, assign_buckets, bucket_labels
+from analyses.receivables.collections import CollectionsLadder, ladder_actions
+from analyses.receivables.confirmations import ConfirmationDifferences
+from analyses.receivables.exposure import CreditExposure
+from analyses.receivables.open_items import ledger_end_date, load_ledger, open_items
+from analyses.receivables.problems import ProblemReceivables
+from analyses.receivables.reserve import BadDebtReserve
 from audit.data import AuditData
 from audit.engine import Engine
+from audit.ledger import balances_as_of
 from audit.policy import Policy, policy_from_dict
 from audit.testing import tables_from_frames
-from detectors.ledger import balances_as_of
-from detectors.receivables.aging import ReceivablesAging, aging_table, assign_buckets, bucket_labels
-from detectors.receivables.collections import CollectionsLadder, ladder_actions
-from detectors.receivables.confirmations import ConfirmationDifferences
-from detectors.receivables.exposure import CreditExposure
-from detectors.receivables.open_items import ledger_end_date, load_ledger, open_items
-from detectors.receivables.problems import ProblemReceivables
-from detectors.receivables.reserve import BadDebtReserve
 
 AS_OF = pd.Timestamp("2025-06-30")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detectors.discounts.split_volume_discount import SplitVolumeDiscount
+from detectors.discounts.dsc_01_split_volume_discount import SplitVolumeDiscount
 
 
 def usual_by_hand(tier: pd.DataFrame, history: pd.DataFrame, first_tier_quantity: float) -> pd.DataFrame:

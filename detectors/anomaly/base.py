@@ -2,7 +2,7 @@
 
 A subclass builds its population (one row per entity, ``_population``), says which columns are its
 features (``features``) and words one finding (``_finding``). This module turns the population into
-the ensemble's matrix (harmless sides set to the median), fits :class:`audit.anomaly.AnomalyEnsemble`
+the ensemble's matrix (harmless sides set to the median), fits :class:`audit.methods.anomaly.AnomalyEnsemble`
 on every row, keeps the top tail, and for each kept row names the features that drove it, with the
 value, the population's typical value, how rare the value is, and the money it puts at risk.
 """
@@ -16,10 +16,10 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from audit.anomaly import AnomalyEnsemble
+from audit.common import money
 from audit.detector import Detector, empty_findings
+from audit.methods.anomaly import AnomalyEnsemble
 from detectors.anomaly.features import Feature
-from detectors.common import money
 
 # A driver must be at least this surprising (-log10 of its two-sided tail probability: 1 = the outer
 # 10 %) to be named beside the strongest one.

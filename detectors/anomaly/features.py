@@ -18,7 +18,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from detectors.ledger import line_net, posted_invoices, with_class_and_product_price
+from audit.ledger import line_net, posted_invoices, with_class_and_product_price
 
 # Money sums are rounded to this many decimals as they leave the engine: DuckDB and Spark may add floats
 # in another order, and the last bits must not change a feature.

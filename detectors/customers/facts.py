@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audit.ledger import invoice_amounts, ledger_movements
 from audit.membership import among
-from detectors.ledger import invoice_amounts, ledger_movements
 
 
 def invoice_summary(data) -> pd.DataFrame:
@@ -121,7 +121,7 @@ def pings_near(data, places: pd.DataFrame, radius_m: float) -> pd.Series:
     ``places`` has salesperson_id, lat, lon. The engine returns only the pings inside a box around
     each place (one filter per salesperson); the exact distance is measured here.
     """
-    from detectors.links.graph import haversine_m
+    from analyses.links.graph import haversine_m
 
     counts = pd.Series(0, index=places.index, dtype="int64")
     usable = places.dropna(subset=["salesperson_id", "lat", "lon"])

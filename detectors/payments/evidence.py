@@ -13,9 +13,9 @@ from __future__ import annotations
 import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
+from analyses.links.graph import family_key
+from audit.ledger import invoice_amounts
 from audit.membership import among
-from detectors.ledger import invoice_amounts
-from detectors.links.graph import family_key
 
 # Who drew a cheque; the first five are the customer's own side (legitimate).
 OWN_KINDS = ("customer_account", "customer_name", "owner", "owner_family", "unstated")

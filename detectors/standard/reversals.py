@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detectors.ledger import invoice_amounts
+from audit.ledger import invoice_amounts
 
 REVERSAL_COLUMNS = ("credit_note_id", "invoice_id", "customer_id", "credit_date", "credit_amount", "invoice_date",
                     "invoice_amount", "days_after", "inferred")

@@ -1,5 +1,5 @@
 """Helpers shared by the standard audit tests (this family only; ledger-wide definitions stay in
-``detectors.ledger`` and wording in ``detectors.common``)."""
+``audit.ledger`` and wording in ``audit.common``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from detectors.common import month_of
-from detectors.ledger import line_net, posted_invoices
+from audit.common import month_of
+from audit.ledger import line_net, posted_invoices
 
 
 def invoice_totals(data, extra: tuple[str, ...] = ()) -> ibis.Table:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from audit.benford import LAST_TWO, TEST_TITLES
+from audit.common import day, money
+from audit.methods.benford import LAST_TWO, TEST_TITLES
 from audit.wording import Words
-from detectors.common import day, money
 
 GROUP_WORDS = {"STD-01": "salesperson", "STD-07": "customer"}
 

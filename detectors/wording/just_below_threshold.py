@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from audit.common import day, money
 from audit.wording import Words
-from detectors.common import day, money
 from detectors.standard.support import share_words
 
 

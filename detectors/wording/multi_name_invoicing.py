@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from audit.common import day, money
 from audit.wording import Words
-from detectors.common import day, money
 
 WORDS = {"shared_phone": "phone", "shared_address": "address", "shared_bank_account": "bank account",
          "cheque_drawer": "cheque drawer", "shared_owner_name": "owner"}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from audit.common import money
 from audit.wording import Words
-from detectors.common import money
 from detectors.standard.support import share_words
 
 GROUP_WORDS = {"STD-04": "salesperson", "STD-08": "customer"}

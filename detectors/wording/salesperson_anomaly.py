@@ -4,8 +4,8 @@ ANO-01 (salesperson behaviour anomaly) shares the pattern and still words its fi
 
 from __future__ import annotations
 
+from audit.common import money
 from audit.wording import Words
-from detectors.common import money
 
 
 def words(finding) -> Words:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from audit.common import day, money
 from audit.wording import Words
-from detectors.common import day, money
 
 TRACE_WORDS = {
     "missed": "not made", "phone_elsewhere_at_planned_time": "phone elsewhere at the planned time",

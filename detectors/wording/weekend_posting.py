@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from audit.common import day, money
 from audit.wording import Words
-from detectors.common import day, money
 from detectors.standard.support import share_words
 
 

@@ -1,0 +1,214 @@
+"""Each customer's distress score month by month (view ``distress_history``), shared by DST-01 and DST-02.
+
+:func:`distress_history` runs the signals (:mod:`.signals`), the points (:mod:`.scoring`) and the
+statement model for every customer and month end of the data. With no ledger at all (statements only,
+e.g. the Polish benchmark file) it scores each customer's latest statement at the data's end date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from analyses.distress.scoring import (
+    EVENT_WEIGHTS,
+    ScoreSettings,
+    combine,
+    engineered_values,
+    latest_statements,
+    sign_points,
+    statement_points,
+    young_points,
+)
+from analyses.distress.signals import SIGNAL_COLUMNS, SignalSettings, load_inputs, monthly_signals
+from audit.analysis import Analysis
+from audit.membership import isin
+from audit.methods.financials import altman_z2
+from audit.policy import CollectionsPolicy
+
+
+@dataclass(frozen=True)
+class DistressSettings:
+    """Every parameter of the distress score (the detector's ``__init__`` parameters)."""
+
+    signals: SignalSettings = SignalSettings()
+    score: ScoreSettings = ScoreSettings()
+
+    def key(self) -> str:
+        return repr(sorted({**asdict(self.signals), **asdict(self.score)}.items()))
+
+
+def stop_supply_days(policy) -> int:
+    """The collections ladder's stop-supply step (days overdue), the grace period of the distress signs;
+    when the policy's ladder names no stop-supply step, the contract's default ladder's."""
+    for ladder in (dict(policy.collections.ladder_days), dict(CollectionsPolicy().ladder_days)):
+        stops = [days for name, days in ladder.items() if "stop" in name]
+        if stops:
+            return int(min(stops))
+    return 0
+
+
+# Columns of the view beside the points (the measurements the explanations quote).
+HISTORY_MEASUREMENTS = (
+    "balance", "pending_cheques", "exposure", "credit_limit", "overdue", "overdue_over_grace",
+    "lateness_recent_days", "lateness_baseline_days", "dso_days", "terms_days", "aged_share", "partial_invoices",
+    "order_spike_ratio", "invoiced_recent", "invoiced_baseline", "new_brand_share", "cheque_share_recent",
+    "cheque_share_baseline", "maturity_recent_days", "maturity_baseline_days", "bounced_cheques",
+    "replaced_cheques", "bounced_amount", "promises", "promises_broken", "days_without_shipment", "usual_gap_days",
+    "age_years", "paying_late",
+)
+
+
+def _salespeople(data, customers: pd.Series) -> pd.Series:
+    """The customer's assigned salesperson, else the one who invoiced it most."""
+    assigned = pd.Series(dtype="object")
+    if data.has("customers", ("customer_id", "assigned_salesperson_id")):
+        frame = data.frame("customers")
+        assigned = pd.Series(frame["assigned_salesperson_id"].astype("object").to_numpy(),
+                             index=frame["customer_id"].astype("object").to_numpy())
+        assigned = assigned[~assigned.index.duplicated()]
+    result = customers.map(assigned)
+    if result.isna().any() and data.has("invoices", ("customer_id", "salesperson_id")):
+        invoices = data.frame("invoices")[["customer_id", "salesperson_id"]].dropna().astype("object")
+        counts = invoices.value_counts().reset_index().sort_values(
+            ["customer_id", "count", "salesperson_id"], ascending=[True, False, True], kind="mergesort")
+        main = counts.drop_duplicates("customer_id").set_index("customer_id")["salesperson_id"]
+        result = result.fillna(customers.map(main))
+    return result.astype("object").where(result.notna(), None)
+
+
+def _statement_rows(inputs, end) -> pd.DataFrame:
+    """Statements-only data: one row per customer with a statement, at the data's end."""
+    financials = inputs.financials
+    frame = pd.DataFrame({"customer_id": sorted(set(financials["customer_id"].dropna().astype("object")))})
+    frame["month_end"] = pd.Period(end, "M").end_time.normalize() if end is not None else pd.NaT
+    for column in SIGNAL_COLUMNS:
+        frame[column] = np.nan
+    if len(inputs.customers) and "established_date" in inputs.customers:
+        founded = pd.to_datetime(frame["customer_id"].map(
+            inputs.customers.set_index("customer_id")["established_date"]))
+        frame["age_years"] = ((frame["month_end"] - founded).dt.days / 365.25).where(founded <= frame["month_end"])
+    return frame
+
+
+def distress_history(data, settings: DistressSettings = DistressSettings()) -> pd.DataFrame:
+    """One row per customer and month end: score, log-odds, every sign's points, the statement used,
+    the measurements, exposure and what could not be measured. Sorted by customer and month."""
+    inputs = load_inputs(data)
+    signals = monthly_signals(inputs, settings.signals)
+    if signals.empty and len(inputs.financials) and inputs.end is not None:
+        signals = _statement_rows(inputs, inputs.end)
+    if signals.empty:
+        return pd.DataFrame(columns=["customer_id", "salesperson_id", "month_end", "period", "score", "log_odds"])
+    signals = signals.reset_index(drop=True)
+    values = engineered_values(signals, grace_days=float(settings.signals.grace_days))
+    points = sign_points(values, EVENT_WEIGHTS)
+    points["points_young_company"] = young_points(values["age_years"], settings.score)
+    statement_columns = []
+    if len(inputs.financials):
+        financials = inputs.financials.reset_index(drop=True)
+        founded = None
+        if len(inputs.customers) and "established_date" in inputs.customers:
+            founded = financials["customer_id"].astype("object").map(
+                inputs.customers.set_index("customer_id")["established_date"])
+        scored = statement_points(financials, settings.score, established_date=founded,
+                                  as_of=financials["period_end"])
+        scored["statement_altman_z2"] = altman_z2(financials)
+        latest = latest_statements(financials, scored, signals[["customer_id", "month_end"]],
+                                   settings.score.statement_lag_days)
+        statement_columns = [c for c in latest.columns if not c.startswith("points_")]
+        for column in latest.columns:
+            if column.startswith("points_"):
+                points[column] = latest[column].astype("float64")
+        history_statements = latest[statement_columns]
+    combined = combine(points, settings.score.base_log_odds)
+    frame = pd.concat([signals[["customer_id", "month_end"]], combined, points], axis=1)
+    for column in HISTORY_MEASUREMENTS:
+        frame[column] = values[column] if column in values else np.nan
+    if statement_columns:
+        frame = pd.concat([frame, history_statements.reset_index(drop=True)], axis=1)
+    frame["not_measured"] = _not_measured(data, frame)
+    frame["salesperson_id"] = _salespeople(data, frame["customer_id"])
+    frame["period"] = pd.to_datetime(frame["month_end"]).dt.strftime("%Y-%m")
+    first = ["customer_id", "salesperson_id", "month_end", "period", "score", "log_odds"]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
+    frame.attrs["settings"] = settings.key()
+    return frame.sort_values(["customer_id", "month_end"], kind="mergesort", ignore_index=True)
+
+
+# Which tables (and columns) each sign reads; a sign whose source is absent cannot be measured at all.
+# Signs that rest on the open balance (what is paid, what is overdue) need the receipts allocated to invoices.
+_PAID = (("receipts", ("receipt_id", "customer_id", "posted_date")),
+         ("receipt_allocations", ("receipt_id", "invoice_id", "amount")))
+SIGN_SOURCES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "payments_later": (("receipts", ("posted_date",)), ("receipt_allocations", ("invoice_id",))),
+    "partial_payments": (("receipts", ("posted_date",)), ("receipt_allocations", ("invoice_id",))),
+    "cheque_switch": (("receipts", ("posted_date",)), ("receipt_allocations", ("invoice_id",))),
+    "longer_maturities": (("receipts", ("cheque_id",)), ("cheques", ("due_date", "received_date"))),
+    "dso": (("invoices", ("invoice_date",)), *_PAID),
+    "aging_migration": (("invoices", ("invoice_date",)), *_PAID),
+    # orders and new brands count only while the customer pays late
+    "order_spike": (("invoices", ("invoice_date",)), *_PAID),
+    "new_brands": (("products", ("brand",)), *_PAID),
+    "bounced_cheques": (("cheques", ("status",)),),
+    "broken_promises": (("customer_events", ("event_type",)),),
+    "repeated_promises": (("customer_events", ("event_type",)),),
+    "shipments_stopped": (("invoices", ("invoice_date",)), *_PAID),
+    "credit_limit_breach": (("customers", ("credit_limit",)), *_PAID),
+    "events": (("customer_events", ("event_type",)),),
+    "young_company": (("customers", ("established_date",)),),
+}
+
+
+def unmeasurable_signs(data) -> list[str]:
+    """Signs whose source table or column is absent from the data (plain words)."""
+    return [name.replace("_", " ") for name, sources in SIGN_SOURCES.items()
+            if not all(data.has(table, columns) for table, columns in sources)]
+
+
+def _not_measured(data, frame: pd.DataFrame) -> list[str]:
+    """Per row: the signs the data cannot show, plus the statements when the customer has none."""
+    absent = unmeasurable_signs(data)
+    has_statement = frame["statement_period_end"].notna() if "statement_period_end" in frame else pd.Series(
+        False, index=frame.index)
+    return [", ".join(absent + ([] if known else ["financial statements"])) for known in has_statement]
+
+
+class DistressHistory(Analysis):
+    """Each customer's distress score and its signs month by month (view ``distress_history``).
+
+    One row per customer and month end of the data: ``score`` (0-1), ``log_odds``, every sign's points
+    (``points_*``, log-odds), the measurements behind them, the financial statement used (its period end,
+    the statement model's probability, drivers, flags and Altman Z''), exposure (open balance + pending
+    cheques) against the credit limit, and ``not_measured`` (signs the data could not show). Only
+    customers whose score reaches ``watch_level`` in some month are kept, with all their months, so the
+    trend before the warning is visible. The parameters are those of DST-01 (customer_distress).
+    """
+
+    code = "DST-H1"
+    outputs = ("distress_history",)
+    reads_analyses = ("RCV-00",)
+    title = "Customer distress history"
+    requires = {"customers": ("customer_id",)}
+
+    def __init__(self, grace_days: int = 30, watch_level: float = 0.2):
+        self.grace_days = grace_days
+        self.watch_level = watch_level
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        return {"grace_days": stop_supply_days(policy)}
+
+    def compute(self, data) -> dict[str, pd.DataFrame]:
+        settings = DistressSettings(signals=SignalSettings(grace_days=self.grace_days))
+        history = distress_history(data, settings)
+        if len(history):
+            watched = history.loc[history["score"] >= self.watch_level, "customer_id"].unique()
+            kept = history[isin(history["customer_id"], watched)].reset_index(drop=True)
+            kept.attrs["settings"] = history.attrs.get("settings")
+            kept.attrs["watch_level"] = self.watch_level
+            history = kept
+        return {"distress_history": history}
+

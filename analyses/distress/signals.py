@@ -1,0 +1,506 @@
+"""The ledger's pre-failure signs of each customer at each month end (what :mod:`.scoring` weighs).
+
+Everything here is *causal*: the value at a month end uses only what was on record by that day (payments
+by their posting date, cheques by their status date, events by their date), so a month's score is what
+an auditor could have seen then, and the first month above the alert level is a real early warning.
+
+Inputs are fetched once with Ibis (:func:`load_inputs`, each table only when present) and reduced to a
+few small frames; the monthly work is pandas over those frames. :func:`monthly_signals` returns one row
+per customer and month end with the raw measurements listed in :data:`SIGNAL_COLUMNS` (NaN = not
+measurable: the table is absent or the customer has no such history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from analyses.receivables.open_items import Ledger, customer_master, load_ledger, month_ends, open_items
+from audit.contract import EVENT_TYPES
+from audit.ledger import line_net, posted_invoices
+from audit.membership import isin
+
+# Cheque statuses that mean the money did not come in.
+BOUNCED_STATUSES = ("bounced", "returned", "replaced")
+
+# Raw measurements per customer and month end (units in the name); scoring.SIGNALS turns them into
+# log-odds contributions.
+SIGNAL_COLUMNS = (
+    "balance", "pending_cheques", "exposure", "credit_limit", "overdue", "overdue_over_grace",
+    "lateness_recent_days", "lateness_baseline_days", "lateness_rise_days", "dso_days", "terms_days",
+    "dso_excess_days", "aged_share", "aged_share_before", "aged_share_rise", "partial_invoices",
+    "invoiced_recent", "invoiced_baseline", "order_spike_ratio", "new_brand_share", "cheque_share_recent",
+    "cheque_share_baseline", "cheque_share_rise", "maturity_recent_days", "maturity_baseline_days",
+    "maturity_rise_days", "bounced_cheques", "replaced_cheques", "bounced_amount", "promises", "promises_broken",
+    "days_without_shipment", "usual_gap_days", "credit_over_share", "age_years", "payment_status_known",
+    *(f"event_{kind}" for kind in EVENT_TYPES),
+)
+
+# Without receipts and their allocations the ledger cannot say which invoices were paid: every invoice
+# would look open and overdue. The measurements that rest on the open balance are then unknown (NaN).
+PAYMENT_STATUS_TABLES = ("receipts", "receipt_allocations")
+PAYMENT_STATUS_MEASUREMENTS = (
+    "balance", "exposure", "overdue", "overdue_over_grace", "aged_share", "aged_share_before", "aged_share_rise",
+    "dso_days", "dso_excess_days", "credit_over_share",
+)
+
+
+def payment_status_known(data) -> bool:
+    """Whether the data records which invoices were paid (receipts allocated to invoices)."""
+    return (data.has("receipt_allocations", ("receipt_id", "invoice_id", "amount"))
+            and data.has("receipts", ("receipt_id", "customer_id", "posted_date")))
+
+
+@dataclass(frozen=True)
+class DistressInputs:
+    """What the monthly signals are computed from (frames may be empty; ``has`` says what was present)."""
+
+    customers: pd.DataFrame
+    ledger: Ledger
+    payments: pd.DataFrame      # invoice_id, customer_id, known_date, pay_date, due_date, amount, is_cheque, maturity_days
+    cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
+    events: pd.DataFrame        # customer_id, event_date, event_type, amount
+    shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
+    brands: pd.DataFrame        # customer_id, brand, date, amount (net invoiced per brand and day)
+    financials: pd.DataFrame    # customer_financials rows as given
+    end: pd.Timestamp | None
+    has: frozenset
+
+
+def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
+    """An empty frame whose columns already have their types (dates stay dates when a table is absent)."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+PAYMENT_TYPES = {"invoice_id": "object", "customer_id": "object", "known_date": "datetime64[ns]",
+                 "pay_date": "datetime64[ns]", "due_date": "datetime64[ns]", "amount": "float64", "is_cheque": "bool",
+                 "maturity_days": "float64"}
+CHEQUE_TYPES = {"cheque_id": "object", "customer_id": "object", "amount": "float64", "received_date": "datetime64[ns]",
+                "due_date": "datetime64[ns]", "status": "object", "status_date": "datetime64[ns]",
+                "replaces": "object", "posted": "datetime64[ns]"}
+EVENT_COLUMN_TYPES = {"customer_id": "object", "event_date": "datetime64[ns]", "event_type": "object",
+                      "amount": "float64"}
+BRAND_TYPES = {"customer_id": "object", "brand": "object", "date": "datetime64[ns]", "amount": "float64"}
+
+
+def _frame(data, table: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
+    if not data.has(table, columns):
+        return None
+    return data.frame(table)
+
+
+def _payments(data, ledger: Ledger) -> pd.DataFrame:
+    columns = list(PAYMENT_TYPES)
+    if not (data.has("receipt_allocations", ("receipt_id", "invoice_id", "amount"))
+            and data.has("receipts", ("receipt_id", "customer_id", "posted_date"))):
+        return _typed_empty(PAYMENT_TYPES)
+    allocations = data.table("receipt_allocations")
+    receipts = data.table("receipts")
+    discount = (allocations.cash_discount_amount.fill_null(0) if data.has(
+        "receipt_allocations", ("cash_discount_amount",)) else ibis.literal(0.0))
+    joined = allocations.join(receipts, "receipt_id")
+    method = receipts.method if data.has("receipts", ("method",)) else ibis.null("string")
+    paid_on = receipts.receipt_date if data.has("receipts", ("receipt_date",)) else receipts.posted_date
+    cheque = receipts.cheque_id if data.has("receipts", ("cheque_id",)) else ibis.null("string")
+    picked = joined.select(invoice_id=allocations.invoice_id, receipt_id=allocations.receipt_id,
+                           known_date=receipts.posted_date, paid_on=paid_on, method=method, cheque_id=cheque,
+                           amount=allocations.amount.fill_null(0) + discount)
+    if data.has("cheques", ("cheque_id", "due_date", "received_date")) and data.has("receipts", ("cheque_id",)):
+        cheques = data.table("cheques").select("cheque_id", cheque_due="due_date", cheque_received="received_date")
+        picked = picked.left_join(cheques, "cheque_id").drop("cheque_id_right")
+    else:
+        picked = picked.mutate(cheque_due=ibis.null("timestamp"), cheque_received=ibis.null("timestamp"))
+    frame = data.execute(picked)
+    frame = frame.sort_values(["receipt_id", "invoice_id"], kind="mergesort", ignore_index=True)
+    for column in ("known_date", "paid_on", "cheque_due", "cheque_received"):
+        frame[column] = pd.to_datetime(frame[column])
+    is_cheque = (frame["method"].astype("object") == "cheque") | frame["cheque_due"].notna()
+    # When the money is really there: a post-dated cheque's maturity, otherwise the day on the receipt.
+    frame["pay_date"] = frame["paid_on"].where(~is_cheque | frame["cheque_due"].isna(), frame["cheque_due"])
+    frame["is_cheque"] = is_cheque.astype(bool)
+    frame["maturity_days"] = (frame["cheque_due"] - frame["cheque_received"]).dt.days.astype("float64")
+    invoices = ledger.invoices.set_index("invoice_id")
+    frame = frame[isin(frame["invoice_id"], invoices.index)].copy()
+    if frame.empty:
+        # pandas cannot map through an empty datetime Series
+        return _typed_empty(PAYMENT_TYPES)
+    frame["customer_id"] = frame["invoice_id"].map(invoices["customer_id"])
+    frame["due_date"] = pd.to_datetime(frame["invoice_id"].map(invoices["due_date"]))
+    frame["amount"] = frame["amount"].astype("float64")
+    frame = frame[columns].dropna(subset=["known_date", "pay_date"]).reset_index(drop=True)
+    return frame.astype(PAYMENT_TYPES) if len(frame) else _typed_empty(PAYMENT_TYPES)
+
+
+def _cheques(data) -> pd.DataFrame:
+    frame = _frame(data, "cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date"))
+    if frame is None or frame.empty:
+        return _typed_empty(CHEQUE_TYPES)
+    out = pd.DataFrame({
+        "cheque_id": frame["cheque_id"].astype("object"), "customer_id": frame["customer_id"].astype("object"),
+        "amount": pd.to_numeric(frame["amount"], errors="coerce").astype("float64"),
+        "received_date": pd.to_datetime(frame["received_date"]), "due_date": pd.to_datetime(frame["due_date"]),
+        "status": frame["status"].astype("object") if data.has("cheques", ("status",)) else None,
+        "status_date": pd.to_datetime(frame["status_date"]) if data.has("cheques", ("status_date",)) else pd.NaT,
+        "replaces": frame["replaces_cheque_id"].astype("object") if data.has(
+            "cheques", ("replaces_cheque_id",)) else None,
+    })
+    out["status"] = out["status"].where(out["status"].notna(), None)
+    out["replaces"] = out["replaces"].where(out["replaces"].notna(), None)
+    # The day the cheque's receipt was booked (it lowered the ledger balance then); NaT without a receipt.
+    if data.has("receipts", ("cheque_id", "posted_date")):
+        receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
+        first_posted = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
+        out["posted"] = pd.to_datetime(out["cheque_id"].map(first_posted))
+    else:
+        out["posted"] = out["received_date"]
+    return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
+
+
+def _events(data) -> pd.DataFrame:
+    frame = _frame(data, "customer_events", ("customer_id", "event_date", "event_type"))
+    if frame is None or frame.empty:
+        return _typed_empty(EVENT_COLUMN_TYPES)
+    out = pd.DataFrame({
+        "customer_id": frame["customer_id"].astype("object"), "event_date": pd.to_datetime(frame["event_date"]),
+        "event_type": frame["event_type"].astype("object").str.strip().str.lower(),
+        "amount": pd.to_numeric(frame["amount"], errors="coerce") if data.has(
+            "customer_events", ("amount",)) else np.nan})
+    return out.dropna(subset=["customer_id", "event_date", "event_type"]).sort_values(
+        ["customer_id", "event_date", "event_type"], kind="mergesort", ignore_index=True)
+
+
+def _shipping_days(data, ledger: Ledger) -> pd.DataFrame:
+    """One row per customer and day goods left for it (shipments; without them, invoice dates)."""
+    if data.has("shipments", ("customer_id", "ship_date")):
+        shipments = data.table("shipments")
+        days = shipments.group_by(["customer_id", "ship_date"]).aggregate(n=shipments.count())
+        frame = data.execute(days).rename(columns={"ship_date": "date"})
+    else:
+        frame = ledger.invoices[["customer_id", "invoice_date"]].rename(columns={"invoice_date": "date"})
+    frame = frame[["customer_id", "date"]].dropna().drop_duplicates()
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame["customer_id"] = frame["customer_id"].astype("object")
+    return frame.sort_values(["customer_id", "date"], kind="mergesort", ignore_index=True)
+
+
+def _brand_days(data) -> pd.DataFrame:
+    columns = list(BRAND_TYPES)
+    if not (data.has("products", ("product_id", "brand")) and data.has(
+            "invoice_lines", ("invoice_id", "product_id", "quantity", "unit_price"))
+            and data.has("invoices", ("invoice_id", "invoice_date", "customer_id"))):
+        return _typed_empty(BRAND_TYPES)
+    lines = data.table("invoice_lines")
+    lines = lines.mutate(net=line_net(lines))
+    products = data.table("products").select("product_id", "brand")
+    invoices = posted_invoices(data).select("invoice_id", "customer_id", "invoice_date")
+    joined = lines.join(invoices, "invoice_id").join(products, "product_id")
+    joined = joined.filter(joined.brand.notnull())
+    reduced = joined.group_by(["customer_id", "brand", "invoice_date"]).aggregate(amount=joined.net.sum())
+    frame = data.execute(reduced).rename(columns={"invoice_date": "date"})
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame[columns].sort_values(["customer_id", "brand", "date"], kind="mergesort", ignore_index=True)
+
+
+def load_inputs(data) -> DistressInputs:
+    """Fetch everything the signals need, each table only when the data has it."""
+    from analyses.receivables.open_items import ledger_end_date
+
+    ledger = load_ledger(data)
+    financials = data.frame("customer_financials") if data.has(
+        "customer_financials", ("customer_id", "period_end")) else pd.DataFrame()
+    present = frozenset(t for t in ("invoices", "receipts", "receipt_allocations", "cheques", "customer_events",
+                                    "shipments", "products", "customer_financials", "credit_notes")
+                        if data.has(t))
+    return DistressInputs(customer_master(data), ledger, _payments(data, ledger), _cheques(data), _events(data),
+                          _shipping_days(data, ledger), _brand_days(data), financials, ledger_end_date(data), present)
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series, keys: pd.Series) -> pd.Series:
+    weights = weights.clip(lower=0)
+    frame = pd.DataFrame({"k": keys.to_numpy(), "vw": (values * weights).to_numpy(), "w": weights.to_numpy()})
+    sums = frame.groupby("k")[["vw", "w"]].sum()
+    return (sums["vw"] / sums["w"].where(sums["w"] > 0)).astype("float64")
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """Windows of the monthly measurements (days); see :class:`~.customer_distress.CustomerDistress`."""
+
+    recent_days: int = 90          # "recent" behaviour: payments, cheques, orders in the last 90 days
+    spike_days: int = 60           # an order spike is judged on the last 60 days
+    partial_days: int = 180        # partial payments looked at over half a year
+    memory_days: int = 365         # bounced cheques and broken promises are remembered a year
+    grace_days: int = 30           # overdue beyond this is "aged" (the ladder's stop-supply step)
+    migration_months: int = 3      # aging migration compares with three month ends earlier
+    min_baseline_payments: int = 3  # a baseline needs this many earlier payments
+    min_baseline_months: int = 3   # an order baseline needs this many earlier months with invoices
+
+
+def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSettings(),
+                    start=None) -> pd.DataFrame:
+    """One row per customer (with any ledger activity) and month end: the raw measurements of
+    :data:`SIGNAL_COLUMNS`. ``start`` (default: the first invoice) is the first month scored."""
+    ledger = inputs.ledger
+    if inputs.end is None:
+        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+    first = start if start is not None else ledger.invoices["invoice_date"].min()
+    if first is None or pd.isna(first):
+        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+    ends = month_ends(first, inputs.end)
+    active = set()
+    for frame in (ledger.invoices, ledger.settlements, ledger.loose_credits, inputs.cheques, inputs.events):
+        active |= set(frame["customer_id"].dropna())
+    customers = sorted(active)
+    if not ends or not customers:
+        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+    # Integer codes for customers: grouping on them is many times faster than on text ids.
+    coded = _with_fixed_columns(_encoded(inputs, customers))
+    master = coded.customers.set_index("customer_id")
+    # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
+    # computing them again on the coded ledger doubled the month-end work.
+    positions = pd.Index(customers, dtype="object")
+    snapshots = {}
+    for end in ends:
+        items = open_items(ledger, end)
+        items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
+        snapshots[end] = items
+    rows = []
+    for position, end in enumerate(ends):
+        earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None
+        rows.append(_one_month(coded, settings, len(customers), end, snapshots, earlier, master))
+    frame = pd.concat(rows).reset_index()
+    frame["customer_id"] = np.asarray(customers, dtype="object")[frame["customer_id"].to_numpy()]
+    return frame[["customer_id", "month_end", *SIGNAL_COLUMNS]].sort_values(
+        ["customer_id", "month_end"], kind="mergesort", ignore_index=True)
+
+
+def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
+    """The inputs with ``customer_id`` replaced by its position in ``customers`` (rows of others dropped)."""
+    positions = pd.Index(customers, dtype="object")
+
+    def encode(frame: pd.DataFrame) -> pd.DataFrame:
+        codes = positions.get_indexer(frame["customer_id"].astype("object"))  # -1: not one of ``customers``
+        known = codes >= 0
+        kept = frame[known].copy()
+        kept["customer_id"] = codes[known].astype("int64")
+        return kept
+
+    ledger = inputs.ledger
+    coded_ledger = Ledger(encode(ledger.invoices), encode(ledger.settlements), encode(ledger.loose_credits),
+                          encode(ledger.customers), ledger.n_undated_allocations)
+    return DistressInputs(encode(inputs.customers), coded_ledger, encode(inputs.payments), encode(inputs.cheques),
+                          encode(inputs.events), encode(inputs.shipments), encode(inputs.brands), inputs.financials,
+                          inputs.end, inputs.has)
+
+
+def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
+    """Add the columns that do not depend on the month end, so that each month only filters and groups.
+
+    A brand's (and a customer's) first purchase among the rows known by a month end is its first purchase
+    overall: the earliest row is known whenever any later one is.
+    """
+    payments = inputs.payments.assign(
+        late_days=(inputs.payments["pay_date"] - inputs.payments["due_date"]).dt.days.astype("float64"))
+    cheques = inputs.cheques
+    statuses = cheques["status"]
+    cheques = cheques.assign(
+        booked=cheques["posted"].fillna(cheques["received_date"]),
+        settled_on=cheques["status_date"].where(statuses.isin(BOUNCED_STATUSES + ("cleared",))),
+        bounced_on=cheques["status_date"].fillna(cheques["due_date"]).where(statuses.isin(BOUNCED_STATUSES)))
+    brands = inputs.brands
+    brands = brands.assign(first_bought=brands.groupby(["customer_id", "brand"])["date"].transform("min"),
+                           customer_first=brands.groupby("customer_id")["date"].transform("min"))
+    ledger = inputs.ledger
+    # A new Ledger, not dataclasses.replace: that would share the old one's open-items cache.
+    with_months = Ledger(ledger.invoices.assign(month=ledger.invoices["invoice_date"].dt.to_period("M")),
+                         ledger.settlements, ledger.loose_credits, ledger.customers, ledger.n_undated_allocations)
+    return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands)
+
+
+def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, master) -> pd.DataFrame:
+    s = settings
+    out = pd.DataFrame({"month_end": end}, index=pd.RangeIndex(n_customers, name="customer_id"))
+    day = pd.Timedelta(days=1)
+    recent_start = end - s.recent_days * day
+
+    # ---- balance, overdue and aging (open items)
+    items = snapshots[end]
+    by = items.groupby("customer_id")
+    out["balance"] = by["open_amount"].sum()
+    invoices = items[items["kind"] == "invoice"]
+    overdue_items = invoices[invoices["days_past_due"] > 0]
+    out["overdue"] = overdue_items.groupby("customer_id")["open_amount"].sum()
+    aged = invoices[invoices["days_past_due"] > s.grace_days]
+    out["overdue_over_grace"] = aged.groupby("customer_id")["open_amount"].sum()
+    positive = invoices.groupby("customer_id")["open_amount"].sum()
+    out["aged_share"] = (out["overdue_over_grace"].fillna(0) / positive.reindex(out.index)).where(
+        positive.reindex(out.index) > 0)
+    if earlier_end is not None:
+        before = snapshots[earlier_end]
+        before = before[before["kind"] == "invoice"]
+        old = before[before["days_past_due"] > s.grace_days].groupby("customer_id")["open_amount"].sum()
+        base = before.groupby("customer_id")["open_amount"].sum()
+        out["aged_share_before"] = (old.reindex(out.index).fillna(0) / base.reindex(out.index)).where(
+            base.reindex(out.index) > 0)
+    else:
+        out["aged_share_before"] = np.nan
+    out["aged_share_rise"] = (out["aged_share"].fillna(0) - out["aged_share_before"].fillna(0)).where(
+        out["aged_share"].notna())
+    partly = invoices[(invoices["paid"] + invoices["cash_discount"] > 0)
+                      & (invoices["invoice_date"] > end - s.partial_days * day)]
+    out["partial_invoices"] = partly.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+    if "receipt_allocations" not in inputs.has:
+        out["partial_invoices"] = np.nan
+
+    # ---- pending cheques: received and booked, not yet matured (they may still bounce)
+    cheques = inputs.cheques
+    if len(cheques):
+        pending = cheques[(cheques["booked"] <= end) & (cheques["due_date"] > end) & ~(cheques["settled_on"] <= end)]
+        out["pending_cheques"] = pending.groupby("customer_id")["amount"].sum()
+    else:
+        out["pending_cheques"] = np.nan
+    out["pending_cheques"] = out["pending_cheques"].fillna(0.0)
+    out["balance"] = out["balance"].fillna(0.0)
+    out["exposure"] = out["balance"].clip(lower=0) + out["pending_cheques"]
+    limit = master["credit_limit"].reindex(out.index) if "credit_limit" in master else np.nan
+    out["credit_limit"] = limit
+    out["credit_over_share"] = (out["exposure"] / out["credit_limit"].where(out["credit_limit"] > 0) - 1.0)
+
+    # ---- lateness: recent payments and still-open overdue items against earlier payments
+    payments = inputs.payments
+    known = payments[payments["known_date"] <= end]
+    late_days = known["late_days"]
+    recent = known["known_date"] > recent_start
+    parts_values = [late_days[recent], overdue_items["days_past_due"]]
+    parts_weights = [known.loc[recent, "amount"], overdue_items["open_amount"]]
+    parts_keys = [known.loc[recent, "customer_id"], overdue_items["customer_id"]]
+    out["lateness_recent_days"] = _weighted_mean(pd.concat(parts_values, ignore_index=True),
+                                                 pd.concat(parts_weights, ignore_index=True),
+                                                 pd.concat(parts_keys, ignore_index=True))
+    earlier = ~recent
+    counts = known.loc[earlier].groupby("customer_id").size()
+    baseline = _weighted_mean(late_days[earlier], known.loc[earlier, "amount"], known.loc[earlier, "customer_id"])
+    out["lateness_baseline_days"] = baseline.where(counts.reindex(baseline.index) >= s.min_baseline_payments)
+    out["lateness_rise_days"] = out["lateness_recent_days"] - out["lateness_baseline_days"].fillna(0).clip(lower=0)
+    if "receipt_allocations" not in inputs.has:
+        out["lateness_recent_days"] = out["lateness_rise_days"] = out["lateness_baseline_days"] = np.nan
+
+    # ---- DSO against the customer's terms
+    invoices_all = inputs.ledger.invoices
+    window = invoices_all[(invoices_all["invoice_date"] > recent_start) & (invoices_all["invoice_date"] <= end)]
+    sold = window.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    balance = out["balance"].clip(lower=0)
+    dso = (balance / sold.where(sold > 0) * s.recent_days)
+    out["dso_days"] = dso.where(sold > 0, np.where(balance > 0, float(s.memory_days), 0.0)).clip(
+        upper=float(s.memory_days))
+    terms = master["payment_terms_days"].reindex(out.index) if "payment_terms_days" in master else np.nan
+    out["terms_days"] = terms
+    out["dso_excess_days"] = out["dso_days"] - pd.Series(terms, index=out.index).fillna(0)
+
+    # ---- order spike against the customer's own months, and brands never bought before
+    history = invoices_all[invoices_all["invoice_date"] <= end - s.spike_days * day]
+    monthly = history.groupby(["customer_id", "month"])["amount"].sum()
+    months_known = monthly.groupby(level=0).size()
+    typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
+    spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)
+                                & (invoices_all["invoice_date"] <= end)]
+    spike_amount = spike_window.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    out["invoiced_recent"] = spike_amount
+    out["invoiced_baseline"] = typical.reindex(out.index)
+    month_share = s.spike_days / 30.4375
+    out["order_spike_ratio"] = spike_amount / (out["invoiced_baseline"] * month_share)
+    brands = inputs.brands
+    if len(brands):
+        known_brands = brands[brands["date"] <= end]
+        in_window = known_brands["date"] > end - s.spike_days * day
+        new = (in_window & (known_brands["first_bought"] > end - s.spike_days * day)
+               & (known_brands["customer_first"] <= end - s.recent_days * day))
+        window_total = known_brands[in_window].groupby("customer_id")["amount"].sum()
+        new_total = known_brands[new].groupby("customer_id")["amount"].sum()
+        out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
+            window_total.reindex(out.index) > 0)
+    else:
+        out["new_brand_share"] = np.nan
+
+    # ---- payment method: more cheques, longer maturities
+    if len(known):
+        amount = known["amount"]
+        cheque_amount = amount.where(known["is_cheque"], 0.0)
+        grouped_recent = pd.DataFrame({"c": known["customer_id"], "a": amount, "q": cheque_amount})
+        r = grouped_recent[recent].groupby("c")[["a", "q"]].sum()
+        b = grouped_recent[earlier].groupby("c")[["a", "q"]].sum()
+        out["cheque_share_recent"] = (r["q"] / r["a"].where(r["a"] > 0)).reindex(out.index)
+        base_share = (b["q"] / b["a"].where(b["a"] > 0)).where(counts.reindex(b.index) >= s.min_baseline_payments)
+        out["cheque_share_baseline"] = base_share.reindex(out.index)
+        out["cheque_share_rise"] = out["cheque_share_recent"] - out["cheque_share_baseline"]
+        cheque_rows = known[known["is_cheque"] & known["maturity_days"].notna()]
+        recent_cheques = cheque_rows["known_date"] > recent_start
+        out["maturity_recent_days"] = _weighted_mean(
+            cheque_rows.loc[recent_cheques, "maturity_days"], cheque_rows.loc[recent_cheques, "amount"],
+            cheque_rows.loc[recent_cheques, "customer_id"]).reindex(out.index)
+        base_maturity = _weighted_mean(cheque_rows.loc[~recent_cheques, "maturity_days"],
+                                       cheque_rows.loc[~recent_cheques, "amount"],
+                                       cheque_rows.loc[~recent_cheques, "customer_id"])
+        out["maturity_baseline_days"] = base_maturity.reindex(out.index)
+        # Against the longer of the customer's own earlier cheques and its terms: approved long terms are normal.
+        reference = pd.concat([out["maturity_baseline_days"], pd.Series(terms, index=out.index)], axis=1).max(axis=1)
+        out["maturity_rise_days"] = out["maturity_recent_days"] - reference.fillna(0)
+    else:
+        for column in ("cheque_share_recent", "cheque_share_baseline", "cheque_share_rise", "maturity_recent_days",
+                       "maturity_baseline_days", "maturity_rise_days"):
+            out[column] = np.nan
+
+    # ---- bounced / returned / replaced cheques in the last year
+    if len(cheques):
+        bad = cheques[(cheques["bounced_on"] <= end) & (cheques["bounced_on"] > end - s.memory_days * day)]
+        out["bounced_cheques"] = bad.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+        replaced = bad[bad["status"] == "replaced"]
+        out["replaced_cheques"] = replaced.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+        out["bounced_amount"] = bad.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    else:
+        out["bounced_cheques"] = out["replaced_cheques"] = out["bounced_amount"] = np.nan
+
+    # ---- promises to pay, and promises broken, in the last year
+    events = inputs.events
+    if "customer_events" in inputs.has:
+        remembered = events[(events["event_date"] <= end) & (events["event_date"] > end - s.memory_days * day)]
+        kinds = remembered.groupby(["customer_id", "event_type"]).size().unstack(fill_value=0)
+        for column, kind in (("promises", "promise_to_pay"), ("promises_broken", "promise_broken")):
+            out[column] = (kinds[kind] if kind in kinds else pd.Series(dtype="float64")).reindex(
+                out.index).fillna(0).astype("float64")
+        # Other events: how fresh the latest of each kind is (1 today, 0 a memory ago).
+        latest = remembered.groupby(["customer_id", "event_type"])["event_date"].max().unstack()
+        age_days = (end - latest) // pd.Timedelta(days=1)  # whole days, as Timedelta.days; NaN where none
+        freshness = (1.0 - age_days.astype("float64") / s.memory_days).clip(0.0, 1.0).reindex(out.index).fillna(0.0)
+        for kind in EVENT_TYPES:
+            out[f"event_{kind}"] = freshness[kind] if kind in freshness.columns else 0.0
+    else:
+        out["promises"] = out["promises_broken"] = np.nan
+        for kind in EVENT_TYPES:
+            out[f"event_{kind}"] = np.nan
+
+    # ---- goods stopped while money is owed: days since the last shipment, against the usual gap
+    ships = inputs.shipments[inputs.shipments["date"] <= end]
+    last = ships.groupby("customer_id")["date"].max()
+    out["days_without_shipment"] = (end - last.reindex(out.index)).dt.days.astype("float64")
+    gaps = ships.groupby("customer_id")["date"].diff().dt.days
+    out["usual_gap_days"] = gaps.groupby(ships["customer_id"]).median().reindex(out.index)
+
+    # ---- what rests on the open balance is unknown when the data does not record payments
+    known = all(table in inputs.has for table in PAYMENT_STATUS_TABLES)
+    out["payment_status_known"] = 1.0 if known else 0.0
+    if not known:
+        for column in PAYMENT_STATUS_MEASUREMENTS:
+            out[column] = np.nan
+
+    # ---- company age (the source: younger than two years)
+    if "established_date" in master:
+        founded = pd.to_datetime(master["established_date"].reindex(out.index))
+        out["age_years"] = ((end - founded).dt.days / 365.25).where(founded <= end)
+    else:
+        out["age_years"] = np.nan
+    out.index.name = "customer_id"
+    return out

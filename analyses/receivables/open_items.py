@@ -1,0 +1,379 @@
+"""Open items: what each invoice still owes on a date; the basis of aging, collections, reserve and distress.
+
+Definitions (``docs/distress.md``, "Open items"):
+
+- An invoice's amount is its net amount (``audit.ledger.invoice_amounts``: posted, not cancelled).
+- It is settled by the receipt allocations naming it (``amount + cash_discount_amount``), dated by the
+  receipt's ``posted_date`` (the day the company booked the money, as in ``ledger_movements``), and by
+  the credit notes naming it, dated ``credit_date``. Only movements dated on or before the as-of day count.
+- Credits that cannot sit on an invoice of their own are the customer's *unapplied credit*: credit
+  notes without an invoice (or naming an invoice that is not a posted invoice of the ledger), allocations
+  to an invoice that is not a posted invoice (or not yet issued on the as-of day), and what an invoice was
+  over-settled by. The unapplied credit of a customer is applied first-in-first-out to its open invoices,
+  oldest invoice date first (ties by invoice id); what is left after every invoice is cleared stays as one
+  negative ``credit`` item of the customer.
+- A settlement is attributed to the invoice it names even when the receipt is another customer's (the
+  lapping case): the open items are the invoices' view, the ledger balance of ``audit.ledger`` is the
+  payers' view. Their grand totals are equal; per customer they differ by such cross-customer allocations.
+- Allocations whose receipt is missing have no date and are left out, as in ``ledger_movements``.
+- An invoice's due date is ``invoices.due_date``, else ``invoice_date + customers.payment_terms_days``,
+  else the invoice date.
+
+Amounts are rounded to cents; items that round to zero are not open.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audit.ledger import data_end_date, invoice_amounts
+from audit.membership import isin
+
+ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
+                "amount", "paid", "cash_discount", "credited", "fifo_credit", "open_amount", "age_days",
+                "days_past_due")
+OPEN_ITEMS_KEPT = 14
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The receivable movements of a run, fetched once (see :func:`load_ledger`).
+
+    ``invoices``: invoice_id, invoice_no, customer_id, salesperson_id, invoice_date, due_date (filled as the
+    module docstring says), amount. ``settlements``: invoice_id, customer_id (the payer), date, paid,
+    cash_discount, credited (one of the three non-zero per row), source_id. ``loose_credits``: credits that
+    name no posted invoice: customer_id, date, amount, kind, source_id. ``customers``: customer_id, name,
+    assigned_salesperson_id, credit_limit, payment_terms_days (blank when absent). ``n_undated_allocations``:
+    allocations left out because their receipt is missing.
+    """
+
+    invoices: pd.DataFrame
+    settlements: pd.DataFrame
+    loose_credits: pd.DataFrame
+    customers: pd.DataFrame
+    n_undated_allocations: int = 0
+    # open items by as-of day: aging, exposure, reserve and distress ask for the same month ends
+    open_items_by_day: dict = field(default_factory=dict, compare=False, repr=False)
+    # per-cheque dates (booked, due, closed), worked out on first use: exposure asks month by month
+    cheque_dates_memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @functools.cached_property
+    def fifo_invoices(self) -> pd.DataFrame:
+        """The invoices in first-in-first-out order (customer, date, invoice), sorted once per run: a day's
+        invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
+        return self.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
+
+    @functools.cached_property
+    def keys(self) -> _LedgerKeys:
+        """Integer codes of the ledger's invoice and customer ids, worked out once per run: grouping and
+        joining month after month on text ids cost most of each month end's open items."""
+        return _LedgerKeys.of(self)
+
+
+@dataclass(frozen=True)
+class _LedgerKeys:
+    """``invoice``: the code of each invoice row's id (shared by rows with one id); ``issued_on``: for each
+    settlement row, the first date of the invoice it names (NaT when no invoice has that id);
+    ``settlement_invoice``: each settlement's invoice code; ``customer``: the code of each invoice row's
+    customer (-1 when blank), ``customer_ids``: the id of each customer code, ``customer_rank``: each
+    code's place in the sorted ids (blank last)."""
+
+    invoice: np.ndarray
+    settlement_invoice: np.ndarray
+    issued_on: np.ndarray
+    customer: np.ndarray
+    customer_ids: np.ndarray
+    customer_rank: np.ndarray
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> _LedgerKeys:
+        invoices, settlements = ledger.invoices, ledger.settlements
+        # use_na_sentinel=False: a blank id matches a blank id, as Series.isin does
+        codes, _ = pd.factorize(pd.concat([invoices["invoice_id"], settlements["invoice_id"]], ignore_index=True)
+                                .astype("object"), use_na_sentinel=False)
+        invoice, settlement_invoice = codes[:len(invoices)], codes[len(invoices):]
+        first = pd.Series(invoices["invoice_date"].to_numpy()).groupby(invoice).min()
+        issued_on = first.reindex(settlement_invoice).to_numpy(dtype="datetime64[ns]")
+        customers = pd.concat([invoices["customer_id"], settlements["customer_id"],
+                               ledger.loose_credits["customer_id"]], ignore_index=True).astype("object")
+        customer_codes, customer_ids = pd.factorize(customers)
+        order = np.argsort(np.asarray(customer_ids, dtype="object"), kind="mergesort")
+        rank = np.empty(len(customer_ids) + 1, dtype="int64")
+        rank[order] = np.arange(len(customer_ids))
+        rank[-1] = len(customer_ids)  # code -1 (blank) sorts last
+        return cls(invoice, settlement_invoice, issued_on, customer_codes[:len(invoices)],
+                   np.asarray(customer_ids, dtype="object"), rank)
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def default_terms_days(data) -> int:
+    """The policy's payment terms for customers whose own are not recorded."""
+    policy = getattr(data, "policy", None)
+    return int(policy.collections.default_terms_days) if policy is not None else 30
+
+
+def customer_master(data) -> pd.DataFrame:
+    """customer_id, name, assigned_salesperson_id, credit_limit, payment_terms_days, established_date."""
+    columns = ("customer_id", "name", "assigned_salesperson_id", "credit_limit", "payment_terms_days",
+               "established_date")
+    if not data.has("customers", ("customer_id",)):
+        return _empty(columns)
+    frame = data.frame("customers")
+    out = pd.DataFrame({"customer_id": frame["customer_id"].astype("object")})
+    for column in columns[1:]:
+        out[column] = frame[column].to_numpy() if data.has("customers", (column,)) else None
+    out["credit_limit"] = pd.to_numeric(out["credit_limit"], errors="coerce").astype("float64")
+    out["payment_terms_days"] = pd.to_numeric(out["payment_terms_days"], errors="coerce").astype("float64")
+    # A customer whose terms are not recorded has the policy's default terms, not 0 days.
+    out["terms_from_policy"] = out["payment_terms_days"].isna()
+    out["payment_terms_days"] = out["payment_terms_days"].fillna(float(default_terms_days(data)))
+    out["established_date"] = pd.to_datetime(out["established_date"], errors="coerce")
+    for column in ("customer_id", "name", "assigned_salesperson_id"):
+        out[column] = out[column].astype("object").where(out[column].notna(), None)
+    return out.drop_duplicates("customer_id").reset_index(drop=True)
+
+
+LEDGER_VIEW = "receivables_ledger"
+
+
+def load_ledger(data) -> Ledger:
+    """The run's receivables ledger: the RCV-00 analysis' output when the component declared it (a run
+    computes it once), else built here from ``data`` (a function called on its own)."""
+    shared = data.views.get(LEDGER_VIEW)
+    if shared is not None:
+        return shared
+    return build_ledger(data)
+
+
+def build_ledger(data) -> Ledger:
+    """Fetch the invoices, settlements and loose credits of ``data``."""
+    customers = customer_master(data)
+    if data.has("invoices", ("invoice_id", "invoice_date", "customer_id")) and data.has(
+            "invoice_lines", ("invoice_id", "quantity", "unit_price")):
+        invoices = data.execute(invoice_amounts(data).order_by("invoice_id"))
+    else:
+        invoices = _empty(("invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
+                           "due_date", "amount"))
+    invoices = invoices[["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
+                         "due_date", "amount"]].copy()
+    for column in ("invoice_id", "invoice_no", "customer_id", "salesperson_id"):
+        invoices[column] = invoices[column].astype("object").where(invoices[column].notna(), None)
+    invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
+    terms = invoices["customer_id"].map(customers.set_index("customer_id")["payment_terms_days"]) \
+        if len(customers) else pd.Series(np.nan, index=invoices.index)
+    implied = invoices["invoice_date"] + pd.to_timedelta(pd.to_numeric(terms, errors="coerce").fillna(0), unit="D")
+    invoices["due_date"] = pd.to_datetime(invoices["due_date"]).fillna(implied)
+    invoices["amount"] = invoices["amount"].astype("float64").fillna(0.0)
+    posted = set(invoices["invoice_id"])
+
+    parts, loose = [], []
+    n_undated = 0
+    if data.has("receipt_allocations", ("receipt_id", "invoice_id", "amount")) and data.has(
+            "receipts", ("receipt_id", "customer_id", "posted_date")):
+        allocations = data.table("receipt_allocations")
+        receipts = data.table("receipts")
+        discount = (allocations.cash_discount_amount.fill_null(0) if data.has(
+            "receipt_allocations", ("cash_discount_amount",)) else allocations.amount * 0)
+        joined = allocations.join(receipts, "receipt_id")
+        paid = data.execute(joined.select(
+            invoice_id=allocations.invoice_id, customer_id=receipts.customer_id, date=receipts.posted_date,
+            paid=allocations.amount.fill_null(0), cash_discount=discount, source_id=allocations.receipt_id,
+        ).order_by(["source_id", "invoice_id"]))
+        n_undated = int(len(data.frame("receipt_allocations")) - len(paid))
+        paid["credited"] = 0.0
+        parts.append(paid)
+    if data.has("credit_notes", ("credit_note_id", "credit_date", "customer_id", "amount")):
+        notes = data.frame("credit_notes")
+        invoice_id = notes["invoice_id"] if data.has("credit_notes", ("invoice_id",)) else None
+        parts.append(pd.DataFrame({
+            "invoice_id": invoice_id.astype("object").to_numpy() if invoice_id is not None else None,
+            "customer_id": notes["customer_id"].astype("object").to_numpy(),
+            "date": notes["credit_date"].to_numpy(), "paid": 0.0, "cash_discount": 0.0,
+            "credited": pd.to_numeric(notes["amount"], errors="coerce").fillna(0.0).to_numpy(),
+            "source_id": notes["credit_note_id"].astype("object").to_numpy()}))
+    columns = ["invoice_id", "customer_id", "date", "paid", "cash_discount", "credited", "source_id"]
+    settlements = pd.concat([p[columns] for p in parts], ignore_index=True) if parts else _empty(columns)
+    settlements["date"] = pd.to_datetime(settlements["date"])
+    for column in ("paid", "cash_discount", "credited"):
+        settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
+    for column in ("invoice_id", "customer_id", "source_id"):
+        settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
+    settlements = settlements.dropna(subset=["date"])
+    attached = isin(settlements["invoice_id"], posted)
+    loose_rows = settlements[~attached]
+    loose.append(pd.DataFrame({
+        "customer_id": loose_rows["customer_id"], "date": loose_rows["date"],
+        "amount": loose_rows["paid"] + loose_rows["cash_discount"] + loose_rows["credited"],
+        "kind": np.where(loose_rows["credited"] != 0, "credit_note", "payment"),
+        "source_id": loose_rows["source_id"]}))
+    loose_credits = pd.concat(loose, ignore_index=True)
+    ledger = Ledger(invoices.reset_index(drop=True), settlements[attached].reset_index(drop=True),
+                    loose_credits.reset_index(drop=True), customers, n_undated)
+    return ledger
+
+
+def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
+    """The open items on ``as_of`` (movements dated on or before it), one row per open invoice plus one
+    ``credit`` row per customer with unapplied credit left; columns :data:`ITEM_COLUMNS`."""
+    as_of = pd.Timestamp(as_of).normalize()
+    cache = ledger.open_items_by_day
+    if as_of not in cache:
+        if len(cache) >= OPEN_ITEMS_KEPT:
+            cache.pop(next(iter(cache)))  # the oldest asked: a year of month ends stays
+        cache[as_of] = _open_items(ledger, as_of)
+    return cache[as_of].copy()  # callers may add columns
+
+
+def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+    keys = ledger.keys
+    fifo = ledger.fifo_invoices
+    invoices = fifo[fifo["invoice_date"] <= as_of]
+    positions = invoices.index.to_numpy()  # the ledger's row positions: index into the keys
+    on_day = (ledger.settlements["date"] <= as_of).to_numpy()
+    settlements = ledger.settlements[on_day]
+    issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
+    early = settlements[~issued]  # paid before the invoice's own date: a credit until the invoice exists
+    settled = settlements[issued][["paid", "cash_discount", "credited"]].groupby(
+        keys.settlement_invoice[on_day][issued], sort=False).sum()
+    items = invoices.copy()
+    for column in ("paid", "cash_discount", "credited"):
+        items[column] = settled[column].reindex(keys.invoice[positions]).fillna(0.0).to_numpy()
+    items["open_amount"] = items["amount"] - items["paid"] - items["cash_discount"] - items["credited"]
+    over = items[items["open_amount"] < 0].sort_index()  # summed in the ledger's order, as always
+    loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
+    credit_parts = [loose.groupby("customer_id")["amount"].sum(),
+                    (-over["open_amount"]).groupby(over["customer_id"]).sum(),
+                    (early["paid"] + early["cash_discount"] + early["credited"]).groupby(early["customer_id"]).sum()]
+    credit = pd.concat([p for p in credit_parts if len(p)]).groupby(level=0).sum() if any(
+        len(p) for p in credit_parts) else pd.Series(dtype="float64")
+    items["open_amount"] = items["open_amount"].clip(lower=0.0)
+
+    # First in, first out: each customer's unapplied credit clears its oldest open invoices.
+    customer = keys.customer[positions]
+    credit_of_code = np.append(credit.reindex(keys.customer_ids).to_numpy(dtype="float64"), np.nan)
+    available = pd.Series(credit_of_code[customer], index=items.index).fillna(0.0)  # code -1 reads the NaN
+    before = items["open_amount"].groupby(customer, sort=False).cumsum() - items["open_amount"]
+    before = before.where(customer >= 0)  # a blank customer has no group
+    items["fifo_credit"] = (available - before).clip(lower=0.0).clip(upper=items["open_amount"])
+    items["fifo_credit"] = items["fifo_credit"].where(available > 0, 0.0)
+    items["open_amount"] = items["open_amount"] - items["fifo_credit"]
+    used = items["fifo_credit"].groupby(customer, sort=False).sum()
+    used = used[used.index >= 0]
+    used.index = pd.Index(keys.customer_ids[used.index.to_numpy()], dtype="object", name="customer_id")
+    left = credit.sub(used, fill_value=0.0)
+    left = left[left.round(2) > 0]
+
+    items = items.assign(kind="invoice", item_id=items["invoice_id"])
+    rank = keys.customer_rank[customer]
+    if len(left):
+        master = ledger.customers.set_index("customer_id")["assigned_salesperson_id"] if len(
+            ledger.customers) else pd.Series(dtype="object")
+        credits = pd.DataFrame({
+            "item_id": ["credit:" + str(c) for c in left.index], "kind": "credit", "invoice_no": None,
+            "customer_id": left.index.astype("object"), "salesperson_id": left.index.map(master).astype("object"),
+            "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
+            "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
+        credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
+        credit_codes = pd.Index(keys.customer_ids).get_indexer(credits["customer_id"])
+        rank = np.concatenate([rank, keys.customer_rank[credit_codes]])
+        items = pd.concat([items, credits], ignore_index=True) if len(items) else credits
+    items["open_amount"] = items["open_amount"].astype("float64").round(2)
+    kept = (items["open_amount"] != 0).to_numpy()
+    items, rank = items[kept].copy(), rank[kept]
+    items["invoice_date"] = pd.to_datetime(items["invoice_date"])
+    items["due_date"] = pd.to_datetime(items["due_date"])
+    items["age_days"] = (as_of - items["invoice_date"]).dt.days.astype("float64")
+    items["days_past_due"] = (as_of - items["due_date"]).dt.days.astype("float64")
+    # Customer, then its credit before its invoices; the invoices are already in date and id order.
+    is_invoice = (items["kind"] == "invoice").to_numpy()
+    order = np.lexsort((np.arange(len(items)), is_invoice, rank))
+    return items.loc[:, list(ITEM_COLUMNS)].iloc[order].reset_index(drop=True)
+
+
+def month_ends(start, end) -> list[pd.Timestamp]:
+    """Every month's last day from ``start``'s month up to ``end`` (a month counts when it ends by ``end``)."""
+    if start is None or end is None or pd.isna(start) or pd.isna(end):
+        return []
+    first = pd.Period(pd.Timestamp(start), "M")
+    last = pd.Period(pd.Timestamp(end), "M")
+    ends = [p.end_time.normalize() for p in pd.period_range(first, last, freq="M")]
+    return [e for e in ends if e <= pd.Timestamp(end).normalize()]
+
+
+def ledger_end_date(data) -> pd.Timestamp | None:
+    """The as-of day of the receivable views: the run's period end, else the latest movement in the data
+    (invoices, receipts, credit notes, cheques, shipments, events); ``None`` when nothing is dated."""
+    if data.period_end is not None:
+        return data.period_end
+    if data.has("invoices", ("invoice_date",)) and len(data.frame("invoices")):
+        return pd.Timestamp(data_end_date(data)).normalize()
+    latest = []
+    for table, column in (("invoices", "invoice_date"), ("receipts", "posted_date"), ("credit_notes", "credit_date"),
+                          ("cheques", "received_date"), ("shipments", "ship_date"),
+                          ("customer_events", "event_date"), ("customer_financials", "period_end")):
+        if data.has(table, (column,)) and len(data.frame(table)):
+            latest.append(pd.to_datetime(data.frame(table)[column]).max())
+    latest = [d for d in latest if pd.notna(d)]
+    return pd.Timestamp(max(latest)).normalize() if latest else None
+
+
+def pending_cheques(data, as_of) -> pd.DataFrame:
+    """Post-dated cheques in hand on ``as_of``: received (and booked, when a receipt names them) by then,
+    maturing after it, not bounced, returned, replaced or cleared by then. They already lowered the ledger
+    balance but may still bounce, so they are part of the exposure. Columns: cheque_id, customer_id,
+    amount, received_date, due_date."""
+    columns = ["cheque_id", "customer_id", "amount", "received_date", "due_date"]
+    if not data.has("cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date")):
+        return _empty(columns)
+    as_of = pd.Timestamp(as_of)
+    frame = data.frame("cheques")
+    booked, due, closed_on = _cheque_dates(data)
+    keep = (booked <= as_of) & (due > as_of) & ~(closed_on <= as_of)
+    out = frame.loc[keep, ["cheque_id", "customer_id", "amount", "received_date", "due_date"]].copy()
+    for column in ("cheque_id", "customer_id"):
+        out[column] = out[column].astype("object")
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce").fillna(0.0).astype("float64")
+    return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
+
+
+def _cheque_dates(data) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per cheque: booked (first receipt naming it, else received), due, and closed (cleared, bounced,
+    returned or replaced: its status date, else NaT). Worked out once per run: exposure asks month by month."""
+    shared = data.views.get(LEDGER_VIEW)  # kept with the run's ledger; a lone call works them out afresh
+    memo = shared.cheque_dates_memo if shared is not None else {}
+    if "dates" in memo:
+        return memo["dates"]
+    frame = data.frame("cheques")
+    received = pd.to_datetime(frame["received_date"])
+    booked = received
+    if data.has("receipts", ("cheque_id", "posted_date")):
+        receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
+        first = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
+        booked = pd.to_datetime(frame["cheque_id"].astype("object").map(first)).fillna(received)
+    closed_on = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+    if data.has("cheques", ("status", "status_date")):
+        closed = frame["status"].isin(("cleared", "bounced", "returned", "replaced"))
+        closed_on = pd.to_datetime(frame["status_date"]).where(closed)
+    dates = (booked, pd.to_datetime(frame["due_date"]), closed_on)
+    memo["dates"] = dates
+    return dates
+
+
+def salesperson_master(data) -> pd.DataFrame:
+    """salesperson_id, salesperson_name, region (blank when absent)."""
+    columns = ["salesperson_id", "salesperson_name", "region"]
+    if not data.has("salespeople", ("salesperson_id",)):
+        return _empty(columns)
+    frame = data.frame("salespeople")
+    out = pd.DataFrame({"salesperson_id": frame["salesperson_id"].astype("object")})
+    out["salesperson_name"] = frame["name"].astype("object") if data.has("salespeople", ("name",)) else None
+    out["region"] = frame["region"].astype("object") if data.has("salespeople", ("region",)) else None
+    out = out.astype("object").where(out.notna(), None)
+    return out.drop_duplicates("salesperson_id").reset_index(drop=True)

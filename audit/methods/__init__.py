@@ -1,0 +1,1 @@
+"""Shared statistical methods: Benford tests, the anomaly ensemble, the financial-statement model."""

@@ -1,0 +1,337 @@
+"""multi_name_invoicing: several customer accounts that are one buyer (to get round limits and caps)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import networkx as nx
+import pandas as pd
+from scipy.stats import binom
+
+from analyses.links.graph import links_for, text_key
+from audit.common import month_of
+from audit.detector import Detector, empty_findings, related_ids
+from audit.ledger import data_end_date
+from detectors.customers import facts
+from detectors.customers.cus_01_fictitious_customer import FictitiousCustomer
+from detectors.wording import multi_name_invoicing
+
+IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_drawer", "shared_owner_name")
+DELIVERY = ("delivery_point", "received_by")
+
+
+class MultiNameInvoicing(Detector):
+    """Groups of customer accounts that behave as one buyer: shared details, one delivery place, taking turns.
+
+    What it finds
+    -------------
+    Pairs of customer accounts linked in the ``entity_links`` view (LNK-01), each trace adding its
+    weight (``WEIGHTS``) to the pair's score: a shared phone, address or bank account; a cheque drawer
+    (one paying with cheques drawn on the other's account or in its name, or both with one account's
+    cheques); one delivery location (the share of an account's shipments delivered at the other's
+    place, or received by the other's owner, when it is at least ``min_delivery_share``); the same
+    owner in the same city (alone not enough: common names repeat); complementary purchase timing (the
+    older account buys in far fewer of the months in which the newer one buys than its overall
+    monthly rate makes likely: a binomial test over at least ``min_timing_months`` months whose
+    probability, multiplied by the number of pairs tested, starts to count at
+    ``10 ** -timing_from_log10`` and counts fully at ``10 ** -timing_full_log10``); and, only in
+    support of a link already there, the same salesperson invoicing both and the newer account opened
+    at most ``new_account_days`` before its first invoice. Each listed trace alone reaches the default
+    ``min_score``; flagged pairs that touch form one group and one finding, whose entity is the oldest
+    account (the buyer) and whose ``related`` list holds every account of the group.
+    Left out: links between branches of a declared chain (``customer_class`` "chain", same owner),
+    details shared with a salesperson or an employee, and accounts that CUS-01 finds made up (this
+    detector runs after the others and reads CUS-01's findings, or asks CUS-01 when it did not run):
+    those are the marks of an invented customer, not of a second name for a real buyer.
+
+    Why it matters
+    --------------
+    Invoicing one buyer under several names gets round its credit limit and the per-customer caps of
+    promotions: the company carries more exposure on one buyer than it agreed to, without knowing.
+
+    Flagged
+    -------
+    Zolfaghari Grocery (customer since 2023) and three accounts opened in 2025: one with its phone, one
+    with its address typed differently, one with its owner; their goods delivered at the grocery and
+    received by its owner, paid with its cheques: flagged as one group, money at risk the group's
+    exposure above the grocery's credit limit (else the group's open balance).
+
+    Not flagged
+    -----------
+    Branches of a declared chain: the same owner and head-office bank account, customer_class "chain",
+    each delivered and visited at its own address; two unrelated shops whose owners happen to share a
+    common name; a made-up account that borrowed a real customer's phone (CUS-01 reports it).
+
+    Evidence
+    --------
+    The group's accounts (opened, invoiced, credit limit) and for each flagged pair the details shared
+    (with the values as written on each side), the delivery shares, the timing test (months, rate,
+    expected and observed overlap, probability) and each trace's contribution; the group's peak combined
+    balance and its date, the credit limit it is compared with, the excess and the open balance;
+    ``traces``: the contributions of the best pair.
+    """
+
+    code = "CUS-02"
+    reads_analyses = ("LNK-01",)
+    # an account that CUS-01 finds made up is reported there, not as a second name
+    reads_findings = ("CUS-01",)
+    pattern = "multi_name_invoicing"
+    wording = multi_name_invoicing.words
+    entity_type = "customer"
+    family = "customers"
+    requires = {
+        "customers": ("customer_id", "created_date"),
+        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
+        "invoice_lines": ("invoice_id", "quantity", "unit_price"),
+    }
+    uses = {
+        "customers": ("phone", "address", "bank_account", "owner_name", "customer_class", "credit_limit", "lat",
+                      "lon", "name", "city"),
+        "salespeople": ("salesperson_id", "name", "phone", "address", "bank_account"),
+        "employees": ("employee_id", "name", "phone", "address", "bank_account"),
+        "shipments": ("customer_id", "delivery_address", "delivery_lat", "delivery_lon", "received_by"),
+        "cheques": ("customer_id", "drawer_account", "drawer_name", "amount"),
+        "receipts": ("customer_id", "amount"),
+        "receipt_allocations": ("receipt_id", "invoice_id", "amount"),
+        "credit_notes": ("customer_id", "amount"),
+    }
+    # What each trace adds to a pair's score: a shared detail its weight; a delivery trace its weight
+    # times the share of the account's shipments; complementary timing its weight times its strength.
+    # Each listed trace on its own reaches the default min_score (0.3): a shared phone, address, bank
+    # account or cheque drawer, or most of an account's goods delivered at the other's place or to its
+    # owner. An owner's name alone does not (common names repeat); it adds to the others.
+    # Two facts only support a link already there: the same salesperson invoices both accounts, and the
+    # newer one was opened at most ``new_account_days`` before its first invoice.
+    WEIGHTS = {"shared_phone": 0.30, "shared_address": 0.30, "shared_bank_account": 0.35, "cheque_drawer": 0.40,
+               "shared_owner_name": 0.20, "received_by": 0.40, "delivery_point": 0.40, "complementary_timing": 0.50,
+               "same_salesperson": 0.05, "new_account": 0.05}
+
+    def __init__(self, geofence_m: float = 300.0, min_score: float = 0.3, min_delivery_share: float = 0.5,
+                 timing_from_log10: float = 1.0, timing_full_log10: float = 3.0, min_timing_months: int = 3,
+                 new_account_days: int = 180):
+        self.geofence_m = geofence_m
+        self.min_score = min_score
+        self.min_delivery_share = min_delivery_share
+        self.timing_from_log10 = timing_from_log10
+        self.timing_full_log10 = timing_full_log10
+        self.min_timing_months = min_timing_months
+        self.new_account_days = new_account_days
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        return {"geofence_m": float(policy.visits.geofence_m)}
+
+    # ------------------------------------------------------------------ candidate pairs
+    def _pairs(self, links: pd.DataFrame, shipments: pd.Series, cities: dict) -> dict[tuple[str, str], dict]:
+        """(a, b) sorted -> identity kinds with their values, and delivery shares each way. An owner's
+        name shared across two cities is two people (the goods of one buyer go to one place)."""
+        if links.empty:
+            return {}
+        staff_identifiers = set()
+        for row in links.itertuples(index=False):
+            if not row.target.startswith("customer:") or not row.source.startswith("customer:"):
+                evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+                staff_identifiers.add(evidence.get("identifier"))
+        chosen = links[links["source"].str.startswith("customer:") & links["target"].str.startswith("customer:")
+                       & links["kind"].isin((*IDENTITY, *DELIVERY)) & ~links["declared_chain"].astype(bool)]
+        pairs: dict[tuple[str, str], dict] = {}
+        for row in chosen.itertuples(index=False):
+            evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+            if evidence.get("identifier") in staff_identifiers:
+                continue  # a detail that is a staff member's: a made-up account, not a second name
+            source, target = row.source.split(":", 1)[1], row.target.split(":", 1)[1]
+            if row.kind == "shared_owner_name" and cities.get(source) and cities.get(target) and \
+                    cities[source] != cities[target]:
+                continue
+            key = tuple(sorted((source, target)))
+            pair = pairs.setdefault(key, {"kinds": {}, "delivered": {}})
+            if row.kind in DELIVERY:
+                count = float(evidence.get("source_count") or evidence.get("shipments") or 0.0)
+                total = float(shipments.get(source, 0.0))
+                share = count / total if total > 0 else 0.0
+                if share < self.min_delivery_share:
+                    continue
+                value = evidence.get("source_value") or evidence.get("delivery_address")
+                best = pair["delivered"].get((row.kind, source))
+                if best is None or share > best["share"]:
+                    pair["delivered"][(row.kind, source)] = {
+                        "kind": row.kind, "from": source, "to": target, "share": round(min(share, 1.0), 4),
+                        "shipments": count, "value": value}
+            else:
+                pair["kinds"].setdefault(row.kind, {"from": source, "to": target,
+                                                    "value": evidence.get("source_value"),
+                                                    "other_value": evidence.get("target_value"),
+                                                    "similarity": row.similarity})
+        return {k: v for k, v in pairs.items() if v["kinds"] or v["delivered"]}
+
+    def _timing(self, older_months: set, newer_months: set, older_first: int, last_month: int,
+                tests: int) -> dict:
+        """Does the older account stop buying in the months the newer one buys? A binomial test on
+        months (shorter periods only measure visit cadences): under no relation the older account buys
+        in any month of its span at its overall rate, so few purchases in the newer account's months
+        are improbable; the probability is multiplied by the number of pairs tested (Bonferroni),
+        since chance alone produces small probabilities among many pairs. Needs at least
+        ``min_timing_months`` months with and without the newer account's purchases."""
+        span = set(range(older_first, last_month + 1))
+        tested = newer_months & span
+        k = len(tested)
+        if k < self.min_timing_months or len(span - newer_months) < self.min_timing_months:
+            return {"months_tested": k, "strength": 0.0}
+        rate = len(older_months & span) / len(span)
+        overlap = len(older_months & tested)
+        probability = float(binom.cdf(overlap, k, rate)) if rate > 0 else 1.0
+        surprise = -math.log10(max(min(1.0, probability * max(tests, 1)), 1e-300))
+        strength = min(1.0, max(0.0, (surprise - self.timing_from_log10)
+                                / max(self.timing_full_log10 - self.timing_from_log10, 1e-9)))
+        return {"months_tested": k, "older_monthly_rate": round(rate, 4), "expected_overlap": round(k * rate, 2),
+                "observed_overlap": overlap, "probability": probability, "pairs_tested": tests,
+                "strength": round(strength, 4)}
+
+    # ------------------------------------------------------------------ finding
+    def find(self, data) -> pd.DataFrame:
+        links = links_for(data)
+        shipments = facts.shipment_counts(data)
+        customers = data.frame("customers")
+        cities = {}
+        if "city" in customers.columns:
+            cities = {c: text_key(v) for c, v in zip(customers["customer_id"], customers["city"], strict=True)
+                      if text_key(v)}
+        pairs = self._pairs(links, shipments, cities)
+        self.n_candidate_pairs_ = len(pairs)
+        if not pairs:
+            return empty_findings()
+        members = sorted({c for key in pairs for c in key})
+        master = data.frame("customers")
+        master = master[master["customer_id"].isin(members)].set_index("customer_id")
+        summary = facts.invoice_summary(data).set_index("customer_id")
+        invoices = facts.customer_invoices(data, members)
+        start = summary["first_invoice"].min()  # months are counted from the ledger's first invoice
+        end = data_end_date(data)
+
+        def month(dates):
+            return (dates.dt.year - start.year) * 12 + dates.dt.month - start.month
+
+        invoice_months = month(invoices["invoice_date"]).astype(int)
+        months_of = {c: set(m.tolist()) for c, m in invoice_months.groupby(invoices["customer_id"], sort=False)
+                     .unique().items()}
+        last_month = int((end.year - start.year) * 12 + end.month - start.month)
+
+        def age(c):
+            created = master["created_date"].get(c)
+            first = summary["first_invoice"].get(c) if c in summary.index else pd.NaT
+            return (pd.Timestamp(created) if pd.notna(created) else pd.Timestamp.max,
+                    first if pd.notna(first) else pd.Timestamp.max, c)
+
+        w = self.WEIGHTS
+        made_up = self._made_up(data, members)
+        by_salesperson = invoices.groupby(["customer_id", "salesperson_id"])["amount"].sum().reset_index()
+        by_salesperson = by_salesperson.sort_values(["customer_id", "amount", "salesperson_id"],
+                                                    ascending=[True, False, True]).drop_duplicates("customer_id")
+        main_salesperson = dict(zip(by_salesperson["customer_id"], by_salesperson["salesperson_id"], strict=True))
+        opened_before_first = {}
+        for c in members:
+            created, first = master["created_date"].get(c), summary["first_invoice"].get(c)
+            if pd.notna(created) and pd.notna(first):
+                opened_before_first[c] = (pd.Timestamp(first) - pd.Timestamp(created)).days
+        scored = []
+        for (a, b), pair in sorted(pairs.items()):
+            older, newer = sorted((a, b), key=age)
+            traces = {kind: w[kind] for kind in pair["kinds"]}
+            for kind in DELIVERY:
+                shares = [d["share"] for d in pair["delivered"].values() if d["kind"] == kind]
+                if shares:
+                    traces[kind] = w[kind] * max(shares)
+            timing = {"months_tested": 0, "strength": 0.0}
+            if older in months_of and newer in months_of and traces:
+                timing = self._timing(months_of[older], months_of[newer], min(months_of[older]), last_month,
+                                      len(pairs))
+            if timing["strength"] > 0:
+                traces["complementary_timing"] = w["complementary_timing"] * timing["strength"]
+            if traces and main_salesperson.get(newer) is not None and \
+                    main_salesperson.get(newer) == main_salesperson.get(older):
+                traces["same_salesperson"] = w["same_salesperson"]
+            lead = opened_before_first.get(newer)
+            if traces and lead is not None and lead <= self.new_account_days:
+                traces["new_account"] = w["new_account"]
+            if newer in made_up:
+                traces["account_made_up"] = -min(1.0, sum(traces.values()))
+            score = max(0.0, min(1.0, sum(traces.values())))
+            scored.append({"older": older, "newer": newer, "score": score, "traces": traces, "timing": timing,
+                           **pair})
+        self.pairs_ = pd.DataFrame([{k: v for k, v in p.items() if k in ("older", "newer", "score")}
+                                    | p["traces"] for p in scored])
+        flagged = [p for p in scored if p["score"] >= self.min_score]
+        if not flagged:
+            return empty_findings()
+        graph = nx.Graph()
+        for p in flagged:
+            graph.add_edge(p["older"], p["newer"], pair=p)
+        groups = sorted(sorted(component, key=age) for component in nx.connected_components(graph))
+        invoices_by = {c: g for c, g in invoices.groupby("customer_id")}
+        group_members = sorted({c for g in groups for c in g})
+        movements = facts.daily_movements(data, group_members)
+        balance = facts.balances(data)
+        rows = []
+        for group in groups:
+            edges = [graph.edges[u, v]["pair"] for u, v in graph.subgraph(group).edges]
+            edges.sort(key=lambda p: (-p["score"], p["older"], p["newer"]))
+            rows.append(self._finding(group, edges, master, summary, invoices_by, movements, balance, end))
+        return pd.DataFrame(rows)
+
+    def _made_up(self, data, members) -> set[str]:
+        """Accounts CUS-01 finds made up (its findings, which the runner hands over)."""
+        found = data.findings
+        if found.empty:
+            return set()
+        return set(found.loc[found["detector"] == FictitiousCustomer.code, "entity_id"].astype(str))
+
+    def _exposure(self, group, master, movements, balance) -> dict:
+        chosen = movements[movements["customer_id"].isin(group)]
+        daily = chosen.groupby("date")["amount"].sum().sort_index().cumsum() if len(chosen) else pd.Series(dtype=float)
+        peak = float(daily.max()) if len(daily) else 0.0
+        peak_date = daily.idxmax() if len(daily) else None
+        limits = pd.to_numeric(master["credit_limit"].reindex(group), errors="coerce") \
+            if "credit_limit" in master.columns else pd.Series(dtype=float)
+        limit = limits.get(group[0])
+        if pd.isna(limit):
+            limit = limits.max() if len(limits.dropna()) else float("nan")
+        open_balance = float(sum(max(float(balance.get(c, 0.0)), 0.0) for c in group))
+        above = peak - limit if pd.notna(limit) else float("nan")
+        return {"peak_balance": peak, "peak_date": peak_date, "credit_limit": limit, "above_limit": above,
+                "open_balance": open_balance}
+
+    def _finding(self, group, edges, master, summary, invoices_by, movements, balance, end) -> dict:
+        anchor = group[0]
+        others = group[1:]
+        exposure = self._exposure(group, master, movements, balance)
+        above = exposure["above_limit"]
+        risk = above if pd.notna(above) and above > 0 else exposure["open_balance"]
+        best = edges[0]
+        traces = {k: round(v, 4) for k, v in best["traces"].items()}
+        names = {c: master["name"].get(c) if "name" in master.columns else None for c in group}
+        created = {c: master["created_date"].get(c) for c in group}
+        invoiced = {c: float(summary["invoiced"].get(c, 0.0)) for c in group}
+        alias_first = min((summary["first_invoice"].get(c) for c in others if c in summary.index), default=None)
+        salesperson = None
+        alias_invoices = pd.concat([invoices_by[c] for c in others if c in invoices_by]) if any(
+            c in invoices_by for c in others) else pd.DataFrame(columns=["invoice_id", "salesperson_id"])
+        if len(alias_invoices):
+            salesperson = alias_invoices.groupby("salesperson_id")["amount"].sum().sort_values(
+                ascending=False, kind="mergesort").index[0]
+        evidence = {
+            "accounts": [{"customer_id": c, "name": names[c], "created_date": created[c], "invoiced": invoiced[c],
+                          "credit_limit": master["credit_limit"].get(c) if "credit_limit" in master.columns else None}
+                         for c in group],
+            "pairs": [{"older": p["older"], "newer": p["newer"], "score": round(p["score"], 4),
+                       "shared": p["kinds"], "delivered": list(p["delivered"].values()), "timing": p["timing"],
+                       "traces": {k: round(v, 4) for k, v in p["traces"].items()}} for p in edges[:20]],
+            **exposure, "audit_end": end, "traces": traces,
+        }
+        return {
+            "entity_id": anchor, "salesperson_id": salesperson, "customer_id": anchor,
+            "period": month_of(alias_first), "score": best["score"], "risk_amount": max(float(risk), 0.0),
+            "evidence": evidence,
+            "related": related_ids(("customer", group), ("salesperson", [salesperson]),
+                                   ("invoice", alias_invoices["invoice_id"].tolist())),
+        }

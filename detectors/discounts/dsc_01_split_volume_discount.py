@@ -1,0 +1,411 @@
+"""split_volume_discount: one big tier-discounted order booked under one customer, shared among several."""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from audit.common import haversine_m, month_of, saturating
+from audit.detector import Detector, empty_findings, related_ids
+from audit.ledger import posted_invoices
+from audit.membership import among, isin
+from detectors.wording import split_volume_discount
+
+# How the traces add up (weights sum to 1): the quantity is the core of the pattern; the shipments
+# say where the goods went; the co-buyers' dip is the confirmation.
+WEIGHT_QUANTITY = 0.45
+WEIGHT_SHIPMENTS = 0.40
+WEIGHT_DIP = 0.15
+# Strength of the shipment trace: deliveries reaching other customers (their address or their owner);
+# several delivery points; a single delivery elsewhere or to a stranger (diverted, but not shown shared).
+SHARED_WITH_CUSTOMERS, SEVERAL_POINTS, ELSEWHERE_ONLY = 1.0, 0.8, 0.4
+# With no shipment data, only the quantity speaks: its contribution is scaled down by this factor.
+NO_SHIPMENT_CONFIDENCE = 0.6
+
+
+# Months as integers (year * 12 + month), and a span that keeps (customer, month) pairs apart in one integer.
+MONTH_SPAN = 1 << 20
+
+
+def _month_numbers(dates: pd.Series) -> np.ndarray:
+    dates = pd.to_datetime(dates)
+    # An undated invoice gets a month of its own, inside its customer's span.
+    return (dates.dt.year * 12 + dates.dt.month - 1).fillna(MONTH_SPAN - 1).to_numpy(dtype=np.int64)
+
+
+def _normal_text(value) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return re.sub(r"[^0-9a-z\u0600-\u06ff]+", " ", value.lower()).strip() or None
+
+
+class SplitVolumeDiscount(Detector):
+    """Tier-discounted invoice lines far above the customer's usual quantity, the goods shared out.
+
+    What it finds
+    -------------
+    Posted invoice lines that earned a volume-tier discount (``[discounts] volume_tiers``: quantity at or
+    above the first tier, a volume or untyped discount; a promotion line at tier quantity is looked at
+    too, since a promotion that beats the tier hides it) with a quantity at least ``usual_multiple``
+    times the customer's usual line quantity (the median of its other invoice lines). Traces combined
+    into the score: how far above usual the quantity is; the invoice's shipments reaching other
+    customers (their address, or received by their owner), else going to several delivery points, else
+    a single delivery elsewhere or to a stranger (a weaker sign: diverted, not shown shared); and those
+    other customers' own purchases dipping from ``dip_days_before`` days before the invoice to
+    ``dip_days_after`` days after it (at most ``dip_ratio`` of their usual number of invoices). Without
+    shipment data the quantity alone speaks, with lower confidence. Findings below ``min_score`` are
+    dropped.
+
+    Why it matters
+    --------------
+    Small shops pool their orders under one account so that the total crosses a volume tier; the
+    salesperson books it, the shops share a discount none of them earned, and the company loses the
+    tier discount on goods that were never one bulk sale.
+
+    Flagged
+    -------
+    A retail shop that usually buys 8 units per line is invoiced 703 bags of rice at the 6 % tier; the
+    shipment is split into four deliveries, three of them to other customers' shops, whose own
+    purchases stop for the next three weeks: flagged, money at risk the 6 % discount (2,240,000 on
+    37,300,000 of goods).
+
+    Not flagged
+    -----------
+    A wholesaler that buys 600 to 900 units at the tier every month and takes delivery at its own
+    address: its tier-level purchases recur in ``regular_bulk_months`` or more other months, so a bulk
+    order is its usual business. A growing shop's big order delivered to itself scores on quantity
+    alone, below ``min_score``.
+
+    Evidence
+    --------
+    Per tier line: quantity, the customer's usual quantity and the multiple, discount and goods value
+    (money at risk is the volume discount; a promotion line's discount is not at risk, since the
+    promotion applied whatever the quantity); the shipments (address, receiver, quantity) and the other customers they reached; each
+    co-buyer's invoices in the window against its usual rate; each trace's contribution in ``traces``.
+    """
+
+    code = "DSC-01"
+    pattern = "split_volume_discount"
+    wording = split_volume_discount.words
+    entity_type = "invoice"
+    family = "discounts"
+    requires = {
+        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
+        "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price", "discount_pct"),
+    }
+    uses = {
+        "invoices": ("status", "invoice_no", "order_id"),
+        "invoice_lines": ("discount_type",),
+        "shipments": ("shipment_id", "invoice_id", "ship_date", "delivery_address", "delivery_lat", "delivery_lon",
+                      "received_by"),
+        "shipment_lines": ("shipment_id", "product_id", "quantity"),
+        "customers": ("address", "owner_name", "lat", "lon", "customer_class"),
+    }
+
+    def __init__(self, first_tier_quantity: float = 100.0, usual_multiple: float = 5.0,
+                 regular_bulk_months: int = 3, same_place_m: float = 300.0, dip_days_before: int = 7,
+                 dip_days_after: int = 28, dip_ratio: float = 0.5, min_score: float = 0.5):
+        self.first_tier_quantity = first_tier_quantity
+        self.usual_multiple = usual_multiple
+        self.regular_bulk_months = regular_bulk_months
+        self.same_place_m = same_place_m
+        self.dip_days_before = dip_days_before
+        self.dip_days_after = dip_days_after
+        self.dip_ratio = dip_ratio
+        self.min_score = min_score
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        tiers = policy.discounts.volume_tiers
+        params = {"same_place_m": policy.visits.geofence_m}
+        if tiers:
+            params["first_tier_quantity"] = min(t.min_quantity for t in tiers)
+        return params
+
+    # ------------------------------------------------------------ relational part
+    def _tier_lines(self, data) -> pd.DataFrame:
+        lines = data.table("invoice_lines")
+        invoices = posted_invoices(data)
+        joined = lines.join(invoices, "invoice_id")
+        tiered = (lines.quantity >= self.first_tier_quantity) & (lines.discount_pct.fill_null(0) > 0)
+        if data.has("invoice_lines", ("discount_type",)):
+            tiered = tiered & (lines.discount_type.isnull() | lines.discount_type.isin(["volume", "promo"]))
+            extra_lines = {"discount_type": lines.discount_type}
+        else:
+            extra_lines = {"discount_type": ibis.null("string")}
+        extra = {"invoice_no": invoices.invoice_no} if data.has("invoices", ("invoice_no",)) else {}
+        if data.has("invoices", ("order_id",)):
+            extra["order_id"] = invoices.order_id
+        selected = joined.filter(tiered).select(
+            lines.invoice_id, lines.line_no, lines.product_id, lines.quantity, lines.unit_price, lines.discount_pct,
+            invoices.invoice_date, invoices.customer_id, invoices.salesperson_id, **extra_lines, **extra)
+        return data.execute(selected.order_by(["invoice_id", "line_no"]))
+
+    def _customer_lines(self, data, customers) -> pd.DataFrame:
+        """Every posted line of the given customers: its quantity, invoice and date."""
+        lines = data.table("invoice_lines")
+        invoices = posted_invoices(data)
+        invoices = invoices.filter(among(invoices.customer_id, sorted(set(customers))))
+        joined = lines.join(invoices, "invoice_id").select(
+            invoices.customer_id, lines.invoice_id, invoices.invoice_date, lines.quantity)
+        return data.execute(joined)
+
+    # ------------------------------------------------------------ per-invoice part
+    def find(self, data) -> pd.DataFrame:
+        tier = self._tier_lines(data)
+        self.n_tier_lines_ = len(tier)
+        if tier.empty:
+            return empty_findings()
+        # Reduce first: a line cannot be far above usual unless it is well above the customer's overall
+        # median (the median of the other invoices moves little when one invoice is left out).
+        history = self._customer_lines(data, tier["customer_id"])
+        overall = history.groupby("customer_id")["quantity"].median()
+        rough = tier["quantity"] / tier["customer_id"].map(overall)
+        tier = tier[rough.isna() | (rough >= self.usual_multiple / 2)]
+        if tier.empty:
+            return empty_findings()
+        history = history[isin(history["customer_id"], tier["customer_id"])]  # medians ignore row order
+        tier = self._with_usual(tier, history)
+        candidates = tier[tier["multiple"].isna() | (tier["multiple"] >= self.usual_multiple)]
+        candidates = candidates[candidates["other_bulk_months"] < self.regular_bulk_months]
+        self.n_far_above_usual_ = int(candidates["invoice_id"].nunique())
+        if candidates.empty:
+            return empty_findings()
+        invoice_ids = sorted(set(candidates["invoice_id"]))
+        shipments = self._shipments(data, invoice_ids)
+        customers = data.frame("customers") if data.has("customers") else None
+        self._places_ = self._directory(customers)
+        self._own_ = {} if customers is None else {
+            c: (_normal_text(a), _normal_text(o)) for c, a, o in zip(
+                customers["customer_id"], customers["address"] if "address" in customers else [None] * len(customers),
+                customers["owner_name"] if "owner_name" in customers else [None] * len(customers), strict=True)}
+        activity = self._activity(data, shipments, customers, candidates)
+        findings = []
+        for invoice_id, group in candidates.groupby("invoice_id", sort=True):
+            finding = self._finding(invoice_id, group, shipments, customers, activity, data)
+            if finding is not None:
+                findings.append(finding)
+        return pd.DataFrame(findings) if findings else empty_findings()
+
+    def _with_usual(self, tier: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+        """The customer's usual line quantity (median of its other invoices' lines) and its bulk months
+        (months other than the invoice's with a line at tier quantity), for every tier line at once.
+
+        Each customer's quantities are sorted once; leaving an invoice out removes a few known positions
+        from that sorted run, so the median of the rest is read at shifted positions instead of sorting
+        the rest again for every invoice (which cost seconds per 100,000 lines).
+        """
+        history = history[history["customer_id"].notna()]
+        if history.empty:
+            return tier.assign(usual_quantity=np.nan, multiple=np.nan, other_bulk_months=0)
+        codes, customers = pd.factorize(history["customer_id"])
+        quantities = history["quantity"].to_numpy(dtype=float)
+        order = np.lexsort((quantities, codes))  # by customer, then quantity (NaN last)
+        sorted_quantities = quantities[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        n_lines = np.bincount(codes, minlength=len(customers))
+        first = np.concatenate([[0], np.cumsum(n_lines)[:-1]]).astype(np.int64)
+        n_missing = np.bincount(codes, weights=np.isnan(quantities), minlength=len(customers))
+        months = _month_numbers(history["invoice_date"])
+        bulk = quantities >= self.first_tier_quantity
+        bulk_months = pd.unique(codes[bulk] * MONTH_SPAN + months[bulk])
+        bulk_month_count = np.bincount(bulk_months // MONTH_SPAN, minlength=len(customers))
+        bulk_month_set = pd.Index(bulk_months)
+
+        pairs = tier[["customer_id", "invoice_id", "invoice_date"]].drop_duplicates(["customer_id", "invoice_id"])
+        pairs = pairs.reset_index(drop=True)
+        pair_customer = customers.get_indexer(pairs["customer_id"])
+        # The invoice's own lines in its customer's sorted run (local positions, ascending per invoice).
+        own = pd.DataFrame({"customer_id": history["customer_id"].to_numpy(), "invoice_id": history["invoice_id"].to_numpy(),
+                            "local": rank - first[codes], "missing": np.isnan(quantities)})
+        own = own.merge(pairs[["customer_id", "invoice_id"]].assign(pair=np.arange(len(pairs))),
+                        on=["customer_id", "invoice_id"]).sort_values(["pair", "local"], kind="mergesort")
+        n_own = np.bincount(own["pair"], minlength=len(pairs))
+        own_missing = np.bincount(own["pair"], weights=own["missing"], minlength=len(pairs))
+        width = int(n_own.max()) if len(own) else 0
+        removed = np.full((len(pairs), width), np.iinfo(np.int64).max)
+        removed[own["pair"].to_numpy(), own.groupby("pair").cumcount().to_numpy()] = own["local"].to_numpy()
+
+        known = pair_customer >= 0
+        customer = np.where(known, pair_customer, 0)
+        rest = np.where(known, n_lines[customer] - n_own, 0)
+
+        def kept_at(k: np.ndarray) -> np.ndarray:
+            """The quantity at position k of the customer's sorted run once the invoice's lines are removed."""
+            position = k.copy()
+            for column in range(width):  # removed positions ascending: each at or before moves k one on
+                position += removed[:, column] <= position
+            return sorted_quantities[first[customer] + np.minimum(position, n_lines[customer] - 1)]
+
+        has_rest = known & (rest > 0)
+        lower, upper = kept_at(np.maximum(rest - 1, 0) // 2), kept_at(np.maximum(rest, 0) // 2)
+        usual = np.where(has_rest, (lower + upper) / 2.0, np.nan)
+        usual[has_rest & (n_missing[customer] - own_missing > 0)] = np.nan  # np.median of a NaN is NaN
+        own_month = customer * MONTH_SPAN + _month_numbers(pairs["invoice_date"])
+        in_own_month = bulk_month_set.get_indexer(own_month) >= 0
+        other_months = np.where(has_rest, bulk_month_count[customer] - in_own_month, 0)
+
+        line_pair = pd.MultiIndex.from_frame(pairs[["customer_id", "invoice_id"]]).get_indexer(
+            pd.MultiIndex.from_arrays([tier["customer_id"], tier["invoice_id"]]))
+        usual_of_line = usual[line_pair]
+        return tier.assign(usual_quantity=usual_of_line, multiple=tier["quantity"].to_numpy() / usual_of_line,
+                           other_bulk_months=other_months[line_pair].astype(int))
+
+    def _shipments(self, data, invoice_ids) -> pd.DataFrame:
+        columns = ["shipment_id", "invoice_id", "ship_date", "delivery_address", "delivery_lat", "delivery_lon",
+                   "received_by", "quantity"]
+        if not data.has("shipments", ("shipment_id", "invoice_id")):
+            return pd.DataFrame(columns=columns)
+        shipments = data.frame("shipments")
+        shipments = shipments[isin(shipments["invoice_id"], invoice_ids)]
+        for column in columns[:-1]:
+            if column not in shipments:
+                shipments = shipments.assign(**{column: None})
+        shipments = shipments[columns[:-1]]
+        if data.has("shipment_lines", ("shipment_id", "quantity")):
+            lines = data.frame("shipment_lines")
+            quantity = lines[isin(lines["shipment_id"], shipments["shipment_id"])].groupby("shipment_id")[
+                "quantity"].sum()
+            shipments = shipments.assign(quantity=shipments["shipment_id"].map(quantity))
+        else:
+            shipments = shipments.assign(quantity=np.nan)
+        return shipments.sort_values(["invoice_id", "shipment_id"]).reset_index(drop=True)
+
+    @staticmethod
+    def _directory(customers) -> dict:
+        """Customers by normalised address and by normalised owner name."""
+        directory = {"address": {}, "owner_name": {}}
+        if customers is None:
+            return directory
+        for column in directory:
+            if column in customers:
+                keys = customers[column].map(_normal_text)
+                for key, customer_id in zip(keys, customers["customer_id"], strict=True):
+                    if key:
+                        directory[column].setdefault(key, set()).add(customer_id)
+        return directory
+
+    def _other_customers(self, shipment, customer_id) -> list[str]:
+        """Other customers a delivery reached: delivered at another customer's address (not this one's),
+        or received by another customer's owner (not this customer's own owner, who may own several)."""
+        own_address, own_owner = self._own_.get(customer_id, (None, None))
+        address = _normal_text(shipment.get("delivery_address"))
+        receiver = _normal_text(shipment.get("received_by"))
+        found = set()
+        if address and address != own_address:
+            found |= self._places_["address"].get(address, set())
+        if receiver and receiver != own_owner:
+            found |= self._places_["owner_name"].get(receiver, set())
+        found.discard(customer_id)
+        return sorted(found)
+
+    def _activity(self, data, shipments, customers, candidates) -> pd.DataFrame:
+        """Posted invoices (customer, date) of every customer the candidate shipments reached."""
+        reached = set()
+        owner = candidates.drop_duplicates("invoice_id").set_index("invoice_id")["customer_id"]
+        for shipment in shipments.to_dict(orient="records"):
+            reached |= set(self._other_customers(shipment, owner.get(shipment["invoice_id"])))
+        if not reached:
+            return pd.DataFrame(columns=["customer_id", "invoice_date"])
+        invoices = posted_invoices(data)
+        invoices = invoices.filter(among(invoices.customer_id, sorted(reached)))
+        return data.execute(invoices.select("customer_id", "invoice_date"))
+
+    def _dip(self, customer_id, when, activity) -> dict:
+        """The co-buyer's invoices in the window against its usual rate outside the window."""
+        own = activity.loc[activity["customer_id"] == customer_id, "invoice_date"]
+        start = when - pd.Timedelta(days=self.dip_days_before)
+        end = when + pd.Timedelta(days=self.dip_days_after)
+        inside = int(((own >= start) & (own <= end)).sum())
+        outside = own[(own < start) | (own > end)]
+        window_days = self.dip_days_before + self.dip_days_after + 1
+        if outside.empty:
+            return {"customer_id": customer_id, "in_window": inside, "expected": None, "dipped": False}
+        span = max((outside.max() - outside.min()).days + 1, window_days)
+        expected = len(outside) / max(span - window_days, window_days) * window_days
+        dipped = expected >= 1 and inside <= self.dip_ratio * expected
+        return {"customer_id": customer_id, "in_window": inside, "expected": round(expected, 2),
+                "dipped": bool(dipped)}
+
+    def _finding(self, invoice_id, group, shipments, customers, activity, data) -> dict | None:
+        first = group.iloc[0]
+        customer, salesperson, when = first["customer_id"], first["salesperson_id"], first["invoice_date"]
+        own = customers[customers["customer_id"] == customer].iloc[0] if customers is not None and (
+            customers["customer_id"] == customer).any() else None
+        # Trace 1: quantity far above the customer's usual (unknown usual: a first purchase at tier level).
+        multiple = group["multiple"].max()
+        if pd.isna(multiple):
+            quantity_trace = 0.5
+        else:
+            quantity_trace = 0.6 + 0.4 * saturating(multiple / self.usual_multiple - 1, 3.0)
+        # Trace 2: where the goods went.
+        sent = shipments[shipments["invoice_id"] == invoice_id]
+        others, places, foreign = [], set(), 0
+        for shipment in sent.to_dict(orient="records"):
+            reached = self._other_customers(shipment, customer)
+            others.extend(reached)
+            address = _normal_text(shipment.get("delivery_address"))
+            if address:
+                places.add(address)
+            off_address = own is not None and address and _normal_text(own.get("address")) not in (None, address)
+            far = own is not None and pd.notna(shipment.get("delivery_lat")) and pd.notna(own.get("lat")) and float(
+                haversine_m(own["lat"], own["lon"], shipment["delivery_lat"], shipment["delivery_lon"])
+            ) > self.same_place_m
+            other_receiver = own is not None and _normal_text(shipment.get("received_by")) not in (
+                None, _normal_text(own.get("owner_name")))
+            if off_address or far or other_receiver or reached:
+                foreign += 1
+        others = sorted(set(others))
+        if sent.empty:
+            shipment_trace = None
+        elif others:
+            shipment_trace = SHARED_WITH_CUSTOMERS
+        elif len(places) > 1:
+            shipment_trace = SEVERAL_POINTS
+        elif foreign:
+            shipment_trace = ELSEWHERE_ONLY
+        else:
+            shipment_trace = 0.0
+        # Trace 3: the co-buyers' own purchases dip in the same weeks.
+        dips = [self._dip(c, when, activity) for c in others]
+        dip_trace = float(np.mean([d["dipped"] for d in dips])) if dips else 0.0
+        if shipment_trace is None:
+            score = NO_SHIPMENT_CONFIDENCE * quantity_trace
+            traces = {"quantity_far_above_usual": round(score, 4)}
+        else:
+            traces = {"quantity_far_above_usual": round(WEIGHT_QUANTITY * quantity_trace, 4),
+                      "shipped_to_others": round(WEIGHT_SHIPMENTS * shipment_trace, 4),
+                      "co_buyers_purchases_dip": round(WEIGHT_DIP * dip_trace, 4)}
+            score = sum(traces.values())
+        if score < self.min_score:
+            return None
+        gross = group["quantity"] * group["unit_price"]
+        # A promotion would have applied whatever the quantity: only volume (or untyped) discounts were
+        # earned by booking the volume under one account.
+        by_volume = group["discount_type"].fillna("volume") != "promo"
+        discount = float((gross * group["discount_pct"] / 100)[by_volume].sum())
+        goods = float((gross * (1 - group["discount_pct"] / 100)).sum())
+        evidence = {
+            "discount_granted": discount, "goods_value": goods, "usual_multiple": self.usual_multiple,
+            "lines": group[["line_no", "product_id", "quantity", "unit_price", "discount_pct", "discount_type",
+                            "usual_quantity",
+                            "multiple", "other_bulk_months"]].to_dict(orient="records"),
+            "shipments": sent.to_dict(orient="records"), "other_customers": others, "co_buyers": dips,
+            "traces": traces,
+        }
+        order_id = first.get("order_id")
+        return {
+            "entity_id": invoice_id, "salesperson_id": salesperson, "customer_id": customer,
+            "period": month_of(when), "score": score, "risk_amount": discount,
+            "evidence": evidence,
+            "facts": {"invoice_no": first.get("invoice_no", invoice_id), "invoice_date": when,
+                      "shipment_trace": shipment_trace},
+            "related": related_ids(("invoice", [invoice_id]), ("customer", [customer]), ("salesperson", [salesperson]),
+                                   ("order", [order_id] if isinstance(order_id, str) else []),
+                                   ("shipment", sent["shipment_id"]), ("customer", others),
+                                   ("product", group["product_id"])),
+        }

@@ -1,0 +1,435 @@
+"""customer_distress: customers showing the signs that come before a failure, ranked by exposure at risk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analyses.distress.history import (
+    SIGN_SOURCES,
+    DistressSettings,
+    distress_history,
+    stop_supply_days,
+    unmeasurable_signs,
+)
+from analyses.distress.scoring import EVENT_LABELS, SIGNS, ScoreSettings
+from analyses.distress.signals import BOUNCED_STATUSES, SignalSettings, payment_status_known
+from analyses.receivables.open_items import load_ledger, open_items
+from audit.common import day, money
+from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
+
+KIND_WORDS = {
+    "watch": "first month on the watch list",
+    "alert": "first month above the alert level",
+    "high": "first month above the high level",
+    "latest": "latest month of the data",
+}
+
+
+class CustomerDistress(Detector):
+    """Customers showing the signs that come before a failure, scored month by month and ranked by exposure.
+
+    What it finds
+    -------------
+    For every customer and month end of the data, a distress score (0-1) adding up, as log-odds points,
+    the source's pre-failure signs as the ledger shows them by that day: payments later than the
+    customer's own habit and days of sales outstanding beyond its terms; the open invoices migrating
+    into the overdue buckets; invoices paid only in part; orders far above its usual months and brands it
+    never bought (counted only while it pays late: a growing customer orders more too); payments moved
+    to post-dated cheques dated beyond its terms; bounced, returned or replaced cheques; promises to pay
+    that were broken; a change of owner or manager, the accountant resigning, the owner often absent and
+    the other ``customer_events``; no goods taken for longer than usual while money is overdue (the
+    source's "three months without shipments but an open balance"); exposure above the credit limit;
+    and the financial statements (``audit.methods.financials.statement_distress``, with the interest and
+    young-company flags). Every score uses only what was on record at that month end.
+
+    Without receipts allocated to invoices the data does not say what was paid: the signs that rest on
+    the open balance (overdue and aged invoices, days of sales outstanding, stopped shipments "while
+    money is overdue", the credit limit, and the order signs that count only while the customer pays
+    late) are not measured, nothing is called overdue, and the run says so (``note_``,
+    ``unknown_traces_``; ``eligible_records_`` is 0 when no sign at all can be measured). Customers
+    without payment terms get ``[collections] default_terms_days``.
+
+    Findings: the first month the score reaches ``watch_level`` (the early warning) and the first month it
+    reaches ``alert_level``: at most two per customer, so the list shows when the warning could first have
+    been given and the explanation says where the customer stands now. ``report_levels`` adds the first
+    month at ``high_level`` and the latest month still at or above ``watch_level`` (useful for a monthly
+    run restricted with ``--period``). Each finding's period is the month
+    whose end its score describes; the evidence holds every month's score.
+
+    Why it matters
+    --------------
+    A customer that fails takes its whole open balance and its pending post-dated cheques with it. The
+    signs come months before (a default is preceded by later payments, bounced cheques and broken
+    promises); seen early, supply can be stopped and collection started while there is still money.
+
+    Flagged
+    -------
+    A shop that paid 5 days after its 30-day terms pays 48 days late from April, its cheques bounce twice,
+    a promise to pay 40,000,000 by 2025-06-15 is broken, its accountant resigns and its open balance of
+    380,000,000 exceeds the 250,000,000 credit limit: score 0.97 at the end of June, ranked by its
+    380,000,000 exposure.
+
+    Not flagged
+    -----------
+    A customer whose last yearly statement is weak (thin equity, interest above 5 % of sales) but who pays
+    on time, keeps its terms and shows no event: without at least ``min_ledger_points`` from the ledger
+    and the events, weak books are not a finding (the score stays in the history view). A growing customer whose orders double through the year while it keeps paying on time or early (the
+    order signs count only while a customer pays late); a customer whose one cheque bounced and was
+    replaced the next week (a replaced cheque counts half, one is not enough).
+
+    Evidence
+    --------
+    ``traces``: each sign's points (log-odds) at that month; ``measurements`` behind them; the statement
+    used (period end, failure probability, drivers, flags, Altman Z''); exposure (open balance, pending
+    cheques, credit limit); ``history``: score and exposure of every month; the first watch and alert
+    months; signs that could not be measured.
+    """
+
+    code = "DST-01"
+    reads_analyses = ("RCV-00", "DST-H1")
+    pattern = "customer_distress"
+    entity_type = "customer"
+    family = "distress"
+    requires = {"customers": ("customer_id",)}
+    uses = {
+        "customers": ("assigned_salesperson_id", "credit_limit", "payment_terms_days", "established_date", "name"),
+        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id", "due_date", "status"),
+        "invoice_lines": ("invoice_id", "product_id", "quantity", "unit_price", "discount_pct"),
+        "receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "method", "cheque_id"),
+        "receipt_allocations": ("receipt_id", "invoice_id", "amount", "cash_discount_amount"),
+        "credit_notes": ("credit_note_id", "credit_date", "customer_id", "amount", "invoice_id"),
+        "cheques": ("cheque_id", "customer_id", "amount", "due_date", "received_date", "status", "status_date",
+                    "replaces_cheque_id"),
+        "customer_events": ("customer_id", "event_date", "event_type", "amount"),
+        "shipments": ("customer_id", "ship_date"),
+        "products": ("product_id", "brand"),
+        "customer_financials": ("customer_id", "period_end", "total_assets", "equity", "ebit", "sales"),
+    }
+
+    def __init__(self, watch_level: float = 0.2, alert_level: float = 0.5, high_level: float = 0.9,
+                 grace_days: int = 30, recent_days: int = 90, spike_days: int = 60, partial_days: int = 180,
+                 memory_days: int = 365, migration_months: int = 3, base_log_odds: float = -4.0,
+                 statement_weight: float = 1.5, statement_reference: float = 0.032, statement_credit: float = 0.3,
+                 statement_lag_days: int = 0, max_history_in_words: int = 12,
+                 report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0):
+        self.watch_level = watch_level
+        self.alert_level = alert_level
+        self.high_level = high_level
+        self.grace_days = grace_days
+        self.recent_days = recent_days
+        self.spike_days = spike_days
+        self.partial_days = partial_days
+        self.memory_days = memory_days
+        self.migration_months = migration_months
+        self.base_log_odds = base_log_odds
+        self.statement_weight = statement_weight
+        self.statement_reference = statement_reference
+        self.statement_credit = statement_credit
+        self.statement_lag_days = statement_lag_days
+        self.max_history_in_words = max_history_in_words
+        # Which months become findings (any of "watch", "alert", "high", "latest"). The default gives the
+        # early warning and the alert only: later months of the same customer repeat a warning already
+        # given and, once the customer has failed, predict nothing; their scores stay in the evidence.
+        self.report_levels = tuple(report_levels)
+        # Weak books alone are not a warning about a customer whose ledger is clean: a month becomes a
+        # finding only when the ledger and the events give at least this many points (without a ledger,
+        # e.g. statements only, the statements decide alone).
+        self.min_ledger_points = min_ledger_points
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        # Overdue beyond the ladder's stop-supply step counts as aged.
+        return {"grace_days": stop_supply_days(policy)}
+
+    def settings(self) -> DistressSettings:
+        return DistressSettings(
+            signals=SignalSettings(recent_days=self.recent_days, spike_days=self.spike_days,
+                                   partial_days=self.partial_days, memory_days=self.memory_days,
+                                   grace_days=self.grace_days, migration_months=self.migration_months),
+            score=ScoreSettings(base_log_odds=self.base_log_odds, statement_weight=self.statement_weight,
+                                statement_reference=self.statement_reference,
+                                statement_credit=self.statement_credit,
+                                statement_lag_days=self.statement_lag_days))
+
+    def history(self, data) -> pd.DataFrame:
+        """The monthly scores: the ``distress_history`` view when it was computed with these settings and
+        a watch level no higher than ours, else computed here."""
+        settings = self.settings()
+        view = getattr(data, "views", {}).get("distress_history")
+        if (isinstance(view, pd.DataFrame) and view.attrs.get("settings") == settings.key()
+                and view.attrs.get("watch_level", np.inf) <= self.watch_level):
+            return view
+        return distress_history(data, settings)
+
+    # ------------------------------------------------------------ findings
+    def emitted_months(self, rows: pd.DataFrame) -> list[tuple[int, str]]:
+        """(position, kind) of the months that get a finding, for one customer's rows in month order: the
+        first month at or above each level of ``report_levels`` (watch, alert, high; a month crossing
+        several takes the highest) and, with "latest", the latest month while the score stays at or above
+        the watch level."""
+        scores = rows["score"].to_numpy(dtype=float)
+        if "eligible" in rows:
+            scores = np.where(rows["eligible"].to_numpy(dtype=bool), scores, 0.0)
+        levels = [("watch", self.watch_level), ("alert", self.alert_level), ("high", self.high_level)]
+        chosen: dict[int, str] = {}
+        for kind, level in levels:
+            above = np.flatnonzero(scores >= level)
+            if len(above):
+                chosen[int(above[0])] = kind
+        final = len(scores) - 1
+        if final >= 0 and scores[final] >= self.watch_level and final not in chosen:
+            chosen[final] = "latest"
+        if "alert" in self.report_levels and "high" not in self.report_levels and "alert" not in chosen.values():
+            # a month jumping straight past the alert level is still the alert
+            chosen = {k: "alert" if v == "high" else v for k, v in chosen.items()}
+        return sorted((k, v) for k, v in chosen.items() if v in self.report_levels)
+
+    def _eligible(self, data, history: pd.DataFrame) -> pd.Series:
+        """Months that may become findings: enough points from the ledger and the events."""
+        if not data.has("invoices", ("invoice_id", "customer_id")):
+            return pd.Series(True, index=history.index)
+        statement_only = ("points_statements", "points_young_company")
+        ledger = [c for c in history.columns if c.startswith("points_") and c not in statement_only
+                  and not c.startswith("points_flag_")]
+        points = history[ledger].astype("float64").clip(lower=0.0).fillna(0.0).sum(axis=1)
+        return points >= self.min_ledger_points
+
+    def _coverage(self, data, history: pd.DataFrame) -> None:
+        """What this run could judge: ``unknown_traces_``, ``eligible_records_`` (customers scored on at
+        least one measurable sign) and a ``note_`` when the data records no payments."""
+        unknown = []
+        if not payment_status_known(data):
+            unknown.append("payment status (no receipts allocated to invoices): nothing is known to be overdue")
+        unknown += unmeasurable_signs(data)
+        if not data.has("customer_financials", ("customer_id", "period_end")):
+            unknown.append("financial statements")
+        self.unknown_traces_ = unknown
+        measurable = len(unmeasurable_signs(data)) < len(SIGN_SOURCES) or data.has(
+            "customer_financials", ("customer_id", "period_end"))
+        self.eligible_records_ = self.n_customers_scored_ if measurable else 0
+        if not payment_status_known(data):
+            self.note_ = ("The data records no payments (receipts allocated to invoices): overdue amounts, "
+                          "days of sales outstanding, aging and stopped shipments were not checked"
+                          + ("; no other sign of distress is recorded either." if not measurable else "."))
+
+    def find(self, data) -> pd.DataFrame:
+        history = self.history(data)
+        self.n_customers_scored_ = int(history["customer_id"].nunique()) if len(history) else 0
+        self._coverage(data, history)
+        if history.empty:
+            return empty_findings()
+        history = history.assign(eligible=self._eligible(data, history))
+        watched = history.loc[(history["score"] >= self.watch_level) & history["eligible"], "customer_id"].unique()
+        self.n_watched_ = len(watched)
+        if not len(watched):
+            return empty_findings()
+        names = {}
+        if data.has("customers", ("customer_id", "name")):
+            frame = data.frame("customers")
+            names = dict(zip(frame["customer_id"].astype("object"), frame["name"].astype("object"), strict=True))
+        records = _Records(data, sorted(watched), self.memory_days)
+        findings = []
+        for customer_id, rows in history[isin(history["customer_id"], watched)].groupby("customer_id", sort=True):
+            rows = rows.reset_index(drop=True)
+            for position, kind in self.emitted_months(rows):
+                findings.append(self._finding(rows, position, kind, names.get(customer_id), records))
+        return pd.DataFrame(findings) if findings else empty_findings()
+
+    def _finding(self, rows: pd.DataFrame, position: int, kind: str, name, records) -> dict:
+        row = rows.iloc[position]
+        customer_id = row["customer_id"]
+        month_end = pd.Timestamp(row["month_end"])
+        traces = {sign.name: float(row.get(f"points_{sign.name}", 0.0) or 0.0) for sign in SIGNS}
+        for column in rows.columns:
+            if column.startswith("points_") and column.removeprefix("points_") not in traces:
+                value = row[column]
+                traces[column.removeprefix("points_")] = 0.0 if pd.isna(value) else float(value)
+        words = self._sign_words(row, traces, records, customer_id, month_end)
+        above_watch = rows.loc[rows["score"] >= self.watch_level, "period"]
+        above_alert = rows.loc[rows["score"] >= self.alert_level, "period"]
+        history = [{"period": p, "score": round(float(s), 4), "exposure": round(float(e or 0.0), 2)}
+                   for p, s, e in zip(rows["period"], rows["score"], rows.get("exposure", pd.Series(0.0, index=rows.index)),
+                                      strict=True)]
+        exposure = float(row.get("exposure") or 0.0) if pd.notna(row.get("exposure")) else 0.0
+        balance = row.get("balance")
+        pending = row.get("pending_cheques")
+        limit = row.get("credit_limit")
+        who = f"{name} ({customer_id})" if isinstance(name, str) and name else f"Customer {customer_id}"
+        shown = [text for _, text in sorted(words, key=lambda item: -item[0])]
+        signs_text = "; ".join(shown) if shown else "no single strong sign, several small ones"
+        if exposure > 0 and pending and pending > 0:
+            money_text = (f"The company stands to lose {money(exposure)}: open balance {money(balance or 0.0)} "
+                          f"plus pending post-dated cheques {money(pending)}")
+        elif exposure > 0:
+            money_text = f"The company stands to lose its open balance of {money(exposure)}"
+        else:
+            money_text = "Nothing is owed at this month end, but further sales on credit would be at risk"
+        if pd.notna(limit) and limit:
+            money_text += f", against a credit limit of {money(limit)}"
+        recent = history[max(0, position + 1 - self.max_history_in_words):position + 1]
+        trend = ", ".join(f"{h['period']} {h['score']:.2f}" for h in recent)
+        not_measured = row.get("not_measured") or ""
+        confidence = (f" Not measurable in this data: {not_measured}; the score is built from less "
+                      f"evidence than usual.") if not_measured else ""
+        explanation = (
+            f"{who} shows signs that come before a customer fails, at the end of {row['period']}: score "
+            f"{row['score']:.2f} ({KIND_WORDS[kind]}). What was seen: {signs_text}. {money_text}. "
+            f"Monthly score: {trend}.{confidence}")
+        later = rows.iloc[position + 1:]
+        if len(later) and kind != "latest":
+            explanation += (f" By {later['period'].iloc[-1]} the score was {later['score'].iloc[-1]:.2f}.")
+        statement = {}
+        if pd.notna(row.get("statement_period_end", np.nan)):
+            statement = {"period_end": row["statement_period_end"],
+                         "failure_probability": row.get("statement_probability"),
+                         "log_odds": row.get("statement_log_odds"), "drivers": row.get("statement_drivers"),
+                         "flags": row.get("statement_flags"), "altman_z2": row.get("statement_altman_z2"),
+                         "missing_ratios": row.get("statement_missing_ratios")}
+        measurements = {column: row.get(column) for column in (
+            "lateness_recent_days", "lateness_baseline_days", "dso_days", "terms_days", "aged_share",
+            "overdue", "overdue_over_grace", "partial_invoices", "order_spike_ratio", "invoiced_recent",
+            "invoiced_baseline", "new_brand_share", "cheque_share_recent", "cheque_share_baseline",
+            "maturity_recent_days", "maturity_baseline_days", "bounced_cheques", "replaced_cheques",
+            "bounced_amount", "promises", "promises_broken", "days_without_shipment", "usual_gap_days",
+            "age_years") if column in row.index}
+        evidence = {
+            "kind": kind, "month_end": month_end, "score": float(row["score"]), "log_odds": float(row["log_odds"]),
+            "base_log_odds": self.base_log_odds, "traces": {k: round(v, 4) for k, v in traces.items()},
+            "measurements": measurements, "statement": statement,
+            "exposure": {"open_balance": balance, "pending_cheques": pending, "exposure": exposure,
+                         "credit_limit": limit},
+            "first_watch_period": above_watch.iloc[0] if len(above_watch) else None,
+            "first_alert_period": above_alert.iloc[0] if len(above_alert) else None,
+            "history": history, "not_measured": [w for w in not_measured.split(", ") if w],
+            "levels": {"watch": self.watch_level, "alert": self.alert_level},
+        }
+        cheques, invoices = records.for_customer(customer_id, month_end)
+        salesperson = row.get("salesperson_id")
+        title_kind = {"watch": "early warning", "alert": "alert", "high": "high alert", "latest": "still distressed"}
+        return {
+            "entity_id": customer_id, "salesperson_id": salesperson if isinstance(salesperson, str) else None,
+            "customer_id": customer_id, "period": row["period"], "score": float(row["score"]),
+            "risk_amount": exposure,
+            "title": f"{who}: signs of failure ({title_kind[kind]}), score {row['score']:.2f} in {row['period']}",
+            "explanation": explanation, "evidence": evidence,
+            "related": related_ids(("customer", [customer_id]), ("salesperson", [salesperson]),
+                                   ("cheque", cheques), ("invoice", invoices)),
+        }
+
+    def _sign_words(self, row, traces, records, customer_id, month_end) -> list[tuple[float, str]]:
+        """(points, plain words) for every sign that added at least a twentieth of a log-odds point."""
+        g = self.grace_days
+        v = row.get
+        texts = {
+            "payments_later": lambda: (f"payments {v('lateness_recent_days'):.0f} days past due on average in the "
+                                       f"last {self.recent_days} days, against "
+                                       f"{max(v('lateness_baseline_days') or 0.0, 0.0):.0f} before"),
+            "dso": lambda: (f"{v('dso_days'):.0f} days of sales outstanding against "
+                            f"{(v('terms_days') if pd.notna(v('terms_days')) else 0):.0f}-day terms"),
+            "aging_migration": lambda: (f"{v('aged_share'):.0%} of its open invoices "
+                                        f"({money(v('overdue_over_grace'))}) more than {g} days overdue"),
+            "partial_payments": lambda: f"{v('partial_invoices'):.0f} invoices paid only in part and still open",
+            "order_spike": lambda: (f"orders of {money(v('invoiced_recent'))} in the last {self.spike_days} days, "
+                                    f"{v('order_spike_ratio'):.1f} times its usual, while paying late"),
+            "new_brands": lambda: f"{v('new_brand_share'):.0%} of those orders brands it never bought before",
+            "cheque_switch": lambda: (f"{v('cheque_share_recent'):.0%} of recent payments by post-dated cheque "
+                                      f"against {v('cheque_share_baseline'):.0%} before"),
+            "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, against "
+                                          f"{(v('maturity_baseline_days') or 0):.0f} before and "
+                                          f"{(v('terms_days') if pd.notna(v('terms_days')) else 0):.0f}-day terms"),
+            "bounced_cheques": lambda: (f"{v('bounced_cheques'):.0f} cheque(s) bounced or returned in the last year "
+                                        f"({money(v('bounced_amount'))}; {v('replaced_cheques'):.0f} replaced)"),
+            "broken_promises": lambda: f"{v('promises_broken'):.0f} promise(s) to pay broken",
+            "repeated_promises": lambda: f"{v('promises'):.0f} promises to pay in a year",
+            "shipments_stopped": lambda: (f"no goods taken for {v('days_without_shipment'):.0f} days "
+                                          f"({usual_gap_words(v('usual_gap_days'))}) "
+                                          f"while {money(v('overdue'))} is overdue"),
+            "credit_limit_breach": lambda: (f"exposure {money(v('exposure'))} is "
+                                            f"{v('exposure') / v('credit_limit') - 1:.0%} above the credit limit of "
+                                            f"{money(v('credit_limit'))}"),
+            "statements": lambda: (f"its financial statements of {day(v('statement_period_end'))} resemble those of "
+                                   f"companies that failed within a year (probability "
+                                   f"{v('statement_probability'):.1%}: {v('statement_drivers') or 'several ratios'})"
+                                   if traces["statements"] > 0 else
+                                   f"its financial statements of {day(v('statement_period_end'))} look sound"),
+            "flag_interest_over_5pct_sales": lambda: "interest costs above 5 % of its sales",
+            "young_company": lambda: f"a company only {v('age_years'):.1f} years old",
+        }
+        words = []
+        for name, points in traces.items():
+            if abs(points) < 0.05:
+                continue
+            if name.startswith("event_"):
+                kind = name.removeprefix("event_")
+                when = records.last_event(customer_id, kind, month_end)
+                text = f"{EVENT_LABELS.get(kind, kind.replace('_', ' '))} on {day(when)}"
+            elif name in texts:
+                try:
+                    text = texts[name]()
+                except (TypeError, ValueError, ZeroDivisionError):
+                    text = name.replace("_", " ")
+            else:
+                text = name.replace("_", " ")
+            words.append((points, f"{text} ({points:+.2f})"))
+        return words
+
+
+def usual_gap_words(usual_gap_days) -> str:
+    """How often the customer usually takes goods, in words ("usually every 15 days")."""
+    if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days <= 0:
+        return "too few earlier deliveries to say what is usual"
+    days = round(float(usual_gap_days))
+    return f"usually every {days} day{'s' if days != 1 else ''}"
+
+
+class _Records:
+    """The records behind the findings of the watched customers: bounced cheques, overdue invoices, events."""
+
+    def __init__(self, data, customers: list[str], memory_days: int):
+        self.memory = pd.Timedelta(days=memory_days)
+        self.ledger = load_ledger(data)
+        self.customers = set(customers)
+        self.cheques = pd.DataFrame(columns=["cheque_id", "customer_id", "when"])
+        if data.has("cheques", ("cheque_id", "customer_id", "status")):
+            frame = data.frame("cheques")
+            bad = frame[frame["status"].isin(BOUNCED_STATUSES) & frame["customer_id"].isin(self.customers)]
+            when = bad["status_date"] if data.has("cheques", ("status_date",)) else bad["due_date"]
+            self.cheques = pd.DataFrame({"cheque_id": bad["cheque_id"].astype("object"),
+                                         "customer_id": bad["customer_id"].astype("object"),
+                                         "when": pd.to_datetime(when).fillna(pd.to_datetime(bad["due_date"]))})
+        self.events = pd.DataFrame(columns=["customer_id", "event_type", "event_date"])
+        if data.has("customer_events", ("customer_id", "event_date", "event_type")):
+            frame = data.frame("customer_events")
+            frame = frame[frame["customer_id"].isin(self.customers)]
+            self.events = pd.DataFrame({"customer_id": frame["customer_id"].astype("object"),
+                                        "event_type": frame["event_type"].astype("object").str.strip().str.lower(),
+                                        "event_date": pd.to_datetime(frame["event_date"])})
+        # Per customer, plain lists: pandas' fixed cost per operation on tiny frames came to 10 ms a finding.
+        self._overdue: dict[pd.Timestamp, dict] = {}  # month end -> customer -> overdue invoice ids
+        self._cheques_of: dict = {}
+        for cheque_id, customer_id, when in zip(self.cheques["cheque_id"], self.cheques["customer_id"],
+                                                self.cheques["when"], strict=True):
+            self._cheques_of.setdefault(customer_id, []).append((when, cheque_id))
+        self._events_of: dict = {}
+        for customer_id, kind, when in zip(self.events["customer_id"], self.events["event_type"],
+                                           self.events["event_date"], strict=True):
+            self._events_of.setdefault((customer_id, kind), []).append(when)
+
+    def for_customer(self, customer_id, month_end) -> tuple[list[str], list[str]]:
+        since = month_end - self.memory
+        cheques = sorted(cheque_id for when, cheque_id in self._cheques_of.get(customer_id, ())
+                         if since < when <= month_end)  # NaT compares false: an undated cheque is left out
+        if month_end not in self._overdue:
+            # Split once per month end: filtering all open items again for each finding costs seconds.
+            items = open_items(self.ledger, month_end)
+            items = items[(items["kind"] == "invoice") & (items["days_past_due"] > 0)
+                          & isin(items["customer_id"], self.customers)]
+            items = items.sort_values(["customer_id", "invoice_date", "item_id"])
+            self._overdue[month_end] = items.groupby("customer_id", sort=False)["item_id"].agg(list).to_dict()
+        return cheques, list(self._overdue[month_end].get(customer_id, []))
+
+    def last_event(self, customer_id, kind, month_end):
+        dates = [when for when in self._events_of.get((customer_id, kind), ()) if when <= month_end]
+        return max(dates) if dates else None

@@ -1,0 +1,130 @@
+"""price_list_gap: a price list that misses a change (a data finding about the list, not a fraud)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.common import day, month_of
+from audit.detector import Detector, empty_findings, related_ids
+from detectors.pricing.list_steps import explained, list_steps
+from detectors.pricing.prc_01_price_deviation import (
+    PRICE_SOURCE_WORDS,
+    has_price_source,
+    unexcused_deviations,
+)
+
+MAX_STEPS_IN_WORDS = 8
+
+
+class PriceListGap(Detector):
+    """The price list misses a change: one step against the list for a product, whoever sold it to whomever.
+
+    What it finds
+    -------------
+    Among the invoice lines priced outside the valid list price ± ``[pricing] tolerance_pct`` (the
+    lines ``price_deviation`` would judge, after its excuses), a product charged one same price off
+    the list by several customers and salespeople, for most of the product's lines between the first
+    and the last such line — or a general change that the list misses for several products at once
+    (the same ratio to the list across products; ``detectors.pricing.list_steps``). That is a fact
+    about the price list (a list kept without history, a change never entered), reported ONCE, with
+    each product's price charged, its ratio to the list and the dates. Those lines are not price
+    deviations; a line of the same product and period at another price still is.
+
+    Why it matters
+    --------------
+    A price list that misses a change makes every invoice of the period look mispriced and buries the
+    real deviations; the list must be completed before prices can be audited for that period. It is a
+    data finding: it carries no money at risk and ranks below every fraud finding.
+
+    Flagged
+    -------
+    Every invoice of tea from 1996-09 to 1997-03 is charged 14.40, by six salespeople to thirty
+    customers, where the list (kept without history) says 18.00; coffee, rice and 60 other products show
+    the same 0.80 step in the same months: one finding, "the price list lacks the prices of 1996-09 to
+    1997-03 (0.80 of the list) for 63 products".
+
+    Not flagged
+    -----------
+    One salesperson charging a favoured customer 8 % below the list on several invoices: one seller, a
+    fraction of the product's lines — a price deviation, not a list gap. Prices at the list.
+
+    Evidence
+    --------
+    Per step: product, price charged, list price, ratio, first and last date, lines, customers,
+    salespeople, share of the product's lines in those dates, and the company-wide step it belongs to.
+    """
+
+    code = "PRC-02"
+    pattern = "price_list_gap"
+    entity_type = "price_list"
+    family = "pricing"
+    requires = {
+        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
+        "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
+    }
+    uses = {
+        "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
+        "customers": ("customer_class",),
+        "products": ("list_price",),
+        "invoice_lines": ("list_price", "discount_approved_by", "discount_type"),
+        "invoices": ("status", "reason", "invoice_no", "order_id"),
+        "orders": ("order_id", "order_date"),
+    }
+    # A fact about the data, not a fraud: listed after every finding that carries money.
+    rank_weight = 0.01
+
+    def __init__(self, tolerance_pct: float = 0.5, order_price_days: int = 14):
+        self.tolerance_pct = tolerance_pct
+        self.order_price_days = order_price_days
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        return {"tolerance_pct": policy.pricing.tolerance_pct}
+
+    @classmethod
+    def missing_inputs(cls, data) -> list[str]:
+        missing = super().missing_inputs(data)
+        if not has_price_source(data):
+            missing.append(PRICE_SOURCE_WORDS)
+        return missing
+
+    def find(self, data) -> pd.DataFrame:
+        lines, counts = unexcused_deviations(data, self.tolerance_pct, self.order_price_days, self)
+        steps = list_steps(lines, counts)
+        self.n_steps_ = len(steps)
+        if steps.empty:
+            return empty_findings()
+        lines_in = lines[explained(lines, steps)]
+        steps = steps.sort_values(["first", "product_id"], kind="mergesort", ignore_index=True)
+        first, last = steps["first"].min(), steps["last"].max()
+        company = steps[steps["company_step"].notna()]
+        parts = []
+        for name, group in company.groupby("company_step", sort=True):
+            parts.append(f"{group['product_id'].nunique()} products charged {float(name):.2f} × the list from "
+                         f"{day(group['first'].min())} to {day(group['last'].max())}")
+        single = steps[steps["company_step"].isna()]
+        for row in single.head(MAX_STEPS_IN_WORDS).itertuples(index=False):
+            parts.append(f"product {row.product_id} charged {row.unit_price:g} ({row.ratio:.2f} × the list) from "
+                         f"{day(row.first)} to {day(row.last)} by {row.customers} customers and "
+                         f"{row.salespeople} salespeople")
+        if len(single) > MAX_STEPS_IN_WORDS:
+            parts.append(f"{len(single) - MAX_STEPS_IN_WORDS} more products")
+        explanation = (
+            f"The price list misses price changes: {'; '.join(parts)}. In those dates the same price off the "
+            f"list was charged by different salespeople to different customers for most of each product's "
+            f"lines ({len(lines_in)} lines on {lines_in['invoice_id'].nunique()} invoices), which is how a list "
+            f"kept without history or a change never entered shows. These lines are not reported as price "
+            f"deviations; complete the price list for these dates to audit their prices.")
+        evidence = {
+            "first": first, "last": last, "products": int(steps["product_id"].nunique()),
+            "lines": len(lines_in), "invoices": int(lines_in["invoice_id"].nunique()),
+            "steps": steps.head(200).to_dict(orient="records"),
+        }
+        return pd.DataFrame([{
+            "entity_id": "price_list", "salesperson_id": None, "customer_id": None, "period": month_of(first),
+            "score": 0.9, "risk_amount": 0.0,
+            "title": (f"Price list misses changes for {steps['product_id'].nunique()} product(s) between "
+                      f"{day(first)} and {day(last)}"),
+            "explanation": explanation, "evidence": evidence,
+            "related": related_ids(("product", steps["product_id"].unique())),
+        }])

@@ -1,0 +1,191 @@
+"""unbilled_shipment: goods shipped without an invoice."""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from audit.common import month_of
+from audit.detector import Detector, empty_findings, related_ids
+from audit.membership import isin
+from detectors.wording import unbilled_shipment
+
+
+class UnbilledShipment(Detector):
+    """Shipments, or shipped quantities, that no posted invoice bills.
+
+    What it finds
+    -------------
+    For every shipment line, the quantity billed by the shipment's invoice (``shipments.invoice_id``),
+    or when the shipment names none, by a posted invoice of the same order, or of the same customer and
+    product dated from the ship date to ``[shipments] invoice_within_days`` after it. Shipped quantity
+    beyond what is billed is unbilled; a shipment whose only invoice was cancelled is wholly unbilled.
+
+    Why it matters
+    --------------
+    Goods that leave the warehouse without an invoice are given away: sold for cash that never reaches
+    the company, or diverted. No receivable exists, so collections will never notice.
+
+    Flagged
+    -------
+    A shipment of 3 bags of rice with no invoice, order or matching invoice within the window: flagged,
+    money at risk 3 × the list price. A shipment of 8 bottles of oil against an invoice for 5: flagged
+    for the 3 unbilled bottles.
+
+    Not flagged
+    -----------
+    Free samples or replacements shipped against a zero-value invoice that gives its reason (the goods
+    are documented; the price check judges the zero price); a shipment invoiced two days later under
+    the same order.
+
+    Evidence
+    --------
+    Per product: shipped and billed quantities, the unbilled quantity, the unit value used and where it
+    came from; the invoice the shipment names and its status; delivery address and receiver.
+    """
+
+    code = "SHP-01"
+    pattern = "unbilled_shipment"
+    wording = unbilled_shipment.words
+    entity_type = "shipment"
+    family = "shipments"
+    requires = {
+        "shipments": ("shipment_id", "ship_date", "customer_id"),
+        "shipment_lines": ("shipment_id", "product_id", "quantity"),
+        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
+        "invoice_lines": ("invoice_id", "product_id", "quantity", "unit_price"),
+    }
+    uses = {
+        "shipments": ("invoice_id", "order_id", "delivery_address", "received_by"),
+        "invoices": ("status", "order_id", "invoice_no"),
+        "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
+        "products": ("list_price",),
+        "customers": ("assigned_salesperson_id",),
+    }
+
+    def __init__(self, invoice_within_days: int = 7):
+        self.invoice_within_days = invoice_within_days
+
+    @classmethod
+    def params_from_policy(cls, policy):
+        return {"invoice_within_days": policy.shipments.invoice_within_days}
+
+    def _shipped_vs_billed(self, data) -> ibis.Table:
+        shipments = data.table("shipments")
+        lines = data.table("shipment_lines")
+        shipped = lines.group_by(["shipment_id", "product_id"]).aggregate(shipped_qty=lines.quantity.sum())
+        shipped = shipped.join(shipments, "shipment_id").select(
+            "shipment_id", "product_id", "shipped_qty", "ship_date", "customer_id",
+            linked_invoice=shipments.invoice_id, order_id=shipments.order_id)
+        invoices = data.table("invoices")
+        posted = invoices.filter(invoices.status.isnull() | (invoices.status != "cancelled"))
+        invoice_lines = data.table("invoice_lines")
+        billed_lines = invoice_lines.join(posted, "invoice_id").select(
+            invoice_lines.invoice_id, invoice_lines.product_id, invoice_lines.quantity,
+            invoice_lines.unit_price, posted.invoice_date, posted.customer_id, posted.order_id)
+        window = ibis.interval(days=self.invoice_within_days)
+        # A shipment is matched by its own invoice, else its order's invoices, else nearby invoices. The
+        # three cases exclude one another, so each is an equi-join of its own (fast on large ledgers).
+        keys = ["shipment_id", "product_id"]
+        by_link = shipped.filter(shipped.linked_invoice.notnull()).join(billed_lines, [
+            shipped.product_id == billed_lines.product_id, shipped.linked_invoice == billed_lines.invoice_id])
+        by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [
+            shipped.product_id == billed_lines.product_id, shipped.order_id == billed_lines.order_id])
+        nearby = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.isnull())
+        by_time = nearby.join(billed_lines, [
+            nearby.product_id == billed_lines.product_id, nearby.customer_id == billed_lines.customer_id,
+            billed_lines.invoice_date >= nearby.ship_date, billed_lines.invoice_date <= nearby.ship_date + window])
+
+        def matched(joined):
+            return joined.select(shipment_id=joined.shipment_id, product_id=joined.product_id,
+                                 invoice_id=joined.invoice_id, quantity=joined.quantity, unit_price=joined.unit_price)
+
+        matches = matched(by_link).union(matched(by_order)).union(matched(by_time))
+        totals = matches.group_by(keys).aggregate(
+            matched_qty=matches.quantity.sum(),
+            billed_unit_price=(matches.quantity * matches.unit_price).sum() / matches.quantity.sum(),
+            billing_invoices=matches.invoice_id.collect(distinct=True),
+        )
+        compared = shipped.left_join(totals, keys).select(
+            shipped.shipment_id, shipped.product_id, shipped.shipped_qty, shipped.ship_date, shipped.customer_id,
+            shipped.linked_invoice, billed_qty=totals.matched_qty.fill_null(0),
+            billed_unit_price=totals.billed_unit_price, billing_invoices=totals.billing_invoices)
+        return compared.filter(compared.shipped_qty > compared.billed_qty)
+
+    def _unit_values(self, data, products: list[str]) -> pd.DataFrame:
+        """A unit value per product: its general list price, else the average invoiced price."""
+        values = pd.DataFrame({"product_id": sorted(set(products))})
+        values["unit_value"] = float("nan")
+        values["value_source"] = None
+        if data.has("products", ("list_price",)):
+            listed = data.frame("products")[["product_id", "list_price"]]
+            values = values.merge(listed, on="product_id", how="left")
+            known = values["list_price"].notna()
+            values.loc[known, "unit_value"] = values.loc[known, "list_price"]
+            values.loc[known, "value_source"] = "product list price"
+            values = values.drop(columns="list_price")
+        lines = data.frame("invoice_lines")
+        priced = lines[isin(lines["product_id"], values["product_id"]) & (lines["quantity"] > 0)]
+        average = (priced.assign(amount=priced["quantity"] * priced["unit_price"])
+                   .groupby("product_id")[["amount", "quantity"]].sum())
+        average = (average["amount"] / average["quantity"]).rename("average_price")
+        values = values.merge(average, left_on="product_id", right_index=True, how="left")
+        fill = values["unit_value"].isna() & values["average_price"].notna()
+        values.loc[fill, "unit_value"] = values.loc[fill, "average_price"]
+        values.loc[fill, "value_source"] = "average invoiced price"
+        return values.drop(columns="average_price")
+
+    def find(self, data) -> pd.DataFrame:
+        gaps = data.execute(self._shipped_vs_billed(data).order_by(["shipment_id", "product_id"]))
+        self.n_unbilled_lines_ = len(gaps)
+        if gaps.empty:
+            return empty_findings()
+        gaps = gaps.merge(self._unit_values(data, gaps["product_id"].tolist()), on="product_id", how="left")
+        gaps["unbilled_qty"] = gaps["shipped_qty"] - gaps["billed_qty"]
+        gaps["unbilled_value"] = gaps["unbilled_qty"] * gaps["unit_value"].fillna(0)
+        shipments = data.frame("shipments").set_index("shipment_id")
+        invoices = data.frame("invoices").set_index("invoice_id")
+        customers = data.frame("customers").set_index("customer_id") if data.has("customers") else None
+        all_lines = data.frame("shipment_lines")
+        shipped_products = all_lines[isin(all_lines["shipment_id"], gaps["shipment_id"])].groupby(
+            "shipment_id")["product_id"].nunique()
+        return pd.DataFrame([
+            self._finding(shipment_id, group, shipments.loc[shipment_id], invoices, customers,
+                          int(shipped_products.get(shipment_id, len(group))))
+            for shipment_id, group in gaps.groupby("shipment_id", sort=True)])
+
+    def _finding(self, shipment_id, gaps, shipment, invoices, customers, n_products) -> dict:
+        linked = shipment.get("invoice_id")
+        linked = linked if isinstance(linked, str) else None
+        linked_status = None
+        if linked is not None and linked in invoices.index:
+            linked_status = invoices.at[linked, "status"]
+        nothing_billed = bool((gaps["billed_qty"] == 0).all()) and len(gaps) == n_products
+        unbilled_share = float((gaps["unbilled_qty"] / gaps["shipped_qty"]).mean())
+        # A shipment nobody billed is the clear case; a short-billed one may be a counting slip.
+        score = 1.0 if nothing_billed else 0.6 + 0.4 * unbilled_share
+        salesperson = None
+        if linked is not None and linked in invoices.index:
+            salesperson = invoices.at[linked, "salesperson_id"]
+        elif customers is not None and shipment["customer_id"] in customers.index:
+            salesperson = customers.at[shipment["customer_id"], "assigned_salesperson_id"]
+        value = float(gaps["unbilled_value"].sum())
+        evidence = {
+            "ship_date": shipment["ship_date"], "linked_invoice": linked, "linked_invoice_status": linked_status,
+            "delivery_address": shipment.get("delivery_address"), "received_by": shipment.get("received_by"),
+            "lines": gaps[["product_id", "shipped_qty", "billed_qty", "unbilled_qty", "unit_value",
+                           "value_source", "unbilled_value"]].to_dict(orient="records"),
+            "traces": {"nothing_billed": 1.0 if nothing_billed else 0.0,
+                       "unbilled_share": round(unbilled_share, 4)},
+        }
+        billing = sorted({i for invs in gaps["billing_invoices"] if isinstance(invs, (list, tuple, np.ndarray))
+                          for i in invs if isinstance(i, str)} | ({linked} if linked else set()))
+        return {
+            "entity_id": shipment_id, "salesperson_id": salesperson, "customer_id": shipment["customer_id"],
+            "period": month_of(shipment["ship_date"]), "score": score, "risk_amount": value,
+            "evidence": evidence,
+            "related": related_ids(("shipment", [shipment_id]), ("customer", [shipment["customer_id"]]),
+                                   ("salesperson", [salesperson]), ("invoice", billing),
+                                   ("product", gaps["product_id"])),
+        }

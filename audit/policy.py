@@ -268,6 +268,11 @@ def _explain(error: dict) -> str:
     return said if isinstance(error.get("input"), (dict, list, tuple)) else f"{said} (got {got})"
 
 
+# The contract's defaults: components take their policy-set parameters' defaults from here, so a default
+# lives in one place (the policy), not again in each __init__.
+DEFAULTS = Policy()
+
+
 def policy_from_dict(values: dict[str, Any], source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(values)

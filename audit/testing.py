@@ -156,6 +156,11 @@ def _check_parameters(cls: type) -> None:
         raise DetectorCheckError(f"{cls.code}: get_params does not round-trip through __init__")
     if clone(instance).get_params() != params:
         raise DetectorCheckError(f"{cls.code}: sklearn.base.clone does not keep the parameters")
+    defaults = cls().get_params()
+    differ = {k: (defaults.get(k), v) for k, v in cls.params_from_policy(policy).items() if defaults.get(k) != v}
+    if differ:
+        raise DetectorCheckError(f"{cls.code}: the defaults of the parameters the policy sets are not the policy's "
+                                 f"defaults (take them from audit.policy.DEFAULTS): {differ}")
     for name in cls._get_param_names():
         if inspect.signature(cls.__init__).parameters[name].default is inspect.Parameter.empty:
             raise DetectorCheckError(f"{cls.code}: parameter {name} has no default")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from analyses.links.graph import LINK_INPUTS_VIEW, LINKS_VIEW, LinkSettings, compute_links, link_inputs
 from audit.analysis import Analysis
+from audit.policy import DEFAULTS
 
 
 class EntityLinks(Analysis):
@@ -35,7 +36,7 @@ class EntityLinks(Analysis):
     title = "Entity links"
     requires = {"customers": ("customer_id",)}
 
-    def __init__(self, geofence_m: float = 300.0, same_place_m: float = 30.0, name_threshold: float = 93.0,
+    def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), same_place_m: float = 30.0, name_threshold: float = 93.0,
                  address_threshold: float = 90.0, address_word_threshold: float = 80.0, country_code: str = "98",
                  national_digits: int = 10, max_shared: int = 25):
         self.geofence_m = geofence_m

@@ -66,7 +66,8 @@ from networkx.utils import UnionFind
 from rapidfuzz import fuzz, process
 from sklearn.neighbors import BallTree
 
-EARTH_RADIUS_M = 6_371_008.8
+from audit.common import EARTH_RADIUS_M, haversine_m
+
 LINK_COLUMNS = ("source", "target", "kind", "similarity", "evidence", "declared_chain")
 ENTITY_TYPES = ("customer", "salesperson", "employee")
 # Kinds whose source is the customer the evidence is about (its goods, its cheques).
@@ -234,13 +235,6 @@ def address_parts(value) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     if not numbers and not words:
         return None
     return tuple(sorted(numbers)), tuple(sorted(words))
-
-
-def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance in metres (vectorised; NaN where a position is missing)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 # ------------------------------------------------------------------------------------------ fuzzy matching

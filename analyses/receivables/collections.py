@@ -8,7 +8,7 @@ import pandas as pd
 from analyses.receivables.open_items import customer_master, ledger_end_date, load_ledger, open_items
 from audit.analysis import Analysis
 from audit.membership import isin
-from audit.policy import CollectionsPolicy
+from audit.policy import DEFAULTS
 
 
 def ladder_steps(ladder: dict[str, int]) -> list[tuple[str, int]]:
@@ -79,9 +79,8 @@ class CollectionsLadder(Analysis):
     requires = {"invoices": ("invoice_id", "invoice_date", "customer_id"),
                 "invoice_lines": ("invoice_id", "quantity", "unit_price")}
 
-    def __init__(self, ladder_days: dict | None = None):
-        # None: the contract's default ladder (kept as given: scikit-learn's clone compares parameters)
-        self.ladder_days = ladder_days
+    def __init__(self, ladder_days: dict = DEFAULTS.collections.ladder_days):
+        self.ladder_days = ladder_days  # kept as given: scikit-learn's clone compares parameters
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -92,7 +91,7 @@ class CollectionsLadder(Analysis):
         if as_of is None:
             return {}
         ledger = load_ledger(data)
-        ladder = dict(self.ladder_days) if self.ladder_days is not None else dict(CollectionsPolicy().ladder_days)
+        ladder = dict(self.ladder_days)
         actions = ladder_actions(open_items(ledger, as_of), ladder, as_of)
         customers = customer_master(data).set_index("customer_id")
         actions.insert(3, "customer_name", actions["customer_id"].map(customers["name"]) if len(customers) else None)

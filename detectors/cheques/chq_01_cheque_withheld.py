@@ -9,6 +9,7 @@ from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import confirmation_gaps, data_end_date
 from audit.membership import among
+from audit.policy import DEFAULTS
 from detectors.payments.evidence import OWN_KINDS, confirmations_during, drawer_identity, first_text
 from detectors.wording import cheque_withheld
 
@@ -70,7 +71,7 @@ class ChequeWithheld(Detector):
         "confirmations": ("customer_id", "as_of_date", "confirmed_balance"),
     }
 
-    def __init__(self, hand_in_days: int = 2, full_score_excess_days: int = 10, name_match_score: float = 90.0,
+    def __init__(self, hand_in_days: int = DEFAULTS.cheques.hand_in_days, full_score_excess_days: int = 10, name_match_score: float = 90.0,
                  confirmation_weight: float = 0.4):
         self.hand_in_days = hand_in_days
         self.full_score_excess_days = full_score_excess_days

@@ -8,6 +8,7 @@ import pandas as pd
 from audit.common import month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
+from audit.policy import DEFAULTS
 from detectors.wording import cheque_maturity_over_policy
 
 
@@ -58,7 +59,7 @@ class ChequeMaturityOverPolicy(Detector):
         "invoices": ("invoice_id", "due_date", "salesperson_id"),
     }
 
-    def __init__(self, max_maturity_days: int = 90, full_score_excess_days: int = 90):
+    def __init__(self, max_maturity_days: int = DEFAULTS.cheques.max_maturity_days, full_score_excess_days: int = 90):
         self.max_maturity_days = max_maturity_days
         self.full_score_excess_days = full_score_excess_days
 

@@ -8,6 +8,7 @@ from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import confirmation_gaps
 from audit.membership import among
+from audit.policy import DEFAULTS
 from detectors.payments.evidence import (
     confirmations_during,
     cross_customer_allocations,
@@ -64,7 +65,7 @@ class CashWithheld(Detector):
         "confirmations": ("customer_id", "as_of_date", "confirmed_balance"),
     }
 
-    def __init__(self, hand_in_days: int = 2, full_score_excess_days: int = 10, confirmation_weight: float = 0.4,
+    def __init__(self, hand_in_days: int = DEFAULTS.cheques.hand_in_days, full_score_excess_days: int = 10, confirmation_weight: float = 0.4,
                  name_match_score: float = 90.0, amount_tolerance: float = 1.0):
         self.hand_in_days = hand_in_days
         self.full_score_excess_days = full_score_excess_days

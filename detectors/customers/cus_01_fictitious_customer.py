@@ -18,6 +18,7 @@ from analyses.links.graph import (
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import data_end_date
+from audit.policy import DEFAULTS
 from detectors.customers import facts
 from detectors.wording import fictitious_customer
 
@@ -113,7 +114,7 @@ class FictitiousCustomer(Detector):
     DELIVERY_CAP = 0.30
     PRESENCE_KEYS = ("no_presence", "visits_off_site")
 
-    def __init__(self, geofence_m: float = 300.0, new_account_days: int = 30, dormant_days: int = 60,
+    def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), new_account_days: int = 30, dormant_days: int = 60,
                  unpaid_share: float = 0.5, cash_share: float = 0.8, min_score: float = 0.55,
                  name_threshold: float = 93.0):
         self.geofence_m = geofence_m

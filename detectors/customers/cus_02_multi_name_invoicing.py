@@ -13,6 +13,7 @@ from analyses.links.graph import links_for, text_key
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import data_end_date
+from audit.policy import DEFAULTS
 from detectors.customers import facts
 from detectors.customers.cus_01_fictitious_customer import FictitiousCustomer
 from detectors.wording import multi_name_invoicing
@@ -107,7 +108,7 @@ class MultiNameInvoicing(Detector):
                "shared_owner_name": 0.20, "received_by": 0.40, "delivery_point": 0.40, "complementary_timing": 0.50,
                "same_salesperson": 0.05, "new_account": 0.05}
 
-    def __init__(self, geofence_m: float = 300.0, min_score: float = 0.3, min_delivery_share: float = 0.5,
+    def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), min_score: float = 0.3, min_delivery_share: float = 0.5,
                  timing_from_log10: float = 1.0, timing_full_log10: float = 3.0, min_timing_months: int = 3,
                  new_account_days: int = 180):
         self.geofence_m = geofence_m

@@ -121,7 +121,7 @@ def pings_near(data, places: pd.DataFrame, radius_m: float) -> pd.Series:
     ``places`` has salesperson_id, lat, lon. The engine returns only the pings inside a box around
     each place (one filter per salesperson); the exact distance is measured here.
     """
-    from analyses.links.graph import haversine_m
+    from audit.common import haversine_m
 
     counts = pd.Series(0, index=places.index, dtype="int64")
     usable = places.dropna(subset=["salesperson_id", "lat", "lon"])

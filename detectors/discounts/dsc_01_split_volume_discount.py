@@ -12,6 +12,7 @@ from audit.common import haversine_m, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import posted_invoices
 from audit.membership import among, isin
+from audit.policy import DEFAULTS
 from detectors.wording import split_volume_discount
 
 # How the traces add up (weights sum to 1): the quantity is the core of the pattern; the shipments
@@ -106,7 +107,7 @@ class SplitVolumeDiscount(Detector):
     }
 
     def __init__(self, first_tier_quantity: float = 100.0, usual_multiple: float = 5.0,
-                 regular_bulk_months: int = 3, same_place_m: float = 300.0, dip_days_before: int = 7,
+                 regular_bulk_months: int = 3, same_place_m: float = DEFAULTS.visits.geofence_m, dip_days_before: int = 7,
                  dip_days_after: int = 28, dip_ratio: float = 0.5, min_score: float = 0.5):
         self.first_tier_quantity = first_tier_quantity
         self.usual_multiple = usual_multiple

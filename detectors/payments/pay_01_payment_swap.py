@@ -9,6 +9,7 @@ from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import confirmation_gaps
 from audit.membership import among
+from audit.policy import DEFAULTS
 from detectors.payments.evidence import (
     OWN_KINDS,
     confirmations_during,
@@ -82,7 +83,7 @@ class PaymentSwap(Detector):
         "confirmations": ("customer_id", "as_of_date", "confirmed_balance"),
     }
 
-    def __init__(self, hand_in_days: int = 2, name_match_score: float = 90.0, amount_tolerance: float = 1.0,
+    def __init__(self, hand_in_days: int = DEFAULTS.cheques.hand_in_days, name_match_score: float = 90.0, amount_tolerance: float = 1.0,
                  min_score: float = 0.5, full_score_excess_days: int = 10):
         self.hand_in_days = hand_in_days
         self.name_match_score = name_match_score

@@ -7,6 +7,7 @@ import pandas as pd
 
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
+from audit.policy import DEFAULTS
 from detectors.payments.evidence import cross_customer_allocations, first_text, open_invoices_matching
 from detectors.wording import cash_discount_not_applied
 
@@ -65,8 +66,9 @@ class CashDiscountNotApplied(Detector):
         "customers": ("owner_name",),
     }
 
-    def __init__(self, within_days: int = 10, pct: float = 2.0, tolerance_share: float = 0.05,
-                 name_match_score: float = 90.0, amount_tolerance: float = 1.0, hand_in_days: int = 2):
+    def __init__(self, within_days: int = DEFAULTS.discounts.cash_discount.within_days,
+                 pct: float = DEFAULTS.discounts.cash_discount.pct, tolerance_share: float = 0.05,
+                 name_match_score: float = 90.0, amount_tolerance: float = 1.0, hand_in_days: int = DEFAULTS.cheques.hand_in_days):
         self.within_days = within_days
         self.pct = pct
         self.tolerance_share = tolerance_share

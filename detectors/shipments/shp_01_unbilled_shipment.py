@@ -9,6 +9,7 @@ import pandas as pd
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
+from audit.policy import DEFAULTS
 from detectors.wording import unbilled_shipment
 
 
@@ -64,7 +65,7 @@ class UnbilledShipment(Detector):
         "customers": ("assigned_salesperson_id",),
     }
 
-    def __init__(self, invoice_within_days: int = 7):
+    def __init__(self, invoice_within_days: int = DEFAULTS.shipments.invoice_within_days):
         self.invoice_within_days = invoice_within_days
 
     @classmethod

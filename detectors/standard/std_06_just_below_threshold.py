@@ -10,6 +10,7 @@ import pandas as pd
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.membership import among
+from audit.policy import DEFAULTS
 from detectors.standard.support import excess_p_value, invoice_totals
 from detectors.wording import just_below_threshold
 
@@ -75,7 +76,7 @@ class JustBelowThreshold(Detector):
     # sale: a quarter weight. See docs/ranking.md.
     rank_weight = 0.25
 
-    def __init__(self, approval_amount: float = 0.0, band_pct: float = 10.0, split_days: int = 1,
+    def __init__(self, approval_amount: float = DEFAULTS.thresholds.approval_amount, band_pct: float = 10.0, split_days: int = 1,
                  alpha: float = 0.001, min_count: int = 5, routine_share: float = 0.5):
         self.approval_amount = approval_amount
         self.band_pct = band_pct

@@ -9,6 +9,7 @@ from audit.common import combine_traces, haversine_m, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import data_end_date, invoice_amounts
 from audit.membership import among, isin
+from audit.policy import DEFAULTS
 from detectors.wording import visit_noncompliance
 
 # What each trace says on its own (combined as 1 − ∏(1 − c)); the size-dependent ones grow to the
@@ -104,7 +105,8 @@ class VisitNoncompliance(Detector):
         "invoices": ("invoice_date", "customer_id"),
     }
 
-    def __init__(self, late_minutes: float = 30.0, geofence_m: float = 300.0, max_speed_kmh: float = 80.0,
+    def __init__(self, late_minutes: float = DEFAULTS.visits.late_minutes,
+                 geofence_m: float = DEFAULTS.visits.geofence_m, max_speed_kmh: float = 80.0,
                  reschedule_days: int = 14, ping_window_minutes: float = 30.0, full_late_minutes: float = 60.0,
                  full_offsite_m: float = 2000.0, sales_share_at_risk: float = 0.05, pings_away_share: float = 0.5):
         self.late_minutes = late_minutes

@@ -134,7 +134,8 @@ def _progress_bar():
 
 def _execute(data: str, policy: Path | None, period: str | None, out: Path, engine: str,
              previous: Path | None = None, suppressions: Path | None = None, strict: bool = False,
-             detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest")):
+             detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
+             cases: str | None = None):
     from audit.runner import run
 
     with _progress_bar() as bar:
@@ -145,7 +146,8 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
 
         try:
             result = run(data, _policy_path(data, policy), period=period, engine=engine, detectors=detectors,
-                         previous=previous, suppressions=suppressions, strict=strict, progress=progress)
+                         previous=previous, suppressions=suppressions, strict=strict, progress=progress,
+                         cases=cases)
         except InputError as exc:
             bar.stop()
             _report_problems(exc.problems)
@@ -199,11 +201,14 @@ def run_command(
     detector: Annotated[list[str] | None, typer.Option(help="Run only this detector (code or pattern); "
                                                             "repeat for several.")] = None,
     format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = RUN_FORMATS,
+    cases: Annotated[str | None, typer.Option(help="A review desk's case store (its --db URL): false positive and "
+                                                   "explained findings come back 'suppressed', confirmed ones "
+                                                   "'confirmed', with the decision, author and comment.")] = None,
 ) -> None:
     """Audit the data: run every detector whose tables are present and write the ranked exceptions."""
     formats = _formats(format)
     result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict, detector,
-                               formats)
+                               formats, cases)
     _print_summary(result, out)
     _print_written(written)
 
@@ -354,6 +359,11 @@ def demo(
         _print_evaluation(evaluation)
     _print_summary(result, out / "run")
     _print_written(written)
+
+
+# the review desk's commands (users add, serve, import, verify-cases, tune) are defined in desk/cli.py, which
+# imports only typer at this point: Django is imported inside those commands when one of them runs
+__import__("desk.cli").cli.register(app)
 
 
 if __name__ == "__main__":  # `python -m audit.cli`, used by the benchmarks

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class DeskConfig(AppConfig):
+    name = "desk"
+    label = "desk"
+    verbose_name = "sales-audit review desk"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(_sqlite_pragmas)
+
+
+def _sqlite_pragmas(sender, connection, **kwargs):
+    """WAL lets readers go on while one reviewer writes; the busy timeout (in the connection options) makes a
+    second writer wait instead of failing."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")

@@ -18,7 +18,7 @@ DECISION_WORDS = {"confirmed": "confirmed", "false_positive": "false positive", 
                   "needs_information": "needs information"}
 SUPPRESSING_DECISIONS = ("false positive", "explained")
 CLOSING_DECISIONS = ("confirmed", *SUPPRESSING_DECISIONS)
-COLUMNS = ["exception_id", "decision", "decided_by", "reason", "decided_at"]
+COLUMNS = ["sequence", "exception_id", "decision", "decided_by", "reason", "decided_at", "previous_hash", "hash"]
 
 
 class CaseStoreError(ValueError):
@@ -36,8 +36,14 @@ def sqlalchemy_url(url: str) -> str:
     return text
 
 
+def latest_decisions(history: pd.DataFrame) -> pd.DataFrame:
+    """Each finding's latest decision, from :func:`read_decisions`."""
+    return history.sort_values("sequence", kind="mergesort").drop_duplicates("exception_id", keep="last")
+
+
 def read_decisions(url: str) -> pd.DataFrame:
-    """exception_id, decision (words), decided_by, reason (the comment), decided_at: each finding's latest."""
+    """Every decision in the store, in order: sequence, exception_id, decision (words), decided_by, reason
+    (the comment), decided_at, previous_hash, hash (so that an export can be checked against the store)."""
     import sqlalchemy as sa
 
     from audit.loading import redact_url
@@ -50,14 +56,15 @@ def read_decisions(url: str) -> pd.DataFrame:
         engine = sa.create_engine(target)
         with engine.connect() as connection:
             frame = pd.read_sql_query(
-                sa.text(f"SELECT exception_id, decision, username, comment, decided_at, sequence "
+                sa.text(f"SELECT sequence, exception_id, decision, username, comment, decided_at, previous_hash, hash "
                         f"FROM {DECISION_TABLE} ORDER BY sequence"), connection)
         engine.dispose()
     except Exception as exc:  # a missing table, a wrong password, no server: say which store and why
         raise CaseStoreError(f"cannot read the decisions in the case store {label}: {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0]}. Is it a review desk's store (`audit serve --db`)?") from None
-    latest = frame.drop_duplicates("exception_id", keep="last")
-    return pd.DataFrame({"exception_id": latest["exception_id"].astype(str),
-                         "decision": latest["decision"].map(DECISION_WORDS).fillna(latest["decision"]),
-                         "decided_by": latest["username"].astype(str), "reason": latest["comment"].astype(str),
-                         "decided_at": latest["decided_at"].astype(str)}).reset_index(drop=True)
+    return pd.DataFrame({"sequence": frame["sequence"].astype("int64"),
+                         "exception_id": frame["exception_id"].astype(str),
+                         "decision": frame["decision"].map(DECISION_WORDS).fillna(frame["decision"]),
+                         "decided_by": frame["username"].astype(str), "reason": frame["comment"].astype(str),
+                         "decided_at": frame["decided_at"].astype(str), "previous_hash": frame["previous_hash"].astype(str),
+                         "hash": frame["hash"].astype(str)}, columns=COLUMNS).reset_index(drop=True)

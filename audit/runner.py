@@ -16,7 +16,7 @@ import pandas as pd
 
 from audit.contract import EXCEPTION_COLUMNS
 from audit.data import AuditData
-from audit.decisions import CLOSING_DECISIONS, SUPPRESSING_DECISIONS, read_decisions
+from audit.decisions import CLOSING_DECISIONS, SUPPRESSING_DECISIONS, latest_decisions, read_decisions
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.loading import load, redact_url
@@ -251,7 +251,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         raise InputError(tables.problems)
     previous_exceptions = _read_previous(previous)
     suppressed = _read_suppressions(suppressions)
-    decisions = read_decisions(cases) if cases else None
+    history = read_decisions(cases) if cases else None
     audit_data = AuditData(tables, policy, Engine(engine), period)
     try:
         findings, statuses = run_detectors(audit_data, detectors, progress)
@@ -259,7 +259,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         audit_data.engine.close()
     inputs = _input_manifest(tables)
     run_id = _run_id(inputs, policy, period, sorted(statuses["detector"]) if len(statuses) else [])
-    exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed, decisions)
+    exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed,
+                                    latest_decisions(history) if history is not None else None)
     manifest = {
         "run_id": run_id, "tool": "sales-audit", "tool_version": tool_version(), "engine": engine,
         "data": _data_label(data), "period": period, "inputs": inputs,
@@ -268,10 +269,11 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         "host": platform.node(), "started_at": started, "finished_at": _now(),
         "findings": len(exceptions), "data_quality_rows": len(tables.problems),
         "suppressions": _suppressions_manifest(suppressions, suppressed, exceptions),
-        "cases": _cases_manifest(cases, decisions, exceptions),
+        "cases": _cases_manifest(cases, latest_decisions(history) if history is not None else None, exceptions),
     }
     return RunResult(run_id, exceptions, data_quality_frame(tables.problems), statuses, manifest, policy,
-                     resolved, tables, audit_data.views)
+                     resolved, tables, audit_data.views,
+                     decisions=_decisions_on(history, exceptions) if history is not None else None)
 
 
 def _suppressions_manifest(path, suppressed: pd.DataFrame, exceptions: pd.DataFrame) -> dict | None:
@@ -279,6 +281,10 @@ def _suppressions_manifest(path, suppressed: pd.DataFrame, exceptions: pd.DataFr
         return None
     return {"file": str(Path(path).resolve()), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
             "rows": len(suppressed), "applied": int(exceptions["exception_id"].isin(suppressed["exception_id"]).sum())}
+
+
+def _decisions_on(history: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame:
+    return history[history["exception_id"].isin(exceptions["exception_id"])].reset_index(drop=True)
 
 
 def _cases_manifest(cases: str | None, decisions: pd.DataFrame | None, exceptions: pd.DataFrame) -> dict | None:

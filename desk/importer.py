@@ -42,7 +42,7 @@ def run_folders(root: Path) -> list[Path]:
     """Every run folder at or under ``root``, oldest run first (manifest start time, then path)."""
     root = Path(root)
     if not root.is_dir():
-        raise ImportProblem(f"{root} is not a folder: pass --runs with the folder holding your run folders")
+        raise ImportProblem(f"{root} is not a folder: pass a run folder (`audit run --out`) or a folder of them")
     candidates = [root] if is_run_folder(root) else []
     candidates += sorted(p.parent for p in root.rglob("manifest.json") if p.parent != root and is_run_folder(p.parent))
 

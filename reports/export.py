@@ -50,6 +50,18 @@ def write_jsonl(result: RunResult, out: Path) -> list[Path]:
     return [path]
 
 
+def write_decisions(result: RunResult, out: Path) -> list[Path]:
+    """``decisions.csv`` when the run read a case store (``--cases``): every review decision on the run's
+    findings, in the store's order, with each row's hash and its predecessor's (``audit verify-cases``
+    checks the same chain in the store)."""
+    decisions = getattr(result, "decisions", None)
+    if decisions is None:
+        return []
+    path = Path(out) / "decisions.csv"
+    decisions.to_csv(path, index=False, lineterminator="\n")
+    return [path]
+
+
 def _zip(folder: Path, target: Path) -> Path:
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -75,7 +87,7 @@ def write_export(result: RunResult, out: Path) -> list[Path]:
         elif stale.is_dir():
             stale.rmdir()
     files = [*write_csv(result, folder), *write_parquet(result, folder), *write_jsonl(result, folder),
-             *write_manifest(result, folder)]
+             *write_manifest(result, folder), *write_decisions(result, folder)]
     listing = write_sums(folder)
     archive = _zip(folder, Path(out) / ZIP_NAME)
     return [*files, listing, archive]

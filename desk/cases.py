@@ -27,8 +27,17 @@ class Stale(CaseError):
     status = 409
 
 
+def reviewer_of(user) -> Reviewer | None:
+    """The user's role and scope, read once per request (kept on the request's user object)."""
+    if user is None or not user.is_authenticated:
+        return None
+    if not hasattr(user, "_desk_reviewer"):
+        user._desk_reviewer = Reviewer.objects.filter(user=user).first()
+    return user._desk_reviewer
+
+
 def role_of(user) -> str | None:
-    reviewer = Reviewer.objects.filter(user=user).first() if user is not None and user.is_authenticated else None
+    reviewer = reviewer_of(user)
     return reviewer.role if reviewer else None
 
 
@@ -42,7 +51,7 @@ def scope_salespeople(reviewer: Reviewer) -> set[str]:
 
 
 def visible_findings(user) -> QuerySet:
-    reviewer = Reviewer.objects.filter(user=user).first() if user.is_authenticated else None
+    reviewer = reviewer_of(user)
     if reviewer is None:
         return Finding.objects.none()
     if reviewer.role in ("auditor", "compliance"):

@@ -31,7 +31,8 @@ def database_settings(url: str) -> dict:
     import dj_database_url
 
     text = normalise_url(url)
-    settings = dj_database_url.parse(text, conn_max_age=0)
+    # connections are kept per server thread (waitress' pool) instead of opened for every request
+    settings = dj_database_url.parse(text, conn_max_age=600, conn_health_checks=True)
     if settings["ENGINE"].endswith("sqlite3"):
         name = settings.get("NAME") or ""
         if not name or name == ":memory:":

@@ -79,7 +79,8 @@ class FindingView(APIView):
                      "history": cases.history(finding),
                      "runs": [{"run_id": a.run.run_id, "period": a.run.period or None, "rank": a.rank,
                                "status": a.status}
-                              for a in finding.appearances.select_related("run").order_by("run__started_at")]})
+                              for a in finding.appearances.select_related("run").defer("run__manifest")
+                              .order_by("run__started_at")]})
         return Response(body)
 
 

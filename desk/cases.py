@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from desk.chain import GENESIS, decision_hash
 from desk.models import CLOSING, DECISIONS, Assignment, ChainHead, Decision, Finding, Reviewer, Salesperson
+
+
+# Decisions written by this process queue here, and wake as soon as the one before is committed; SQLite's
+# own lock (IMMEDIATE transactions, busy timeout) still orders writers from other processes, but its
+# waiters poll with growing sleeps, which would put a tail on every reviewer's latency.
+_WRITING = threading.Lock()
 
 
 class CaseError(Exception):
@@ -61,7 +68,8 @@ def visible_findings(user) -> QuerySet:
 
 def find(user, exception_id: str) -> Finding:
     """The finding, or NotFound (unknown) / Forbidden (outside the user's scope)."""
-    finding = Finding.objects.filter(exception_id=exception_id).first()
+    finding = (Finding.objects.select_related("last_run", "assigned_to").defer("last_run__manifest")
+               .filter(exception_id=exception_id).first())
     if finding is None:
         raise NotFound(f"no finding {exception_id}")
     if not visible_findings(user).filter(pk=finding.pk).exists():
@@ -95,15 +103,15 @@ def decide(user, exception_id: str, decision, comment, version) -> Decision:
         version = int(version)
     except (TypeError, ValueError):
         raise CaseError("version is required: the finding's version you read (GET /api/findings/<id>)") from None
-    with transaction.atomic():
+    with _WRITING, transaction.atomic():
         head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"sequence": 0, "hash": GENESIS})
-        current = Finding.objects.select_for_update().get(pk=finding.pk)
+        current = Finding.objects.select_for_update().only("pk", "version", "last_run_id").get(pk=finding.pk)
         if current.version != version:
             raise Stale(f"finding {exception_id} is at version {current.version}, not {version}: "
                         "someone decided on it meanwhile; reload it and decide again")
         moment = dt.datetime.now(dt.UTC)
         sequence = head.sequence + 1
-        content = {"sequence": sequence, "exception_id": exception_id, "run_id": current.last_run.run_id,
+        content = {"sequence": sequence, "exception_id": exception_id, "run_id": finding.last_run.run_id,
                    "username": user.get_username(), "decided_at": moment, "decision": code, "comment": comment,
                    "previous_hash": head.hash}
         digest = decision_hash(**content)

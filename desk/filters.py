@@ -13,7 +13,9 @@ FILTERS = ("pattern", "salesperson", "status", "decision", "period")
 def apply_filters(findings: QuerySet, params) -> QuerySet:
     """pattern, salesperson, period: exact; status: open (no closing decision), decided, or all (default for
     the API; the desk's worklist asks for open); decision: a decision code or 'none'."""
-    findings = findings.select_related("last_run", "assigned_to")
+    # the run's manifest (policy, inputs, detectors) and the finding's long texts are not listed
+    findings = findings.select_related("last_run", "assigned_to").defer(
+        "last_run__manifest", "evidence", "related", "explanation")
     if params.get("pattern"):
         findings = findings.filter(pattern=params["pattern"])
     if params.get("salesperson"):

@@ -107,7 +107,7 @@ def _finding_page(request, finding: Finding, form: DecideForm | None = None, sta
     return render(request, "desk/finding.html", _context(
         request, finding=finding, evidence=evidence, related=related, form=form, assign_form=assign_form,
         history=finding.decisions.order_by("sequence"),
-        appearances=finding.appearances.select_related("run").order_by("run__started_at"),
+        appearances=finding.appearances.select_related("run").defer("run__manifest").order_by("run__started_at"),
         assignments=finding.assignments.order_by("assigned_at"), today=dt.date.today()), status=status)
 
 

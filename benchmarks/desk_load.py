@@ -114,6 +114,12 @@ class Reviewer(threading.Thread):
                 self.results["created"].append({**answer.json(), "read_version": finding["version"]})
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
@@ -182,8 +188,13 @@ def main() -> None:
             thread.join()
         return results, time.perf_counter() - started, restart
 
-    # 1. steady load: the latency figures
+    # 1. steady load: the latency figures, and the server's CPU time per request (independent of what else
+    # the machine is doing, unlike the latencies)
+    cpu_before = cpu_seconds(holder["server"].pid)
+    load_before = os.getloadavg()[0]
     steady, elapsed, _ = phase(args.rounds, 1, kill_halfway=False)
+    server_cpu = cpu_seconds(holder["server"].pid) - cpu_before
+    load_after = os.getloadavg()[0]
     # 2. the same load with the server killed (SIGKILL) halfway and started again
     killed, _, restart = phase(max(4, args.rounds // 2), 2, kill_halfway=True)
     holder["server"].send_signal(signal.SIGKILL)
@@ -214,6 +225,8 @@ def main() -> None:
                               "max": round(1000 * max(latency[kind]), 1), "n": len(latency[kind])}
                        for kind in ("worklist", "finding", "decide") if latency[kind]},
         "p95_ms_all": round(1000 * percentile(everything, 0.95), 1),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, len(everything)), 2),
+        "load_average_before_after": [round(load_before, 1), round(load_after, 1)],
         "answers": {str(k): v for k, v in sorted((steady["answers"] + killed["answers"]).items())},
         "decisions_201": len(created), "decisions_in_store": len(stored), **restart,
         "requests_refused_while_down": dict(killed["unreachable"]),

@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 from desk.chain import GENESIS, decision_hash
 from desk.models import CLOSING, DECISIONS, Assignment, ChainHead, Decision, Finding, Reviewer, Salesperson
 
-
 # Decisions written by this process queue here, and wake as soon as the one before is committed; SQLite's
 # own lock (IMMEDIATE transactions, busy timeout) still orders writers from other processes, but its
 # waiters poll with growing sleeps, which would put a tail on every reviewer's latency.

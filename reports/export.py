@@ -3,7 +3,9 @@ checked later with ``audit verify-export``.
 
 ``export/`` holds the exceptions as CSV, Parquet and JSON Lines, the findings resolved since the last run,
 the data-quality and detector tables, the manifest (each input's SHA-256 and row counts, the policy,
-versions, user, times) and ``SHA256SUMS`` listing the SHA-256 of every other file. ``export.zip`` holds
+versions, user, times), with a case store (``--cases``) ``decisions.csv`` (every review decision on the
+run's findings, with its hash in the store's chain) and ``SHA256SUMS`` listing the SHA-256 of every
+other file. ``export.zip`` holds
 the same folder. The listing is computed and checked by :mod:`audit.integrity`, in the core.
 """
 

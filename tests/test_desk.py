@@ -273,3 +273,10 @@ def test_the_audit_command_does_not_load_django():
     code = "import sys, audit.cli; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_only_loopback_is_the_quiet_default():
+    from desk.cli import _loopback
+
+    assert all(_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "::", "desk.example"))

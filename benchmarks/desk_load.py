@@ -58,9 +58,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(db: str, port: int, env) -> subprocess.Popen:
+def serve(db: str, port: int, env, threads: int = 16) -> subprocess.Popen:
+    # the server's messages go to a file: a pipe nobody reads would stop the server once full
+    log = open(Path(db[len("sqlite:///"):]).with_name("serve.log"), "a")  # noqa: SIM115 (closed with the process)
     server = subprocess.Popen([sys.executable, "-m", "audit.cli", "serve", "--db", db, "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               "--port", str(port), "--threads", str(threads)], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -68,7 +70,7 @@ def serve(db: str, port: int, env) -> subprocess.Popen:
             return server
         except requests.RequestException:
             if server.poll() is not None:
-                raise SystemExit(server.stderr.read().decode()) from None
+                raise SystemExit(Path(log.name).read_text()) from None
             time.sleep(0.2)
     raise SystemExit("audit serve did not start")
 
@@ -131,6 +133,7 @@ def main() -> None:
     parser.add_argument("--scale", default="small", help="Simulated ledger size when --run is not given.")
     parser.add_argument("--rounds", type=int, default=60, help="Rounds per reviewer (list, open, decide).")
     parser.add_argument("--seconds", type=float, default=180.0, help="Stop earlier after this many seconds.")
+    parser.add_argument("--threads", type=int, default=16, help="The server's threads (audit serve --threads).")
     parser.add_argument("--work", type=Path, help="Working folder (default: a temporary one).")
     args = parser.parse_args()
 
@@ -161,7 +164,7 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    holder = {"server": serve(db, port, env)}
+    holder = {"server": serve(db, port, env, args.threads)}
 
     def phase(rounds: int, seed: int, kill_halfway: bool) -> tuple[dict, float, dict]:
         results = {"latency": defaultdict(list), "answers": Counter(), "created": [], "unreachable": Counter()}
@@ -178,7 +181,7 @@ def main() -> None:
             holder["server"].send_signal(signal.SIGKILL)
             holder["server"].wait()
             killed_at = time.perf_counter()
-            holder["server"] = serve(db, port, env)
+            holder["server"] = serve(db, port, env, args.threads)
             restart["server_down_seconds"] = round(time.perf_counter() - killed_at, 1)
         deadline = started + args.seconds
         for thread in threads:
@@ -199,7 +202,7 @@ def main() -> None:
     killed, _, restart = phase(max(4, args.rounds // 2), 2, kill_halfway=True)
     holder["server"].send_signal(signal.SIGKILL)
     holder["server"].wait()
-    server = serve(db, port, env)  # a final restart: everything must still be there
+    server = serve(db, port, env, args.threads)  # a final restart: everything must still be there
     server.terminate()
     server.wait()
 

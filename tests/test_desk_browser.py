@@ -42,9 +42,10 @@ def _free_port() -> int:
 
 
 def _serve(db: str, runs: Path, port: int, env) -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, "-m", "audit.cli", "serve", "--db", db, "--runs", str(runs),
-                               "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    log = runs.parent / "serve.log"  # a file, not a pipe: a full pipe nobody reads would stop the server
+    with log.open("a") as stream:
+        server = subprocess.Popen([sys.executable, "-m", "audit.cli", "serve", "--db", db, "--runs", str(runs),
+                                   "--port", str(port)], env=env, stdout=stream, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -52,7 +53,7 @@ def _serve(db: str, runs: Path, port: int, env) -> subprocess.Popen:
             return server
         except OSError:
             if server.poll() is not None:
-                raise AssertionError(server.stdout.read()) from None
+                raise AssertionError(log.read_text()) from None
             time.sleep(0.3)
     server.kill()
     raise AssertionError("audit serve did not answer within 60 s")

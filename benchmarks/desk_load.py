@@ -58,7 +58,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(db: str, port: int, env, threads: int = 16) -> subprocess.Popen:
+def serve(db: str, port: int, env, threads: int = 8) -> subprocess.Popen:
     # the server's messages go to a file: a pipe nobody reads would stop the server once full
     log = open(Path(db[len("sqlite:///"):]).with_name("serve.log"), "a")  # noqa: SIM115 (closed with the process)
     server = subprocess.Popen([sys.executable, "-m", "audit.cli", "serve", "--db", db, "--host", "127.0.0.1",
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--scale", default="small", help="Simulated ledger size when --run is not given.")
     parser.add_argument("--rounds", type=int, default=60, help="Rounds per reviewer (list, open, decide).")
     parser.add_argument("--seconds", type=float, default=180.0, help="Stop earlier after this many seconds.")
-    parser.add_argument("--threads", type=int, default=16, help="The server's threads (audit serve --threads).")
+    parser.add_argument("--threads", type=int, default=8, help="The server's threads (audit serve --threads).")
     parser.add_argument("--work", type=Path, help="Working folder (default: a temporary one).")
     args = parser.parse_args()
 

@@ -140,7 +140,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on. Loopback unless you name another address "
                                            "here on purpose.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    threads: Annotated[int, typer.Option(help="Requests served at once.")] = 16,
+    threads: Annotated[int, typer.Option(help="Requests served at once (more threads contend for Python's "
+                                              "lock: 8 measured best, docs/desk.md).")] = 8,
 ) -> None:
     """Serve the review desk (waitress, a production WSGI server), after importing new runs."""
     if not _loopback(host):

@@ -262,7 +262,7 @@ def _progress_bar():
 def _execute(data: str, policy: Path | None, period: str | None, out: Path, engine: str,
              previous: Path | None = None, suppressions: Path | None = None, strict: bool = False,
              detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
-             signing_key: Path | None = None):
+             signing_key: Path | None = None, cases: str | None = None):
     from audit.output_folder import OutputError
     from audit.runner import run
 
@@ -278,7 +278,8 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
 
         try:
             result = run(data, _policy_path(data, policy), period=period, engine=engine, detectors=detectors,
-                         previous=previous, suppressions=suppressions, strict=strict, progress=progress)
+                         previous=previous, suppressions=suppressions, strict=strict, progress=progress,
+                         cases=cases)
         except InputError as exc:
             bar.stop()
             _report_problems(exc.problems)
@@ -358,6 +359,9 @@ def run_command(
     signing_key: Annotated[Path | None, typer.Option(
         help="Ed25519 private key (`audit keys create`) that signs the compliance export's SHA256SUMS; adds "
              "export to --format.", dir_okay=False)] = None,
+    cases: Annotated[str | None, typer.Option(help="A review desk's case store (its --db URL): false positive and "
+                                                   "explained findings come back 'suppressed', confirmed ones "
+                                                   "'confirmed', with the decision, author and comment.")] = None,
 ) -> None:
     """Audit the data: run every detector whose tables are present and write the ranked exceptions.
 
@@ -373,7 +377,7 @@ def run_command(
     if signing_key is not None and "export" not in formats:
         formats = (*formats, "export")
     result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict, detector,
-                               formats, signing_key)
+                               formats, signing_key, cases)
     _say_failures_first(result)
     _print_summary(result, out)
     _print_written(written)
@@ -589,6 +593,11 @@ def demo(
     _print_summary(result, out / "run")
     _print_written(written)
     _exit_for_failures(result)
+
+
+# the review desk's commands (users add, serve, import, verify-cases, tune) are defined in desk/cli.py, which
+# imports only typer at this point: Django is imported inside those commands when one of them runs
+__import__("desk.cli").cli.register(app)
 
 
 if __name__ == "__main__":  # `python -m audit.cli`, used by the benchmarks

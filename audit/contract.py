@@ -255,8 +255,11 @@ EXCEPTION_COLUMNS: tuple[str, ...] = (
     "exception_id", "run_id", "rank", "detector", "pattern", "score", "risk_amount", "entity_type",
     "entity_id", "salesperson_id", "customer_id", "period", "title", "explanation", "evidence", "related",
     "status",
+    # added: the review decision behind a suppressed or confirmed status (the case store's, or the
+    # --suppressions file's "suppressed"), who made it and why
+    "decision", "decided_by", "reason",
 )
-EXCEPTION_STATUSES = ("new", "repeat", "suppressed")
+EXCEPTION_STATUSES = ("new", "repeat", "suppressed", "confirmed")
 
 LABEL_COLUMNS: tuple[str, ...] = (
     "pattern", "entity_type", "entity_id", "salesperson_id", "customer_id", "amount", "event_date", "note",

@@ -6,8 +6,12 @@ weigh 1; broad statistical tests weigh less, see each detector's ``rank_weight``
 ordered by priority, then score, then money at risk, then id, so the order is total and repeatable.
 Findings with no money at risk (e.g. a missed visit) follow, ordered by score.
 
-**Ids.** ``exception_id`` hashes the detector code, entity and period: the same finding keeps its id
-from run to run (month over month), whatever else changes.
+**Ids.** ``exception_id`` hashes the detector code and entity: the same finding keeps its id from run
+to run and from month to month (a customer still in distress next month, a salesperson whose findings
+still add up), whatever else changes. A detector that flags one entity in several months (a customer's
+first warning month and first alert month, a salesperson's unusual months) gives the earliest of them
+that id and each later one the id of detector, entity and period, so that ids stay unique and a later
+month's finding never takes the earlier one's id.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from audit.contract import EXCEPTION_COLUMNS
 
 
 def exception_ids(findings: pd.DataFrame) -> pd.Series:
-    keys = (findings["detector"] + "|" + findings["entity_type"] + "|" + findings["entity_id"] + "|"
-            + findings["period"].fillna(""))
+    entity = findings["detector"] + "|" + findings["entity_type"] + "|" + findings["entity_id"]
+    period = findings["period"].fillna("")
+    # the earliest period of each detector and entity (blank first) keeps the entity's own id
+    earliest = period.groupby(entity).transform("min")
+    keys = entity.where(period == earliest, entity + "|" + period)
     return keys.map(lambda key: hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
@@ -109,4 +116,7 @@ def exceptions_schema(written: bool = False):
         "evidence": pa.Column(str if written else object, holds(dict)),
         "related": pa.Column(str if written else object, holds(list, str)),
         "status": pa.Column(str, pa.Check.isin(EXCEPTION_STATUSES)),
+        "decision": pa.Column(str, nullable=True),
+        "decided_by": pa.Column(str, nullable=True),
+        "reason": pa.Column(str, nullable=True),
     }, strict=True, ordered=True, coerce=False, name="exceptions")

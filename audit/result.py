@@ -31,6 +31,7 @@ class RunResult:
     resolved: pd.DataFrame = field(default_factory=pd.DataFrame)  # earlier findings gone since
     tables: object = None  # audit.validation.AuditTables, for views that need the ledger itself
     views: dict[str, pd.DataFrame] = field(default_factory=dict)  # analyses' tables (aging, links, ...)
+    decisions: pd.DataFrame | None = None  # with a case store (--cases): every decision on these findings
 
     @property
     def not_run(self) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
+from audit.decisions import CLOSING_DECISIONS, SUPPRESSING_DECISIONS, latest_decisions, read_decisions
 from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.evidence import frame_from_text
@@ -96,13 +97,16 @@ def _read_previous(previous: str | Path | None) -> pd.DataFrame | None:
     raise FileNotFoundError(f"no exceptions.parquet or exceptions.csv in {folder}: pass an earlier run's folder")
 
 
-def _read_suppressions(path: str | Path | None) -> set[str]:
+def _read_suppressions(path: str | Path | None) -> pd.DataFrame:
+    """exception_id, reason, suppressed_by of a --suppressions CSV (reason and author kept as given)."""
+    columns = ["exception_id", "reason", "suppressed_by"]
     if path is None:
-        return set()
-    frame = pd.read_csv(path, dtype=str)
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     if "exception_id" not in frame.columns:
         raise ValueError(f"{path} needs an exception_id column (and preferably reason, suppressed_by)")
-    return set(frame["exception_id"].dropna())
+    frame = frame.reindex(columns=columns).dropna(subset=["exception_id"])
+    return frame.drop_duplicates("exception_id", keep="last").reset_index(drop=True)
 
 
 class UnknownComponentError(ValueError):
@@ -308,36 +312,89 @@ def _with_ids(findings: pd.DataFrame) -> pd.DataFrame:
     return findings.assign(exception_id=exception_ids(findings)) if len(findings) else findings
 
 
+def _review_columns(exceptions: pd.DataFrame, suppressed, decisions: pd.DataFrame | None) -> pd.DataFrame:
+    """Status and the added columns decision, decided_by, reason from the suppressions file and the case
+    store's latest decision per finding (the case store wins where both speak)."""
+    if isinstance(suppressed, set | frozenset | list | tuple):
+        suppressed = pd.DataFrame({"exception_id": sorted(suppressed)})
+    exceptions = exceptions.assign(decision=None, decided_by=None, reason=None)
+    if suppressed is not None and len(suppressed):
+        rows = suppressed.set_index("exception_id")
+        hit = exceptions["exception_id"].isin(rows.index)
+        ids = exceptions.loc[hit, "exception_id"]
+        exceptions.loc[hit, "status"] = "suppressed"
+        exceptions.loc[hit, "decision"] = "suppressed"
+        for column, source in (("reason", "reason"), ("decided_by", "suppressed_by")):
+            if source in rows:
+                exceptions.loc[hit, column] = ids.map(rows[source]).to_numpy()
+    if decisions is not None and len(decisions):
+        rows = decisions.set_index("exception_id")
+        hit = exceptions["exception_id"].isin(rows.index)
+        ids = exceptions.loc[hit, "exception_id"]
+        decision = ids.map(rows["decision"])
+        exceptions.loc[hit, "decision"] = decision.to_numpy()
+        exceptions.loc[hit, "decided_by"] = ids.map(rows["decided_by"]).to_numpy()
+        exceptions.loc[hit, "reason"] = ids.map(rows["reason"]).to_numpy()
+        hit_index = ids.index
+        exceptions.loc[hit_index[(decision == "confirmed").to_numpy()], "status"] = "confirmed"
+        exceptions.loc[hit_index[decision.isin(SUPPRESSING_DECISIONS).to_numpy()], "status"] = "suppressed"
+    return exceptions
+
+
 def finalise(findings: pd.DataFrame, run_id: str, period: str | None, previous: pd.DataFrame | None,
-             suppressed: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ids, period filter, status, rank: the exceptions table and the findings resolved since last run."""
+             suppressed, decisions: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ids, period filter, status, rank: the exceptions table and the findings resolved since last run.
+
+    Ids are given over every finding before the period filter, so a finding's id does not depend on
+    ``--period``. A previous finding is ``repeat`` when listed again, and ``resolved`` when no detector
+    finds it any more, whatever its period: one of an earlier month that is still found is neither.
+    ``suppressed`` is the --suppressions table (or a set of ids); ``decisions`` the case store's latest
+    decision per finding (:func:`audit.decisions.read_decisions`).
+    """
+    found_ids: set[str] = set()
+    found_keys: set[tuple] = set()
     if findings.empty:
         exceptions = empty_exceptions()
     else:
         exceptions = findings.copy()
+        exceptions["exception_id"] = exception_ids(exceptions)
+        found_ids, found_keys = set(exceptions["exception_id"]), set(_finding_keys(exceptions))
         if period:
             exceptions = exceptions[exceptions["period"] == period]
-        exceptions["exception_id"] = exception_ids(exceptions)
         exceptions["run_id"] = run_id
-        seen = set(previous["exception_id"]) if previous is not None else set()
-        exceptions["status"] = ["repeat" if i in seen else "new" for i in exceptions["exception_id"]]
-        exceptions.loc[exceptions["exception_id"].isin(suppressed), "status"] = "suppressed"
+        seen_ids = set(previous["exception_id"]) if previous is not None else set()
+        # runs made before ids left out the period are matched by detector, entity and period
+        seen_keys = set(_finding_keys(previous)) if previous is not None and len(previous) else set()
+        repeat = exceptions["exception_id"].isin(seen_ids) | pd.Series(
+            [k in seen_keys for k in _finding_keys(exceptions)], index=exceptions.index, dtype=bool)
+        exceptions["status"] = repeat.map({True: "repeat", False: "new"})
+        exceptions = _review_columns(exceptions, suppressed, decisions)
         exceptions = typed_exceptions(rank(exceptions))
     resolved = pd.DataFrame(columns=list(EXCEPTION_COLUMNS))
     if previous is not None and len(previous):
-        gone = previous[~previous["exception_id"].isin(set(exceptions["exception_id"]))]
-        if period:  # an earlier month's finding is out of scope, not resolved
-            gone = gone[gone["period"].astype(str) == period]
-        resolved = gone.reset_index(drop=True)
+        still = previous["exception_id"].isin(found_ids) | pd.Series(
+            [k in found_keys for k in _finding_keys(previous)], index=previous.index, dtype=bool)
+        resolved = previous[~still].reset_index(drop=True)
     return exceptions.reset_index(drop=True), resolved
+
+
+def _finding_keys(frame: pd.DataFrame) -> list[tuple]:
+    columns = ["detector", "entity_type", "entity_id", "period"]
+    if not set(columns) <= set(frame.columns):
+        return [None] * len(frame)
+    values = frame[columns].astype("object").where(frame[columns].notna(), "")
+    return list(values.itertuples(index=False, name=None))
 
 
 def run(data, policy: Policy | str | Path | None = None, *, period: str | None = None, engine: str = "duckdb",
         detectors: list[str] | None = None, previous: str | Path | None = None,
         suppressions: str | Path | None = None, strict: bool = False,
-        progress: Progress | None = None) -> RunResult:
+        progress: Progress | None = None, cases: str | None = None) -> RunResult:
     """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy`` (default: the
     data folder's ``policy.toml`` if it has one, else the contract's defaults).
+
+    ``cases`` is a review desk's case store (database URL): its decisions mark findings ``suppressed``
+    (false positive, explained) or ``confirmed``, with the decision, its author and comment.
 
     Raises :class:`~audit.problems.InputError` when a required table or column is unusable (or, with
     ``strict``, when any row had to be set aside): no detector runs on such data.
@@ -355,6 +412,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         raise InputError(tables.problems)
     previous_exceptions = _read_previous(previous)
     suppressed = _read_suppressions(suppressions)
+    history = read_decisions(cases) if cases else None
     audit_data = AuditData(tables, policy, Engine(engine), period)
     try:
         findings, statuses = run_detectors(audit_data, detectors, progress)
@@ -362,7 +420,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         audit_data.engine.close()
     inputs = _input_manifest(tables)
     run_id = _run_id(inputs, policy, period, sorted(statuses["detector"]) if len(statuses) else [])
-    exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed)
+    exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed,
+                                    latest_decisions(history) if history is not None else None)
     manifest = {
         "run_id": run_id, "tool": "sales-audit", "tool_version": tool_version(), "engine": engine,
         "data": _data_label(data), "period": period, "inputs": inputs,
@@ -371,9 +430,32 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         "host": platform.node(), "started_at": started, "finished_at": _now(),
         "coverage": pattern_coverage(statuses),
         "findings": len(exceptions), "data_quality_rows": len(tables.problems),
+        "suppressions": _suppressions_manifest(suppressions, suppressed, exceptions),
+        "cases": _cases_manifest(cases, latest_decisions(history) if history is not None else None, exceptions),
     }
     return RunResult(run_id, exceptions, data_quality_frame(tables.problems), statuses, manifest, policy,
-                     resolved, tables, audit_data.views)
+                     resolved, tables, audit_data.views,
+                     decisions=_decisions_on(history, exceptions) if history is not None else None)
+
+
+def _suppressions_manifest(path, suppressed: pd.DataFrame, exceptions: pd.DataFrame) -> dict | None:
+    if path is None:
+        return None
+    return {"file": str(Path(path).resolve()), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+            "rows": len(suppressed), "applied": int(exceptions["exception_id"].isin(suppressed["exception_id"]).sum())}
+
+
+def _decisions_on(history: pd.DataFrame, exceptions: pd.DataFrame) -> pd.DataFrame:
+    return history[history["exception_id"].isin(exceptions["exception_id"])].reset_index(drop=True)
+
+
+def _cases_manifest(cases: str | None, decisions: pd.DataFrame | None, exceptions: pd.DataFrame) -> dict | None:
+    if not cases:
+        return None
+    closing = decisions[decisions["decision"].isin(CLOSING_DECISIONS)] if decisions is not None else None
+    applied = exceptions["exception_id"].isin(closing["exception_id"]) if closing is not None else []
+    return {"store": redact_url(cases) if "://" in cases else str(Path(cases).resolve()),
+            "decisions_read": 0 if decisions is None else len(decisions), "decisions_applied": int(sum(applied))}
 
 
 def _data_label(data) -> str:

@@ -3,7 +3,8 @@ checked later with ``audit verify-export``.
 
 ``export/`` holds the exceptions as CSV, Parquet and JSON Lines, the findings resolved since the last run,
 the data-quality and detector tables, the manifest (each input's SHA-256 and row counts, the policy,
-versions, user, times) and ``SHA256SUMS`` listing the SHA-256 of every other file. ``export.zip`` holds
+versions, user, times), with a case store (``--cases``) ``decisions.csv`` (every review decision on the
+run's findings, with its hash in the store's chain), and ``SHA256SUMS`` listing the SHA-256 of every other file. ``export.zip`` holds
 the same folder. The listing is computed and checked by :mod:`audit.integrity`, in the core. Given a
 signing key, ``SHA256SUMS.sig`` holds the listing's Ed25519 signature (:mod:`audit.signing`): without it
 the hashes show only that the files agree with a listing anyone could recompute.
@@ -48,6 +49,18 @@ def write_jsonl(result: RunResult, out: Path) -> list[Path]:
     return [path]
 
 
+def write_decisions(result: RunResult, out: Path) -> list[Path]:
+    """``decisions.csv`` when the run read a case store (``--cases``): every review decision on the run's
+    findings, in the store's order, with each row's hash and its predecessor's (``audit verify-cases``
+    checks the same chain in the store)."""
+    decisions = getattr(result, "decisions", None)
+    if decisions is None:
+        return []
+    path = Path(out) / "decisions.csv"
+    decisions.to_csv(path, index=False, lineterminator="\n")
+    return [path]
+
+
 def _zip(folder: Path, target: Path) -> Path:
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -74,7 +87,7 @@ def write_export(result: RunResult, out: Path, signing_key=None) -> list[Path]:
         elif stale.is_dir():
             stale.rmdir()
     files = [*write_csv(result, folder), *write_parquet(result, folder), *write_jsonl(result, folder),
-             *write_manifest(result, folder)]
+             *write_manifest(result, folder), *write_decisions(result, folder)]
     listing = write_sums(folder)
     signed = []
     if signing_key is not None:

@@ -7,7 +7,7 @@ import pandas as pd
 
 import audit
 from audit.runner import finalise
-from audit.scoring import exception_ids, exceptions_schema
+from audit.ranking import exception_ids, exceptions_schema
 
 from .conftest import MINI
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 import audit
-from audit.runner import finalise
 from audit.ranking import exception_ids, exceptions_schema
+from audit.runner import finalise
 
 from .conftest import MINI
 

@@ -278,7 +278,10 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
                                    if isinstance(value, pd.DataFrame)})
     found = [frame for frame in found_by.values() if len(frame)]
     combined = pd.concat(found, ignore_index=True).drop(columns="exception_id") if found else pd.DataFrame()
-    return combined, pd.DataFrame(list(statuses.values()))
+    frame = pd.DataFrame(list(statuses.values()))
+    if "eligible_records" in frame:  # whole numbers, blank where the component did not say
+        frame["eligible_records"] = frame["eligible_records"].astype("Int64")
+    return combined, frame
 
 
 def pattern_coverage(statuses: pd.DataFrame) -> list[dict]:
@@ -425,7 +428,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     manifest = {
         "run_id": run_id, "tool": "sales-audit", "tool_version": tool_version(), "engine": engine,
         "data": _data_label(data), "period": period, "inputs": inputs,
-        "policy": policy.to_dict(), "detectors": statuses.to_dict(orient="records"),
+        "policy": policy.to_dict(), "detectors": _json_records(statuses),
         "libraries": _library_versions(), "python": platform.python_version(), "user": _user(),
         "host": platform.node(), "started_at": started, "finished_at": _now(),
         "coverage": pattern_coverage(statuses),
@@ -456,6 +459,11 @@ def _cases_manifest(cases: str | None, decisions: pd.DataFrame | None, exception
     applied = exceptions["exception_id"].isin(closing["exception_id"]) if closing is not None else []
     return {"store": redact_url(cases) if "://" in cases else str(Path(cases).resolve()),
             "decisions_read": 0 if decisions is None else len(decisions), "decisions_applied": int(sum(applied))}
+
+
+def _json_records(frame: pd.DataFrame) -> list[dict]:
+    """The rows as plain JSON values: blanks (NaN, <NA>) as null, numpy numbers as Python numbers."""
+    return json.loads(frame.to_json(orient="records")) if len(frame) else []
 
 
 def _data_label(data) -> str:

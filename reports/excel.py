@@ -19,7 +19,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from audit.evidence import frame_as_text
+from audit.evidence import frame_as_text, json_text
 from audit.result import RunResult
 from reports import summaries
 
@@ -79,7 +79,7 @@ def _write_value(sheet, row: int, col: int, value, column: str, formats: _Format
     elif isinstance(value, dt.date):
         sheet.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), formats.date)
     else:
-        text = str(value)
+        text = json_text(value) if isinstance(value, dict | list) else str(value)
         sheet.write_string(row, col, text[:MAX_CELL], formats.wrap if column in {"explanation", "reason"} else None)
 
 

@@ -121,6 +121,8 @@ def _display(value, numeric: bool) -> str:
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
     if numeric and isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, dict | list):  # an analysis table's evidence (the entity links): data until written
+        return json_text(value)
     return str(value)
 
 

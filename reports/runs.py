@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from audit.evidence import frame_from_text
+from audit.evidence import frame_from_text, json_text
 from audit.formula_safety import restore
 from audit.policy import policy_from_dict
 from audit.ranking import typed_exceptions
@@ -44,7 +44,7 @@ def write_views(result: RunResult, out: Path) -> list[Path]:
             # A column mixing Python types (dicts, lists, numbers) has no Parquet type: keep it as text.
             mixed = [c for c in table.columns if table[c].dtype == object]
             table[mixed] = table[mixed].apply(lambda c: c.map(lambda v: v if v is None or isinstance(v, str)
-                                                              else json.dumps(v, default=str)))
+                                                              else json_text(v)))
             table.to_parquet(path, index=False)
         written.append(path)
     return written

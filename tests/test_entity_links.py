@@ -3,8 +3,6 @@ declared chains, and the LNK-01 analysis on the mini ledger."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -203,7 +201,8 @@ def test_staff_deliveries_and_cheques_are_linked():
     assert _kinds(links, "customer:C9", "employee:E1") == {"shared_phone"}
     directed = links[(links["source"] == "customer:C9") & (links["target"] == "customer:C1")]
     assert {"delivery_point", "received_by", "cheque_drawer"} <= set(directed["kind"])
-    evidence = json.loads(directed.loc[directed["kind"] == "cheque_drawer", "evidence"].iloc[0])
+    evidence = directed.loc[directed["kind"] == "cheque_drawer", "evidence"].iloc[0]
+    assert isinstance(evidence, dict)  # data in the view; only writers make text
     assert evidence["source_count"] == 2 and evidence["source_amount"] == 5_000_000.0
     # Goods received by the salesperson at the customer's own address: a link to the salesperson only.
     assert _kinds(links, "customer:C1", "salesperson:S1") == {"received_by"}

@@ -53,7 +53,6 @@ office's address) and yields no links.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -599,8 +598,6 @@ def project_links(graph: nx.Graph, inputs: LinkInputs, settings: LinkSettings = 
         links = links[links["source"] != links["target"]]
         links["declared_chain"] = False
     links = _mark_declared_chains(links, chains, settings)
-    links["evidence"] = [json.dumps(e, sort_keys=True, ensure_ascii=False, default=str) if isinstance(e, dict)
-                         else e for e in links["evidence"]]
     stats = dict(graph.graph.get("stats", {}))
     stats["placeholder_identifiers"] = placeholders
     links.attrs["stats"] = stats

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -166,7 +164,7 @@ class FictitiousCustomer(Detector):
                 other_type = other.split(":", 1)[0]
                 if other_type == "customer" and row.kind == "shared_name":
                     continue
-                evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+                evidence = row.evidence
                 mine, theirs = (("source_value", "target_value") if me == row.source
                                 else ("target_value", "source_value"))
                 out.setdefault(me.split(":", 1)[1], []).append({
@@ -194,7 +192,7 @@ class FictitiousCustomer(Detector):
         if len(links):
             moved = links[(links["kind"] == "delivery_point") & links["source"].str.startswith("customer:")]
             for row in moved.itertuples(index=False):
-                evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+                evidence = row.evidence
                 if evidence.get("source_role") == "delivered_to":
                     elsewhere.add((row.source.split(":", 1)[1], evidence.get("source_value")))
         rows["away"] = (rows["metres_away"] > self.geofence_m) | pd.Series(

@@ -19,6 +19,33 @@ PALETTE = ["#33658a", "#f6ae2d", "#2f9c5a", "#9b5de5", "#86bbd8", "#758e4f", "#5
 NODE_COLOURS = {"customer": "#4f7cac", "salesperson": "#f6ae2d", "employee": "#2f9c5a"}
 FLAG_COLOUR = "#d1495b"
 LAYOUT_SEED = 7  # fixed, so the same links are drawn the same way in every report
+LABEL_CHARS = 18  # a node's name is shortened to this beside the node (whole on hover)
+LABEL_ALL_UP_TO = 150  # nodes; above, only those named in a finding and the most linked are labelled
+LABEL_MOST_LINKED = 60
+
+
+def short_label(text: str, chars: int = LABEL_CHARS) -> str:
+    """``text`` cut to ``chars`` characters at a word boundary when one is near, with an ellipsis."""
+    text = " ".join(str(text).split())
+    if len(text) <= chars:
+        return text
+    cut = text[:chars - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= chars // 2 else cut).rstrip(" ,;-") + "…"
+
+
+def node_names(frames: dict) -> dict[str, str]:
+    """``type:id`` -> name for the customers, salespeople and employees of a run's tables (those present)."""
+    names = {}
+    for table, node_type in (("customers", "customer"), ("salespeople", "salesperson"), ("employees", "employee")):
+        frame = frames.get(table)
+        key = f"{node_type}_id"
+        if not isinstance(frame, pd.DataFrame) or key not in frame or "name" not in frame:
+            continue
+        for entity_id, name in zip(frame[key], frame["name"], strict=True):
+            if isinstance(name, str) and name.strip():
+                names[f"{node_type}:{entity_id}"] = name.strip()
+    return names
 
 
 def _node_type(node: str, given) -> str:
@@ -87,10 +114,14 @@ def _capped(graph: nx.Graph, flagged: set[str], max_nodes: int) -> nx.Graph:
 
 
 def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: int = 400,
-                   title: str = "") -> dict:
+                   title: str = "", names: dict[str, str] | None = None) -> dict:
     """A plotly figure (dict) of ``graph``: links coloured by kind, nodes by type and sized by degree,
-    nodes named in a finding outlined in red. At most ``max_nodes`` nodes (whole components)."""
+    nodes named in a finding outlined in red, each node labelled with its name (``names``, by node; else
+    its id) shortened. At most ``max_nodes`` nodes (whole components); above ``LABEL_ALL_UP_TO`` nodes only
+    those named in a finding and the ``LABEL_MOST_LINKED`` most linked carry a label (every node's hover
+    names it)."""
     flagged = flagged or set()
+    names = names or {}
     shown = _capped(graph, flagged, max_nodes) if graph.number_of_nodes() > max_nodes else graph
     if shown.number_of_nodes() == 0:
         return {"data": [], "layout": {"title": {"text": chart_text(title or "no links")}, "height": 200}}
@@ -116,18 +147,24 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
                        "marker": {"size": 6, "color": colour, "opacity": 0.3}, "showlegend": False,
                        "legendgroup": chart_text(kind)})
     types = sorted({d["type"] for _, d in shown.nodes(data=True)})
-    labelled = shown.number_of_nodes() <= 80  # ids written beside the nodes while they stay legible
+    if shown.number_of_nodes() <= LABEL_ALL_UP_TO:
+        labelled = set(shown.nodes)
+    else:  # legible: the flagged and the most linked (ties by name, so the choice does not vary)
+        by_degree = sorted(shown.nodes, key=lambda n: (-shown.degree(n), n))
+        labelled = (flagged & set(shown.nodes)) | set(by_degree[:LABEL_MOST_LINKED])
     for index, node_type in enumerate(types):
         nodes = sorted(n for n, d in shown.nodes(data=True) if d["type"] == node_type)
         degree = [shown.degree(n) for n in nodes]
+        label = {n: names.get(n) or n.partition(":")[2] or n for n in nodes}
         traces.append({
-            "type": "scatter", "mode": "markers+text" if labelled else "markers", "name": chart_text(node_type),
+            "type": "scatter", "mode": "markers+text", "name": chart_text(node_type),
             "x": [round(float(position[n][0]), 4) for n in nodes],
             "y": [round(float(position[n][1]), 4) for n in nodes],
-            "hovertext": [f"{chart_text(n)}<br>{d} link(s)" + ("<br>named in a finding" if n in flagged else "")
+            "hovertext": [(f"{chart_text(names[n])}<br>" if n in names else "") + f"{chart_text(n)}<br>{d} link(s)"
+                          + ("<br>named in a finding" if n in flagged else "")
                           for n, d in zip(nodes, degree, strict=True)],
-            **({"text": [chart_text(n.partition(":")[2] or n) for n in nodes], "textposition": "top center",
-                "textfont": {"size": 10}} if labelled else {}),
+            "text": [chart_text(short_label(label[n])) if n in labelled else "" for n in nodes],
+            "textposition": "top center", "textfont": {"size": 10},
             "hoverinfo": "text",
             "marker": {"size": [min(8 + 3 * d, 30) for d in degree],
                        "color": NODE_COLOURS.get(node_type, PALETTE[(index + 3) % len(PALETTE)]),

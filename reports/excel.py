@@ -121,35 +121,38 @@ def _table_sheet(book, formats: _Formats, name: str, frame: pd.DataFrame) -> Non
 
 
 SHEET_CHARS = 31  # Excel's limit on a sheet name
-# Long words of the analyses' table names, shortened in sheet names (the first sheet of the name's words
-# that fits is taken: these, then each remaining long word cut to its first letters).
+# Long words of the analyses' table names, shortened in sheet names when the name is too long (those
+# saving most first).
 SHEET_WORDS = {"salesperson": "salesp.", "salespeople": "salesp.", "customers": "cust.", "customer": "cust.",
                "differences": "diffs", "difference": "diff.", "confirmation": "confirm.",
                "confirmations": "confirm.", "collections": "collect.", "statements": "stmts",
-               "statement": "stmt", "receivables": "receiv.", "distribution": "distrib.", "inputs": "inputs"}
+               "statement": "stmt", "receivables": "receiv.", "distribution": "distrib."}
+
+
+SMALL_WORDS = {"a", "an", "the", "of", "for", "and", "or", "to", "in", "by", "on"}
 
 
 def readable_sheet_name(name: str, chars: int = SHEET_CHARS) -> str:
     """``name`` as a readable sheet name of at most ``chars`` characters: ``aging_by_customer`` becomes
-    "Aging by customer"; a longer one has its long words shortened ("Confirm. diffs by salesp.") and is
-    cut at a word only when that is not enough. Excel's forbidden characters []:*?/\\ become "-"."""
+    "Aging by customer"; a longer one has its long words shortened ("Confirmation diffs by salesp.") and
+    is cut after a whole word ("Customer payment swapped for…") only when that is not enough. Excel's
+    forbidden characters []:*?/\\ become "-"."""
     text = " ".join(str(name).replace("_", " ").split())
     text = "".join("-" if c in "[]:*?/\\" else c for c in text).strip("'") or "sheet"
-    text = text[0].upper() + text[1:]
     words = text.split(" ")
-    for index, word in enumerate(words):
+    shortenable = [i for i, w in enumerate(words) if w.lower() in SHEET_WORDS]
+    for index in sorted(shortenable, key=lambda i: (len(SHEET_WORDS[words[i].lower()]) - len(words[i]), -i)):
         if len(" ".join(words)) <= chars:
             break
-        words[index] = SHEET_WORDS.get(word.lower(), word)
-    for length in (6, 4):  # still too long: long words cut to their first letters, longest first
-        for index in sorted(range(len(words)), key=lambda i: -len(words[i])):
-            if len(" ".join(words)) <= chars:
-                break
-            if len(words[index]) > length + 1 and not words[index].endswith("."):
-                words[index] = words[index][:length] + "."
-    text = " ".join(words)
-    if len(text) > chars:
-        text = text[:chars - 1].rsplit(" ", 1)[0].rstrip(" ,;-'") + "…"
+        words[index] = SHEET_WORDS[words[index].lower()]
+    if len(" ".join(words)) <= chars:
+        text = " ".join(words)
+    else:  # shortened words do not help: the whole words that fit, without a dangling "the"
+        kept = text[:chars - 1].split(" ")
+        kept = kept[:-1] if len(kept) > 1 else kept
+        while len(kept) > 1 and kept[-1].lower() in SMALL_WORDS:
+            kept.pop()
+        text = " ".join(kept).rstrip(" ,;-'")[:chars - 1] + "…"
     return text[:1].upper() + text[1:]
 
 

@@ -8,6 +8,8 @@ least ``source``, ``target`` and ``kind``; optional ``source_type`` / ``target_t
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import pandas as pd
 
@@ -113,6 +115,30 @@ def _capped(graph: nx.Graph, flagged: set[str], max_nodes: int) -> nx.Graph:
     return kept
 
 
+def _layout(graph: nx.Graph) -> dict[str, tuple[float, float]]:
+    """Node positions: each connected component laid out on its own (spring layout, fixed seed) in a cell
+    of a grid, the largest first, a cell's size growing with its component's, so that small groups do not
+    pile up in one ring and their names stay legible."""
+    components = sorted((sorted(c) for c in nx.connected_components(graph)), key=lambda c: (-len(c), c[0]))
+    columns = max(1, math.ceil(math.sqrt(len(components))))
+    position, x, y, row_height = {}, 0.0, 0.0, 0.0
+    for index, nodes in enumerate(components):
+        if index and index % columns == 0:
+            x, y, row_height = 0.0, y - row_height, 0.0
+        size = 1.0 + 0.35 * math.sqrt(len(nodes) - 1)
+        part = nx.Graph()
+        part.add_nodes_from(nodes)
+        part.add_edges_from((a, b) for a, b in graph.edges(nodes) if a in part and b in part)
+        placed = nx.spring_layout(part, seed=LAYOUT_SEED, scale=size * 0.4,
+                                  k=1.5 / max(len(nodes), 1) ** 0.5) if len(nodes) > 1 else {nodes[0]: (0.0, 0.0)}
+        for node in nodes:
+            px, py = placed[node]
+            position[node] = (x + size / 2 + float(px), y - size / 2 + float(py))
+        x += size
+        row_height = max(row_height, size)
+    return position
+
+
 def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: int = 400,
                    title: str = "", names: dict[str, str] | None = None) -> dict:
     """A plotly figure (dict) of ``graph``: links coloured by kind, nodes by type and sized by degree,
@@ -125,7 +151,7 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
     shown = _capped(graph, flagged, max_nodes) if graph.number_of_nodes() > max_nodes else graph
     if shown.number_of_nodes() == 0:
         return {"data": [], "layout": {"title": {"text": chart_text(title or "no links")}, "height": 200}}
-    position = nx.spring_layout(shown, seed=LAYOUT_SEED, k=1.5 / max(shown.number_of_nodes(), 1) ** 0.5)
+    position = _layout(shown)
     traces = []
     kinds = sorted({k for _, _, d in shown.edges(data=True) for k in d["kinds"]})
     for index, kind in enumerate(kinds):

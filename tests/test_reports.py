@@ -18,11 +18,10 @@ from typer.testing import CliRunner
 
 import audit
 from audit.cli import app
-from audit.contract import PATTERNS
+from audit.contract import PATTERNS, pattern_label
 from audit.registry import writers
 from audit.result import RunResult
 from reports import html as html_report
-from audit.contract import pattern_label
 from reports import summaries
 from reports.excel import readable_sheet_name, write_excel
 from reports.html import render_html, write_html

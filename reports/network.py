@@ -33,7 +33,7 @@ def short_label(text: str, chars: int = LABEL_CHARS) -> str:
         return text
     cut = text[:chars - 1]
     space = cut.rfind(" ")
-    return (cut[:space] if space >= chars // 2 else cut).rstrip(" ,;-") + "…"
+    return (cut[:space] if space >= len(cut) - 4 else cut).rstrip(" ,;-") + "…"
 
 
 def node_names(frames: dict) -> dict[str, str]:

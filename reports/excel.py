@@ -186,6 +186,16 @@ def _exceptions_frame(result: RunResult, frame: pd.DataFrame) -> pd.DataFrame:
     return frame_as_text(shown[EXCEPTION_SHEET_COLUMNS])
 
 
+def _with_pattern_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``what`` column (the pattern's human name) before its ``pattern`` column."""
+    if "pattern" not in frame or "what" in frame:
+        return frame
+    named = frame.copy()
+    named.insert(list(frame.columns).index("pattern"), "what",
+                 frame["pattern"].map(lambda p: pattern_label(p) if isinstance(p, str) and p else None))
+    return named
+
+
 def _link(sheet_name: str, row: int) -> str:
     return f"internal:'{sheet_name}'!{xl_rowcol_to_cell(row, 0)}"
 
@@ -367,8 +377,8 @@ def write_excel(result: RunResult, out: Path) -> list[Path]:
     for pattern in order:
         _table_sheet(book, formats, pattern_sheets[pattern],
                      _exceptions_frame(result, exceptions[exceptions["pattern"] == pattern]))
-    _table_sheet(book, formats, "Resolved", frame_as_text(result.resolved))
-    _table_sheet(book, formats, "Detectors", result.detector_runs)
+    _table_sheet(book, formats, "Resolved", frame_as_text(_with_pattern_names(result.resolved)))
+    _table_sheet(book, formats, "Detectors", _with_pattern_names(result.detector_runs))
     _table_sheet(book, formats, "Data quality", result.data_quality)
     view_names = sorted(n for n, f in (result.views or {}).items() if isinstance(f, pd.DataFrame))
     for name, sheet_name in _sheet_names(view_names, fixed | set(pattern_sheets.values())).items():

@@ -221,6 +221,8 @@ def test_workbook_sheets_frozen_filtered_formatted_and_linked(rich_result, tmp_p
         assert sheet.cell(2, header.index("risk_amount") + 1).number_format == "#,##0"
         assert sheet.cell(2, header.index("score") + 1).number_format == "0.00"
     # Text from the ledger is never a formula.
+    detectors = _pattern_rows(book["Detectors"])
+    assert {r["what"] for r in detectors if r["pattern"] == "price_deviation"} == {"Price off the list"}
     price_sheet = book["Price off the list"]
     price = _pattern_rows(price_sheet)
     assert {r["what"] for r in price} == {"Price off the list"}

@@ -151,7 +151,7 @@
       return seen;
     }
     var patterns = unique("pattern");
-    options($("#f-pattern"), Object.keys(patterns).sort(), function (p) { return patternName(p) + " (" + patterns[p] + ")"; });
+    options($("#f-pattern"), Object.keys(patterns).sort(function (a, b) { return patternName(a).localeCompare(patternName(b)); }), function (p) { return patternName(p) + " (" + patterns[p] + ")"; });
     var people = unique("salesperson_id");
     options($("#f-salesperson"), Object.keys(people).sort(), function (id) {
       var n = (lookup.salespeople[id] || {}).name; return (n ? n + " (" + id + ")" : id) + " · " + people[id];

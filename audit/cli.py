@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from enum import StrEnum
@@ -662,8 +663,10 @@ def notebook(
               f"its outputs so far is {out})", 1)
     console.print(Text(f"Notebook {name} for {run}" + (f", {entity}" if entity else "")
                        + f"{' (run, with its outputs)' if execute else ''} written to {out}"))
-    console.print(Text(f"Open it with: jupyter lab {out}  (Jupyter comes with pip install -e '.[notebooks]'; "
-                       f"papermill runs it without: papermill {out} {out})"))
+    console.print(Text(f"Open it with: jupyter lab {out}"))
+    if importlib.util.find_spec("jupyterlab") is None:
+        console.print(Text("JupyterLab is not installed here: pip install -e '.[notebooks]' installs it (or add "
+                           "--execute for a copy run with its outputs, readable in any notebook viewer)."))
 
 
 @app.command()

@@ -153,7 +153,7 @@ def _rows_read_and_kept(tables) -> None:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # brackets in it are text
     raise typer.Exit(code)
 
 
@@ -311,7 +311,7 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
 def _say_failures_first(result) -> None:
     notice = result.failure_notice()
     if notice:
-        console.print(f"[bold red]{notice}[/]", highlight=False)
+        console.print(f"[bold red]{escape(notice)}[/]", highlight=False)
 
 
 def _exit_for_failures(result) -> None:
@@ -328,16 +328,16 @@ def _print_summary(result, out: Path) -> None:
     for column in ("pattern", "findings", "money at risk"):
         table.add_column(column, justify="right" if column != "pattern" else "left")
     for row in result.summary_by_pattern().itertuples():
-        table.add_row(row.pattern, f"{row.findings:,}", f"{row.risk_amount:,.0f}")
+        table.add_row(Text(pattern_label(row.pattern)), f"{row.findings:,}", f"{row.risk_amount:,.0f}")
     console.print(table)
     for row in ran[ran["status"] != "ran"].itertuples():
         colour = "red" if row.status == "failed" else "yellow"
-        console.print(f"[{colour}]{row.status}: {row.detector} ({row.pattern}) — {row.reason}[/]")
+        console.print(f"[{colour}]{escape(f'{row.status}: {row.detector} ({row.pattern}) — {row.reason}')}[/]")
     problems = result.data_quality
     if len(problems):
         console.print(f"Data quality: {int((problems['severity'] == ROW).sum())} rows set aside, "
                       f"{int((problems['severity'] == 'warning').sum())} warnings (data_quality.csv).")
-    console.print(f"[bold]{len(result.exceptions):,} ranked exceptions written to {out / 'exceptions.csv'}[/] "
+    console.print(f"[bold]{len(result.exceptions):,} ranked exceptions written to {escape(str(out / 'exceptions.csv'))}[/] "
                   f"(also exceptions.parquet, manifest.json).")
 
 
@@ -407,14 +407,14 @@ def verify_export(
         _fail(str(exc), 1)
     if not check.ok:
         for line in check.problems():
-            err.print(f"[bold red]{line}[/]", highlight=False)
+            err.print(f"[bold red]{escape(line)}[/]", highlight=False)
         if check.changed or check.missing or check.added:
             _fail(f"{folder} does not match its SHA256SUMS: {len(check.changed)} changed, {len(check.missing)} "
                   f"missing, {len(check.added)} added" + (", and the signature is not valid"
                                                           if check.signature_problem else "") + ".", 1)
         _fail(f"{folder} fails the signature check: its files agree with SHA256SUMS, but that listing is not "
               "the one the key's holder signed, so files may have been changed and the listing recomputed.", 1)
-    console.print(f"[green]OK[/]: all {check.checked} files in {folder} match SHA256SUMS.", highlight=False)
+    console.print(f"[green]OK[/]: all {check.checked} files in {escape(str(folder))} match SHA256SUMS.", highlight=False)
     if check.signature == "valid":
         console.print(f"[green]Signed[/] with key {check.signer}, and the signature is valid: whoever holds "
                       "that key's private half made or approved exactly these files.", highlight=False)

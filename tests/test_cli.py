@@ -23,6 +23,7 @@ def test_run_writes_ranked_exceptions_and_manifest(tmp_path):
     result = _run("run", "--data", MINI, "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert "exceptions.csv" in result.output
+    assert "Price off the list" in result.output and "price_deviation" not in result.output  # human names
     exceptions = pd.read_parquet(tmp_path / "exceptions.parquet")
     exceptions_schema(written=True).validate(exceptions)
     assert exceptions["rank"].tolist() == list(range(1, len(exceptions) + 1))
@@ -184,3 +185,8 @@ def test_demo_folder_is_ignored_by_git():
         pytest.skip("not a git checkout")
     ignored = subprocess.run(["git", "check-ignore", "-q", "audit-demo/run/report.html"], cwd=root)
     assert ignored.returncode == 0
+
+
+def test_error_messages_keep_their_brackets(tmp_path):
+    done = runner.invoke(app, ["run", "--data", str(MINI), "--out", str(tmp_path / "x"), "--format", "csv,[pdf]"])
+    assert done.exit_code == 2 and "[pdf]" in done.output  # Rich does not read it as markup

@@ -1,7 +1,10 @@
-"""The ``audit`` command: validate data, run an audit, list detectors, run the demo."""
+"""The ``audit`` command: validate data, run an audit, list detectors, run the demo, open a notebook."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,14 +15,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from audit.contract import pattern_label
 from audit.engine import EngineError
 from audit.policy import PolicyError, load_policy, policy_beside
 from audit.problems import FATAL, ROW, InputError, Problem
 
 app = typer.Typer(help="sales-audit: find what sales staff do to get around sales management, and customers "
                        "about to fail, in a distributor's sales ledger.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, rich_markup_mode="rich")
+                  pretty_exceptions_enable=False, rich_markup_mode="rich", add_completion=False)
 keys_app = typer.Typer(help="Ed25519 keys that sign compliance exports (see `audit keys create --help`).",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -148,7 +153,7 @@ def _rows_read_and_kept(tables) -> None:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # brackets in it are text
     raise typer.Exit(code)
 
 
@@ -307,7 +312,7 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
 def _say_failures_first(result) -> None:
     notice = result.failure_notice()
     if notice:
-        console.print(f"[bold red]{notice}[/]", highlight=False)
+        console.print(f"[bold red]{escape(notice)}[/]", highlight=False)
 
 
 def _exit_for_failures(result) -> None:
@@ -324,16 +329,16 @@ def _print_summary(result, out: Path) -> None:
     for column in ("pattern", "findings", "money at risk"):
         table.add_column(column, justify="right" if column != "pattern" else "left")
     for row in result.summary_by_pattern().itertuples():
-        table.add_row(row.pattern, f"{row.findings:,}", f"{row.risk_amount:,.0f}")
+        table.add_row(Text(pattern_label(row.pattern)), f"{row.findings:,}", f"{row.risk_amount:,.0f}")
     console.print(table)
     for row in ran[ran["status"] != "ran"].itertuples():
         colour = "red" if row.status == "failed" else "yellow"
-        console.print(f"[{colour}]{row.status}: {row.detector} ({row.pattern}) — {row.reason}[/]")
+        console.print(f"[{colour}]{escape(f'{row.status}: {row.detector} ({row.pattern}) — {row.reason}')}[/]")
     problems = result.data_quality
     if len(problems):
         console.print(f"Data quality: {int((problems['severity'] == ROW).sum())} rows set aside, "
                       f"{int((problems['severity'] == 'warning').sum())} warnings (data_quality.csv).")
-    console.print(f"[bold]{len(result.exceptions):,} ranked exceptions written to {out / 'exceptions.csv'}[/] "
+    console.print(f"[bold]{len(result.exceptions):,} ranked exceptions written to {escape(str(out / 'exceptions.csv'))}[/] "
                   f"(also exceptions.parquet, manifest.json).")
 
 
@@ -345,7 +350,7 @@ def run_command(
                                                     "(detectors still read the whole history).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the outputs.")] = Path("audit-output"),
     engine: Annotated[EngineName, typer.Option(help="Where relational work runs: in-process DuckDB, or "
-                                                    "Apache Spark (needs `sales-audit[spark]` and Java).")]
+                                                    "Apache Spark (needs `sales-audit\\[spark]` and Java).")]
     = EngineName.duckdb,
     previous: Annotated[Path | None, typer.Option(help="An earlier run's output folder: findings seen there are "
                                                        "marked 'repeat', and those gone are listed in "
@@ -406,14 +411,14 @@ def verify_export(
         _fail(str(exc), 1)
     if not check.ok:
         for line in check.problems():
-            err.print(f"[bold red]{line}[/]", highlight=False)
+            err.print(f"[bold red]{escape(line)}[/]", highlight=False)
         if check.changed or check.missing or check.added:
             _fail(f"{folder} does not match its SHA256SUMS: {len(check.changed)} changed, {len(check.missing)} "
                   f"missing, {len(check.added)} added" + (", and the signature is not valid"
                                                           if check.signature_problem else "") + ".", 1)
         _fail(f"{folder} fails the signature check: its files agree with SHA256SUMS, but that listing is not "
               "the one the key's holder signed, so files may have been changed and the listing recomputed.", 1)
-    console.print(f"[green]OK[/]: all {check.checked} files in {folder} match SHA256SUMS.", highlight=False)
+    console.print(f"[green]OK[/]: all {check.checked} files in {escape(str(folder))} match SHA256SUMS.", highlight=False)
     if check.signature == "valid":
         console.print(f"[green]Signed[/] with key {check.signer}, and the signature is valid: whoever holds "
                       "that key's private half made or approved exactly these files.", highlight=False)
@@ -454,6 +459,27 @@ def keys_create(
                   f"never commit {pair.private.name}; move it out or add it to .gitignore.", highlight=False)
 
 
+# reStructuredText in the detectors' docstrings: ``literal``, :role:`text` and `text` (shown plain, code bold)
+_RST_INLINE = re.compile(r"``(?P<literal>.+?)``|:[\w:-]+:`(?P<role>[^`]+?)`|`(?P<plain>[^`]+?)`_{0,2}")
+
+
+def doc_text(text: str) -> Text:
+    """A docstring's text for the console: reStructuredText's inline markup taken out (a literal in bold),
+    and nothing in it read as Rich markup (a Text is printed as it is, brackets included)."""
+    shown = Text()
+    position = 0
+    for match in _RST_INLINE.finditer(text):
+        shown.append(text[position:match.start()])
+        if match.group("literal") is not None:
+            shown.append(match.group("literal"), style="bold")
+        else:
+            role = match.group("role") or match.group("plain")
+            shown.append(role.split(" <")[0] if role.endswith(">") else role)
+        position = match.end()
+    shown.append(text[position:])
+    return shown
+
+
 @app.command()
 def detectors(
     code: Annotated[str | None, typer.Argument(help="Show one detector's full documentation.")] = None,
@@ -466,22 +492,26 @@ def detectors(
         if not found:
             _fail(f"{code!r} is an analysis, not a detector (`audit detectors` lists the detectors)")
         cls = get_detector(found[0])
-        console.rule(f"{cls.code} · {cls.pattern} · entity {cls.entity_type}")
+        console.rule(Text(f"{cls.code} · {pattern_label(cls.pattern)} ({cls.pattern}) · entity {cls.entity_type}"))
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items()) or "none"
-        console.print(f"[bold]Parameters[/] (defaults; the policy sets its limits): {params}")
+        console.print(Text.assemble(("Parameters", "bold"), f" (defaults; the policy sets its limits): {params}"))
         needs = "; ".join(f"{t}({', '.join(c)})" for t, c in cls.requires.items())
-        console.print(f"[bold]Needs[/]: {needs}")
+        console.print(Text.assemble(("Needs", "bold"), f": {needs}"))
         if cls.uses:
-            console.print("[bold]Uses when present[/]: "
-                          + "; ".join(f"{t}({', '.join(c)})" for t, c in cls.uses.items()))
+            console.print(Text.assemble(("Uses when present", "bold"), ": " + "; ".join(
+                f"{t}({', '.join(c)})" for t, c in cls.uses.items())))
         for section, text in cls.doc_sections().items():
-            console.print(f"\n[bold]{section}[/]\n{text}")
+            console.print(Text.assemble("\n", (section, "bold"), "\n", doc_text(text)))
         return
     table = Table(title="sales-audit detectors", header_style="bold", show_lines=True)
     for column in ("code", "pattern", "entity", "needs", "what it finds"):
         table.add_column(column, overflow="fold")
     for cls in detector_classes():
-        table.add_row(cls.code, cls.pattern, cls.entity_type, ", ".join(cls.requires), cls.summary())
+        # the human name, and the pattern's name that --detector also takes
+        pattern = Text(pattern_label(cls.pattern))
+        pattern.append(f"\n{cls.pattern}", style="dim")
+        table.add_row(Text(cls.code), pattern, Text(cls.entity_type),
+                      Text(", ".join(cls.requires)), doc_text(cls.summary()))
     console.print(table)
     console.print("`audit detectors CODE` shows one detector's documentation.")
 
@@ -569,9 +599,84 @@ def simulate(
                   f"{summary.n_labels:,} labels and {summary.n_decoys:,} look-alikes, into {out}")
 
 
+# The notebooks' parameters: which one takes the run folder and which the entity (`audit notebook`).
+NOTEBOOK_ENTITY = {"salesperson_deep_dive": "salesperson_id", "customer_deep_dive": "customer_id",
+                   "entity_network": "entity"}
+NOTEBOOK_RUN = {"salesperson_deep_dive": "run_dir", "customer_deep_dive": "run_dir", "entity_network": "run_dir"}
+
+
+def notebooks_folder() -> Path:
+    """The investigation notebooks: ``notebooks/`` of the checkout the tool is installed from."""
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def notebook_parameters(name: str, run: Path, entity: str | None) -> dict:
+    """The papermill parameters of notebook ``name`` for the run folder ``run`` (and ``entity``); the
+    monthly review, which audits a ledger, is given the ledger and month that run read."""
+    run = run.resolve()
+    manifest_path = run / "manifest.json"
+    if not manifest_path.is_file():
+        _fail(f"--run {run} is not a run folder: it has no manifest.json; give the folder an `audit run --out` "
+              "or `audit demo` wrote (the demo's is its run/ folder)")
+    if name in NOTEBOOK_RUN:
+        parameters = {NOTEBOOK_RUN[name]: str(run)}
+    else:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        parameters = {"data": manifest.get("data"), "period": manifest.get("period")}
+    if entity is not None:
+        if name not in NOTEBOOK_ENTITY:
+            _fail(f"the {name} notebook takes no --entity; the notebooks that do: "
+                  f"{', '.join(sorted(NOTEBOOK_ENTITY))}")
+        parameters[NOTEBOOK_ENTITY[name]] = entity
+    return parameters
+
+
+@app.command()
+def notebook(
+    name: Annotated[str, typer.Argument(help="monthly_review, salesperson_deep_dive, customer_deep_dive or "
+                                             "entity_network.")],
+    run: Annotated[Path, typer.Option("--run", help="The run folder the notebook opens (`audit run --out`; "
+                                                    "the demo's is audit-demo/run).")],
+    entity: Annotated[str | None, typer.Option(help="The salesperson id, customer id, or for entity_network a "
+                                                    "node such as customer:C0012 (default: the one with most "
+                                                    "money at risk).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the notebook (default: notebooks/NAME[-ENTITY]"
+                                                  ".ipynb beside the run folder).", dir_okay=False)] = None,
+    execute: Annotated[bool, typer.Option(help="Also run it top to bottom, so it opens with its outputs.")]
+    = False,
+) -> None:
+    """Write a copy of an investigation notebook set to a run (and an entity), and say how to open it."""
+    import papermill
+
+    source = notebooks_folder() / f"{name}.ipynb"
+    if not source.is_file():
+        known = sorted(p.stem for p in notebooks_folder().glob("*.ipynb"))
+        _fail(f"no notebook {name!r}" + (f"; choose one of {', '.join(known)}" if known else
+                                         f": {notebooks_folder()} is missing (install from the repository)"))
+    parameters = notebook_parameters(name, run, entity)
+    if out is None:
+        suffix = "-" + re.sub(r"[^A-Za-z0-9_-]", "_", entity) if entity else ""
+        out = run.resolve().parent / "notebooks" / f"{name}{suffix}.ipynb"
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(source), str(out), parameters=parameters, prepare_only=not execute,
+                                   kernel_name="python3", cwd=str(out.parent), progress_bar=False)
+    except papermill.PapermillExecutionError as exc:
+        _fail(f"the notebook stopped in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (the notebook with "
+              f"its outputs so far is {out})", 1)
+    console.print(Text(f"Notebook {name} for {run}" + (f", {entity}" if entity else "")
+                       + f"{' (run, with its outputs)' if execute else ''} written to {out}"))
+    console.print(Text(f"Open it with: jupyter lab {out}"))
+    if importlib.util.find_spec("jupyterlab") is None:
+        console.print(Text("JupyterLab is not installed here: pip install -e '.[notebooks]' installs it (or add "
+                           "--execute for a copy run with its outputs, readable in any notebook viewer)."))
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo data and the audit outputs.")] = Path("audit-demo"),
+    out: Annotated[Path, typer.Option(help="Folder for the demo data and the audit outputs (git ignores "
+                                           "audit-demo/).")] = Path("audit-demo"),
     engine: Annotated[EngineName, typer.Option(help="duckdb or spark.")] = EngineName.duckdb,
     format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = DEMO_FORMATS,
 ) -> None:
@@ -592,6 +697,8 @@ def demo(
         _print_evaluation(evaluation)
     _print_summary(result, out / "run")
     _print_written(written)
+    console.print(Text(f"The demo is in {out.resolve()}: data/ the simulated ledger, run/ the audit. Investigate "
+                       f"a finding in a notebook: audit notebook customer_deep_dive --run {out / 'run'}"))
     _exit_for_failures(result)
 
 

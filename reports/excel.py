@@ -19,6 +19,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from audit.contract import pattern_label
 from audit.evidence import frame_as_text, json_text
 from audit.result import RunResult
 from reports import summaries
@@ -27,12 +28,12 @@ WORKBOOK_NAME = "report.xlsx"
 TOP_FINDINGS = 100  # the summary's linked list of the highest-ranked findings
 MAX_CELL = 32_767  # Excel's limit on characters in a cell
 MONEY_COLUMNS = {"risk_amount", "amount", "credit_limit", "balance", "money_at_risk"}
-EXCEPTION_SHEET_COLUMNS = ["rank", "status", "score", "risk_amount", "pattern", "period", "salesperson_id",
+EXCEPTION_SHEET_COLUMNS = ["rank", "status", "score", "risk_amount", "what", "pattern", "period", "salesperson_id",
                            "salesperson", "region", "customer_id", "customer", "entity_type", "entity_id",
                            "title", "explanation", "detector", "exception_id", "related", "evidence"]
 # The ranked sheet across patterns leaves out the long JSON columns: the pattern sheets carry them.
 RANKED_SHEET_COLUMNS = [c for c in EXCEPTION_SHEET_COLUMNS if c not in {"related", "evidence"}]
-WIDTHS = {"rank": 6, "status": 10, "score": 7, "risk_amount": 15, "pattern": 26, "period": 9, "title": 48,
+WIDTHS = {"rank": 6, "status": 10, "score": 7, "risk_amount": 15, "what": 30, "pattern": 26, "period": 9, "title": 48,
           "explanation": 80, "evidence": 60, "related": 40, "exception_id": 18, "reason": 50, "problem": 50,
           "fix": 50}
 
@@ -119,28 +120,80 @@ def _table_sheet(book, formats: _Formats, name: str, frame: pd.DataFrame) -> Non
         sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
 
 
-def _sheet_names(names: list[str], taken: set[str]) -> dict[str, str]:
-    """Excel sheet names: at most 31 characters, none of []:*?/\\ and unique (case-insensitively)."""
+SHEET_CHARS = 31  # Excel's limit on a sheet name
+# Long words of the analyses' table names, shortened in sheet names when the name is too long (those
+# saving most first).
+SHEET_WORDS = {"salesperson": "salesp.", "salespeople": "salesp.", "customers": "cust.", "customer": "cust.",
+               "differences": "diffs", "difference": "diff.", "confirmation": "confirm.",
+               "confirmations": "confirm.", "collections": "collect.", "statements": "stmts",
+               "statement": "stmt", "receivables": "receiv.", "distribution": "distrib."}
+
+
+SMALL_WORDS = {"a", "an", "the", "of", "for", "and", "or", "to", "in", "by", "on"}
+
+
+def readable_sheet_name(name: str, chars: int = SHEET_CHARS) -> str:
+    """``name`` as a readable sheet name of at most ``chars`` characters: ``aging_by_customer`` becomes
+    "Aging by customer"; a longer one has its long words shortened ("Confirmation diffs by salesp.") and
+    is cut after a whole word ("Customer payment swapped for…") only when that is not enough. Excel's
+    forbidden characters []:*?/\\ become "-"."""
+    text = " ".join(str(name).replace("_", " ").split())
+    text = "".join("-" if c in "[]:*?/\\" else c for c in text).strip("'") or "sheet"
+    words = text.split(" ")
+    shortenable = [i for i, w in enumerate(words) if w.lower() in SHEET_WORDS]
+    for index in sorted(shortenable, key=lambda i: (len(SHEET_WORDS[words[i].lower()]) - len(words[i]), -i)):
+        if len(" ".join(words)) <= chars:
+            break
+        words[index] = SHEET_WORDS[words[index].lower()]
+    if len(" ".join(words)) <= chars:
+        text = " ".join(words)
+    else:  # shortened words do not help: the whole words that fit, without a dangling "the"
+        kept = text[:chars - 1].split(" ")
+        kept = kept[:-1] if len(kept) > 1 else kept
+        while len(kept) > 1 and kept[-1].lower() in SMALL_WORDS:
+            kept.pop()
+        text = " ".join(kept).rstrip(" ,;-'")[:chars - 1] + "…"
+    return text[:1].upper() + text[1:]
+
+
+def _sheet_names(names: list[str], taken: set[str], label=readable_sheet_name) -> dict[str, str]:
+    """Readable Excel sheet names (``label``): at most 31 characters, none of []:*?/\\, none starting or
+    ending with an apostrophe, and unique case-insensitively ("Aging by customer (2)" for a second)."""
     result = {}
     used = {t.lower() for t in taken}
     for name in names:
-        base = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "sheet"
+        base = label(name)
         candidate, n = base, 2
         while candidate.lower() in used:
-            suffix = f"~{n}"
-            candidate, n = base[:31 - len(suffix)] + suffix, n + 1
+            suffix = f" ({n})"
+            candidate, n = base[:SHEET_CHARS - len(suffix)].rstrip() + suffix, n + 1
         used.add(candidate.lower())
         result[name] = candidate
     return result
 
 
+def _pattern_sheet_name(pattern: str) -> str:
+    return readable_sheet_name(pattern_label(pattern))
+
+
 def _exceptions_frame(result: RunResult, frame: pd.DataFrame) -> pd.DataFrame:
     people = summaries.salesperson_info(result)
     customers = summaries.customer_info(result)
-    shown = frame.assign(salesperson=frame["salesperson_id"].map(people["name"]),
+    shown = frame.assign(what=frame["pattern"].map(pattern_label),
+                         salesperson=frame["salesperson_id"].map(people["name"]),
                          region=frame["salesperson_id"].map(people["region"]),
                          customer=frame["customer_id"].map(customers["name"]))
     return frame_as_text(shown[EXCEPTION_SHEET_COLUMNS])
+
+
+def _with_pattern_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``what`` column (the pattern's human name) before its ``pattern`` column."""
+    if "pattern" not in frame or "what" in frame:
+        return frame
+    named = frame.copy()
+    named.insert(list(frame.columns).index("pattern"), "what",
+                 frame["pattern"].map(lambda p: pattern_label(p) if isinstance(p, str) and p else None))
+    return named
 
 
 def _link(sheet_name: str, row: int) -> str:
@@ -161,20 +214,32 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
     sheet = book.add_worksheet("Summary")
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 1, 16)
-    sheet.set_column(2, 6, 14)
+    sheet.set_column(2, 2, 14)
+    sheet.set_column(3, 4, 24)
+    sheet.set_column(5, 6, 14)
     sheet.set_column(7, 7, 60)
     manifest = result.manifest or {}
     sheet.write_string(0, 0, f"Sales audit · run {result.run_id}", formats.title)
+    row = _worklist(sheet, formats, result, pattern_sheets, row_of, 2)
     status = summaries.status_counts(result)
+    headline = summaries.headline(result.exceptions)
     facts = [("period", manifest.get("period") or "all months"), ("data", manifest.get("data") or ""),
              ("finished", manifest.get("finished_at") or ""),
              ("tool", f"{manifest.get('tool', 'sales-audit')} {manifest.get('tool_version', '')}"),
              ("user", manifest.get("user") or ""), ("currency", result.policy.currency if result.policy else ""),
              ("findings", len(result.exceptions)), ("new", status["new"]), ("repeat", status["repeat"]),
              ("suppressed", status["suppressed"]), ("resolved since the last run", status["resolved"])]
-    row = 2
-    sheet.write_string(row, 0, "money at risk (not suppressed)", formats.label)
-    sheet.write_number(row, 1, summaries.money_at_risk(result), formats.big_money)
+    row += 2
+    sheet.write_string(row, 0, "Totals", formats.heading)
+    row += 1
+    sheet.write_string(row, 0, "money at risk (each record once)", formats.label)
+    sheet.write_number(row, 1, headline.money_at_risk, formats.big_money)
+    sheet.write_string(row, 2, "not suppressed; roll-ups beside, not added; a customer's warnings once",
+                       formats.label)
+    row += 1
+    sheet.write_string(row, 0, "in salesperson roll-ups (not added)", formats.label)
+    sheet.write_number(row, 1, headline.rollups, formats.money)
+    sheet.write_string(row, 2, f"{headline.rollup_findings:,} roll-up finding(s)", formats.label)
     for label, value in facts:
         row += 1
         sheet.write_string(row, 0, label, formats.label)
@@ -202,8 +267,9 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
         sheet.write_string(row, col, header, formats.header)
     for record in patterns.to_dict(orient="records"):
         row += 1
+        label = pattern_label(record["pattern"])
         sheet.write_url(row, 0, _link(pattern_sheets[record["pattern"]], 0), formats.link,
-                        string=record["pattern"], tip=f"all {record['pattern']} findings")
+                        string=label, tip=f"all {label} findings")
         sheet.write_number(row, 1, float(record["risk_amount"]), formats.money)
         for col, key in enumerate(["findings", "new", "repeat", "suppressed"], start=2):
             sheet.write_number(row, col, int(record[key]))
@@ -216,8 +282,9 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
         sheet.write_string(row, col, header, formats.header)
     for record in summaries.by_salesperson(result).to_dict(orient="records"):
         row += 1
+        patterns_text = ", ".join(pattern_label(p) for p in str(record["patterns"] or "").split(", ") if p)
         values = [record["salesperson_id"], float(record["risk_amount"]), int(record["findings"]), record["name"],
-                  record["region"], int(record["new"]), int(record["repeat"]), record["patterns"]]
+                  record["region"], int(record["new"]), int(record["repeat"]), patterns_text]
         for col, value in enumerate(values):
             _write_value(sheet, row, col, value, "risk_amount" if col == 1 else "", formats)
 
@@ -232,7 +299,8 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
         row += 1
         target = pattern_sheets[record["pattern"]]
         sheet.write_url(row, 0, _link(target, row_of[record["exception_id"]]), formats.link,
-                        string=f"{record['pattern']} #{record['rank']}", tip=f"row of {record['exception_id']}")
+                        string=f"{pattern_label(record['pattern'])} #{record['rank']}",
+                        tip=f"row of {record['exception_id']}")
         sheet.write_number(row, 1, float(record["risk_amount"]), formats.money)
         sheet.write_number(row, 2, int(record["rank"]))
         sheet.write_number(row, 3, float(record["score"]), formats.score)
@@ -250,9 +318,42 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
             sheet.write_string(row, col, header, formats.header)
         for record in not_run.to_dict(orient="records"):
             row += 1
+            record = {**record, "pattern": pattern_label(record["pattern"]) if record.get("pattern") else None}
             for col, key in enumerate(["detector", "pattern", "status", "reason"]):
                 _write_value(sheet, row, col, record.get(key), key, formats)
     sheet.activate()
+
+
+def _worklist(sheet, formats: _Formats, result: RunResult, pattern_sheets: dict[str, str],
+              row_of: dict[str, int], row: int) -> int:
+    """The findings to act on first (``summaries.worklist``) from ``row``, each linked to its row on its
+    pattern sheet; returns the last row written."""
+    work = summaries.worklist(result)
+    sheet.write_string(row, 0, "Act on these first", formats.heading)
+    sheet.write_string(row, 2, "the top of the ranked list, not suppressed, a customer's warnings once; "
+                               "click a line for the finding's row", formats.label)
+    row += 1
+    if work.empty:
+        sheet.write_string(row, 0, "No finding to act on.")
+        return row
+    for col, header in enumerate(["what", "money at risk", "rank", "salesperson", "customer", "", "",
+                                  "what to check"]):
+        if header:
+            sheet.write_string(row, col, header, formats.header)
+    for record in work.to_dict(orient="records"):
+        row += 1
+        what = record["what"] + (" (roll-up, not added)" if record["rollup"] else "")
+        sheet.write_url(row, 0, _link(pattern_sheets[record["pattern"]], row_of[record["exception_id"]]),
+                        formats.link, string=what, tip=f"row of {record['exception_id']}")
+        sheet.write_number(row, 1, record["risk_amount"], formats.money)
+        sheet.write_number(row, 2, record["rank"])
+        for col, (name, key) in enumerate([("salesperson", "salesperson_id"), ("customer", "customer_id")],
+                                          start=3):
+            text = f"{record[name]} ({record[key]})" if record[name] else record[key]
+            if text:
+                sheet.write_string(row, col, text)
+        sheet.write_string(row, 7, record["check_next"], formats.wrap)
+    return row
 
 
 def write_excel(result: RunResult, out: Path) -> list[Path]:
@@ -266,7 +367,7 @@ def write_excel(result: RunResult, out: Path) -> list[Path]:
     exceptions = result.exceptions
     order = summaries.by_pattern(result)["pattern"].tolist()
     fixed = {"Summary", "Exceptions", "Resolved", "Detectors", "Data quality"}
-    pattern_sheets = _sheet_names(order, fixed)
+    pattern_sheets = _sheet_names(order, fixed, label=_pattern_sheet_name)
     row_of = {}  # exception_id -> its 0-based row on its pattern sheet
     for pattern in order:
         ids = exceptions.loc[exceptions["pattern"] == pattern, "exception_id"]
@@ -276,8 +377,8 @@ def write_excel(result: RunResult, out: Path) -> list[Path]:
     for pattern in order:
         _table_sheet(book, formats, pattern_sheets[pattern],
                      _exceptions_frame(result, exceptions[exceptions["pattern"] == pattern]))
-    _table_sheet(book, formats, "Resolved", frame_as_text(result.resolved))
-    _table_sheet(book, formats, "Detectors", result.detector_runs)
+    _table_sheet(book, formats, "Resolved", frame_as_text(_with_pattern_names(result.resolved)))
+    _table_sheet(book, formats, "Detectors", _with_pattern_names(result.detector_runs))
     _table_sheet(book, formats, "Data quality", result.data_quality)
     view_names = sorted(n for n, f in (result.views or {}).items() if isinstance(f, pd.DataFrame))
     for name, sheet_name in _sheet_names(view_names, fixed | set(pattern_sheets.values())).items():

@@ -23,11 +23,12 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from audit.contract import PATTERN_TABLE, pattern_label
 from audit.evidence import json_text
 from audit.result import RunResult
 from reports import summaries
 from reports.chart_text import chart_text, chart_texts
-from reports.network import link_graph, network_figure
+from reports.network import link_graph, network_figure, node_names
 from reports.timeline import EventTable, events, flagged_records
 
 REPORT_NAME = "report.html"
@@ -126,8 +127,22 @@ def _display(value, numeric: bool) -> str:
     return str(value)
 
 
-def table(frame: pd.DataFrame | None, max_rows: int = MAX_TABLE_ROWS) -> dict:
-    """A frame as display strings: columns, rows, which columns are numeric, rows shown of total."""
+def pattern_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``pattern`` column (and a comma-separated ``patterns`` column) in human names."""
+    frame = frame.copy()
+    if "pattern" in frame:
+        frame["pattern"] = frame["pattern"].map(lambda p: pattern_label(p) if isinstance(p, str) and p else p)
+    if "patterns" in frame:
+        frame["patterns"] = frame["patterns"].map(
+            lambda text: ", ".join(pattern_label(p.strip()) for p in text.split(",")) if isinstance(text, str)
+            and text else text)
+    return frame
+
+
+def table(frame: pd.DataFrame | None, max_rows: int = MAX_TABLE_ROWS, filter_values: list | None = None) -> dict:
+    """A frame as display strings: columns, rows, which columns are numeric, rows shown of total.
+    ``filter_values``: per row, the value a link in the table's filter column filters on (when the shown
+    text is not the value itself, e.g. a pattern's human name)."""
     if frame is None:
         frame = pd.DataFrame()
     frame = frame.reset_index(drop=True)
@@ -137,7 +152,8 @@ def table(frame: pd.DataFrame | None, max_rows: int = MAX_TABLE_ROWS) -> dict:
     rows = [[_display(v.item() if hasattr(v, "item") else v, n) for v, n in zip(row, numeric, strict=True)]
             for row in shown.itertuples(index=False, name=None)]
     return {"columns": [str(c) for c in frame.columns], "labels": [LABELS.get(str(c), str(c)) for c in frame.columns],
-            "rows": rows, "numeric": numeric, "total": len(frame), "shown": len(rows)}
+            "rows": rows, "numeric": numeric, "total": len(frame), "shown": len(rows),
+            "filter_values": [str(v) for v in filter_values[:len(rows)]] if filter_values is not None else None}
 
 
 def _bar_figure(labels: list[str], values: list[float], hover: list[str], keys: list[str], colour: str,
@@ -156,10 +172,11 @@ def _bar_figure(labels: list[str], values: list[float], hover: list[str], keys: 
 def _summary_figures(result: RunResult, patterns: pd.DataFrame, people: pd.DataFrame) -> dict:
     figures = {}
     if len(patterns):
+        labels = [pattern_label(p) for p in patterns["pattern"]]
         figures["fig-pattern"] = _bar_figure(
-            patterns["pattern"].tolist(), patterns["risk_amount"].astype(float).round(2).tolist(),
+            labels, patterns["risk_amount"].astype(float).round(2).tolist(),
             [f"{p}: {_money(r)} in {f:,} finding(s)" for p, r, f in
-             zip(patterns["pattern"], patterns["risk_amount"], patterns["findings"], strict=True)],
+             zip(labels, patterns["risk_amount"], patterns["findings"], strict=True)],
             patterns["pattern"].tolist(), "#33658a", 60 + 26 * len(patterns))
     if len(people):
         top = people.head(TOP_SALESPEOPLE_CHART)
@@ -177,7 +194,8 @@ def _summary_figures(result: RunResult, patterns: pd.DataFrame, people: pd.DataF
         for pattern in summaries.by_pattern(result)["pattern"]:
             part = trend[trend["pattern"] == pattern].set_index("period")
             # the name comes in through %{fullData.name}: text in a hovertemplate would be read as a template
-            data.append({"type": "bar", "name": chart_text(pattern), "x": labels,
+            # the name is the human one; ``meta`` carries the pattern the report filters on when clicked
+            data.append({"type": "bar", "name": chart_text(pattern_label(pattern)), "meta": pattern, "x": labels,
                          "y": [round(float(part["risk_amount"].get(p, 0.0)), 2) for p in periods],
                          "customdata": [int(part["findings"].get(p, 0)) for p in periods],
                          "hovertemplate": "%{fullData.name}<br>%{x}: %{y:,.0f} in %{customdata} finding(s)"
@@ -251,8 +269,9 @@ def _entity_pages(result: RunResult, kind: str, rollup: pd.DataFrame, timeline: 
         if len(own):
             fig_id = f"tl-{anchor}"
             figures[fig_id] = drawn.figure(own)
+        patterns = ", ".join(pattern_label(p) for p in str(row["patterns"] or "").split(", ") if p)
         pages.append({"id": entity_id, "name": row.get("name") or "", "anchor": anchor, "fig": fig_id,
-                      "findings": row["findings"], "risk_amount": row["risk_amount"], "patterns": row["patterns"],
+                      "findings": row["findings"], "risk_amount": row["risk_amount"], "patterns": patterns,
                       "events": len(own), "flagged_events": int(drawn.flagged[own].sum()) if len(own) else 0,
                       "info": _info(records.get(entity_id), columns)})
     return pages
@@ -275,8 +294,12 @@ def _links(result: RunResult, figures: dict) -> dict | None:
     if not isinstance(links, pd.DataFrame) or not {"source", "target"} <= set(links.columns):
         return None
     graph = link_graph(links)
-    figures["fig-network"] = network_figure(graph, flagged_records(result.exceptions), title="Entity links")
-    return {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(), "table": table(links)}
+    frames = getattr(result.tables, "frames", None) or {}
+    figures["fig-network"] = network_figure(graph, flagged_records(result.exceptions), title="Entity links",
+                                            names=node_names(frames))
+    # one scope for every count: the links are the table's rows; a pair of entities can share several
+    # things (phone and address), so the drawing joins fewer pairs than there are links
+    return {"nodes": graph.number_of_nodes(), "pairs": graph.number_of_edges(), "table": table(links)}
 
 
 def render_html(result: RunResult) -> str:
@@ -284,6 +307,8 @@ def render_html(result: RunResult) -> str:
     manifest = result.manifest or {}
     patterns = summaries.by_pattern(result)
     people = summaries.by_salesperson(result)
+    worklist = summaries.worklist(result)
+    headline = summaries.headline(result.exceptions)
     customers = summaries.by_customer(result)
     figures = _summary_figures(result, patterns, people)
     timeline = events(result)
@@ -304,6 +329,7 @@ def render_html(result: RunResult) -> str:
                           "anchor": cu_anchor.get(i)}
                       for i in sorted(set(ids["customer_id"].dropna()) | set(cu_anchor))},
         "currency": result.policy.currency if result.policy is not None else "",
+        "patterns": {name: pattern_label(name) for name in [*PATTERN_TABLE, *ids["pattern"].dropna().unique()]},
     }
     detectors = result.detector_runs if result.detector_runs is not None else pd.DataFrame()
     not_run = detectors[detectors["status"] != "ran"] if "status" in detectors else detectors
@@ -318,19 +344,21 @@ def render_html(result: RunResult) -> str:
         "failed": [{key: _display(record.get(key), False) for key in ("detector", "pattern", "reason")}
                    for record in result.failed.to_dict(orient="records")],
         "run_id": result.run_id, "manifest": manifest, "period": manifest.get("period"),
-        "currency": lookup["currency"], "status": status, "money_at_risk": summaries.money_at_risk(result),
+        "currency": lookup["currency"], "status": status, "money_at_risk": headline.money_at_risk,
+        "headline": headline, "worklist": worklist.to_dict(orient="records"),
+        "worklist_size": summaries.WORKLIST_SIZE,
         "findings": len(result.exceptions),
         "detectors_ran": int((detectors["status"] == "ran").sum()) if "status" in detectors else 0,
         "detectors_not_run": int((detectors["status"] == "not run").sum()) if "status" in detectors else 0,
         "detectors_failed": int((detectors["status"] == "failed").sum()) if "status" in detectors else 0,
-        "patterns": table(patterns, max_rows=10_000), "people": table(people.drop(columns=["new", "repeat",
-                                                                                          "suppressed"])),
-        "not_run": table(not_run[[c for c in ("kind", "detector", "pattern", "status", "reason")
-                                  if c in not_run]]),
-        "detectors": table(detectors, max_rows=10_000),
+        "patterns": table(pattern_names(patterns), max_rows=10_000, filter_values=patterns["pattern"].tolist()),
+        "people": table(pattern_names(people.drop(columns=["new", "repeat", "suppressed"]))),
+        "not_run": table(pattern_names(not_run[[c for c in ("kind", "detector", "pattern", "status", "reason")
+                                                if c in not_run]])),
+        "detectors": table(pattern_names(detectors), max_rows=10_000),
         "coverage": table(summaries.coverage(result), max_rows=10_000),
         "dq_summary": table(summaries.data_quality_summary(result)), "dq_rows": table(result.data_quality),
-        "resolved": table(result.resolved[resolved_columns]),
+        "resolved": table(pattern_names(result.resolved[resolved_columns])),
         "salesperson_pages": salesperson_pages, "customer_pages": customer_pages,
         "salespeople_with_findings": len(people), "customers_with_findings": len(customers),
         "max_entity_pages": MAX_ENTITY_PAGES,

@@ -8,6 +8,8 @@ least ``source``, ``target`` and ``kind``; optional ``source_type`` / ``target_t
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import pandas as pd
 
@@ -19,6 +21,33 @@ PALETTE = ["#33658a", "#f6ae2d", "#2f9c5a", "#9b5de5", "#86bbd8", "#758e4f", "#5
 NODE_COLOURS = {"customer": "#4f7cac", "salesperson": "#f6ae2d", "employee": "#2f9c5a"}
 FLAG_COLOUR = "#d1495b"
 LAYOUT_SEED = 7  # fixed, so the same links are drawn the same way in every report
+LABEL_CHARS = 18  # a node's name is shortened to this beside the node (whole on hover)
+LABEL_ALL_UP_TO = 150  # nodes; above, only those named in a finding and the most linked are labelled
+LABEL_MOST_LINKED = 60
+
+
+def short_label(text: str, chars: int = LABEL_CHARS) -> str:
+    """``text`` cut to ``chars`` characters at a word boundary when one is near, with an ellipsis."""
+    text = " ".join(str(text).split())
+    if len(text) <= chars:
+        return text
+    cut = text[:chars - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= len(cut) - 4 else cut).rstrip(" ,;-") + "…"
+
+
+def node_names(frames: dict) -> dict[str, str]:
+    """``type:id`` -> name for the customers, salespeople and employees of a run's tables (those present)."""
+    names = {}
+    for table, node_type in (("customers", "customer"), ("salespeople", "salesperson"), ("employees", "employee")):
+        frame = frames.get(table)
+        key = f"{node_type}_id"
+        if not isinstance(frame, pd.DataFrame) or key not in frame or "name" not in frame:
+            continue
+        for entity_id, name in zip(frame[key], frame["name"], strict=True):
+            if isinstance(name, str) and name.strip():
+                names[f"{node_type}:{entity_id}"] = name.strip()
+    return names
 
 
 def _node_type(node: str, given) -> str:
@@ -86,15 +115,43 @@ def _capped(graph: nx.Graph, flagged: set[str], max_nodes: int) -> nx.Graph:
     return kept
 
 
+def _layout(graph: nx.Graph) -> dict[str, tuple[float, float]]:
+    """Node positions: each connected component laid out on its own (spring layout, fixed seed) in a cell
+    of a grid, the largest first, a cell's size growing with its component's, so that small groups do not
+    pile up in one ring and their names stay legible."""
+    components = sorted((sorted(c) for c in nx.connected_components(graph)), key=lambda c: (-len(c), c[0]))
+    columns = max(1, math.ceil(math.sqrt(len(components))))
+    position, x, y, row_height = {}, 0.0, 0.0, 0.0
+    for index, nodes in enumerate(components):
+        if index and index % columns == 0:
+            x, y, row_height = 0.0, y - row_height, 0.0
+        size = 1.0 + 0.35 * math.sqrt(len(nodes) - 1)
+        part = nx.Graph()
+        part.add_nodes_from(nodes)
+        part.add_edges_from((a, b) for a, b in graph.edges(nodes) if a in part and b in part)
+        placed = nx.spring_layout(part, seed=LAYOUT_SEED, scale=size * 0.4,
+                                  k=1.5 / max(len(nodes), 1) ** 0.5) if len(nodes) > 1 else {nodes[0]: (0.0, 0.0)}
+        for node in nodes:
+            px, py = placed[node]
+            position[node] = (x + size / 2 + float(px), y - size / 2 + float(py))
+        x += size
+        row_height = max(row_height, size)
+    return position
+
+
 def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: int = 400,
-                   title: str = "") -> dict:
+                   title: str = "", names: dict[str, str] | None = None) -> dict:
     """A plotly figure (dict) of ``graph``: links coloured by kind, nodes by type and sized by degree,
-    nodes named in a finding outlined in red. At most ``max_nodes`` nodes (whole components)."""
+    nodes named in a finding outlined in red, each node labelled with its name (``names``, by node; else
+    its id) shortened. At most ``max_nodes`` nodes (whole components); above ``LABEL_ALL_UP_TO`` nodes only
+    those named in a finding and the ``LABEL_MOST_LINKED`` most linked carry a label (every node's hover
+    names it)."""
     flagged = flagged or set()
+    names = names or {}
     shown = _capped(graph, flagged, max_nodes) if graph.number_of_nodes() > max_nodes else graph
     if shown.number_of_nodes() == 0:
         return {"data": [], "layout": {"title": {"text": chart_text(title or "no links")}, "height": 200}}
-    position = nx.spring_layout(shown, seed=LAYOUT_SEED, k=1.5 / max(shown.number_of_nodes(), 1) ** 0.5)
+    position = _layout(shown)
     traces = []
     kinds = sorted({k for _, _, d in shown.edges(data=True) for k in d["kinds"]})
     for index, kind in enumerate(kinds):
@@ -116,18 +173,24 @@ def network_figure(graph: nx.Graph, flagged: set[str] | None = None, max_nodes: 
                        "marker": {"size": 6, "color": colour, "opacity": 0.3}, "showlegend": False,
                        "legendgroup": chart_text(kind)})
     types = sorted({d["type"] for _, d in shown.nodes(data=True)})
-    labelled = shown.number_of_nodes() <= 80  # ids written beside the nodes while they stay legible
+    if shown.number_of_nodes() <= LABEL_ALL_UP_TO:
+        labelled = set(shown.nodes)
+    else:  # legible: the flagged and the most linked (ties by name, so the choice does not vary)
+        by_degree = sorted(shown.nodes, key=lambda n: (-shown.degree(n), n))
+        labelled = (flagged & set(shown.nodes)) | set(by_degree[:LABEL_MOST_LINKED])
     for index, node_type in enumerate(types):
         nodes = sorted(n for n, d in shown.nodes(data=True) if d["type"] == node_type)
         degree = [shown.degree(n) for n in nodes]
+        label = {n: names.get(n) or n.partition(":")[2] or n for n in nodes}
         traces.append({
-            "type": "scatter", "mode": "markers+text" if labelled else "markers", "name": chart_text(node_type),
+            "type": "scatter", "mode": "markers+text", "name": chart_text(node_type),
             "x": [round(float(position[n][0]), 4) for n in nodes],
             "y": [round(float(position[n][1]), 4) for n in nodes],
-            "hovertext": [f"{chart_text(n)}<br>{d} link(s)" + ("<br>named in a finding" if n in flagged else "")
+            "hovertext": [(f"{chart_text(names[n])}<br>" if n in names else "") + f"{chart_text(n)}<br>{d} link(s)"
+                          + ("<br>named in a finding" if n in flagged else "")
                           for n, d in zip(nodes, degree, strict=True)],
-            **({"text": [chart_text(n.partition(":")[2] or n) for n in nodes], "textposition": "top center",
-                "textfont": {"size": 10}} if labelled else {}),
+            "text": [chart_text(short_label(label[n])) if n in labelled else "" for n in nodes],
+            "textposition": "top center", "textfont": {"size": 10},
             "hoverinfo": "text",
             "marker": {"size": [min(8 + 3 * d, 30) for d in degree],
                        "color": NODE_COLOURS.get(node_type, PALETTE[(index + 3) % len(PALETTE)]),

@@ -1,15 +1,21 @@
 """Roll-ups of a run's exceptions for the reports and notebooks: by pattern, salesperson, customer, month.
 
 Money at risk is the sum of ``risk_amount`` over findings that are not suppressed (a reviewed and
-accepted finding is no longer at risk); counts include every status so nothing disappears. Two findings
-on the same record both count: the figures say how much the findings put at risk, not a netted exposure.
+accepted finding is no longer at risk); counts include every status so nothing disappears. The roll-ups
+by pattern, salesperson, customer and month say how much the findings put at risk, not a netted exposure.
+The headline (:func:`headline`) counts each record once: salesperson roll-ups are shown beside it, and a
+customer's distress episode (its early warning and its alert) counts once, at its largest finding.
+:func:`worklist` is the first screen of the report and the workbook: the findings to act on first.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import pandas as pd
 
-from audit.contract import EXCEPTION_STATUSES
+from audit.contract import EXCEPTION_STATUSES, pattern_label
 from audit.result import RunResult
 from audit.runner import pattern_coverage
 
@@ -114,7 +120,109 @@ def status_counts(result: RunResult) -> dict[str, int]:
 
 
 def money_at_risk(result: RunResult) -> float:
+    """The plain sum over findings not suppressed (roll-ups and repeated warnings included); the report's
+    headline is :func:`headline`."""
     return float(_at_risk(result.exceptions).sum()) if len(result.exceptions) else 0.0
+
+
+# Detectors whose findings add up other findings (their money is already in those findings): SPR-01 sums a
+# salesperson's fraud findings, DST-02 a salesperson's portfolio of distressed customers.
+ROLLUP_DETECTORS = frozenset({"SPR-01", "DST-02"})
+# Patterns whose findings on one customer are stages of one episode (early warning, alert): counted once.
+EPISODE_PATTERNS = frozenset({"customer_distress"})
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The money at risk of a run counted once per record.
+
+    ``money_at_risk``: findings not suppressed, less the roll-ups, with each customer's episode counted at
+    its largest finding; ``rollups``: what the roll-up findings sum (shown beside, never added);
+    ``episode_repeats``: what the other stages of episodes would have added; ``findings_counted``: how many
+    findings the headline sums."""
+
+    money_at_risk: float
+    rollups: float
+    rollup_findings: int
+    episode_repeats: float
+    findings_counted: int
+
+
+def _is_rollup(exceptions: pd.DataFrame) -> pd.Series:
+    return exceptions["detector"].isin(ROLLUP_DETECTORS)
+
+
+def _episode_key(exceptions: pd.DataFrame) -> pd.Series:
+    """pattern|customer for the findings that are a stage of a customer's episode, else the finding's id."""
+    staged = exceptions["pattern"].isin(EPISODE_PATTERNS) & (exceptions["entity_type"] == "customer") \
+        & exceptions["customer_id"].notna()
+    key = exceptions["pattern"].astype(str) + "|" + exceptions["customer_id"].astype(str)
+    return key.where(staged, "id|" + exceptions["exception_id"].astype(str))
+
+
+def headline(exceptions: pd.DataFrame) -> Headline:
+    """The headline money at risk of ``exceptions`` (a run's findings), each record counted once."""
+    if exceptions.empty:
+        return Headline(0.0, 0.0, 0, 0.0, 0)
+    live = exceptions[exceptions["status"] != "suppressed"]
+    risk = live["risk_amount"].astype(float).fillna(0.0)
+    rollup = _is_rollup(live)
+    counted = live[~rollup].assign(_risk=risk[~rollup], _key=_episode_key(live[~rollup]))
+    largest = counted.groupby("_key", sort=False)["_risk"].max()
+    return Headline(money_at_risk=float(largest.sum()), rollups=float(risk[rollup].sum()),
+                    rollup_findings=int(rollup.sum()),
+                    episode_repeats=float(counted["_risk"].sum() - largest.sum()),
+                    findings_counted=len(largest))
+
+
+# The evidence key a wording function fills with what to check next (the document to pull, the person to
+# ask). Until a pattern's wording carries it, the worklist shows the finding's title in its place.
+CHECK_NEXT_KEY = "check_next"
+WORKLIST_SIZE = 20
+WORKLIST_COLUMNS = ["rank", "exception_id", "pattern", "what", "salesperson_id", "salesperson", "customer_id",
+                    "customer", "risk_amount", "check_next", "rollup"]
+
+
+def check_next(evidence, title) -> str:
+    """What to check next for a finding: its evidence's ``check_next`` sentence, else its title."""
+    if isinstance(evidence, str):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            evidence = None
+    sentence = evidence.get(CHECK_NEXT_KEY) if isinstance(evidence, dict) else None
+    if isinstance(sentence, str) and sentence.strip():
+        return sentence.strip()
+    return "" if title is None or (not isinstance(title, str) and pd.isna(title)) else str(title)
+
+
+def worklist(result: RunResult, size: int = WORKLIST_SIZE) -> pd.DataFrame:
+    """The findings to act on first, one line each: the top ``size`` of the ranked list that are not
+    suppressed, a customer's episode once (its highest-ranked stage). Columns: rank, exception_id, pattern,
+    what (the pattern's human name), salesperson_id, salesperson (name), customer_id, customer (name),
+    risk_amount, check_next, rollup (True for a roll-up finding, whose money is not added to the headline)."""
+    exceptions = result.exceptions
+    if exceptions.empty:
+        return pd.DataFrame(columns=WORKLIST_COLUMNS)
+    live = exceptions[exceptions["status"] != "suppressed"].sort_values("rank", kind="mergesort")
+    live = live[~_episode_key(live).duplicated()].head(size)
+    people = salesperson_info(result)["name"]
+    customers = customer_info(result)["name"]
+
+    def name(names: pd.Series, key) -> str:
+        value = names.get(key) if isinstance(key, str) else None
+        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+    rows = [{"rank": int(r["rank"]), "exception_id": r["exception_id"], "pattern": r["pattern"],
+             "what": pattern_label(r["pattern"]),
+             "salesperson_id": r["salesperson_id"] if isinstance(r["salesperson_id"], str) else "",
+             "salesperson": name(people, r["salesperson_id"]),
+             "customer_id": r["customer_id"] if isinstance(r["customer_id"], str) else "",
+             "customer": name(customers, r["customer_id"]),
+             "risk_amount": float(r["risk_amount"]) if pd.notna(r["risk_amount"]) else 0.0,
+             "check_next": check_next(r["evidence"], r["title"]), "rollup": r["detector"] in ROLLUP_DETECTORS}
+            for r in live.to_dict(orient="records")]
+    return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
 
 
 def data_quality_summary(result: RunResult) -> pd.DataFrame:

@@ -37,8 +37,11 @@ def report_result():
     tables = copy.deepcopy(result.tables)
     customers = tables.frames["customers"]
     customers.loc[customers["customer_id"] == "C2", "name"] = HOSTILE
+    # wider and longer than the screen
+    wide = pd.DataFrame({f"column_number_{i}": [123_456_789.0 * (i + row) for row in range(200)] for i in range(30)})
     views = {"aging_by_customer": pd.DataFrame({"customer_id": ["C1", "C3"], "current": [1.5e6, 0.0],
                                                 "days_31_60": [0.0, 2.0e6]}),
+             "aging_wide": wide,
              "entity_links": pd.DataFrame({"source": ["customer:C1", "customer:C3"],
                                            "target": ["customer:C3", "salesperson:S2"],
                                            "kind": ["shared_phone", "shared_address"]})}
@@ -67,6 +70,19 @@ def test_report_filters_sorts_and_draws_offline(report_result, tmp_path):
             page.wait_for_selector("#summary [data-fig='fig-pattern'] .main-svg")
             assert page.locator("#summary [data-fig='fig-trend'].js-plotly-plot").count() == 1
             page.screenshot(path=tmp_path / "summary.png", full_page=True)
+            # the first screen is the worklist: above the totals, within the first view
+            worklist = page.locator("#worklist").bounding_box()
+            assert worklist["y"] < page.locator(".card.risk").bounding_box()["y"] and worklist["y"] < 400
+            assert page.locator("#t-worklist tbody tr").count() == min(20, len(exceptions))
+            # no plotly toolbar over the charts' top bars, even under the pointer
+            page.hover("#summary [data-fig='fig-pattern']")
+            assert page.locator("#summary .modebar").count() == 0
+            # a worklist line opens its finding in the exception list
+            first = exceptions[exceptions["status"] != "suppressed"].sort_values("rank").iloc[0]
+            page.locator("#t-worklist a.finding-link").first.click()
+            assert page.locator("#exceptions").is_visible()
+            assert first["explanation"][:60] in page.locator("#exc-table tr.detail").inner_text()
+            page.click("#tabs a[href='#summary']")
 
             page.click("#tabs a[href='#exceptions']")
             rows = page.locator("#exc-table tbody tr.exc-row")
@@ -75,7 +91,7 @@ def test_report_filters_sorts_and_draws_offline(report_result, tmp_path):
             shipments = exceptions[exceptions["pattern"] == "unbilled_shipment"]
             assert rows.count() == len(shipments) < len(exceptions)
             assert page.locator("#exc-table tbody tr.exc-row td:nth-child(3)").all_inner_texts() == \
-                ["unbilled_shipment"] * len(shipments)
+                ["Shipment without an invoice"] * len(shipments)  # the pattern's human name
             assert page.inner_text("#exc-count") == f"{len(shipments)} of {len(exceptions)} findings"
             page.select_option("#f-pattern", "")
             page.select_option("#f-region", "North")  # region comes from the salespeople table
@@ -113,6 +129,16 @@ def test_report_filters_sorts_and_draws_offline(report_result, tmp_path):
             page.wait_for_selector("#links .chart .main-svg")
             page.click("#tabs a[href='#analyses']")
             assert page.locator("#view-aging_by_customer tbody tr").count() == 2
+            # a wide, long table scrolls inside its card: nothing runs past the card's right edge, and its
+            # scroll bar is on the screen, not 200 rows down
+            page.click("#view-aging_wide > summary")
+            card = page.locator("#view-aging_wide").bounding_box()
+            wrap = page.locator("#view-aging_wide .table-wrap")
+            box = wrap.bounding_box()
+            assert box["x"] + box["width"] <= card["x"] + card["width"] + 1
+            assert wrap.evaluate("w => w.scrollWidth > w.clientWidth && w.scrollHeight > w.clientHeight")
+            assert box["height"] <= 0.8 * page.viewport_size["height"]
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         finally:
             browser.close()
     assert errors == [], errors

@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 
 import audit
 from audit.cli import app
-from audit.contract import PATTERNS
+from audit.contract import PATTERNS, pattern_label
 from audit.registry import writers
 from audit.result import RunResult
 from reports import html as html_report
-from reports.excel import write_excel
+from reports import summaries
+from reports.excel import readable_sheet_name, write_excel
 from reports.html import render_html, write_html
 from reports.runs import load_run
 from reports.timeline import _iso_text
@@ -116,6 +117,62 @@ def test_views_rendered_generically_and_links_drawn(rich_result):
                                                                            "cheque_drawer"}
 
 
+def test_summary_opens_on_the_worklist_then_the_headline(rich_result):
+    page = render_html(rich_result)
+    summary = page[page.index('<section class="page" id="summary">'):page.index('<section class="page" id="exceptions">')]
+    # the findings to act on come first, then the totals, then the charts
+    assert summary.index("Act on these first") < summary.index('class="card risk"') < summary.index("fig-pattern")
+    work = summaries.worklist(rich_result)
+    rows = re.findall(r'<tr data-id="([0-9a-f]+)">', summary)
+    assert rows == work["exception_id"].tolist() and len(rows) == min(20, len(rich_result.exceptions))
+    first = summary[summary.index(f'<tr data-id="{rows[0]}">'):]
+    first = first[:first.index("</tr>")]
+    assert work["what"].iloc[0] in first and f'{work["risk_amount"].iloc[0]:,.0f}' in first
+    assert 'class="finding-link"' in first
+    headline = summaries.headline(rich_result.exceptions).money_at_risk
+    card = re.search(r'<div class="card risk"><div class="v">([\d,]+)</div>', summary).group(1)
+    assert card == f"{headline:,.0f}"
+
+
+def test_patterns_by_their_human_names_and_no_toolbar_over_the_charts(rich_result):
+    page = render_html(rich_result)
+    lookup = _json_block(page, "data-lookup")
+    assert lookup["patterns"]["price_deviation"] == "Price off the list"
+    figures = _json_block(page, "data-figures")
+    assert "Price off the list" in figures["fig-pattern"]["data"][0]["y"]
+    assert "price_deviation" in figures["fig-pattern"]["data"][0]["customdata"]  # the click still filters
+    trend = [t for t in figures["fig-trend"]["data"] if t["type"] == "bar"]
+    assert {t["meta"] for t in trend} == set(rich_result.exceptions["pattern"])
+    assert {t["name"] for t in trend} == {pattern_label(p) for p in rich_result.exceptions["pattern"]}
+    by_pattern = page[page.index('id="t-patterns"'):]
+    by_pattern = by_pattern[:by_pattern.index("</table>")]
+    assert 'data-value="price_deviation">Price off the list</a>' in by_pattern
+    assert ">price_deviation<" not in by_pattern
+    assert "displayModeBar: false" in page
+
+
+def test_entity_graph_names_its_nodes_and_its_counts_agree(rich_result):
+    links = rich_result.views["entity_links"]
+    doubled = pd.concat([links, links.assign(kind="shared_name")], ignore_index=True)  # two kinds per pair
+    page = render_html(replace(rich_result, views={**rich_result.views, "entity_links": doubled}))
+    section = page[page.index('<section class="page" id="links">'):]
+    assert "6 links (shared phone" in section and "join 5 entities in 3 pairs" in section
+    assert "All 6 links" in section
+    network = _json_block(page, "data-figures")["fig-network"]
+    labels = [text for trace in network["data"] if trace.get("mode") == "markers+text" for text in trace["text"]]
+    names = rich_result.tables.frames["customers"].set_index("customer_id")["name"]
+    assert names["C1"] in labels  # the customer's name, not its id
+    assert "C9" in labels  # a node the ledger does not name keeps its id
+
+
+def test_node_labels_are_shortened():
+    from reports.network import short_label
+
+    assert short_label("Ghorbani Distribution Company") == "Ghorbani Distribu…"  # 18 characters
+    assert short_label("Zargar-Moghaddam Store Number 2") == "Zargar-Moghaddam…"  # cut at a word
+    assert short_label("  Day   Mart ") == "Day Mart"
+
+
 def test_ledger_text_cannot_break_out_of_the_page(rich_result):
     page = render_html(rich_result)
     assert HOSTILE not in page and "<img src=x" not in page
@@ -149,11 +206,12 @@ def test_workbook_sheets_frozen_filtered_formatted_and_linked(rich_result, tmp_p
         title=rich_result.exceptions["title"].where(rich_result.exceptions["pattern"] != "price_deviation", "=1+1")))
     book = openpyxl.load_workbook(write_excel(result, tmp_path)[0])
     patterns = result.summary_by_pattern()["pattern"].tolist()
+    sheet_of = {p: readable_sheet_name(pattern_label(p)) for p in patterns}  # the human names
     assert book.sheetnames[:2] == ["Summary", "Exceptions"]
-    assert book.sheetnames[2:2 + len(patterns)] == patterns
-    assert {"Resolved", "Detectors", "Data quality", "aging_by_customer", "entity_links"} <= set(book.sheetnames)
+    assert book.sheetnames[2:2 + len(patterns)] == [sheet_of[p] for p in patterns]
+    assert {"Resolved", "Detectors", "Data quality", "Aging by customer", "Entity links"} <= set(book.sheetnames)
     for name in ["Exceptions", *patterns]:
-        sheet = book[name]
+        sheet = book[sheet_of.get(name, name)]
         rows = _pattern_rows(sheet)
         expected = result.exceptions if name == "Exceptions" else result.exceptions[result.exceptions["pattern"] == name]
         assert [r["exception_id"] for r in rows] == expected["exception_id"].tolist()
@@ -163,23 +221,53 @@ def test_workbook_sheets_frozen_filtered_formatted_and_linked(rich_result, tmp_p
         assert sheet.cell(2, header.index("risk_amount") + 1).number_format == "#,##0"
         assert sheet.cell(2, header.index("score") + 1).number_format == "0.00"
     # Text from the ledger is never a formula.
-    price = _pattern_rows(book["price_deviation"])
-    cell = book["price_deviation"].cell(2, [c.value for c in book["price_deviation"][1]].index("title") + 1)
+    detectors = _pattern_rows(book["Detectors"])
+    assert {r["what"] for r in detectors if r["pattern"] == "price_deviation"} == {"Price off the list"}
+    price_sheet = book["Price off the list"]
+    price = _pattern_rows(price_sheet)
+    assert {r["what"] for r in price} == {"Price off the list"}
+    cell = price_sheet.cell(2, [c.value for c in price_sheet[1]].index("title") + 1)
     assert price[0]["title"] == "=1+1" and cell.data_type == "s"
     summary = book["Summary"]
     links = {c.value: c.hyperlink.location for row in summary.iter_rows() for c in row if c.hyperlink}
     for pattern in patterns:
-        assert links[pattern] == f"'{pattern}'!A1"
+        assert links[pattern_label(pattern)] == f"'{sheet_of[pattern]}'!A1"
     # Each top finding links to its own row on its pattern sheet.
     for record in result.exceptions.to_dict(orient="records"):
-        location = links[f"{record['pattern']} #{record['rank']}"]
+        location = links[f"{pattern_label(record['pattern'])} #{record['rank']}"]
         sheet_name, cell_ref = location.rsplit("!", 1)
         target = book[sheet_name.strip("'")]
         row = int(cell_ref[1:])
         header = [c.value for c in target[1]]
         assert target.cell(row, header.index("exception_id") + 1).value == record["exception_id"]
-    money = next(row for row in summary.iter_rows() if row[0].value == "money at risk (not suppressed)")
-    assert money[1].value == pytest.approx(float(result.summary_by_pattern()["risk_amount"].sum()))
+    money = next(row for row in summary.iter_rows() if row[0].value == "money at risk (each record once)")
+    assert money[1].value == pytest.approx(summaries.headline(result.exceptions).money_at_risk)
+    # The summary opens on the worklist: its first lines are the top findings, linked to their rows.
+    cells = [row[0].value for row in summary.iter_rows(max_col=1)]
+    start = cells.index("Act on these first")
+    assert start < cells.index("Totals") < cells.index("What this audit could and could not check")
+    work = summaries.worklist(result)
+    first = summary.cell(start + 3, 1)
+    assert first.value.startswith(work["what"].iloc[0])
+    sheet_name, cell_ref = first.hyperlink.location.rsplit("!", 1)
+    target = book[sheet_name.strip("'")]
+    header = [c.value for c in target[1]]
+    assert target.cell(int(cell_ref[1:]), header.index("exception_id") + 1).value == work["exception_id"].iloc[0]
+
+
+def test_sheet_names_are_readable_short_and_unique():
+    from reports.excel import _sheet_names
+
+    long = ["confirmation_differences_by_salesperson", "confirmation_differences_by_customer",
+            "aging_by_customer", "Aging by customer"]
+    names = _sheet_names(long, {"Summary"})
+    assert names["confirmation_differences_by_salesperson"] == "Confirmation diffs by salesp."
+    assert names["confirmation_differences_by_customer"] == "Confirmation diffs by customer"
+    assert names["aging_by_customer"] == "Aging by customer"
+    assert names["Aging by customer"] == "Aging by customer (2)"
+    assert readable_sheet_name("Customer payment swapped for the salesperson's own") == \
+        "Customer payment swapped…"
+    assert len(readable_sheet_name("x" * 60)) == 31 and readable_sheet_name("odd[name]") == "Odd-name-"
 
 
 def test_month_over_month_status_and_resolved_in_report_and_workbook(mini_copy, tmp_path):

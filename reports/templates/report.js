@@ -7,6 +7,8 @@
   var parse = function (id) { return JSON.parse(document.getElementById(id).textContent); };
   var data = parse("data-exceptions"), lookup = parse("data-lookup"), figures = parse("data-figures");
   var money = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  // patterns are shown by their human names; filters and links keep the pattern's name
+  var patternName = function (p) { return (lookup.patterns || {})[p] || p; };
   var FILTER_KEYS = ["pattern", "salesperson_id", "region", "status", "period", "customer_id"];
 
   function el(tag, attrs, children) {
@@ -81,7 +83,7 @@
     });
     var info = el("dl", { class: "info" }, [
       el("dt", { text: "exception id" }), el("dd", {}, [el("code", { text: r.exception_id })]),
-      el("dt", { text: "detector" }), el("dd", { text: r.detector + " · " + r.pattern }),
+      el("dt", { text: "detector" }), el("dd", { text: r.detector + " · " + patternName(r.pattern) + " (" + r.pattern + ")" }),
       el("dt", { text: "entity" }), el("dd", { text: r.entity_type + " " + r.entity_id }),
       el("dt", { text: "salesperson" }), el("dd", {}, [entityLink("salesperson", r.salesperson_id)]),
       el("dt", { text: "customer" }), el("dd", {}, [entityLink("customer", r.customer_id)]),
@@ -103,7 +105,7 @@
       var tr = el("tr", { class: "exc-row" + (state.open[r.exception_id] ? " open" : ""), "data-id": r.exception_id }, [
         el("td", { class: "num", text: r.rank }),
         el("td", {}, [el("span", { class: "status " + r.status, text: r.status })]),
-        el("td", { text: r.pattern }),
+        el("td", { text: patternName(r.pattern) }),
         el("td", { text: r.title, title: r.explanation }),
         el("td", {}, [entityLink("salesperson", r.salesperson_id)]),
         el("td", { text: r.region }),
@@ -149,7 +151,7 @@
       return seen;
     }
     var patterns = unique("pattern");
-    options($("#f-pattern"), Object.keys(patterns).sort(), function (p) { return p + " (" + patterns[p] + ")"; });
+    options($("#f-pattern"), Object.keys(patterns).sort(function (a, b) { return patternName(a).localeCompare(patternName(b)); }), function (p) { return patternName(p) + " (" + patterns[p] + ")"; });
     var people = unique("salesperson_id");
     options($("#f-salesperson"), Object.keys(people).sort(), function (id) {
       var n = (lookup.salespeople[id] || {}).name; return (n ? n + " (" + id + ")" : id) + " · " + people[id];
@@ -215,7 +217,7 @@
       });
       body.append(el("tr", {}, [el("td", { class: "num", text: r.rank }),
         el("td", {}, [el("span", { class: "status " + r.status, text: r.status })]),
-        el("td", { text: r.pattern }), el("td", { title: r.explanation }, [link]), el("td", { text: r.period || "" }),
+        el("td", { text: patternName(r.pattern) }), el("td", { title: r.explanation }, [link]), el("td", { text: r.period || "" }),
         el("td", { class: "num", text: money.format(r.risk_amount) })]));
     });
     var head = el("thead", {}, [el("tr", {}, ["#", "status", "pattern", "finding", "period", "money at risk"].map(function (h, i) {
@@ -230,7 +232,8 @@
   }
 
   // ---------------------------------------------------------------- charts
-  var config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  // no toolbar over the charts' top bars (the charts are read, not edited; a PNG is one right-click away)
+  var config = { displaylogo: false, responsive: true, displayModeBar: false };
   function drawCharts(root) {
     $$(".chart[data-fig]", root).forEach(function (div) {
       if (div.dataset.drawn || div.offsetParent === null) return;
@@ -247,7 +250,7 @@
         else if (click === "salesperson") showFiltered({ salesperson_id: p.customdata });
         else if (click === "period") {
           var f = { period: p.x === "no period" ? "" : p.x };
-          if (p.data.type === "bar") f.pattern = p.data.name;
+          if (p.data.type === "bar") f.pattern = p.data.meta;
           showFiltered(f);
         }
       });
@@ -310,6 +313,8 @@
     if (d.matches && d.matches("details.entity") && d.open) { fillEntity(d); drawCharts(d); }
   }, true);
   document.addEventListener("click", function (e) {
+    var finding = e.target.closest && e.target.closest("a.finding-link");
+    if (finding) { e.preventDefault(); showFiltered({}, finding.dataset.id); return; }
     var a = e.target.closest && e.target.closest("a.filter-link");
     if (!a) return;
     e.preventDefault();

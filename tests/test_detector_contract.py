@@ -72,11 +72,16 @@ def test_the_check_fails_a_detector_that_flags_its_look_alike():
         code = "PRC-98"
 
         def find(self, data) -> pd.DataFrame:
+            # every invoice as if one line were 1.0 over the list; worded by PRC-01's own wording function
             invoices = data.frame("invoices")
+            line = {"line_no": 1, "product_id": "P", "quantity": 1.0, "unit_price": 2.0, "valid_price": 1.0,
+                    "source": "product list_price", "deviation_pct": 100.0, "deviation_amount": 1.0}
             rows = [{"entity_id": i, "salesperson_id": None, "customer_id": None, "period": "2025-04", "score": 1.0,
-                     "risk_amount": 1.0, "title": "Every invoice", "explanation": "Every invoice is reported, honest or not.",
-                     "evidence": {}, "related": []}
-                    for i in invoices["invoice_id"]]
+                     "risk_amount": 1.0, "related": [],
+                     "evidence": {"tolerance_pct": 0.5, "over_charge": 1.0, "under_charge": 0.0,
+                                  "worst_deviation_pct": 100.0, "lines": [line], "traces": {}},
+                     "facts": {"invoice_no": i, "invoice_date": when, "n_lines": 1, "fallback_only": True}}
+                    for i, when in zip(invoices["invoice_id"], invoices["invoice_date"], strict=True)]
             return pd.DataFrame(rows) if rows else empty_findings()
 
     with pytest.raises(DetectorCheckError, match="not-flagged case"):

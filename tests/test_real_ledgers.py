@@ -233,7 +233,8 @@ def test_a_gap_score_says_how_unusual_holes_that_wide_are_in_the_series():
                                         "quantity": "1", "unit_price": "100"} for n in numbers]),
         "products": pd.DataFrame([{"product_id": "P1", "name": "Tea"}]),
     }
-    found = get_detector("STD-03")().find(_data(frames))
+    detector = get_detector("STD-03")()
+    found = detector.worded(detector.find(_data(frames)))  # find computes; its pattern's wording writes the text
     assert list(found["entity_id"]) == ["1100"]
     traces = found["evidence"].iloc[0]["traces"]
     assert traces["unusual_in_series"] == pytest.approx(0.6 * (1 - (1 / 196) / 0.02), abs=1e-3)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.common import money
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import SALESPERSON_FEATURES, Feature, monthly_features, period_of
 from detectors.anomaly.records import FEATURE_RECORDS, month_records, related_for
+from detectors.wording import salesperson_anomaly
 
 
 class SalespersonBehaviourAnomaly(BehaviourAnomaly):
@@ -74,6 +74,7 @@ class SalespersonBehaviourAnomaly(BehaviourAnomaly):
 
     code = "ANO-01"
     pattern = "salesperson_anomaly"
+    wording = salesperson_anomaly.words
     entity_type = "salesperson"
     family = "anomaly"
     rank_weight = 0.001
@@ -129,27 +130,15 @@ class SalespersonBehaviourAnomaly(BehaviourAnomaly):
             period = period_of(pd.Series([row["ym"]])).iloc[0]
             salesperson = row["key"]
             name = names.get(salesperson)
-            who = f"Salesperson {salesperson}" + (f" ({name})" if isinstance(name, str) else "")
             groups = related_for(records, salesperson, row["ym"], drivers)
             mine = records[(records["key"].astype(str) == salesperson) & (records["ym"] == row["ym"])
                            & (records["kind"] == "invoice")]
             customers = mine.sort_values(["value", "record_id"], ascending=[False, True])["customer_id"]
-            explanation = (
-                f"{who} in {period} behaved unlike the other {self.population_words} "
-                f"({self.context_['population']} compared; anomaly score {anomaly['_score']:.3f}, top "
-                f"{100 * self.contamination:g} % cut-off {self.context_['cutoff']:.3f}): "
-                + "; ".join(self.driver_sentence(d) for d in drivers) + ". "
-                f"That month: {int(row['n_invoices'])} invoices, {money(row['net'])} net sales. "
-                + self.money_sentence(drivers, risk)
-                + " An unusual month is a lead for review, not a proof: look first at the records listed with it."
-            )
-            top = drivers[0]
             found.append({
                 "entity_id": salesperson, "salesperson_id": salesperson, "customer_id": None, "period": period,
                 "score": anomaly["_score"], "risk_amount": risk,
-                "title": f"Salesperson {salesperson}, {period}: unusual month — "
-                         f"{self.driver_short(top)}",
-                "explanation": explanation, "evidence": self.evidence(row, anomaly, risk),
+                "evidence": self.evidence(row, anomaly, risk),
+                "facts": self.facts(anomaly, name=name, n_invoices=int(row["n_invoices"]), net=row["net"]),
                 "related": related_ids(("salesperson", [salesperson]), *groups,
                                        ("customer", customers.drop_duplicates().head(10).tolist())),
             })

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.common import money
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import CUSTOMER_FEATURES, monthly_features, period_of
 from detectors.anomaly.records import FEATURE_RECORDS, month_records, related_for
+from detectors.wording import customer_anomaly
 
 
 class CustomerBehaviourAnomaly(BehaviourAnomaly):
@@ -66,6 +66,7 @@ class CustomerBehaviourAnomaly(BehaviourAnomaly):
 
     code = "ANO-02"
     pattern = "customer_anomaly"
+    wording = customer_anomaly.words
     entity_type = "customer"
     family = "anomaly"
     rank_weight = 0.001
@@ -114,32 +115,18 @@ class CustomerBehaviourAnomaly(BehaviourAnomaly):
             period = period_of(pd.Series([row["ym"]])).iloc[0]
             customer = row["key"]
             name = names.get(customer)
-            who = f"Customer {customer}" + (f" ({name})" if isinstance(name, str) else "")
             mine = records[(records["key"].astype(str) == customer) & (records["ym"] == row["ym"])
                            & (records["kind"] == "invoice") & (records["measure"] == "net")]
             sellers = mine["salesperson_id"].dropna().drop_duplicates().tolist()
             usual = row.get("usual_sales")
-            usual_words = (f" against a usual {money(usual)} a month" if pd.notna(usual) else
-                           " (too little history for a usual month)")
-            explanation = (
-                f"{who} in {period} looked unlike the other {self.population_words} "
-                f"({self.context_['population']} compared; anomaly score {anomaly['_score']:.3f}, top "
-                f"{100 * self.contamination:g} % cut-off {self.context_['cutoff']:.3f}): "
-                + "; ".join(self.driver_sentence(d) for d in drivers) + ". "
-                f"That month: {int(row['n_invoices'])} invoice(s), {money(row['net'])} of purchases{usual_words}"
-                + (f", invoiced by {', '.join(sellers)}" if sellers else "") + ". "
-                + self.money_sentence(drivers, risk)
-                + " An unusual month is a lead for review, not a proof: a customer heading for trouble, or a "
-                  "salesperson's favours to it, look like this, and so does an honest one-off."
-            )
             evidence = self.evidence(row, anomaly, risk)
             evidence["usual_monthly_purchases"] = None if pd.isna(usual) else float(usual)
             evidence["salespeople"] = sellers
             found.append({
                 "entity_id": customer, "salesperson_id": sellers[0] if len(sellers) == 1 else None,
                 "customer_id": customer, "period": period, "score": anomaly["_score"], "risk_amount": risk,
-                "title": f"Customer {customer}, {period}: unusual month — {self.driver_short(drivers[0])}",
-                "explanation": explanation, "evidence": evidence,
+                "evidence": evidence,
+                "facts": self.facts(anomaly, name=name, n_invoices=int(row["n_invoices"]), net=row["net"]),
                 "related": related_ids(("customer", [customer]), *related_for(records, customer, row["ym"], drivers),
                                        ("salesperson", sellers)),
             })

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.common import day, money, month_of
+from audit.common import month_of
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import INVOICE_FEATURES, invoice_features
+from detectors.wording import invoice_anomaly
 
 
 class InvoiceAnomaly(BehaviourAnomaly):
@@ -67,6 +68,7 @@ class InvoiceAnomaly(BehaviourAnomaly):
 
     code = "ANO-03"
     pattern = "invoice_anomaly"
+    wording = invoice_anomaly.words
     entity_type = "invoice"
     family = "anomaly"
     rank_weight = 0.001
@@ -105,19 +107,6 @@ class InvoiceAnomaly(BehaviourAnomaly):
             drivers = anomaly["_drivers"]
             risk = self.risk_amount(row, drivers)
             median = row["customer_median"]
-            usual = (f"; the customer's median invoice is {money(median)}" if pd.notna(median)
-                     else "; the customer has too few invoices for a usual amount")
-            explanation = (
-                f"Invoice {row['invoice_no']} of {day(row['invoice_date'])} to customer {row['customer_id']} "
-                f"(salesperson {row['salesperson_id']}), {money(row['net'])} net, is unlike the other "
-                f"{self.population_words} ({self.context_['population']} compared; anomaly score "
-                f"{anomaly['_score']:.3f}, top {100 * self.contamination:g} % cut-off "
-                f"{self.context_['cutoff']:.3f}): "
-                + "; ".join(self.driver_sentence(d) for d in drivers) + f"{usual}. "
-                + self.money_sentence(drivers, risk)
-                + " An unusual invoice is a lead for review, not a proof: compare it with its order, "
-                  "its delivery and the customer's confirmation."
-            )
             evidence = self.evidence(row, anomaly, risk)
             evidence.update({"invoice_no": row["invoice_no"], "net": float(row["net"]), "gross": float(row["gross"]),
                              "customer_median": None if pd.isna(median) else float(median),
@@ -126,8 +115,7 @@ class InvoiceAnomaly(BehaviourAnomaly):
                 "entity_id": row["invoice_id"], "salesperson_id": row["salesperson_id"],
                 "customer_id": row["customer_id"], "period": month_of(row["invoice_date"]),
                 "score": anomaly["_score"], "risk_amount": risk,
-                "title": f"Invoice {row['invoice_no']}: unusual — {self.driver_short(drivers[0])}",
-                "explanation": explanation, "evidence": evidence,
+                "evidence": evidence, "facts": self.facts(anomaly, invoice_date=row["invoice_date"]),
                 "related": related_ids(("invoice", [row["invoice_id"]]), ("customer", [row["customer_id"]]),
                                        ("salesperson", [row["salesperson_id"]]),
                                        ("order", [row["order_id"]] if isinstance(row["order_id"], str) else [])),

@@ -1,7 +1,8 @@
 """What the three behaviour-anomaly detectors share: fit the ensemble, pick the tail, name the drivers.
 
 A subclass builds its population (one row per entity, ``_population``), says which columns are its
-features (``features``) and words one finding (``_finding``). This module turns the population into
+features (``features``) and computes the findings of the kept rows (``_findings``; the pattern's wording
+module writes their text). This module turns the population into
 the ensemble's matrix (harmless sides set to the median), fits :class:`audit.methods.anomaly.AnomalyEnsemble`
 on every row, keeps the top tail, and for each kept row names the features that drove it, with the
 value, the population's typical value, how rare the value is, and the money it puts at risk.
@@ -16,7 +17,6 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from audit.common import money
 from audit.detector import Detector, empty_findings
 from audit.methods.anomaly import AnomalyEnsemble
 from detectors.anomaly.features import Feature
@@ -27,30 +27,6 @@ DRIVER_MIN_SURPRISE = 1.0
 TOP_DRIVERS = 3
 # The contract's default volume tiers, (min_quantity, pct); the policy's replace them.
 DEFAULT_TIERS = ((100.0, 3.0), (500.0, 6.0))
-
-
-def share_words(share: float) -> str:
-    """0.004 -> '0.4 %', 0.03 -> '3 %' (how rare a value is among the population)."""
-    percent = 100.0 * share
-    if percent < 1:
-        return f"{max(percent, 0.1):.1f} %"
-    if percent < 10:
-        return f"{percent:.1f} %".replace(".0 %", " %")
-    return f"{percent:.0f} %"
-
-
-def value_words(feature: Feature, value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "unknown"
-    if feature.unit == "share":
-        return f"{100 * value:.1f} %"
-    if feature.unit == "days":
-        return f"{value:.1f} days"
-    if feature.unit == "ratio":
-        return f"{2.0 ** value:.1f} × the usual"
-    if feature.unit == "flag":
-        return "yes" if value >= 0.5 else "no"
-    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
 
 
 class BehaviourAnomaly(Detector):
@@ -215,19 +191,6 @@ class BehaviourAnomaly(Detector):
             total = min(total, max(0.0, float(cap)))
         return float(total)
 
-    def driver_sentence(self, driver: dict) -> str:
-        feature = next(f for f in self.features if f.name == driver["feature"])
-        side = "top" if driver["direction"] == "high" else "bottom"
-        return (f"{driver['words']} {value_words(feature, driver['value'])} against a typical "
-                f"{value_words(feature, driver['typical'])} ({side} {share_words(driver['rarer_share'])} of "
-                f"{self.population_words})")
-
-    def driver_short(self, driver: dict) -> str:
-        """For a title: 'discount rate 14.2 % (typical 3.1 %)'."""
-        feature = next(f for f in self.features if f.name == driver["feature"])
-        return (f"{driver['words']} {value_words(feature, driver['value'])} "
-                f"(typical {value_words(feature, driver['typical'])})")
-
     def evidence(self, row: pd.Series, anomaly: dict, risk: float) -> dict:
         drivers = [{k: d[k] for k in ("feature", "words", "value", "typical", "percentile", "contribution",
                                       "direction", "money")} for d in anomaly["_drivers"]]
@@ -241,13 +204,7 @@ class BehaviourAnomaly(Detector):
             "traces": anomaly["_members"],
         }
 
-    def money_sentence(self, drivers: list[dict], risk: float) -> str:
-        priced = [d for d in drivers if d["money"] > 0]
-        if priced and risk <= 0:
-            return "Its amount is 0, so no money at risk is put on it."
-        if not priced:
-            return ("None of these drivers is money the company gives up (they measure volume, time or "
-                    "counts), so no money at risk is put on it: it ranks after the findings that have some.")
-        parts = ", ".join(f"{d['words']} {money(d['money'])}" for d in priced)
-        return (f"Money at risk {money(risk)}: the money these shares move beyond the typical ones ({parts}), "
-                f"at most the {self.cap_words}.")
+    def facts(self, anomaly: dict, **more) -> dict:
+        """What the wording needs beyond the evidence: the drivers in full (with unit and how rare the
+        value is) and what caps the money at risk (``detectors/wording/anomaly_drivers.py``)."""
+        return {"drivers": anomaly["_drivers"], "cap_words": self.cap_words, **more}

@@ -7,17 +7,16 @@ import re
 import numpy as np
 import pandas as pd
 
-from audit.common import combine_traces, day, money, month_of, saturating, tier_pct
+from audit.common import combine_traces, month_of, saturating, tier_pct
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import posted_invoices
+from detectors.wording import unauthorized_discount
 
 # Roles (employees.role) whose approval carries authority; matched case-insensitively.
 DIRECTOR_ROLES = re.compile(r"director|chief|\bceo\b|general manager|president|owner", re.IGNORECASE)
 MANAGER_ROLES = re.compile(r"manager|supervisor|\bhead\b", re.IGNORECASE)
-# Approval levels, lowest first, and how the explanation names them.
+# Approval levels, lowest first (the wording names them).
 NONE, SALESPERSON, MANAGER, DIRECTOR, UNKNOWN = "none", "salesperson", "manager", "director", "unknown"
-LEVEL_WORDS = {NONE: "no discount authority", SALESPERSON: "a salesperson", MANAGER: "a manager",
-               DIRECTOR: "a director", UNKNOWN: "not in the staff lists"}
 # Trace weights (combined as 1 − ∏(1 − c)).
 BASE_BREACH = 0.6          # any discount beyond what was allowed
 SIZE_WEIGHT = 0.3          # grows with how far beyond (full at ``full_excess_pct``)
@@ -89,6 +88,7 @@ class UnauthorizedDiscount(Detector):
 
     code = "DSC-02"
     pattern = "unauthorized_discount"
+    wording = unauthorized_discount.words
     entity_type = "invoice"
     family = "discounts"
     requires = {
@@ -344,42 +344,10 @@ class UnauthorizedDiscount(Detector):
         if repeats > 1:
             traces["favoured_customer"] = FAVOURED_WEIGHT
         score = combine_traces(traces.values())
-        described = []
-        for row in group.head(5).itertuples():
-            approver = (f"approved by {row.approved_by}, {LEVEL_WORDS.get(row.level, row.level)}"
-                        if isinstance(row.approved_by, str) else
-                        "no approver" if self.approvals_recorded_ else "approval not recorded")
-            described.append(
-                f"{row.product_id}: {row.quantity:g} units, {row.kind} discount {row.discount_pct:g} % "
-                f"({approver}) where {row.allowed_pct:g} % was allowed ({row.allowed_why}); "
-                f"{money(row.excess_amount)} beyond")
-        more = f" and {len(group) - 5} more lines" if len(group) > 5 else ""
-        said = "; ".join(described) + more
-        context = []
-        if "salesperson_far_above_peers" in traces:
-            context.append(f"salesperson {salesperson} gives discounts outside the volume and promotion rules worth "
-                           f"{rate * 100:.2f} % of sales, {peer_ratio:.1f} times the peers' median "
-                           f"{peer_median * 100:.2f} %")
+        others = []
         if repeats > 1:
             others = sorted(set(breaches.loc[(breaches["salesperson_id"] == salesperson)
                                              & (breaches["customer_id"] == customer), "invoice_id"]) - {invoice_id})
-            context.append(f"the same customer got unallowed discounts on {repeats - 1} other invoice(s) "
-                           f"({', '.join(others[:5])})")
-        unknown = (group["level"] == UNKNOWN).any()
-        explanation = (
-            f"Invoice {first.get('invoice_no') if isinstance(first.get('invoice_no'), str) else invoice_id} of "
-            f"{day(when)} to customer {customer} (salesperson {salesperson}): {said}. "
-            + (" ".join(c[0].upper() + c[1:] + "." for c in context) + " " if context else "")
-            + f"In all {money(excess)} of discount was given beyond what the policy allowed; a discount "
-            "without authority or disguised as a tier or promotion gives the company's margin away, often to a "
-            "favoured customer."
-            + (" Confidence is lower: an approver could not be found in the staff lists and was taken as a "
-               "manager." if unknown and not employees_known and self.approvals_recorded_ else "")
-            + ("" if self.approvals_recorded_ else
-               " Discount approvals are not recorded in this data, so whether someone with authority approved "
-               "it was not checked"
-               + ("; it is listed because the salesperson gives far more discount than the peers."
-                  if (group["kind"] == "manual").all() else "; its discount type's own rule does not allow it.")))
         evidence = {
             "excess_amount": excess, "authority_pct": {"salesperson": self.salesperson_pct,
                                                        "manager": self.manager_pct},
@@ -394,11 +362,12 @@ class UnauthorizedDiscount(Detector):
             evidence["not_checked"] = ["discount approvals (not recorded)"]
         approvers = [a for a in group["approved_by"] if isinstance(a, str)]
         invoice_no = first.get("invoice_no") if isinstance(first.get("invoice_no"), str) else invoice_id
+        facts = {"invoice_no": invoice_no, "invoice_date": when, "peer_ratio": peer_ratio, "other_invoices": others,
+                 "approvals_recorded": self.approvals_recorded_, "employees_known": employees_known}
         return {
             "entity_id": invoice_id, "salesperson_id": salesperson, "customer_id": customer,
             "period": month_of(when), "score": score, "risk_amount": excess,
-            "title": f"Invoice {invoice_no}: {worst:.1f} points of discount beyond what was allowed",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence, "facts": facts,
             "related": related_ids(("invoice", [invoice_id]), ("customer", [customer]), ("salesperson", [salesperson]),
                                    ("employee", approvers), ("product", group["product_id"])),
         }

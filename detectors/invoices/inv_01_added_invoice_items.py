@@ -6,10 +6,11 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from audit.common import combine_traces, day, money, month_of, tier_pct
+from audit.common import combine_traces, month_of, tier_pct
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import confirmation_gaps, invoice_settlements, posted_invoices
 from audit.membership import among, isin
+from detectors.wording import added_invoice_items
 
 # How much each trace says on its own (combined as 1 − ∏(1 − weight × strength)).
 WEIGHT_BEYOND_ORDER = 0.6       # the invoice bills more than its order (and no amendment covers it)
@@ -64,6 +65,7 @@ class AddedInvoiceItems(Detector):
 
     code = "INV-01"
     pattern = "added_invoice_items"
+    wording = added_invoice_items.words
     entity_type = "invoice"
     family = "invoices"
     requires = {
@@ -267,22 +269,12 @@ class AddedInvoiceItems(Detector):
             added_value = float(not_ordered["amount"].sum())
         if added_value <= 0:
             return None
-        traces, said = {}, []
+        traces = {}
 
         # Trace: billed beyond the order.
         order_id = head.get("order_id")
         if not added.empty:
             traces["beyond_order"] = WEIGHT_BEYOND_ORDER
-            parts = []
-            for row in added.head(6).itertuples():
-                if row.ordered + row.amended == 0:
-                    parts.append(f"{row.product_id} is not on the order ({row.invoiced:g} billed, "
-                                 f"worth {money(row.added_value)})")
-                else:
-                    amended = f" plus {row.amended:g} amended" if row.amended else ""
-                    parts.append(f"{row.product_id}: {row.ordered:g} ordered{amended}, {row.invoiced:g} billed "
-                                 f"(+{row.added_qty:g}, worth {money(row.added_value)})")
-            said.append(f"it bills more than order {order_id} holds: {'; '.join(parts)}")
 
         # Trace: products the customer never buys.
         others = history[(history["customer_id"] == customer) & (history["invoice_id"] != invoice_id)]
@@ -291,20 +283,13 @@ class AddedInvoiceItems(Detector):
         new_products = [p for p in off_order["product_id"] if p not in bought]
         if new_products:
             traces["never_bought"] = WEIGHT_NEVER_BOUGHT
-            said.append(f"the customer has never bought {', '.join(new_products[:5])} on any other invoice")
 
         # Trace: a later credit note 'not_ordered', or a return of exactly the added value.
         returns = notes[(notes["reason"] == "return") & notes["amount"].map(lambda a: self._matches(a, added_value))]
         if len(not_ordered):
             traces["credit_note_not_ordered"] = WEIGHT_NOT_ORDERED_NOTE
-            said.append("credit note " + ", ".join(
-                f"{r.credit_note_id} of {day(r.credit_date)} for {money(r.amount)}" for r in not_ordered.itertuples())
-                + " reverses goods the customer says it did not order")
         elif len(returns):
             traces["credit_note_return_of_added_value"] = WEIGHT_RETURN_MATCH
-            said.append("return credit note " + ", ".join(
-                f"{r.credit_note_id} of {day(r.credit_date)}" for r in returns.itertuples())
-                + f" gives back exactly the added {money(added_value)}")
 
         # Trace: short payment of exactly the added value.
         paid = credited = 0.0
@@ -315,8 +300,6 @@ class AddedInvoiceItems(Detector):
         shortfall = invoice_amount - paid - credited
         if paid > 0 and self._matches(shortfall, added_value):
             traces["short_payment_of_added_value"] = WEIGHT_SHORT_PAYMENT
-            said.append(f"the customer paid {money(paid)} of {money(invoice_amount)}, short by "
-                        f"{money(shortfall)}: exactly the added value")
 
         # Trace: the customer's confirmation lower than the ledger by the added value.
         confirmation = None
@@ -330,22 +313,10 @@ class AddedInvoiceItems(Detector):
                     traces["confirmation_lower_by_added_value"] = WEIGHT_CONFIRMATION
                 elif gap >= added_value * (1 - self.amount_match_pct / 100.0):
                     traces["confirmation_lower_than_ledger"] = WEIGHT_CONFIRMATION / 2
-                if gap > 0 and ("confirmation_lower_by_added_value" in traces
-                                or "confirmation_lower_than_ledger" in traces):
-                    said.append(f"the customer's confirmation at {day(confirmation['as_of_date'])} shows "
-                                f"{money(gap)} less owed than the ledger")
 
         score = combine_traces(traces.values())
         if score < self.min_score:
             return None
-        lower = "" if has_orders and not added.empty else (
-            " Confidence is lower: there is no order to compare the invoice with, so the added value is taken "
-            "from the credit note.")
-        explanation = (
-            f"Invoice {head.get('invoice_no', invoice_id)} of {day(invoice_day)} to customer {customer} "
-            f"(salesperson {salesperson}), {money(invoice_amount)} in all: " + "; ".join(said) + ". "
-            f"Goods added to an invoice without the customer's order, worth {money(added_value)}, inflate sales "
-            "and are later returned, refused or paid for by a customer who never wanted them." + lower)
         amendment_orders = sorted({o for orders in added["amendment_orders"] for o in orders}) \
             if not added.empty else []
         evidence = {
@@ -363,9 +334,10 @@ class AddedInvoiceItems(Detector):
         return {
             "entity_id": invoice_id, "salesperson_id": salesperson, "customer_id": customer,
             "period": month_of(invoice_day), "score": score, "risk_amount": added_value,
-            "title": f"Invoice {head.get('invoice_no', invoice_id)}: {money(added_value)} billed beyond the "
-                     "customer's order",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"invoice_no": head.get("invoice_no", invoice_id), "invoice_date": invoice_day,
+                      "compared_with_order": bool(has_orders and not added.empty),
+                      "matching_returns": returns[["credit_note_id", "credit_date"]].to_dict(orient="records")},
             "related": related_ids(("invoice", [invoice_id]), ("customer", [customer]),
                                    ("salesperson", [salesperson]),
                                    ("order", [order_id] if isinstance(order_id, str) else []),

@@ -6,11 +6,12 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from audit.common import money, month_of, saturating
+from audit.common import month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import with_class_and_product_price
 from audit.membership import among
 from detectors.pricing.list_steps import explained, implied_prices, list_steps
+from detectors.wording import price_deviation
 
 RULE_DISCOUNTS = ("promo", "volume", "cash")
 PRICE_SOURCE_WORDS = "values in price_list, invoice_lines.list_price or products.list_price (a price to compare with)"
@@ -68,6 +69,7 @@ class PriceDeviation(Detector):
 
     code = "PRC-01"
     pattern = "price_deviation"
+    wording = price_deviation.words
     entity_type = "invoice"
     family = "pricing"
     requires = {
@@ -144,26 +146,6 @@ class PriceDeviation(Detector):
         fallback_only = (lines["source"] == "product list_price").all()
         if fallback_only:
             score *= 0.8  # no dated price list: the product's list price may be out of date
-        described = []
-        for row in lines.head(5).itertuples():
-            direction = "above" if row.deviation_amount > 0 else "below"
-            described.append(f"{row.product_id}: {row.quantity:g} at {money(row.unit_price)} against "
-                             f"{money(row.valid_price)} ({row.source}), {abs(row.deviation_pct):.1f} % {direction}")
-        more = f" and {len(lines) - 5} more lines" if len(lines) > 5 else ""
-        direction_words = []
-        if over:
-            direction_words.append(f"over-charged by {money(over)}")
-        if under:
-            direction_words.append(f"under-charged by {money(under)}")
-        explanation = (
-            f"Invoice {first.invoice_no} of {first.invoice_date:%Y-%m-%d} to customer {first.customer_id} "
-            f"(salesperson {first.salesperson_id}) has {len(lines)} line(s) priced outside the valid list "
-            f"price ± {self.tolerance_pct:g} % with no approver: {'; '.join(described)}{more}. The customer was "
-            f"{' and '.join(direction_words)}. Prices off the list without approval either over-charge the "
-            f"buyer or give away margin."
-            + (" Confidence is lower: there is no dated price list, so the product's list price was used."
-               if fallback_only else "")
-        )
         evidence = {
             "tolerance_pct": self.tolerance_pct, "over_charge": over, "under_charge": under,
             "worst_deviation_pct": worst_pct,
@@ -174,8 +156,9 @@ class PriceDeviation(Detector):
         return {
             "entity_id": invoice_id, "salesperson_id": first.salesperson_id, "customer_id": first.customer_id,
             "period": month_of(first.invoice_date), "score": score, "risk_amount": over + under,
-            "title": f"Invoice {first.invoice_no}: prices {worst_pct:.1f} % off the list, unapproved",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"invoice_no": first.invoice_no, "invoice_date": first.invoice_date, "n_lines": len(lines),
+                      "fallback_only": bool(fallback_only)},
             "related": related_ids(("invoice", [invoice_id]), ("customer", [first.customer_id]),
                                    ("salesperson", [first.salesperson_id]),
                                    ("product", lines["product_id"].unique())),

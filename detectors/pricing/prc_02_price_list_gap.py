@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.common import day, month_of
+from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
 from detectors.pricing.list_steps import explained, list_steps
 from detectors.pricing.prc_01_price_deviation import (
@@ -12,7 +12,9 @@ from detectors.pricing.prc_01_price_deviation import (
     has_price_source,
     unexcused_deviations,
 )
+from detectors.wording import price_list_gap
 
+# Single-product steps the explanation names (the rest are counted).
 MAX_STEPS_IN_WORDS = 8
 
 
@@ -56,6 +58,7 @@ class PriceListGap(Detector):
 
     code = "PRC-02"
     pattern = "price_list_gap"
+    wording = price_list_gap.words
     entity_type = "price_list"
     family = "pricing"
     requires = {
@@ -98,23 +101,12 @@ class PriceListGap(Detector):
         steps = steps.sort_values(["first", "product_id"], kind="mergesort", ignore_index=True)
         first, last = steps["first"].min(), steps["last"].max()
         company = steps[steps["company_step"].notna()]
-        parts = []
-        for name, group in company.groupby("company_step", sort=True):
-            parts.append(f"{group['product_id'].nunique()} products charged {float(name):.2f} × the list from "
-                         f"{day(group['first'].min())} to {day(group['last'].max())}")
+        # the steps the wording names: company-wide steps (one per ratio), then single products
+        company_steps = [{"step": name, "products": group["product_id"].nunique(), "first": group["first"].min(),
+                          "last": group["last"].max()}
+                         for name, group in company.groupby("company_step", sort=True)]
         single = steps[steps["company_step"].isna()]
-        for row in single.head(MAX_STEPS_IN_WORDS).itertuples(index=False):
-            parts.append(f"product {row.product_id} charged {row.unit_price:g} ({row.ratio:.2f} × the list) from "
-                         f"{day(row.first)} to {day(row.last)} by {row.customers} customers and "
-                         f"{row.salespeople} salespeople")
-        if len(single) > MAX_STEPS_IN_WORDS:
-            parts.append(f"{len(single) - MAX_STEPS_IN_WORDS} more products")
-        explanation = (
-            f"The price list misses price changes: {'; '.join(parts)}. In those dates the same price off the "
-            f"list was charged by different salespeople to different customers for most of each product's "
-            f"lines ({len(lines_in)} lines on {lines_in['invoice_id'].nunique()} invoices), which is how a list "
-            f"kept without history or a change never entered shows. These lines are not reported as price "
-            f"deviations; complete the price list for these dates to audit their prices.")
+        single_steps = [row._asdict() for row in single.head(MAX_STEPS_IN_WORDS).itertuples(index=False)]
         evidence = {
             "first": first, "last": last, "products": int(steps["product_id"].nunique()),
             "lines": len(lines_in), "invoices": int(lines_in["invoice_id"].nunique()),
@@ -123,8 +115,7 @@ class PriceListGap(Detector):
         return pd.DataFrame([{
             "entity_id": "price_list", "salesperson_id": None, "customer_id": None, "period": month_of(first),
             "score": 0.9, "risk_amount": 0.0,
-            "title": (f"Price list misses changes for {steps['product_id'].nunique()} product(s) between "
-                      f"{day(first)} and {day(last)}"),
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence,
+            "facts": {"company_steps": company_steps, "single_steps": single_steps, "n_single_steps": len(single)},
             "related": related_ids(("product", steps["product_id"].unique())),
         }])

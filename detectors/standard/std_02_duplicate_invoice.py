@@ -5,12 +5,13 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from audit.common import combine_traces, day, money, month_of
+from audit.common import combine_traces, month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import line_net
 from audit.membership import among
 from detectors.standard.reversals import credit_note_reversals
-from detectors.standard.support import invoice_totals, share_words
+from detectors.standard.support import invoice_totals
+from detectors.wording import duplicate_invoice
 
 PAIR_COLUMNS = ("invoice_id", "invoice_no", "invoice_date", "amount", "n_lines", "order_id")
 
@@ -58,6 +59,7 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
 
     code = "STD-02"
     pattern = "duplicate_invoice"
+    wording = duplicate_invoice.words
     entity_type = "invoice"
     family = "standard"
     requires = {
@@ -226,29 +228,6 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
     def _finding(self, c: dict, ship: dict, shares: dict, signature: dict) -> dict:
         p = c["pair"]
         days = (p.l_invoice_date - p.e_invoice_date).days
-        when = "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} later"
-        if c["identical"]:
-            lines_words = ("the same line" if p.l_n_lines == 1 else f"the same {p.l_n_lines} lines") + (
-                " — products, quantities, prices and discounts")
-        else:
-            lines_words = (f"nearly the same lines ({c['similarity']:.0%} of the value on the same products)")
-        reasons = []
-        if c["same_order"]:
-            reasons.append(f"it bills order {p.l_order_id}, which {p.e_invoice_no} already billed")
-        elif c["no_order"] and shares["order"] >= self.routine_share:
-            reasons.append(f"it names no order, while {share_words(shares['order'])} of invoices do")
-        if c["traces"]["not_shipped"]:
-            reasons.append(f"no shipment names it, while {p.e_invoice_no} was shipped")
-        explanation = (
-            f"Invoice {p.l_invoice_no} of {day(p.l_invoice_date)} to customer {p.l_customer_id} (salesperson "
-            f"{p.l_salesperson_id}), {money(p.l_amount)}, repeats invoice {p.e_invoice_no} of "
-            f"{day(p.e_invoice_date)} ({money(p.e_amount)}) {when}: {lines_words}."
-            + (f" Besides, {'; '.join(reasons)}." if reasons else "")
-            + " A second bill for one sale inflates the salesperson's sales and the customer's balance: the "
-              "customer pays twice or the amount stays in receivables. Money at risk: the copy's amount."
-        )
-        if shares["order"] < self.routine_share and shares["shipment"] < self.routine_share:
-            explanation += " Confidence is lower: invoices here rarely name an order or a shipment."
 
         def invoice_evidence(prefix):
             invoice_id = getattr(p, f"{prefix}_invoice_id")
@@ -272,8 +251,7 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
         return {
             "entity_id": p.l_invoice_id, "salesperson_id": p.l_salesperson_id, "customer_id": p.l_customer_id,
             "period": month_of(p.l_invoice_date), "score": c["score"], "risk_amount": p.l_amount,
-            "title": f"Invoice {p.l_invoice_no} repeats {p.e_invoice_no} ({money(p.l_amount)}, {when})",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence, "facts": {"routine_share": self.routine_share},
             "related": related_ids(("invoice", [p.l_invoice_id, p.e_invoice_id]), ("customer", [p.l_customer_id]),
                                    ("salesperson", [p.l_salesperson_id, p.e_salesperson_id]), ("order", orders),
                                    ("shipment", ship.get(p.e_invoice_id, []) + ship.get(p.l_invoice_id, []))),

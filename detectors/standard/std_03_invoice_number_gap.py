@@ -8,10 +8,11 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from audit.common import combine_traces, day, money, month_of
+from audit.common import combine_traces, month_of
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.problems import ROW
 from detectors.standard.support import invoice_totals
+from detectors.wording import invoice_number_gap
 
 # The series is what surrounds the last run of digits of invoice_no: "INV-0000734" is number 734 of
 # series ("INV-", ""); "2025/00012-B" is number 12 of ("2025/", "-B"). Numbers of more than 18 digits
@@ -68,6 +69,7 @@ class InvoiceNumberGap(Detector):
 
     code = "STD-03"
     pattern = "invoice_number_gap"
+    wording = invoice_number_gap.words
     entity_type = "invoice_no"
     family = "standard"
     requires = {
@@ -175,22 +177,11 @@ class InvoiceNumberGap(Detector):
         prefix, suffix = key
         name = f"{prefix}…{suffix}" if prefix or suffix else "(plain numbers)"
         widest = holes.sort_values(["missing", "prev_number"], ascending=[False, True], kind="mergesort").head(5)
-        shown = "; ".join(f"{int(h.missing)} after {h.prev_invoice_no}" for h in widest.itertuples(index=False))
         accounted = int(holes["accounted"].sum())
-        explanation = (
-            f"Series {name} skips {int(holes['missing'].sum())} of the {int(series['highest'] - series['lowest'] + 1)}"
-            f" numbers between {int(series['lowest'])} and {int(series['highest'])} ({missing_share:.1%}), in "
-            f"{len(holes)} holes spread over the series (widest: {shown})"
-            + (f"; {accounted} further numbers are used by credit notes or rows set aside" if accounted else "")
-            + ". Holes everywhere mean the series is not numbered strictly (numbers shared with other documents, "
-            "or outside this extract): a single hole in it is no evidence of a deleted invoice, so holes are not "
-            "listed one by one and no money is put at risk. Check how the numbers are issued before relying on "
-            "the series as a control.")
         return {
             "entity_id": f"series {name}", "salesperson_id": None, "customer_id": None,
             "period": month_of(holes["prev_invoice_date"].min()), "score": 0.3, "risk_amount": 0.0,
-            "title": f"Invoice series {name} has holes throughout ({missing_share:.1%} of its numbers missing)",
-            "explanation": explanation,
+            "facts": {"kind": "series", "series_name": name},
             "evidence": {"series": {"prefix": prefix, "suffix": suffix, "n_numbers": int(series["n_numbers"]),
                                     "lowest": int(series["lowest"]), "highest": int(series["highest"]),
                                     "missing_share": missing_share},
@@ -241,28 +232,6 @@ class InvoiceNumberGap(Detector):
         risk = median * counted
         salesperson = hole.salesperson_id if same_salesperson else None
         series_name = f"{hole.prefix}…{hole.suffix}" if hole.prefix or hole.suffix else "(plain numbers)"
-        shown = ", ".join(missing[:5]) + (f" and {width - 5} more" if width > 5 else "")
-        who = (f"both issued by salesperson {salesperson}" if salesperson else
-               f"issued by salespeople {hole.prev_salesperson_id} and {hole.salesperson_id}")
-        cancelled = [n for n, s in ((hole.prev_invoice_no, hole.prev_status), (hole.invoice_no, hole.status))
-                     if s == "cancelled"]
-        explanation = (
-            f"Invoice number{'s' if width > 1 else ''} {shown} {'are' if width > 1 else 'is'} missing from series "
-            f"{series_name}: it goes from {hole.prev_invoice_no} ({day(hole.prev_invoice_date)}, customer "
-            f"{hole.prev_customer_id}) straight to {hole.invoice_no} ({day(hole.invoice_date)}, customer "
-            f"{hole.customer_id}), {who}. No invoice, not even a cancelled one, carries the missing "
-            f"number{'s' if width > 1 else ''}. An invoice issued and then deleted instead of cancelled can hide a "
-            f"sale whose money was kept. Its amount is unknown, so the money at risk is estimated as the "
-            f"series' median invoice amount, {money(median)}, × {counted} missing number{'s' if counted > 1 else ''}."
-            + (f" The hole is wider than {self.jump_width} numbers, which looks more like a jump to a new block of "
-               f"numbers than deleted invoices." if jump else "")
-            + f" Holes this wide or wider occur at {as_wide} of the series' {int(series['n_numbers']) - 1} steps"
-            + f" ({hole_rate:.2%}){', so this one is not unusual there' if unusual == 0 else ''}."
-            + (f" {int(hole.accounted)} number(s) in the hole are used by credit notes or rows set aside."
-               if hole.accounted else "")
-            + (f" ({', '.join(cancelled)} on the edge of the hole {'is' if len(cancelled) == 1 else 'are'} cancelled.)"
-               if cancelled else "")
-        )
         evidence = {
             "series": {"prefix": hole.prefix, "suffix": hole.suffix, "n_numbers": int(series["n_numbers"]),
                        "lowest": int(series["lowest"]), "highest": int(series["highest"]),
@@ -285,7 +254,7 @@ class InvoiceNumberGap(Detector):
         return {
             "entity_id": missing[0], "salesperson_id": salesperson, "customer_id": None,
             "period": month_of(hole.prev_invoice_date), "score": score, "risk_amount": risk,
-            "title": f"Invoice number{'s' if width > 1 else ''} {missing[0]}"
-                     + (f" to {last_missing} ({width})" if width > 1 else "") + " missing from the series",
-            "explanation": explanation, "evidence": evidence, "related": related,
+            "evidence": evidence, "related": related,
+            "facts": {"kind": "hole", "series_name": series_name, "last_missing": last_missing,
+                      "jump_width": self.jump_width, "as_wide": as_wide, "unusual": unusual},
         }

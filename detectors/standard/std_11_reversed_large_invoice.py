@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.common import combine_traces, day, money, month_of
+from audit.common import combine_traces, month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import invoice_amounts
 from detectors.standard.reversals import credit_note_reversals
+from detectors.wording import reversed_large_invoice
 
 
 class ReversedLargeInvoice(Detector):
@@ -48,6 +49,7 @@ class ReversedLargeInvoice(Detector):
 
     code = "STD-11"
     pattern = "reversed_large_invoice"
+    wording = reversed_large_invoice.words
     entity_type = "invoice"
     family = "standard"
     requires = {
@@ -96,22 +98,11 @@ class ReversedLargeInvoice(Detector):
 
     def _finding(self, invoice, notes: pd.DataFrame, credited: float, median: float, quantile: float) -> dict:
         multiple = invoice.amount / median if median > 0 else np.inf
-        days = int(notes["days_after"].max())
+        days = int(notes["days_after"].max())  # the latest credit note
         inferred = bool(notes["inferred"].astype(bool).any())
         traces = {"very_large": 0.5, "reversed_soon": 0.3 * (1 - days / (self.reversal_days + 1)),
                   "reversed_in_full": 0.2 if credited >= invoice.amount * 0.999 else 0.0}
         score = combine_traces(traces.values())
-        described = "; ".join(
-            f"credit note {n.credit_note_id} of {day(n.credit_date)}, {money(n.credit_amount)}, {n.days_after} day(s) "
-            "later" + (" (it names no invoice: matched by customer, amount and date)" if n.inferred else "")
-            for n in notes.itertuples(index=False))
-        explanation = (
-            f"Invoice {invoice.invoice_no} of {day(invoice.invoice_date)} to customer {invoice.customer_id} "
-            f"(salesperson {invoice.salesperson_id}), {money(invoice.amount)}, is {multiple:.0f} times the company's "
-            f"median invoice ({money(median)}) and above {self.company_quantile:.0%} of all invoices, and was "
-            f"reversed soon after: {described}. A very large invoice taken back within days inflates its month's "
-            "sales without a sale behind it, or is a keying error that reached the books: ask for the order and "
-            "the reason for the reversal.")
         evidence = {
             "invoice": {"invoice_id": invoice.invoice_id, "invoice_no": invoice.invoice_no,
                         "invoice_date": invoice.invoice_date, "amount": invoice.amount},
@@ -125,9 +116,7 @@ class ReversedLargeInvoice(Detector):
             "entity_id": invoice.invoice_id, "salesperson_id": invoice.salesperson_id,
             "customer_id": invoice.customer_id, "period": month_of(invoice.invoice_date), "score": score,
             "risk_amount": float(invoice.amount),
-            "title": f"Invoice {invoice.invoice_no}: {money(invoice.amount)}, {multiple:.0f} × the median, "
-                     f"reversed {days} day(s) later",
-            "explanation": explanation, "evidence": evidence,
+            "evidence": evidence, "facts": {"company_quantile": self.company_quantile},
             "related": related_ids(("invoice", [invoice.invoice_id]), ("customer", [invoice.customer_id]),
                                    ("salesperson", [invoice.salesperson_id]),
                                    ("credit_note", notes["credit_note_id"])),

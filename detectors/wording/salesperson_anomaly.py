@@ -1,17 +1,30 @@
-"""Wording of salesperson_anomaly: one salesperson behind findings of several kinds (SPR-01).
-
-ANO-01 (salesperson behaviour anomaly) shares the pattern and still words its findings in ``find``."""
+"""Wording of salesperson_anomaly: one salesperson behind findings of several kinds (SPR-01), or a
+salesperson-month unlike the others (ANO-01)."""
 
 from __future__ import annotations
 
 from audit.common import money
 from audit.wording import Words
+from detectors.wording.anomaly_drivers import comparison, driver_short, drivers_sentence, money_sentence
 
 
 def words(finding) -> Words:
-    if finding["detector"] != "SPR-01":
-        raise ValueError(f"salesperson_anomaly has no wording for {finding['detector']}'s findings yet")
-    return _rollup(finding)
+    return _rollup(finding) if finding["detector"] == "SPR-01" else _unusual_month(finding)
+
+
+def _unusual_month(finding) -> Words:
+    facts, salesperson, period = finding["facts"], finding["entity_id"], finding["period"]
+    name = facts["name"]
+    who = f"Salesperson {salesperson}" + (f" ({name})" if isinstance(name, str) else "")
+    explanation = (
+        f"{who} in {period} behaved unlike the other {finding['evidence']['population_unit']} {comparison(finding)}: "
+        + drivers_sentence(finding) + ". "
+        f"That month: {facts['n_invoices']} invoices, {money(facts['net'])} net sales. "
+        + money_sentence(finding)
+        + " An unusual month is a lead for review, not a proof: look first at the records listed with it."
+    )
+    return Words(f"Salesperson {salesperson}, {period}: unusual month — {driver_short(facts['drivers'][0])}",
+                 explanation)
 
 
 def _rollup(finding) -> Words:

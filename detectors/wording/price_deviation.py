@@ -1,0 +1,34 @@
+"""Wording of price_deviation: invoice lines priced off the valid list price without approval (PRC-01)."""
+
+from __future__ import annotations
+
+from audit.common import money
+from audit.wording import Words
+
+
+def words(finding) -> Words:
+    evidence, facts = finding["evidence"], finding["facts"]
+    invoice_no, n_lines = facts["invoice_no"], facts["n_lines"]
+    described = []
+    for line in evidence["lines"][:5]:
+        direction = "above" if line["deviation_amount"] > 0 else "below"
+        described.append(f"{line['product_id']}: {line['quantity']:g} at {money(line['unit_price'])} against "
+                         f"{money(line['valid_price'])} ({line['source']}), {abs(line['deviation_pct']):.1f} % "
+                         f"{direction}")
+    more = f" and {n_lines - 5} more lines" if n_lines > 5 else ""
+    direction_words = []
+    if evidence["over_charge"]:
+        direction_words.append(f"over-charged by {money(evidence['over_charge'])}")
+    if evidence["under_charge"]:
+        direction_words.append(f"under-charged by {money(evidence['under_charge'])}")
+    explanation = (
+        f"Invoice {invoice_no} of {facts['invoice_date']:%Y-%m-%d} to customer {finding['customer_id']} "
+        f"(salesperson {finding['salesperson_id']}) has {n_lines} line(s) priced outside the valid list "
+        f"price ± {evidence['tolerance_pct']:g} % with no approver: {'; '.join(described)}{more}. The customer was "
+        f"{' and '.join(direction_words)}. Prices off the list without approval either over-charge the "
+        f"buyer or give away margin."
+        + (" Confidence is lower: there is no dated price list, so the product's list price was used."
+           if facts["fallback_only"] else "")
+    )
+    return Words(f"Invoice {invoice_no}: prices {evidence['worst_deviation_pct']:.1f} % off the list, unapproved",
+                 explanation)

@@ -1,0 +1,26 @@
+"""Wording of reversed_large_invoice: a very large invoice reversed by credit notes soon after (STD-11)."""
+
+from __future__ import annotations
+
+from audit.common import day, money
+from audit.wording import Words
+
+
+def words(finding) -> Words:
+    evidence, facts = finding["evidence"], finding["facts"]
+    invoice, notes, multiple = evidence["invoice"], evidence["credit_notes"], evidence["multiple_of_median"]
+    described = "; ".join(
+        f"credit note {n['credit_note_id']} of {day(n['credit_date'])}, {money(n['credit_amount'])}, "
+        f"{n['days_after']} day(s) later"
+        + (" (it names no invoice: matched by customer, amount and date)" if n["inferred"] else "")
+        for n in notes)
+    explanation = (
+        f"Invoice {invoice['invoice_no']} of {day(invoice['invoice_date'])} to customer {finding['customer_id']} "
+        f"(salesperson {finding['salesperson_id']}), {money(invoice['amount'])}, is {multiple:.0f} times the "
+        f"company's median invoice ({money(evidence['company_median'])}) and above {facts['company_quantile']:.0%} "
+        f"of all invoices, and was reversed soon after: {described}. A very large invoice taken back within days "
+        "inflates its month's sales without a sale behind it, or is a keying error that reached the books: ask for "
+        "the order and the reason for the reversal.")
+    days = max(int(n["days_after"]) for n in notes)
+    return Words(f"Invoice {invoice['invoice_no']}: {money(invoice['amount'])}, {multiple:.0f} × the median, "
+                 f"reversed {days} day(s) later", explanation)

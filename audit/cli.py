@@ -519,8 +519,8 @@ def detectors(
 def _print_evaluation(evaluation) -> None:
     table = Table(title="Evaluation against the labels", header_style="bold")
     table.add_column("pattern", no_wrap=True)
-    for column in ("labels", "found", "recall", "prec.", "decoys", "decoys above real"):
-        table.add_column(column, justify="right")
+    for column in ("labels", "found", "recall", "precision", "look-alikes hit", "look-alikes above a real case"):
+        table.add_column(column, justify="right", no_wrap=True)
 
     def figure(value) -> str:
         return "–" if pd.isna(value) else f"{value:.2f}"
@@ -528,7 +528,8 @@ def _print_evaluation(evaluation) -> None:
     for row in evaluation.per_pattern.itertuples():
         table.add_row(row.pattern, str(row.labels), str(row.findings), figure(row.recall), figure(row.precision),
                       str(row.decoy_hits), str(row.decoys_above_real))
-    console.print(table)
+    # never cut: a narrow terminal or a pipe (80 columns) would turn the headers into "labe…"
+    Console(width=max(console.width, 130)).print(table)
     overall = evaluation.overall
     console.print(
         f"Overall: recall {figure(overall['recall'])}, precision {figure(overall['precision'])}, "

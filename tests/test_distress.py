@@ -100,7 +100,7 @@ def test_failing_customer_scores_rise_and_findings_mark_the_early_warning():
     try:
         detector = CustomerDistress()
         history = detector.history(data)
-        findings = detector.find(data)
+        findings = detector.worded(detector.find(data))
     finally:
         data.engine.close()
     c1 = history[history["customer_id"] == "C1"].set_index("period")
@@ -220,7 +220,7 @@ def test_polish_statements_only_beats_altman():
     try:
         detector = CustomerDistress()
         history = detector.history(data)
-        findings = detector.find(data)
+        findings = detector.worded(detector.find(data))
     finally:
         data.engine.close()
     pure = statement_only_scores(sample, customers).set_index("customer_id")["score"]

@@ -22,8 +22,8 @@ from audit.policy import Policy, policy_from_dict
 from audit.registry import get_detector
 from audit.testing import tables_from_frames
 from detectors.anomaly.features import invoice_features
-from detectors.distress.dst_01_customer_distress import usual_gap_words
 from detectors.standard.reversals import credit_note_reversals
+from detectors.wording.customer_distress import usual_gap_words
 from simulator.evaluation import evaluate
 
 NORTHWIND = Path(__file__).resolve().parents[2] / "shared" / "data" / "northwind"

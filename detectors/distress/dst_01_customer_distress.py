@@ -12,19 +12,12 @@ from analyses.distress.history import (
     stop_supply_days,
     unmeasurable_signs,
 )
-from analyses.distress.scoring import EVENT_LABELS, SIGNS, ScoreSettings
+from analyses.distress.scoring import SIGNS, ScoreSettings
 from analyses.distress.signals import BOUNCED_STATUSES, SignalSettings, payment_status_known
 from analyses.receivables.open_items import load_ledger, open_items
-from audit.common import day, money
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
-
-KIND_WORDS = {
-    "watch": "first month on the watch list",
-    "alert": "first month above the alert level",
-    "high": "first month above the high level",
-    "latest": "latest month of the data",
-}
+from detectors.wording import customer_distress
 
 
 class CustomerDistress(Detector):
@@ -90,6 +83,7 @@ class CustomerDistress(Detector):
     code = "DST-01"
     reads_analyses = ("RCV-00", "DST-H1")
     pattern = "customer_distress"
+    wording = customer_distress.words
     entity_type = "customer"
     family = "distress"
     requires = {"customers": ("customer_id",)}
@@ -246,7 +240,6 @@ class CustomerDistress(Detector):
             if column.startswith("points_") and column.removeprefix("points_") not in traces:
                 value = row[column]
                 traces[column.removeprefix("points_")] = 0.0 if pd.isna(value) else float(value)
-        words = self._sign_words(row, traces, records, customer_id, month_end)
         above_watch = rows.loc[rows["score"] >= self.watch_level, "period"]
         above_alert = rows.loc[rows["score"] >= self.alert_level, "period"]
         history = [{"period": p, "score": round(float(s), 4), "exposure": round(float(e or 0.0), 2)}
@@ -256,30 +249,16 @@ class CustomerDistress(Detector):
         balance = row.get("balance")
         pending = row.get("pending_cheques")
         limit = row.get("credit_limit")
-        who = f"{name} ({customer_id})" if isinstance(name, str) and name else f"Customer {customer_id}"
-        shown = [text for _, text in sorted(words, key=lambda item: -item[0])]
-        signs_text = "; ".join(shown) if shown else "no single strong sign, several small ones"
-        if exposure > 0 and pending and pending > 0:
-            money_text = (f"The company stands to lose {money(exposure)}: open balance {money(balance or 0.0)} "
-                          f"plus pending post-dated cheques {money(pending)}")
-        elif exposure > 0:
-            money_text = f"The company stands to lose its open balance of {money(exposure)}"
-        else:
-            money_text = "Nothing is owed at this month end, but further sales on credit would be at risk"
-        if pd.notna(limit) and limit:
-            money_text += f", against a credit limit of {money(limit)}"
-        recent = history[max(0, position + 1 - self.max_history_in_words):position + 1]
-        trend = ", ".join(f"{h['period']} {h['score']:.2f}" for h in recent)
         not_measured = row.get("not_measured") or ""
-        confidence = (f" Not measurable in this data: {not_measured}; the score is built from less "
-                      f"evidence than usual.") if not_measured else ""
-        explanation = (
-            f"{who} shows signs that come before a customer fails, at the end of {row['period']}: score "
-            f"{row['score']:.2f} ({KIND_WORDS[kind]}). What was seen: {signs_text}. {money_text}. "
-            f"Monthly score: {trend}.{confidence}")
         later = rows.iloc[position + 1:]
-        if len(later) and kind != "latest":
-            explanation += (f" By {later['period'].iloc[-1]} the score was {later['score'].iloc[-1]:.2f}.")
+        facts = {"customer_name": name if isinstance(name, str) else None, "points": traces,
+                 "event_dates": {event: records.last_event(customer_id, event, month_end)
+                                 for event in (t.removeprefix("event_") for t, points in traces.items()
+                                              if t.startswith("event_") and abs(points) >= 0.05)},
+                 "grace_days": self.grace_days, "recent_days": self.recent_days, "spike_days": self.spike_days,
+                 "max_history_in_words": self.max_history_in_words,
+                 "latest": {"period": later["period"].iloc[-1], "score": float(later["score"].iloc[-1])}
+                 if len(later) else None}
         statement = {}
         if pd.notna(row.get("statement_period_end", np.nan)):
             statement = {"period_end": row["statement_period_end"],
@@ -307,81 +286,13 @@ class CustomerDistress(Detector):
         }
         cheques, invoices = records.for_customer(customer_id, month_end)
         salesperson = row.get("salesperson_id")
-        title_kind = {"watch": "early warning", "alert": "alert", "high": "high alert", "latest": "still distressed"}
         return {
             "entity_id": customer_id, "salesperson_id": salesperson if isinstance(salesperson, str) else None,
             "customer_id": customer_id, "period": row["period"], "score": float(row["score"]),
-            "risk_amount": exposure,
-            "title": f"{who}: signs of failure ({title_kind[kind]}), score {row['score']:.2f} in {row['period']}",
-            "explanation": explanation, "evidence": evidence,
+            "risk_amount": exposure, "evidence": evidence, "facts": facts,
             "related": related_ids(("customer", [customer_id]), ("salesperson", [salesperson]),
                                    ("cheque", cheques), ("invoice", invoices)),
         }
-
-    def _sign_words(self, row, traces, records, customer_id, month_end) -> list[tuple[float, str]]:
-        """(points, plain words) for every sign that added at least a twentieth of a log-odds point."""
-        g = self.grace_days
-        v = row.get
-        texts = {
-            "payments_later": lambda: (f"payments {v('lateness_recent_days'):.0f} days past due on average in the "
-                                       f"last {self.recent_days} days, against "
-                                       f"{max(v('lateness_baseline_days') or 0.0, 0.0):.0f} before"),
-            "dso": lambda: (f"{v('dso_days'):.0f} days of sales outstanding against "
-                            f"{(v('terms_days') if pd.notna(v('terms_days')) else 0):.0f}-day terms"),
-            "aging_migration": lambda: (f"{v('aged_share'):.0%} of its open invoices "
-                                        f"({money(v('overdue_over_grace'))}) more than {g} days overdue"),
-            "partial_payments": lambda: f"{v('partial_invoices'):.0f} invoices paid only in part and still open",
-            "order_spike": lambda: (f"orders of {money(v('invoiced_recent'))} in the last {self.spike_days} days, "
-                                    f"{v('order_spike_ratio'):.1f} times its usual, while paying late"),
-            "new_brands": lambda: f"{v('new_brand_share'):.0%} of those orders brands it never bought before",
-            "cheque_switch": lambda: (f"{v('cheque_share_recent'):.0%} of recent payments by post-dated cheque "
-                                      f"against {v('cheque_share_baseline'):.0%} before"),
-            "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, against "
-                                          f"{(v('maturity_baseline_days') or 0):.0f} before and "
-                                          f"{(v('terms_days') if pd.notna(v('terms_days')) else 0):.0f}-day terms"),
-            "bounced_cheques": lambda: (f"{v('bounced_cheques'):.0f} cheque(s) bounced or returned in the last year "
-                                        f"({money(v('bounced_amount'))}; {v('replaced_cheques'):.0f} replaced)"),
-            "broken_promises": lambda: f"{v('promises_broken'):.0f} promise(s) to pay broken",
-            "repeated_promises": lambda: f"{v('promises'):.0f} promises to pay in a year",
-            "shipments_stopped": lambda: (f"no goods taken for {v('days_without_shipment'):.0f} days "
-                                          f"({usual_gap_words(v('usual_gap_days'))}) "
-                                          f"while {money(v('overdue'))} is overdue"),
-            "credit_limit_breach": lambda: (f"exposure {money(v('exposure'))} is "
-                                            f"{v('exposure') / v('credit_limit') - 1:.0%} above the credit limit of "
-                                            f"{money(v('credit_limit'))}"),
-            "statements": lambda: (f"its financial statements of {day(v('statement_period_end'))} resemble those of "
-                                   f"companies that failed within a year (probability "
-                                   f"{v('statement_probability'):.1%}: {v('statement_drivers') or 'several ratios'})"
-                                   if traces["statements"] > 0 else
-                                   f"its financial statements of {day(v('statement_period_end'))} look sound"),
-            "flag_interest_over_5pct_sales": lambda: "interest costs above 5 % of its sales",
-            "young_company": lambda: f"a company only {v('age_years'):.1f} years old",
-        }
-        words = []
-        for name, points in traces.items():
-            if abs(points) < 0.05:
-                continue
-            if name.startswith("event_"):
-                kind = name.removeprefix("event_")
-                when = records.last_event(customer_id, kind, month_end)
-                text = f"{EVENT_LABELS.get(kind, kind.replace('_', ' '))} on {day(when)}"
-            elif name in texts:
-                try:
-                    text = texts[name]()
-                except (TypeError, ValueError, ZeroDivisionError):
-                    text = name.replace("_", " ")
-            else:
-                text = name.replace("_", " ")
-            words.append((points, f"{text} ({points:+.2f})"))
-        return words
-
-
-def usual_gap_words(usual_gap_days) -> str:
-    """How often the customer usually takes goods, in words ("usually every 15 days")."""
-    if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days <= 0:
-        return "too few earlier deliveries to say what is usual"
-    days = round(float(usual_gap_days))
-    return f"usually every {days} day{'s' if days != 1 else ''}"
 
 
 class _Records:

@@ -27,6 +27,7 @@ from audit.testing import tables_from_frames
 from audit.validation import validate
 from detectors.distress.dst_01_customer_distress import CustomerDistress
 from detectors.distress.dst_02_distress_or_collusion import DistressOrCollusion
+from detectors.wording import customer_distress
 
 from .conftest import SHARED
 
@@ -100,7 +101,8 @@ def test_failing_customer_scores_rise_and_findings_mark_the_early_warning():
     try:
         detector = CustomerDistress()
         history = detector.history(data)
-        findings = detector.worded(detector.find(data))
+        found = detector.find(data)
+        findings = detector.worded(found)
     finally:
         data.engine.close()
     c1 = history[history["customer_id"] == "C1"].set_index("period")
@@ -108,12 +110,17 @@ def test_failing_customer_scores_rise_and_findings_mark_the_early_warning():
     assert c1.loc["2025-08", "score"] >= detector.high_level
     assert c1["score"].iloc[-1] > c1["score"].iloc[0]
     assert set(findings["entity_id"]) == {"C1"}
-    periods = sorted(findings["period"])
     first = c1.index[c1["score"] >= detector.watch_level][0]
-    assert periods[0] == first                                          # the early warning month
-    assert len(findings) <= 4
-    top = findings.sort_values("period").iloc[-1]
+    alert = c1.index[c1["score"] >= detector.alert_level][0]
+    assert list(findings["period"]) == [alert]                          # one episode, one finding: the alert
+    top = findings.iloc[0]
     evidence = top["evidence"]
+    assert evidence["first_watch_period"] == first and evidence["first_alert_period"] == alert
+    # an alert that came after an earlier warning says when the warning could have been given
+    earlier = {**found.iloc[0].to_dict(), "evidence": {**evidence, "first_watch_period": "2025-05"},
+               "detector": "DST-01"}
+    assert "early warning could have been given at the end of 2025-05" in customer_distress.words(earlier).explanation
+    assert "early warning" not in top["explanation"]
     for sign in ("payments_later", "bounced_cheques", "broken_promises", "credit_limit_breach"):
         assert sign in evidence["traces"]
     assert evidence["traces"]["bounced_cheques"] > 0 and evidence["traces"]["broken_promises"] > 0
@@ -151,17 +158,25 @@ def test_a_months_score_uses_only_what_was_on_record_by_its_end():
     pd.testing.assert_series_equal(scores[0], scores[1].reindex(scores[0].index))
 
 
-def test_emitted_months_first_watch_alert_high_and_latest():
-    detector = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
-                                report_levels=("watch", "alert", "high", "latest"))
-    rows = pd.DataFrame({"score": [0.05, 0.25, 0.3, 0.6, 0.95, 0.97, 0.4]})
-    assert detector.emitted_months(rows) == [(1, "watch"), (3, "alert"), (4, "high"), (6, "latest")]
-    jump = pd.DataFrame({"score": [0.05, 0.92, 0.1]})
-    assert detector.emitted_months(jump) == [(1, "high")]               # recovered: no latest finding
+def test_one_finding_per_episode_the_alert_supersedes_the_warning():
     default = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9)
-    assert default.emitted_months(rows) == [(1, "watch"), (3, "alert")]
+    rows = pd.DataFrame({"score": [0.05, 0.25, 0.3, 0.6, 0.95, 0.97, 0.4]})
+    assert default.episodes(rows) == [(1, 6, 3, "alert")]               # not the warning in month 1 too
+    assert default.emitted_months(rows) == [(3, "alert")]
+    levels = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
+                              report_levels=("watch", "alert", "high"))
+    assert levels.emitted_months(rows) == [(4, "high")]
+    latest = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
+                              report_levels=("watch", "alert", "high", "latest"))
+    assert latest.emitted_months(rows) == [(6, "latest")]               # still open at the end of the data
+    jump = pd.DataFrame({"score": [0.05, 0.92, 0.1]})
     assert default.emitted_months(jump) == [(1, "alert")]               # straight past the alert level
-    assert detector.emitted_months(pd.DataFrame({"score": [0.1, 0.15]})) == []
+    assert latest.emitted_months(jump) == [(1, "high")]                 # recovered: no latest finding
+    # a warning that never became an alert stays a warning; a new episode after three quiet months
+    twice = pd.DataFrame({"score": [0.3, 0.1, 0.1, 0.1, 0.6, 0.1]})
+    assert default.emitted_months(twice) == [(0, "watch"), (4, "alert")]
+    assert CustomerDistress(recovery_months=4).emitted_months(twice) == [(4, "alert")]
+    assert default.emitted_months(pd.DataFrame({"score": [0.1, 0.15]})) == []
 
 
 def test_order_signs_count_only_while_the_customer_pays_late():

@@ -44,12 +44,14 @@ class CustomerDistress(Detector):
     ``unknown_traces_``; ``eligible_records_`` is 0 when no sign at all can be measured). Customers
     without payment terms get ``[collections] default_terms_days``.
 
-    Findings: the first month the score reaches ``watch_level`` (the early warning) and the first month it
-    reaches ``alert_level``: at most two per customer, so the list shows when the warning could first have
-    been given and the explanation says where the customer stands now. ``report_levels`` adds the first
-    month at ``high_level`` and the latest month still at or above ``watch_level`` (useful for a monthly
-    run restricted with ``--period``). Each finding's period is the month
-    whose end its score describes; the evidence holds every month's score.
+    Findings: one per customer and distress episode (months at or above ``watch_level``, ended by
+    ``recovery_months`` months in a row below it). The alert supersedes the early warning: the finding
+    is the first month of the episode at ``alert_level``, or at ``watch_level`` when the episode never
+    reached the alert, so the customer's exposure is counted once; the evidence keeps the first warning
+    month and the alert month. ``report_levels`` adds ``high_level`` as a level above the alert, and
+    "latest" reports an episode still open at the end of the data at its latest month (useful for a
+    monthly run restricted with ``--period``). Each finding's period is the month whose end its score
+    describes; the evidence holds every month's score.
 
     Why it matters
     --------------
@@ -107,7 +109,8 @@ class CustomerDistress(Detector):
                  memory_days: int = 365, migration_months: int = 3, base_log_odds: float = -4.0,
                  statement_weight: float = 1.5, statement_reference: float = 0.032, statement_credit: float = 0.3,
                  statement_lag_days: int = 0, max_history_in_words: int = 12,
-                 report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0):
+                 report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0,
+                 recovery_months: int = 3):
         self.watch_level = watch_level
         self.alert_level = alert_level
         self.high_level = high_level
@@ -127,6 +130,9 @@ class CustomerDistress(Detector):
         # early warning and the alert only: later months of the same customer repeat a warning already
         # given and, once the customer has failed, predict nothing; their scores stay in the evidence.
         self.report_levels = tuple(report_levels)
+        # An episode ends after this many months in a row below the watch level; a customer that falls
+        # back within it is still the same episode (one finding, its exposure counted once).
+        self.recovery_months = recovery_months
         # Weak books alone are not a warning about a customer whose ledger is clean: a month becomes a
         # finding only when the ledger and the events give at least this many points (without a ledger,
         # e.g. statements only, the statements decide alone).
@@ -158,27 +164,47 @@ class CustomerDistress(Detector):
         return distress_history(data, settings)
 
     # ------------------------------------------------------------ findings
-    def emitted_months(self, rows: pd.DataFrame) -> list[tuple[int, str]]:
-        """(position, kind) of the months that get a finding, for one customer's rows in month order: the
-        first month at or above each level of ``report_levels`` (watch, alert, high; a month crossing
-        several takes the highest) and, with "latest", the latest month while the score stays at or above
-        the watch level."""
+    def episodes(self, rows: pd.DataFrame) -> list[tuple[int, int, int, str]]:
+        """(start, end, position, kind) of each distress episode of one customer's rows in month order.
+
+        An episode runs from a month at or above the watch level to the last such month before
+        ``recovery_months`` months in a row below it (or the end of the data). It gets one finding: the first
+        month at the highest level of ``report_levels`` it reached ("watch", "alert", "high"; with "alert"
+        but not "high", a month past the high level is the alert), so the alert supersedes the early warning
+        and the customer's exposure is counted once. With "latest", an episode still open at the end of the
+        data is reported at its latest month instead."""
         scores = rows["score"].to_numpy(dtype=float)
         if "eligible" in rows:
             scores = np.where(rows["eligible"].to_numpy(dtype=bool), scores, 0.0)
-        levels = [("watch", self.watch_level), ("alert", self.alert_level), ("high", self.high_level)]
-        chosen: dict[int, str] = {}
-        for kind, level in levels:
-            above = np.flatnonzero(scores >= level)
-            if len(above):
-                chosen[int(above[0])] = kind
+        above = np.flatnonzero(scores >= self.watch_level)
+        if not len(above):
+            return []
+        spans, start = [], int(above[0])
+        for previous, current in zip(above[:-1], above[1:], strict=True):
+            if current - previous - 1 >= self.recovery_months:
+                spans.append((start, int(previous)))
+                start = int(current)
+        spans.append((start, int(above[-1])))
+        levels = [(kind, level) for kind, level in
+                  (("watch", self.watch_level), ("alert", self.alert_level), ("high", self.high_level))
+                  if kind in self.report_levels]
+        if "alert" in self.report_levels and "high" not in self.report_levels:
+            levels = [(kind, level) for kind, level in levels if kind != "high"]
         final = len(scores) - 1
-        if final >= 0 and scores[final] >= self.watch_level and final not in chosen:
-            chosen[final] = "latest"
-        if "alert" in self.report_levels and "high" not in self.report_levels and "alert" not in chosen.values():
-            # a month jumping straight past the alert level is still the alert
-            chosen = {k: "alert" if v == "high" else v for k, v in chosen.items()}
-        return sorted((k, v) for k, v in chosen.items() if v in self.report_levels)
+        found = []
+        for start, end in spans:
+            window = scores[start:end + 1]
+            reached = [(kind, level) for kind, level in levels if (window >= level).any()]
+            if "latest" in self.report_levels and end == final:
+                found.append((start, end, final, "latest"))
+            elif reached:
+                kind, level = reached[-1]
+                found.append((start, end, start + int(np.flatnonzero(window >= level)[0]), kind))
+        return found
+
+    def emitted_months(self, rows: pd.DataFrame) -> list[tuple[int, str]]:
+        """(position, kind) of the months that get a finding: one per episode (:meth:`episodes`)."""
+        return [(position, kind) for _, _, position, kind in self.episodes(rows)]
 
     def _eligible(self, data, history: pd.DataFrame) -> pd.Series:
         """Months that may become findings: enough points from the ledger and the events."""
@@ -227,11 +253,12 @@ class CustomerDistress(Detector):
         findings = []
         for customer_id, rows in history[isin(history["customer_id"], watched)].groupby("customer_id", sort=True):
             rows = rows.reset_index(drop=True)
-            for position, kind in self.emitted_months(rows):
-                findings.append(self._finding(rows, position, kind, names.get(customer_id), records))
+            for start, end, position, kind in self.episodes(rows):
+                findings.append(self._finding(rows, position, kind, names.get(customer_id), records, start, end))
         return pd.DataFrame(findings) if findings else empty_findings()
 
-    def _finding(self, rows: pd.DataFrame, position: int, kind: str, name, records) -> dict:
+    def _finding(self, rows: pd.DataFrame, position: int, kind: str, name, records, start: int = 0,
+                 end: int | None = None) -> dict:
         row = rows.iloc[position]
         customer_id = row["customer_id"]
         month_end = pd.Timestamp(row["month_end"])
@@ -240,8 +267,9 @@ class CustomerDistress(Detector):
             if column.startswith("points_") and column.removeprefix("points_") not in traces:
                 value = row[column]
                 traces[column.removeprefix("points_")] = 0.0 if pd.isna(value) else float(value)
-        above_watch = rows.loc[rows["score"] >= self.watch_level, "period"]
-        above_alert = rows.loc[rows["score"] >= self.alert_level, "period"]
+        episode = rows.iloc[start:(len(rows) if end is None else end + 1)]
+        above_watch = episode.loc[episode["score"] >= self.watch_level, "period"]
+        above_alert = episode.loc[episode["score"] >= self.alert_level, "period"]
         history = [{"period": p, "score": round(float(s), 4), "exposure": round(float(e or 0.0), 2)}
                    for p, s, e in zip(rows["period"], rows["score"], rows.get("exposure", pd.Series(0.0, index=rows.index)),
                                       strict=True)]
@@ -281,6 +309,7 @@ class CustomerDistress(Detector):
                          "credit_limit": limit},
             "first_watch_period": above_watch.iloc[0] if len(above_watch) else None,
             "first_alert_period": above_alert.iloc[0] if len(above_alert) else None,
+            "episode": {"first_period": episode["period"].iloc[0], "last_period": episode["period"].iloc[-1]},
             "history": history, "not_measured": [w for w in not_measured.split(", ") if w],
             "levels": {"watch": self.watch_level, "alert": self.alert_level},
         }

@@ -61,6 +61,11 @@ def _customer(finding) -> Words:
         f"{who} shows signs that come before a customer fails, at the end of {period}: score "
         f"{score:.2f} ({KIND_WORDS[kind]}). What was seen: {signs_text}. {money_text}. "
         f"Monthly score: {trend}.{confidence}")
+    first_watch, first_alert = evidence["first_watch_period"], evidence["first_alert_period"]
+    if first_watch and first_watch != period:
+        explanation += (f" The early warning could have been given at the end of {first_watch}"
+                        + (f", the alert at the end of {first_alert}" if first_alert and first_alert != period else "")
+                        + "; this finding supersedes it.")
     later = facts["latest"]
     if later is not None and kind != "latest":
         explanation += f" By {later['period']} the score was {later['score']:.2f}."

@@ -17,6 +17,7 @@ from analyses.distress.scoring import (
     statement_points,
 )
 from analyses.distress.signals import SIGNAL_COLUMNS
+from audit.contract import PATTERN_TABLE
 from audit.data import AuditData
 from audit.engine import Engine
 from audit.loading import LoadedData, SourceTable
@@ -297,6 +298,13 @@ def test_distress_clustering_in_one_portfolio_and_supply_past_the_limit():
     assert {"customer:C1", "customer:C2", "customer:C3"} <= set(finding["related"])
     assert finding["related"][0] == "salesperson:S1"
     assert evidence["traces"]["cluster"] > 0 and evidence["traces"]["continued_supply"] > 0
+    # a pattern of its own, about a salesperson: never read as a score of one customer
+    assert detector.pattern == "portfolio_distress" and detector.entity_type == "salesperson"
+    assert PATTERN_TABLE["portfolio_distress"].entity_type == "salesperson"
+    assert PATTERN_TABLE["portfolio_distress"].family == PATTERN_TABLE["customer_distress"].family
+    worded = detector.worded(found).iloc[0]
+    assert worded["title"].startswith("Salesperson S1 (Ali Rezaei): 3 distressed customer(s) of 4, 3 invoice(s) past")
+    assert "C1 (score 0.95 from 2025-05" in worded["explanation"]
 
 
 def test_one_distressed_customer_within_its_limit_is_not_a_finding():

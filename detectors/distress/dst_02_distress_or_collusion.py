@@ -12,7 +12,7 @@ from audit.common import combine_traces, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
 from detectors.distress.dst_01_customer_distress import CustomerDistress
-from detectors.wording import customer_distress
+from detectors.wording import portfolio_distress
 
 
 class DistressOrCollusion(Detector):
@@ -59,8 +59,8 @@ class DistressOrCollusion(Detector):
     code = "DST-02"
     reads_analyses = ("RCV-00",)
     reads_findings = ("DST-01",)
-    pattern = "customer_distress"
-    wording = customer_distress.words
+    pattern = "portfolio_distress"
+    wording = portfolio_distress.words
     entity_type = "salesperson"
     family = "distress"
     # Its money at risk is the distressed customers' exposure, which their own DST-01 findings already

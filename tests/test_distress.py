@@ -178,6 +178,11 @@ def test_one_finding_per_episode_the_alert_supersedes_the_warning():
     assert default.emitted_months(twice) == [(0, "watch"), (4, "alert")]
     assert CustomerDistress(recovery_months=4).emitted_months(twice) == [(4, "alert")]
     assert default.emitted_months(pd.DataFrame({"score": [0.1, 0.15]})) == []
+    # months above the watch level but too thin on ledger signs to be findings do not end the episode
+    thin = pd.DataFrame({"score": [0.6, 0.4, 0.4, 0.4, 0.7], "eligible": [True, False, False, False, True]})
+    assert default.episodes(thin) == [(0, 4, 0, "alert")]
+    assert default.episodes(thin.assign(score=[0.6, 0.1, 0.1, 0.1, 0.7])) == [(0, 0, 0, "alert"), (4, 4, 4, "alert")]
+    assert default.episodes(thin.assign(eligible=[False, True, True, True, True])) == [(1, 4, 4, "alert")]
 
 
 def test_order_signs_count_only_while_the_customer_pays_late():

@@ -173,10 +173,11 @@ class CustomerDistress(Detector):
         but not "high", a month past the high level is the alert), so the alert supersedes the early warning
         and the customer's exposure is counted once. With "latest", an episode still open at the end of the
         data is reported at its latest month instead."""
-        scores = rows["score"].to_numpy(dtype=float)
-        if "eligible" in rows:
-            scores = np.where(rows["eligible"].to_numpy(dtype=bool), scores, 0.0)
-        above = np.flatnonzero(scores >= self.watch_level)
+        raw = rows["score"].to_numpy(dtype=float)
+        scores = np.where(rows["eligible"].to_numpy(dtype=bool), raw, 0.0) if "eligible" in rows else raw
+        # The episode is the score's own: a month too thin on ledger signs to be a finding (not eligible)
+        # neither starts a finding nor ends the episode.
+        above = np.flatnonzero(raw >= self.watch_level)
         if not len(above):
             return []
         spans, start = [], int(above[0])
@@ -192,10 +193,14 @@ class CustomerDistress(Detector):
             levels = [(kind, level) for kind, level in levels if kind != "high"]
         final = len(scores) - 1
         found = []
-        for start, end in spans:
+        for first, end in spans:
+            warned = first + np.flatnonzero(scores[first:end + 1] >= self.watch_level)
+            if not len(warned):
+                continue
+            start = int(warned[0])
             window = scores[start:end + 1]
             reached = [(kind, level) for kind, level in levels if (window >= level).any()]
-            if "latest" in self.report_levels and end == final:
+            if "latest" in self.report_levels and end == final and scores[final] >= self.watch_level:
                 found.append((start, end, final, "latest"))
             elif reached:
                 kind, level = reached[-1]

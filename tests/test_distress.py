@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analyses.distress.history import DistressHistory, distress_history
+from analyses.distress.history import DistressHistory, default_horizon_days, distress_history
 from analyses.distress.scoring import (
+    CALIBRATION_HORIZON_DAYS,
     SIGNS,
     ScoreSettings,
+    default_probability,
     engineered_values,
     sign_points,
     statement_only_scores,
@@ -247,7 +249,7 @@ def test_polish_statements_only_beats_altman():
     pure = statement_only_scores(sample, customers).set_index("customer_id")["score"]
     mine = history.set_index("customer_id")["score"]
     assert np.allclose(mine.reindex(pure.index).to_numpy(), pure.to_numpy())
-    assert len(findings) and (findings["score"] >= detector.watch_level).all()
+    assert len(findings) and all(e["score"] >= detector.watch_level for e in findings["evidence"])
     assert "financial statements" in findings["explanation"].iloc[0]
 
 
@@ -325,3 +327,39 @@ def test_score_settings_defaults_are_documented():
     settings = ScoreSettings()
     assert settings.base_log_odds < 0 and 0 < settings.statement_reference < 1
     assert set(CustomerDistress().get_params()) >= {"watch_level", "alert_level", "high_level", "grace_days"}
+
+
+def test_the_finding_scores_the_calibrated_probability_of_default_and_risks_the_exposure():
+    log_odds = np.array([-4.0, -1.0, 0.0, 2.0, 5.0])
+    at_horizon = default_probability(log_odds)
+    assert np.all(np.diff(at_horizon) > 0) and np.all((at_horizon > 0) & (at_horizon < 1))
+    # the calibration is the fitted one: log-odds 0 (a score of 0.5) is a 62 % chance of default in 180 days
+    assert at_horizon[2] == pytest.approx(1 / (1 + np.exp(-0.4720)), abs=1e-4)
+    longer = default_probability(log_odds, 2 * CALIBRATION_HORIZON_DAYS)
+    assert np.all(longer > at_horizon) and np.allclose(1 - longer, (1 - at_horizon) ** 2)
+    shorter = default_probability(log_odds, CALIBRATION_HORIZON_DAYS / 2)
+    assert np.all(shorter < at_horizon)
+    policy = Policy()
+    assert default_horizon_days(policy) == 180                          # the ladder's "legal" step
+    assert CustomerDistress.params_from_policy(policy)["horizon_days"] == 180
+    data = _data(_failing_ledger())
+    try:
+        detector = CustomerDistress(horizon_days=90)
+        found = detector.worded(detector.find(data))
+    finally:
+        data.engine.close()
+    finding = found.iloc[0]
+    evidence = finding["evidence"]
+    assert finding["score"] == pytest.approx(default_probability(evidence["log_odds"], 90))
+    assert evidence["default_probability"] == pytest.approx(finding["score"])
+    assert evidence["score"] >= detector.alert_level and evidence["horizon_days"] == 90
+    assert finding["risk_amount"] == pytest.approx(evidence["exposure"]["exposure"])
+    assert "chance of default within 90 days" in finding["title"]
+
+
+def test_a_policy_with_a_shorter_ladder_has_a_shorter_horizon():
+    policy = Policy()
+    shorter = policy.model_copy(update={"collections": policy.collections.model_copy(
+        update={"ladder_days": {"reminder": 0, "letter_2_stop_supply": 20, "legal": 90}})})
+    assert default_horizon_days(shorter) == 90
+    assert CustomerDistress.params_from_policy(shorter) == {"grace_days": 20, "horizon_days": 90}

@@ -8,11 +8,12 @@ import pandas as pd
 from analyses.distress.history import (
     SIGN_SOURCES,
     DistressSettings,
+    default_horizon_days,
     distress_history,
     stop_supply_days,
     unmeasurable_signs,
 )
-from analyses.distress.scoring import SIGNS, ScoreSettings
+from analyses.distress.scoring import SIGNS, ScoreSettings, default_probability
 from analyses.distress.signals import BOUNCED_STATUSES, SignalSettings, payment_status_known
 from analyses.receivables.open_items import load_ledger, open_items
 from audit.detector import Detector, empty_findings, related_ids
@@ -51,7 +52,9 @@ class CustomerDistress(Detector):
     month and the alert month. ``report_levels`` adds ``high_level`` as a level above the alert, and
     "latest" reports an episode still open at the end of the data at its latest month (useful for a
     monthly run restricted with ``--period``). Each finding's period is the month whose end its score
-    describes; the evidence holds every month's score.
+    describes; the evidence holds every month's score. The finding's ``score`` is the calibrated probability
+    of default within ``horizon_days`` (the policy's last collection step) and its risk the exposure, so it
+    ranks by expected loss; the distress score is ``evidence["score"]``.
 
     Why it matters
     --------------
@@ -110,7 +113,7 @@ class CustomerDistress(Detector):
                  statement_weight: float = 1.5, statement_reference: float = 0.032, statement_credit: float = 0.3,
                  statement_lag_days: int = 0, max_history_in_words: int = 12,
                  report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0,
-                 recovery_months: int = 3):
+                 recovery_months: int = 3, horizon_days: int = 180):
         self.watch_level = watch_level
         self.alert_level = alert_level
         self.high_level = high_level
@@ -133,6 +136,9 @@ class CustomerDistress(Detector):
         # An episode ends after this many months in a row below the watch level; a customer that falls
         # back within it is still the same episode (one finding, its exposure counted once).
         self.recovery_months = recovery_months
+        # The finding's score is the calibrated probability of default within this many days
+        # (``analyses.distress.scoring.default_probability``), so priority = probability x exposure.
+        self.horizon_days = horizon_days
         # Weak books alone are not a warning about a customer whose ledger is clean: a month becomes a
         # finding only when the ledger and the events give at least this many points (without a ledger,
         # e.g. statements only, the statements decide alone).
@@ -140,8 +146,8 @@ class CustomerDistress(Detector):
 
     @classmethod
     def params_from_policy(cls, policy):
-        # Overdue beyond the ladder's stop-supply step counts as aged.
-        return {"grace_days": stop_supply_days(policy)}
+        # Overdue beyond the ladder's stop-supply step counts as aged; its last step is the horizon.
+        return {"grace_days": stop_supply_days(policy), "horizon_days": default_horizon_days(policy)}
 
     def settings(self) -> DistressSettings:
         return DistressSettings(
@@ -292,6 +298,7 @@ class CustomerDistress(Detector):
                  "max_history_in_words": self.max_history_in_words,
                  "latest": {"period": later["period"].iloc[-1], "score": float(later["score"].iloc[-1])}
                  if len(later) else None}
+        probability = float(default_probability(float(row["log_odds"]), self.horizon_days))
         statement = {}
         if pd.notna(row.get("statement_period_end", np.nan)):
             statement = {"period_end": row["statement_period_end"],
@@ -317,12 +324,13 @@ class CustomerDistress(Detector):
             "episode": {"first_period": episode["period"].iloc[0], "last_period": episode["period"].iloc[-1]},
             "history": history, "not_measured": [w for w in not_measured.split(", ") if w],
             "levels": {"watch": self.watch_level, "alert": self.alert_level},
+            "default_probability": probability, "horizon_days": self.horizon_days,
         }
         cheques, invoices = records.for_customer(customer_id, month_end)
         salesperson = row.get("salesperson_id")
         return {
             "entity_id": customer_id, "salesperson_id": salesperson if isinstance(salesperson, str) else None,
-            "customer_id": customer_id, "period": row["period"], "score": float(row["score"]),
+            "customer_id": customer_id, "period": row["period"], "score": probability,
             "risk_amount": exposure, "evidence": evidence, "facts": facts,
             "related": related_ids(("customer", [customer_id]), ("salesperson", [salesperson]),
                                    ("cheque", cheques), ("invoice", invoices)),

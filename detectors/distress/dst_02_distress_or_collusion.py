@@ -90,6 +90,10 @@ class DistressOrCollusion(Detector):
             findings = findings[findings["detector"] == CustomerDistress.code]
         if findings.empty:
             return pd.DataFrame(columns=["customer_id", "score", "first_alert", "exposure"])
+        # DST-01's finding score is a probability of default; the alert level is on its distress score
+        distress_score = pd.Series([e.get("score") if isinstance(e, dict) else None for e in findings["evidence"]],
+                                   index=findings.index, dtype="float64").fillna(findings["score"])
+        findings = findings.assign(score=distress_score)
         alerted = findings[findings["score"] >= self.alert_level]
         if alerted.empty:
             return pd.DataFrame(columns=["customer_id", "score", "first_alert", "exposure"])

@@ -49,6 +49,7 @@ def _customer(finding) -> Words:
         money_text = "Nothing is owed at this month end, but further sales on credit would be at risk"
     if pd.notna(limit) and limit:
         money_text += f", against a credit limit of {money(limit)}"
+    horizon, chance = evidence["horizon_days"], _percent(evidence["default_probability"])
     history = evidence["history"]
     position = next(i for i, month in enumerate(history) if month["period"] == period)
     recent = history[max(0, position + 1 - facts["max_history_in_words"]):position + 1]
@@ -59,7 +60,8 @@ def _customer(finding) -> Words:
     explanation = (
         f"{who} shows signs that come before a customer fails, at the end of {period}: score "
         f"{score:.2f} ({KIND_WORDS[kind]}). What was seen: {signs_text}. {money_text}. "
-        f"Monthly score: {trend}.{confidence}")
+        f"Monthly score: {trend}. Estimated chance that it defaults within {horizon} days: {chance}; the list "
+        f"ranks it by that chance times the money at risk.{confidence}")
     first_watch, first_alert = evidence["first_watch_period"], evidence["first_alert_period"]
     if first_watch and first_watch != period:
         explanation += (f" The early warning could have been given at the end of {first_watch}"
@@ -68,7 +70,17 @@ def _customer(finding) -> Words:
     later = facts["latest"]
     if later is not None and kind != "latest":
         explanation += f" By {later['period']} the score was {later['score']:.2f}."
-    return Words(f"{who}: signs of failure ({TITLE_KIND[kind]}), score {score:.2f} in {period}", explanation)
+    return Words(f"{who}: signs of failure ({TITLE_KIND[kind]}) in {period}, {chance} chance of default within "
+                 f"{horizon} days (score {score:.2f})", explanation)
+
+
+def _percent(probability: float) -> str:
+    """A probability in words that never reads as certain or impossible ("below 1 %", "above 99 %")."""
+    if probability < 0.01:
+        return "below 1 %"
+    if probability > 0.99:
+        return "above 99 %"
+    return f"{probability:.0%}".replace("%", " %")
 
 
 def _sign_words(evidence, facts) -> list[tuple[float, str]]:

@@ -112,7 +112,7 @@ def test_distress_without_receipts_never_says_overdue(northwind):
         {"customer_id": "QUICK", "event_date": "1998-03-10", "event_type": "legal_action"}])
     data = _data(frames)
     detector = get_detector("DST-01")()
-    found = detector.find(data)
+    found = detector.worded(detector.find(data))
     assert list(found["entity_id"].unique()) == ["QUICK"]
     assert detector.eligible_records_ > 0
     for text in found["explanation"]:

@@ -227,6 +227,7 @@ PATTERN_TABLE: dict[str, Pattern] = {p.name: p for p in (
     Pattern("unauthorized_discount", "Discount beyond authority", "invoice", SALESPERSON_FRAUD),
     Pattern("price_deviation", "Price off the list", "invoice", SALESPERSON_FRAUD),
     Pattern("customer_distress", "Customer about to fail", "customer", DISTRESS),
+    Pattern("portfolio_distress", "Distressed customers gathered in one portfolio", "salesperson", DISTRESS),
     Pattern("duplicate_invoice", "Duplicate invoice", "invoice", STANDARD_TEST),
     Pattern("invoice_number_gap", "Gap in invoice numbers", "invoice_no", STANDARD_TEST),
     Pattern("benford_deviation", "First digits off Benford's law", "salesperson", STANDARD_TEST),

@@ -90,10 +90,10 @@ class Detector(Component, abc.ABC):
     def worded(self, found: pd.DataFrame) -> pd.DataFrame:
         """``found`` with the title and explanation of each row, written by the pattern's wording function."""
         wording = type(self).wording
+        if wording is None:
+            raise TypeError(f"{self.code} has no wording function: set wording = detectors.wording."
+                            f"{self.pattern}.words (see docs/writing-detectors.md)")
         given = [c for c in WORDS_COLUMNS if c in found.columns]
-        if wording is None:  # the older form: ``find`` wrote them
-            return found if given or len(found) else found.assign(title=pd.Series(dtype="object"),
-                                                                  explanation=pd.Series(dtype="object"))
         if given:
             raise ValueError(f"{self.code} returned {', '.join(given)} from find; its wording function "
                              f"{wording.__module__}.{wording.__name__} writes them: leave them out of find")

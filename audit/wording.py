@@ -49,13 +49,10 @@ def word(wording: Wording, row: Mapping[str, Any], detector: str) -> Words:
 
 
 def check_wording(cls) -> list[str]:
-    """What is wrong with a detector class's ``wording`` (empty when it is its pattern's ``words``).
-
-    ``wording = None`` is the older form, where ``find`` writes title and explanation itself; it is
-    accepted while detectors are moved to wording modules."""
+    """What is wrong with a detector class's ``wording`` (empty when it is its pattern's ``words``)."""
     wording = getattr(cls, "wording", None)
     if wording is None:
-        return []
+        return [f"{cls.__name__} has no wording: set wording = {WORDING_PACKAGE}.{getattr(cls, 'pattern', '?')}.words"]
     expected = f"{WORDING_PACKAGE}.{getattr(cls, 'pattern', None)}"
     if not callable(wording):
         return [f"{cls.__name__}.wording is not a function"]

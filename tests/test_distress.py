@@ -7,16 +7,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analyses.distress.history import DistressHistory, distress_history
+from analyses.distress.history import DistressHistory, default_horizon_days, distress_history
 from analyses.distress.scoring import (
+    CALIBRATION_HORIZON_DAYS,
     SIGNS,
     ScoreSettings,
+    default_probability,
     engineered_values,
     sign_points,
     statement_only_scores,
     statement_points,
 )
 from analyses.distress.signals import SIGNAL_COLUMNS
+from audit.contract import PATTERN_TABLE
 from audit.data import AuditData
 from audit.engine import Engine
 from audit.loading import LoadedData, SourceTable
@@ -27,6 +30,7 @@ from audit.testing import tables_from_frames
 from audit.validation import validate
 from detectors.distress.dst_01_customer_distress import CustomerDistress
 from detectors.distress.dst_02_distress_or_collusion import DistressOrCollusion
+from detectors.wording import customer_distress
 
 from .conftest import SHARED
 
@@ -100,7 +104,8 @@ def test_failing_customer_scores_rise_and_findings_mark_the_early_warning():
     try:
         detector = CustomerDistress()
         history = detector.history(data)
-        findings = detector.find(data)
+        found = detector.find(data)
+        findings = detector.worded(found)
     finally:
         data.engine.close()
     c1 = history[history["customer_id"] == "C1"].set_index("period")
@@ -108,12 +113,17 @@ def test_failing_customer_scores_rise_and_findings_mark_the_early_warning():
     assert c1.loc["2025-08", "score"] >= detector.high_level
     assert c1["score"].iloc[-1] > c1["score"].iloc[0]
     assert set(findings["entity_id"]) == {"C1"}
-    periods = sorted(findings["period"])
     first = c1.index[c1["score"] >= detector.watch_level][0]
-    assert periods[0] == first                                          # the early warning month
-    assert len(findings) <= 4
-    top = findings.sort_values("period").iloc[-1]
+    alert = c1.index[c1["score"] >= detector.alert_level][0]
+    assert list(findings["period"]) == [alert]                          # one episode, one finding: the alert
+    top = findings.iloc[0]
     evidence = top["evidence"]
+    assert evidence["first_watch_period"] == first and evidence["first_alert_period"] == alert
+    # an alert that came after an earlier warning says when the warning could have been given
+    earlier = {**found.iloc[0].to_dict(), "evidence": {**evidence, "first_watch_period": "2025-05"},
+               "detector": "DST-01"}
+    assert "early warning could have been given at the end of 2025-05" in customer_distress.words(earlier).explanation
+    assert "early warning" not in top["explanation"]
     for sign in ("payments_later", "bounced_cheques", "broken_promises", "credit_limit_breach"):
         assert sign in evidence["traces"]
     assert evidence["traces"]["bounced_cheques"] > 0 and evidence["traces"]["broken_promises"] > 0
@@ -151,17 +161,30 @@ def test_a_months_score_uses_only_what_was_on_record_by_its_end():
     pd.testing.assert_series_equal(scores[0], scores[1].reindex(scores[0].index))
 
 
-def test_emitted_months_first_watch_alert_high_and_latest():
-    detector = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
-                                report_levels=("watch", "alert", "high", "latest"))
-    rows = pd.DataFrame({"score": [0.05, 0.25, 0.3, 0.6, 0.95, 0.97, 0.4]})
-    assert detector.emitted_months(rows) == [(1, "watch"), (3, "alert"), (4, "high"), (6, "latest")]
-    jump = pd.DataFrame({"score": [0.05, 0.92, 0.1]})
-    assert detector.emitted_months(jump) == [(1, "high")]               # recovered: no latest finding
+def test_one_finding_per_episode_the_alert_supersedes_the_warning():
     default = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9)
-    assert default.emitted_months(rows) == [(1, "watch"), (3, "alert")]
+    rows = pd.DataFrame({"score": [0.05, 0.25, 0.3, 0.6, 0.95, 0.97, 0.4]})
+    assert default.episodes(rows) == [(1, 6, 3, "alert")]               # not the warning in month 1 too
+    assert default.emitted_months(rows) == [(3, "alert")]
+    levels = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
+                              report_levels=("watch", "alert", "high"))
+    assert levels.emitted_months(rows) == [(4, "high")]
+    latest = CustomerDistress(watch_level=0.2, alert_level=0.5, high_level=0.9,
+                              report_levels=("watch", "alert", "high", "latest"))
+    assert latest.emitted_months(rows) == [(6, "latest")]               # still open at the end of the data
+    jump = pd.DataFrame({"score": [0.05, 0.92, 0.1]})
     assert default.emitted_months(jump) == [(1, "alert")]               # straight past the alert level
-    assert detector.emitted_months(pd.DataFrame({"score": [0.1, 0.15]})) == []
+    assert latest.emitted_months(jump) == [(1, "high")]                 # recovered: no latest finding
+    # a warning that never became an alert stays a warning; a new episode after three quiet months
+    twice = pd.DataFrame({"score": [0.3, 0.1, 0.1, 0.1, 0.6, 0.1]})
+    assert default.emitted_months(twice) == [(0, "watch"), (4, "alert")]
+    assert CustomerDistress(recovery_months=4).emitted_months(twice) == [(4, "alert")]
+    assert default.emitted_months(pd.DataFrame({"score": [0.1, 0.15]})) == []
+    # months above the watch level but too thin on ledger signs to be findings do not end the episode
+    thin = pd.DataFrame({"score": [0.6, 0.4, 0.4, 0.4, 0.7], "eligible": [True, False, False, False, True]})
+    assert default.episodes(thin) == [(0, 4, 0, "alert")]
+    assert default.episodes(thin.assign(score=[0.6, 0.1, 0.1, 0.1, 0.7])) == [(0, 0, 0, "alert"), (4, 4, 4, "alert")]
+    assert default.episodes(thin.assign(eligible=[False, True, True, True, True])) == [(1, 4, 4, "alert")]
 
 
 def test_order_signs_count_only_while_the_customer_pays_late():
@@ -220,13 +243,13 @@ def test_polish_statements_only_beats_altman():
     try:
         detector = CustomerDistress()
         history = detector.history(data)
-        findings = detector.find(data)
+        findings = detector.worded(detector.find(data))
     finally:
         data.engine.close()
     pure = statement_only_scores(sample, customers).set_index("customer_id")["score"]
     mine = history.set_index("customer_id")["score"]
     assert np.allclose(mine.reindex(pure.index).to_numpy(), pure.to_numpy())
-    assert len(findings) and (findings["score"] >= detector.watch_level).all()
+    assert len(findings) and all(e["score"] >= detector.watch_level for e in findings["evidence"])
     assert "financial statements" in findings["explanation"].iloc[0]
 
 
@@ -282,6 +305,13 @@ def test_distress_clustering_in_one_portfolio_and_supply_past_the_limit():
     assert {"customer:C1", "customer:C2", "customer:C3"} <= set(finding["related"])
     assert finding["related"][0] == "salesperson:S1"
     assert evidence["traces"]["cluster"] > 0 and evidence["traces"]["continued_supply"] > 0
+    # a pattern of its own, about a salesperson: never read as a score of one customer
+    assert detector.pattern == "portfolio_distress" and detector.entity_type == "salesperson"
+    assert PATTERN_TABLE["portfolio_distress"].entity_type == "salesperson"
+    assert PATTERN_TABLE["portfolio_distress"].family == PATTERN_TABLE["customer_distress"].family
+    worded = detector.worded(found).iloc[0]
+    assert worded["title"].startswith("Salesperson S1 (Ali Rezaei): 3 distressed customer(s) of 4, 3 invoice(s) past")
+    assert "C1 (score 0.95 from 2025-05" in worded["explanation"]
 
 
 def test_one_distressed_customer_within_its_limit_is_not_a_finding():
@@ -297,3 +327,39 @@ def test_score_settings_defaults_are_documented():
     settings = ScoreSettings()
     assert settings.base_log_odds < 0 and 0 < settings.statement_reference < 1
     assert set(CustomerDistress().get_params()) >= {"watch_level", "alert_level", "high_level", "grace_days"}
+
+
+def test_the_finding_scores_the_calibrated_probability_of_default_and_risks_the_exposure():
+    log_odds = np.array([-4.0, -1.0, 0.0, 2.0, 5.0])
+    at_horizon = default_probability(log_odds)
+    assert np.all(np.diff(at_horizon) > 0) and np.all((at_horizon > 0) & (at_horizon < 1))
+    # the calibration is the fitted one: log-odds 0 (a score of 0.5) is a 62 % chance of default in 180 days
+    assert at_horizon[2] == pytest.approx(1 / (1 + np.exp(-0.4720)), abs=1e-4)
+    longer = default_probability(log_odds, 2 * CALIBRATION_HORIZON_DAYS)
+    assert np.all(longer > at_horizon) and np.allclose(1 - longer, (1 - at_horizon) ** 2)
+    shorter = default_probability(log_odds, CALIBRATION_HORIZON_DAYS / 2)
+    assert np.all(shorter < at_horizon)
+    policy = Policy()
+    assert default_horizon_days(policy) == 180                          # the ladder's "legal" step
+    assert CustomerDistress.params_from_policy(policy)["horizon_days"] == 180
+    data = _data(_failing_ledger())
+    try:
+        detector = CustomerDistress(horizon_days=90)
+        found = detector.worded(detector.find(data))
+    finally:
+        data.engine.close()
+    finding = found.iloc[0]
+    evidence = finding["evidence"]
+    assert finding["score"] == pytest.approx(default_probability(evidence["log_odds"], 90))
+    assert evidence["default_probability"] == pytest.approx(finding["score"])
+    assert evidence["score"] >= detector.alert_level and evidence["horizon_days"] == 90
+    assert finding["risk_amount"] == pytest.approx(evidence["exposure"]["exposure"])
+    assert "chance of default within 90 days" in finding["title"]
+
+
+def test_a_policy_with_a_shorter_ladder_has_a_shorter_horizon():
+    policy = Policy()
+    shorter = policy.model_copy(update={"collections": policy.collections.model_copy(
+        update={"ladder_days": {"reminder": 0, "letter_2_stop_supply": 20, "legal": 90}})})
+    assert default_horizon_days(shorter) == 90
+    assert CustomerDistress.params_from_policy(shorter) == {"grace_days": 20, "horizon_days": 90}

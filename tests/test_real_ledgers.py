@@ -22,8 +22,8 @@ from audit.policy import Policy, policy_from_dict
 from audit.registry import get_detector
 from audit.testing import tables_from_frames
 from detectors.anomaly.features import invoice_features
-from detectors.distress.dst_01_customer_distress import usual_gap_words
 from detectors.standard.reversals import credit_note_reversals
+from detectors.wording.customer_distress import usual_gap_words
 from simulator.evaluation import evaluate
 
 NORTHWIND = Path(__file__).resolve().parents[2] / "shared" / "data" / "northwind"
@@ -112,7 +112,7 @@ def test_distress_without_receipts_never_says_overdue(northwind):
         {"customer_id": "QUICK", "event_date": "1998-03-10", "event_type": "legal_action"}])
     data = _data(frames)
     detector = get_detector("DST-01")()
-    found = detector.find(data)
+    found = detector.worded(detector.find(data))
     assert list(found["entity_id"].unique()) == ["QUICK"]
     assert detector.eligible_records_ > 0
     for text in found["explanation"]:

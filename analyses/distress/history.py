@@ -50,6 +50,16 @@ def stop_supply_days(policy) -> int:
     return 0
 
 
+def default_horizon_days(policy) -> int:
+    """The horizon of "about to default": the collections ladder's last step (the contract's "legal",
+    180 days overdue), by which an unpaid customer has defaulted; the contract's default ladder's when the
+    policy's ladder is empty."""
+    for ladder in (dict(policy.collections.ladder_days), dict(CollectionsPolicy().ladder_days)):
+        if ladder:
+            return int(max(ladder.values()))
+    return 180
+
+
 # Columns of the view beside the points (the measurements the explanations quote).
 HISTORY_MEASUREMENTS = (
     "balance", "pending_cheques", "exposure", "credit_limit", "overdue", "overdue_over_grace",

@@ -8,23 +8,17 @@ import pandas as pd
 from analyses.distress.history import (
     SIGN_SOURCES,
     DistressSettings,
+    default_horizon_days,
     distress_history,
     stop_supply_days,
     unmeasurable_signs,
 )
-from analyses.distress.scoring import EVENT_LABELS, SIGNS, ScoreSettings
+from analyses.distress.scoring import SIGNS, ScoreSettings, default_probability
 from analyses.distress.signals import BOUNCED_STATUSES, SignalSettings, payment_status_known
 from analyses.receivables.open_items import load_ledger, open_items
-from audit.common import day, money
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
-
-KIND_WORDS = {
-    "watch": "first month on the watch list",
-    "alert": "first month above the alert level",
-    "high": "first month above the high level",
-    "latest": "latest month of the data",
-}
+from detectors.wording import customer_distress
 
 
 class CustomerDistress(Detector):
@@ -51,12 +45,16 @@ class CustomerDistress(Detector):
     ``unknown_traces_``; ``eligible_records_`` is 0 when no sign at all can be measured). Customers
     without payment terms get ``[collections] default_terms_days``.
 
-    Findings: the first month the score reaches ``watch_level`` (the early warning) and the first month it
-    reaches ``alert_level``: at most two per customer, so the list shows when the warning could first have
-    been given and the explanation says where the customer stands now. ``report_levels`` adds the first
-    month at ``high_level`` and the latest month still at or above ``watch_level`` (useful for a monthly
-    run restricted with ``--period``). Each finding's period is the month
-    whose end its score describes; the evidence holds every month's score.
+    Findings: one per customer and distress episode (months at or above ``watch_level``, ended by
+    ``recovery_months`` months in a row below it). The alert supersedes the early warning: the finding
+    is the first month of the episode at ``alert_level``, or at ``watch_level`` when the episode never
+    reached the alert, so the customer's exposure is counted once; the evidence keeps the first warning
+    month and the alert month. ``report_levels`` adds ``high_level`` as a level above the alert, and
+    "latest" reports an episode still open at the end of the data at its latest month (useful for a
+    monthly run restricted with ``--period``). Each finding's period is the month whose end its score
+    describes; the evidence holds every month's score. The finding's ``score`` is the calibrated probability
+    of default within ``horizon_days`` (the policy's last collection step) and its risk the exposure, so it
+    ranks by expected loss; the distress score is ``evidence["score"]``.
 
     Why it matters
     --------------
@@ -90,6 +88,7 @@ class CustomerDistress(Detector):
     code = "DST-01"
     reads_analyses = ("RCV-00", "DST-H1")
     pattern = "customer_distress"
+    wording = customer_distress.words
     entity_type = "customer"
     family = "distress"
     requires = {"customers": ("customer_id",)}
@@ -113,7 +112,8 @@ class CustomerDistress(Detector):
                  memory_days: int = 365, migration_months: int = 3, base_log_odds: float = -4.0,
                  statement_weight: float = 1.5, statement_reference: float = 0.032, statement_credit: float = 0.3,
                  statement_lag_days: int = 0, max_history_in_words: int = 12,
-                 report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0):
+                 report_levels: tuple[str, ...] = ("watch", "alert"), min_ledger_points: float = 1.0,
+                 recovery_months: int = 3, horizon_days: int = 180):
         self.watch_level = watch_level
         self.alert_level = alert_level
         self.high_level = high_level
@@ -133,6 +133,12 @@ class CustomerDistress(Detector):
         # early warning and the alert only: later months of the same customer repeat a warning already
         # given and, once the customer has failed, predict nothing; their scores stay in the evidence.
         self.report_levels = tuple(report_levels)
+        # An episode ends after this many months in a row below the watch level; a customer that falls
+        # back within it is still the same episode (one finding, its exposure counted once).
+        self.recovery_months = recovery_months
+        # The finding's score is the calibrated probability of default within this many days
+        # (``analyses.distress.scoring.default_probability``), so priority = probability x exposure.
+        self.horizon_days = horizon_days
         # Weak books alone are not a warning about a customer whose ledger is clean: a month becomes a
         # finding only when the ledger and the events give at least this many points (without a ledger,
         # e.g. statements only, the statements decide alone).
@@ -140,8 +146,8 @@ class CustomerDistress(Detector):
 
     @classmethod
     def params_from_policy(cls, policy):
-        # Overdue beyond the ladder's stop-supply step counts as aged.
-        return {"grace_days": stop_supply_days(policy)}
+        # Overdue beyond the ladder's stop-supply step counts as aged; its last step is the horizon.
+        return {"grace_days": stop_supply_days(policy), "horizon_days": default_horizon_days(policy)}
 
     def settings(self) -> DistressSettings:
         return DistressSettings(
@@ -164,27 +170,52 @@ class CustomerDistress(Detector):
         return distress_history(data, settings)
 
     # ------------------------------------------------------------ findings
-    def emitted_months(self, rows: pd.DataFrame) -> list[tuple[int, str]]:
-        """(position, kind) of the months that get a finding, for one customer's rows in month order: the
-        first month at or above each level of ``report_levels`` (watch, alert, high; a month crossing
-        several takes the highest) and, with "latest", the latest month while the score stays at or above
-        the watch level."""
-        scores = rows["score"].to_numpy(dtype=float)
-        if "eligible" in rows:
-            scores = np.where(rows["eligible"].to_numpy(dtype=bool), scores, 0.0)
-        levels = [("watch", self.watch_level), ("alert", self.alert_level), ("high", self.high_level)]
-        chosen: dict[int, str] = {}
-        for kind, level in levels:
-            above = np.flatnonzero(scores >= level)
-            if len(above):
-                chosen[int(above[0])] = kind
+    def episodes(self, rows: pd.DataFrame) -> list[tuple[int, int, int, str]]:
+        """(start, end, position, kind) of each distress episode of one customer's rows in month order.
+
+        An episode runs from a month at or above the watch level to the last such month before
+        ``recovery_months`` months in a row below it (or the end of the data). It gets one finding: the first
+        month at the highest level of ``report_levels`` it reached ("watch", "alert", "high"; with "alert"
+        but not "high", a month past the high level is the alert), so the alert supersedes the early warning
+        and the customer's exposure is counted once. With "latest", an episode still open at the end of the
+        data is reported at its latest month instead."""
+        raw = rows["score"].to_numpy(dtype=float)
+        scores = np.where(rows["eligible"].to_numpy(dtype=bool), raw, 0.0) if "eligible" in rows else raw
+        # The episode is the score's own: a month too thin on ledger signs to be a finding (not eligible)
+        # neither starts a finding nor ends the episode.
+        above = np.flatnonzero(raw >= self.watch_level)
+        if not len(above):
+            return []
+        spans, start = [], int(above[0])
+        for previous, current in zip(above[:-1], above[1:], strict=True):
+            if current - previous - 1 >= self.recovery_months:
+                spans.append((start, int(previous)))
+                start = int(current)
+        spans.append((start, int(above[-1])))
+        levels = [(kind, level) for kind, level in
+                  (("watch", self.watch_level), ("alert", self.alert_level), ("high", self.high_level))
+                  if kind in self.report_levels]
+        if "alert" in self.report_levels and "high" not in self.report_levels:
+            levels = [(kind, level) for kind, level in levels if kind != "high"]
         final = len(scores) - 1
-        if final >= 0 and scores[final] >= self.watch_level and final not in chosen:
-            chosen[final] = "latest"
-        if "alert" in self.report_levels and "high" not in self.report_levels and "alert" not in chosen.values():
-            # a month jumping straight past the alert level is still the alert
-            chosen = {k: "alert" if v == "high" else v for k, v in chosen.items()}
-        return sorted((k, v) for k, v in chosen.items() if v in self.report_levels)
+        found = []
+        for first, end in spans:
+            warned = first + np.flatnonzero(scores[first:end + 1] >= self.watch_level)
+            if not len(warned):
+                continue
+            start = int(warned[0])
+            window = scores[start:end + 1]
+            reached = [(kind, level) for kind, level in levels if (window >= level).any()]
+            if "latest" in self.report_levels and end == final and scores[final] >= self.watch_level:
+                found.append((start, end, final, "latest"))
+            elif reached:
+                kind, level = reached[-1]
+                found.append((start, end, start + int(np.flatnonzero(window >= level)[0]), kind))
+        return found
+
+    def emitted_months(self, rows: pd.DataFrame) -> list[tuple[int, str]]:
+        """(position, kind) of the months that get a finding: one per episode (:meth:`episodes`)."""
+        return [(position, kind) for _, _, position, kind in self.episodes(rows)]
 
     def _eligible(self, data, history: pd.DataFrame) -> pd.Series:
         """Months that may become findings: enough points from the ledger and the events."""
@@ -233,11 +264,12 @@ class CustomerDistress(Detector):
         findings = []
         for customer_id, rows in history[isin(history["customer_id"], watched)].groupby("customer_id", sort=True):
             rows = rows.reset_index(drop=True)
-            for position, kind in self.emitted_months(rows):
-                findings.append(self._finding(rows, position, kind, names.get(customer_id), records))
+            for start, end, position, kind in self.episodes(rows):
+                findings.append(self._finding(rows, position, kind, names.get(customer_id), records, start, end))
         return pd.DataFrame(findings) if findings else empty_findings()
 
-    def _finding(self, rows: pd.DataFrame, position: int, kind: str, name, records) -> dict:
+    def _finding(self, rows: pd.DataFrame, position: int, kind: str, name, records, start: int = 0,
+                 end: int | None = None) -> dict:
         row = rows.iloc[position]
         customer_id = row["customer_id"]
         month_end = pd.Timestamp(row["month_end"])
@@ -246,9 +278,9 @@ class CustomerDistress(Detector):
             if column.startswith("points_") and column.removeprefix("points_") not in traces:
                 value = row[column]
                 traces[column.removeprefix("points_")] = 0.0 if pd.isna(value) else float(value)
-        words = self._sign_words(row, traces, records, customer_id, month_end)
-        above_watch = rows.loc[rows["score"] >= self.watch_level, "period"]
-        above_alert = rows.loc[rows["score"] >= self.alert_level, "period"]
+        episode = rows.iloc[start:(len(rows) if end is None else end + 1)]
+        above_watch = episode.loc[episode["score"] >= self.watch_level, "period"]
+        above_alert = episode.loc[episode["score"] >= self.alert_level, "period"]
         history = [{"period": p, "score": round(float(s), 4), "exposure": round(float(e or 0.0), 2)}
                    for p, s, e in zip(rows["period"], rows["score"], rows.get("exposure", pd.Series(0.0, index=rows.index)),
                                       strict=True)]
@@ -256,30 +288,17 @@ class CustomerDistress(Detector):
         balance = row.get("balance")
         pending = row.get("pending_cheques")
         limit = row.get("credit_limit")
-        who = f"{name} ({customer_id})" if isinstance(name, str) and name else f"Customer {customer_id}"
-        shown = [text for _, text in sorted(words, key=lambda item: -item[0])]
-        signs_text = "; ".join(shown) if shown else "no single strong sign, several small ones"
-        if exposure > 0 and pending and pending > 0:
-            money_text = (f"The company stands to lose {money(exposure)}: open balance {money(balance or 0.0)} "
-                          f"plus pending post-dated cheques {money(pending)}")
-        elif exposure > 0:
-            money_text = f"The company stands to lose its open balance of {money(exposure)}"
-        else:
-            money_text = "Nothing is owed at this month end, but further sales on credit would be at risk"
-        if pd.notna(limit) and limit:
-            money_text += f", against a credit limit of {money(limit)}"
-        recent = history[max(0, position + 1 - self.max_history_in_words):position + 1]
-        trend = ", ".join(f"{h['period']} {h['score']:.2f}" for h in recent)
         not_measured = row.get("not_measured") or ""
-        confidence = (f" Not measurable in this data: {not_measured}; the score is built from less "
-                      f"evidence than usual.") if not_measured else ""
-        explanation = (
-            f"{who} shows signs that come before a customer fails, at the end of {row['period']}: score "
-            f"{row['score']:.2f} ({KIND_WORDS[kind]}). What was seen: {signs_text}. {money_text}. "
-            f"Monthly score: {trend}.{confidence}")
         later = rows.iloc[position + 1:]
-        if len(later) and kind != "latest":
-            explanation += (f" By {later['period'].iloc[-1]} the score was {later['score'].iloc[-1]:.2f}.")
+        facts = {"customer_name": name if isinstance(name, str) else None, "points": traces,
+                 "event_dates": {event: records.last_event(customer_id, event, month_end)
+                                 for event in (t.removeprefix("event_") for t, points in traces.items()
+                                              if t.startswith("event_") and abs(points) >= 0.05)},
+                 "grace_days": self.grace_days, "recent_days": self.recent_days, "spike_days": self.spike_days,
+                 "max_history_in_words": self.max_history_in_words,
+                 "latest": {"period": later["period"].iloc[-1], "score": float(later["score"].iloc[-1])}
+                 if len(later) else None}
+        probability = float(default_probability(float(row["log_odds"]), self.horizon_days))
         statement = {}
         if pd.notna(row.get("statement_period_end", np.nan)):
             statement = {"period_end": row["statement_period_end"],
@@ -302,86 +321,20 @@ class CustomerDistress(Detector):
                          "credit_limit": limit},
             "first_watch_period": above_watch.iloc[0] if len(above_watch) else None,
             "first_alert_period": above_alert.iloc[0] if len(above_alert) else None,
+            "episode": {"first_period": episode["period"].iloc[0], "last_period": episode["period"].iloc[-1]},
             "history": history, "not_measured": [w for w in not_measured.split(", ") if w],
             "levels": {"watch": self.watch_level, "alert": self.alert_level},
+            "default_probability": probability, "horizon_days": self.horizon_days,
         }
         cheques, invoices = records.for_customer(customer_id, month_end)
         salesperson = row.get("salesperson_id")
-        title_kind = {"watch": "early warning", "alert": "alert", "high": "high alert", "latest": "still distressed"}
         return {
             "entity_id": customer_id, "salesperson_id": salesperson if isinstance(salesperson, str) else None,
-            "customer_id": customer_id, "period": row["period"], "score": float(row["score"]),
-            "risk_amount": exposure,
-            "title": f"{who}: signs of failure ({title_kind[kind]}), score {row['score']:.2f} in {row['period']}",
-            "explanation": explanation, "evidence": evidence,
+            "customer_id": customer_id, "period": row["period"], "score": probability,
+            "risk_amount": exposure, "evidence": evidence, "facts": facts,
             "related": related_ids(("customer", [customer_id]), ("salesperson", [salesperson]),
                                    ("cheque", cheques), ("invoice", invoices)),
         }
-
-    def _sign_words(self, row, traces, records, customer_id, month_end) -> list[tuple[float, str]]:
-        """(points, plain words) for every sign that added at least a twentieth of a log-odds point."""
-        g = self.grace_days
-        v = row.get
-        texts = {
-            "payments_later": lambda: (f"payments {v('lateness_recent_days'):.0f} days past due on average in the "
-                                       f"last {self.recent_days} days, against "
-                                       f"{max(v('lateness_baseline_days') or 0.0, 0.0):.0f} before"),
-            "dso": lambda: (f"{v('dso_days'):.0f} days of sales outstanding against "
-                            f"{(v('terms_days') if pd.notna(v('terms_days')) else 0):.0f}-day terms"),
-            "aging_migration": lambda: (f"{v('aged_share'):.0%} of its open invoices "
-                                        f"({money(v('overdue_over_grace'))}) more than {g} days overdue"),
-            "partial_payments": lambda: f"{v('partial_invoices'):.0f} invoices paid only in part and still open",
-            "order_spike": lambda: (f"orders of {money(v('invoiced_recent'))} in the last {self.spike_days} days, "
-                                    f"{v('order_spike_ratio'):.1f} times its usual, while paying late"),
-            "new_brands": lambda: f"{v('new_brand_share'):.0%} of those orders brands it never bought before",
-            "cheque_switch": lambda: (f"{v('cheque_share_recent'):.0%} of recent payments by post-dated cheque "
-                                      f"against {v('cheque_share_baseline'):.0%} before"),
-            "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, against "
-                                          f"{(v('maturity_baseline_days') or 0):.0f} before and "
-                                          f"{(v('terms_days') if pd.notna(v('terms_days')) else 0):.0f}-day terms"),
-            "bounced_cheques": lambda: (f"{v('bounced_cheques'):.0f} cheque(s) bounced or returned in the last year "
-                                        f"({money(v('bounced_amount'))}; {v('replaced_cheques'):.0f} replaced)"),
-            "broken_promises": lambda: f"{v('promises_broken'):.0f} promise(s) to pay broken",
-            "repeated_promises": lambda: f"{v('promises'):.0f} promises to pay in a year",
-            "shipments_stopped": lambda: (f"no goods taken for {v('days_without_shipment'):.0f} days "
-                                          f"({usual_gap_words(v('usual_gap_days'))}) "
-                                          f"while {money(v('overdue'))} is overdue"),
-            "credit_limit_breach": lambda: (f"exposure {money(v('exposure'))} is "
-                                            f"{v('exposure') / v('credit_limit') - 1:.0%} above the credit limit of "
-                                            f"{money(v('credit_limit'))}"),
-            "statements": lambda: (f"its financial statements of {day(v('statement_period_end'))} resemble those of "
-                                   f"companies that failed within a year (probability "
-                                   f"{v('statement_probability'):.1%}: {v('statement_drivers') or 'several ratios'})"
-                                   if traces["statements"] > 0 else
-                                   f"its financial statements of {day(v('statement_period_end'))} look sound"),
-            "flag_interest_over_5pct_sales": lambda: "interest costs above 5 % of its sales",
-            "young_company": lambda: f"a company only {v('age_years'):.1f} years old",
-        }
-        words = []
-        for name, points in traces.items():
-            if abs(points) < 0.05:
-                continue
-            if name.startswith("event_"):
-                kind = name.removeprefix("event_")
-                when = records.last_event(customer_id, kind, month_end)
-                text = f"{EVENT_LABELS.get(kind, kind.replace('_', ' '))} on {day(when)}"
-            elif name in texts:
-                try:
-                    text = texts[name]()
-                except (TypeError, ValueError, ZeroDivisionError):
-                    text = name.replace("_", " ")
-            else:
-                text = name.replace("_", " ")
-            words.append((points, f"{text} ({points:+.2f})"))
-        return words
-
-
-def usual_gap_words(usual_gap_days) -> str:
-    """How often the customer usually takes goods, in words ("usually every 15 days")."""
-    if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days <= 0:
-        return "too few earlier deliveries to say what is usual"
-    days = round(float(usual_gap_days))
-    return f"usually every {days} day{'s' if days != 1 else ''}"
 
 
 class _Records:

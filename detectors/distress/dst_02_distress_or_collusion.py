@@ -8,10 +8,11 @@ from scipy.stats import binom
 
 from analyses.distress.history import stop_supply_days
 from analyses.receivables.open_items import load_ledger
-from audit.common import combine_traces, day, money, saturating
+from audit.common import combine_traces, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
 from detectors.distress.dst_01_customer_distress import CustomerDistress
+from detectors.wording import portfolio_distress
 
 
 class DistressOrCollusion(Detector):
@@ -58,7 +59,8 @@ class DistressOrCollusion(Detector):
     code = "DST-02"
     reads_analyses = ("RCV-00",)
     reads_findings = ("DST-01",)
-    pattern = "customer_distress"
+    pattern = "portfolio_distress"
+    wording = portfolio_distress.words
     entity_type = "salesperson"
     family = "distress"
     # Its money at risk is the distressed customers' exposure, which their own DST-01 findings already
@@ -88,6 +90,10 @@ class DistressOrCollusion(Detector):
             findings = findings[findings["detector"] == CustomerDistress.code]
         if findings.empty:
             return pd.DataFrame(columns=["customer_id", "score", "first_alert", "exposure"])
+        # DST-01's finding score is a probability of default; the alert level is on its distress score
+        distress_score = pd.Series([e.get("score") if isinstance(e, dict) else None for e in findings["evidence"]],
+                                   index=findings.index, dtype="float64").fillna(findings["score"])
+        findings = findings.assign(score=distress_score)
         alerted = findings[findings["score"] >= self.alert_level]
         if alerted.empty:
             return pd.DataFrame(columns=["customer_id", "score", "first_alert", "exposure"])
@@ -194,42 +200,18 @@ class DistressOrCollusion(Detector):
             supply_trace = 0.3 + 0.4 * saturating(share, self.full_supply_share)
         score = combine_traces([cluster_trace, supply_trace])
         name = people.at[salesperson, "name"] if len(people) and salesperson in people.index else None
-        who = f"Salesperson {salesperson}" + (f" ({name})" if isinstance(name, str) else "")
         involved = sorted(set(mine["customer_id"]) | set(supplied["customer_id"]))
         exposure = float(mine.set_index("customer_id")["exposure"].reindex(involved).fillna(0.0).sum())
-        parts = []
         listed = mine.sort_values(["exposure", "customer_id"], ascending=[False, True])
-        customer_words = ", ".join(f"{r.customer_id} (score {r.score:.2f} from {r.first_alert}, exposure "
-                                   f"{money(r.exposure)})" for r in listed.head(8).itertuples())
-        if clustered:
-            parts.append(f"{count} of the {size} customers of {who} reached the distress alert level "
-                         f"({customer_words}); company-wide {rate:.1%} of customers did, so {expected:.1f} were "
-                         f"expected, and the chance of {count} or more is {tail:.2%}")
-        elif count:
-            parts.append(f"{count} of the {size} customers of {who} reached the distress alert level "
-                         f"({customer_words})")
-        if len(supplied):
-            by_customer = supplied.groupby("customer_id")
-            supply_words = []
-            for customer_id, rows in by_customer:
-                reasons = []
-                if rows["over_limit"].any():
-                    limit = rows["credit_limit"].iloc[0]
-                    reasons.append(f"over its credit limit of {money(limit)}")
-                if rows["after_stop"].any():
-                    reasons.append(f"with invoices more than {self.grace_days} days overdue "
-                                   f"(up to {rows['oldest_overdue_days'].max():.0f} days)")
-                supply_words.append(
-                    f"{len(rows)} invoice(s) worth {money(rows['amount'].sum())} to {customer_id} between "
-                    f"{day(rows['invoice_date'].min())} and {day(rows['invoice_date'].max())}, "
-                    + " and ".join(reasons))
-            parts.append(f"{who} kept selling on credit to customers that later reached the alert level: "
-                         + "; ".join(supply_words))
-        explanation = (
-            ". ".join(parts) + f". The distressed customers owe {money(exposure)}. Failures gathering around one "
-            "salesperson, or goods still shipped on credit to a customer that stopped paying, mean either credit "
-            "given against the rules to chase volume or collusion with the customers: review that portfolio's "
-            "credit decisions, the deliveries and who approved them.")
+        supplied_by_customer = [{
+            "customer_id": customer_id, "invoices": len(rows), "amount": float(rows["amount"].sum()),
+            "first_date": rows["invoice_date"].min(), "last_date": rows["invoice_date"].max(),
+            "over_limit": bool(rows["over_limit"].any()), "credit_limit": rows["credit_limit"].iloc[0],
+            "after_stop": bool(rows["after_stop"].any()),
+            "oldest_overdue_days": float(rows["oldest_overdue_days"].max())}
+            for customer_id, rows in supplied.groupby("customer_id")]
+        facts = {"salesperson_name": name if isinstance(name, str) else None, "grace_days": self.grace_days,
+                 "supplied_by_customer": supplied_by_customer}
         periods = [p for p in list(mine["first_alert"]) if isinstance(p, str)]
         if len(supplied):
             periods.append(pd.Timestamp(supplied["invoice_date"].max()).strftime("%Y-%m"))
@@ -246,13 +228,9 @@ class DistressOrCollusion(Detector):
                 "over_limit": r.over_limit, "after_stop_supply": r.after_stop} for r in supplied.itertuples()],
             "traces": {"cluster": round(cluster_trace, 4), "continued_supply": round(supply_trace, 4)},
         }
-        title = (f"{who}: {count} distressed customer(s) of {size}"
-                 + (f", {len(supplied)} invoice(s) past the credit limit or stop-supply" if len(supplied) else "")
-                 + " - distress or collusion?")
         return {
             "entity_id": salesperson, "salesperson_id": salesperson, "customer_id": None, "period": period,
-            "score": score, "risk_amount": exposure, "title": title, "explanation": explanation,
-            "evidence": evidence,
+            "score": score, "risk_amount": exposure, "evidence": evidence, "facts": facts,
             "related": related_ids(("salesperson", [salesperson]), ("customer", involved),
                                    ("invoice", list(supplied["invoice_id"]))),
         }

@@ -5,7 +5,8 @@ uses these, so the contract's definitions ("Meaning of amounts and dates") live 
 
 - a line's net amount is quantity × unit_price × (1 − discount_pct / 100);
 - an invoice's amount is the sum of its lines; only posted (not cancelled) invoices count;
-- a customer's ledger balance = net invoice amounts − allocations − cash_discount_amount − credit notes.
+- a customer's ledger balance = net invoice amounts − allocations − cash_discount_amount − credit notes
+  (without an allocations table, − the receipts themselves).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def ledger_movements(data) -> ibis.Table:
             customer_id=receipts.customer_id, date=receipts.posted_date,
             amount=-(allocations.amount + allocations.cash_discount_amount.fill_null(0)),
             kind=ibis.literal("payment")))
+    elif data.has("receipts", ("customer_id", "amount")):
+        # No allocations: the contract cannot say which invoice a receipt paid, but the customer paid it;
+        # reading the balance from invoices alone would call every payer a debtor.
+        receipts = data.table("receipts")
+        paid_on = next((receipts[c] for c in ("posted_date", "receipt_date") if data.has("receipts", (c,))), None)
+        if paid_on is not None:
+            parts.append(receipts.select(customer_id=receipts.customer_id, date=paid_on, amount=-receipts.amount,
+                                         kind=ibis.literal("payment")))
     if data.has("credit_notes"):
         notes = data.table("credit_notes")
         parts.append(notes.select(customer_id=notes.customer_id, date=notes.credit_date, amount=-notes.amount,

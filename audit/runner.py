@@ -270,6 +270,12 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
             instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
         count = len(found) if is_detector and found is not None else 0
         statuses[cls.code] = _coverage({**status, "findings": count}, instance)
+        judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
+        if upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
+            # a reading of other detectors' findings checks nothing when none of them checked anything
+            reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
+            statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",
+                                  "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
     if progress:
         progress("detectors done", len(steps), len(steps))
     data.outputs_by_component = outputs  # every analysis' outputs, tables or not (the common checks read them)

@@ -239,3 +239,52 @@ def test_a_gap_score_says_how_unusual_holes_that_wide_are_in_the_series():
     traces = found["evidence"].iloc[0]["traces"]
     assert traces["unusual_in_series"] == pytest.approx(0.6 * (1 - (1 / 196) / 0.02), abs=1e-3)
     assert "occur at 1 of the series' 196 steps" in found["explanation"].iloc[0]
+
+
+def _priced_case(n_invoices: int, price: float):
+    from audit.testing import Case, load_cases
+
+    cases_dir = Path(__file__).parent / "detector_cases"
+    base = next(c for c in load_cases(cases_dir / "PRC-01.yaml")[1] if c.not_flagged)
+    invoices = [{"invoice_id": f"I{k}", "invoice_no": str(1000 + k), "invoice_date": "2025-04-07",
+                 "customer_id": "C1", "salesperson_id": "S1", "status": "posted"} for k in range(n_invoices)]
+    lines = [{"invoice_id": f"I{k}", "line_no": 1, "product_id": "P1", "quantity": 10, "unit_price": price}
+             for k in range(n_invoices)]
+    return Case(name="prices", tables={**base.tables, "invoices": invoices, "invoice_lines": lines})
+
+
+def test_a_price_source_most_lines_are_off_is_not_read_as_a_deviation_on_every_invoice():
+    from audit.data import AuditData
+    from audit.engine import Engine
+    from audit.runner import run_detectors
+
+    for n_invoices, price, expect_findings in ((40, 99_000.0, 0), (3, 99_000.0, 3)):
+        case = _priced_case(n_invoices, price)  # the list says 110,000 from 2025-04-01: every line 10 % under
+        data = AuditData(case.audit_tables(), case.audit_policy(), Engine("duckdb"))
+        try:
+            found, statuses = run_detectors(data, ["PRC-01"])
+        finally:
+            data.engine.close()
+        row = statuses.set_index("detector").loc["PRC-01"]
+        assert len(found) == expect_findings
+        if not expect_findings:  # 40 of 40 lines off: the source does not describe the prices charged
+            assert row["coverage"] == "not checked" and "does not describe the prices charged" in row["reason"]
+
+
+def test_receipts_without_allocations_still_pay_the_balance():
+    from audit.data import AuditData
+    from audit.engine import Engine
+    from audit.ledger import balances_as_of
+
+    case = _priced_case(2, 110_000.0)
+    frames = {**case.tables, "receipts": [{"receipt_id": "R1", "customer_id": "C1", "receipt_date": "2025-04-20",
+                                           "posted_date": "2025-04-20", "method": "cheque", "amount": 2_200_000}]}
+    case.tables = frames
+    data = AuditData(case.audit_tables(), case.audit_policy(), Engine("duckdb"))
+    try:
+        points = pd.DataFrame({"customer_id": ["C1", "C1"],
+                               "as_of_date": pd.to_datetime(["2025-04-10", "2025-04-30"])})
+        balances = balances_as_of(data, points)["ledger_balance"].tolist()
+    finally:
+        data.engine.close()
+    assert balances == [2_200_000.0, 0.0]  # owed after the invoices, nothing once the receipt is booked

@@ -180,11 +180,12 @@ def test_coverage_reaches_the_detector_list_the_manifest_the_report_and_the_work
     result = audit.run(mini_copy)
     runs = result.detector_runs.set_index("detector")
     assert runs.loc["VIS-01", "coverage"] == "not checked" and "needs visits" in runs.loc["VIS-01", "reason"]
-    assert runs.loc["PRC-01", "coverage"] == "checked"
+    # the mini ledger records no price approvals: prices were judged, approvals could not be
+    assert runs.loc["PRC-01", "coverage"] == "partly checked" and "price approvals" in runs.loc["PRC-01", "unknown"]
     coverage = {row["pattern"]: row for row in result.manifest["coverage"]}
     assert coverage["visit_noncompliance"]["coverage"] == "not checked"
     assert "VIS-01: needs visits" in coverage["visit_noncompliance"]["why"]
-    assert coverage["price_deviation"]["coverage"] == "checked"
+    assert coverage["price_deviation"]["coverage"] == "partly checked"
     written = result.write(tmp_path / "run", formats=("csv", "manifest"))
     assert {"coverage", "unknown", "eligible_records"} <= set(pd.read_csv(tmp_path / "run" / "detectors.csv").columns)
     assert written

@@ -10,6 +10,7 @@ from audit.common import month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import with_class_and_product_price
 from audit.membership import among
+from audit.policy import DEFAULTS
 from detectors.pricing.list_steps import explained, implied_prices, list_steps
 from detectors.wording import price_deviation
 
@@ -59,7 +60,9 @@ class PriceDeviation(Detector):
     An invoice dated on the day the price list changed that still carries the previous price; an
     invoice two days after a price increase priced as on the date of its order; a
     wholesale customer invoiced at the wholesale class price; a line whose price an approver signed;
-    a zero-value document (sample, replacement) that gives its reason.
+    a zero-value document (sample, replacement) that gives its reason. Nothing at all when most lines
+    (over ``max_deviating_share``, from ``min_lines_to_judge_source`` lines) are off the price source:
+    it is then not the list the company sells at (a suggested retail price), and the run says so.
 
     Evidence
     --------
@@ -85,11 +88,13 @@ class PriceDeviation(Detector):
         "orders": ("order_id", "order_date"),
     }
 
-    def __init__(self, tolerance_pct: float = 0.5, full_score_deviation_pct: float = 10.0,
-                 order_price_days: int = 14):
+    def __init__(self, tolerance_pct: float = DEFAULTS.pricing.tolerance_pct, full_score_deviation_pct: float = 10.0,
+                 order_price_days: int = 14, max_deviating_share: float = 0.5, min_lines_to_judge_source: int = 30):
         self.tolerance_pct = tolerance_pct
         self.full_score_deviation_pct = full_score_deviation_pct
         self.order_price_days = order_price_days
+        self.max_deviating_share = max_deviating_share
+        self.min_lines_to_judge_source = min_lines_to_judge_source
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -111,7 +116,22 @@ class PriceDeviation(Detector):
     def find(self, data) -> pd.DataFrame:
         self.unknown_traces_ = [] if data.has("price_list", ("product_id", "unit_price")) else [
             "dated list prices (no price_list: the line's or product's list price, which may be out of date)"]
+        self.approvals_recorded_ = bool(data.has("invoice_lines", ("discount_approved_by",))
+                                        and data.frame("invoice_lines")["discount_approved_by"].notna().any())
+        if not self.approvals_recorded_:
+            self.unknown_traces_.append("price approvals (invoice_lines.discount_approved_by not recorded): whether "
+                                        "a price off the list was signed off")
         lines, counts = unexcused_deviations(data, self.tolerance_pct, self.order_price_days, self)
+        n_lines = len(data.frame("invoice_lines"))
+        outside = getattr(self, "n_lines_outside_tolerance_", 0)
+        if outside >= self.min_lines_to_judge_source and outside / n_lines > self.max_deviating_share:
+            # Most lines off the price source: it is not the list the company sells at (a suggested retail
+            # price, a list never kept up to date), so no single invoice can be judged against it.
+            self.eligible_records_ = 0
+            self.note_ = (f"{outside:,} of {n_lines:,} invoice lines ({outside / n_lines:.0%}) are off the price "
+                          "source by more than the tolerance: it does not describe the prices charged, so no "
+                          "invoice was judged against it")
+            return empty_findings()
         if lines.empty:
             return empty_findings()
         # The same step against the list across customers and salespeople is a gap in the price list
@@ -158,7 +178,7 @@ class PriceDeviation(Detector):
             "period": month_of(first.invoice_date), "score": score, "risk_amount": over + under,
             "evidence": evidence,
             "facts": {"invoice_no": first.invoice_no, "invoice_date": first.invoice_date, "n_lines": len(lines),
-                      "fallback_only": bool(fallback_only)},
+                      "fallback_only": bool(fallback_only), "approvals_recorded": self.approvals_recorded_},
             "related": related_ids(("invoice", [invoice_id]), ("customer", [first.customer_id]),
                                    ("salesperson", [first.salesperson_id]),
                                    ("product", lines["product_id"].unique())),

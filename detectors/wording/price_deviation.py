@@ -21,14 +21,16 @@ def words(finding) -> Words:
         direction_words.append(f"over-charged by {money(evidence['over_charge'])}")
     if evidence["under_charge"]:
         direction_words.append(f"under-charged by {money(evidence['under_charge'])}")
+    recorded = facts.get("approvals_recorded", True)
+    approval = "with no approver" if recorded else "(the data records no price approvals, so approval was not checked)"
     explanation = (
         f"Invoice {invoice_no} of {facts['invoice_date']:%Y-%m-%d} to customer {finding['customer_id']} "
         f"(salesperson {finding['salesperson_id']}) has {n_lines} line(s) priced outside the valid list "
-        f"price ± {evidence['tolerance_pct']:g} % with no approver: {'; '.join(described)}{more}. The customer was "
+        f"price ± {evidence['tolerance_pct']:g} % {approval}: {'; '.join(described)}{more}. The customer was "
         f"{' and '.join(direction_words)}. Prices off the list without approval either over-charge the "
         f"buyer or give away margin."
         + (" Confidence is lower: there is no dated price list, so the product's list price was used."
            if facts["fallback_only"] else "")
     )
-    return Words(f"Invoice {invoice_no}: prices {evidence['worst_deviation_pct']:.1f} % off the list, unapproved",
-                 explanation)
+    title = f"Invoice {invoice_no}: prices {evidence['worst_deviation_pct']:.1f} % off the list"
+    return Words(title + (", unapproved" if recorded else ""), explanation)

@@ -42,6 +42,11 @@ class MultiNameInvoicing(Detector):
     at most ``new_account_days`` before its first invoice. Each listed trace alone reaches the default
     ``min_score``; flagged pairs that touch form one group and one finding, whose entity is the oldest
     account (the buyer) and whose ``related`` list holds every account of the group.
+    A cheque drawer link is weighed against the other reading of such a cheque, lapping
+    (``detectors.payments.readings``: the drawer's own invoices going late, late posting, one
+    salesperson collecting from both, the cheque applied to the payee's overdue invoices): when lapping
+    weighs more than the pair's one-buyer traces beyond the cheque (shared details, delivery, timing),
+    the cheque is no link here (PAY-01 reports the swap), and a pair linked by nothing else is dropped.
     Left out: links between branches of a declared chain (``customer_class`` "chain", same owner),
     details shared with a salesperson or an employee, and accounts that CUS-01 finds made up (this
     detector runs after the others and reads CUS-01's findings, or asks CUS-01 when it did not run):
@@ -63,7 +68,9 @@ class MultiNameInvoicing(Detector):
     -----------
     Branches of a declared chain: the same owner and head-office bank account, customer_class "chain",
     each delivered and visited at its own address; two unrelated shops whose owners happen to share a
-    common name; a made-up account that borrowed a real customer's phone (CUS-01 reports it).
+    common name; a made-up account that borrowed a real customer's phone (CUS-01 reports it); a
+    customer's overdue invoice paid with another customer's cheque while that customer's own invoice
+    goes late, collected by one salesperson, nothing else shared (lapping: PAY-01 reports it).
 
     Evidence
     --------
@@ -71,7 +78,8 @@ class MultiNameInvoicing(Detector):
     (with the values as written on each side), the delivery shares, the timing test (months, rate,
     expected and observed overlap, probability) and each trace's contribution; the group's peak combined
     balance and its date, the credit limit it is compared with, the excess and the open balance;
-    ``traces``: the contributions of the best pair.
+    ``traces``: the contributions of the best pair; for a pair with a cheque drawer, ``readings``: the
+    one-buyer and lapping weights with their traces and the reading reported.
     """
 
     code = "CUS-02"

@@ -42,7 +42,14 @@ class PaymentSwap(Detector):
     ``[cheques] hand_in_days`` working days before the cheque booked against it was received (cash on
     the customer's receipt, booked later as a cheque); money allocated to another customer's invoices
     (not an account of the same owner); a late-posted receipt whose amount is exactly another customer's
-    invoice that was still unpaid (that customer's money applied here). Late posting and a balance
+    invoice that was still unpaid (that customer's money applied here). A cheque drawn on another
+    customer's account is weighed two ways (``detectors.payments.readings``): as lapping (the drawer's
+    own invoices then going unpaid past their due date, late posting, one salesperson collecting from
+    both, the cheque applied to the payee's overdue invoices) and as one buyer under two names (phone,
+    address, owner, bank account or delivery place shared beyond the cheque, in the entity links of
+    LNK-01, or CUS-02 finding the two accounts one buyer); when lapping weighs more its weight counts
+    here, and cash the same salesperson booked late for either customer within ``chain_window_days``
+    of that cheque counts as the money the lapping covered. Late posting and a balance
     confirmation below the ledger while the money was out add to the score. Each trace adds to one
     score (1 − the product of 1 − each trace); receipts scoring at least ``min_score`` are reported.
 
@@ -58,9 +65,14 @@ class PaymentSwap(Detector):
     against a cheque received that day and drawn by Forough Hosseini-Pour on an account not on record,
     who shares the family name of the collecting salesperson Raheleh Hosseini-Pour.
 
+    Another customer's cheque, drawn on Golden Wholesale's account, booked on Parsa Market's overdue
+    invoice by the salesperson who collects from both, while Golden Wholesale's own invoice of the
+    cheque's amount went unpaid for weeks; the two share nothing else (lapping weighs 0.65, one buyer 0).
+
     Not flagged
     -----------
-    A cheque drawn by Elham Rashidi, the owner on the customer's record, from her personal account (or
+    A cheque drawn on the account of a second shop of the buyer (same phone and owner, goods delivered
+    at the buyer's shop): one buyer weighs more than lapping, CUS-02 reports it. A cheque drawn by Elham Rashidi, the owner on the customer's record, from her personal account (or
     by someone of her family name); a payment of one chain branch applied to another branch of the same
     owner; a third party's cheque passed on by the customer with nothing else unusual (common in
     trade); the customer's own cheque recorded days after its receipt (kept back: CHQ-01's finding).
@@ -69,7 +81,8 @@ class PaymentSwap(Detector):
     --------
     The cheque's drawer and who it matched, the receipt, cheque and posting dates and working days
     between them, the other customers' invoices paid or matched, the confirmations that show the gap,
-    and each trace's contribution.
+    ``readings`` (for a cheque drawn on another customer: both readings' weights and traces, and which
+    is reported), and each trace's contribution.
     """
 
     code = "PAY-01"

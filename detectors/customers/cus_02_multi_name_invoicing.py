@@ -124,7 +124,8 @@ class MultiNameInvoicing(Detector):
     def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), min_score: float = 0.3, min_delivery_share: float = 0.5,
                  timing_from_log10: float = 1.0, timing_full_log10: float = 3.0, min_timing_months: int = 3,
                  new_account_days: int = 180, hand_in_days: int = DEFAULTS.cheques.hand_in_days,
-                 default_terms_days: int = DEFAULTS.collections.default_terms_days):
+                 default_terms_days: int = DEFAULTS.collections.default_terms_days,
+                 drawer_late_days: int = readings.first_letter_days(DEFAULTS.collections.ladder_days)):
         self.geofence_m = geofence_m
         self.min_score = min_score
         self.min_delivery_share = min_delivery_share
@@ -134,11 +135,13 @@ class MultiNameInvoicing(Detector):
         self.new_account_days = new_account_days
         self.hand_in_days = hand_in_days
         self.default_terms_days = default_terms_days
+        self.drawer_late_days = drawer_late_days
 
     @classmethod
     def params_from_policy(cls, policy):
         return {"geofence_m": float(policy.visits.geofence_m), "hand_in_days": policy.cheques.hand_in_days,
-                "default_terms_days": policy.collections.default_terms_days}
+                "default_terms_days": policy.collections.default_terms_days,
+                "drawer_late_days": readings.first_letter_days(policy.collections.ladder_days)}
 
     # ------------------------------------------------------------------ candidate pairs
     def _pairs(self, links: pd.DataFrame, shipments: pd.Series, cities: dict) -> dict[tuple[str, str], dict]:
@@ -330,7 +333,9 @@ class MultiNameInvoicing(Detector):
             return {}
         invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
                                                              "amount"))
-        found = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days)
+        found = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
+                                        self.drawer_late_days)
+        shares = dict(zip(cases["receipt_id"], cases["drawer_share"], strict=True))
         pair_of = dict(zip(drawn["cheque_id"], drawn["pair"], strict=True))
         receipts = data.frame("receipts").set_index("receipt_id")["cheque_id"]
         best: dict[tuple[str, str], dict] = {}
@@ -338,7 +343,7 @@ class MultiNameInvoicing(Detector):
             key = pair_of[receipts[receipt_id]]
             weight = readings.lapping_weight(reading["traces"])
             if key not in best or weight > best[key]["weight"]:
-                best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id,
+                best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id, "drawer_share": shares[receipt_id],
                              "traces": {k: round(v, 4) for k, v in reading["traces"].items()},
                              "facts": reading["facts"]}
         return best
@@ -347,9 +352,12 @@ class MultiNameInvoicing(Detector):
         """A cheque drawn on the other account reads as lapping or as one buyer: the reading with the
         larger weight stands. When lapping does, the cheque is no link between the accounts (PAY-01
         reports the swap), and the traces that only support a link go when nothing else is left."""
-        one_buyer = readings.one_buyer_weight(traces)
+        # paying mostly with the other's cheques speaks for one buyer in this weighing (the pair's score
+        # already counts the cheque)
+        weighed = traces | readings.others_cheques_trace(lapping["drawer_share"])
+        one_buyer = readings.one_buyer_weight(weighed)
         pair["readings"] = {"one_buyer": round(one_buyer, 4), "lapping": lapping["weight"],
-                            "one_buyer_traces": {k: round(v, 4) for k, v in traces.items()
+                            "one_buyer_traces": {k: round(v, 4) for k, v in weighed.items()
                                                  if k in readings.ONE_BUYER_KINDS},
                             "lapping_traces": lapping["traces"], "lapping_receipt": lapping["receipt_id"],
                             "reported": "one_buyer" if one_buyer >= lapping["weight"] else "lapping"}

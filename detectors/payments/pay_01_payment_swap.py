@@ -113,7 +113,8 @@ class PaymentSwap(Detector):
     def __init__(self, hand_in_days: int = DEFAULTS.cheques.hand_in_days, name_match_score: float = 90.0, amount_tolerance: float = 1.0,
                  min_score: float = 0.5, full_score_excess_days: int = 10,
                  default_terms_days: int = DEFAULTS.collections.default_terms_days, min_delivery_share: float = 0.5,
-                 chain_window_days: int = 90):
+                 chain_window_days: int = 90,
+                 drawer_late_days: int = readings.first_letter_days(DEFAULTS.collections.ladder_days)):
         self.hand_in_days = hand_in_days
         self.name_match_score = name_match_score
         self.amount_tolerance = amount_tolerance
@@ -122,11 +123,13 @@ class PaymentSwap(Detector):
         self.default_terms_days = default_terms_days
         self.min_delivery_share = min_delivery_share
         self.chain_window_days = chain_window_days
+        self.drawer_late_days = drawer_late_days
 
     @classmethod
     def params_from_policy(cls, policy):
         return {"hand_in_days": policy.cheques.hand_in_days,
-                "default_terms_days": policy.collections.default_terms_days}
+                "default_terms_days": policy.collections.default_terms_days,
+                "drawer_late_days": readings.first_letter_days(policy.collections.ladder_days)}
 
     # ------------------------------------------------------------ relational part
     def _receipts(self, data) -> ibis.Table:
@@ -220,14 +223,15 @@ class PaymentSwap(Detector):
         invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
                                                              "amount"))
         lapping = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
-                                          self.amount_tolerance)
+                                          self.drawer_late_days, self.amount_tolerance)
         one_buyer = readings.one_buyer_traces(links_for(data), facts.shipment_counts(data),
                                               MultiNameInvoicing.WEIGHTS, self.min_delivery_share)
         reported = self._one_buyer_pairs(data)
         out = {}
         for case in cases.itertuples(index=False):
             key = tuple(sorted((case.customer_id, case.drawer_customer)))
-            buyer_traces = {k: round(v, 4) for k, v in one_buyer.get(key, {}).items()}
+            buyer_traces = {k: round(v, 4) for k, v in one_buyer.get(key, {}).items()} | \
+                readings.others_cheques_trace(case.drawer_share)
             found = lapping[case.receipt_id]
             lap, buyer = readings.lapping_weight(found["traces"]), readings.one_buyer_weight(buyer_traces)
             if key in reported:  # CUS-02 weighed both readings with timing too, and found one buyer

@@ -28,9 +28,24 @@ from audit.common import combine_traces
 # money went elsewhere); one salesperson collecting both is common in a territory, so it weighs little.
 LAPPING_WEIGHTS = {"drawer_paid_late": 0.35, "drawer_invoice_of_the_cheques_amount": 0.15, "posted_late": 0.25,
                    "one_collector": 0.15, "payees_overdue_invoices": 0.25}
+# The drawer's invoices whose lateness speaks for lapping: due from this many days before the cheque to
+# this many after it (the payment the cheque was for); a customer late on older debts is only slow.
+DRAWER_DUE_WINDOW_DAYS = (30, 60)
 # What each trace beyond the cheque adds to the one-buyer reading (CUS-02's weights, the cheque left out).
 ONE_BUYER_KINDS = ("shared_phone", "shared_address", "shared_bank_account", "shared_owner_name", "delivery_point",
-                   "received_by", "complementary_timing")
+                   "received_by", "complementary_timing", "paid_with_the_others_cheques")
+# One buyer pays for its second name with its own cheques, most of the time; a lapping salesperson, or a
+# sister shop helping out, uses another's cheque now and then. Counted from this share of the payee's
+# receipts (by amount), with this weight times the share.
+OTHERS_CHEQUES_MIN_SHARE = 0.5
+OTHERS_CHEQUES_WEIGHT = 0.4
+
+
+def others_cheques_trace(share: float) -> dict[str, float]:
+    """The one-buyer trace of a payee paying mostly with the drawer's cheques (``OTHERS_CHEQUES_*``)."""
+    if pd.isna(share) or share < OTHERS_CHEQUES_MIN_SHARE:
+        return {}
+    return {"paid_with_the_others_cheques": round(OTHERS_CHEQUES_WEIGHT * min(float(share), 1.0), 4)}
 
 
 def one_buyer_weight(traces: dict[str, float]) -> float:
@@ -78,17 +93,26 @@ def _due_dates(invoices: pd.DataFrame, customers: pd.DataFrame, default_terms_da
     return due.fillna(invoices["invoice_date"] + pd.to_timedelta(terms, unit="D"))
 
 
+def first_letter_days(ladder_days: dict) -> int:
+    """Days past due at which the policy's collections ladder sends its first letter (after the reminder):
+    a payment later than that is late, not just slow."""
+    steps = [int(v) for v in ladder_days.values() if int(v) > 0]
+    return min(steps) if steps else 0
+
+
 def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_days: int,
-                   default_terms_days: int, amount_tolerance: float = 1.0) -> dict[str, dict]:
+                   default_terms_days: int, drawer_late_days: int, amount_tolerance: float = 1.0
+                   ) -> dict[str, dict]:
     """receipt_id -> the traces of lapping a payment drawn on another customer's account shows.
 
     ``cases``: receipt_id, customer_id (the payee), drawer_customer, receipt_date, amount, salesperson_id
     (who collected it), late_working_days (receipt to posting). ``invoices``: invoice_id, customer_id,
     invoice_date, due_date, amount (posted invoices). Traces (``LAPPING_WEIGHTS``):
 
-    - ``drawer_paid_late``: an invoice of the drawer, open on the cheque's date, was then paid only after
-      its due date or not at all (the drawer's money went elsewhere); ``drawer_invoice_of_the_cheques_amount``
-      when such an invoice carries the cheque's amount (the cheque was meant for it);
+    - ``drawer_paid_late``: an invoice of the drawer, open on the cheque's date and due around it
+      (``DRAWER_DUE_WINDOW_DAYS``), was then paid more than ``drawer_late_days`` after its due date or not
+      at all (the drawer's money went elsewhere); ``drawer_invoice_of_the_cheques_amount`` when such an invoice carries the
+      cheque's amount (the cheque was meant for it);
     - ``posted_late``: the receipt was booked more than ``hand_in_days`` working days after its date;
     - ``one_collector``: the salesperson who collected it collects the drawer's own payments (or looks
       after the drawer, when the drawer's receipts do not say who collected them);
@@ -126,7 +150,11 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
         when = pd.Timestamp(case.receipt_date)
         late_invoices = []
         own = invoices_of.get(case.drawer_customer)
-        for inv in ([] if own is None else own[own["invoice_date"] <= when].itertuples(index=False)):
+        before_days, after_days = DRAWER_DUE_WINDOW_DAYS
+        if own is not None:
+            own = own[(own["invoice_date"] <= when) & (own["due"] >= when - pd.Timedelta(days=before_days))
+                      & (own["due"] <= when + pd.Timedelta(days=after_days))]
+        for inv in ([] if own is None else own.itertuples(index=False)):
             payments = paid_of.get(inv.invoice_id)
             before = 0.0 if payments is None else float(payments.loc[payments["receipt_date"] <= when, "amount"].sum())
             if inv.amount - before <= amount_tolerance:
@@ -136,7 +164,8 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
                 running = payments.sort_values("receipt_date")
                 covered = running["amount"].cumsum() >= inv.amount - amount_tolerance
                 settled = running.loc[covered, "receipt_date"].min() if covered.any() else None
-            if (settled is not None and settled > inv.due) or (settled is None and end > inv.due):
+            late_from = inv.due + pd.Timedelta(days=drawer_late_days)
+            if (settled is not None and settled > late_from) or (settled is None and end > late_from):
                 late_invoices.append({"invoice_id": inv.invoice_id, "due_date": inv.due, "paid_on": settled,
                                       "open_on_cheque_date": round(inv.amount - before, 2)})
         if late_invoices:
@@ -168,15 +197,16 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
 def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     """The receipts paid with the cheques in ``drawn`` (cheque_id, drawer_customer), as ``lapping_traces``
     reads them: receipt_id, customer_id, drawer_customer, receipt_date, amount, salesperson_id,
-    late_working_days."""
+    late_working_days, and drawer_share (the share of the payee's receipts, by amount, paid with cheques
+    drawn on this drawer: ``others_cheques_trace``)."""
     columns = ["receipt_id", "customer_id", "drawer_customer", "receipt_date", "amount", "salesperson_id",
                "late_working_days"]
     if drawn.empty or not data.has("receipts", ("cheque_id",)):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=[*columns, "drawer_share"])
     receipts = data.frame("receipts")
     chosen = receipts.merge(drawn[["cheque_id", "drawer_customer"]].drop_duplicates("cheque_id"), on="cheque_id")
     if chosen.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=[*columns, "drawer_share"])
     collector = chosen["collected_by"] if "collected_by" in chosen.columns else pd.Series(None, index=chosen.index)
     if data.has("cheques", ("collected_by",)):
         cheques = data.frame("cheques").set_index("cheque_id")["collected_by"]
@@ -184,4 +214,8 @@ def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     chosen = chosen.assign(salesperson_id=collector.astype("object"),
                            late_working_days=data.calendar.working_days_between(chosen["receipt_date"],
                                                                                 chosen["posted_date"]))
-    return chosen[columns].sort_values("receipt_id", ignore_index=True)
+    # the share of the payee's receipts (by amount) paid with cheques drawn on this drawer
+    totals = receipts.groupby("customer_id")["amount"].sum()
+    drawn_amount = chosen.groupby(["customer_id", "drawer_customer"])["amount"].transform("sum")
+    chosen["drawer_share"] = (drawn_amount / chosen["customer_id"].map(totals)).astype(float)
+    return chosen[[*columns, "drawer_share"]].sort_values("receipt_id", ignore_index=True)

@@ -18,9 +18,11 @@ LAPPING_WORDS = {"drawer_paid_late": "that customer's own invoices then went unp
                  "posted_late": "the receipt was booked late",
                  "one_collector": "the same salesperson collects that customer's payments",
                  "payees_overdue_invoices": "it paid this customer's invoices already past due"}
-ONE_BUYER_WORDS = {"shared_phone": "a phone", "shared_address": "an address", "shared_bank_account": "a bank account",
-                   "shared_owner_name": "an owner's name", "delivery_point": "a delivery place",
-                   "received_by": "goods received by the other's owner", "complementary_timing": "taking turns buying"}
+ONE_BUYER_WORDS = {"shared_phone": "a shared phone", "shared_address": "a shared address",
+                   "shared_bank_account": "a shared bank account", "shared_owner_name": "a shared owner's name",
+                   "delivery_point": "goods delivered at the other's place",
+                   "received_by": "goods received by the other's owner", "complementary_timing": "taking turns buying",
+                   "paid_with_the_others_cheques": "most of this customer's payments made with the other's cheques"}
 
 
 def _readings_words(readings) -> str:
@@ -30,7 +32,7 @@ def _readings_words(readings) -> str:
     return (f"read as lapping of {readings['drawer_customer']}'s money (weight {readings['lapping']:.2f}: "
             + ", ".join(lapping) + ") rather than one buyer under two names (weight "
             f"{readings['one_buyer']:.2f}: "
-            + ("the two accounts share " + ", ".join(shared) if shared else "nothing shared beyond the cheque")
+            + ("; ".join(shared) if shared else "nothing shared beyond the cheque")
             + ")")
 
 

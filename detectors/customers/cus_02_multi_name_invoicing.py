@@ -23,6 +23,12 @@ IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_dra
 DELIVERY = ("delivery_point", "received_by")
 
 
+def _compact(value) -> str | None:
+    """An account number or name compared as its letters and digits (spaces and punctuation vary)."""
+    key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())
+    return key or None
+
+
 class MultiNameInvoicing(Detector):
     """Groups of customer accounts that behave as one buyer: shared details, one delivery place, taking turns.
 
@@ -308,18 +314,27 @@ class MultiNameInvoicing(Detector):
     def _lapping_readings(self, data, pairs) -> dict[tuple[str, str], dict]:
         """(a, b) -> the strongest lapping reading of the receipts one of them paid with cheques drawn on
         the other's account or name (``detectors.payments.readings``): weight, traces, facts, receipt_id."""
+        customers = data.frame("customers").set_index("customer_id")
+        own = {}  # each customer's own account and names: a cheque drawn on one of them is that customer's
+        for field in ("bank_account", "name", "owner_name"):
+            if field in customers.columns:
+                for c, v in customers[field].items():
+                    if _compact(v):
+                        own.setdefault(c, set()).add(_compact(v))
         drawn_rows = []
         for key, pair in pairs.items():
             info = pair["kinds"].get("cheque_drawer")
-            if info is None or info["to"] == info["from"]:
+            value = None if info is None else _compact(info["value"])
+            # both paying with a third party's cheques is no cheque of one drawn on the other's account
+            if info is None or info["to"] == info["from"] or value not in own.get(info["to"], set()):
                 continue
-            drawn_rows.append((key, info["from"], info["to"], text_key(info["value"], join=True)))
+            drawn_rows.append((key, info["from"], info["to"], value))
         if not drawn_rows or not data.has("cheques", ("cheque_id",)) or not data.has("receipts", ("cheque_id",)):
             return {}
         cheques = data.frame("cheques")
-        account = cheques["drawer_account"].map(lambda v: text_key(v, join=True)) \
+        account = cheques["drawer_account"].map(_compact) \
             if "drawer_account" in cheques.columns else pd.Series(None, index=cheques.index)
-        name = cheques["drawer_name"].map(lambda v: text_key(v, join=True)) \
+        name = cheques["drawer_name"].map(_compact) \
             if "drawer_name" in cheques.columns else pd.Series(None, index=cheques.index)
         drawn = []
         for key, payee, drawer, value in drawn_rows:

@@ -338,7 +338,9 @@ class MultiNameInvoicing(Detector):
             if "drawer_name" in cheques.columns else pd.Series(None, index=cheques.index)
         drawn = []
         for key, payee, drawer, value in drawn_rows:
-            mine = (cheques["customer_id"] == payee) & ((account == value) | (name == value))
+            # the payee's own cheques (its account or name) are no other customer's, whatever else they match
+            own_cheque = account.isin(own.get(payee, set())) | name.isin(own.get(payee, set()))
+            mine = (cheques["customer_id"] == payee) & ((account == value) | (name == value)) & ~own_cheque
             drawn += [{"cheque_id": q, "drawer_customer": drawer, "pair": key} for q in cheques.loc[mine, "cheque_id"]]
         if not drawn:
             return {}
@@ -350,15 +352,17 @@ class MultiNameInvoicing(Detector):
                                                              "amount"))
         found = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
                                         self.drawer_late_days)
-        shares = dict(zip(cases["receipt_id"], cases["drawer_share"], strict=True))
-        pair_of = dict(zip(drawn["cheque_id"], drawn["pair"], strict=True))
+        shares = {(r, d): share for r, d, share in cases[["receipt_id", "drawer_customer", "drawer_share"]].itertuples(
+            index=False)}
+        pair_of = {(q, d): key for q, d, key in drawn[["cheque_id", "drawer_customer", "pair"]].itertuples(index=False)}
         receipts = data.frame("receipts").set_index("receipt_id")["cheque_id"]
         best: dict[tuple[str, str], dict] = {}
-        for receipt_id, reading in found.items():
-            key = pair_of[receipts[receipt_id]]
+        for (receipt_id, drawer), reading in found.items():
+            key = pair_of[(receipts[receipt_id], drawer)]
             weight = readings.lapping_weight(reading["traces"])
             if key not in best or weight > best[key]["weight"]:
-                best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id, "drawer_share": shares[receipt_id],
+                best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id,
+                             "drawer_share": shares[(receipt_id, drawer)],
                              "traces": {k: round(v, 4) for k, v in reading["traces"].items()},
                              "facts": reading["facts"]}
         return best

@@ -232,7 +232,7 @@ class PaymentSwap(Detector):
             key = tuple(sorted((case.customer_id, case.drawer_customer)))
             buyer_traces = {k: round(v, 4) for k, v in one_buyer.get(key, {}).items()} | \
                 readings.others_cheques_trace(case.drawer_share)
-            found = lapping[case.receipt_id]
+            found = lapping[(case.receipt_id, case.drawer_customer)]
             lap, buyer = readings.lapping_weight(found["traces"]), readings.one_buyer_weight(buyer_traces)
             if key in reported:  # CUS-02 weighed both readings with timing too, and found one buyer
                 buyer = max(buyer, reported[key])

@@ -102,8 +102,9 @@ def first_letter_days(ladder_days: dict) -> int:
 
 def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_days: int,
                    default_terms_days: int, drawer_late_days: int, amount_tolerance: float = 1.0
-                   ) -> dict[str, dict]:
-    """receipt_id -> the traces of lapping a payment drawn on another customer's account shows.
+                   ) -> dict[tuple[str, str], dict]:
+    """(receipt_id, drawer_customer) -> the traces of lapping a payment drawn on another customer's account
+    shows.
 
     ``cases``: receipt_id, customer_id (the payee), drawer_customer, receipt_date, amount, salesperson_id
     (who collected it), late_working_days (receipt to posting). ``invoices``: invoice_id, customer_id,
@@ -120,7 +121,7 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
 
     Each value holds ``traces`` (name -> weight) and ``facts`` (the records behind them).
     """
-    out: dict[str, dict] = {}
+    out: dict[tuple[str, str], dict] = {}
     if cases.empty:
         return out
     customers = data.frame("customers") if data.has("customers") else pd.DataFrame(columns=["customer_id"])
@@ -190,7 +191,7 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
         if overdue:
             traces["payees_overdue_invoices"] = w["payees_overdue_invoices"]
             facts["payees_overdue_invoices"] = overdue[:5]
-        out[case.receipt_id] = {"traces": traces, "facts": facts}
+        out[(case.receipt_id, case.drawer_customer)] = {"traces": traces, "facts": facts}
     return out
 
 
@@ -204,7 +205,7 @@ def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     if drawn.empty or not data.has("receipts", ("cheque_id",)):
         return pd.DataFrame(columns=[*columns, "drawer_share"])
     receipts = data.frame("receipts")
-    chosen = receipts.merge(drawn[["cheque_id", "drawer_customer"]].drop_duplicates("cheque_id"), on="cheque_id")
+    chosen = receipts.merge(drawn[["cheque_id", "drawer_customer"]].drop_duplicates(), on="cheque_id")
     if chosen.empty:
         return pd.DataFrame(columns=[*columns, "drawer_share"])
     collector = chosen["collected_by"] if "collected_by" in chosen.columns else pd.Series(None, index=chosen.index)
@@ -218,4 +219,4 @@ def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     totals = receipts.groupby("customer_id")["amount"].sum()
     drawn_amount = chosen.groupby(["customer_id", "drawer_customer"])["amount"].transform("sum")
     chosen["drawer_share"] = (drawn_amount / chosen["customer_id"].map(totals)).astype(float)
-    return chosen[[*columns, "drawer_share"]].sort_values("receipt_id", ignore_index=True)
+    return chosen[[*columns, "drawer_share"]].sort_values(["receipt_id", "drawer_customer"], ignore_index=True)

@@ -28,7 +28,9 @@ class CashWithheld(Detector):
     holds), the policy's weekend and holidays not counted. A balance confirmation in which the customer
     owes less than the ledger while the cash was held strengthens the finding. Receipts that also show
     lapping (paying another customer's invoices, or carrying exactly another customer's unpaid invoice
-    amount) are left to PAY-01 (payment_swap). Cheques kept back are found by CHQ-01.
+    amount), and any other receipt PAY-01 reports (cash booked late by the salesperson beside a cheque
+    of one of the two customers read as lapping), are left to PAY-01 (payment_swap); this detector reads
+    PAY-01's findings. Cheques kept back are found by CHQ-01.
 
     Why it matters
     --------------
@@ -52,6 +54,8 @@ class CashWithheld(Detector):
     """
 
     code = "CHQ-03"
+    # a late cash receipt PAY-01 reports (lapping) is a payment swap, not cash withheld
+    reads_findings = ("PAY-01",)
     pattern = "cheque_withheld"
     wording = cheque_withheld.words
     entity_type = "receipt"
@@ -100,8 +104,9 @@ class CashWithheld(Detector):
         # Lapping (another customer's money or invoices) is payment_swap's: PAY-01 reports it.
         crossed = set(cross_customer_allocations(data, self.name_match_score, cash["receipt_id"])["receipt_id"])
         matched = set(open_invoices_matching(data, cash, self.amount_tolerance)["receipt_id"])
-        self.n_left_to_payment_swap_ = len(crossed | matched)
-        cash = cash[~cash["receipt_id"].isin(crossed | matched)].reset_index(drop=True)
+        swapped = self._reported_as_swaps(data)
+        self.n_left_to_payment_swap_ = len(set(cash["receipt_id"]) & (crossed | matched | swapped))
+        cash = cash[~cash["receipt_id"].isin(crossed | matched | swapped)].reset_index(drop=True)
         if cash.empty:
             return empty_findings()
         self.caveats_ = [] if data.has("receipt_allocations") else [
@@ -110,6 +115,14 @@ class CashWithheld(Detector):
         gaps = confirmation_gaps(data, cash["customer_id"].unique())
         invoices = self._invoices(data, cash["receipt_id"].tolist())
         return pd.DataFrame([self._finding(row, gaps, invoices.get(row.receipt_id, [])) for row in cash.itertuples()])
+
+    @staticmethod
+    def _reported_as_swaps(data) -> set[str]:
+        """Receipts PAY-01 reports: cash booked late beside a cheque read as lapping among them."""
+        found = data.findings
+        if found.empty:
+            return set()
+        return set(found.loc[found["detector"] == "PAY-01", "entity_id"].astype(str))
 
     def _invoices(self, data, receipt_ids: list[str]) -> dict[str, list[str]]:
         if not data.has("receipt_allocations"):

@@ -12,14 +12,21 @@ from scipy.stats import binom
 from analyses.links.graph import links_for, text_key
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
-from audit.ledger import data_end_date
+from audit.ledger import data_end_date, invoice_amounts
 from audit.policy import DEFAULTS
 from detectors.customers import facts
 from detectors.customers.cus_01_fictitious_customer import FictitiousCustomer
+from detectors.payments import readings
 from detectors.wording import multi_name_invoicing
 
 IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_drawer", "shared_owner_name")
 DELIVERY = ("delivery_point", "received_by")
+
+
+def _compact(value) -> str | None:
+    """An account number or name compared as its letters and digits (spaces and punctuation vary)."""
+    key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())
+    return key or None
 
 
 class MultiNameInvoicing(Detector):
@@ -41,6 +48,11 @@ class MultiNameInvoicing(Detector):
     at most ``new_account_days`` before its first invoice. Each listed trace alone reaches the default
     ``min_score``; flagged pairs that touch form one group and one finding, whose entity is the oldest
     account (the buyer) and whose ``related`` list holds every account of the group.
+    A cheque drawer link is weighed against the other reading of such a cheque, lapping
+    (``detectors.payments.readings``: the drawer's own invoices going late, late posting, one
+    salesperson collecting from both, the cheque applied to the payee's overdue invoices): when lapping
+    weighs more than the pair's one-buyer traces beyond the cheque (shared details, delivery, timing),
+    the cheque is no link here (PAY-01 reports the swap), and a pair linked by nothing else is dropped.
     Left out: links between branches of a declared chain (``customer_class`` "chain", same owner),
     details shared with a salesperson or an employee, and accounts that CUS-01 finds made up (this
     detector runs after the others and reads CUS-01's findings, or asks CUS-01 when it did not run):
@@ -62,7 +74,9 @@ class MultiNameInvoicing(Detector):
     -----------
     Branches of a declared chain: the same owner and head-office bank account, customer_class "chain",
     each delivered and visited at its own address; two unrelated shops whose owners happen to share a
-    common name; a made-up account that borrowed a real customer's phone (CUS-01 reports it).
+    common name; a made-up account that borrowed a real customer's phone (CUS-01 reports it); a
+    customer's overdue invoice paid with another customer's cheque while that customer's own invoice
+    goes late, collected by one salesperson, nothing else shared (lapping: PAY-01 reports it).
 
     Evidence
     --------
@@ -70,7 +84,8 @@ class MultiNameInvoicing(Detector):
     (with the values as written on each side), the delivery shares, the timing test (months, rate,
     expected and observed overlap, probability) and each trace's contribution; the group's peak combined
     balance and its date, the credit limit it is compared with, the excess and the open balance;
-    ``traces``: the contributions of the best pair.
+    ``traces``: the contributions of the best pair; for a pair with a cheque drawer, ``readings``: the
+    one-buyer and lapping weights with their traces and the reading reported.
     """
 
     code = "CUS-02"
@@ -88,14 +103,18 @@ class MultiNameInvoicing(Detector):
     }
     uses = {
         "customers": ("phone", "address", "bank_account", "owner_name", "customer_class", "credit_limit", "lat",
-                      "lon", "name", "city"),
+                      "lon", "name", "city", "assigned_salesperson_id", "payment_terms_days"),
         "salespeople": ("salesperson_id", "name", "phone", "address", "bank_account"),
         "employees": ("employee_id", "name", "phone", "address", "bank_account"),
         "shipments": ("customer_id", "delivery_address", "delivery_lat", "delivery_lon", "received_by"),
-        "cheques": ("customer_id", "drawer_account", "drawer_name", "amount"),
-        "receipts": ("customer_id", "amount"),
+        # receipts, their cheques and the invoices' due dates also weigh the lapping reading of a cheque
+        # drawn on another customer's account (detectors.payments.readings)
+        "cheques": ("cheque_id", "customer_id", "drawer_account", "drawer_name", "amount", "collected_by"),
+        "receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "amount", "cheque_id",
+                     "collected_by"),
         "receipt_allocations": ("receipt_id", "invoice_id", "amount"),
         "credit_notes": ("customer_id", "amount"),
+        "invoices": ("due_date",),
     }
     # What each trace adds to a pair's score: a shared detail its weight; a delivery trace its weight
     # times the share of the account's shipments; complementary timing its weight times its strength.
@@ -110,7 +129,9 @@ class MultiNameInvoicing(Detector):
 
     def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), min_score: float = 0.3, min_delivery_share: float = 0.5,
                  timing_from_log10: float = 1.0, timing_full_log10: float = 3.0, min_timing_months: int = 3,
-                 new_account_days: int = 180):
+                 new_account_days: int = 180, hand_in_days: int = DEFAULTS.cheques.hand_in_days,
+                 default_terms_days: int = DEFAULTS.collections.default_terms_days,
+                 drawer_late_days: int = readings.first_letter_days(DEFAULTS.collections.ladder_days)):
         self.geofence_m = geofence_m
         self.min_score = min_score
         self.min_delivery_share = min_delivery_share
@@ -118,10 +139,15 @@ class MultiNameInvoicing(Detector):
         self.timing_full_log10 = timing_full_log10
         self.min_timing_months = min_timing_months
         self.new_account_days = new_account_days
+        self.hand_in_days = hand_in_days
+        self.default_terms_days = default_terms_days
+        self.drawer_late_days = drawer_late_days
 
     @classmethod
     def params_from_policy(cls, policy):
-        return {"geofence_m": float(policy.visits.geofence_m)}
+        return {"geofence_m": float(policy.visits.geofence_m), "hand_in_days": policy.cheques.hand_in_days,
+                "default_terms_days": policy.collections.default_terms_days,
+                "drawer_late_days": readings.first_letter_days(policy.collections.ladder_days)}
 
     # ------------------------------------------------------------------ candidate pairs
     def _pairs(self, links: pd.DataFrame, shipments: pd.Series, cities: dict) -> dict[tuple[str, str], dict]:
@@ -235,6 +261,7 @@ class MultiNameInvoicing(Detector):
             created, first = master["created_date"].get(c), summary["first_invoice"].get(c)
             if pd.notna(created) and pd.notna(first):
                 opened_before_first[c] = (pd.Timestamp(first) - pd.Timestamp(created)).days
+        lapping = self._lapping_readings(data, pairs)
         scored = []
         for (a, b), pair in sorted(pairs.items()):
             older, newer = sorted((a, b), key=age)
@@ -255,11 +282,15 @@ class MultiNameInvoicing(Detector):
             lead = opened_before_first.get(newer)
             if traces and lead is not None and lead <= self.new_account_days:
                 traces["new_account"] = w["new_account"]
+            pair["readings"] = None
+            if "cheque_drawer" in pair["kinds"] and (a, b) in lapping:
+                traces = self._weigh_readings(pair, traces, lapping[(a, b)])
             if newer in made_up:
                 traces["account_made_up"] = -min(1.0, sum(traces.values()))
             score = max(0.0, min(1.0, sum(traces.values())))
             scored.append({"older": older, "newer": newer, "score": score, "traces": traces, "timing": timing,
                            **pair})
+        self.readings_ = {(p["older"], p["newer"]): p["readings"] for p in scored if p["readings"]}
         self.pairs_ = pd.DataFrame([{k: v for k, v in p.items() if k in ("older", "newer", "score")}
                                     | p["traces"] for p in scored])
         flagged = [p for p in scored if p["score"] >= self.min_score]
@@ -279,6 +310,84 @@ class MultiNameInvoicing(Detector):
             edges.sort(key=lambda p: (-p["score"], p["older"], p["newer"]))
             rows.append(self._finding(group, edges, master, summary, invoices_by, movements, balance, end))
         return pd.DataFrame(rows)
+
+    def _lapping_readings(self, data, pairs) -> dict[tuple[str, str], dict]:
+        """(a, b) -> the strongest lapping reading of the receipts one of them paid with cheques drawn on
+        the other's account or name (``detectors.payments.readings``): weight, traces, facts, receipt_id."""
+        customers = data.frame("customers").set_index("customer_id")
+        own = {}  # each customer's own account and names: a cheque drawn on one of them is that customer's
+        for field in ("bank_account", "name", "owner_name"):
+            if field in customers.columns:
+                for c, v in customers[field].items():
+                    if _compact(v):
+                        own.setdefault(c, set()).add(_compact(v))
+        drawn_rows = []
+        for key, pair in pairs.items():
+            info = pair["kinds"].get("cheque_drawer")
+            value = None if info is None else _compact(info["value"])
+            # both paying with a third party's cheques is no cheque of one drawn on the other's account
+            if info is None or info["to"] == info["from"] or value not in own.get(info["to"], set()):
+                continue
+            drawn_rows.append((key, info["from"], info["to"], value))
+        if not drawn_rows or not data.has("cheques", ("cheque_id",)) or not data.has("receipts", ("cheque_id",)):
+            return {}
+        cheques = data.frame("cheques")
+        account = cheques["drawer_account"].map(_compact) \
+            if "drawer_account" in cheques.columns else pd.Series(None, index=cheques.index)
+        name = cheques["drawer_name"].map(_compact) \
+            if "drawer_name" in cheques.columns else pd.Series(None, index=cheques.index)
+        drawn = []
+        for key, payee, drawer, value in drawn_rows:
+            # the payee's own cheques (its account or name) are no other customer's, whatever else they match
+            own_cheque = account.isin(own.get(payee, set())) | name.isin(own.get(payee, set()))
+            mine = (cheques["customer_id"] == payee) & ((account == value) | (name == value)) & ~own_cheque
+            drawn += [{"cheque_id": q, "drawer_customer": drawer, "pair": key} for q in cheques.loc[mine, "cheque_id"]]
+        if not drawn:
+            return {}
+        drawn = pd.DataFrame(drawn)
+        cases = readings.cheque_cases(data, drawn)
+        if cases.empty:
+            return {}
+        invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
+                                                             "amount"))
+        found = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
+                                        self.drawer_late_days)
+        shares = {(r, d): share for r, d, share in cases[["receipt_id", "drawer_customer", "drawer_share"]].itertuples(
+            index=False)}
+        pair_of = {(q, d): key for q, d, key in drawn[["cheque_id", "drawer_customer", "pair"]].itertuples(index=False)}
+        receipts = data.frame("receipts").set_index("receipt_id")["cheque_id"]
+        best: dict[tuple[str, str], dict] = {}
+        for (receipt_id, drawer), reading in found.items():
+            key = pair_of[(receipts[receipt_id], drawer)]
+            weight = readings.lapping_weight(reading["traces"])
+            if key not in best or weight > best[key]["weight"]:
+                best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id,
+                             "drawer_share": shares[(receipt_id, drawer)],
+                             "traces": {k: round(v, 4) for k, v in reading["traces"].items()},
+                             "facts": reading["facts"]}
+        return best
+
+    def _weigh_readings(self, pair, traces: dict, lapping: dict) -> dict:
+        """A cheque drawn on the other account reads as lapping or as one buyer: the reading with the
+        larger weight stands. When lapping does, the cheque is no link between the accounts (PAY-01
+        reports the swap), and the traces that only support a link go when nothing else is left."""
+        # paying mostly with the other's cheques speaks for one buyer in this weighing (the pair's score
+        # already counts the cheque)
+        weighed = traces | readings.others_cheques_trace(lapping["drawer_share"])
+        one_buyer = readings.one_buyer_weight(weighed)
+        pair["readings"] = {"one_buyer": round(one_buyer, 4), "lapping": lapping["weight"],
+                            "one_buyer_traces": {k: round(v, 4) for k, v in weighed.items()
+                                                 if k in readings.ONE_BUYER_KINDS},
+                            "lapping_traces": lapping["traces"], "lapping_receipt": lapping["receipt_id"],
+                            "reported": "one_buyer" if one_buyer >= lapping["weight"] else "lapping"}
+        if pair["readings"]["reported"] == "one_buyer":
+            return traces
+        # the cheque is the lapping's, not a detail the accounts share
+        pair["kinds"] = {k: v for k, v in pair["kinds"].items() if k != "cheque_drawer"}
+        kept = {k: v for k, v in traces.items() if k != "cheque_drawer"}
+        if not any(k in readings.ONE_BUYER_KINDS for k in kept):
+            return {}
+        return kept
 
     def _made_up(self, data, members) -> set[str]:
         """Accounts CUS-01 finds made up (its findings, which the runner hands over)."""
@@ -326,7 +435,8 @@ class MultiNameInvoicing(Detector):
                          for c in group],
             "pairs": [{"older": p["older"], "newer": p["newer"], "score": round(p["score"], 4),
                        "shared": p["kinds"], "delivered": list(p["delivered"].values()), "timing": p["timing"],
-                       "traces": {k: round(v, 4) for k, v in p["traces"].items()}} for p in edges[:20]],
+                       "traces": {k: round(v, 4) for k, v in p["traces"].items()},
+                       "readings": p["readings"]} for p in edges[:20]],
             **exposure, "audit_end": end, "traces": traces,
         }
         return {

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import ibis
 import pandas as pd
 
+from analyses.links.graph import links_for
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
-from audit.ledger import confirmation_gaps
+from audit.ledger import confirmation_gaps, invoice_amounts
 from audit.membership import among
 from audit.policy import DEFAULTS
+from detectors.customers import facts
+from detectors.customers.cus_02_multi_name_invoicing import MultiNameInvoicing
+from detectors.payments import readings
 from detectors.payments.evidence import (
     OWN_KINDS,
     confirmations_during,
@@ -36,7 +42,14 @@ class PaymentSwap(Detector):
     ``[cheques] hand_in_days`` working days before the cheque booked against it was received (cash on
     the customer's receipt, booked later as a cheque); money allocated to another customer's invoices
     (not an account of the same owner); a late-posted receipt whose amount is exactly another customer's
-    invoice that was still unpaid (that customer's money applied here). Late posting and a balance
+    invoice that was still unpaid (that customer's money applied here). A cheque drawn on another
+    customer's account is weighed two ways (``detectors.payments.readings``): as lapping (the drawer's
+    own invoices then going unpaid past their due date, late posting, one salesperson collecting from
+    both, the cheque applied to the payee's overdue invoices) and as one buyer under two names (phone,
+    address, owner, bank account or delivery place shared beyond the cheque, in the entity links of
+    LNK-01, or CUS-02 finding the two accounts one buyer); when lapping weighs more its weight counts
+    here, and cash the same salesperson booked late for either customer within ``chain_window_days``
+    of that cheque counts as the money the lapping covered. Late posting and a balance
     confirmation below the ledger while the money was out add to the score. Each trace adds to one
     score (1 − the product of 1 − each trace); receipts scoring at least ``min_score`` are reported.
 
@@ -52,9 +65,14 @@ class PaymentSwap(Detector):
     against a cheque received that day and drawn by Forough Hosseini-Pour on an account not on record,
     who shares the family name of the collecting salesperson Raheleh Hosseini-Pour.
 
+    Another customer's cheque, drawn on Golden Wholesale's account, booked on Parsa Market's overdue
+    invoice by the salesperson who collects from both, while Golden Wholesale's own invoice of the
+    cheque's amount went unpaid for weeks; the two share nothing else (lapping weighs 0.65, one buyer 0).
+
     Not flagged
     -----------
-    A cheque drawn by Elham Rashidi, the owner on the customer's record, from her personal account (or
+    A cheque drawn on the account of a second shop of the buyer (same phone and owner, goods delivered
+    at the buyer's shop): one buyer weighs more than lapping, CUS-02 reports it. A cheque drawn by Elham Rashidi, the owner on the customer's record, from her personal account (or
     by someone of her family name); a payment of one chain branch applied to another branch of the same
     owner; a third party's cheque passed on by the customer with nothing else unusual (common in
     trade); the customer's own cheque recorded days after its receipt (kept back: CHQ-01's finding).
@@ -63,10 +81,15 @@ class PaymentSwap(Detector):
     --------
     The cheque's drawer and who it matched, the receipt, cheque and posting dates and working days
     between them, the other customers' invoices paid or matched, the confirmations that show the gap,
-    and each trace's contribution.
+    ``readings`` (for a cheque drawn on another customer: both readings' weights and traces, and which
+    is reported), and each trace's contribution.
     """
 
     code = "PAY-01"
+    # a cheque drawn on another customer's account reads as lapping or as one buyer: the entity links
+    # weigh the one-buyer reading, and a pair CUS-02 reports as one buyer is not lapping
+    reads_analyses = ("LNK-01",)
+    reads_findings = ("CUS-02",)
     pattern = "payment_swap"
     wording = payment_swap.words
     entity_type = "receipt"
@@ -76,24 +99,37 @@ class PaymentSwap(Detector):
         "receipts": ("method", "collected_by", "cheque_id"),
         "receipt_allocations": ("receipt_id", "invoice_id", "amount"),
         "cheques": ("cheque_id", "cheque_no", "received_date", "drawer_account", "drawer_name", "collected_by"),
-        "customers": ("assigned_salesperson_id", "bank_account", "name", "owner_name"),
+        "customers": ("assigned_salesperson_id", "bank_account", "name", "owner_name", "payment_terms_days"),
         "salespeople": ("name", "bank_account"),
         "employees": ("name", "bank_account", "role"),
-        "invoices": ("invoice_id", "customer_id", "invoice_date", "salesperson_id"),
+        "invoices": ("invoice_id", "customer_id", "invoice_date", "salesperson_id", "due_date"),
+        "shipments": ("customer_id",),
         "confirmations": ("customer_id", "as_of_date", "confirmed_balance"),
     }
 
+    # a late cash receipt of the customers of a cheque read as lapping, collected by the same salesperson
+    CHAIN_WEIGHT = 0.4
+
     def __init__(self, hand_in_days: int = DEFAULTS.cheques.hand_in_days, name_match_score: float = 90.0, amount_tolerance: float = 1.0,
-                 min_score: float = 0.5, full_score_excess_days: int = 10):
+                 min_score: float = 0.5, full_score_excess_days: int = 10,
+                 default_terms_days: int = DEFAULTS.collections.default_terms_days, min_delivery_share: float = 0.5,
+                 chain_window_days: int = 90,
+                 drawer_late_days: int = readings.first_letter_days(DEFAULTS.collections.ladder_days)):
         self.hand_in_days = hand_in_days
         self.name_match_score = name_match_score
         self.amount_tolerance = amount_tolerance
         self.min_score = min_score
         self.full_score_excess_days = full_score_excess_days
+        self.default_terms_days = default_terms_days
+        self.min_delivery_share = min_delivery_share
+        self.chain_window_days = chain_window_days
+        self.drawer_late_days = drawer_late_days
 
     @classmethod
     def params_from_policy(cls, policy):
-        return {"hand_in_days": policy.cheques.hand_in_days}
+        return {"hand_in_days": policy.cheques.hand_in_days,
+                "default_terms_days": policy.collections.default_terms_days,
+                "drawer_late_days": readings.first_letter_days(policy.collections.ladder_days)}
 
     # ------------------------------------------------------------ relational part
     def _receipts(self, data) -> ibis.Table:
@@ -147,15 +183,19 @@ class PaymentSwap(Detector):
         drawers = drawer_identity(data, with_cheque, self.name_match_score).set_index("cheque_id").to_dict("index")
         late = base[base["late_working_days"] > self.hand_in_days]
         matched = open_invoices_matching(data, late, self.amount_tolerance)
+        self.readings_ = self._readings(data, base, drawers)
+        chains = self._chains(base, self.readings_)
         by_receipt_crossed = {k: g for k, g in crossed.groupby("receipt_id")}
         by_receipt_matched = {k: g for k, g in matched.groupby("receipt_id")}
         suspects = []
         for row in base.itertuples():
             drawer = drawers.get(row.cheque_id) if isinstance(row.cheque_id, str) else None
             crossed_here, matched_here = by_receipt_crossed.get(row.receipt_id), by_receipt_matched.get(row.receipt_id)
-            traces, related = self._traces(row, drawer, crossed_here, matched_here)
+            traces, related = self._traces(row, drawer, crossed_here, matched_here, self.readings_.get(row.receipt_id),
+                                           chains.get(row.receipt_id))
             if set(traces) - {"posted_late"}:
-                suspects.append((row, drawer, crossed_here, matched_here, traces, related))
+                suspects.append((row, drawer, crossed_here, matched_here, traces, related,
+                                 self.readings_.get(row.receipt_id), chains.get(row.receipt_id)))
         self.n_suspects_ = len(suspects)
         self.caveats_ = self._caveats(data)
         # Confirmations only add weight, so they are looked up for the suspects alone.
@@ -167,7 +207,79 @@ class PaymentSwap(Detector):
         return pd.DataFrame(findings) if findings else empty_findings()
 
     # ------------------------------------------------------------ per-receipt part
-    def _traces(self, r, drawer, crossed, matched) -> tuple[dict[str, float], list[tuple[str, list]]]:
+    def _readings(self, data, base: pd.DataFrame, drawers: dict) -> dict[str, dict]:
+        """receipt_id -> the two readings of a cheque drawn on another customer's account: lapping
+        (``readings.lapping_traces``) and one buyer (the entity links beyond the cheque, or CUS-02's
+        finding of the two accounts as one buyer), each with its weight and traces, and the one reported."""
+        drawn = [{"cheque_id": row.cheque_id, "drawer_customer": drawers[row.cheque_id]["drawer_person"]}
+                 for row in base.itertuples() if isinstance(row.cheque_id, str) and row.cheque_id in drawers
+                 and drawers[row.cheque_id]["drawer_kind"] == "other_customer"]
+        if not drawn:
+            return {}
+        cases = readings.cheque_cases(data, pd.DataFrame(drawn))
+        cases = cases[cases["receipt_id"].isin(base["receipt_id"])]
+        if cases.empty:
+            return {}
+        invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
+                                                             "amount"))
+        lapping = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
+                                          self.drawer_late_days, self.amount_tolerance)
+        one_buyer = readings.one_buyer_traces(links_for(data), facts.shipment_counts(data),
+                                              MultiNameInvoicing.WEIGHTS, self.min_delivery_share)
+        reported = self._one_buyer_pairs(data)
+        out = {}
+        for case in cases.itertuples(index=False):
+            key = tuple(sorted((case.customer_id, case.drawer_customer)))
+            buyer_traces = {k: round(v, 4) for k, v in one_buyer.get(key, {}).items()} | \
+                readings.others_cheques_trace(case.drawer_share)
+            found = lapping[(case.receipt_id, case.drawer_customer)]
+            lap, buyer = readings.lapping_weight(found["traces"]), readings.one_buyer_weight(buyer_traces)
+            if key in reported:  # CUS-02 weighed both readings with timing too, and found one buyer
+                buyer = max(buyer, reported[key])
+            out[case.receipt_id] = {
+                "drawer_customer": case.drawer_customer, "salesperson_id": case.salesperson_id,
+                "receipt_date": case.receipt_date, "lapping": round(lap, 4), "one_buyer": round(buyer, 4),
+                "lapping_traces": {k: round(v, 4) for k, v in found["traces"].items()},
+                "lapping_facts": found["facts"], "one_buyer_traces": buyer_traces,
+                "reported_by_cus_02": key in reported,
+                "reported": "lapping" if lap > buyer and key not in reported else "one_buyer"}
+        return out
+
+    @staticmethod
+    def _one_buyer_pairs(data) -> dict[tuple[str, str], float]:
+        """Pairs of accounts CUS-02 reports as one buyer with the cheque among their links -> its weight."""
+        found = data.findings
+        if found.empty:
+            return {}
+        pairs = {}
+        for evidence in found.loc[found["detector"] == MultiNameInvoicing.code, "evidence"]:
+            evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
+            for pair in evidence.get("pairs", []):
+                if "cheque_drawer" in pair.get("shared", {}):
+                    weight = (pair.get("readings") or {}).get("one_buyer", pair.get("score", 0.0))
+                    pairs[tuple(sorted((pair["older"], pair["newer"])))] = float(weight)
+        return pairs
+
+    def _chains(self, base: pd.DataFrame, found: dict[str, dict]) -> dict[str, str]:
+        """Late cash receipts of the two customers of a cheque read as lapping, collected by the same
+        salesperson within ``chain_window_days`` of it -> that cheque's receipt: the cash the lapping hid."""
+        chains: dict[str, str] = {}
+        lapping = [(r, f) for r, f in found.items() if f["reported"] == "lapping"]
+        if not lapping:
+            return chains
+        cash = base[(base["method"] == "cash") & (base["late_working_days"] > self.hand_in_days)]
+        window = pd.Timedelta(days=self.chain_window_days)
+        for receipt_id, reading in lapping:
+            near = cash[cash["customer_id"].isin((base.loc[base["receipt_id"] == receipt_id, "customer_id"].iloc[0],
+                                                  reading["drawer_customer"]))
+                        & (cash["salesperson_id"] == reading["salesperson_id"])
+                        & ((cash["receipt_date"] - pd.Timestamp(reading["receipt_date"])).abs() <= window)]
+            for other in near["receipt_id"]:
+                chains.setdefault(other, receipt_id)
+        return chains
+
+    def _traces(self, r, drawer, crossed, matched, reading=None, chain=None
+                ) -> tuple[dict[str, float], list[tuple[str, list]]]:
         """Each trace the receipt shows (weight) and the records it rests on."""
         traces: dict[str, float] = {}
         related: list[tuple[str, list]] = []
@@ -190,13 +302,22 @@ class PaymentSwap(Detector):
         if matched is not None and len(matched):
             traces["amount_of_another_customers_open_invoice"] = 0.4
             related += [("invoice", matched["invoice_id"].tolist()), ("customer", matched["invoice_customer"].tolist())]
+        if reading is not None and reading["reported"] == "lapping":
+            # the lapping reading outweighs one buyer: its traces (the late posting among them) count here
+            traces["lapping_over_one_buyer"] = reading["lapping"]
+            related.append(("customer", [reading["drawer_customer"]]))
+        if chain is not None:
+            traces["late_cash_in_lapping"] = self.CHAIN_WEIGHT
+            related.append(("receipt", [chain]))
         late = r.late_working_days
-        if pd.notna(late) and late > self.hand_in_days:
+        lapping_counted = reading is not None and reading["reported"] == "lapping" and \
+            "posted_late" in reading["lapping_traces"]
+        if pd.notna(late) and late > self.hand_in_days and not lapping_counted:
             traces["posted_late"] = 0.3 * (0.5 + 0.5 * saturating(int(late) - self.hand_in_days,
                                                                   self.full_score_excess_days))
         return traces, related
 
-    def _finding(self, r, drawer, crossed, matched, traces, related, gaps, data) -> dict | None:
+    def _finding(self, r, drawer, crossed, matched, traces, related, reading, chain, gaps, data) -> dict | None:
         kind = drawer["drawer_kind"] if drawer is not None else None
         late, before = r.late_working_days, r.before_cheque_working_days
         # The customer paid before the booking; a customer whose invoice this money paid had paid before it
@@ -226,6 +347,8 @@ class PaymentSwap(Detector):
             "matching_open_invoices": [] if matched is None else matched[
                 ["invoice_id", "invoice_customer", "invoice_date", "invoice_amount"]].to_dict(orient="records"),
             "confirmations": confirmations,
+            "readings": None if reading is None else {k: v for k, v in reading.items() if k != "receipt_date"},
+            "lapping_receipt": chain,
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
         own_invoices = self._own_invoices(data, r.receipt_id)

@@ -30,7 +30,29 @@ def _pair_words(pair) -> str:
         parts.append(f"{pair['older']} bought in {t['older_monthly_rate']:.0%} of months but in "
                      f"{t['observed_overlap']} of the {t['months_tested']} months {pair['newer']} bought "
                      f"(about {t['expected_overlap']:g} expected)")
+    readings = pair.get("readings")
+    if readings:
+        parts.append(_readings_words(readings))
     return f"{pair['newer']} and {pair['older']}: " + "; ".join(parts)
+
+
+LAPPING_WORDS = {"drawer_paid_late": "the drawer's own invoices went late",
+                 "drawer_invoice_of_the_cheques_amount": "one of them for the cheque's amount",
+                 "posted_late": "the receipt was booked late",
+                 "one_collector": "one salesperson collects from both",
+                 "payees_overdue_invoices": "it paid overdue invoices of the payee"}
+
+
+def _readings_words(readings) -> str:
+    """The two readings of a cheque drawn on the other account, with their weights."""
+    lapping = [LAPPING_WORDS[k] for k in readings["lapping_traces"] if k in LAPPING_WORDS]
+    lapping_words = f"lapping weighs {readings['lapping']:.2f}" + (f" ({', '.join(lapping)})" if lapping else "")
+    one_buyer_words = f"one buyer weighs {readings['one_buyer']:.2f} on the traces beyond the cheque"
+    if readings["reported"] == "one_buyer":
+        return (f"the cheque could also be lapping (receipt {readings['lapping_receipt']}), but {one_buyer_words} "
+                f"and {lapping_words}")
+    return (f"the cheque itself (receipt {readings['lapping_receipt']}) reads as lapping, not as one buyer: "
+            f"{lapping_words}, {one_buyer_words}; it is left to payment_swap and not counted here")
 
 
 def words(finding) -> Words:

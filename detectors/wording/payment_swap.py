@@ -9,7 +9,31 @@ from detectors.wording import text
 TITLE_BITS = {"drawer_not_the_customer": "cheque not the customer's",
               "paid_before_the_cheque": "paid before its cheque",
               "paid_another_customers_invoices": "applied to another customer",
-              "amount_of_another_customers_open_invoice": "another customer's amount"}
+              "amount_of_another_customers_open_invoice": "another customer's amount",
+              "lapping_over_one_buyer": "lapping rather than one buyer",
+              "late_cash_in_lapping": "late cash beside a lapping cheque"}
+
+LAPPING_WORDS = {"drawer_paid_late": "that customer's own invoices then went unpaid past their due date",
+                 "drawer_invoice_of_the_cheques_amount": "one of them for the cheque's amount",
+                 "posted_late": "the receipt was booked late",
+                 "one_collector": "the same salesperson collects that customer's payments",
+                 "payees_overdue_invoices": "it paid this customer's invoices already past due"}
+ONE_BUYER_WORDS = {"shared_phone": "a shared phone", "shared_address": "a shared address",
+                   "shared_bank_account": "a shared bank account", "shared_owner_name": "a shared owner's name",
+                   "delivery_point": "goods delivered at the other's place",
+                   "received_by": "goods received by the other's owner", "complementary_timing": "taking turns buying",
+                   "paid_with_the_others_cheques": "most of this customer's payments made with the other's cheques"}
+
+
+def _readings_words(readings) -> str:
+    """The lapping reading against the one-buyer reading of a cheque drawn on another customer, with weights."""
+    lapping = [LAPPING_WORDS[k] for k in readings["lapping_traces"] if k in LAPPING_WORDS]
+    shared = [ONE_BUYER_WORDS[k] for k in readings["one_buyer_traces"] if k in ONE_BUYER_WORDS]
+    return (f"read as lapping of {readings['drawer_customer']}'s money (weight {readings['lapping']:.2f}: "
+            + ", ".join(lapping) + ") rather than one buyer under two names (weight "
+            f"{readings['one_buyer']:.2f}: "
+            + ("; ".join(shared) if shared else "nothing shared beyond the cheque")
+            + ")")
 
 
 def _trace_words(evidence, facts) -> list[str]:
@@ -34,6 +58,11 @@ def _trace_words(evidence, facts) -> list[str]:
         phrases.append(f"its amount is exactly that of invoice {first['invoice_id']} of customer "
                        f"{first['invoice_customer']} ({day(first['invoice_date'])}), still unpaid on the receipt's "
                        f"date: that customer's money appears to have been booked here")
+    if "lapping_over_one_buyer" in traces:
+        phrases.append(_readings_words(evidence["readings"]))
+    if "late_cash_in_lapping" in traces:
+        phrases.append(f"cash booked late by the salesperson whose receipt {evidence['lapping_receipt']} reads as "
+                       f"lapping, for one of its two customers and near its date: the money the lapping covered")
     if "posted_late" in traces:
         phrases.append(f"it was booked on {day(evidence['posted_date'])}, {evidence['late_working_days']} working "
                        f"days after the customer's receipt ({evidence['hand_in_days']} allowed)")

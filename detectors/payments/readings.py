@@ -1,0 +1,222 @@
+"""Two readings of a payment drawn on another customer's account: lapping, or one buyer under two names.
+
+A customer's invoice paid with a cheque drawn on another customer's account fits two patterns:
+
+- **lapping** (payment_swap, PAY-01): the salesperson kept the payee's money and covered its invoice
+  with the drawer's cheque; the drawer's own invoices then go unpaid or late, the money is booked
+  late, one salesperson collects from both, and the cheque is applied to the payee's older invoices;
+- **one buyer** (multi_name_invoicing, CUS-02): the two accounts are one buyer, who pays the invoices
+  of its second name with its own cheques; the accounts then share more than the cheque (phone,
+  address, owner, bank account), their goods go to one place, and they take turns buying.
+
+This module weighs the lapping reading (``lapping_traces``: each trace and its weight, combined as
+``1 − ∏(1 − weight)``) and the one-buyer reading as far as the entity links show it
+(``one_buyer_traces``: each identity or delivery trace beyond the cheque with CUS-02's weight, summed
+and capped at 1). CUS-02 adds complementary timing to its own one-buyer weight. The reading with the
+larger weight is the one reported; the other is named with its weight.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from audit.common import combine_traces
+
+# What each trace of lapping adds. The drawer's own invoices going late is the mark of lapping (its
+# money went elsewhere); one salesperson collecting both is common in a territory, so it weighs little.
+LAPPING_WEIGHTS = {"drawer_paid_late": 0.35, "drawer_invoice_of_the_cheques_amount": 0.15, "posted_late": 0.25,
+                   "one_collector": 0.15, "payees_overdue_invoices": 0.25}
+# The drawer's invoices whose lateness speaks for lapping: due from this many days before the cheque to
+# this many after it (the payment the cheque was for); a customer late on older debts is only slow.
+DRAWER_DUE_WINDOW_DAYS = (30, 60)
+# What each trace beyond the cheque adds to the one-buyer reading (CUS-02's weights, the cheque left out).
+ONE_BUYER_KINDS = ("shared_phone", "shared_address", "shared_bank_account", "shared_owner_name", "delivery_point",
+                   "received_by", "complementary_timing", "paid_with_the_others_cheques")
+# One buyer pays for its second name with its own cheques, most of the time; a lapping salesperson, or a
+# sister shop helping out, uses another's cheque now and then. Counted from this share of the payee's
+# receipts (by amount), with this weight times the share.
+OTHERS_CHEQUES_MIN_SHARE = 0.5
+OTHERS_CHEQUES_WEIGHT = 0.4
+
+
+def others_cheques_trace(share: float) -> dict[str, float]:
+    """The one-buyer trace of a payee paying mostly with the drawer's cheques (``OTHERS_CHEQUES_*``)."""
+    if pd.isna(share) or share < OTHERS_CHEQUES_MIN_SHARE:
+        return {}
+    return {"paid_with_the_others_cheques": round(OTHERS_CHEQUES_WEIGHT * min(float(share), 1.0), 4)}
+
+
+def one_buyer_weight(traces: dict[str, float]) -> float:
+    """The one-buyer reading's weight: its traces beyond the cheque, summed as CUS-02 sums them."""
+    return float(min(1.0, sum(v for k, v in traces.items() if k in ONE_BUYER_KINDS)))
+
+
+def lapping_weight(traces: dict[str, float]) -> float:
+    return float(combine_traces(traces.values())) if traces else 0.0
+
+
+def one_buyer_traces(links: pd.DataFrame, shipments: pd.Series, weights: dict[str, float],
+                     min_delivery_share: float) -> dict[tuple[str, str], dict[str, float]]:
+    """(a, b) sorted -> the one-buyer traces beyond the cheque the entity links show between two customers:
+    a shared phone, address, bank account or owner with its weight, a delivery at the other's place or to
+    its owner with its weight times the share of the account's shipments (from ``min_delivery_share``)."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    if links.empty:
+        return out
+    chosen = links[links["source"].str.startswith("customer:") & links["target"].str.startswith("customer:")
+                   & links["kind"].isin(ONE_BUYER_KINDS) & ~links["declared_chain"].astype(bool)]
+    for row in chosen.itertuples(index=False):
+        source, target = row.source.split(":", 1)[1], row.target.split(":", 1)[1]
+        weight = weights[row.kind]
+        if row.kind in ("delivery_point", "received_by"):
+            evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+            count = float(evidence.get("source_count") or evidence.get("shipments") or 0.0)
+            total = float(shipments.get(source, 0.0))
+            share = min(count / total, 1.0) if total > 0 else 0.0
+            if share < min_delivery_share:
+                continue
+            weight *= share
+        traces = out.setdefault(tuple(sorted((source, target))), {})
+        traces[row.kind] = max(traces.get(row.kind, 0.0), weight)
+    return out
+
+
+def _due_dates(invoices: pd.DataFrame, customers: pd.DataFrame, default_terms_days: int) -> pd.Series:
+    due = pd.to_datetime(invoices["due_date"], errors="coerce") if "due_date" in invoices else \
+        pd.Series(pd.NaT, index=invoices.index)
+    terms = pd.Series(float(default_terms_days), index=invoices.index)
+    if "payment_terms_days" in customers.columns:
+        own = pd.to_numeric(customers.set_index("customer_id")["payment_terms_days"], errors="coerce")
+        terms = invoices["customer_id"].map(own).fillna(float(default_terms_days))
+    return due.fillna(invoices["invoice_date"] + pd.to_timedelta(terms, unit="D"))
+
+
+def first_letter_days(ladder_days: dict) -> int:
+    """Days past due at which the policy's collections ladder sends its first letter (after the reminder):
+    a payment later than that is late, not just slow."""
+    steps = [int(v) for v in ladder_days.values() if int(v) > 0]
+    return min(steps) if steps else 0
+
+
+def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_days: int,
+                   default_terms_days: int, drawer_late_days: int, amount_tolerance: float = 1.0
+                   ) -> dict[tuple[str, str], dict]:
+    """(receipt_id, drawer_customer) -> the traces of lapping a payment drawn on another customer's account
+    shows.
+
+    ``cases``: receipt_id, customer_id (the payee), drawer_customer, receipt_date, amount, salesperson_id
+    (who collected it), late_working_days (receipt to posting). ``invoices``: invoice_id, customer_id,
+    invoice_date, due_date, amount (posted invoices). Traces (``LAPPING_WEIGHTS``):
+
+    - ``drawer_paid_late``: an invoice of the drawer, open on the cheque's date and due around it
+      (``DRAWER_DUE_WINDOW_DAYS``), was then paid more than ``drawer_late_days`` after its due date or not
+      at all (the drawer's money went elsewhere); ``drawer_invoice_of_the_cheques_amount`` when such an invoice carries the
+      cheque's amount (the cheque was meant for it);
+    - ``posted_late``: the receipt was booked more than ``hand_in_days`` working days after its date;
+    - ``one_collector``: the salesperson who collected it collects the drawer's own payments (or looks
+      after the drawer, when the drawer's receipts do not say who collected them);
+    - ``payees_overdue_invoices``: it was applied to invoices of the payee already past due on its date.
+
+    Each value holds ``traces`` (name -> weight) and ``facts`` (the records behind them).
+    """
+    out: dict[tuple[str, str], dict] = {}
+    if cases.empty:
+        return out
+    customers = data.frame("customers") if data.has("customers") else pd.DataFrame(columns=["customer_id"])
+    invoices = invoices.copy()
+    invoices["due"] = _due_dates(invoices, customers, default_terms_days)
+    receipts = data.frame("receipts")
+    allocations = data.frame("receipt_allocations") if data.has("receipt_allocations") else \
+        pd.DataFrame(columns=["receipt_id", "invoice_id", "amount"])
+    paid = allocations.merge(receipts[["receipt_id", "receipt_date"]], on="receipt_id")
+    paid = paid.merge(invoices[["invoice_id"]], on="invoice_id")
+    collectors = {}
+    if "collected_by" in receipts.columns:
+        known = receipts.dropna(subset=["collected_by"])
+        collectors = {c: set(g["collected_by"].astype(str)) for c, g in known.groupby("customer_id")}
+    assigned = {}
+    if "assigned_salesperson_id" in customers.columns:
+        assigned = dict(zip(customers["customer_id"], customers["assigned_salesperson_id"], strict=True))
+    end = pd.Timestamp(receipts["receipt_date"].max())
+    invoices_of = {c: g for c, g in invoices.groupby("customer_id")}
+    paid_of = {i: g for i, g in paid.groupby("invoice_id")}
+    allocated = {r: g for r, g in allocations.groupby("receipt_id")}
+    due_of = dict(zip(invoices["invoice_id"], invoices["due"], strict=True))
+    customer_of = dict(zip(invoices["invoice_id"], invoices["customer_id"], strict=True))
+    w = LAPPING_WEIGHTS
+    for case in cases.itertuples(index=False):
+        traces, facts = {}, {}
+        when = pd.Timestamp(case.receipt_date)
+        late_invoices = []
+        own = invoices_of.get(case.drawer_customer)
+        before_days, after_days = DRAWER_DUE_WINDOW_DAYS
+        if own is not None:
+            own = own[(own["invoice_date"] <= when) & (own["due"] >= when - pd.Timedelta(days=before_days))
+                      & (own["due"] <= when + pd.Timedelta(days=after_days))]
+        for inv in ([] if own is None else own.itertuples(index=False)):
+            payments = paid_of.get(inv.invoice_id)
+            before = 0.0 if payments is None else float(payments.loc[payments["receipt_date"] <= when, "amount"].sum())
+            if inv.amount - before <= amount_tolerance:
+                continue  # paid by the cheque's date
+            settled = None
+            if payments is not None:
+                running = payments.sort_values("receipt_date")
+                covered = running["amount"].cumsum() >= inv.amount - amount_tolerance
+                settled = running.loc[covered, "receipt_date"].min() if covered.any() else None
+            late_from = inv.due + pd.Timedelta(days=drawer_late_days)
+            if (settled is not None and settled > late_from) or (settled is None and end > late_from):
+                late_invoices.append({"invoice_id": inv.invoice_id, "due_date": inv.due, "paid_on": settled,
+                                      "open_on_cheque_date": round(inv.amount - before, 2)})
+        if late_invoices:
+            traces["drawer_paid_late"] = w["drawer_paid_late"]
+            facts["drawer_late_invoices"] = late_invoices[:5]
+            if any(abs(i["open_on_cheque_date"] - case.amount) <= amount_tolerance for i in late_invoices):
+                traces["drawer_invoice_of_the_cheques_amount"] = w["drawer_invoice_of_the_cheques_amount"]
+        late = case.late_working_days
+        if pd.notna(late) and late > hand_in_days:
+            traces["posted_late"] = w["posted_late"]
+            facts["late_working_days"] = int(late)
+        collector = case.salesperson_id
+        drawer_collectors = collectors.get(case.drawer_customer) or (
+            {str(assigned[case.drawer_customer])} if pd.notna(assigned.get(case.drawer_customer)) else set())
+        if isinstance(collector, str) and collector in drawer_collectors:
+            traces["one_collector"] = w["one_collector"]
+            facts["collector"] = collector
+        chosen = allocated.get(case.receipt_id)
+        overdue = [] if chosen is None else [
+            i for i in chosen["invoice_id"] if customer_of.get(i) not in (None, case.drawer_customer)
+            and pd.notna(due_of.get(i)) and due_of[i] < when]
+        if overdue:
+            traces["payees_overdue_invoices"] = w["payees_overdue_invoices"]
+            facts["payees_overdue_invoices"] = overdue[:5]
+        out[(case.receipt_id, case.drawer_customer)] = {"traces": traces, "facts": facts}
+    return out
+
+
+def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
+    """The receipts paid with the cheques in ``drawn`` (cheque_id, drawer_customer), as ``lapping_traces``
+    reads them: receipt_id, customer_id, drawer_customer, receipt_date, amount, salesperson_id,
+    late_working_days, and drawer_share (the share of the payee's receipts, by amount, paid with cheques
+    drawn on this drawer: ``others_cheques_trace``)."""
+    columns = ["receipt_id", "customer_id", "drawer_customer", "receipt_date", "amount", "salesperson_id",
+               "late_working_days"]
+    if drawn.empty or not data.has("receipts", ("cheque_id",)):
+        return pd.DataFrame(columns=[*columns, "drawer_share"])
+    receipts = data.frame("receipts")
+    chosen = receipts.merge(drawn[["cheque_id", "drawer_customer"]].drop_duplicates(), on="cheque_id")
+    if chosen.empty:
+        return pd.DataFrame(columns=[*columns, "drawer_share"])
+    collector = chosen["collected_by"] if "collected_by" in chosen.columns else pd.Series(None, index=chosen.index)
+    if data.has("cheques", ("collected_by",)):
+        cheques = data.frame("cheques").set_index("cheque_id")["collected_by"]
+        collector = collector.where(collector.notna(), chosen["cheque_id"].map(cheques))
+    chosen = chosen.assign(salesperson_id=collector.astype("object"),
+                           late_working_days=data.calendar.working_days_between(chosen["receipt_date"],
+                                                                                chosen["posted_date"]))
+    # the share of the payee's receipts (by amount) paid with cheques drawn on this drawer
+    totals = receipts.groupby("customer_id")["amount"].sum()
+    drawn_amount = chosen.groupby(["customer_id", "drawer_customer"])["amount"].transform("sum")
+    chosen["drawer_share"] = (drawn_amount / chosen["customer_id"].map(totals)).astype(float)
+    return chosen[[*columns, "drawer_share"]].sort_values(["receipt_id", "drawer_customer"], ignore_index=True)

@@ -1,0 +1,49 @@
+"""A cheque drawn on another customer's account read two ways, lapping or one buyer: the reading with the
+larger weight is reported (PAY-01 or CUS-02) and the explanation names the other with its weight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audit.registry import get_detector
+from audit.testing import load_cases, run_detector
+
+CASES = Path(__file__).parent / "detector_cases"
+
+
+def _case(code: str, starts: str):
+    _, cases = load_cases(CASES / f"{code}.yaml")
+    return next(c for c in cases if c.name.startswith(starts))
+
+
+def _found(code: str, starts: str):
+    case = _case(code, starts)
+    return run_detector(get_detector(code), case.audit_tables(), case.audit_policy())
+
+
+def test_lapping_is_reported_with_the_one_buyer_reading_weighed():
+    found = _found("PAY-01", "lapping, not one buyer").set_index("entity_id")
+    evidence = found.loc["R1", "evidence"]
+    readings = evidence["readings"]
+    assert readings["reported"] == "lapping"
+    assert readings["lapping"] > readings["one_buyer"] == 0.0
+    assert {"drawer_paid_late", "one_collector", "payees_overdue_invoices"} <= set(readings["lapping_traces"])
+    explanation = found.loc["R1", "explanation"]
+    assert f"weight {readings['lapping']:.2f}" in explanation
+    assert "rather than one buyer under two names (weight 0.00: nothing shared beyond the cheque)" in explanation
+    # the drawer's own cash booked late by the same salesperson is the money the lapping covered
+    assert found.loc["R2", "evidence"]["lapping_receipt"] == "R1"
+    assert "late cash beside a lapping cheque" in found.loc["R2", "title"]
+
+
+def test_one_buyer_is_reported_with_the_lapping_reading_weighed():
+    found = _found("CUS-02", "one buyer, not lapping")
+    pair = found.iloc[0]["evidence"]["pairs"][0]
+    readings = pair["readings"]
+    assert readings["reported"] == "one_buyer" and readings["one_buyer"] > readings["lapping"]
+    assert f"one buyer weighs {readings['one_buyer']:.2f}" in found.iloc[0]["explanation"]
+    assert f"lapping weighs {readings['lapping']:.2f}" in found.iloc[0]["explanation"]
+
+
+def test_the_lapping_cash_is_not_withheld_cash():
+    assert _found("CHQ-03", "cash booked late by the salesperson who laps").empty

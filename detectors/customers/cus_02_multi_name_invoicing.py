@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import networkx as nx
@@ -158,13 +157,13 @@ class MultiNameInvoicing(Detector):
         staff_identifiers = set()
         for row in links.itertuples(index=False):
             if not row.target.startswith("customer:") or not row.source.startswith("customer:"):
-                evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+                evidence = row.evidence
                 staff_identifiers.add(evidence.get("identifier"))
         chosen = links[links["source"].str.startswith("customer:") & links["target"].str.startswith("customer:")
                        & links["kind"].isin((*IDENTITY, *DELIVERY)) & ~links["declared_chain"].astype(bool)]
         pairs: dict[tuple[str, str], dict] = {}
         for row in chosen.itertuples(index=False):
-            evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+            evidence = row.evidence
             if evidence.get("identifier") in staff_identifiers:
                 continue  # a detail that is a staff member's: a made-up account, not a second name
             source, target = row.source.split(":", 1)[1], row.target.split(":", 1)[1]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import ibis
 import pandas as pd
 
@@ -253,7 +251,7 @@ class PaymentSwap(Detector):
             return {}
         pairs = {}
         for evidence in found.loc[found["detector"] == MultiNameInvoicing.code, "evidence"]:
-            evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
+            evidence = evidence if isinstance(evidence, dict) else {}
             for pair in evidence.get("pairs", []):
                 if "cheque_drawer" in pair.get("shared", {}):
                     weight = (pair.get("readings") or {}).get("one_buyer", pair.get("score", 0.0))

@@ -18,8 +18,6 @@ larger weight is the one reported; the other is named with its weight.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from audit.common import combine_traces
@@ -71,7 +69,7 @@ def one_buyer_traces(links: pd.DataFrame, shipments: pd.Series, weights: dict[st
         source, target = row.source.split(":", 1)[1], row.target.split(":", 1)[1]
         weight = weights[row.kind]
         if row.kind in ("delivery_point", "received_by"):
-            evidence = json.loads(row.evidence) if isinstance(row.evidence, str) else row.evidence
+            evidence = row.evidence
             count = float(evidence.get("source_count") or evidence.get("shipments") or 0.0)
             total = float(shipments.get(source, 0.0))
             share = min(count / total, 1.0) if total > 0 else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import networkx as nx
@@ -22,6 +23,7 @@ IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_dra
 DELIVERY = ("delivery_point", "received_by")
 
 
+@functools.lru_cache(maxsize=65536)  # a pure function of the text: the same accounts and names recur
 def _compact(value) -> str | None:
     """An account number or name compared as its letters and digits (spaces and punctuation vary)."""
     key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())

@@ -40,6 +40,7 @@ class Evaluation:
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)  # `audit evaluate --out` may name a new folder
         path.write_text(json.dumps(_plain(self.to_dict()), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
+from audit.policy import DEFAULTS
 from detectors.pricing.list_steps import explained, list_steps
 from detectors.pricing.prc_01_price_deviation import (
     PRICE_SOURCE_WORDS,
@@ -76,7 +77,7 @@ class PriceListGap(Detector):
     # A fact about the data, not a fraud: listed after every finding that carries money.
     rank_weight = 0.01
 
-    def __init__(self, tolerance_pct: float = 0.5, order_price_days: int = 14):
+    def __init__(self, tolerance_pct: float = DEFAULTS.pricing.tolerance_pct, order_price_days: int = 14):
         self.tolerance_pct = tolerance_pct
         self.order_price_days = order_price_days
 

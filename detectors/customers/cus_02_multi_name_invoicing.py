@@ -252,7 +252,7 @@ class MultiNameInvoicing(Detector):
                     first if pd.notna(first) else pd.Timestamp.max, c)
 
         w = self.WEIGHTS
-        made_up = self._made_up(data, members)
+        made_up = self._made_up(data)
         by_salesperson = invoices.groupby(["customer_id", "salesperson_id"])["amount"].sum().reset_index()
         by_salesperson = by_salesperson.sort_values(["customer_id", "amount", "salesperson_id"],
                                                     ascending=[True, False, True]).drop_duplicates("customer_id")
@@ -390,7 +390,7 @@ class MultiNameInvoicing(Detector):
             return {}
         return kept
 
-    def _made_up(self, data, members) -> set[str]:
+    def _made_up(self, data) -> set[str]:
         """Accounts CUS-01 finds made up (its findings, which the runner hands over)."""
         found = data.findings
         if found.empty:

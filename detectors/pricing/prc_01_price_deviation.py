@@ -29,7 +29,19 @@ def has_price_source(data) -> bool:
                for table in ("invoice_lines", "products"))
 
 
-class PriceDeviation(Detector):
+class NeedsPriceSource:
+    """Mixin of the detectors that compare prices: without any price to compare with, "0 findings" would
+    mean nothing was checked, so they are "not run: needs …" (any one of the price sources will do)."""
+
+    @classmethod
+    def missing_inputs(cls, data) -> list[str]:
+        missing = super().missing_inputs(data)
+        if not has_price_source(data):
+            missing.append(PRICE_SOURCE_WORDS)
+        return missing
+
+
+class PriceDeviation(NeedsPriceSource, Detector):
     """Invoice lines priced outside the valid list price plus or minus the policy tolerance, unapproved.
 
     What it finds
@@ -99,14 +111,6 @@ class PriceDeviation(Detector):
     @classmethod
     def params_from_policy(cls, policy):
         return {"tolerance_pct": policy.pricing.tolerance_pct}
-
-    @classmethod
-    def missing_inputs(cls, data) -> list[str]:
-        # With no price to compare with, "0 findings" would mean nothing was checked.
-        missing = super().missing_inputs(data)
-        if not has_price_source(data):
-            missing.append(PRICE_SOURCE_WORDS)
-        return missing
 
     # ------------------------------------------------------------ relational part
     def _priced_lines(self, data) -> ibis.Table:

@@ -8,18 +8,14 @@ from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.policy import DEFAULTS
 from detectors.pricing.list_steps import explained, list_steps
-from detectors.pricing.prc_01_price_deviation import (
-    PRICE_SOURCE_WORDS,
-    has_price_source,
-    unexcused_deviations,
-)
+from detectors.pricing.prc_01_price_deviation import NeedsPriceSource, unexcused_deviations
 from detectors.wording import price_list_gap
 
 # Single-product steps the explanation names (the rest are counted).
 MAX_STEPS_IN_WORDS = 8
 
 
-class PriceListGap(Detector):
+class PriceListGap(NeedsPriceSource, Detector):
     """The price list misses a change: one step against the list for a product, whoever sold it to whomever.
 
     What it finds
@@ -84,13 +80,6 @@ class PriceListGap(Detector):
     @classmethod
     def params_from_policy(cls, policy):
         return {"tolerance_pct": policy.pricing.tolerance_pct}
-
-    @classmethod
-    def missing_inputs(cls, data) -> list[str]:
-        missing = super().missing_inputs(data)
-        if not has_price_source(data):
-            missing.append(PRICE_SOURCE_WORDS)
-        return missing
 
     def find(self, data) -> pd.DataFrame:
         lines, counts = unexcused_deviations(data, self.tolerance_pct, self.order_price_days, self)

@@ -9,12 +9,18 @@ that dates do not shift between backends.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import ibis
 import pandas as pd
 import pyarrow as pa
 
+from audit.memory import default_engine_limit
+
 ENGINES = ("duckdb", "spark")
+# DuckDB's memory limit, e.g. "6GB"; default: a quarter of the machine, at most 4 GB (audit.memory)
+MEMORY_LIMIT_VARIABLE = "SALES_AUDIT_ENGINE_MEMORY"
 
 
 class EngineError(RuntimeError):
@@ -62,12 +68,23 @@ def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
 class Engine:
     """One backend connection holding the run's tables."""
 
-    def __init__(self, name: str = "duckdb"):
+    def __init__(self, name: str = "duckdb", memory_limit: str | None = None):
         if name not in ENGINES:
             raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
         self.name = name
+        self.memory_limit = None
+        self.spill_directory = None
         if name == "duckdb":
-            self.backend = ibis.duckdb.connect()
+            self.memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_VARIABLE) or default_engine_limit()
+            # Beyond its limit DuckDB spills joins, sorts and aggregates to disk here instead of failing.
+            self.spill_directory = tempfile.mkdtemp(prefix="sales-audit-spill-")
+            try:
+                self.backend = ibis.duckdb.connect(memory_limit=self.memory_limit,
+                                                   temp_directory=self.spill_directory)
+            except Exception as exc:  # duckdb.InvalidInputException on a limit it cannot read
+                shutil.rmtree(self.spill_directory, ignore_errors=True)
+                raise EngineError(f"DuckDB did not accept the memory limit {self.memory_limit!r} "
+                                  f"({str(exc).splitlines()[0]}); give it as e.g. 4GB or 800MB") from None
         else:
             self.backend = ibis.pyspark.connect(_spark_session())
         self._tables: dict[str, ibis.Table] = {}
@@ -106,3 +123,4 @@ class Engine:
         self._arrow.clear()
         if self.name == "duckdb":
             self.backend.disconnect()
+            shutil.rmtree(self.spill_directory, ignore_errors=True)

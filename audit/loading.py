@@ -27,6 +27,14 @@ EVALUATION_FILES = ("labels", "decoys")
 HEADER_ROWS = 2
 
 
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """No rows, the same columns and types; unlike ``frame.iloc[:0]`` it does not keep the frame's Arrow
+    buffers alive (a zero-length slice of an Arrow string column still holds the whole column)."""
+    if not len(frame.columns):
+        return frame.iloc[:0]
+    return pd.concat([pd.Series([], dtype=dtype, name=name) for name, dtype in frame.dtypes.items()], axis=1)
+
+
 @dataclass
 class SourceTable:
     name: str
@@ -42,10 +50,16 @@ class SourceTable:
     def __post_init__(self):
         self.rows = len(self.frame)
 
+    def frame_released(self) -> SourceTable:
+        """This source without its frame but with its row numbers (problems still name source rows)."""
+        light = copy.copy(self)
+        light.frame = _empty_like(self.frame)
+        return light
+
     def without_frame(self) -> SourceTable:
         """This source's description (origin, digest, row count) without its frame, to free its memory."""
         light = copy.copy(self)
-        light.frame = self.frame.iloc[:0]
+        light.frame = _empty_like(self.frame)
         light.row_numbers = None
         return light
 

@@ -24,6 +24,7 @@ from audit.engine import Engine
 from audit.evidence import frame_from_text
 from audit.formula_safety import restore
 from audit.loading import load, redact_url
+from audit.memory import release_unused
 from audit.policy import Policy, load_policy, policy_beside
 from audit.problems import ROW, InputError, data_quality_frame
 from audit.ranking import empty_exceptions, exception_ids, rank, typed_exceptions
@@ -191,14 +192,43 @@ def plan(select: list[str] | None = None, extra: tuple[type, ...] = ()) -> list[
         wanted = set(classes)
     sorter = graphlib.TopologicalSorter({code: [d for d in deps[code] if d in wanted] for code in wanted})
     sorter.prepare()  # raises graphlib.CycleError naming the cycle
-    order = []
+    order, ready = [], set()
     while sorter.is_active():
-        # among the components that may run now: analyses first, then by code, so the order is repeatable
-        ready = sorted(sorter.get_ready(), key=lambda code: (issubclass(classes[code], Detector), code))
-        for code in ready:
-            order.append(classes[code])
-            sorter.done(code)
+        ready.update(sorter.get_ready())
+        # One at a time, so that what an analysis produced is read soon after it is made and can be released
+        # (see ``_release_after``): first what reads an analysis already made, then the detectors that read
+        # none, and a new analysis only when nothing else can run; by code within each, so the order repeats.
+        code = min(ready, key=lambda code: (_schedule_rank(classes[code]), code))
+        ready.discard(code)
+        order.append(classes[code])
+        sorter.done(code)
     return order
+
+
+def _release(outputs: dict[str, dict[str, object]], codes) -> None:
+    for code in codes:
+        if code in outputs:
+            outputs[code] = {name: value for name, value in outputs[code].items() if isinstance(value, pd.DataFrame)}
+
+
+def _schedule_rank(cls: type) -> int:
+    if cls.reads_analyses:
+        return 0
+    return 1 if issubclass(cls, Detector) else 2
+
+
+def _release_after(steps: list[type]) -> dict[int, list[str]]:
+    """For each step, the analyses whose last reader it is: after it ran, their outputs that are not tables
+    (the receivables ledger, the link inputs) are released; tables stay for the reports. An analysis that
+    nothing in the plan reads keeps everything (it was asked for itself)."""
+    last: dict[str, int] = {}
+    for index, cls in enumerate(steps):
+        for code in cls.reads_analyses:
+            last[code] = index
+    after: dict[int, list[str]] = {}
+    for code, index in last.items():
+        after.setdefault(index, []).append(code)
+    return after
 
 
 def _coverage(status: dict, instance) -> dict:
@@ -229,7 +259,9 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
     outputs: dict[str, dict[str, object]] = {}  # analysis code -> its named outputs
     found_by: dict[str, pd.DataFrame] = {}  # detector code -> its findings (with ids)
     statuses: dict[str, dict] = {}
+    release = _release_after(steps)
     for index, cls in enumerate(steps):
+        _release(outputs, release.get(index - 1, ()))  # the previous step was their last reader, run or not
         is_detector = issubclass(cls, Detector)
         if progress:
             progress(f"{'detector' if is_detector else 'analysis'} {cls.code}", index, len(steps))
@@ -268,6 +300,7 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
         if not_run and status["status"] == "ran":
             traces = list(getattr(instance, "unknown_traces_", []) or [])
             instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
+        release_unused()  # the component's temporaries, before the next one's peak lands on top
         count = len(found) if is_detector and found is not None else 0
         statuses[cls.code] = _coverage({**status, "findings": count}, instance)
         judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
@@ -276,6 +309,7 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
             reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
             statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",
                                   "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
+    _release(outputs, release.get(len(steps) - 1, ()))
     if progress:
         progress("detectors done", len(steps), len(steps))
     data.outputs_by_component = outputs  # every analysis' outputs, tables or not (the common checks read them)
@@ -398,9 +432,12 @@ def _finding_keys(frame: pd.DataFrame) -> list[tuple]:
 def run(data, policy: Policy | str | Path | None = None, *, period: str | None = None, engine: str = "duckdb",
         detectors: list[str] | None = None, previous: str | Path | None = None,
         suppressions: str | Path | None = None, strict: bool = False,
-        progress: Progress | None = None, cases: str | None = None) -> RunResult:
+        progress: Progress | None = None, cases: str | None = None, engine_memory: str | None = None) -> RunResult:
     """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy`` (default: the
     data folder's ``policy.toml`` if it has one, else the contract's defaults).
+
+    ``engine_memory`` is DuckDB's memory limit (e.g. "6GB"; default: the ``SALES_AUDIT_ENGINE_MEMORY``
+    environment variable, else a quarter of the machine up to 4 GB); beyond it DuckDB spills to disk.
 
     ``cases`` is a review desk's case store (database URL): its decisions mark findings ``suppressed``
     (false positive, explained) or ``confirmed``, with the decision, its author and comment.
@@ -416,13 +453,13 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     if progress:
         progress("reading and checking the data", 0, 1)
-    tables = validate(load(data), policy)
+    tables = validate(load(data), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
     previous_exceptions = _read_previous(previous)
     suppressed = _read_suppressions(suppressions)
     history = read_decisions(cases) if cases else None
-    audit_data = AuditData(tables, policy, Engine(engine), period)
+    audit_data = AuditData(tables, policy, Engine(engine, engine_memory), period)
     try:
         findings, statuses = run_detectors(audit_data, detectors, progress)
     finally:
@@ -433,6 +470,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
                                     latest_decisions(history) if history is not None else None)
     manifest = {
         "run_id": run_id, "tool": "sales-audit", "tool_version": tool_version(), "engine": engine,
+        "engine_memory_limit": audit_data.engine.memory_limit,
         "data": _data_label(data), "period": period, "inputs": inputs,
         "policy": policy.to_dict(), "detectors": _json_records(statuses),
         "libraries": _library_versions(), "python": platform.python_version(), "user": _user(),

@@ -681,7 +681,7 @@ def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.Da
     limit = policy.data.max_set_aside_pct
     fatal_tables = {p.table for p in problems if p.severity == FATAL}
     for name, frame in clean.items():
-        spec, read = TABLES[name], len(loaded.tables[name].frame)
+        spec, read = TABLES[name], loaded.tables[name].rows
         lost = read - len(frame)
         if not read or not lost or name in fatal_tables:
             continue
@@ -700,11 +700,14 @@ def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.Da
                 "max_set_aside_pct under [data] in policy.toml", kind="too many rows set aside"))
 
 
-def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None) -> AuditTables:
+def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None, *,
+             consume: bool = False) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
 
     ``run_date`` (default today) ends the plausible dates a year later unless the policy sets
-    ``[data] latest_date``."""
+    ``[data] latest_date``. With ``consume`` each raw table is released from ``loaded`` as soon as it is
+    parsed, and each parsed one once checked, so the raw and the checked ledger are never held whole together
+    (the caller must not read ``loaded``'s frames afterwards)."""
     problems: list[Problem] = list(loaded.problems)
     unread = {p.table for p in loaded.problems if p.severity == FATAL}
     for spec in TABLES.values():
@@ -718,6 +721,10 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
         if len(source.frame) == 0 and not _empty_table(TABLES[name], source, problems):
             continue
         parsed[name] = _parse_table(TABLES[name], source, policy, problems, window)
+        if consume:
+            light = source.frame_released()
+            parsed[name][1].source = light
+            loaded.tables[name] = light
     clean: dict[str, pd.DataFrame] = {}
     excluded_keys: dict[str, set] = {}
     present_columns = {name: frozenset(frame.columns) for name, (frame, _) in parsed.items()}
@@ -725,7 +732,7 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
         if name not in parsed:
             continue
         spec = TABLES[name]
-        frame, check = parsed[name]
+        frame, check = parsed.pop(name) if consume else parsed[name]
         _check_schema(spec, frame, check)
         _check_references(spec, frame, check, clean, excluded_keys, present_columns, unread, problems)
         problems.extend(check.problems)
@@ -733,7 +740,8 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
             # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row).
             gone = frame.loc[check.excluded, spec.key[0]]
             excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
-        kept_frame = frame.loc[~check.excluded].reset_index(drop=True)
+        # a copy only when rows were set aside
+        kept_frame = frame.loc[~check.excluded].reset_index(drop=True) if check._excluded.any() else frame
         for column in spec.columns:  # absent optional columns exist, empty, so detectors can rely on names
             if column.name not in kept_frame.columns:
                 kept_frame[column.name] = parse_column(pd.Series([None] * len(kept_frame), dtype="str"),
@@ -749,7 +757,7 @@ def load_and_validate(source, policy: Policy, strict: bool = False) -> AuditTabl
     """Load and validate; raise :class:`InputError` when the data cannot be audited."""
     from audit.loading import load
 
-    tables = validate(load(source), policy)
+    tables = validate(load(source), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
     return tables

@@ -1,0 +1,141 @@
+"""What keeps the audit's memory bounded: readers of an analysis run right after it and its non-table
+outputs are released after the last one; raw tables are released once checked; DuckDB has a memory limit
+and a spill folder."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from audit.analysis import Analysis
+from audit.data import AuditData
+from audit.detector import Detector, empty_findings
+from audit.engine import Engine, EngineError
+from audit.loading import load
+from audit.runner import plan, run, run_detectors
+from audit.validation import validate
+from detectors.wording import price_deviation
+
+MINI = Path(__file__).parent / "data" / "mini"
+
+
+def test_the_readers_of_an_analysis_run_right_after_it_and_analyses_come_last():
+    order = [cls.code for cls in plan()]
+    links = order.index("LNK-01")
+    # everything that reads the links runs before the next analysis is made
+    next_analysis = min(order.index(code) for code in ("RCV-00",))
+    assert links < order.index("CUS-01") < next_analysis
+    assert links < order.index("CUS-02") < order.index("PAY-01") < next_analysis
+    # detectors that read no analysis run before any analysis is made
+    assert order.index("PRC-01") < links and order.index("ANO-03") < links
+
+
+def test_an_analysis_non_table_output_is_released_after_its_last_reader(mini_tables, mini_policy):
+    seen = {}
+
+    class Producer(Analysis):
+        """Test analysis with one table and one non-table output."""
+
+        code = "ZZA-01"
+        outputs = ("zz_table", "zz_object")
+
+        def compute(self, data):
+            return {"zz_table": pd.DataFrame({"a": [1]}), "zz_object": {"big": list(range(10))}}
+
+    def reader(code):
+        class Reader(Detector):
+            """Test detector reading the producer."""
+
+            pattern = "price_deviation"
+            entity_type = "invoice"
+            family = "pricing"
+            reads_analyses = ("ZZA-01",)
+            wording = staticmethod(price_deviation.words)
+
+            def find(self, data):
+                seen[self.code] = set(data.views)
+                return empty_findings()
+
+        Reader.code = code
+        return Reader
+
+    first, second = reader("ZZR-01"), reader("ZZR-02")
+    data = AuditData(mini_tables, mini_policy, Engine("duckdb"))
+    try:
+        run_detectors(data, ["ZZR-01", "ZZR-02"], extra=(Producer, first, second), raise_errors=True)
+    finally:
+        data.engine.close()
+    assert seen == {"ZZR-01": {"zz_table", "zz_object"}, "ZZR-02": {"zz_table", "zz_object"}}
+    # after the last reader only the table is kept (the reports read it)
+    assert set(data.outputs_by_component["ZZA-01"]) == {"zz_table"}
+    assert set(data.views) == {"zz_table"}
+
+
+def test_an_analysis_nobody_reads_keeps_all_its_outputs(mini_tables, mini_policy):
+    from analyses.receivables.receivables_ledger import ReceivablesLedger
+    from audit.testing import run_analysis
+
+    outputs = run_analysis(ReceivablesLedger, mini_tables, mini_policy)
+    assert "receivables_ledger" in outputs and not isinstance(outputs["receivables_ledger"], pd.DataFrame)
+
+
+def test_consuming_validation_gives_the_same_tables_and_releases_the_raw_ones(mini_policy):
+    kept = validate(load(MINI), mini_policy)
+    loaded = load(MINI)
+    consumed = validate(loaded, mini_policy, consume=True)
+    assert set(kept.frames) == set(consumed.frames)
+    for name, frame in kept.frames.items():
+        pd.testing.assert_frame_equal(frame, consumed.frames[name])
+    assert [p.message for p in kept.problems] == [p.message for p in consumed.problems]
+    assert all(len(source.frame) == 0 for source in loaded.tables.values())
+    # rows read are still known (the set-aside share and the manifest use them)
+    assert {n: s.rows for n, s in consumed.sources.items()} == {n: s.rows for n, s in kept.sources.items()}
+
+
+def test_a_released_source_does_not_keep_its_arrow_buffers(tmp_path):
+    frame = pd.DataFrame({"invoice_id": [f"I{i:07d}-with-some-text" for i in range(200_000)]}, dtype="str")
+    (tmp_path / "invoices.csv").write_text(frame.to_csv(index=False))
+    loaded = load(tmp_path)
+    source = loaded.tables["invoices"]
+    gc.collect()
+    holding = pa.total_allocated_bytes()
+    light = source.frame_released()
+    described = source.without_frame()
+    del source, loaded
+    gc.collect()
+    # the column's several MB are freed although the light copies keep its columns and types
+    assert pa.total_allocated_bytes() < holding - 2_000_000
+    assert list(light.frame.columns) == list(described.frame.columns) == ["invoice_id"]
+    assert light.rows == described.rows == 200_000
+
+
+def test_duckdb_runs_under_a_memory_limit_with_a_spill_folder(monkeypatch):
+    engine = Engine("duckdb", "512MB")
+    try:
+        limit, spill = engine.backend.raw_sql(
+            "select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+        assert limit in ("488.2 MiB", "512.0 MB", "488.2MiB")
+        assert Path(spill).is_dir() and "sales-audit-spill" in spill
+    finally:
+        engine.close()
+    assert not Path(spill).exists()  # the spill folder goes with the engine
+    monkeypatch.setenv("SALES_AUDIT_ENGINE_MEMORY", "300MB")
+    engine = Engine("duckdb")
+    try:
+        assert engine.memory_limit == "300MB"
+    finally:
+        engine.close()
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_a_clear_error():
+    with pytest.raises(EngineError, match="memory limit 'lots'.*e.g. 4GB"):
+        Engine("duckdb", "lots")
+
+
+def test_the_manifest_records_the_engine_memory_limit(mini_policy):
+    result = run(MINI, mini_policy, engine_memory="700MB", detectors=["PRC-01"])
+    assert result.manifest["engine_memory_limit"] == "700MB"

@@ -155,7 +155,8 @@ def _rows_read_and_kept(tables) -> None:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    err.print(f"[bold red]{escape(t('error:'))}[/] {escape(message)}", highlight=False)  # brackets in it are text
+    prefix = t("error:")
+    err.print(f"[bold red]{escape(prefix)}[/] {escape(message)}", highlight=False)  # brackets in it are text
     raise typer.Exit(code)
 
 

@@ -488,7 +488,9 @@ def _render(result: RunResult, language: str) -> str:
         "not_run": table(pattern_names(not_run[[c for c in ("kind", "detector", "pattern", "status", "reason")
                                                 if c in not_run]])),
         "detectors": table(pattern_names(detectors), max_rows=10_000),
-        "coverage": table(summaries.coverage(result), max_rows=10_000),
+        # the coverage names each pattern by its English name (the manifest's): shown in the report's language
+        "coverage": table(summaries.coverage(result).assign(
+            pattern=lambda f: f["pattern"].map(lambda p: t(p) if isinstance(p, str) and p else p)), max_rows=10_000),
         "dq_summary": table(summaries.data_quality_summary(result)), "dq_rows": table(result.data_quality),
         "resolved": table(pattern_names(result.resolved[resolved_columns])),
         "salesperson_pages": salesperson_pages, "customer_pages": customer_pages,

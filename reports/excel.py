@@ -136,7 +136,8 @@ def _header(column: str) -> str:
 
     if column.endswith(JALALI_SUFFIX):
         return t("%(column)s (Jalali)", column=_header(column[:-len(JALALI_SUFFIX)]))
-    return label(column)
+    # English sheets keep the field names (scripts and filters read them); other languages show words
+    return column if i18n.current_language() == i18n.DEFAULT_LANGUAGE else label(column)
 
 
 def _table_sheet(book, formats: _Formats, name: str, frame: pd.DataFrame) -> None:

@@ -255,3 +255,13 @@ def test_language_does_not_change_the_run_id():
     assert persian.policy.language == "fa"
     assert persian.run_id == english.run_id
     assert persian.exceptions.equals(english.exceptions)
+
+
+def test_failure_notice_in_the_run_language(mini_run):
+    runs = mini_run.detector_runs.copy()
+    runs.loc[runs["detector"] == "SHP-01", ["status", "reason"]] = ["failed", "boom"]
+    broken = replace(mini_run, detector_runs=runs)
+    assert broken.failure_notice().startswith("INCOMPLETE RUN: 1 component(s) failed (SHP-01)")
+    with i18n.use_language("fa"):
+        assert broken.failure_notice().startswith("اجرای ناقص: ۱ جزء ناموفق بود (SHP-01)")
+    assert "اجرای ناقص" in render_html(_presented(broken, "fa"))

@@ -17,8 +17,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from audit import i18n
 from audit.contract import pattern_label
 from audit.engine import EngineError
+from audit.i18n import t
 from audit.policy import PolicyError, load_policy, policy_beside
 from audit.problems import FATAL, ROW, InputError, Problem
 
@@ -83,10 +85,10 @@ def _formats(text: str) -> tuple[str, ...]:
 
 def _print_written(written: list[Path]) -> None:
     names = {p.name: p for p in written}
-    for name, what in (("report.html", "HTML report"), ("report.xlsx", "Excel workbook"),
-                       ("export.zip", "Compliance export (check it with `audit verify-export`)")):
+    for name, what in (("report.html", t("HTML report")), ("report.xlsx", t("Excel workbook")),
+                       ("export.zip", t("Compliance export (check it with `audit verify-export`)"))):
         if name in names:
-            console.print(f"{what}: {names[name]}")
+            console.print(Text(f"{what}: {names[name]}"))
 
 
 PolicyOption = Annotated[Path | None, typer.Option(
@@ -153,7 +155,8 @@ def _rows_read_and_kept(tables) -> None:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # brackets in it are text
+    prefix = t("error:")
+    err.print(f"[bold red]{escape(prefix)}[/] {escape(message)}", highlight=False)  # brackets in it are text
     raise typer.Exit(code)
 
 
@@ -215,10 +218,17 @@ def validate(
     policy: PolicyOption = None,
     out: Annotated[Path | None, typer.Option(help="Also write data_quality.csv into this folder.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero when any row had to be set aside, too.")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language of the messages: en, fa or zh (default: the "
+                                                            "policy's language).")] = None,
 ) -> None:
     """Check the data against the contract and list every problem at once: table, column, row, value, fix.
 
     Exits 1 when a required table or column is unusable (or, with --strict, when any row is)."""
+    with i18n.use_language(_language(lang, data, policy)):
+        _validate(data, policy, out, strict)
+
+
+def _validate(data: str, policy: Path | None, out: Path | None, strict: bool) -> None:
     from audit.formula_safety import neutralise
     from audit.loading import load
     from audit.problems import data_quality_frame
@@ -250,13 +260,32 @@ def validate(
     if written is not None:
         console.print(f"Data quality table ({len(tables.problems):,} problems) written to {escape(str(written))}",
                       highlight=False, soft_wrap=True)
-    console.print(f"Problems: {counts.get(FATAL, 0)} fatal, {counts.get(ROW, 0)} rows set aside, "
-                  f"{counts.get('warning', 0)} warnings.")
+    console.print(Text(t("Problems: %(fatal)s fatal, %(rows)s rows set aside, %(warnings)s warnings.",
+                         fatal=counts.get(FATAL, 0), rows=counts.get(ROW, 0), warnings=counts.get("warning", 0))))
     if tables.fatal or (strict and counts.get(ROW, 0)):
-        err.print("[bold red]The data cannot be audited as it is: fix the fatal problems above.[/]"
-                  if tables.fatal else "[bold red]Rows were set aside (--strict).[/]")
+        err.print(Text(t("The data cannot be audited as it is: fix the fatal problems above.") if tables.fatal
+                       else t("Rows were set aside (--strict)."), style="bold red"))
         raise typer.Exit(1)
-    console.print("[green]The data can be audited.[/]")
+    console.print(Text(t("The data can be audited."), style="green"))
+
+
+LANG_HELP = ("Language of the report, the workbook and these messages: en (English), fa (Persian, right to "
+             "left), zh (Chinese). Default: the policy's language, else en.")
+
+
+def _language(lang: str | None, data: str | None, policy: Path | None) -> str:
+    """The run's language: --lang, else the policy's ``language``; an unknown one is a one-line error."""
+    if lang is not None:
+        try:
+            return i18n.check_language(lang)
+        except i18n.LanguageError as exc:
+            _fail(f"--lang: {exc}")
+    if data is None:
+        return i18n.DEFAULT_LANGUAGE
+    try:
+        return load_policy(_policy_path(data, policy)).language
+    except PolicyError:
+        return i18n.DEFAULT_LANGUAGE  # the run itself says what is wrong with the policy
 
 
 def _progress_bar():
@@ -267,7 +296,7 @@ def _progress_bar():
 def _execute(data: str, policy: Path | None, period: str | None, out: Path, engine: str,
              previous: Path | None = None, suppressions: Path | None = None, strict: bool = False,
              detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
-             signing_key: Path | None = None, cases: str | None = None):
+             signing_key: Path | None = None, cases: str | None = None, language: str | None = None):
     from audit.output_folder import OutputError
     from audit.runner import run
 
@@ -284,7 +313,7 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
         try:
             result = run(data, _policy_path(data, policy), period=period, engine=engine, detectors=detectors,
                          previous=previous, suppressions=suppressions, strict=strict, progress=progress,
-                         cases=cases)
+                         cases=cases, language=language)
         except InputError as exc:
             bar.stop()
             _report_problems(exc.problems)
@@ -325,21 +354,24 @@ def _exit_for_failures(result) -> None:
 
 def _print_summary(result, out: Path) -> None:
     ran = result.detector_runs
-    table = Table(title=f"Run {result.run_id}", header_style="bold")
+    table = Table(title=t("Run %(run)s", run=result.run_id), header_style="bold")
     for column in ("pattern", "findings", "money at risk"):
-        table.add_column(column, justify="right" if column != "pattern" else "left")
+        table.add_column(t(column), justify="right" if column != "pattern" else "left")
     for row in result.summary_by_pattern().itertuples():
-        table.add_row(Text(pattern_label(row.pattern)), f"{row.findings:,}", f"{row.risk_amount:,.0f}")
+        table.add_row(Text(pattern_label(row.pattern)), i18n.format_number(int(row.findings)),
+                      i18n.format_money(row.risk_amount))
     console.print(table)
     for row in ran[ran["status"] != "ran"].itertuples():
         colour = "red" if row.status == "failed" else "yellow"
         console.print(f"[{colour}]{escape(f'{row.status}: {row.detector} ({row.pattern}) — {row.reason}')}[/]")
     problems = result.data_quality
     if len(problems):
-        console.print(f"Data quality: {int((problems['severity'] == ROW).sum())} rows set aside, "
-                      f"{int((problems['severity'] == 'warning').sum())} warnings (data_quality.csv).")
-    console.print(f"[bold]{len(result.exceptions):,} ranked exceptions written to {escape(str(out / 'exceptions.csv'))}[/] "
-                  f"(also exceptions.parquet, manifest.json).")
+        console.print(Text(t("Data quality: %(rows)s rows set aside, %(warnings)s warnings (data_quality.csv).",
+                             rows=int((problems["severity"] == ROW).sum()),
+                             warnings=int((problems["severity"] == "warning").sum()))))
+    console.print(Text(t("%(count)s ranked exceptions written to %(path)s", count=len(result.exceptions),
+                         path=str(out / "exceptions.csv")), style="bold")
+                  + Text(" " + t("(also exceptions.parquet, manifest.json).")))
 
 
 @app.command("run")
@@ -367,6 +399,7 @@ def run_command(
     cases: Annotated[str | None, typer.Option(help="A review desk's case store (its --db URL): false positive and "
                                                    "explained findings come back 'suppressed', confirmed ones "
                                                    "'confirmed', with the decision, author and comment.")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
 ) -> None:
     """Audit the data: run every detector whose tables are present and write the ranked exceptions.
 
@@ -381,8 +414,15 @@ def run_command(
     formats = _formats(format)
     if signing_key is not None and "export" not in formats:
         formats = (*formats, "export")
-    result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict, detector,
-                               formats, signing_key, cases)
+    language = _language(lang, data, policy)
+    with i18n.use_language(language):
+        result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict,
+                                   detector, formats, signing_key, cases, language=lang)
+        _report_run(result, out, written)
+
+
+def _report_run(result, out: Path, written: list[Path]) -> None:
+    """What `audit run` says when it has written the run, in the run's language."""
     _say_failures_first(result)
     _print_summary(result, out)
     _print_written(written)
@@ -680,16 +720,25 @@ def demo(
                                            "audit-demo/).")] = Path("audit-demo"),
     engine: Annotated[EngineName, typer.Option(help="duckdb or spark.")] = EngineName.duckdb,
     format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = DEMO_FORMATS,
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
 ) -> None:
     """Audit the bundled demo ledger end to end and say where the ranked exceptions went."""
     from simulator.demo import write_demo_data
     from simulator.evaluation import evaluate_run
 
     formats = _formats(format)
+    language = _language(lang, None, None)
+    with i18n.use_language(language):
+        _demo(out, engine, formats, lang, write_demo_data, evaluate_run)
+
+
+def _demo(out: Path, engine: EngineName, formats: tuple[str, ...], lang: str | None, write_demo_data,
+          evaluate_run) -> None:
     _check_out(out / "run")
     data_dir = write_demo_data(out / "data")
     console.print(f"Demo ledger (simulated distributor with labelled fraud) in {data_dir}")
-    result, written = _execute(str(data_dir), None, None, out / "run", engine.value, formats=formats)
+    result, written = _execute(str(data_dir), None, None, out / "run", engine.value, formats=formats,
+                               language=lang)
     _say_failures_first(result)
     if {"csv", "parquet"} & set(formats):  # the evaluation reads the run's exceptions file
         evaluation = evaluate_run(out / "run", data_dir / "labels.csv", data_dir / "decoys.csv",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from audit.i18n import N_, t
+
 # Logical column types. "date" values are calendar days, "timestamp" carries a time of day.
 STR, INT, FLOAT, DATE, TIMESTAMP, BOOL = "str", "int", "float", "date", "timestamp", "bool"
 
@@ -214,31 +216,31 @@ class Pattern:
 
 # The contract's pattern vocabulary, in one place; patterns are added here, never renamed.
 PATTERN_TABLE: dict[str, Pattern] = {p.name: p for p in (
-    Pattern("added_invoice_items", "Items added to invoices", "invoice", SALESPERSON_FRAUD),
-    Pattern("fictitious_customer", "Made-up buyer", "customer", SALESPERSON_FRAUD),
-    Pattern("multi_name_invoicing", "One buyer under several names", "customer", SALESPERSON_FRAUD),
-    Pattern("split_volume_discount", "Volume discount split among buyers", "invoice", SALESPERSON_FRAUD),
-    Pattern("cheque_withheld", "Cheque or cash held back", "cheque", SALESPERSON_FRAUD),
-    Pattern("cheque_maturity_over_policy", "Cheque post-dated beyond policy", "cheque", SALESPERSON_FRAUD),
-    Pattern("payment_swap", "Customer payment swapped for the salesperson's own", "receipt", SALESPERSON_FRAUD),
-    Pattern("unbilled_shipment", "Shipment without an invoice", "shipment", SALESPERSON_FRAUD),
-    Pattern("visit_noncompliance", "Missed or fake visits", "visit", SALESPERSON_FRAUD),
-    Pattern("cash_discount_not_applied", "Cash discount withheld", "receipt", SALESPERSON_FRAUD),
-    Pattern("unauthorized_discount", "Discount beyond authority", "invoice", SALESPERSON_FRAUD),
-    Pattern("price_deviation", "Price off the list", "invoice", SALESPERSON_FRAUD),
-    Pattern("customer_distress", "Customer about to fail", "customer", DISTRESS),
-    Pattern("portfolio_distress", "Distressed customers gathered in one portfolio", "salesperson", DISTRESS),
-    Pattern("duplicate_invoice", "Duplicate invoice", "invoice", STANDARD_TEST),
-    Pattern("invoice_number_gap", "Gap in invoice numbers", "invoice_no", STANDARD_TEST),
-    Pattern("benford_deviation", "First digits off Benford's law", "salesperson", STANDARD_TEST),
-    Pattern("round_amount", "Round amounts", "salesperson", STANDARD_TEST),
-    Pattern("weekend_posting", "Posted on a day off", "invoice", STANDARD_TEST),
-    Pattern("just_below_threshold", "Amounts just under the approval limit", "invoice", STANDARD_TEST),
-    Pattern("salesperson_anomaly", "Unusual salesperson", "salesperson", LEAD),
-    Pattern("customer_anomaly", "Unusual customer", "customer", LEAD),
-    Pattern("invoice_anomaly", "Unusual invoice", "invoice", LEAD),
-    Pattern("price_list_gap", "Price list missing a change", "product", DATA_FINDING),
-    Pattern("reversed_large_invoice", "Very large invoice reversed soon after", "invoice", STANDARD_TEST),
+    Pattern("added_invoice_items", N_("Items added to invoices"), "invoice", SALESPERSON_FRAUD),
+    Pattern("fictitious_customer", N_("Made-up buyer"), "customer", SALESPERSON_FRAUD),
+    Pattern("multi_name_invoicing", N_("One buyer under several names"), "customer", SALESPERSON_FRAUD),
+    Pattern("split_volume_discount", N_("Volume discount split among buyers"), "invoice", SALESPERSON_FRAUD),
+    Pattern("cheque_withheld", N_("Cheque or cash held back"), "cheque", SALESPERSON_FRAUD),
+    Pattern("cheque_maturity_over_policy", N_("Cheque post-dated beyond policy"), "cheque", SALESPERSON_FRAUD),
+    Pattern("payment_swap", N_("Customer payment swapped for the salesperson's own"), "receipt", SALESPERSON_FRAUD),
+    Pattern("unbilled_shipment", N_("Shipment without an invoice"), "shipment", SALESPERSON_FRAUD),
+    Pattern("visit_noncompliance", N_("Missed or fake visits"), "visit", SALESPERSON_FRAUD),
+    Pattern("cash_discount_not_applied", N_("Cash discount withheld"), "receipt", SALESPERSON_FRAUD),
+    Pattern("unauthorized_discount", N_("Discount beyond authority"), "invoice", SALESPERSON_FRAUD),
+    Pattern("price_deviation", N_("Price off the list"), "invoice", SALESPERSON_FRAUD),
+    Pattern("customer_distress", N_("Customer about to fail"), "customer", DISTRESS),
+    Pattern("portfolio_distress", N_("Distressed customers gathered in one portfolio"), "salesperson", DISTRESS),
+    Pattern("duplicate_invoice", N_("Duplicate invoice"), "invoice", STANDARD_TEST),
+    Pattern("invoice_number_gap", N_("Gap in invoice numbers"), "invoice_no", STANDARD_TEST),
+    Pattern("benford_deviation", N_("First digits off Benford's law"), "salesperson", STANDARD_TEST),
+    Pattern("round_amount", N_("Round amounts"), "salesperson", STANDARD_TEST),
+    Pattern("weekend_posting", N_("Posted on a day off"), "invoice", STANDARD_TEST),
+    Pattern("just_below_threshold", N_("Amounts just under the approval limit"), "invoice", STANDARD_TEST),
+    Pattern("salesperson_anomaly", N_("Unusual salesperson"), "salesperson", LEAD),
+    Pattern("customer_anomaly", N_("Unusual customer"), "customer", LEAD),
+    Pattern("invoice_anomaly", N_("Unusual invoice"), "invoice", LEAD),
+    Pattern("price_list_gap", N_("Price list missing a change"), "product", DATA_FINDING),
+    Pattern("reversed_large_invoice", N_("Very large invoice reversed soon after"), "invoice", STANDARD_TEST),
 )}
 PATTERNS: tuple[str, ...] = tuple(PATTERN_TABLE)
 SALESPERSON_PATTERNS: tuple[str, ...] = tuple(p.name for p in PATTERN_TABLE.values() if p.family == SALESPERSON_FRAUD)
@@ -248,9 +250,10 @@ DATA_PATTERNS: tuple[str, ...] = tuple(p.name for p in PATTERN_TABLE.values() if
 
 
 def pattern_label(name: str) -> str:
-    """The human name of a pattern ("Price off the list"), or the name itself when it is not in the table."""
+    """The human name of a pattern ("Price off the list") in the active language (:mod:`audit.i18n`), or the
+    name itself when it is not in the table."""
     pattern = PATTERN_TABLE.get(name)
-    return pattern.label if pattern else str(name).replace("_", " ")
+    return t(pattern.label) if pattern else str(name).replace("_", " ")
 
 EXCEPTION_COLUMNS: tuple[str, ...] = (
     "exception_id", "run_id", "rank", "detector", "pattern", "score", "risk_amount", "entity_type",

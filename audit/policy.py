@@ -169,6 +169,9 @@ class DataPolicy(_Section):
 class Policy(_Section):
     currency: str = "IRR"
     calendar: Literal["gregorian", "jalali"] = "gregorian"
+    # Added to the contract's policy: the language of the report, the workbook and the console (en English,
+    # fa Persian, zh Chinese); `audit run --lang` overrides it. Presentation only: data files stay as they are.
+    language: Literal["en", "fa", "zh"] = "en"
     weekend: tuple[str, ...] = ("Sat", "Sun")
     holidays: tuple[IsoDate, ...] = ()
     cheques: ChequePolicy = ChequePolicy()

@@ -56,9 +56,12 @@ class RunResult:
         failed = self.failed
         if not len(failed):
             return ""
+        from audit.i18n import t
+
         names = ", ".join(str(code) for code in failed["detector"])
-        return (f"INCOMPLETE RUN: {len(failed)} component(s) failed ({names}); their findings are missing, so "
-                "the ranked list and the totals leave them out. The reasons are in detectors.csv.")
+        return t("INCOMPLETE RUN: %(count)s component(s) failed (%(names)s); their findings are missing, so the "
+                 "ranked list and the totals leave them out. The reasons are in detectors.csv.",
+                 count=len(failed), names=names)
 
     def write(self, out_dir: str | Path, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
               signing_key=None) -> list[Path]:

@@ -23,6 +23,7 @@ from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.evidence import frame_from_text
 from audit.formula_safety import restore
+from audit.i18n import check_language, use_language
 from audit.loading import load, redact_url
 from audit.memory import release_unused
 from audit.policy import Policy, load_policy, policy_beside
@@ -67,7 +68,9 @@ def _input_manifest(tables: AuditTables) -> list[dict]:
 
 def _run_id(inputs: list[dict], policy: Policy, period: str | None, detectors: list[str]) -> str:
     # Content-derived, so that the same inputs and policy give byte-identical exceptions.
-    material = json.dumps({"inputs": [(i["table"], i["sha256"]) for i in inputs], "policy": policy.to_dict(),
+    # The language is presentation only: a run read in Persian is the same run as in English.
+    rules = {k: v for k, v in policy.to_dict().items() if k != "language"}
+    material = json.dumps({"inputs": [(i["table"], i["sha256"]) for i in inputs], "policy": rules,
                            "period": period, "tool": tool_version(), "detectors": detectors}, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 
@@ -432,9 +435,13 @@ def _finding_keys(frame: pd.DataFrame) -> list[tuple]:
 def run(data, policy: Policy | str | Path | None = None, *, period: str | None = None, engine: str = "duckdb",
         detectors: list[str] | None = None, previous: str | Path | None = None,
         suppressions: str | Path | None = None, strict: bool = False,
-        progress: Progress | None = None, cases: str | None = None, engine_memory: str | None = None) -> RunResult:
+        progress: Progress | None = None, cases: str | None = None, language: str | None = None,
+        engine_memory: str | None = None) -> RunResult:
     """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy`` (default: the
     data folder's ``policy.toml`` if it has one, else the contract's defaults).
+
+    ``language`` (``en``, ``fa``, ``zh``) overrides the policy's ``language``: the reports' language, active
+    while the detectors word their findings.
 
     ``engine_memory`` is DuckDB's memory limit (e.g. "6GB"; default: the ``SALES_AUDIT_ENGINE_MEMORY``
     environment variable, else a quarter of the machine up to 4 GB); beyond it DuckDB spills to disk.
@@ -451,6 +458,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     if policy is None:
         policy = policy_beside(data)  # like the CLI: the data folder's own policy.toml, else the defaults
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
+    if language is not None:
+        policy = policy.model_copy(update={"language": check_language(language)})
     if progress:
         progress("reading and checking the data", 0, 1)
     tables = validate(load(data), policy, consume=True)
@@ -461,7 +470,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     history = read_decisions(cases) if cases else None
     audit_data = AuditData(tables, policy, Engine(engine, engine_memory), period)
     try:
-        findings, statuses = run_detectors(audit_data, detectors, progress)
+        with use_language(policy.language):  # wording functions translate into the run's language
+            findings, statuses = run_detectors(audit_data, detectors, progress)
     finally:
         audit_data.engine.close()
     inputs = _input_manifest(tables)

@@ -19,8 +19,10 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from audit import i18n
 from audit.contract import pattern_label
 from audit.evidence import frame_as_text, json_text
+from audit.i18n import t, tn
 from audit.result import RunResult
 from reports import summaries
 
@@ -102,12 +104,52 @@ def _column_writer(sheet, series: pd.Series, column: str, formats: _Formats):
     return lambda row, col, v: _write_value(sheet, row, col, v, column, formats)
 
 
+def _is_dates(series: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(series) or (
+        series.dtype == object and series.map(lambda v: isinstance(v, dt.date)).any())
+
+
+def _with_jalali_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """In the Jalali calendar, each date column gets a text column beside it with the Jalali date (the real
+    date cell stays, so sorting and filtering by date work)."""
+    if i18n.current_calendar() != "jalali":
+        return frame
+    shown = frame
+    for column in [c for c in frame.columns if _is_dates(frame[c])]:
+        if shown is frame:
+            shown = frame.copy()
+        jalali = frame[column].map(lambda v: i18n.format_date(v) if not pd.isna(v) else None)
+        shown.insert(list(shown.columns).index(column) + 1, f"{column}{JALALI_SUFFIX}", jalali)
+    if "period" in frame.columns:  # months (YYYY-MM) as the Jalali months they fall in
+        if shown is frame:
+            shown = frame.copy()
+        shown.insert(list(shown.columns).index("period") + 1, f"period{JALALI_SUFFIX}",
+                     frame["period"].map(lambda v: i18n.format_period(v) if isinstance(v, str) and v else None))
+    return shown
+
+
+JALALI_SUFFIX = " (jalali)"
+
+
+def _header(column: str) -> str:
+    from reports.html import label  # one list of column names in words, shared with the report
+
+    if column.endswith(JALALI_SUFFIX):
+        return t("%(column)s (Jalali)", column=_header(column[:-len(JALALI_SUFFIX)]))
+    # English sheets keep the field names (scripts and filters read them); other languages show words
+    return column if i18n.current_language() == i18n.DEFAULT_LANGUAGE else label(column)
+
+
 def _table_sheet(book, formats: _Formats, name: str, frame: pd.DataFrame) -> None:
-    """A sheet holding ``frame``: header row frozen, autofilter over all rows, typed cells."""
+    """A sheet holding ``frame``: header row frozen, autofilter over all rows, typed cells; headers in the
+    active language, right to left in Persian, and a Jalali text column beside each date in that calendar."""
     sheet = book.add_worksheet(name)
+    if i18n.is_right_to_left():
+        sheet.right_to_left()
+    frame = _with_jalali_dates(frame)
     columns = [str(c) for c in frame.columns]
     for col, column in enumerate(columns):
-        sheet.write_string(0, col, column, formats.header)
+        sheet.write_string(0, col, _header(column), formats.header)
         sheet.set_column(col, col, WIDTHS.get(column, max(10, min(len(column) + 2, 30))))
         series = frame.iloc[:, col]
         write = _column_writer(sheet, series, column, formats)
@@ -176,6 +218,12 @@ def _pattern_sheet_name(pattern: str) -> str:
     return readable_sheet_name(pattern_label(pattern))
 
 
+def _view_sheet_name(name: str) -> str:
+    from reports.html import VIEW_TITLES
+
+    return readable_sheet_name(t(VIEW_TITLES[name]) if name in VIEW_TITLES else name)
+
+
 def _exceptions_frame(result: RunResult, frame: pd.DataFrame) -> pd.DataFrame:
     people = summaries.salesperson_info(result)
     customers = summaries.customer_info(result)
@@ -211,7 +259,9 @@ def _created(result: RunResult) -> dt.datetime:
 
 def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: dict[str, str],
                    row_of: dict[str, int]) -> None:
-    sheet = book.add_worksheet("Summary")
+    sheet = book.add_worksheet(t("Summary"))
+    if i18n.is_right_to_left():
+        sheet.right_to_left()
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 1, 16)
     sheet.set_column(2, 2, 14)
@@ -219,67 +269,77 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
     sheet.set_column(5, 6, 14)
     sheet.set_column(7, 7, 60)
     manifest = result.manifest or {}
-    sheet.write_string(0, 0, f"Sales audit · run {result.run_id}", formats.title)
+    sheet.write_string(0, 0, t("Sales audit · run %(run)s", run=result.run_id), formats.title)
     row = _worklist(sheet, formats, result, pattern_sheets, row_of, 2)
     status = summaries.status_counts(result)
     headline = summaries.headline(result.exceptions)
-    facts = [("period", manifest.get("period") or "all months"), ("data", manifest.get("data") or ""),
-             ("finished", manifest.get("finished_at") or ""),
-             ("tool", f"{manifest.get('tool', 'sales-audit')} {manifest.get('tool_version', '')}"),
-             ("user", manifest.get("user") or ""), ("currency", result.policy.currency if result.policy else ""),
-             ("findings", len(result.exceptions)), ("new", status["new"]), ("repeat", status["repeat"]),
-             ("suppressed", status["suppressed"]), ("resolved since the last run", status["resolved"])]
+    period = manifest.get("period")
+    finished = manifest.get("finished_at") or ""
+    facts = [(t("period"), (i18n.format_period(period) + (f" ({period})" if i18n.format_period(period) != period
+                                                           else "")) if period else t("all months")),
+             (t("data"), manifest.get("data") or ""),
+             (t("finished"), (i18n.format_date(finished) + f" ({finished})") if finished
+              and i18n.current_calendar() == "jalali" else finished),
+             (t("tool"), f"{manifest.get('tool', 'sales-audit')} {manifest.get('tool_version', '')}"),
+             (t("user"), manifest.get("user") or ""), (t("currency"), result.policy.currency if result.policy else ""),
+             (t("findings"), len(result.exceptions)), (t("new"), status["new"]), (t("repeat"), status["repeat"]),
+             (t("suppressed"), status["suppressed"]), (t("resolved since the last run"), status["resolved"])]
     row += 2
-    sheet.write_string(row, 0, "Totals", formats.heading)
+    sheet.write_string(row, 0, t("Totals"), formats.heading)
     row += 1
-    sheet.write_string(row, 0, "money at risk (each record once)", formats.label)
+    sheet.write_string(row, 0, t("money at risk (each record once)"), formats.label)
     sheet.write_number(row, 1, headline.money_at_risk, formats.big_money)
-    sheet.write_string(row, 2, "not suppressed; roll-ups beside, not added; a customer's warnings once",
+    sheet.write_string(row, 2, t("not suppressed; roll-ups beside, not added; a customer's warnings once"),
                        formats.label)
     row += 1
-    sheet.write_string(row, 0, "in salesperson roll-ups (not added)", formats.label)
+    sheet.write_string(row, 0, t("in salesperson roll-ups (not added)"), formats.label)
     sheet.write_number(row, 1, headline.rollups, formats.money)
-    sheet.write_string(row, 2, f"{headline.rollup_findings:,} roll-up finding(s)", formats.label)
+    sheet.write_string(row, 2, tn("%(count)s roll-up finding", "%(count)s roll-up findings",
+                                  int(headline.rollup_findings), count=int(headline.rollup_findings)),
+                       formats.label)
     for label, value in facts:
         row += 1
         sheet.write_string(row, 0, label, formats.label)
         _write_value(sheet, row, 1, value, "", formats)
 
     row += 2
-    sheet.write_string(row, 0, "What this audit could and could not check", formats.heading)
+    sheet.write_string(row, 0, t("What this audit could and could not check"), formats.heading)
     row += 1
     covered = summaries.coverage(result)
     for col, header in enumerate(covered.columns):
-        sheet.write_string(row, col, header, formats.header)
+        sheet.write_string(row, col, _header(header), formats.header)
     for record in covered.to_dict(orient="records"):
         row += 1
         for col, key in enumerate(covered.columns):
-            _write_value(sheet, row, col, record[key], "reason" if key in ("why", "unknown") else key, formats)
+            value = record[key]
+            if key in ("pattern", "coverage") and isinstance(value, str) and value:
+                value = t(value)  # the pattern's English name and the coverage word are catalogue entries
+            _write_value(sheet, row, col, value, "reason" if key in ("why", "unknown") else key, formats)
     if covered.empty:
         row += 1
-        sheet.write_string(row, 0, "No detector was run.")
+        sheet.write_string(row, 0, t("No detector was run."))
 
     row += 2
-    sheet.write_string(row, 0, "By pattern (click a pattern for its sheet)", formats.heading)
+    sheet.write_string(row, 0, t("By pattern (click a pattern for its sheet)"), formats.heading)
     row += 1
     patterns = summaries.by_pattern(result)
     for col, header in enumerate(["pattern", "money at risk", "findings", "new", "repeat", "suppressed"]):
-        sheet.write_string(row, col, header, formats.header)
+        sheet.write_string(row, col, t(header), formats.header)
     for record in patterns.to_dict(orient="records"):
         row += 1
         label = pattern_label(record["pattern"])
         sheet.write_url(row, 0, _link(pattern_sheets[record["pattern"]], 0), formats.link,
-                        string=label, tip=f"all {label} findings")
+                        string=label, tip=t("all %(pattern)s findings", pattern=label))
         sheet.write_number(row, 1, float(record["risk_amount"]), formats.money)
         for col, key in enumerate(["findings", "new", "repeat", "suppressed"], start=2):
             sheet.write_number(row, col, int(record[key]))
 
     row += 2
-    sheet.write_string(row, 0, "By salesperson", formats.heading)
+    sheet.write_string(row, 0, t("By salesperson"), formats.heading)
     row += 1
     for col, header in enumerate(["salesperson", "money at risk", "findings", "name", "region", "new",
                                   "repeat", "patterns"]):
-        sheet.write_string(row, col, header, formats.header)
+        sheet.write_string(row, col, t(header), formats.header)
     for record in summaries.by_salesperson(result).to_dict(orient="records"):
         row += 1
         patterns_text = ", ".join(pattern_label(p) for p in str(record["patterns"] or "").split(", ") if p)
@@ -290,35 +350,37 @@ def _summary_sheet(book, formats: _Formats, result: RunResult, pattern_sheets: d
 
     row += 2
     top = result.exceptions.head(TOP_FINDINGS)
-    sheet.write_string(row, 0, f"Top {len(top)} findings (click to open the finding's row)", formats.heading)
+    sheet.write_string(row, 0, t("Top %(count)s findings (click to open the finding's row)", count=len(top)),
+                       formats.heading)
     row += 1
     for col, header in enumerate(["finding", "money at risk", "rank", "score", "status", "salesperson",
                                   "customer", "title"]):
-        sheet.write_string(row, col, header, formats.header)
+        sheet.write_string(row, col, t(header), formats.header)
     for record in top.to_dict(orient="records"):
         row += 1
         target = pattern_sheets[record["pattern"]]
         sheet.write_url(row, 0, _link(target, row_of[record["exception_id"]]), formats.link,
                         string=f"{pattern_label(record['pattern'])} #{record['rank']}",
-                        tip=f"row of {record['exception_id']}")
+                        tip=t("row of %(id)s", id=record["exception_id"]))
         sheet.write_number(row, 1, float(record["risk_amount"]), formats.money)
         sheet.write_number(row, 2, int(record["rank"]))
         sheet.write_number(row, 3, float(record["score"]), formats.score)
         for col, key in enumerate(["status", "salesperson_id", "customer_id", "title"], start=4):
-            _write_value(sheet, row, col, record[key], key, formats)
+            _write_value(sheet, row, col, t(record[key]) if key == "status" else record[key], key, formats)
 
     not_run = result.detector_runs[result.detector_runs["status"] != "ran"] if len(result.detector_runs) else []
     row += 2
-    sheet.write_string(row, 0, "Detectors not run", formats.heading)
+    sheet.write_string(row, 0, t("Detectors not run"), formats.heading)
     row += 1
     if len(not_run) == 0:
-        sheet.write_string(row, 0, "Every registered detector ran.")
+        sheet.write_string(row, 0, t("Every registered detector ran."))
     else:
         for col, header in enumerate(["detector", "pattern", "status", "reason"]):
-            sheet.write_string(row, col, header, formats.header)
+            sheet.write_string(row, col, t(header), formats.header)
         for record in not_run.to_dict(orient="records"):
             row += 1
-            record = {**record, "pattern": pattern_label(record["pattern"]) if record.get("pattern") else None}
+            record = {**record, "pattern": pattern_label(record["pattern"]) if record.get("pattern") else None,
+                      "status": t(record["status"])}
             for col, key in enumerate(["detector", "pattern", "status", "reason"]):
                 _write_value(sheet, row, col, record.get(key), key, formats)
     sheet.activate()
@@ -329,22 +391,22 @@ def _worklist(sheet, formats: _Formats, result: RunResult, pattern_sheets: dict[
     """The findings to act on first (``summaries.worklist``) from ``row``, each linked to its row on its
     pattern sheet; returns the last row written."""
     work = summaries.worklist(result)
-    sheet.write_string(row, 0, "Act on these first", formats.heading)
-    sheet.write_string(row, 2, "the top of the ranked list, not suppressed, a customer's warnings once; "
-                               "click a line for the finding's row", formats.label)
+    sheet.write_string(row, 0, t("Act on these first"), formats.heading)
+    sheet.write_string(row, 2, t("the top of the ranked list, not suppressed, a customer's warnings once; "
+                                 "click a line for the finding's row"), formats.label)
     row += 1
     if work.empty:
-        sheet.write_string(row, 0, "No finding to act on.")
+        sheet.write_string(row, 0, t("No finding to act on."))
         return row
     for col, header in enumerate(["what", "money at risk", "rank", "salesperson", "customer", "", "",
                                   "what to check"]):
         if header:
-            sheet.write_string(row, col, header, formats.header)
+            sheet.write_string(row, col, t(header), formats.header)
     for record in work.to_dict(orient="records"):
         row += 1
-        what = record["what"] + (" (roll-up, not added)" if record["rollup"] else "")
+        what = record["what"] + (" " + t("(roll-up, not added)") if record["rollup"] else "")
         sheet.write_url(row, 0, _link(pattern_sheets[record["pattern"]], row_of[record["exception_id"]]),
-                        formats.link, string=what, tip=f"row of {record['exception_id']}")
+                        formats.link, string=what, tip=t("row of %(id)s", id=record["exception_id"]))
         sheet.write_number(row, 1, record["risk_amount"], formats.money)
         sheet.write_number(row, 2, record["rank"])
         for col, (name, key) in enumerate([("salesperson", "salesperson_id"), ("customer", "customer_id")],
@@ -356,8 +418,16 @@ def _worklist(sheet, formats: _Formats, result: RunResult, pattern_sheets: dict[
     return row
 
 
-def write_excel(result: RunResult, out: Path) -> list[Path]:
-    """Write ``report.xlsx`` into ``out``."""
+def write_excel(result: RunResult, out: Path, language: str | None = None) -> list[Path]:
+    """Write ``report.xlsx`` into ``out``, in ``language`` (default: the run's policy's) and the policy's
+    calendar."""
+    policy = result.policy
+    language = i18n.check_language(language or getattr(policy, "language", None) or i18n.DEFAULT_LANGUAGE)
+    with i18n.presentation(language, getattr(policy, "calendar", None) or "gregorian"):
+        return _write_excel(result, out)
+
+
+def _write_excel(result: RunResult, out: Path) -> list[Path]:
     path = Path(out) / WORKBOOK_NAME
     book = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": False, "strings_to_formulas": False,
                                            "strings_to_urls": False})
@@ -366,22 +436,25 @@ def write_excel(result: RunResult, out: Path) -> list[Path]:
     formats = _Formats(book)
     exceptions = result.exceptions
     order = summaries.by_pattern(result)["pattern"].tolist()
-    fixed = {"Summary", "Exceptions", "Resolved", "Detectors", "Data quality"}
+    names = {"Summary": t("Summary"), "Exceptions": t("Exceptions"), "Resolved": t("Resolved"),
+             "Detectors": t("Detectors"), "Data quality": t("Data quality")}
+    fixed = set(names.values())
     pattern_sheets = _sheet_names(order, fixed, label=_pattern_sheet_name)
     row_of = {}  # exception_id -> its 0-based row on its pattern sheet
     for pattern in order:
         ids = exceptions.loc[exceptions["pattern"] == pattern, "exception_id"]
         row_of.update({exception_id: row for row, exception_id in enumerate(ids, start=1)})
     _summary_sheet(book, formats, result, pattern_sheets, row_of)
-    _table_sheet(book, formats, "Exceptions", _exceptions_frame(result, exceptions)[RANKED_SHEET_COLUMNS])
+    _table_sheet(book, formats, names["Exceptions"], _exceptions_frame(result, exceptions)[RANKED_SHEET_COLUMNS])
     for pattern in order:
         _table_sheet(book, formats, pattern_sheets[pattern],
                      _exceptions_frame(result, exceptions[exceptions["pattern"] == pattern]))
-    _table_sheet(book, formats, "Resolved", frame_as_text(_with_pattern_names(result.resolved)))
-    _table_sheet(book, formats, "Detectors", _with_pattern_names(result.detector_runs))
-    _table_sheet(book, formats, "Data quality", result.data_quality)
+    _table_sheet(book, formats, names["Resolved"], frame_as_text(_with_pattern_names(result.resolved)))
+    _table_sheet(book, formats, names["Detectors"], _with_pattern_names(result.detector_runs))
+    _table_sheet(book, formats, names["Data quality"], result.data_quality)
     view_names = sorted(n for n, f in (result.views or {}).items() if isinstance(f, pd.DataFrame))
-    for name, sheet_name in _sheet_names(view_names, fixed | set(pattern_sheets.values())).items():
+    for name, sheet_name in _sheet_names(view_names, fixed | set(pattern_sheets.values()),
+                                         label=_view_sheet_name).items():
         _table_sheet(book, formats, sheet_name, result.views[name])
     book.close()
     return [path]

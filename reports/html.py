@@ -10,6 +10,7 @@ is rendered generically under its own name.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -23,8 +24,10 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from audit import i18n
 from audit.contract import PATTERN_TABLE, pattern_label
 from audit.evidence import json_text
+from audit.i18n import N_, t, tn
 from audit.result import RunResult
 from reports import summaries
 from reports.chart_text import chart_text, chart_texts
@@ -39,8 +42,50 @@ TOP_SALESPEOPLE_CHART = 20
 # Columns whose values are salespeople / customers: the report links them to their pages.
 REFERENCE_COLUMNS = {"salesperson_id": "salesperson", "assigned_salesperson_id": "salesperson",
                      "collected_by": "salesperson", "customer_id": "customer"}
-LABELS = {"risk_amount": "money at risk", "salesperson_id": "salesperson", "customer_id": "customer",
-          "assigned_salesperson_id": "assigned salesperson"}
+# Column headers of the report's tables in words (translated when shown); other columns show their name.
+LABELS = {"risk_amount": N_("money at risk"), "salesperson_id": N_("salesperson"), "customer_id": N_("customer"),
+          "assigned_salesperson_id": N_("assigned salesperson"), "pattern": N_("pattern"),
+          "findings": N_("findings"), "new": N_("new"), "repeat": N_("repeat"), "suppressed": N_("suppressed"),
+          "confirmed": N_("confirmed"), "name": N_("name"), "region": N_("region"), "patterns": N_("patterns"),
+          "coverage": N_("coverage"), "detectors": N_("detectors"), "unknown": N_("not known"),
+          "why": N_("why"), "kind": N_("kind"), "detector": N_("detector"), "status": N_("status"),
+          "reason": N_("reason"), "family": N_("family"), "version": N_("version"), "seconds": N_("seconds"),
+          "eligible_records": N_("eligible records"), "severity": N_("severity"), "table": N_("table"),
+          "column": N_("column"), "problem": N_("problem"), "action": N_("action"), "rows": N_("rows"),
+          "row": N_("row"), "record_id": N_("record"), "value": N_("value"), "fix": N_("fix"),
+          "origin": N_("origin"), "rows_read": N_("rows read"), "rows_used": N_("rows used"),
+          "rank": N_("rank"), "title": N_("finding"), "entity_type": N_("entity type"), "entity_id": N_("entity"),
+          "period": N_("period"), "exception_id": N_("exception id"), "score": N_("score"),
+          "as_of": N_("as of"), "total": N_("total"), "overdue": N_("overdue"), "credit_limit": N_("credit limit"),
+          "amount": N_("amount"), "open_balance": N_("open balance"), "source": N_("source"),
+          "target": N_("target"), "similarity": N_("similarity"), "evidence": N_("evidence"),
+          "city": N_("city"), "customer_class": N_("customer class"), "payment_terms_days": N_("payment terms (days)"),
+          "created_date": N_("created"), "owner_name": N_("owner"), "manager_id": N_("manager"),
+          "hire_date": N_("hired"), "termination_date": N_("left"), "phone": N_("phone"), "what": N_("what"),
+          "explanation": N_("explanation"), "related": N_("records"), "salesperson": N_("salesperson name"),
+          "customer": N_("customer name")}
+# Words that are values of the report's tables (statuses, coverage, severities): shown translated.
+VALUE_WORDS = {N_("checked"), N_("partly checked"), N_("not checked"), N_("ran"), N_("not run"), N_("failed"),
+               N_("new"), N_("repeat"), N_("suppressed"), N_("confirmed"), N_("fatal"), N_("row"), N_("warning"),
+               N_("detector"), N_("analysis"), N_("salesperson fraud"), N_("distress"), N_("standard test"),
+               N_("lead"), N_("data finding"), N_("customer"), N_("salesperson"), N_("invoice"), N_("cheque"),
+               N_("receipt"), N_("shipment"), N_("visit"), N_("product"), N_("invoice_no")}
+WORD_COLUMNS = {"coverage", "status", "severity", "kind", "family", "entity_type"}
+# The analyses' tables by name (the Analyses page and the workbook's sheets); others show their name.
+VIEW_TITLES = {"aging_by_customer": N_("Aging by customer"), "aging_by_salesperson": N_("Aging by salesperson"),
+               "aging_by_region": N_("Aging by region"), "aging_reserve": N_("Bad-debt reserve by age"),
+               "collections_actions": N_("Collection actions due"), "credit_exposure": N_("Credit exposure"),
+               "problem_receivables": N_("Problem receivables"),
+               "confirmation_differences": N_("Confirmation differences"),
+               "confirmation_differences_by_salesperson": N_("Confirmation differences by salesperson"),
+               "distress_history": N_("Distress history"), "entity_links": N_("Entity links")}
+# The report's fonts: Persian in Vazirmatn, shipped inside the report (reports/fonts, SIL OFL); Chinese in
+# the system's CJK fonts (a CJK font is several MB, too big to embed); Latin in Liberation/DejaVu.
+LATIN_FONTS = '"Liberation Sans", "DejaVu Sans", Arial, sans-serif'
+FONT_STACKS = {"en": LATIN_FONTS, "fa": '"Vazirmatn", ' + LATIN_FONTS,
+               "zh": '"Liberation Sans", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", '
+                     '"Microsoft YaHei", "WenQuanYi Micro Hei", "Droid Sans Fallback", sans-serif'}
+PERSIAN_FONT = "Vazirmatn-NL-wght.woff2"
 EXCEPTION_FIELDS = ("rank", "exception_id", "status", "pattern", "detector", "score", "risk_amount",
                     "entity_type", "entity_id", "salesperson_id", "customer_id", "period", "title",
                     "explanation", "evidence", "related")
@@ -49,10 +94,24 @@ EXCEPTION_FIELDS = ("rank", "exception_id", "status", "pattern", "detector", "sc
 @cache
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    # the same catalogues as the rest of the tool, in the language active while rendering
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.filters["money"] = _money
-    env.filters["count"] = lambda v: f"{int(v):,}"
+    env.filters["count"] = lambda v: i18n.format_number(int(v), 0)
     return env
+
+
+@cache
+def _font_face(language: str) -> Markup:
+    """The @font-face rules and body font of ``language``; Persian's font travels inside the report as
+    base64, so the report reads the same offline on a machine without it."""
+    rules = ""
+    if language == "fa":
+        data = base64.b64encode(files("reports").joinpath("fonts", PERSIAN_FONT).read_bytes()).decode("ascii")
+        rules = ('@font-face { font-family: "Vazirmatn"; font-style: normal; font-weight: 100 900; '
+                 f'font-display: swap; src: url(data:font/woff2;base64,{data}) format("woff2"); }}\n')
+    return Markup(rules + f":root {{ --font: {FONT_STACKS.get(language, LATIN_FONTS)}; }}\n")
 
 
 @cache
@@ -68,11 +127,35 @@ def _plotly_js() -> Markup:
 
 
 def _money(value) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    return i18n.format_money(value)
+
+
+def _time(iso: str, shown: str) -> Markup:
+    """A date or month shown in the reader's calendar, the ISO (Gregorian) one on hover."""
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(iso, shown)
+
+
+def date_html(value) -> Markup | str:
+    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    return f"{number:,.0f}" if math.isfinite(number) else ""
+    stamp = pd.Timestamp(value)
+    iso = stamp.strftime("%Y-%m-%d")
+    shown = i18n.format_date(stamp)
+    if stamp != stamp.normalize():
+        iso, shown = stamp.strftime("%Y-%m-%dT%H:%M"), shown + " " + i18n.localise_digits(stamp.strftime("%H:%M"))
+    return _time(iso, shown)
+
+
+def period_html(value) -> Markup | str:
+    if not isinstance(value, str) or not value:
+        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    shown = i18n.format_period(value)
+    return _time(value, shown) if shown != value or re.fullmatch(r"\d{4}-\d{2}", value) else value
+
+
+def label(column: str) -> str:
+    """A column's header in the active language."""
+    return t(LABELS[column]) if column in LABELS else column
 
 
 def _clean(value):
@@ -113,15 +196,21 @@ def _anchor(prefix: str, entity_id: str) -> str:
     return f"{prefix}-{slug}"
 
 
-def _display(value, numeric: bool) -> str:
+def _display(value, numeric: bool, column: str = "") -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, pd.Timestamp | dt.date):
+        return date_html(value)
+    if isinstance(value, str) and (column == "period" or column.endswith("_period")):
+        return period_html(value)
+    if isinstance(value, str) and column in WORD_COLUMNS and value in VALUE_WORDS:
+        return t(value)
     if numeric and isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+        if abs(value) >= 1000 or value == 0:
+            return i18n.format_number(value, 0)
+        return i18n.format_number(float(f"{value:.4g}"), None)
     if numeric and isinstance(value, int):
-        return f"{value:,}"
+        return i18n.format_number(value, 0)
     if isinstance(value, dict | list):  # an analysis table's evidence (the entity links): data until written
         return json_text(value)
     return str(value)
@@ -149,9 +238,11 @@ def table(frame: pd.DataFrame | None, max_rows: int = MAX_TABLE_ROWS, filter_val
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                for c in frame.columns]
     shown = frame.head(max_rows)
-    rows = [[_display(v.item() if hasattr(v, "item") else v, n) for v, n in zip(row, numeric, strict=True)]
+    columns = [str(c) for c in frame.columns]
+    rows = [[_display(v.item() if hasattr(v, "item") else v, n, c) for v, n, c in zip(row, numeric, columns,
+                                                                                       strict=True)]
             for row in shown.itertuples(index=False, name=None)]
-    return {"columns": [str(c) for c in frame.columns], "labels": [LABELS.get(str(c), str(c)) for c in frame.columns],
+    return {"columns": columns, "labels": [label(c) for c in columns],
             "rows": rows, "numeric": numeric, "total": len(frame), "shown": len(rows),
             "filter_values": [str(v) for v in filter_values[:len(rows)]] if filter_values is not None else None}
 
@@ -165,7 +256,7 @@ def _bar_figure(labels: list[str], values: list[float], hover: list[str], keys: 
                       "marker": {"color": colour}}],
             "layout": {"height": height, "margin": {"l": 10, "r": 20, "t": 10, "b": 40},
                        "yaxis": {"automargin": True, "type": "category"},
-                       "xaxis": {"title": {"text": "money at risk"}, "tickformat": ",.0f"},
+                       "xaxis": {"title": {"text": t("money at risk")}, "tickformat": ",.0f"},
                        "plot_bgcolor": "#ffffff"}}
 
 
@@ -175,7 +266,8 @@ def _summary_figures(result: RunResult, patterns: pd.DataFrame, people: pd.DataF
         labels = [pattern_label(p) for p in patterns["pattern"]]
         figures["fig-pattern"] = _bar_figure(
             labels, patterns["risk_amount"].astype(float).round(2).tolist(),
-            [f"{p}: {_money(r)} in {f:,} finding(s)" for p, r, f in
+            [f"{p}: " + tn("%(amount)s in %(count)s finding", "%(amount)s in %(count)s findings", int(f),
+                           amount=_money(r), count=int(f)) for p, r, f in
              zip(labels, patterns["risk_amount"], patterns["findings"], strict=True)],
             patterns["pattern"].tolist(), "#33658a", 60 + 26 * len(patterns))
     if len(people):
@@ -183,13 +275,16 @@ def _summary_figures(result: RunResult, patterns: pd.DataFrame, people: pd.DataF
         labels = [f"{n} ({i})" if n else i for i, n in zip(top["salesperson_id"], top["name"], strict=True)]
         figures["fig-salesperson"] = _bar_figure(
             labels, top["risk_amount"].astype(float).round(2).tolist(),
-            [f"{label}, {region or 'no region'}: {_money(r)} in {f:,} finding(s)" for label, region, r, f in
+            [f"{label}, {region or t('no region')}: " + tn("%(amount)s in %(count)s finding",
+                                                               "%(amount)s in %(count)s findings", int(f),
+                                                               amount=_money(r), count=int(f))
+             for label, region, r, f in
              zip(labels, top["region"], top["risk_amount"], top["findings"], strict=True)],
             top["salesperson_id"].tolist(), "#f26419", 60 + 26 * len(top))
     trend = summaries.by_period(result)
     if len(trend):
         periods = sorted(trend["period"].unique())
-        labels = chart_texts(p or "no period" for p in periods)
+        labels = chart_texts(i18n.format_period(p) if p else t("no period") for p in periods)
         data = []
         for pattern in summaries.by_pattern(result)["pattern"]:
             part = trend[trend["pattern"] == pattern].set_index("period")
@@ -198,18 +293,20 @@ def _summary_figures(result: RunResult, patterns: pd.DataFrame, people: pd.DataF
             data.append({"type": "bar", "name": chart_text(pattern_label(pattern)), "meta": pattern, "x": labels,
                          "y": [round(float(part["risk_amount"].get(p, 0.0)), 2) for p in periods],
                          "customdata": [int(part["findings"].get(p, 0)) for p in periods],
-                         "hovertemplate": "%{fullData.name}<br>%{x}: %{y:,.0f} in %{customdata} finding(s)"
-                                          "<extra></extra>"})
+                         # the period travels in the x value's label; the report maps it back when clicked
+                         "hovertemplate": "%{fullData.name}<br>%{x}: "
+                                          + t("%(amount)s in %(count)s finding(s)", amount="%{y:,.0f}",
+                                              count="%{customdata}") + "<extra></extra>"})
         counts = trend.groupby("period")["findings"].sum()
         step = max(1, math.ceil(int(counts.max()) / 5))  # whole findings on the right axis
-        data.append({"type": "scatter", "mode": "lines+markers", "name": "findings (right axis)", "x": labels,
+        data.append({"type": "scatter", "mode": "lines+markers", "name": t("findings (right axis)"), "x": labels,
                      "y": [int(counts.get(p, 0)) for p in periods], "yaxis": "y2",
                      "line": {"color": "#222222", "width": 2}})
         figures["fig-trend"] = {"data": data, "layout": {
             "barmode": "stack", "height": 380, "margin": {"l": 60, "r": 60, "t": 10, "b": 40},
-            "xaxis": {"type": "category", "title": {"text": "period"}},
-            "yaxis": {"title": {"text": "money at risk"}, "tickformat": ",.0f", "automargin": True},
-            "yaxis2": {"title": {"text": "findings"}, "overlaying": "y", "side": "right", "rangemode": "tozero",
+            "xaxis": {"type": "category", "title": {"text": t("period")}},
+            "yaxis": {"title": {"text": t("money at risk")}, "tickformat": ",.0f", "automargin": True},
+            "yaxis2": {"title": {"text": t("findings")}, "overlaying": "y", "side": "right", "rangemode": "tozero",
                        "dtick": step, "automargin": True, "showgrid": False},
             "legend": {"orientation": "h", "y": -0.2}, "plot_bgcolor": "#ffffff"}}
     return figures
@@ -235,7 +332,8 @@ def _master(frame: pd.DataFrame | None, key: str) -> dict[str, dict]:
     return {str(r[key]): r for r in frame.drop_duplicates(key).to_dict(orient="records")}
 
 
-def _info(record: dict | None, columns: list[str]) -> list[tuple[str, str]]:
+def _info(record: dict | None, columns: list[str]) -> list[tuple[str, str, str]]:
+    """(column, its label, the value shown) of an entity's master record."""
     if not record:
         return []
     shown = []
@@ -243,7 +341,7 @@ def _info(record: dict | None, columns: list[str]) -> list[tuple[str, str]]:
         value = record.get(column)
         text = _display(value, isinstance(value, float) and column != "payment_terms_days")
         if text:
-            shown.append((column.replace("_", " "), text))
+            shown.append((column, t(LABELS[column]) if column in LABELS else column.replace("_", " "), text))
     return shown
 
 
@@ -285,7 +383,8 @@ def _views(result: RunResult) -> list[dict]:
     for name in sorted((n for n in (result.views or {}) if n != "entity_links"), key=order):
         frame = result.views[name]
         if isinstance(frame, pd.DataFrame):
-            shown.append({"name": name, "anchor": _anchor("view", name), "table": table(frame)})
+            shown.append({"name": name, "title": t(VIEW_TITLES[name]) if name in VIEW_TITLES else name,
+                          "anchor": _anchor("view", name), "table": table(frame)})
     return shown
 
 
@@ -295,15 +394,34 @@ def _links(result: RunResult, figures: dict) -> dict | None:
         return None
     graph = link_graph(links)
     frames = getattr(result.tables, "frames", None) or {}
-    figures["fig-network"] = network_figure(graph, flagged_records(result.exceptions), title="Entity links",
+    figures["fig-network"] = network_figure(graph, flagged_records(result.exceptions), title=t("Entity links"),
                                             names=node_names(frames))
     # one scope for every count: the links are the table's rows; a pair of entities can share several
     # things (phone and address), so the drawing joins fewer pairs than there are links
     return {"nodes": graph.number_of_nodes(), "pairs": graph.number_of_edges(), "table": table(links)}
 
 
-def render_html(result: RunResult) -> str:
-    """The report as one HTML string (see the module docstring for what it holds)."""
+def render_html(result: RunResult, language: str | None = None) -> str:
+    """The report as one HTML string (see the module docstring for what it holds), in ``language`` (default:
+    the run's policy's) and the policy's calendar."""
+    policy = result.policy
+    language = i18n.check_language(language or getattr(policy, "language", None) or i18n.DEFAULT_LANGUAGE)
+    with i18n.presentation(language, getattr(policy, "calendar", None) or "gregorian"):
+        return _render(result, language)
+
+
+JS_TEXTS = {  # the words the report's script writes (report.js), by key
+    "findings": N_("%(count)s findings"), "of_findings": N_("%(shown)s of %(total)s findings"),
+    "page": N_("%(first)s–%(last)s · page %(page)s of %(pages)s"), "nothing": N_("nothing matches"),
+    "exception_id": N_("exception id"), "detector": N_("detector"), "entity": N_("entity"),
+    "salesperson": N_("salesperson"), "customer": N_("customer"), "records": N_("records"),
+    "evidence": N_("evidence"), "status": N_("status"), "pattern": N_("pattern"), "finding": N_("finding"),
+    "period": N_("period"), "money": N_("money at risk"), "all_in_list": N_("all %(count)s in the exception list"),
+    "first_by_rank": N_("The first %(count)s by rank; "), "no_period": N_("no period"),
+}
+
+
+def _render(result: RunResult, language: str) -> str:
     manifest = result.manifest or {}
     patterns = summaries.by_pattern(result)
     people = summaries.by_salesperson(result)
@@ -330,7 +448,15 @@ def render_html(result: RunResult) -> str:
                       for i in sorted(set(ids["customer_id"].dropna()) | set(cu_anchor))},
         "currency": result.policy.currency if result.policy is not None else "",
         "patterns": {name: pattern_label(name) for name in [*PATTERN_TABLE, *ids["pattern"].dropna().unique()]},
+        "statuses": {s: t(s) for s in ("new", "repeat", "suppressed", "confirmed")},
+        "entity_types": {e: t(e) for e in ("customer", "salesperson", "invoice", "cheque", "receipt", "shipment",
+                                           "visit", "product", "invoice_no")},
+        # each period as shown (the Jalali months in that calendar) and back, for the trend chart's clicks
+        "periods": {p: i18n.format_period(p) for p in sorted(ids["period"].dropna().unique())},
+        "locale": {"en": "en-US", "fa": "fa-IR", "zh": "zh-CN"}[language],
     }
+    lookup["period_keys"] = {shown: p for p, shown in lookup["periods"].items()}
+    lookup["period_keys"][t("no period")] = ""
     detectors = result.detector_runs if result.detector_runs is not None else pd.DataFrame()
     not_run = detectors[detectors["status"] != "ran"] if "status" in detectors else detectors
     resolved_columns = [c for c in ("rank", "pattern", "title", "entity_type", "entity_id", "salesperson_id",
@@ -344,6 +470,12 @@ def render_html(result: RunResult) -> str:
         "failed": [{key: _display(record.get(key), False) for key in ("detector", "pattern", "reason")}
                    for record in result.failed.to_dict(orient="records")],
         "run_id": result.run_id, "manifest": manifest, "period": manifest.get("period"),
+        "lang": language, "direction": "rtl" if i18n.is_right_to_left(language) else "ltr",
+        "period_text": i18n.format_period(manifest.get("period")) if manifest.get("period") else "",
+        "period_html": period_html(manifest.get("period")),
+        "finished_html": date_html(manifest.get("finished_at")) if manifest.get("finished_at") else "",
+        "font_css": _font_face(language),
+        "i18n_json": _script_json({key: t(text) for key, text in JS_TEXTS.items()}),
         "currency": lookup["currency"], "status": status, "money_at_risk": headline.money_at_risk,
         "headline": headline, "worklist": worklist.to_dict(orient="records"),
         "worklist_size": summaries.WORKLIST_SIZE,
@@ -356,7 +488,9 @@ def render_html(result: RunResult) -> str:
         "not_run": table(pattern_names(not_run[[c for c in ("kind", "detector", "pattern", "status", "reason")
                                                 if c in not_run]])),
         "detectors": table(pattern_names(detectors), max_rows=10_000),
-        "coverage": table(summaries.coverage(result), max_rows=10_000),
+        # the coverage names each pattern by its English name (the manifest's): shown in the report's language
+        "coverage": table(summaries.coverage(result).assign(
+            pattern=lambda f: f["pattern"].map(lambda p: t(p) if isinstance(p, str) and p else p)), max_rows=10_000),
         "dq_summary": table(summaries.data_quality_summary(result)), "dq_rows": table(result.data_quality),
         "resolved": table(pattern_names(result.resolved[resolved_columns])),
         "salesperson_pages": salesperson_pages, "customer_pages": customer_pages,

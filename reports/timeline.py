@@ -12,18 +12,23 @@ import math
 import numpy as np
 import pandas as pd
 
+from audit import i18n
+from audit.i18n import N_, t
 from audit.result import RunResult
 from reports.chart_text import chart_text, chart_texts
 
 # kind -> (the entity type findings use in `related`, lane label, colour, marker symbol)
 KINDS = {
-    "invoice": ("invoice", "Invoices", "#33658a", "circle"),
-    "payment": ("receipt", "Payments", "#2f9c5a", "diamond"),
-    "cheque": ("cheque", "Cheques", "#f6ae2d", "square"),
-    "visit": ("visit", "Visits", "#86bbd8", "triangle-up"),
-    "shipment": ("shipment", "Shipments", "#758e4f", "star"),
-    "credit_note": ("credit_note", "Credit notes", "#9b5de5", "x"),
+    "invoice": ("invoice", N_("Invoices"), "#33658a", "circle"),
+    "payment": ("receipt", N_("Payments"), "#2f9c5a", "diamond"),
+    "cheque": ("cheque", N_("Cheques"), "#f6ae2d", "square"),
+    "visit": ("visit", N_("Visits"), "#86bbd8", "triangle-up"),
+    "shipment": ("shipment", N_("Shipments"), "#758e4f", "star"),
+    "credit_note": ("credit_note", N_("Credit notes"), "#9b5de5", "x"),
 }
+# one record of each kind, in words (hover texts)
+KIND_NAMES = {"invoice": N_("invoice"), "payment": N_("payment"), "cheque": N_("cheque"), "visit": N_("visit"),
+              "shipment": N_("shipment"), "credit_note": N_("credit note")}
 EVENT_COLUMNS = ["date", "kind", "record_id", "amount", "detail", "salesperson_id", "customer_id", "flagged"]
 # Beyond this many events an entity's timeline shows weekly totals (plus every flagged record), so a busy
 # salesperson's chart stays readable and the report stays small.
@@ -136,7 +141,15 @@ def _sizes(amounts, top: float) -> list[float]:
 
 
 def _money(value: float) -> str:
-    return f"{value:,.0f}" if math.isfinite(value) else ""
+    return i18n.format_money(value) if math.isfinite(value) else ""
+
+
+def _day(iso) -> str:
+    """An ISO day of a hover text in the reader's calendar, with the ISO day beside a Jalali one."""
+    if not isinstance(iso, str) or not iso:
+        return ""
+    shown = i18n.format_date(iso)
+    return shown if shown == iso else f"{shown} ({iso})"
 
 
 def _iso_text(dates: pd.Series, unit: str) -> np.ndarray:
@@ -177,10 +190,12 @@ class EventTable:
         top = float(np.nanmax(amounts)) if len(index) and np.isfinite(amounts).any() else 0.0
         traces, lanes = [], []
         kinds = self.kind[index]
+        in_finding = " · " + t("IN A FINDING")
         for kind, (_, label, colour, symbol) in KINDS.items():
             part = index[kinds == kind]
             if not len(part):
                 continue
+            label = t(label)  # the lane's name in the report's language
             lanes.append(label)
             if aggregated:
                 counts: dict[str, int] = {}
@@ -190,17 +205,20 @@ class EventTable:
                     sums[week] = sums.get(week, 0.0) + (amount if math.isfinite(amount) else 0.0)
                 weeks = sorted(counts)
                 totals = [sums[w] for w in weeks]
-                text = [chart_text(f"week of {w}: {counts[w]:,} {label.lower()}" + (f", total {_money(t)}" if t else ""))
-                        for w, t in zip(weeks, totals, strict=True)]
-                traces.append({"type": "scatter", "mode": "markers", "name": chart_text(f"{label} (weekly)"),
+                text = [chart_text(t("week of %(week)s: %(count)s %(kind)s", week=_day(w), count=counts[w],
+                                     kind=label.lower())
+                                   + (", " + t("total %(amount)s", amount=_money(total)) if total else ""))
+                        for w, total in zip(weeks, totals, strict=True)]
+                traces.append({"type": "scatter", "mode": "markers",
+                               "name": chart_text(t("%(kind)s (weekly)", kind=label)),
                                "x": weeks, "y": [chart_text(label)] * len(weeks), "text": text, "hoverinfo": "text",
                                "marker": {"color": colour, "symbol": symbol, "opacity": 0.7,
                                           "size": _sizes(totals, max(totals))}})
                 continue
             flags = self.flagged[part]
-            text = [chart_text(f"{kind.replace('_', ' ')} {r} · {d}" + (f" · {_money(a)}" if math.isfinite(a) else "")
-                               + (f" · {t}" if t.strip() else "") + (" · IN A FINDING" if f else ""))
-                    for r, d, a, t, f in zip(self.record[part], self.day[part], self.amount[part],
+            text = [chart_text(f"{t(KIND_NAMES[kind])} {r} · {_day(d)}" + (f" · {_money(a)}" if math.isfinite(a) else "")
+                               + (f" · {detail}" if detail.strip() else "") + (in_finding if f else ""))
+                    for r, d, a, detail, f in zip(self.record[part], self.day[part], self.amount[part],
                                              self.detail[part], flags, strict=True)]
             traces.append({"type": "scatter", "mode": "markers", "name": chart_text(label),
                            "x": self.stamp[part].tolist(), "y": [chart_text(label)] * len(part), "text": text, "hoverinfo": "text",
@@ -210,11 +228,11 @@ class EventTable:
                                                "width": [3 if f else 0 for f in flags]}}})
         flagged = index[self.flagged[index]]
         if aggregated and len(flagged):
-            traces.append({"type": "scatter", "mode": "markers", "name": "in a finding",
+            traces.append({"type": "scatter", "mode": "markers", "name": t("in a finding"),
                            "x": self.stamp[flagged].tolist(),
-                           "y": [chart_text(KINDS[k][1]) for k in self.kind[flagged]],
-                           "text": [chart_text(f"{k.replace('_', ' ')} {r} · {d}"
-                                               + (f" · {_money(a)}" if math.isfinite(a) else "") + " · IN A FINDING")
+                           "y": [chart_text(t(KINDS[k][1])) for k in self.kind[flagged]],
+                           "text": [chart_text(f"{t(KIND_NAMES[k])} {r} · {_day(d)}"
+                                               + (f" · {_money(a)}" if math.isfinite(a) else "") + in_finding)
                                     for k, r, d, a in zip(self.kind[flagged], self.record[flagged],
                                                           self.day[flagged], self.amount[flagged], strict=True)],
                            "hoverinfo": "text",

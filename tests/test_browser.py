@@ -8,6 +8,7 @@ ledger's text cannot run script. Screenshots go to pytest's tmp_path.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -146,3 +147,63 @@ def test_report_filters_sorts_and_draws_offline(report_result, tmp_path):
     assert dialogs == [], "text from the ledger ran as script"
     for name in ("summary.png", "exceptions.png", "customer.png"):
         assert (tmp_path / name).stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_english_and_persian_reports_open_on_the_worklist(report_result, language, tmp_path):
+    """The report in English and in Persian (right to left, its own font, Persian digits, Jalali dates):
+    each opens on the worklist, draws without console errors, and sorts its numbers."""
+    from playwright.sync_api import sync_playwright
+
+    from audit.i18n import parse_number
+
+    policy = report_result.policy.model_copy(update={"language": language, "calendar": "jalali"
+                                                     if language == "fa" else "gregorian"})
+    path = replace(report_result, policy=policy).to_html(tmp_path / f"report-{language}.html")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            page.wait_for_selector("#summary [data-fig='fig-pattern'] .main-svg")
+            page.screenshot(path=tmp_path / f"report-{language}.png", full_page=True)
+            # the worklist is the summary's first section, above the totals and on the first screen
+            first = page.evaluate("document.querySelector('#summary h1').nextElementSibling.id")
+            assert first == "worklist"
+            worklist = page.locator("#worklist").bounding_box()
+            assert worklist["y"] < page.locator(".card.risk").bounding_box()["y"] and worklist["y"] < 400
+            assert page.locator("#t-worklist tbody tr").count() == min(20, len(report_result.exceptions))
+            direction = page.evaluate("getComputedStyle(document.body).direction")
+            money = page.locator("#t-worklist tbody tr td:nth-child(4)").all_inner_texts()
+            if language == "fa":
+                assert direction == "rtl"
+                assert page.evaluate("document.fonts.check('16px Vazirmatn')")
+                assert page.evaluate("[...document.fonts].some(f => f.family.includes('Vazirmatn') && "
+                                     "f.status === 'loaded')")
+                assert all(re.search("[۰-۹]", m) for m in money)
+                # mirrored: the worklist's first column (rank) is at the right
+                cells = page.locator("#t-worklist tbody tr").first.locator("td")
+                assert cells.nth(0).bounding_box()["x"] > cells.nth(4).bounding_box()["x"]
+                assert page.locator("#t-worklist th").nth(1).inner_text() == "چه کسی"
+            else:
+                assert direction == "ltr"
+            worklist_rows = report_result.exceptions[report_result.exceptions["status"] != "suppressed"]
+            assert sorted(parse_number(m) for m in money) == sorted(
+                worklist_rows.sort_values("rank")["risk_amount"].round().head(20).tolist())
+            # the exception list sorts by money in the report's own digits
+            page.click("#tabs a[href='#exceptions']")
+            page.locator("#exc-table th[data-key='risk_amount']").click()
+            shown = [parse_number(t) for t in
+                     page.locator("#exc-table tbody tr.exc-row td:nth-child(10)").all_inner_texts()]
+            assert shown == sorted(shown, reverse=True) and len(shown) == len(report_result.exceptions)
+            page.click("#tabs a[href='#customers']")
+            page.evaluate("location.hash = '#customer-C3'")
+            page.wait_for_selector("#customer-C3[open] .chart .main-svg")
+            page.screenshot(path=tmp_path / f"customer-{language}.png", full_page=True)
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert (tmp_path / f"report-{language}.png").stat().st_size > 20_000

@@ -6,7 +6,28 @@
   var $$ = function (s, r) { return Array.prototype.slice.call((r || document).querySelectorAll(s)); };
   var parse = function (id) { return JSON.parse(document.getElementById(id).textContent); };
   var data = parse("data-exceptions"), lookup = parse("data-lookup"), figures = parse("data-figures");
-  var money = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  var texts = parse("data-i18n");
+  // numbers in the report's language (Persian digits in Persian), as the server-rendered tables write them
+  var money = new Intl.NumberFormat(lookup.locale || "en-US", { maximumFractionDigits: 0 });
+  var whole = new Intl.NumberFormat(lookup.locale || "en-US", { maximumFractionDigits: 0, useGrouping: false });
+  var two = new Intl.NumberFormat(lookup.locale || "en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  // a translated text with its %(name)s placeholders filled
+  function tr(key, values) {
+    return String(texts[key] || key).replace(/%\((\w+)\)s/g, function (m, name) { return values && name in values ? values[name] : m; });
+  }
+  var statusName = function (s) { return (lookup.statuses || {})[s] || s; };
+  var periodName = function (p) { return p ? ((lookup.periods || {})[p] || p) : ""; };
+  // a number as shown in any language back to a number (Persian or Arabic-Indic digits, either separators)
+  function readNumber(text) {
+    var western = String(text).replace(/[۰-۹]/g, function (d) { return String(d.charCodeAt(0) - 0x06F0); })
+      .replace(/[٠-٩]/g, function (d) { return String(d.charCodeAt(0) - 0x0660); })
+      .replace(/[,٬]/g, "").replace("٫", ".").replace("−", "-");
+    return parseFloat(western);
+  }
+  function periodCell(p) {
+    if (!p) return el("td", { text: "" });
+    return el("td", {}, [el("time", { datetime: p, title: p, text: periodName(p) })]);
+  }
   // patterns are shown by their human names; filters and links keep the pattern's name
   var patternName = function (p) { return (lookup.patterns || {})[p] || p; };
   var FILTER_KEYS = ["pattern", "salesperson_id", "region", "status", "period", "customer_id"];
@@ -82,15 +103,15 @@
       else related.append(el("code", { text: item }));
     });
     var info = el("dl", { class: "info" }, [
-      el("dt", { text: "exception id" }), el("dd", {}, [el("code", { text: r.exception_id })]),
-      el("dt", { text: "detector" }), el("dd", { text: r.detector + " · " + patternName(r.pattern) + " (" + r.pattern + ")" }),
-      el("dt", { text: "entity" }), el("dd", { text: r.entity_type + " " + r.entity_id }),
-      el("dt", { text: "salesperson" }), el("dd", {}, [entityLink("salesperson", r.salesperson_id)]),
-      el("dt", { text: "customer" }), el("dd", {}, [entityLink("customer", r.customer_id)]),
-      el("dt", { text: "records" }), el("dd", {}, [related])
+      el("dt", { text: tr("exception_id") }), el("dd", {}, [el("code", { text: r.exception_id })]),
+      el("dt", { text: tr("detector") }), el("dd", { text: r.detector + " · " + patternName(r.pattern) + " (" + r.pattern + ")" }),
+      el("dt", { text: tr("entity") }), el("dd", { text: ((lookup.entity_types || {})[r.entity_type] || r.entity_type) + " " + r.entity_id }),
+      el("dt", { text: tr("salesperson") }), el("dd", {}, [entityLink("salesperson", r.salesperson_id)]),
+      el("dt", { text: tr("customer") }), el("dd", {}, [entityLink("customer", r.customer_id)]),
+      el("dt", { text: tr("records") }), el("dd", {}, [related])
     ]);
     var cell = el("td", { colspan: "10" }, [el("p", { text: r.explanation }), info,
-      el("details", {}, [el("summary", { text: "evidence" }), el("pre", { text: pretty(r.evidence) })])]);
+      el("details", {}, [el("summary", { text: tr("evidence") }), el("pre", { dir: "ltr", text: pretty(r.evidence) })])]);
     return el("tr", { class: "detail" }, [cell]);
   }
 
@@ -103,23 +124,24 @@
     body.textContent = "";
     shown.forEach(function (r) {
       var tr = el("tr", { class: "exc-row" + (state.open[r.exception_id] ? " open" : ""), "data-id": r.exception_id }, [
-        el("td", { class: "num", text: r.rank }),
-        el("td", {}, [el("span", { class: "status " + r.status, text: r.status })]),
+        el("td", { class: "num", text: whole.format(r.rank) }),
+        el("td", {}, [el("span", { class: "status " + r.status, text: statusName(r.status) })]),
         el("td", { text: patternName(r.pattern) }),
         el("td", { text: r.title, title: r.explanation }),
         el("td", {}, [entityLink("salesperson", r.salesperson_id)]),
         el("td", { text: r.region }),
         el("td", {}, [entityLink("customer", r.customer_id)]),
-        el("td", { text: r.period || "" }),
-        el("td", { class: "num", text: r.score.toFixed(2) }),
+        periodCell(r.period),
+        el("td", { class: "num", text: two.format(r.score) }),
         el("td", { class: "num", text: money.format(r.risk_amount) })
       ]);
       body.append(tr);
       if (state.open[r.exception_id]) body.append(detailRow(r));
     });
-    $("#exc-count").textContent = list.length === rows.length ? rows.length + " findings"
-      : list.length + " of " + rows.length + " findings";
-    $("#p-info").textContent = list.length ? (start + 1) + "–" + (start + shown.length) + " · page " + (state.page + 1) + " of " + pages : "nothing matches";
+    $("#exc-count").textContent = list.length === rows.length ? tr("findings", { count: money.format(rows.length) })
+      : tr("of_findings", { shown: money.format(list.length), total: money.format(rows.length) });
+    $("#p-info").textContent = list.length ? tr("page", { first: money.format(start + 1), last: money.format(start + shown.length),
+      page: money.format(state.page + 1), pages: money.format(pages) }) : tr("nothing");
     $("#p-prev").disabled = state.page === 0;
     $("#p-next").disabled = state.page >= pages - 1;
     $$("#exc-table th").forEach(function (th) {
@@ -128,7 +150,7 @@
     });
     var chip = $("#f-customer"), customer = state.filters.customer_id;
     chip.hidden = !customer;
-    chip.textContent = customer ? "customer " + customer + (lookup.customers[customer] && lookup.customers[customer].name ? " · " + lookup.customers[customer].name : "") + "  ✕" : "";
+    chip.textContent = customer ? tr("customer") + " " + customer + (lookup.customers[customer] && lookup.customers[customer].name ? " · " + lookup.customers[customer].name : "") + "  ✕" : "";
   }
 
   function syncControls() {
@@ -157,8 +179,8 @@
       var n = (lookup.salespeople[id] || {}).name; return (n ? n + " (" + id + ")" : id) + " · " + people[id];
     });
     options($("#f-region"), Object.keys(unique("region")).sort());
-    options($("#f-status"), Object.keys(unique("status")).sort());
-    options($("#f-period"), Object.keys(unique("period")).sort().reverse());
+    options($("#f-status"), Object.keys(unique("status")).sort(), statusName);
+    options($("#f-period"), Object.keys(unique("period")).sort().reverse(), periodName);
   }
 
   function bindExceptions() {
@@ -215,19 +237,19 @@
         e.preventDefault();
         var f = {}; f[key] = id; showFiltered(f, r.exception_id);
       });
-      body.append(el("tr", {}, [el("td", { class: "num", text: r.rank }),
-        el("td", {}, [el("span", { class: "status " + r.status, text: r.status })]),
-        el("td", { text: patternName(r.pattern) }), el("td", { title: r.explanation }, [link]), el("td", { text: r.period || "" }),
+      body.append(el("tr", {}, [el("td", { class: "num", text: whole.format(r.rank) }),
+        el("td", {}, [el("span", { class: "status " + r.status, text: statusName(r.status) })]),
+        el("td", { text: patternName(r.pattern) }), el("td", { title: r.explanation }, [link]), periodCell(r.period),
         el("td", { class: "num", text: money.format(r.risk_amount) })]));
     });
-    var head = el("thead", {}, [el("tr", {}, ["#", "status", "pattern", "finding", "period", "money at risk"].map(function (h, i) {
+    var head = el("thead", {}, [el("tr", {}, ["#", tr("status"), tr("pattern"), tr("finding"), tr("period"), tr("money")].map(function (h, i) {
       return el("th", { class: i === 0 || i === 5 ? "num" : "", text: h });
     }))]);
     var box = $(".entity-findings", details);
     box.append(el("div", { class: "table-wrap" }, [el("table", { class: "grid sortable" }, [head, body])]));
-    var all = el("a", { href: "#exceptions", text: "all " + own.length + " in the exception list" });
+    var all = el("a", { href: "#exceptions", text: tr("all_in_list", { count: money.format(own.length) }) });
     all.addEventListener("click", function (e) { e.preventDefault(); var f = {}; f[key] = id; showFiltered(f); });
-    box.append(el("p", { class: "note" }, [own.length > limit ? "The first " + limit + " by rank; " : "", all]));
+    box.append(el("p", { class: "note" }, [own.length > limit ? tr("first_by_rank", { count: money.format(limit) }) : "", all]));
     makeSortable($("table", box));
   }
 
@@ -249,7 +271,8 @@
         if (click === "pattern") showFiltered({ pattern: p.customdata });
         else if (click === "salesperson") showFiltered({ salesperson_id: p.customdata });
         else if (click === "period") {
-          var f = { period: p.x === "no period" ? "" : p.x };
+          var keys = lookup.period_keys || {};
+          var f = { period: p.x in keys ? keys[p.x] : p.x };
           if (p.data.type === "bar") f.pattern = p.data.meta;
           showFiltered(f);
         }
@@ -274,7 +297,7 @@
       function value(row) {
         var text = row.cells[index] ? row.cells[index].textContent.trim() : "";
         if (!numeric) return text;
-        var n = parseFloat(text.replace(/,/g, ""));
+        var n = readNumber(text);
         return isNaN(n) ? -Infinity : n;
       }
       items.sort(function (a, b) {

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analyses.pricing.priced_lines import PRICE_DEVIATIONS_VIEW, NeedsPriceSource
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
-from audit.policy import DEFAULTS
 from detectors.pricing.list_steps import explained, list_steps
-from detectors.pricing.prc_01_price_deviation import NeedsPriceSource, unexcused_deviations
 from detectors.wording import price_list_gap
 
 # Single-product steps the explanation names (the rest are counted).
@@ -58,6 +57,7 @@ class PriceListGap(NeedsPriceSource, Detector):
     wording = price_list_gap.words
     entity_type = "price_list"
     family = "pricing"
+    reads_analyses = ("PRC-00",)
     requires = {
         "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
         "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
@@ -73,16 +73,10 @@ class PriceListGap(NeedsPriceSource, Detector):
     # A fact about the data, not a fraud: listed after every finding that carries money.
     rank_weight = 0.01
 
-    def __init__(self, tolerance_pct: float = DEFAULTS.pricing.tolerance_pct, order_price_days: int = 14):
-        self.tolerance_pct = tolerance_pct
-        self.order_price_days = order_price_days
-
-    @classmethod
-    def params_from_policy(cls, policy):
-        return {"tolerance_pct": policy.pricing.tolerance_pct}
-
     def find(self, data) -> pd.DataFrame:
-        lines, counts = unexcused_deviations(data, self.tolerance_pct, self.order_price_days, self)
+        deviations = data.views[PRICE_DEVIATIONS_VIEW]
+        lines, counts = deviations.lines, deviations.counts
+        self.n_lines_outside_tolerance_, self.n_excused_ = deviations.n_lines_outside_tolerance, deviations.n_excused
         steps = list_steps(lines, counts)
         self.n_steps_ = len(steps)
         if steps.empty:

@@ -1,0 +1,1 @@
+"""Analyses of invoice prices against the price list."""

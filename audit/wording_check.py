@@ -44,6 +44,7 @@ MONTH_SCORE = re.compile(r"(?<![\d-])(\d{4}-\d{2}) (\d\.\d\d)(?![\d])")
 FORBIDDEN = (
     (re.compile(r"typical -?0(?:\.0+)? ?%"), "states a typical 0 % (say that most have none)"),
     (re.compile(r"every 0(?:\.0+)?\b"), "states 'every 0' (say what was seen when the usual gap is under a day)"),
+    (re.compile(r"\b(?:nan|NaT|inf)\b"), "states a missing value as a figure"),
 )
 
 

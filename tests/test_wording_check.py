@@ -46,6 +46,8 @@ def test_an_explanation_stating_only_its_evidence_passes():
     # issue 21: an anomaly "0.0 % against a typical 0.0 %" and distress "usually every 0"
     (GOOD + " Credit notes 0.0 % against a typical 0.0 %.", "typical 0 %"),
     (GOOD + " No goods taken for 79 days (usually every 0).", "every 0"),
+    # a missing baseline written as a figure ("against nan before")
+    (GOOD + " Payments 33 days past due, against nan before.", "missing value"),
 ])
 def test_the_checker_catches_a_deliberately_broken_explanation(broken, caught):
     found = contradictions(_distress(), "Customer C7: alert in 2025-04", broken)
@@ -82,3 +84,16 @@ def test_an_anomaly_driver_whose_typical_value_is_zero_says_most_have_none():
     assert value_words("share", 0.0003) == "0.03 %"
     typical = {**driver, "typical": 0.021}
     assert "against a typical 2.1 %" in driver_sentence(typical, "customer-months")
+
+
+def test_a_distress_sign_without_an_earlier_baseline_says_so():
+    evidence = {"measurements": {"lateness_recent_days": 33.0, "lateness_baseline_days": float("nan"),
+                                 "maturity_recent_days": 79.0, "maturity_baseline_days": float("nan"),
+                                 "terms_days": 60.0, "cheque_share_recent": 0.8, "cheque_share_baseline": None},
+                "statement": {}, "exposure": {"exposure": 0.0, "credit_limit": None}}
+    facts = {"points": {"payments_later": 0.6, "longer_maturities": 0.26, "cheque_switch": 0.3}, "grace_days": 30,
+             "recent_days": 90, "spike_days": 60, "event_dates": {}}
+    said = dict((words.split(" (")[0], points) for points, words in customer_distress._sign_words(evidence, facts))
+    assert set(said) == {"payments 33 days past due on average in the last 90 days, with no earlier payments to compare",
+                         "cheques dated 79 days ahead, with no earlier cheques to compare, against 60-day terms",
+                         "80% of recent payments by post-dated cheque with no earlier payments to compare"}

@@ -139,8 +139,10 @@ def _sign_words(evidence, facts) -> list[tuple[float, str]]:
 
     texts = {
         "payments_later": lambda: (f"payments {v('lateness_recent_days'):.0f} days past due on average in the "
-                                   f"last {recent_days} days, against "
-                                   f"{max(v('lateness_baseline_days') or 0.0, 0.0):.0f} before"),
+                                   f"last {recent_days} days, "
+                                   + (f"against {max(v('lateness_baseline_days'), 0.0):.0f} before"
+                                      if pd.notna(v("lateness_baseline_days")) else "with no earlier payments to "
+                                                                                    "compare")),
         "dso": lambda: f"{v('dso_days'):.0f} days of sales outstanding against {terms():.0f}-day terms",
         "aging_migration": lambda: (f"{v('aged_share'):.0%} of its open invoices "
                                     f"({money(v('overdue_over_grace'))}) more than {g} days overdue"),
@@ -149,10 +151,14 @@ def _sign_words(evidence, facts) -> list[tuple[float, str]]:
                                 f"{v('order_spike_ratio'):.1f} times its usual, while paying late"),
         "new_brands": lambda: f"{v('new_brand_share'):.0%} of those orders brands it never bought before",
         "cheque_switch": lambda: (f"{v('cheque_share_recent'):.0%} of recent payments by post-dated cheque "
-                                  f"against {v('cheque_share_baseline'):.0%} before"),
-        "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, against "
-                                      f"{(v('maturity_baseline_days') or 0):.0f} before and "
-                                      f"{terms():.0f}-day terms"),
+                                  + (f"against {v('cheque_share_baseline'):.0%} before"
+                                     if pd.notna(v("cheque_share_baseline")) else "with no earlier payments to "
+                                                                                   "compare")),
+        "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, "
+                                      + (f"against {v('maturity_baseline_days'):.0f} before and "
+                                         if pd.notna(v("maturity_baseline_days")) else "with no earlier cheques to "
+                                                                                       "compare, against ")
+                                      + f"{terms():.0f}-day terms"),
         "bounced_cheques": lambda: (f"{v('bounced_cheques'):.0f} cheque(s) bounced or returned in the last year "
                                     f"({money(v('bounced_amount'))}; {v('replaced_cheques'):.0f} replaced)"),
         "broken_promises": lambda: f"{v('promises_broken'):.0f} promise(s) to pay broken",

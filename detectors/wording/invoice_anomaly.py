@@ -22,7 +22,6 @@ def words(finding) -> Words:
           "its delivery and the customer's confirmation."
     )
     check_next = (f"Pull the order and delivery note of invoice {evidence['invoice_no']}, and ask customer "
-                  f"{finding['customer_id']}'s buyer to confirm its {money(evidence['net'])} and "
-                  f"{facts['drivers'][0]['words']}.")
+                  f"{finding['customer_id']}'s buyer to confirm the goods and the {money(evidence['net'])} it bills.")
     return ending_with(f"Invoice {evidence['invoice_no']}: unusual — {driver_short(facts['drivers'][0])}",
                        explanation, check_next)

@@ -88,7 +88,7 @@ def words(finding) -> Words:
         bit for key, bit in TITLE_BITS.items() if key in evidence["traces"])
     cheque = facts.get("cheque_no")
     proof = (f"the bank statement showing cheque {cheque} cleared (whose account it came from)"
-             if isinstance(cheque, str) and cheque else f"the bank or cash book entry of receipt {finding['entity_id']}")
+             if isinstance(cheque, str) and cheque else "its bank or cash book entry")
     check_next = (f"Pull the customer's copy of receipt {finding['entity_id']} and {proof}, confirm the balance "
                   f"with customer {finding['customer_id']}, and ask the treasury who handed the money in"
                   + (f" for salesperson {salesperson}." if salesperson else "."))

@@ -53,5 +53,5 @@ def words(finding) -> Words:
     pull = (f"the credit approvals and delivery notes of invoices {', '.join(invoices)}" if invoices
             else f"the credit files of customers {', '.join(customers)}")
     check_next = (f"Pull {pull} and the latest statements of account of {', '.join(customers)}, and ask "
-                  f"{salesperson}'s manager and the credit controller who approved selling to them on credit.")
+                  f"salesperson {salesperson}'s manager and the credit controller who approved selling to them on credit.")
     return ending_with(title, explanation, check_next)

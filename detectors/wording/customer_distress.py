@@ -25,12 +25,13 @@ def words(finding) -> Words:
 
 def usual_gap_words(usual_gap_days) -> str:
     """How often the customer usually takes goods, in words ("usually every 15 days"); a median gap under
-    a day means most deliveries came on the same day as the one before."""
+    a day means at least half of its deliveries came on the same day as the one before (split shipments),
+    which shows no interval between purchases."""
     if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days < 0:
         return "too few earlier deliveries to say what is usual"
     days = round(float(usual_gap_days))
     if days < 1:
-        return "usually several deliveries on the same day"
+        return "at least half of its earlier deliveries came on the same day as another, so no usual interval shows"
     return f"usually every {days} day{'s' if days != 1 else ''}"
 
 

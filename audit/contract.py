@@ -262,6 +262,8 @@ EXCEPTION_COLUMNS: tuple[str, ...] = (
     # added: the review decision behind a suppressed or confirmed status (the case store's, or the
     # --suppressions file's "suppressed"), who made it and why
     "decision", "decided_by", "reason",
+    # added: what to check next (the document to pull, the person to ask), the explanation's last sentence
+    "check_next",
 )
 EXCEPTION_STATUSES = ("new", "repeat", "suppressed", "confirmed")
 

@@ -11,7 +11,7 @@ A detector is a class with
 - one method, ``find(data)``, returning one row per finding (see :data:`FIND_COLUMNS`): what it computed,
   with ``evidence`` a dict and ``related`` a list, and no wording;
 - ``wording``: its pattern's wording function (``detectors/wording/<pattern>.py``, see :mod:`audit.wording`),
-  which writes each finding's title and explanation from that row.
+  which writes each finding's title, explanation and what to check next from that row.
 
 Its docstring is its documentation, in numpydoc-style sections: What it finds, Why it matters,
 Flagged, Not flagged, Evidence. ``audit detectors`` prints the catalogue from it.
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 # never written out).
 FIND_COLUMNS = ("entity_id", "salesperson_id", "customer_id", "period", "score", "risk_amount", "evidence", "related")
 # A finding after ``Detector.run``: worded; the runner adds detector, pattern, entity_type, ids, rank and status.
-FINDING_COLUMNS = (*FIND_COLUMNS[:6], "title", "explanation", *FIND_COLUMNS[6:])
-WORDS_COLUMNS = ("title", "explanation")
+FINDING_COLUMNS = (*FIND_COLUMNS[:6], "title", "explanation", "check_next", *FIND_COLUMNS[6:])
+WORDS_COLUMNS = ("title", "explanation", "check_next")
 DOC_SECTIONS = ("What it finds", "Why it matters", "Flagged", "Not flagged", "Evidence")
 MAX_RELATED = 50
 
@@ -88,7 +88,8 @@ class Detector(Component, abc.ABC):
         return normalise_findings(self.worded(self.find(data)), self)
 
     def worded(self, found: pd.DataFrame) -> pd.DataFrame:
-        """``found`` with the title and explanation of each row, written by the pattern's wording function."""
+        """``found`` with the title, explanation and what to check next of each row, written by the pattern's
+        wording function."""
         wording = type(self).wording
         if wording is None:
             raise TypeError(f"{self.code} has no wording function: set wording = detectors.wording."
@@ -98,7 +99,8 @@ class Detector(Component, abc.ABC):
             raise ValueError(f"{self.code} returned {', '.join(given)} from find; its wording function "
                              f"{wording.__module__}.{wording.__name__} writes them: leave them out of find")
         words = [word(wording, row, self.code) for row in found.to_dict(orient="records")]
-        return found.assign(title=[w.title for w in words], explanation=[w.explanation for w in words])
+        return found.assign(title=[w.title for w in words], explanation=[w.explanation for w in words],
+                            check_next=[w.check_next for w in words])
 
 
 def _numpydoc_key(section: str) -> str:

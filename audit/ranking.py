@@ -119,4 +119,5 @@ def exceptions_schema(written: bool = False):
         "decision": pa.Column(str, nullable=True),
         "decided_by": pa.Column(str, nullable=True),
         "reason": pa.Column(str, nullable=True),
+        "check_next": pa.Column(str, pa.Check.str_length(min_value=1)),
     }, strict=True, ordered=True, coerce=False, name="exceptions")

@@ -1,5 +1,5 @@
 """Computing apart from wording: a detector's ``find`` computes findings; the pattern's wording function
-writes their title and explanation.
+writes their title, explanation and what to check next.
 
 Each pattern has one wording module, ``detectors/wording/<pattern>.py``, with ``words(finding) -> Words``.
 ``finding`` is a read-only mapping with the row ``find`` returned (``entity_id``, ``salesperson_id``,
@@ -7,6 +7,10 @@ Each pattern has one wording module, ``detectors/wording/<pattern>.py``, with ``
 gave one, ``facts``: values the text needs that are not evidence, never written out) plus ``detector``,
 the code of the detector that found it, so a pattern found by several detectors words each its own way.
 The values are those ``find`` returned (dates as timestamps, amounts as numbers), before cleaning.
+
+``check_next`` is the sentence the auditor acts on: the document to pull and the person to ask, written from
+the finding's own records (never one sentence for every finding). The explanation ends with it; the
+exceptions carry it in their own ``check_next`` column (the report's worklist shows it).
 
 A detector names its pattern's function in its class attribute ``wording``; that attribute is the
 lookup from pattern to wording (:func:`check_wording` checks that it is the pattern's own ``words``).
@@ -24,27 +28,48 @@ WORDING_PACKAGE = "detectors.wording"
 
 @dataclass(frozen=True)
 class Words:
-    """What a reader sees of a finding: a one-line title and an explanation in full sentences."""
+    """What a reader sees of a finding: a one-line title, an explanation in full sentences, and what to check
+    next (the document to pull, the person to ask), the explanation's last sentence."""
 
     title: str
     explanation: str
+    check_next: str
+
+
+def ending_with(title: str, explanation: str, check_next: str) -> Words:
+    """Words whose explanation ends with ``check_next`` (appended after a space)."""
+    return Words(title, f"{explanation} {check_next}", check_next)
 
 
 Wording = Callable[[Mapping[str, Any]], Words]
 
 
 class WordingError(ValueError):
-    """A wording function returned something other than :class:`Words` with text in both fields."""
+    """A wording function returned something other than :class:`Words` with text in every field, or an
+    explanation that does not end with what to check next."""
+
+
+def words_problems(words) -> list[str]:
+    """What is wrong with a wording function's answer (empty when it is :class:`Words` with text in every field
+    and an explanation that ends with its ``check_next`` sentence)."""
+    if not isinstance(words, Words):
+        return ["it must return Words(title, explanation, check_next)"]
+    problems = [f"its {field} is {getattr(words, field)!r}: it must be text" for field in ("title", "explanation",
+                                                                                         "check_next")
+                if not isinstance(getattr(words, field), str) or not getattr(words, field).strip()]
+    if not problems and not words.explanation.rstrip().endswith(words.check_next.strip()):
+        problems.append(f"its explanation must end with what to check next ({words.check_next!r})")
+    return problems
 
 
 def word(wording: Wording, row: Mapping[str, Any], detector: str) -> Words:
-    """The title and explanation of one row of ``find``, by the pattern's wording function."""
+    """The title, explanation and what to check next of one row of ``find``, by the pattern's wording
+    function (:func:`words_problems` must find nothing wrong)."""
     words = wording(MappingProxyType({**row, "detector": detector}))
-    if not isinstance(words, Words) or not isinstance(words.title, str) or not isinstance(words.explanation, str) \
-            or not words.title or not words.explanation:
+    problems = words_problems(words)
+    if problems:
         raise WordingError(f"{detector}: {getattr(wording, '__module__', '?')}.{getattr(wording, '__name__', '?')} "
-                           f"returned {words!r} for {row.get('entity_id')!r}; it must return Words(title, explanation)"
-                           f" with text in both")
+                           f"returned {words!r} for {row.get('entity_id')!r}; {'; '.join(problems)}")
     return words
 
 

@@ -75,6 +75,7 @@ class FindingView(APIView):
         body = finding_summary(finding)
         body.update({"entity_type": finding.entity_type, "entity_id": finding.entity_id,
                      "customer_id": finding.customer_id or None, "explanation": finding.explanation,
+                     "check_next": finding.check_next or None,
                      "evidence": _json(finding.evidence, {}), "related": _json(finding.related, []),
                      "history": cases.history(finding),
                      "runs": [{"run_id": a.run.run_id, "period": a.run.period or None, "rank": a.rank,

@@ -132,7 +132,8 @@ def import_run(folder: str | Path) -> Imported:
                       "salesperson_id": _text(row.get("salesperson_id")), "customer_id": _text(row.get("customer_id")),
                       "period": _text(row.get("period")), "score": float(row["score"]),
                       "risk_amount": float(row["risk_amount"]), "title": _text(row["title"]),
-                      "explanation": _text(row["explanation"]), "evidence": _text(row.get("evidence")) or "{}",
+                      "explanation": _text(row["explanation"]), "check_next": _text(row.get("check_next")),
+                      "evidence": _text(row.get("evidence")) or "{}",
                       "related": _text(row.get("related")) or "[]", "rank": int(row["rank"]),
                       "run_status": _text(row.get("status")) or "new", "last_run": run}
             finding = existing.get(row["exception_id"])

@@ -65,6 +65,7 @@ class Finding(models.Model):
     risk_amount = models.FloatField(default=0.0)
     title = models.TextField()
     explanation = models.TextField()
+    check_next = models.TextField(blank=True, default="")  # what to check next; empty for runs made before it
     evidence = models.TextField(default="{}")
     related = models.TextField(default="[]")
     rank = models.IntegerField(default=0, db_index=True)

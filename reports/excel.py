@@ -32,12 +32,12 @@ MAX_CELL = 32_767  # Excel's limit on characters in a cell
 MONEY_COLUMNS = {"risk_amount", "amount", "credit_limit", "balance", "money_at_risk"}
 EXCEPTION_SHEET_COLUMNS = ["rank", "status", "score", "risk_amount", "what", "pattern", "period", "salesperson_id",
                            "salesperson", "region", "customer_id", "customer", "entity_type", "entity_id",
-                           "title", "explanation", "detector", "exception_id", "related", "evidence"]
+                           "title", "explanation", "check_next", "detector", "exception_id", "related", "evidence"]
 # The ranked sheet across patterns leaves out the long JSON columns: the pattern sheets carry them.
 RANKED_SHEET_COLUMNS = [c for c in EXCEPTION_SHEET_COLUMNS if c not in {"related", "evidence"}]
 WIDTHS = {"rank": 6, "status": 10, "score": 7, "risk_amount": 15, "what": 30, "pattern": 26, "period": 9, "title": 48,
-          "explanation": 80, "evidence": 60, "related": 40, "exception_id": 18, "reason": 50, "problem": 50,
-          "fix": 50}
+          "explanation": 80, "check_next": 60, "evidence": 60, "related": 40, "exception_id": 18, "reason": 50,
+          "problem": 50, "fix": 50}
 
 
 class _Formats:

@@ -10,7 +10,6 @@ customer's distress episode (its early warning and its alert) counts once, at it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -175,25 +174,21 @@ def headline(exceptions: pd.DataFrame) -> Headline:
                     findings_counted=len(largest))
 
 
-# The evidence key a wording function fills with what to check next (the document to pull, the person to
-# ask). Until a pattern's wording carries it, the worklist shows the finding's title in its place.
-CHECK_NEXT_KEY = "check_next"
 WORKLIST_SIZE = 20
 WORKLIST_COLUMNS = ["rank", "exception_id", "pattern", "what", "salesperson_id", "salesperson", "customer_id",
                     "customer", "risk_amount", "check_next", "rollup"]
 
 
-def check_next(evidence, title) -> str:
-    """What to check next for a finding: its evidence's ``check_next`` sentence, else its title."""
-    if isinstance(evidence, str):
-        try:
-            evidence = json.loads(evidence)
-        except ValueError:
-            evidence = None
-    sentence = evidence.get(CHECK_NEXT_KEY) if isinstance(evidence, dict) else None
-    if isinstance(sentence, str) and sentence.strip():
-        return sentence.strip()
-    return "" if title is None or (not isinstance(title, str) and pd.isna(title)) else str(title)
+def _blank(value) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip()
+
+
+def check_next(sentence, title) -> str:
+    """What to check next for a finding: its ``check_next`` column (written by the pattern's wording), else
+    its title (a run written before the column existed)."""
+    if not _blank(sentence):
+        return str(sentence).strip()
+    return "" if _blank(title) else str(title)
 
 
 def worklist(result: RunResult, size: int = WORKLIST_SIZE) -> pd.DataFrame:
@@ -220,7 +215,7 @@ def worklist(result: RunResult, size: int = WORKLIST_SIZE) -> pd.DataFrame:
              "customer_id": r["customer_id"] if isinstance(r["customer_id"], str) else "",
              "customer": name(customers, r["customer_id"]),
              "risk_amount": float(r["risk_amount"]) if pd.notna(r["risk_amount"]) else 0.0,
-             "check_next": check_next(r["evidence"], r["title"]), "rollup": r["detector"] in ROLLUP_DETECTORS}
+             "check_next": check_next(r.get("check_next"), r["title"]), "rollup": r["detector"] in ROLLUP_DETECTORS}
             for r in live.to_dict(orient="records")]
     return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
 

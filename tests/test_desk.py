@@ -111,6 +111,32 @@ def test_findings_follow_the_users_scope(desk):
     assert _decide(_api("sam"), outside).status_code == 403
 
 
+def test_a_finding_says_what_to_check_next_and_an_older_run_imports_without_it(desk, mini_run, tmp_path):
+    from django.test import Client
+
+    from desk.importer import import_run
+    from desk.models import Finding
+
+    first = desk.iloc[0]
+    detail = _api("ana").get(f"/api/findings/{first['exception_id']}").json()
+    assert detail["check_next"] == first["check_next"] and detail["explanation"].endswith(first["check_next"])
+    client = Client()
+    client.login(username="ana", password=PASSWORD)
+    assert first["check_next"].split("'")[0] in client.get(f"/findings/{first['exception_id']}").content.decode()
+    # a run written before the column existed: its new findings import with an empty check_next
+    older = tmp_path / "older"
+    shutil.copytree(mini_run[0], older)
+    exceptions = pd.read_csv(older / "exceptions.csv", dtype=str, keep_default_na=False).drop(columns="check_next")
+    exceptions["exception_id"] = [f"{i:016x}" for i in range(len(exceptions))]
+    exceptions.to_csv(older / "exceptions.csv", index=False)
+    (older / "exceptions.parquet").unlink()
+    manifest = json.loads((older / "manifest.json").read_text())
+    (older / "manifest.json").write_text(json.dumps({**manifest, "run_id": "older-run"}))
+    import_run(older)
+    assert Finding.objects.get(exception_id=f"{0:016x}").check_next == ""
+    assert _api("ana").get(f"/api/findings/{0:016x}").json()["check_next"] is None
+
+
 def test_decision_status_codes(desk):
     target = desk["exception_id"].iloc[0]
     mo = _api("mo")

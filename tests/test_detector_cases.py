@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+import audit.detector
 from audit.registry import detector_classes, get_detector
 from audit.testing import load_cases, run_detector
+from audit.wording_check import contradictions
 
 CASES_DIR = Path(__file__).parent / "detector_cases"
 CASE_FILES = sorted(CASES_DIR.glob("[!_]*.yaml"))
@@ -22,9 +24,22 @@ def _cases():
 
 
 @pytest.mark.parametrize("code, case", list(_cases()))
-def test_case(code, case):
+def test_case(code, case, monkeypatch):
     cls = get_detector(code)
+    worded = []
+    real_word = audit.detector.word
+
+    def capturing(wording, row, detector):
+        words = real_word(wording, row, detector)
+        worded.append((detector, dict(row), words))
+        return words
+
+    monkeypatch.setattr(audit.detector, "word", capturing)
     found = run_detector(cls, case.audit_tables(), case.audit_policy())
+    # every finding's wording states only figures its own evidence holds (issue 21)
+    for detector, row, words in worded:
+        assert contradictions(row, words.title, words.explanation, words.check_next) == [], (
+            f"{case.name}: {detector} {row['entity_id']}: {words.explanation}")
     flagged = set(found["entity_id"])
     for entity in case.flagged:
         assert entity in flagged, f"{case.name}: {entity} not flagged"

@@ -15,8 +15,8 @@ from .conftest import MINI
 def _finding(detector, entity_type, entity_id, period, salesperson="S1", amount=1000.0):
     return {"detector": detector, "pattern": "payment_swap", "score": 0.9, "risk_amount": amount,
             "entity_type": entity_type, "entity_id": entity_id, "salesperson_id": salesperson, "customer_id": None,
-            "period": period, "title": f"{entity_type} {entity_id}", "explanation": "x" * 40, "evidence": {},
-            "related": []}
+            "period": period, "title": f"{entity_type} {entity_id}", "explanation": "x" * 40 + f" Ask about {entity_id}.",
+            "check_next": f"Ask about {entity_id}.", "evidence": {}, "related": []}
 
 
 def test_an_entity_keeps_its_id_when_later_months_are_flagged():

@@ -133,7 +133,9 @@ def test_terms_not_recorded_are_the_policy_default(northwind):
 
 def test_usual_gap_words_never_say_every_zero():
     assert usual_gap_words(float("nan")) == "too few earlier deliveries to say what is usual"
-    assert usual_gap_words(0.0) == "too few earlier deliveries to say what is usual"
+    # a median gap of 0: most deliveries came on the same day as another, which is no "every 0 days"
+    assert usual_gap_words(0.0).startswith("at least half of its earlier deliveries came on the same day")
+    assert "every 0" not in usual_gap_words(0.4)
     assert usual_gap_words(15.0) == "usually every 15 days"
 
 

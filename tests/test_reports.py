@@ -191,7 +191,8 @@ def test_five_thousand_findings_stay_a_few_megabytes(mini_result):
                        risk_amount=np.sort(rng.gamma(2.0, 1e6, n))[::-1],
                        status=rng.choice(["new", "repeat", "suppressed"], n))
     page = render_html(replace(mini_result, exceptions=many))
-    assert len(page.encode()) < 12_000_000
+    # explanations end with what to check next (about 160 characters more each: 11.7 -> 12.5 MB here)
+    assert len(page.encode()) < 13_000_000
     assert len(_json_block(page, "data-exceptions")["rows"]) == n
     assert page.count('data-kind="customer"') == html_report.MAX_ENTITY_PAGES
     assert f"Pages for the {html_report.MAX_ENTITY_PAGES} customers" in page

@@ -11,12 +11,13 @@ from audit.result import RunResult
 from reports import summaries
 
 COLUMNS = ["exception_id", "rank", "detector", "pattern", "risk_amount", "entity_type", "entity_id",
-           "salesperson_id", "customer_id", "title", "evidence", "status"]
+           "salesperson_id", "customer_id", "title", "check_next", "status"]
 
 
 def _findings(rows: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame = frame.assign(run_id="r1", score=0.9, period="2025-04", explanation="", related=[[] for _ in rows])
+    frame = frame.assign(run_id="r1", score=0.9, period="2025-04", explanation="", evidence=[{} for _ in rows],
+                         related=[[] for _ in rows])
     return typed_exceptions(frame)
 
 
@@ -28,22 +29,22 @@ class _Tables:
 FINDINGS = _findings([
     # a salesperson's fraud findings and their roll-up (SPR-01), which adds them up again
     ("E1", 1, "INV-01", "added_invoice_items", 1_000.0, "invoice", "I1", "S1", "C1", "Items added to I1",
-     {"check_next": "Pull the delivery note of I1 and ask C1 what it received."}, "new"),
-    ("E2", 2, "DSC-01", "unauthorized_discount", 500.0, "invoice", "I2", "S1", "C2", "Discount on I2", {}, "new"),
-    ("E3", 3, "SPR-01", "salesperson_anomaly", 1_500.0, "salesperson", "S1", "S1", None, "S1 rolls up", {},
+     "Pull the delivery note of I1 and ask C1 what it received.", "new"),
+    ("E2", 2, "DSC-01", "unauthorized_discount", 500.0, "invoice", "I2", "S1", "C2", "Discount on I2", None, "new"),
+    ("E3", 3, "SPR-01", "salesperson_anomaly", 1_500.0, "salesperson", "S1", "S1", None, "S1 rolls up", None,
      "new"),
     # one customer's distress episode: the early warning and the alert count once, at the larger
-    ("E4", 4, "DST-01", "customer_distress", 8_000.0, "customer", "C3", "S2", "C3", "C3 alert", {}, "new"),
-    ("E5", 5, "DST-01", "customer_distress", 6_000.0, "customer", "C3", "S2", "C3", "C3 early warning", {},
+    ("E4", 4, "DST-01", "customer_distress", 8_000.0, "customer", "C3", "S2", "C3", "C3 alert", None, "new"),
+    ("E5", 5, "DST-01", "customer_distress", 6_000.0, "customer", "C3", "S2", "C3", "C3 early warning", None,
      "repeat"),
     # another customer's single warning counts on its own
-    ("E6", 6, "DST-01", "customer_distress", 2_000.0, "customer", "C4", "S2", "C4", "C4 early warning", {},
+    ("E6", 6, "DST-01", "customer_distress", 2_000.0, "customer", "C4", "S2", "C4", "C4 early warning", None,
      "new"),
     # the portfolio finding (DST-02) is a roll-up too
-    ("E7", 7, "DST-02", "customer_distress", 10_000.0, "salesperson", "S2", "S2", None, "S2 portfolio", {},
+    ("E7", 7, "DST-02", "customer_distress", 10_000.0, "salesperson", "S2", "S2", None, "S2 portfolio", None,
      "new"),
     # reviewed and accepted: not at risk and not on the worklist
-    ("E8", 8, "PRC-01", "price_deviation", 99_999.0, "invoice", "I9", "S3", "C5", "Price on I9", {},
+    ("E8", 8, "PRC-01", "price_deviation", 99_999.0, "invoice", "I9", "S3", "C5", "Price on I9", None,
      "suppressed"),
 ])
 
@@ -81,7 +82,7 @@ def test_worklist_is_the_ranked_findings_to_act_on_one_line_each(result):
     assert (first["salesperson"], first["customer"], first["what"]) == ("Sara Ahmadi", "Kian Market",
                                                                          "Items added to invoices")
     assert first["risk_amount"] == 1_000.0
-    # the evidence's check_next sentence when the wording gives one, else the finding's title
+    # the finding's check_next sentence (written by its pattern's wording), else its title
     assert first["check_next"] == "Pull the delivery note of I1 and ask C1 what it received."
     assert work.set_index("exception_id").loc["E2", "check_next"] == "Discount on I2"
     assert work.set_index("exception_id")["rollup"].to_dict() == {"E1": False, "E2": False, "E3": True,
@@ -91,10 +92,18 @@ def test_worklist_is_the_ranked_findings_to_act_on_one_line_each(result):
     assert summaries.worklist(result, size=2)["exception_id"].tolist() == ["E1", "E2"]
 
 
-def test_check_next_reads_evidence_written_as_json_text():
-    assert summaries.check_next('{"check_next": "Ask the cashier."}', "title") == "Ask the cashier."
-    assert summaries.check_next("not json", "the title") == "the title"
+def test_check_next_falls_back_to_the_title_for_runs_written_before_the_column():
+    assert summaries.check_next("Ask the cashier.", "title") == "Ask the cashier."
+    assert summaries.check_next(float("nan"), "the title") == "the title"
+    assert summaries.check_next(" ", "the title") == "the title"
     assert summaries.check_next(None, None) == ""
+
+
+def test_the_worklist_of_a_run_without_the_check_next_column_shows_titles(result):
+    old = typed_exceptions(FINDINGS.drop(columns="check_next"))  # as load_run reads an older run
+    older = RunResult(run_id="r0", exceptions=old, data_quality=pd.DataFrame(), detector_runs=pd.DataFrame(),
+                      manifest={}, policy=None, tables=result.tables)
+    assert summaries.worklist(older)["check_next"].tolist()[:2] == ["Items added to I1", "Discount on I2"]
 
 
 class _Result:

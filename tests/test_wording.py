@@ -3,6 +3,8 @@ title and explanation, and evidence and related stay Python data until a writer 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from audit.evidence import frame_from_text, json_text
 from audit.ranking import exceptions_schema
 from audit.registry import detector_classes
 from audit.runner import _read_previous, run_detectors
-from audit.wording import WordingError, Words, check_wording
+from audit.wording import WordingError, Words, check_wording, ending_with
 from detectors.wording import cheque_withheld, unbilled_shipment
 from reports.runs import load_run
 
@@ -26,9 +28,9 @@ given = []
 
 def words(finding) -> Words:
     given.append(dict(finding))
-    return Words(f"Shipment {finding['entity_id']} ({finding['facts']['label']})",
-                 f"{finding['detector']} saw {finding['evidence']['units']} units on "
-                 f"{finding['evidence']['shipped']:%Y-%m-%d}.")
+    return ending_with(f"Shipment {finding['entity_id']} ({finding['facts']['label']})",
+                       f"{finding['detector']} saw {finding['evidence']['units']} units on "
+                       f"{finding['evidence']['shipped']:%Y-%m-%d}.", f"Pull the delivery note of {finding['entity_id']}.")
 
 
 def _row(**changes) -> dict:
@@ -65,7 +67,8 @@ def test_the_wording_function_writes_title_and_explanation_from_what_find_comput
     found = _run(Worded, mini_tables, mini_policy)
     row = found.iloc[0]
     assert row["title"] == "Shipment SH1 (not evidence)"
-    assert row["explanation"] == "ZZZ-20 saw 3 units on 2025-04-01."
+    assert row["explanation"] == "ZZZ-20 saw 3 units on 2025-04-01. Pull the delivery note of SH1."
+    assert row["check_next"] == "Pull the delivery note of SH1."
     # the function saw the detector's code and the values find returned (before cleaning)
     assert given[0]["detector"] == "ZZZ-20" and isinstance(given[0]["evidence"]["shipped"], pd.Timestamp)
     # facts serve the wording only; evidence stays a dict, cleaned (dates as text, NaN as null, keys sorted)
@@ -100,6 +103,24 @@ def test_a_wording_function_must_return_words(mini_tables, mini_policy):
 
     with pytest.raises(WordingError, match="ZZZ-22: .*no_words returned .* for 'SH1'"):
         _run(BadWording, mini_tables, mini_policy)
+
+
+@pytest.mark.parametrize("returned, problem", [
+    (Words("Shipment SH1", "Goods left unbilled.", ""), "check_next is ''"),
+    (Words("Shipment SH1", "Goods left unbilled. Pull the note.", "Ask the warehouse."),
+     "explanation must end with what to check next"),
+    (Words("Shipment SH1", "", "Ask the warehouse."), "explanation is ''"),
+])
+def test_a_wording_function_must_say_what_to_check_next_at_the_end_of_its_explanation(
+        mini_tables, mini_policy, returned, problem):
+    class NoCheckNext(Worded):
+        """Test detector whose wording leaves out what to check next, or puts it elsewhere."""
+
+        code = "ZZZ-23"
+        wording = staticmethod(lambda finding: returned)
+
+    with pytest.raises(WordingError, match=re.escape(problem)):
+        _run(NoCheckNext, mini_tables, mini_policy)
 
 
 def test_a_detector_is_worded_by_its_own_patterns_module():

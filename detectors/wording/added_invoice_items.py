@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def words(finding) -> Words:
@@ -50,4 +50,11 @@ def words(finding) -> Words:
         + "; ".join(said) + ". "
         f"Goods added to an invoice without the customer's order, worth {money(added_value)}, inflate sales "
         "and are later returned, refused or paid for by a customer who never wanted them." + lower)
-    return Words(f"Invoice {facts['invoice_no']}: {money(added_value)} billed beyond the customer's order", explanation)
+    added = ", ".join(line["product_id"] for line in lines[:3]) or "the added goods"
+    documents = (f"order {evidence['order_id']} and the delivery note of invoice {facts['invoice_no']}"
+                 if facts["compared_with_order"] and evidence["order_id"] is not None
+                 else f"the delivery note of invoice {facts['invoice_no']} and its credit notes")
+    check_next = (f"Pull {documents}, and ask customer {finding['customer_id']}'s buyer whether they ordered "
+                  f"and received {added}.")
+    return ending_with(f"Invoice {facts['invoice_no']}: {money(added_value)} billed beyond the customer's order",
+                       explanation, check_next)

@@ -27,7 +27,8 @@ def value_words(unit: str, value: float) -> str:
     if value is None or not np.isfinite(value):
         return "unknown"
     if unit == "share":
-        return f"{100 * value:.1f} %"
+        # a share under 0.05 % keeps two significant digits: "0.0 %" would read as none
+        return f"{100 * value:.2g} %" if 0 < abs(100 * value) < 0.05 else f"{100 * value:.1f} %"
     if unit == "days":
         return f"{value:.1f} days"
     if unit == "ratio":
@@ -37,17 +38,28 @@ def value_words(unit: str, value: float) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def typical_is_none(driver: dict) -> bool:
+    """The typical (median) value is zero as read in its unit: at least half of the population has none of it,
+    which "a typical 0.0 %" would misstate as a level."""
+    typical = driver["typical"]
+    if driver["unit"] in ("ratio", "flag") or typical is None or not np.isfinite(typical):
+        return False
+    return round(float(typical) * (100 if driver["unit"] == "share" else 1), 1) == 0
+
+
 def driver_sentence(driver: dict, population_words: str) -> str:
     side = "top" if driver["direction"] == "high" else "bottom"
-    return (f"{driver['words']} {value_words(driver['unit'], driver['value'])} against a typical "
-            f"{value_words(driver['unit'], driver['typical'])} ({side} {share_words(driver['rarer_share'])} of "
-            f"{population_words})")
+    against = (f"where most {population_words} have none" if typical_is_none(driver)
+               else f"against a typical {value_words(driver['unit'], driver['typical'])}")
+    return (f"{driver['words']} {value_words(driver['unit'], driver['value'])} {against} ({side} "
+            f"{share_words(driver['rarer_share'])} of {population_words})")
 
 
 def driver_short(driver: dict) -> str:
-    """For a title: 'discount rate 14.2 % (typical 3.1 %)'."""
-    return (f"{driver['words']} {value_words(driver['unit'], driver['value'])} "
-            f"(typical {value_words(driver['unit'], driver['typical'])})")
+    """For a title: 'discount rate 14.2 % (typical 3.1 %)', or '(most have none)' when the typical is zero."""
+    typical = ("most have none" if typical_is_none(driver)
+               else f"typical {value_words(driver['unit'], driver['typical'])}")
+    return f"{driver['words']} {value_words(driver['unit'], driver['value'])} ({typical})"
 
 
 def drivers_sentence(finding) -> str:

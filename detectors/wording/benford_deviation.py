@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.common import day, money
 from audit.methods.benford import LAST_TWO, TEST_TITLES
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 GROUP_WORDS = {"STD-01": "salesperson", "STD-07": "customer"}
 
@@ -43,4 +43,8 @@ def words(finding) -> Words:
     )
     title = (f"{group_word.capitalize()} {group}: invoice amounts off Benford's law "
              f"({', '.join(TEST_TITLES[test['test']].lower() for test in tests)})")
-    return Words(title, explanation)
+    who = (f"salesperson {group}'s manager how those amounts were set" if group_word == "salesperson"
+           else f"customer {group}'s buyer to confirm them")
+    check_next = (f"Pull invoice(s) {', '.join(sample[:3])} with their orders and delivery notes, and ask "
+                  f"{who}.")
+    return ending_with(title, explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording import text
 
 
@@ -26,5 +26,11 @@ def words(finding) -> Words:
         f"so {money(shortfall)} of discount is missing: the customer paid in time but the discount was not given, "
         f"which is how the difference is pocketed or withheld."
     )
-    return Words(f"Receipt {finding['entity_id']}: paid within {evidence['within_days']} days, {money(shortfall)} "
-                 f"cash discount not given", explanation)
+    proof = (f"the bank statement showing the cheque of receipt {finding['entity_id']} cleared"
+             if is_cheque else f"the customer's copy of receipt {finding['entity_id']}")
+    check_next = (f"Pull {proof} and invoice {facts['invoice_nos'][0]}, and ask customer "
+                  f"{finding['customer_id']} whether it deducted the {money(shortfall)} discount"
+                  + (f" and salesperson {salesperson} why it was not booked." if salesperson
+                     else " and the cashier why it was not booked."))
+    return ending_with(f"Receipt {finding['entity_id']}: paid within {evidence['within_days']} days, "
+                       f"{money(shortfall)} cash discount not given", explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def words(finding) -> Words:
@@ -27,4 +27,7 @@ def words(finding) -> Words:
     replacements = evidence["replacement_cheques"]
     if replacements:
         explanation += f" It was later replaced by cheque(s) {', '.join(replacements)}, which carry the same debt."
-    return Words(f"Cheque {number}: {maturity}-day maturity, {over} days over policy", explanation)
+    check_next = (f"Pull cheque {number}'s copy (due {day(evidence['due_date'])}) and any approval of its "
+                  f"maturity, and ask the treasury who accepted a {maturity}-day cheque from customer "
+                  f"{finding['customer_id']}.")
+    return ending_with(f"Cheque {number}: {maturity}-day maturity, {over} days over policy", explanation, check_next)

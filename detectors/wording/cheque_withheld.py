@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording import text
 
 
@@ -47,7 +47,15 @@ def _cheque(finding) -> Words:
     )
     title = (f"Cheque {number}: not handed in after {held} working days" if evidence["never_handed_in"]
              else f"Cheque {number}: handed in after {held} working days ({evidence['hand_in_days']} allowed)")
-    return Words(title, explanation)
+    holder = f"salesperson {salesperson}" if salesperson else "whoever collected it"
+    if evidence["never_handed_in"]:
+        check_next = (f"Ask {holder} to hand cheque {number} in now, and ask the customer's bank (through "
+                      f"customer {finding['customer_id']}) whether it has been presented elsewhere.")
+    else:
+        check_next = (f"Pull the customer's receipt for cheque {number} and the treasury's hand-in record of "
+                      f"{day(evidence['held_until'])}, and ask {holder} where the cheque was from "
+                      f"{day(evidence['held_from'])} to then.")
+    return ending_with(title, explanation, check_next)
 
 
 def _cash(finding) -> Words:
@@ -66,5 +74,9 @@ def _cash(finding) -> Words:
         f"collected cash is used privately or to cover another gap."
         + (f" Confidence is lower: {'; '.join(caveats)}." if caveats else "")
     )
-    return Words(f"Cash receipt {finding['entity_id']}: booked {held} working days after the customer's receipt",
-                 explanation)
+    check_next = (f"Pull the customer's copy of receipt {finding['entity_id']} dated "
+                  f"{day(evidence['receipt_date'])} and the cash book of {day(evidence['posted_date'])}, and ask the "
+                  f"cashier" + (f" and salesperson {salesperson}" if salesperson else "")
+                  + f" where the {money(evidence['amount'])} was in between.")
+    return ending_with(f"Cash receipt {finding['entity_id']}: booked {held} working days after the customer's "
+                       f"receipt", explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording.anomaly_drivers import comparison, driver_short, drivers_sentence, money_sentence
 
 
@@ -22,4 +22,9 @@ def words(finding) -> Words:
         + " An unusual month is a lead for review, not a proof: a customer heading for trouble, or a "
           "salesperson's favours to it, look like this, and so does an honest one-off."
     )
-    return Words(f"Customer {customer}, {period}: unusual month — {driver_short(facts['drivers'][0])}", explanation)
+    asked = (f"salesperson {sellers[0]}" if len(sellers) == 1 else f"salespeople {', '.join(sellers[:3])}" if sellers
+             else "the account's salesperson")
+    check_next = (f"Pull customer {customer}'s {period} invoices and its statement for the month, and ask "
+                  f"{asked} what changed ({facts['drivers'][0]['words']}).")
+    return ending_with(f"Customer {customer}, {period}: unusual month — {driver_short(facts['drivers'][0])}",
+                       explanation, check_next)

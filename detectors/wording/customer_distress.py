@@ -6,7 +6,7 @@ import pandas as pd
 
 from analyses.distress.scoring import EVENT_LABELS
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording import text
 
 KIND_WORDS = {
@@ -15,6 +15,7 @@ KIND_WORDS = {
     "high": "first month above the high level",
     "latest": "latest month of the data",
 }
+LEVEL_WORDS = {"watch": "the watch level", "alert": "the alert level"}
 TITLE_KIND = {"watch": "early warning", "alert": "alert", "high": "high alert", "latest": "still distressed"}
 
 
@@ -23,11 +24,29 @@ def words(finding) -> Words:
 
 
 def usual_gap_words(usual_gap_days) -> str:
-    """How often the customer usually takes goods, in words ("usually every 15 days")."""
-    if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days <= 0:
+    """How often the customer usually takes goods, in words ("usually every 15 days"); a median gap under
+    a day means at least half of its deliveries came on the same day as the one before (split shipments),
+    which shows no interval between purchases."""
+    if usual_gap_days is None or pd.isna(usual_gap_days) or usual_gap_days < 0:
         return "too few earlier deliveries to say what is usual"
     days = round(float(usual_gap_days))
+    if days < 1:
+        return "at least half of its earlier deliveries came on the same day as another, so no usual interval shows"
     return f"usually every {days} day{'s' if days != 1 else ''}"
+
+
+def kind_words(evidence, period: str) -> str:
+    """Which month of the episode the finding is: the first month at its level, or, when an earlier month
+    already scored above that level on too few signs from the ledger to be reported, the first reportable one."""
+    kind = evidence["kind"]
+    first = {"watch": evidence["first_watch_period"], "alert": evidence["first_alert_period"]}.get(kind)
+    if not first or first == period:
+        return KIND_WORDS[kind]
+    earlier = next((h["score"] for h in evidence["history"] if h["period"] == first), None)
+    level = evidence["levels"][kind]
+    earlier_words = f" at {earlier:.2f}" if earlier is not None else ""
+    return (f"the first month above {LEVEL_WORDS[kind]} of {level:g} on enough signs from the ledger itself to be "
+            f"reported; {first} was above it already{earlier_words}, but on too few such signs")
 
 
 def _customer(finding) -> Words:
@@ -59,7 +78,7 @@ def _customer(finding) -> Words:
                   f"evidence than usual.") if not_measured else ""
     explanation = (
         f"{who} shows signs that come before a customer fails, at the end of {period}: score "
-        f"{score:.2f} ({KIND_WORDS[kind]}). What was seen: {signs_text}. {money_text}. "
+        f"{score:.2f} ({kind_words(evidence, period)}). What was seen: {signs_text}. {money_text}. "
         f"Monthly score: {trend}. Estimated chance that it defaults within {horizon} days: {chance}; the list "
         f"ranks it by that chance times the money at risk.{confidence}")
     first_watch, first_alert = evidence["first_watch_period"], evidence["first_alert_period"]
@@ -70,8 +89,30 @@ def _customer(finding) -> Words:
     later = facts["latest"]
     if later is not None and kind != "latest":
         explanation += f" By {later['period']} the score was {later['score']:.2f}."
-    return Words(f"{who}: signs of failure ({TITLE_KIND[kind]}) in {period}, {chance} chance of default within "
-                 f"{horizon} days (score {score:.2f})", explanation)
+    return ending_with(f"{who}: signs of failure ({TITLE_KIND[kind]}) in {period}, {chance} chance of default "
+                       f"within {horizon} days (score {score:.2f})", explanation, _check_next(finding, who))
+
+
+def _check_next(finding, who: str) -> str:
+    """The statement to pull, what to ask the credit controller, and the balance to confirm with the customer."""
+    evidence, points = finding["evidence"], finding["facts"]["points"]
+    measured, statement = evidence["measurements"], evidence["statement"]
+    exposure = evidence["exposure"]["exposure"]
+    ask = []
+    if points.get("bounced_cheques", 0) > 0 and (measured.get("bounced_cheques") or 0) > 0:
+        ask.append(f"the {measured['bounced_cheques']:.0f} bounced cheque(s)")
+    if points.get("broken_promises", 0) > 0 or points.get("repeated_promises", 0) > 0:
+        ask.append("the promises to pay it broke")
+    else:
+        ask.append("the account's payment promises")
+    if points.get("credit_limit_breach", 0) > 0:
+        ask.append("who let it past its credit limit")
+    pull = f"{who}'s statement of account and aging at {day(evidence['month_end'])}"
+    if statement and points.get("statements", 0) > 0:
+        pull += f" and its financial statements after {day(statement['period_end'])}"
+    confirm = (f"confirm the {money(exposure)} it owes with the customer before any further sale on credit"
+               if exposure > 0 else "confirm with the customer that nothing is owed before any further sale on credit")
+    return f"Pull {pull}, ask the credit controller about {' and '.join(ask)}, and {confirm}."
 
 
 def _percent(probability: float) -> str:
@@ -99,8 +140,10 @@ def _sign_words(evidence, facts) -> list[tuple[float, str]]:
 
     texts = {
         "payments_later": lambda: (f"payments {v('lateness_recent_days'):.0f} days past due on average in the "
-                                   f"last {recent_days} days, against "
-                                   f"{max(v('lateness_baseline_days') or 0.0, 0.0):.0f} before"),
+                                   f"last {recent_days} days, "
+                                   + (f"against {max(v('lateness_baseline_days'), 0.0):.0f} before"
+                                      if pd.notna(v("lateness_baseline_days")) else "with no earlier payments to "
+                                                                                    "compare")),
         "dso": lambda: f"{v('dso_days'):.0f} days of sales outstanding against {terms():.0f}-day terms",
         "aging_migration": lambda: (f"{v('aged_share'):.0%} of its open invoices "
                                     f"({money(v('overdue_over_grace'))}) more than {g} days overdue"),
@@ -109,10 +152,14 @@ def _sign_words(evidence, facts) -> list[tuple[float, str]]:
                                 f"{v('order_spike_ratio'):.1f} times its usual, while paying late"),
         "new_brands": lambda: f"{v('new_brand_share'):.0%} of those orders brands it never bought before",
         "cheque_switch": lambda: (f"{v('cheque_share_recent'):.0%} of recent payments by post-dated cheque "
-                                  f"against {v('cheque_share_baseline'):.0%} before"),
-        "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, against "
-                                      f"{(v('maturity_baseline_days') or 0):.0f} before and "
-                                      f"{terms():.0f}-day terms"),
+                                  + (f"against {v('cheque_share_baseline'):.0%} before"
+                                     if pd.notna(v("cheque_share_baseline")) else "with no earlier payments to "
+                                                                                   "compare")),
+        "longer_maturities": lambda: (f"cheques dated {v('maturity_recent_days'):.0f} days ahead, "
+                                      + (f"against {v('maturity_baseline_days'):.0f} before and "
+                                         if pd.notna(v("maturity_baseline_days")) else "with no earlier cheques to "
+                                                                                       "compare, against ")
+                                      + f"{terms():.0f}-day terms"),
         "bounced_cheques": lambda: (f"{v('bounced_cheques'):.0f} cheque(s) bounced or returned in the last year "
                                     f"({money(v('bounced_amount'))}; {v('replaced_cheques'):.0f} replaced)"),
         "broken_promises": lambda: f"{v('promises_broken'):.0f} promise(s) to pay broken",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.standard.support import share_words
 
 
@@ -36,5 +36,8 @@ def words(finding) -> Words:
     )
     if order_share < routine_share and shipment_share < routine_share:
         explanation += " Confidence is lower: invoices here rarely name an order or a shipment."
-    return Words(f"Invoice {copy['invoice_no']} repeats {original['invoice_no']} ({money(copy['amount'])}, {when})",
-                 explanation)
+    check_next = (f"Pull the delivery notes of invoices {original['invoice_no']} and {copy['invoice_no']}, and "
+                  f"ask customer {finding['customer_id']}'s buyer whether it received these goods twice and "
+                  f"salesperson {finding['salesperson_id']} why {copy['invoice_no']} was issued.")
+    return ending_with(f"Invoice {copy['invoice_no']} repeats {original['invoice_no']} ({money(copy['amount'])}, "
+                       f"{when})", explanation, check_next)

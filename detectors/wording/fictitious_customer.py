@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def _marks(finding) -> list[str]:
@@ -82,4 +82,9 @@ def words(finding) -> Words:
           f"went elsewhere; money at risk is {risk_words}." + lower)
     title = (f"Customer {finding['entity_id']} looks made up: {sum(v > 0 for v in evidence['traces'].values())} "
              f"marks, {money(evidence['invoiced'])} invoiced")
-    return Words(title, explanation)
+    opened_by = evidence["created_by"]
+    opening = f"customer {finding['entity_id']}'s account-opening file" + (
+        f" (opened by {opened_by})" if isinstance(opened_by, str) else "")
+    check_next = (f"Pull {opening} and the signed delivery notes of its shipments, and ask salesperson "
+                  f"{finding['salesperson_id']}'s manager to visit {facts['name']} at its address and meet the owner.")
+    return ending_with(title, explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording.anomaly_drivers import comparison, driver_short, drivers_sentence, money_sentence
 
 
@@ -21,4 +21,7 @@ def words(finding) -> Words:
         + " An unusual invoice is a lead for review, not a proof: compare it with its order, "
           "its delivery and the customer's confirmation."
     )
-    return Words(f"Invoice {evidence['invoice_no']}: unusual — {driver_short(facts['drivers'][0])}", explanation)
+    check_next = (f"Pull the order and delivery note of invoice {evidence['invoice_no']}, and ask customer "
+                  f"{finding['customer_id']}'s buyer to confirm the goods and the {money(evidence['net'])} it bills.")
+    return ending_with(f"Invoice {evidence['invoice_no']}: unusual — {driver_short(facts['drivers'][0])}",
+                       explanation, check_next)

@@ -4,7 +4,7 @@ throughout."""
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording import text
 
 
@@ -25,8 +25,11 @@ def _series(finding) -> Words:
         "or outside this extract): a single hole in it is no evidence of a deleted invoice, so holes are not "
         "listed one by one and no money is put at risk. Check how the numbers are issued before relying on "
         "the series as a control.")
-    return Words(f"Invoice series {name} has holes throughout ({series['missing_share']:.1%} of its numbers missing)",
-                 explanation)
+    widest = evidence["widest"][0]["after"] if evidence["widest"] else series["lowest"]
+    check_next = (f"Ask the billing office how numbers of series {name} are issued (which other documents share "
+                  f"them), and pull the numbering log around {widest}, where the widest hole is.")
+    return ending_with(f"Invoice series {name} has holes throughout ({series['missing_share']:.1%} of its numbers "
+                       f"missing)", explanation, check_next)
 
 
 def _hole(finding) -> Words:
@@ -60,4 +63,10 @@ def _hole(finding) -> Words:
     )
     title = (f"Invoice number{'s' if width > 1 else ''} {missing[0]}"
              + (f" to {facts['last_missing']} ({width})" if width > 1 else "") + " missing from the series")
-    return Words(title, explanation)
+    who_asked = f"salesperson {salesperson}" if salesperson else (
+        f"salespeople {before['salesperson_id']} and {after['salesperson_id']}")
+    check_next = (f"Pull the billing system's log (or the paper invoice book) for number"
+                  f"{'s' if width > 1 else ''} {missing[0]}" + (f" to {facts['last_missing']}" if width > 1 else "")
+                  + f", and ask the billing clerk and {who_asked} what was issued under "
+                  + ("them." if width > 1 else "it."))
+    return ending_with(title, explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.standard.support import share_words
 
 
@@ -30,8 +30,12 @@ def _split(finding) -> Words:
         f"keeps it away from the manager who must approve invoices of {money(limit)} or more. Money at risk: the "
         f"whole split, {money(total)}."
     )
-    return Words(f"Invoice {facts['invoice_no']}: one sale of {money(total)} split into {len(parts)} invoices under "
-                 "the approval limit", explanation)
+    check_next = (f"Pull the orders and delivery notes of invoices "
+                  f"{', '.join(p['invoice_no'] for p in parts[:4])}, and ask salesperson {finding['salesperson_id']}'s "
+                  f"manager whether this {money(total)} sale to customer {finding['customer_id']} should have come to "
+                  f"them for approval.")
+    return ending_with(f"Invoice {facts['invoice_no']}: one sale of {money(total)} split into {len(parts)} invoices "
+                       "under the approval limit", explanation, check_next)
 
 
 def _just_below(finding) -> Words:
@@ -47,4 +51,8 @@ def _just_below(finding) -> Words:
         f"Landing just under the limit this often avoids the manager's approval — a price, discount or credit the "
         f"manager would refuse."
     )
-    return Words(f"Invoice {facts['invoice_no']}: {money(amount)}, just under the approval limit", explanation)
+    check_next = (f"Pull the order and price sheet of invoice {facts['invoice_no']}, and ask salesperson "
+                  f"{finding['salesperson_id']}'s manager why {band['below']} of this salesperson's invoices land just "
+                  f"under the {money(limit)} limit.")
+    return ending_with(f"Invoice {facts['invoice_no']}: {money(amount)}, just under the approval limit", explanation,
+                       check_next)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 WORDS = {"shared_phone": "phone", "shared_address": "address", "shared_bank_account": "bank account",
          "cheque_drawer": "cheque drawer", "shared_owner_name": "owner"}
@@ -77,5 +77,8 @@ def words(finding) -> Words:
         + f". The accounts were invoiced {money(sum(a['invoiced'] for a in accounts))} in all; {risk_words}. "
           f"Several names for one buyer get round its credit limit and per-customer caps, so the company carries "
           f"more exposure on it than it agreed to.")
-    return Words(f"Customer {anchor['customer_id']} and {len(others)} other account(s) look like one buyer",
-                 explanation)
+    check_next = (f"Pull the account-opening files of {anchor['customer_id']} and "
+                  f"{', '.join(a['customer_id'] for a in others[:4])} with their credit approvals, and ask the credit "
+                  f"controller and the salesperson who opened them whether they are one buyer.")
+    return ending_with(f"Customer {anchor['customer_id']} and {len(others)} other account(s) look like one buyer",
+                       explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording import text
 
 TITLE_BITS = {"drawer_not_the_customer": "cheque not the customer's",
@@ -86,4 +86,10 @@ def words(finding) -> Words:
     )
     title = f"Receipt {finding['entity_id']}: " + ", ".join(
         bit for key, bit in TITLE_BITS.items() if key in evidence["traces"])
-    return Words(title, explanation)
+    cheque = facts.get("cheque_no")
+    proof = (f"the bank statement showing cheque {cheque} cleared (whose account it came from)"
+             if isinstance(cheque, str) and cheque else "its bank or cash book entry")
+    check_next = (f"Pull the customer's copy of receipt {finding['entity_id']} and {proof}, confirm the balance "
+                  f"with customer {finding['customer_id']}, and ask the treasury who handed the money in"
+                  + (f" for salesperson {salesperson}." if salesperson else "."))
+    return ending_with(title, explanation, check_next)

@@ -4,7 +4,7 @@ still supplying them past the credit limit or the stop-supply step (DST-02)."""
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording import text
 
 
@@ -48,4 +48,10 @@ def words(finding) -> Words:
     title = (f"{who}: {count} distressed customer(s) of {size}"
              + (f", {past} invoice(s) past the credit limit or stop-supply" if past else "")
              + " - distress or collusion?")
-    return Words(title, explanation)
+    customers = [c["customer_id"] for c in evidence["customers"][:3]]
+    invoices = [i["invoice_no"] for i in evidence["invoices_past_limits"][:3]]
+    pull = (f"the credit approvals and delivery notes of invoices {', '.join(invoices)}" if invoices
+            else f"the credit files of customers {', '.join(customers)}")
+    check_next = (f"Pull {pull} and the latest statements of account of {', '.join(customers)}, and ask "
+                  f"salesperson {salesperson}'s manager and the credit controller who approved selling to them on credit.")
+    return ending_with(title, explanation, check_next)

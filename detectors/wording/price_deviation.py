@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def words(finding) -> Words:
@@ -33,4 +33,8 @@ def words(finding) -> Words:
            if facts["fallback_only"] else "")
     )
     title = f"Invoice {invoice_no}: prices {evidence['worst_deviation_pct']:.1f} % off the list"
-    return Words(title + (", unapproved" if recorded else ""), explanation)
+    products = ", ".join(line["product_id"] for line in evidence["lines"][:3])
+    check_next = (f"Pull the price list valid on {facts['invoice_date']:%Y-%m-%d} and any price approval for "
+                  f"invoice {invoice_no}, and ask salesperson {finding['salesperson_id']}'s manager who set the price "
+                  f"of {products}.")
+    return ending_with(title + (", unapproved" if recorded else ""), explanation, check_next)

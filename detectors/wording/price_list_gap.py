@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def words(finding) -> Words:
@@ -23,5 +23,9 @@ def words(finding) -> Words:
         f"lines ({evidence['lines']} lines on {evidence['invoices']} invoices), which is how a list "
         f"kept without history or a change never entered shows. These lines are not reported as price "
         f"deviations; complete the price list for these dates to audit their prices.")
-    return Words(f"Price list misses changes for {evidence['products']} product(s) between {day(evidence['first'])} "
-                 f"and {day(evidence['last'])}", explanation)
+    named = [step["product_id"] for step in single[:3]]
+    products = f"products {', '.join(named)}" if named else f"the {evidence['products']} products"
+    check_next = (f"Ask whoever keeps the price list for the price notices of {products} between "
+                  f"{day(evidence['first'])} and {day(evidence['last'])}, and enter them in the list.")
+    return ending_with(f"Price list misses changes for {evidence['products']} product(s) between "
+                       f"{day(evidence['first'])} and {day(evidence['last'])}", explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def words(finding) -> Words:
@@ -19,8 +19,10 @@ def words(finding) -> Words:
         f"(salesperson {finding['salesperson_id']}), {money(invoice['amount'])}, is {multiple:.0f} times the "
         f"company's median invoice ({money(evidence['company_median'])}) and above {facts['company_quantile']:.0%} "
         f"of all invoices, and was reversed soon after: {described}. A very large invoice taken back within days "
-        "inflates its month's sales without a sale behind it, or is a keying error that reached the books: ask for "
-        "the order and the reason for the reversal.")
+        "inflates its month's sales without a sale behind it, or is a keying error that reached the books.")
     days = max(int(n["days_after"]) for n in notes)
-    return Words(f"Invoice {invoice['invoice_no']}: {money(invoice['amount'])}, {multiple:.0f} × the median, "
-                 f"reversed {days} day(s) later", explanation)
+    check_next = (f"Pull the order and delivery note of invoice {invoice['invoice_no']} and the reason given "
+                  f"for credit note(s) {', '.join(n['credit_note_id'] for n in notes[:3])}, and ask salesperson "
+                  f"{finding['salesperson_id']}'s manager who approved the reversal.")
+    return ending_with(f"Invoice {invoice['invoice_no']}: {money(invoice['amount'])}, {multiple:.0f} × the median, "
+                       f"reversed {days} day(s) later", explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.standard.support import share_words
 
 GROUP_WORDS = {"STD-04": "salesperson", "STD-08": "customer"}
@@ -30,4 +30,12 @@ def words(finding) -> Words:
         f"ledger's rate are worth about {money(finding['risk_amount'])}. This is a screen: it says which records to "
         f"look at."
     )
-    return Words(f"{group}: unusually many round amounts", explanation)
+    invoices = [row["invoice_no"] for row in evidence["round_invoices"][:3]]
+    receipts = [row["receipt_id"] for row in evidence["round_cash_receipts"][:3]]
+    pull = " and ".join(bit for bit in (
+        f"the orders and price sheets of invoices {', '.join(invoices)}" if invoices else "",
+        f"the customers' copies of cash receipts {', '.join(receipts)}" if receipts else "") if bit)
+    who = (f"salesperson {finding['entity_id']}'s manager" if finding["detector"] == "STD-04"
+           else f"customer {finding['entity_id']}'s buyer")
+    check_next = f"Pull {pull or 'the round records'}, and ask {who} how those round sums were arrived at."
+    return ending_with(f"{group}: unusually many round amounts", explanation, check_next)

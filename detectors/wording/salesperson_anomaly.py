@@ -4,7 +4,7 @@ salesperson-month unlike the others (ANO-01)."""
 from __future__ import annotations
 
 from audit.common import money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.wording.anomaly_drivers import comparison, driver_short, drivers_sentence, money_sentence
 
 
@@ -23,8 +23,11 @@ def _unusual_month(finding) -> Words:
         + money_sentence(finding)
         + " An unusual month is a lead for review, not a proof: look first at the records listed with it."
     )
-    return Words(f"Salesperson {salesperson}, {period}: unusual month — {driver_short(facts['drivers'][0])}",
-                 explanation)
+    check_next = (f"Pull salesperson {salesperson}'s {period} invoices and the records listed with this "
+                  f"finding, and ask the salesperson's manager what drove the {facts['drivers'][0]['words']} that "
+                  f"month.")
+    return ending_with(f"Salesperson {salesperson}, {period}: unusual month — {driver_short(facts['drivers'][0])}",
+                       explanation, check_next)
 
 
 def _rollup(finding) -> Words:
@@ -41,5 +44,11 @@ def _rollup(finding) -> Words:
            else "") + ": " + "; ".join(parts)
         + f". In all {money(evidence['total_risk'])} is at risk, most of it as {dominant}. Several kinds of "
         "irregularity by one person are a pattern of behaviour: review this salesperson's accounts as a whole.")
-    return Words(f"Salesperson {salesperson}: {evidence['findings']} findings across {len(patterns)} patterns, "
-                 f"mostly {dominant}", explanation)
+    top = patterns.get(evidence["dominant_pattern"], {}).get("top") or []
+    first = ", ".join(f"{t['entity_type']} {t['entity_id']}" for t in top[:2])
+    check_next = (f"Pull the records of the largest {dominant} finding(s)"
+                  + (f" ({first})" if first else "")
+                  + f" and ask salesperson {salesperson}'s manager to review the accounts of this salesperson as a "
+                  f"whole.")
+    return ending_with(f"Salesperson {salesperson}: {evidence['findings']} findings across {len(patterns)} patterns, "
+                       f"mostly {dominant}", explanation, check_next)

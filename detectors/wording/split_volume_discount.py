@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def _line_words(line) -> str:
@@ -47,4 +47,11 @@ def words(finding) -> Words:
     title = (f"Invoice {facts['invoice_no']}: volume discount on {sum(line['quantity'] for line in evidence['lines']):g}"
              f" units booked under one customer"
              + (f", delivered to {len(others)} other customer(s)" if others else ""))
-    return Words(title, explanation)
+    shipments = ", ".join(s["shipment_id"] for s in sent[:3])
+    pull = (f"the signed delivery notes of shipment(s) {shipments}" if shipments
+            else f"the delivery records of invoice {facts['invoice_no']}")
+    check_next = (f"Pull {pull}, and ask customer {finding['customer_id']}'s buyer whether it took all "
+                  f"{sum(line['quantity'] for line in evidence['lines']):g} units itself"
+                  + (f" (and {', '.join(others[:3])} what they received)" if others else "")
+                  + f"; ask salesperson {finding['salesperson_id']}'s manager who approved the discount.")
+    return ending_with(title, explanation, check_next)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 # How the explanation names an approver's authority level (``evidence["lines"][i]["level"]``).
 LEVEL_WORDS = {"none": "no discount authority", "salesperson": "a salesperson", "manager": "a manager",
@@ -54,4 +54,10 @@ def words(finding) -> Words:
               if all(line["kind"] == "manual" for line in lines) else "; its discount type's own rule does not allow "
                                                                       "it.")))
     worst = max(line["excess_pct"] for line in lines)
-    return Words(f"Invoice {invoice_no}: {worst:.1f} points of discount beyond what was allowed", explanation)
+    approvers = sorted({line["approved_by"] for line in lines if isinstance(line["approved_by"], str)})
+    asked = (f"approver {', '.join(approvers[:2])} and salesperson {salesperson}'s manager" if approvers
+             else f"salesperson {salesperson}'s manager")
+    check_next = (f"Pull the discount approval (or request) for invoice {invoice_no}, and ask {asked} who "
+                  f"allowed the {lines[0]['discount_pct']:g} % on {lines[0]['product_id']}.")
+    return ending_with(f"Invoice {invoice_no}: {worst:.1f} points of discount beyond what was allowed", explanation,
+                       check_next)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 
 def words(finding) -> Words:
@@ -27,4 +27,9 @@ def words(finding) -> Words:
     if any(pd.isna(line["unit_value"]) for line in lines):
         explanation += " Some products have no known price, so the value is understated."
     units = sum(line["unbilled_qty"] for line in lines)
-    return Words(f"Shipment {finding['entity_id']}: {units:g} units shipped without an invoice", explanation)
+    invoice_words = f" and invoice {linked}" if linked is not None else ""
+    check_next = (f"Pull the delivery note of shipment {finding['entity_id']} signed by customer "
+                  f"{finding['customer_id']}{invoice_words}, and ask the warehouse and the billing office why it was "
+                  f"not billed.")
+    return ending_with(f"Shipment {finding['entity_id']}: {units:g} units shipped without an invoice", explanation,
+                       check_next)

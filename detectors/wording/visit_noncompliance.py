@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 
 TRACE_WORDS = {
     "missed": "not made", "phone_elsewhere_at_planned_time": "phone elsewhere at the planned time",
@@ -60,5 +60,8 @@ def words(finding) -> Words:
         + ("" if facts["customer_located"] else
            " Confidence is lower: the customer has no recorded location, so the check-in could not be placed."))
     title_bits = [TRACE_WORDS.get(name, name.replace("_", " ")) for name in evidence["traces"]]
-    return Words(f"Visit {finding['entity_id']} on {day(facts['planned_date'])}: {', '.join(title_bits)}",
-                 explanation)
+    check_next = (f"Pull the visit GPS log of {day(facts['planned_date'])} for salesperson "
+                  f"{finding['salesperson_id']}, and ask customer {finding['customer_id']} whether the salesperson "
+                  f"came that day; ask the salesperson's manager about the report.")
+    return ending_with(f"Visit {finding['entity_id']} on {day(facts['planned_date'])}: {', '.join(title_bits)}",
+                       explanation, check_next)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.common import day, money
-from audit.wording import Words
+from audit.wording import Words, ending_with
 from detectors.standard.support import share_words
 
 
@@ -40,7 +40,10 @@ def _invoice(finding) -> Words:
         + " An invoice dated on a closed day was made up after the fact or keyed outside normal control "
           "(a backdated sale, a copy, a sale to a made-up account)."
     )
-    return Words(f"Invoice {facts['invoice_no']} dated on a day off ({day(evidence['date'])})", explanation)
+    check_next = (f"Pull the order and delivery note of invoice {facts['invoice_no']}, and ask salesperson "
+                  f"{salesperson}'s manager and the billing office who keyed it on {day(evidence['date'])} and why.")
+    return ending_with(f"Invoice {facts['invoice_no']} dated on a day off ({day(evidence['date'])})", explanation,
+                       check_next)
 
 
 def _receipt(finding) -> Words:
@@ -59,7 +62,10 @@ def _receipt(finding) -> Words:
         "office is closed is outside the cash routine: a backdated receipt covering a late hand-in, "
         "or cash handled off the books."
     )
-    return Words(f"Receipt {finding['entity_id']} dated or booked on a day off", explanation)
+    check_next = (f"Pull the customer's copy of receipt {finding['entity_id']} and the cash book of "
+                  f"{day(evidence['posted_date'])}, and ask the cashier"
+                  + (f" and {collector}" if collector else "") + " who took the money and when.")
+    return ending_with(f"Receipt {finding['entity_id']} dated or booked on a day off", explanation, check_next)
 
 
 def _cheque(finding) -> Words:
@@ -79,4 +85,7 @@ def _cheque(finding) -> Words:
         "the date was keyed after the fact — often to make a cheque that was held back look handed "
         "in on time."
     )
-    return Words(f"Cheque {facts['cheque_no']} received or handed in on a day off", explanation)
+    check_next = (f"Pull the treasury's hand-in record of cheque {facts['cheque_no']} and the customer's receipt "
+                  f"for it, and ask the treasury" + (f" and {collector}" if collector else "")
+                  + " when the cheque really changed hands.")
+    return ending_with(f"Cheque {facts['cheque_no']} received or handed in on a day off", explanation, check_next)

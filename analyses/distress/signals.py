@@ -263,14 +263,18 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
     # computing them again on the coded ledger doubled the month-end work.
     positions = pd.Index(customers, dtype="object")
     snapshots = {}
-    for end in ends:
+    rows = []
+    for position, end in enumerate(ends):
         items = open_items(ledger, end)
         items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
         snapshots[end] = items
-    rows = []
-    for position, end in enumerate(ends):
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None
         rows.append(_one_month(coded, settings, len(customers), end, snapshots, earlier, master))
+        # only the month ends a later month still compares with are kept (not every month's open items)
+        oldest_needed = position + 1 - settings.migration_months
+        if oldest_needed > 0:
+            for done in [e for e in snapshots if e < ends[oldest_needed]]:
+                del snapshots[done]
     frame = pd.concat(rows).reset_index()
     frame["customer_id"] = np.asarray(customers, dtype="object")[frame["customer_id"].to_numpy()]
     return frame[["customer_id", "month_end", *SIGNAL_COLUMNS]].sort_values(

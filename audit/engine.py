@@ -15,6 +15,7 @@ import tempfile
 import ibis
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from audit.memory import default_engine_limit
 
@@ -92,6 +93,10 @@ class Engine:
                                   f"({str(exc).splitlines()[0]}); give it as e.g. 4GB or 800MB") from None
         else:
             self.backend = ibis.pyspark.connect(_spark_session())
+            # Where the checked tables are staged for Spark to read: Parquet files Spark scans per query,
+            # so the driver's heap never holds the ledger (a DataFrame made from pandas lives in it whole).
+            self.spill_directory = tempfile.mkdtemp(prefix="sales-audit-spark-",
+                                                    dir=os.environ.get("SALES_AUDIT_SPARK_STAGE"))
         self._tables: dict[str, ibis.Table] = {}
         self._arrow: dict[str, pa.Table] = {}  # what the DuckDB views read; kept alive with them
 
@@ -99,11 +104,15 @@ class Engine:
         if self.name == "spark":
             from ibis.backends.pyspark.datatypes import PySparkSchema
 
-            # A temporary view keeps nothing on disk; the schema comes from the typed frame because an
-            # all-blank column has no type Spark could infer.
-            schema = PySparkSchema.from_ibis(ibis.memtable(frame).schema())
+            # The schema comes from the typed frame because an all-blank column has no type Spark could
+            # infer; the rows go through a Parquet file that Spark reads itself (see __init__).
+            typed = ibis.memtable(frame).schema()
+            schema = PySparkSchema.from_ibis(typed)
             session = self.backend._session
-            session.createDataFrame(_spark_ready(frame), schema=schema).createOrReplaceTempView(name)
+            path = os.path.join(self.spill_directory, f"{name}.parquet")
+            pq.write_table(pa.Table.from_pandas(_spark_ready(frame), schema=typed.to_pyarrow(), preserve_index=False),
+                           path)
+            session.read.schema(schema).parquet(path).createOrReplaceTempView(name)
             table = self.backend.table(name)
         else:
             # A view over the frame's own Arrow buffers, not a copy: DuckDB reads them in place, which
@@ -124,8 +133,12 @@ class Engine:
         return result
 
     def close(self) -> None:
+        if self.name == "spark":
+            for name in self._tables:  # the views read files that go with the stage folder
+                self.backend._session.catalog.dropTempView(name)
         self._tables.clear()
         self._arrow.clear()
         if self.name == "duckdb":
             self.backend.disconnect()
+        if self.spill_directory:
             shutil.rmtree(self.spill_directory, ignore_errors=True)

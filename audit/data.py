@@ -88,7 +88,11 @@ class AuditData:
 
     def table(self, name: str) -> ibis.Table:
         if name not in self._registered:
-            self.engine.register(name, self.tables.frames[name])
+            staged = getattr(self.tables.frames, "path", None)
+            if staged is not None:  # the engine reads the table's file itself; Python does not hold it
+                self.engine.register_file(name, staged(name))
+            else:
+                self.engine.register(name, self.tables.frames[name])
             self._registered.add(name)
         return self.engine.table(name)
 

@@ -123,6 +123,23 @@ class Engine:
         self._tables[name] = table
         return table
 
+    def register_file(self, name: str, path) -> ibis.Table:
+        """A table from a Parquet file written by pandas (a staged checked table), read by the engine itself:
+        DuckDB loads it into its own compressed table (within its memory limit, spilling beyond), Spark
+        scans the file per query."""
+        if self.name == "spark":
+            from ibis.backends.pyspark.datatypes import PySparkSchema
+
+            # the same schema a table registered from pandas gets (see register)
+            typed = ibis.Schema.from_pyarrow(pq.read_schema(path).remove_metadata())
+            self.backend._session.read.schema(PySparkSchema.from_ibis(typed)).parquet(str(path)) \
+                .createOrReplaceTempView(name)
+        else:
+            quoted = str(path).replace("'", "''")
+            self.backend.con.execute(f'create or replace view "{name}" as select * from read_parquet(\'{quoted}\')')
+        self._tables[name] = self.backend.table(name)
+        return self._tables[name]
+
     def table(self, name: str) -> ibis.Table:
         return self._tables[name]
 

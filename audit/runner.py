@@ -61,7 +61,7 @@ def _now() -> str:
 
 
 def _input_manifest(tables: AuditTables) -> list[dict]:
-    rows_used = {name: len(frame) for name, frame in tables.frames.items()}
+    rows_used = {name: tables.rows(name) for name in tables.frames}
     return [{"table": name, "origin": src.origin, "sha256": src.sha256, "rows_read": src.rows,
              "rows_used": rows_used.get(name, 0)} for name, src in sorted(tables.sources.items())]
 
@@ -303,6 +303,7 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
         if not_run and status["status"] == "ran":
             traces = list(getattr(instance, "unknown_traces_", []) or [])
             instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
+        data.tables.release_frames()  # staged tables read back for this component
         release_unused()  # the component's temporaries, before the next one's peak lands on top
         count = len(found) if is_detector and found is not None else 0
         statuses[cls.code] = _coverage({**status, "findings": count}, instance)
@@ -465,6 +466,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     tables = validate(load(data), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
+    tables.stage()  # the ledger goes to the engine; Python reads a table back only while a component needs it
     previous_exceptions = _read_previous(previous)
     suppressed = _read_suppressions(suppressions)
     history = read_decisions(cases) if cases else None

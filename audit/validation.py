@@ -27,6 +27,7 @@ import datetime as dt
 import graphlib
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import jdatetime
@@ -71,7 +72,7 @@ TYPE_WORDS = {
 class AuditTables:
     """Typed, checked tables ready for the detectors, with what was set aside and why."""
 
-    frames: dict[str, pd.DataFrame]
+    frames: Mapping[str, pd.DataFrame]  # a dict, or StagedTables once a run moved them to disk
     present_columns: dict[str, frozenset[str]]
     problems: list[Problem] = field(default_factory=list)
     sources: dict[str, SourceTable] = field(default_factory=dict)
@@ -83,6 +84,24 @@ class AuditTables:
     def has(self, table: str, columns=()) -> bool:
         present = self.present_columns.get(table)
         return present is not None and all(c in present for c in columns)
+
+    def rows(self, table: str) -> int:
+        """Rows of a checked table (without reading a staged one back)."""
+        staged = getattr(self.frames, "rows", None)
+        return staged(table) if staged is not None else len(self.frames[table])
+
+    def stage(self, directory=None) -> None:
+        """Move the checked tables out of Python into Parquet files (:class:`audit.stage.StagedTables`)."""
+        from audit.stage import StagedTables
+
+        if not isinstance(self.frames, StagedTables):
+            self.frames = StagedTables(self.frames, directory)
+
+    def release_frames(self) -> None:
+        """Drop the staged tables read back into pandas (nothing to do for tables held in memory)."""
+        release = getattr(self.frames, "release", None)
+        if release is not None:
+            release()
 
 
 # ---------------------------------------------------------------- parsing

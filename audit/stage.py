@@ -1,0 +1,87 @@
+"""The checked tables kept on disk, out of the Python process, and read back only when a component asks.
+
+After the contract check, a run writes each checked table once as a Parquet file into a stage folder and
+drops the pandas frame. The engine reads the files itself (DuckDB loads them into its own compressed
+tables, Spark scans them per query), so the ledger lives in the engine, not in Python. A component that
+asks for a table as pandas (``AuditData.frame``) gets it read back from its file; the runner releases
+those frames after each component, so Python holds a table only while a component works on it.
+
+pandas' own Parquet metadata brings every column back with the type the check gave it (text, whole
+numbers with blanks, dates, true/false), so a frame read back equals the checked one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+# Where stage folders go (default: the system's temporary folder); on a Spark cluster a shared mount that
+# every executor reads at the same path.
+STAGE_VARIABLE = "SALES_AUDIT_STAGE"
+
+
+def stage_parent() -> str | None:
+    return os.environ.get(STAGE_VARIABLE) or os.environ.get("SALES_AUDIT_SPARK_STAGE")
+
+
+class StagedTables(Mapping):
+    """Checked tables as Parquet files in a stage folder: a read-only mapping name -> pandas frame that reads a
+    table when asked and keeps it until :meth:`release`. The folder is removed with this object."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame], directory: str | Path | None = None):
+        self.directory = Path(directory or tempfile.mkdtemp(prefix="sales-audit-stage-", dir=stage_parent()))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._paths: dict[str, Path] = {}
+        self._rows: dict[str, int] = {}
+        self._columns: dict[str, list[str]] = {}
+        self._read: dict[str, pd.DataFrame] = {}
+        # one table at a time, each dropped from ``frames`` once written, so staging needs no second copy
+        for name in list(frames):
+            frame = frames.pop(name)
+            path = self.directory / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            self._paths[name], self._rows[name], self._columns[name] = path, len(frame), list(frame.columns)
+            del frame
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.directory), True)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._read:
+            self._read[name] = pd.read_parquet(self._paths[name])
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def path(self, name: str) -> Path:
+        """The Parquet file of a table (for the engine to read itself)."""
+        return self._paths[name]
+
+    def rows(self, name: str) -> int:
+        return self._rows[name]
+
+    def columns(self, name: str) -> list[str]:
+        return self._columns[name]
+
+    def held(self) -> list[str]:
+        """The tables read back into pandas and not yet released."""
+        return sorted(self._read)
+
+    def release(self) -> None:
+        """Drop the frames read back (a component is done with them); the files stay."""
+        self._read.clear()
+
+    def close(self) -> None:
+        self._read.clear()
+        self._cleanup()

@@ -71,7 +71,7 @@ def test_the_plan_puts_every_component_after_what_it_reads():
 
 def test_a_selected_detector_runs_with_what_it_reads_and_nothing_else():
     assert [c.code for c in plan(["CUS-02"])] == ["LNK-01", "CUS-01", "CUS-02"]
-    assert [c.code for c in plan(["price_deviation"])] == ["PRC-01"]
+    assert [c.code for c in plan(["price_deviation"])] == ["PRC-00", "PRC-01"]
     assert [c.code for c in plan(["dst-02"])] == ["RCV-00", "DST-H1", "DST-01", "DST-02"]
 
 
@@ -122,7 +122,7 @@ def test_a_component_sees_only_the_analyses_and_findings_it_declared(mini_tables
         data.engine.close()
     assert seen["views"] == {"aging_by_customer", "aging_by_salesperson", "aging_by_region"}
     assert seen["detectors"] == {"PRC-01"}
-    assert set(statuses["detector"]) == {"RCV-00", "RCV-01", "PRC-01", "ZZZ-03"}
+    assert set(statuses["detector"]) == {"RCV-00", "RCV-01", "PRC-00", "PRC-01", "ZZZ-03"}
 
 
 def test_values_a_conclusion_needs_decide_whether_it_runs(mini_tables, mini_policy):

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from audit.memory import default_engine_limit
+from audit.stage import stage_parent
 
 ENGINES = ("duckdb", "spark")
 # DuckDB's memory limit, e.g. "6GB"; default: a quarter of the machine, at most 4 GB (audit.memory)
@@ -93,10 +94,10 @@ class Engine:
                                   f"({str(exc).splitlines()[0]}); give it as e.g. 4GB or 800MB") from None
         else:
             self.backend = ibis.pyspark.connect(_spark_session())
-            # Where the checked tables are staged for Spark to read: Parquet files Spark scans per query,
-            # so the driver's heap never holds the ledger (a DataFrame made from pandas lives in it whole).
-            self.spill_directory = tempfile.mkdtemp(prefix="sales-audit-spark-",
-                                                    dir=os.environ.get("SALES_AUDIT_SPARK_STAGE"))
+            # Where tables handed over as pandas (not staged by a run) are written for Spark to read: Parquet
+            # files Spark scans per query, so the driver's heap never holds them (a DataFrame made from
+            # pandas lives in it whole).
+            self.spill_directory = tempfile.mkdtemp(prefix="sales-audit-spark-", dir=stage_parent())
         self._tables: dict[str, ibis.Table] = {}
         self._arrow: dict[str, pa.Table] = {}  # what the DuckDB views read; kept alive with them
 

@@ -27,7 +27,7 @@ STAGE_VARIABLE = "SALES_AUDIT_STAGE"
 
 
 def stage_parent() -> str | None:
-    return os.environ.get(STAGE_VARIABLE) or os.environ.get("SALES_AUDIT_SPARK_STAGE")
+    return os.environ.get(STAGE_VARIABLE) or None
 
 
 class StagedTables(Mapping):

@@ -20,6 +20,8 @@ from audit.runner import plan, run, run_detectors
 from audit.validation import validate
 from detectors.wording import price_deviation
 
+from .conftest import java_available
+
 MINI = Path(__file__).parent / "data" / "mini"
 
 
@@ -178,3 +180,14 @@ def test_staged_and_in_memory_tables_give_the_same_findings(mini_policy):
     assert len(expected) > 10  # the mini ledger has findings of many detectors
     pd.testing.assert_frame_equal(found, expected)
     assert staged_tables.frames.held() == []  # every table read back was released after its component
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not java_available(), reason="Spark needs a Java runtime")
+def test_spark_reads_the_staged_files_and_finds_what_duckdb_finds(mini_policy):
+    on_duckdb = run(MINI, mini_policy)
+    on_spark = run(MINI, mini_policy, engine="spark")
+    assert len(on_duckdb.exceptions) > 10
+    assert (on_spark.detector_runs["status"] != "failed").all()
+    columns = [c for c in on_duckdb.exceptions.columns if c not in ("run_id",)]
+    pd.testing.assert_frame_equal(on_spark.exceptions[columns], on_duckdb.exceptions[columns])

@@ -46,6 +46,19 @@ class NeedsPriceSource:
 
 
 PRICE_DEVIATIONS_VIEW = "price_deviations"
+# What the price checks read (PRC-00 and the detectors that judge its lines declare the same).
+PRICING_REQUIRES = {
+    "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
+    "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
+}
+PRICING_USES = {
+    "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
+    "customers": ("customer_class",),
+    "products": ("list_price",),
+    "invoice_lines": ("list_price", "discount_approved_by", "discount_type"),
+    "invoices": ("status", "reason", "invoice_no", "order_id"),
+    "orders": ("order_id", "order_date"),
+}
 
 
 @dataclass(frozen=True)
@@ -70,18 +83,8 @@ class PricedLines(NeedsPriceSource, Analysis):
     code = "PRC-00"
     outputs = (PRICE_DEVIATIONS_VIEW,)
     title = "Invoice lines off the price list"
-    requires = {
-        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
-        "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
-    }
-    uses = {
-        "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
-        "customers": ("customer_class",),
-        "products": ("list_price",),
-        "invoice_lines": ("list_price", "discount_approved_by", "discount_type"),
-        "invoices": ("status", "reason", "invoice_no", "order_id"),
-        "orders": ("order_id", "order_date"),
-    }
+    requires = PRICING_REQUIRES
+    uses = PRICING_USES
 
     def __init__(self, tolerance_pct: float = DEFAULTS.pricing.tolerance_pct, order_price_days: int = 14):
         self.tolerance_pct = tolerance_pct

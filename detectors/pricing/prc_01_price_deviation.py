@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyses.pricing.priced_lines import PRICE_DEVIATIONS_VIEW, NeedsPriceSource
+from analyses.pricing.priced_lines import (
+    PRICE_DEVIATIONS_VIEW,
+    PRICING_REQUIRES,
+    PRICING_USES,
+    NeedsPriceSource,
+)
 from audit.common import month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.policy import DEFAULTS
@@ -60,18 +65,8 @@ class PriceDeviation(NeedsPriceSource, Detector):
     entity_type = "invoice"
     family = "pricing"
     reads_analyses = ("PRC-00",)
-    requires = {
-        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
-        "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
-    }
-    uses = {
-        "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
-        "customers": ("customer_class",),
-        "products": ("list_price",),
-        "invoice_lines": ("list_price", "discount_approved_by", "discount_type"),
-        "invoices": ("status", "reason", "invoice_no", "order_id"),
-        "orders": ("order_id", "order_date"),
-    }
+    requires = PRICING_REQUIRES
+    uses = PRICING_USES
 
     def __init__(self, tolerance_pct: float = DEFAULTS.pricing.tolerance_pct, full_score_deviation_pct: float = 10.0,
                  max_deviating_share: float = 0.5, min_lines_to_judge_source: int = 30):

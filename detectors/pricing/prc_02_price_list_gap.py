@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analyses.pricing.priced_lines import PRICE_DEVIATIONS_VIEW, NeedsPriceSource
+from analyses.pricing.priced_lines import (
+    PRICE_DEVIATIONS_VIEW,
+    PRICING_REQUIRES,
+    PRICING_USES,
+    NeedsPriceSource,
+)
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
 from detectors.pricing.list_steps import explained, list_steps
@@ -58,18 +63,8 @@ class PriceListGap(NeedsPriceSource, Detector):
     entity_type = "price_list"
     family = "pricing"
     reads_analyses = ("PRC-00",)
-    requires = {
-        "invoices": ("invoice_id", "invoice_date", "customer_id", "salesperson_id"),
-        "invoice_lines": ("invoice_id", "line_no", "product_id", "quantity", "unit_price"),
-    }
-    uses = {
-        "price_list": ("product_id", "valid_from", "valid_to", "unit_price", "customer_class"),
-        "customers": ("customer_class",),
-        "products": ("list_price",),
-        "invoice_lines": ("list_price", "discount_approved_by", "discount_type"),
-        "invoices": ("status", "reason", "invoice_no", "order_id"),
-        "orders": ("order_id", "order_date"),
-    }
+    requires = PRICING_REQUIRES
+    uses = PRICING_USES
     # A fact about the data, not a fraud: listed after every finding that carries money.
     rank_weight = 0.01
 

@@ -23,7 +23,7 @@ from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.evidence import frame_from_text
 from audit.formula_safety import restore
-from audit.i18n import check_language, use_language
+from audit.i18n import check_language, presentation
 from audit.loading import load, redact_url
 from audit.memory import release_unused
 from audit.policy import Policy, load_policy, policy_beside
@@ -470,7 +470,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     history = read_decisions(cases) if cases else None
     audit_data = AuditData(tables, policy, Engine(engine, engine_memory), period)
     try:
-        with use_language(policy.language):  # wording functions translate into the run's language
+        # wording functions translate into the run's language and show dates in its calendar
+        with presentation(policy.language, policy.calendar):
             findings, statuses = run_detectors(audit_data, detectors, progress)
     finally:
         audit_data.engine.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from audit import i18n
 from audit.contract import pattern_label
-from audit.i18n import N_, t
+from audit.i18n import t
 from audit.wording import Words, clauses, ending_with, figure, items, money, month, sentences
+from detectors.wording import entity_words
 from detectors.wording.anomaly_drivers import (
     comparison,
     driver_short,
@@ -14,10 +15,6 @@ from detectors.wording.anomaly_drivers import (
     feature_words,
     money_sentence,
 )
-
-ENTITY_WORDS = {"invoice": N_("invoice"), "customer": N_("customer"), "receipt": N_("receipt"),
-                "cheque": N_("cheque"), "shipment": N_("shipment"), "visit": N_("visit"),
-                "salesperson": N_("salesperson"), "product": N_("product"), "invoice_no": N_("invoice number")}
 
 
 def words(finding) -> Words:
@@ -83,8 +80,7 @@ def _rollup(finding) -> Words:
         t("Several kinds of irregularity by one person are a pattern of behaviour: review this salesperson's accounts "
           "as a whole."))
     top = patterns.get(evidence["dominant_pattern"], {}).get("top") or []
-    first = items(f"{t(ENTITY_WORDS[r['entity_type']]) if r['entity_type'] in ENTITY_WORDS else r['entity_type']} "
-                  f"{r['entity_id']}" for r in top[:2])
+    first = items(f"{entity_words(r['entity_type'])} {r['entity_id']}" for r in top[:2])
     check_next = (t("Pull the records of the largest %(pattern)s finding(s) (%(records)s) and ask salesperson "
                     "%(salesperson)s's manager to review the accounts of this salesperson as a whole.",
                     pattern=dominant, records=first, salesperson=salesperson) if first else

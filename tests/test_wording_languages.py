@@ -49,8 +49,8 @@ def _capture(code, case, monkeypatch) -> list[tuple[str, dict, object]]:
 
 def _strings(value) -> list[str]:
     """Every text inside a finding's row (names, ids, codes): what the words may quote as it is."""
-    if isinstance(value, str):
-        return [value]
+    if isinstance(value, str):  # an entity reference ("employee:E1") is quoted by its parts
+        return [value, *value.split(":")] if ":" in value else [value]
     if isinstance(value, dict):
         return [s for v in value.values() for s in _strings(v)]
     if isinstance(value, list | tuple):

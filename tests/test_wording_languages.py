@@ -122,3 +122,23 @@ def test_findings_read_in_persian_and_chinese(code, case, monkeypatch):
                     f"{detector} {row['entity_id']}:\n{english.explanation}\n{words.explanation}")
                 # and the figures are written in Persian digits: Western digits are left only in ids and codes
                 assert not re.search("[0-9]", english_free(persian, quoted)), f"{detector}: {words.explanation}"
+
+
+def test_figures_dates_and_lists_in_each_language():
+    from audit import wording
+
+    assert wording.figure(1234567.891, ",.2f") == "1,234,567.89"
+    assert wording.money(1234567.4) == "1,234,567" and wording.day("2024-04-03") == "2024-04-03"
+    with i18n.presentation("en", "jalali"):  # English text keeps ISO dates: the wording checks read them
+        assert wording.day("2024-04-03") == "2024-04-03" and wording.month("2024-04") == "2024-04"
+    with i18n.presentation("fa", "jalali"):
+        assert wording.figure(0.125, ".1%") == "۱۲٫۵٪"
+        assert wording.money(1234567.4) == "۱٬۲۳۴٬۵۶۷"
+        assert i18n.parse_number(wording.money(1234567.4)) == 1234567
+        assert wording.day("2024-04-03") == "۱۴۰۳/۰۱/۱۵"
+        assert wording.month("2024-04") == "۱۴۰۳/۰۱–۱۴۰۳/۰۲"
+        assert wording.items(["a", "b"]) == "a، b" and wording.both(["a", "b", "c"]) == "a و b و c"
+        assert wording.sentences("الف.", "ب.") == "الف. ب."
+    with i18n.presentation("zh", "gregorian"):
+        assert wording.day("2024-04-03") == "2024-04-03" and wording.clauses(["a", "b"]) == "a；b"
+        assert wording.sentences("甲。", "乙。") == "甲。乙。"

@@ -24,7 +24,7 @@ from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.evidence import frame_from_text
 from audit.formula_safety import restore
-from audit.i18n import N_, check_language, presentation, t
+from audit.i18n import N_, check_language, presentation, t, use_language
 from audit.loading import load, redact_url
 from audit.memory import release_unused
 from audit.policy import Policy, load_policy, policy_beside
@@ -493,7 +493,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     if language is not None:
         policy = policy.model_copy(update={"language": check_language(language)})
     if progress:
-        progress(t("reading and checking the data"), 0, 1)
+        with use_language(policy.language):
+            progress(t("reading and checking the data"), 0, 1)
     tables = validate(load(data), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import audit
 import audit.detector
 from audit import i18n
 from audit.registry import get_detector
@@ -142,3 +143,25 @@ def test_figures_dates_and_lists_in_each_language():
     with i18n.presentation("zh", "gregorian"):
         assert wording.day("2024-04-03") == "2024-04-03" and wording.clauses(["a", "b"]) == "a；b"
         assert wording.sentences("甲。", "乙。") == "甲。乙。"
+
+
+def test_the_runners_reasons_and_steps_in_the_reports_language():
+    from audit.runner import reason_words
+
+    reasons = "DSC-01: needs invoice_lines.discount_type; ran over 0 eligible records"
+    assert reason_words(reasons) == reasons  # English: the text itself
+    with i18n.use_language("fa"):
+        assert reason_words(reasons) == ("DSC-01: به invoice_lines.discount_type نیاز دارد; "
+                                         "روی ۰ رکورد واجد شرایط اجرا شد")
+        assert reason_words("too little data to say what is usual") == "too little data to say what is usual"
+    with i18n.use_language("zh"):
+        assert reason_words("needs values in cheques.drawer_name") == "需要 cheques.drawer_name 中有值"
+
+
+def test_progress_steps_are_named_in_the_runs_language():
+    from .conftest import MINI
+
+    steps = []
+    audit.run(MINI, language="zh", progress=lambda step, done, total: steps.append(step))
+    assert steps[0] == "读取并检查数据" and steps[-1] == "检测器已完成"
+    assert any(step.startswith("检测器 ") for step in steps)

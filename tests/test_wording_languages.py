@@ -165,3 +165,15 @@ def test_progress_steps_are_named_in_the_runs_language():
     audit.run(MINI, language="zh", progress=lambda step, done, total: steps.append(step))
     assert steps[0] == "读取并检查数据" and steps[-1] == "检测器已完成"
     assert any(step.startswith("检测器 ") for step in steps)
+
+
+def test_persian_findings_date_in_the_jalali_calendar_when_the_policy_does(monkeypatch):
+    code, cases = load_cases(CASES_DIR / "CHQ-02.yaml")
+    worded = _capture(code, next(c for c in cases if c.flagged), monkeypatch)
+    detector, row, wording = next(w for w in worded if w[0] == "CHQ-02")
+    received = row["evidence"]["received_date"]
+    with i18n.presentation("fa", "jalali"):
+        words = REAL_WORD(wording, row, detector)
+    jalali = i18n.format_date(received, "jalali", "fa")
+    assert jalali.startswith("۱۴") and jalali in words.explanation
+    assert i18n.format_date(received, "gregorian", "fa") not in words.explanation

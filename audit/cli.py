@@ -305,7 +305,7 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
     detectors = _resolve_detectors(detectors)
     key = _signing_key(signing_key)
     with _progress_bar() as bar:
-        task = bar.add_task("starting", total=1)
+        task = bar.add_task(i18n.t("starting"), total=1)
 
         def progress(step: str, done: int, total: int) -> None:
             bar.update(task, description=step, completed=done, total=max(total, 1))

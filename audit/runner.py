@@ -8,6 +8,7 @@ import graphlib
 import hashlib
 import json
 import platform
+import re
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +24,7 @@ from audit.detector import Detector, DetectorInputError
 from audit.engine import Engine
 from audit.evidence import frame_from_text
 from audit.formula_safety import restore
-from audit.i18n import check_language, use_language
+from audit.i18n import N_, check_language, presentation, t, use_language
 from audit.loading import load, redact_url
 from audit.memory import release_unused
 from audit.policy import Policy, load_policy, policy_beside
@@ -267,7 +268,8 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
         _release(outputs, release.get(index - 1, ()))  # the previous step was their last reader, run or not
         is_detector = issubclass(cls, Detector)
         if progress:
-            progress(f"{'detector' if is_detector else 'analysis'} {cls.code}", index, len(steps))
+            progress(t("detector %(code)s", code=cls.code) if is_detector else t("analysis %(code)s", code=cls.code),
+                     index, len(steps))
         status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
                   "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
                   "version": getattr(cls, "version", "1.0")}
@@ -315,7 +317,7 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
                                   "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
     _release(outputs, release.get(len(steps) - 1, ()))
     if progress:
-        progress("detectors done", len(steps), len(steps))
+        progress(t("detectors done"), len(steps), len(steps))
     data.outputs_by_component = outputs  # every analysis' outputs, tables or not (the common checks read them)
     # the reports read the analyses' tables; shared facts that are not tables (the receivables ledger) end here
     data.views = MappingProxyType({name: value for named in outputs.values() for name, value in named.items()
@@ -326,6 +328,36 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
     if "eligible_records" in frame:  # whole numbers, blank where the component did not say
         frame["eligible_records"] = frame["eligible_records"].astype("Int64")
     return combined, frame
+
+
+# The shapes of the reasons the runner writes in the detector and coverage tables (English in the data files),
+# and how the report words them in its language.
+_REASON_FORMS = (
+    (re.compile(r"^needs values in (.+)$", re.S), N_("needs values in %(what)s")),
+    (re.compile(r"^needs (.+)$", re.S), N_("needs %(what)s")),
+    (re.compile(r"^findings of (.+) \(not run\)$", re.S), N_("findings of %(what)s (not run)")),
+    (re.compile(r"^ran over 0 eligible records$"), N_("ran over 0 eligible records")),
+)
+_REASON_SOURCE = re.compile(r"^([A-Z]{2,4}-[A-Z0-9]{1,3}): (.*)$", re.S)
+
+
+def reason_words(text) -> str:
+    """A reason of the detector or coverage table (``needs invoices.x; ran over 0 eligible records``, or
+    ``CODE: reason; ...``) in the active language: the runner's own shapes are translated, a detector's own
+    note is left as it is. English: the text itself."""
+    if not isinstance(text, str) or not text:
+        return text
+    parts = []
+    for part in text.split("; "):
+        source = _REASON_SOURCE.match(part)
+        prefix, body = (f"{source.group(1)}: ", source.group(2)) if source else ("", part)
+        for form, message in _REASON_FORMS:
+            match = form.match(body)
+            if match:
+                body = t(message, what=match.group(1)) if match.groups() else t(message)
+                break
+        parts.append(prefix + body)
+    return "; ".join(parts)
 
 
 def pattern_coverage(statuses: pd.DataFrame) -> list[dict]:
@@ -462,7 +494,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     if language is not None:
         policy = policy.model_copy(update={"language": check_language(language)})
     if progress:
-        progress("reading and checking the data", 0, 1)
+        with use_language(policy.language):
+            progress(t("reading and checking the data"), 0, 1)
     tables = validate(load(data), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
@@ -472,7 +505,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     history = read_decisions(cases) if cases else None
     audit_data = AuditData(tables, policy, Engine(engine, engine_memory), period)
     try:
-        with use_language(policy.language):  # wording functions translate into the run's language
+        # wording functions translate into the run's language and show dates in its calendar
+        with presentation(policy.language, policy.calendar):
             findings, statuses = run_detectors(audit_data, detectors, progress)
     finally:
         audit_data.engine.close()

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import pandas as pd
+
+from audit import common, i18n
+
 WORDING_PACKAGE = "detectors.wording"
 
 
@@ -37,8 +41,82 @@ class Words:
 
 
 def ending_with(title: str, explanation: str, check_next: str) -> Words:
-    """Words whose explanation ends with ``check_next`` (appended after a space)."""
-    return Words(title, f"{explanation} {check_next}", check_next)
+    """Words whose explanation ends with ``check_next`` (appended after a space; in Chinese, without one)."""
+    return Words(title, sentences(explanation, check_next), check_next)
+
+
+# ---------------------------------------------------------------- figures and lists in the active language
+# A wording function formats each figure as English always has (so English text is unchanged and the wording
+# checks read it), then writes it in the active language's digits: Persian digits and separators in Persian.
+
+_PERSIAN_FIGURE = str.maketrans({**{str(d): i18n.PERSIAN_DIGITS[d] for d in range(10)},
+                                 ",": "٬", ".": "٫", "%": "٪"})
+# How a list of items and a list of clauses are joined in each language.
+_SEPARATORS = {"en": (", ", "; "), "fa": ("، ", "؛ "), "zh": ("、", "；")}
+
+
+def localised(text: str) -> str:
+    """A figure formatted the English way (``1,234.5``, ``12 %``) in the active language's digits and
+    separators (``۱٬۲۳۴٫۵``, ``۱۲ ٪`` in Persian; unchanged in English and Chinese). Only for figures: ids and
+    codes keep their own characters."""
+    return text.translate(_PERSIAN_FIGURE) if i18n.current_language() in i18n.PERSIAN_DIGIT_LANGUAGES else text
+
+
+def figure(value, spec: str = "") -> str:
+    """``value`` formatted with the format ``spec`` (``".2f"``, ``",.0f"``, ``".0%"``, ``"g"``), in the active
+    language's digits."""
+    return localised(format(value, spec))
+
+
+def money(amount) -> str:
+    """:func:`audit.common.money` in the active language's digits ('unknown' translated)."""
+    if amount is None or pd.isna(amount):
+        return i18n.t("unknown")
+    return localised(common.money(amount))
+
+
+def day(when) -> str:
+    """A date in a finding's text: ISO in English, as always (the wording checks read it); in the other
+    languages as the report shows dates (:func:`audit.i18n.format_date`: the Jalali calendar when it is the
+    active one, Persian digits in Persian)."""
+    if when is None or pd.isna(when):
+        return i18n.t("unknown date")
+    if i18n.current_language() == i18n.DEFAULT_LANGUAGE:
+        return common.day(when)
+    return i18n.format_date(pd.Timestamp(when))
+
+
+def month(period) -> str:
+    """A month (``YYYY-MM``) in a finding's text: as it is in English; in the other languages as the report
+    shows months (:func:`audit.i18n.format_period`)."""
+    if period is None or i18n.current_language() == i18n.DEFAULT_LANGUAGE:
+        return period
+    return i18n.format_period(period)
+
+
+def items(values) -> str:
+    """Items joined as a list in the active language (``a, b`` / ``a، b`` / ``a、b``)."""
+    return _SEPARATORS.get(i18n.current_language(), _SEPARATORS["en"])[0].join(str(v) for v in values)
+
+
+def clauses(values) -> str:
+    """Clauses joined in one sentence in the active language (``a; b`` / ``a؛ b`` / ``a；b``)."""
+    return _SEPARATORS.get(i18n.current_language(), _SEPARATORS["en"])[1].join(str(v) for v in values)
+
+
+def both(values) -> str:
+    """Items joined with 'and' in the active language (``a and b and c``)."""
+    values = [str(v) for v in values]
+    joined = values[0] if values else ""
+    for value in values[1:]:
+        joined = i18n.t("%(first)s and %(second)s", first=joined, second=value)
+    return joined
+
+
+def sentences(*values: str) -> str:
+    """Whole sentences one after the other (a space between them in English and Persian, none in Chinese)."""
+    joiner = "" if i18n.current_language() == "zh" else " "
+    return joiner.join(v for v in values if v)
 
 
 Wording = Callable[[Mapping[str, Any]], Words]

@@ -29,6 +29,7 @@ from audit.contract import PATTERN_TABLE, pattern_label
 from audit.evidence import json_text
 from audit.i18n import N_, t, tn
 from audit.result import RunResult
+from audit.runner import reason_words
 from reports import summaries
 from reports.chart_text import chart_text, chart_texts
 from reports.network import link_graph, network_figure, node_names
@@ -71,6 +72,8 @@ VALUE_WORDS = {N_("checked"), N_("partly checked"), N_("not checked"), N_("ran")
                N_("lead"), N_("data finding"), N_("customer"), N_("salesperson"), N_("invoice"), N_("cheque"),
                N_("receipt"), N_("shipment"), N_("visit"), N_("product"), N_("invoice_no")}
 WORD_COLUMNS = {"coverage", "status", "severity", "kind", "family", "entity_type"}
+# Columns holding the runner's reasons (audit.runner.reason_words words their common shapes).
+REASON_COLUMNS = {"why", "unknown"}
 # The analyses' tables by name (the Analyses page and the workbook's sheets); others show their name.
 VIEW_TITLES = {"aging_by_customer": N_("Aging by customer"), "aging_by_salesperson": N_("Aging by salesperson"),
                "aging_by_region": N_("Aging by region"), "aging_reserve": N_("Bad-debt reserve by age"),
@@ -196,6 +199,11 @@ def _anchor(prefix: str, entity_id: str) -> str:
     return f"{prefix}-{slug}"
 
 
+def _reasons_worded(frame: pd.DataFrame) -> pd.DataFrame:
+    """A detector table with its runner's reasons in the report's language."""
+    return frame.assign(reason=frame["reason"].map(reason_words)) if "reason" in frame else frame
+
+
 def _display(value, numeric: bool, column: str = "") -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
@@ -205,6 +213,8 @@ def _display(value, numeric: bool, column: str = "") -> str:
         return period_html(value)
     if isinstance(value, str) and column in WORD_COLUMNS and value in VALUE_WORDS:
         return t(value)
+    if isinstance(value, str) and column in REASON_COLUMNS:
+        return reason_words(value)
     if numeric and isinstance(value, float):
         if abs(value) >= 1000 or value == 0:
             return i18n.format_number(value, 0)
@@ -467,7 +477,7 @@ def _render(result: RunResult, language: str) -> str:
     context = {
         # components that failed are said first, above everything: the totals leave their findings out
         "failure_notice": result.failure_notice(),
-        "failed": [{key: _display(record.get(key), False) for key in ("detector", "pattern", "reason")}
+        "failed": [{key: _display(record.get(key), False, key) for key in ("detector", "pattern", "reason")}
                    for record in result.failed.to_dict(orient="records")],
         "run_id": result.run_id, "manifest": manifest, "period": manifest.get("period"),
         "lang": language, "direction": "rtl" if i18n.is_right_to_left(language) else "ltr",
@@ -485,9 +495,9 @@ def _render(result: RunResult, language: str) -> str:
         "detectors_failed": int((detectors["status"] == "failed").sum()) if "status" in detectors else 0,
         "patterns": table(pattern_names(patterns), max_rows=10_000, filter_values=patterns["pattern"].tolist()),
         "people": table(pattern_names(people.drop(columns=["new", "repeat", "suppressed"]))),
-        "not_run": table(pattern_names(not_run[[c for c in ("kind", "detector", "pattern", "status", "reason")
-                                                if c in not_run]])),
-        "detectors": table(pattern_names(detectors), max_rows=10_000),
+        "not_run": table(pattern_names(_reasons_worded(not_run[[c for c in ("kind", "detector", "pattern", "status",
+                                                                            "reason") if c in not_run]]))),
+        "detectors": table(pattern_names(_reasons_worded(detectors)), max_rows=10_000),
         # the coverage names each pattern by its English name (the manifest's): shown in the report's language
         "coverage": table(summaries.coverage(result).assign(
             pattern=lambda f: f["pattern"].map(lambda p: t(p) if isinstance(p, str) and p else p)), max_rows=10_000),

@@ -6,6 +6,7 @@ import pandas as pd
 
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
+from audit.i18n import N_
 from audit.ledger import confirmation_gaps
 from audit.membership import among
 from audit.policy import DEFAULTS
@@ -109,9 +110,9 @@ class CashWithheld(Detector):
         cash = cash[~cash["receipt_id"].isin(crossed | matched | swapped)].reset_index(drop=True)
         if cash.empty:
             return empty_findings()
-        self.caveats_ = [] if data.has("receipt_allocations") else [
-            "receipt allocations are not available, so lapping (money applied to another customer) cannot be "
-            "ruled out"]
+        self.caveats_ = [] if data.has("receipt_allocations") else [  # worded (translated) by cheque_withheld
+            N_("receipt allocations are not available, so lapping (money applied to another customer) cannot be "
+               "ruled out")]
         gaps = confirmation_gaps(data, cash["customer_id"].unique())
         invoices = self._invoices(data, cash["receipt_id"].tolist())
         return pd.DataFrame([self._finding(row, gaps, invoices.get(row.receipt_id, [])) for row in cash.itertuples()])

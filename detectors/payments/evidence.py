@@ -14,8 +14,10 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from analyses.links.graph import family_key
+from audit.i18n import t
 from audit.ledger import invoice_amounts
 from audit.membership import among
+from detectors.wording import entity_words
 
 # Who drew a cheque; the first five are the customer's own side (legitimate).
 OWN_KINDS = ("customer_account", "customer_name", "owner", "owner_family", "unstated")
@@ -122,41 +124,47 @@ def _identify(cheque, customer: dict, people, staff_names, staff_by_account, sta
               other_by_name, score):
     account, name = _text(cheque.drawer_account), _text(cheque.drawer_name)
     if account is None and name is None:
-        return "unstated", None, "no drawer is recorded on the cheque"
+        return "unstated", None, t("no drawer is recorded on the cheque")
     if account is not None and account == _text(customer.get("bank_account")):
-        return "customer_account", cheque.customer_id, f"drawn on the customer's own account {account}"
+        return "customer_account", cheque.customer_id, t("drawn on the customer's own account %(account)s", account=account)
     if names_match(name, customer.get("name"), score):
-        return "customer_name", cheque.customer_id, f"drawn by the customer ({name})"
+        return "customer_name", cheque.customer_id, t("drawn by the customer (%(name)s)", name=name)
     if names_match(name, customer.get("owner_name"), score):
-        return "owner", cheque.customer_id, f"drawn by the customer's owner {customer.get('owner_name')}"
+        return "owner", cheque.customer_id, t("drawn by the customer's owner %(owner)s", owner=customer.get("owner_name"))
     if account is not None and account in staff_by_account:
         who = people.iloc[staff_by_account[account]]
-        return "staff_account", who.person_id, (f"drawn on the bank account of {who.role} {who.person_id} "
-                                                f"({who['name']}), {account}")
+        return "staff_account", who.person_id, t(
+            "drawn on the bank account of %(role)s %(person)s (%(name)s), %(account)s", role=entity_words(who.role),
+            person=who.person_id, name=who["name"], account=account)
     if name is not None and staff_names:
         best = process.extractOne(_clean(name), staff_names, scorer=fuzz.token_sort_ratio, score_cutoff=score)
         if best is not None:
             who = people.iloc[best[2]]
-            return "staff_name", who.person_id, f"drawn in the name of {who.role} {who.person_id} ({who['name']})"
+            return "staff_name", who.person_id, t(
+                "drawn in the name of %(role)s %(person)s (%(name)s)", role=entity_words(who.role),
+                person=who.person_id, name=who["name"])
     family = family_name(name)
     owner_family = family_name(customer.get("owner_name"))
     if family and owner_family and fuzz.ratio(family, owner_family) >= score:
-        return "owner_family", cheque.customer_id, (f"drawn by {name}, of the owner's family "
-                                                    f"({customer.get('owner_name')})")
+        return "owner_family", cheque.customer_id, t(
+            "drawn by %(name)s, of the owner's family (%(owner)s)", name=name, owner=customer.get("owner_name"))
     salesperson = _text(cheque.salesperson_id)
     salesperson_family = staff_family.get(salesperson, "")
     if family and salesperson_family and fuzz.ratio(family, salesperson_family) >= score:
-        return "salesperson_relative", salesperson, (f"drawn by {name}, who shares the family name of salesperson "
-                                                     f"{salesperson}")
+        return "salesperson_relative", salesperson, t(
+            "drawn by %(name)s, who shares the family name of salesperson %(salesperson)s", name=name,
+            salesperson=salesperson)
     if account is not None and other_by_account.get(account) not in (None, cheque.customer_id):
         other = other_by_account[account]
-        return "other_customer", other, f"drawn on the account of another customer, {other} ({account})"
+        return "other_customer", other, t("drawn on the account of another customer, %(other)s (%(account)s)", other=other, account=account)
     if name is not None and other_by_name.get(_clean(name)) not in (None, cheque.customer_id):
         other = other_by_name[_clean(name)]
-        return "other_customer", other, f"drawn by {name}, another customer ({other})"
-    return "unknown", None, (f"drawn by {name or 'an unnamed drawer'}"
-                             + (f" on account {account}" if account else "")
-                             + ", neither the customer, its owner, nor anyone else on record")
+        return "other_customer", other, t("drawn by %(name)s, another customer (%(other)s)", name=name, other=other)
+    return "unknown", None, (
+        t("drawn by %(name)s on account %(account)s, neither the customer, its owner, nor anyone else on record",
+          name=name or t("an unnamed drawer"), account=account) if account else
+        t("drawn by %(name)s, neither the customer, its owner, nor anyone else on record",
+          name=name or t("an unnamed drawer")))
 
 
 def cross_customer_allocations(data, name_match_score: float, receipt_ids=None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pandas as pd
 from analyses.links.graph import links_for
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
+from audit.i18n import N_
 from audit.ledger import confirmation_gaps, invoice_amounts
 from audit.membership import among
 from audit.policy import DEFAULTS
@@ -366,13 +367,13 @@ class PaymentSwap(Detector):
     def _caveats(data) -> list[str]:
         caveats = []
         if not data.has("cheques", ("drawer_account", "drawer_name")):
-            caveats.append("the cheques' drawers are not available, so swapped cheques cannot be recognised")
+            caveats.append(N_("the cheques' drawers are not available, so swapped cheques cannot be recognised"))
         elif not data.has("customers", ("owner_name", "bank_account")):
-            caveats.append("the customers' owners or bank accounts are not on record, so an owner's own cheque "
-                           "cannot be told apart")
+            caveats.append(N_("the customers' owners or bank accounts are not on record, so an owner's own cheque "
+                           "cannot be told apart"))
         if not data.has("receipt_allocations"):
-            caveats.append("receipt allocations are not available, so money applied to another customer's "
-                           "invoices cannot be seen")
+            caveats.append(N_("receipt allocations are not available, so money applied to another customer's "
+                           "invoices cannot be seen"))
         return caveats
 
     @staticmethod

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
+from audit.i18n import t
+from audit.wording import Words, clauses, day, ending_with, figure, items, money, sentences
+
+
+def _line_words(line) -> str:
+    if line["ordered"] + line["amended"] == 0:
+        return t("%(product)s is not on the order (%(billed)s billed, worth %(value)s)", product=line["product_id"],
+                 billed=figure(line["invoiced"], "g"), value=money(line["added_value"]))
+    values = dict(product=line["product_id"], ordered=figure(line["ordered"], "g"),
+                  billed=figure(line["invoiced"], "g"), added=figure(line["added_qty"], "g"),
+                  value=money(line["added_value"]))
+    if line["amended"]:
+        return t("%(product)s: %(ordered)s ordered plus %(amended)s amended, %(billed)s billed (+%(added)s, worth "
+                 "%(value)s)", amended=figure(line["amended"], "g"), **values)
+    return t("%(product)s: %(ordered)s ordered, %(billed)s billed (+%(added)s, worth %(value)s)", **values)
 
 
 def words(finding) -> Words:
@@ -11,50 +24,49 @@ def words(finding) -> Words:
     traces, lines, added_value = evidence["traces"], evidence["lines"], evidence["added_value"]
     said = []
     if "beyond_order" in traces:
-        parts = []
-        for line in lines[:6]:
-            if line["ordered"] + line["amended"] == 0:
-                parts.append(f"{line['product_id']} is not on the order ({line['invoiced']:g} billed, "
-                             f"worth {money(line['added_value'])})")
-            else:
-                amended = f" plus {line['amended']:g} amended" if line["amended"] else ""
-                parts.append(f"{line['product_id']}: {line['ordered']:g} ordered{amended}, {line['invoiced']:g} "
-                             f"billed (+{line['added_qty']:g}, worth {money(line['added_value'])})")
-        said.append(f"it bills more than order {evidence['order_id']} holds: {'; '.join(parts)}")
+        said.append(t("it bills more than order %(order)s holds: %(lines)s", order=evidence["order_id"],
+                      lines=clauses(_line_words(line) for line in lines[:6])))
     if "never_bought" in traces:
         new_products = [line["product_id"] for line in lines if line["never_bought"]]
-        said.append(f"the customer has never bought {', '.join(new_products[:5])} on any other invoice")
+        said.append(t("the customer has never bought %(products)s on any other invoice",
+                      products=items(new_products[:5])))
     if "credit_note_not_ordered" in traces:
         not_ordered = [n for n in evidence["credit_notes"] if n["reason"] == "not_ordered"]
-        said.append("credit note " + ", ".join(
-            f"{n['credit_note_id']} of {day(n['credit_date'])} for {money(n['amount'])}" for n in not_ordered)
-            + " reverses goods the customer says it did not order")
+        said.append(t("credit note %(notes)s reverses goods the customer says it did not order", notes=items(
+            t("%(note)s of %(date)s for %(amount)s", note=n["credit_note_id"], date=day(n["credit_date"]),
+              amount=money(n["amount"])) for n in not_ordered)))
     elif "credit_note_return_of_added_value" in traces:
-        said.append("return credit note " + ", ".join(
-            f"{n['credit_note_id']} of {day(n['credit_date'])}" for n in facts["matching_returns"])
-            + f" gives back exactly the added {money(added_value)}")
+        said.append(t("return credit note %(notes)s gives back exactly the added %(amount)s", notes=items(
+            t("%(note)s of %(date)s", note=n["credit_note_id"], date=day(n["credit_date"]))
+            for n in facts["matching_returns"]), amount=money(added_value)))
     if "short_payment_of_added_value" in traces:
-        said.append(f"the customer paid {money(evidence['paid'])} of {money(evidence['invoice_amount'])}, short by "
-                    f"{money(evidence['shortfall'])}: exactly the added value")
+        said.append(t("the customer paid %(paid)s of %(amount)s, short by %(shortfall)s: exactly the added value",
+                      paid=money(evidence["paid"]), amount=money(evidence["invoice_amount"]),
+                      shortfall=money(evidence["shortfall"])))
     confirmation = evidence["confirmation"]
     if confirmation is not None and confirmation["gap"] > 0 and (
             "confirmation_lower_by_added_value" in traces or "confirmation_lower_than_ledger" in traces):
-        said.append(f"the customer's confirmation at {day(confirmation['as_of_date'])} shows "
-                    f"{money(float(confirmation['gap']))} less owed than the ledger")
-    lower = "" if facts["compared_with_order"] else (
-        " Confidence is lower: there is no order to compare the invoice with, so the added value is taken "
-        "from the credit note.")
-    explanation = (
-        f"Invoice {facts['invoice_no']} of {day(facts['invoice_date'])} to customer {finding['customer_id']} "
-        f"(salesperson {finding['salesperson_id']}), {money(evidence['invoice_amount'])} in all: "
-        + "; ".join(said) + ". "
-        f"Goods added to an invoice without the customer's order, worth {money(added_value)}, inflate sales "
-        "and are later returned, refused or paid for by a customer who never wanted them." + lower)
-    added = ", ".join(line["product_id"] for line in lines[:3]) or "the added goods"
-    documents = (f"order {evidence['order_id']} and the delivery note of invoice {facts['invoice_no']}"
-                 if facts["compared_with_order"] and evidence["order_id"] is not None
-                 else f"the delivery note of invoice {facts['invoice_no']} and its credit notes")
-    check_next = (f"Pull {documents}, and ask customer {finding['customer_id']}'s buyer whether they ordered "
-                  f"and received {added}.")
-    return ending_with(f"Invoice {facts['invoice_no']}: {money(added_value)} billed beyond the customer's order",
-                       explanation, check_next)
+        said.append(t("the customer's confirmation at %(date)s shows %(gap)s less owed than the ledger",
+                      date=day(confirmation["as_of_date"]), gap=money(float(confirmation["gap"]))))
+    explanation = sentences(
+        t("Invoice %(invoice)s of %(date)s to customer %(customer)s (salesperson %(salesperson)s), %(amount)s in "
+          "all: %(traces)s.", invoice=facts["invoice_no"], date=day(facts["invoice_date"]),
+          customer=finding["customer_id"], salesperson=finding["salesperson_id"],
+          amount=money(evidence["invoice_amount"]), traces=clauses(said)),
+        t("Goods added to an invoice without the customer's order, worth %(amount)s, inflate sales and are later "
+          "returned, refused or paid for by a customer who never wanted them.", amount=money(added_value)),
+        "" if facts["compared_with_order"] else
+        t("Confidence is lower: there is no order to compare the invoice with, so the added value is taken from "
+          "the credit note."))
+    added = items(line["product_id"] for line in lines[:3]) or t("the added goods")
+    if facts["compared_with_order"] and evidence["order_id"] is not None:
+        check_next = t("Pull order %(order)s and the delivery note of invoice %(invoice)s, and ask customer "
+                       "%(customer)s's buyer whether they ordered and received %(products)s.",
+                       order=evidence["order_id"], invoice=facts["invoice_no"], customer=finding["customer_id"],
+                       products=added)
+    else:
+        check_next = t("Pull the delivery note of invoice %(invoice)s and its credit notes, and ask customer "
+                       "%(customer)s's buyer whether they ordered and received %(products)s.",
+                       invoice=facts["invoice_no"], customer=finding["customer_id"], products=added)
+    return ending_with(t("Invoice %(invoice)s: %(amount)s billed beyond the customer's order",
+                         invoice=facts["invoice_no"], amount=money(added_value)), explanation, check_next)

@@ -2,49 +2,72 @@
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.methods.benford import LAST_TWO, TEST_TITLES
-from audit.wording import Words, ending_with
+from audit.i18n import N_, t
+from audit.methods.benford import LAST_TWO
+from audit.wording import Words, clauses, day, ending_with, figure, items, localised, money, sentences
 
-GROUP_WORDS = {"STD-01": "salesperson", "STD-07": "customer"}
+# The tests' names as the text uses them (audit.methods.benford.TEST_TITLES, lower case).
+TEST_WORDS = {"first_digit": N_("first digit"), "first_two": N_("first two digits"),
+              "first_three": N_("first three digits"), "second_digit": N_("second digit"),
+              "last_two": N_("last two digits")}
 
 
 def _digit_label(test: str, digit: int) -> str:
     return f"{int(digit):02d}" if test == LAST_TWO else str(int(digit))
 
 
+def _test_words(test: str, title: str) -> str:
+    return t(TEST_WORDS[test]) if test in TEST_WORDS else title.lower()
+
+
 def words(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
-    group_word, group = GROUP_WORDS[finding["detector"]], finding["entity_id"]
+    salesperson, group = finding["detector"] == "STD-01", finding["entity_id"]
     tests = evidence["tests"]
     described = []
     for test in tests:
-        digits_words = ", ".join(
-            f"{_digit_label(test['test'], h['digit'])} ({h['count']} amounts against {h['expected_count']:.0f} "
-            f"expected)" for h in evidence["over_represented"][test["test"]][:3]) or "no single digit stands out"
-        described.append(f"{test['title'].lower()}: too many amounts at {digits_words}")
-    small = [f"{test['title'].lower()} used {test['n']:,} amounts, fewer than the {test['minimum_sample']:,} at "
-             f"which it is fully reliable" for test in tests if test["warning"]]
+        over = evidence["over_represented"][test["test"]][:3]
+        digits_words = items(
+            t("%(digit)s (%(count)s amounts against %(expected)s expected)",
+              digit=localised(_digit_label(test["test"], h["digit"])), count=figure(h["count"]),
+              expected=figure(h["expected_count"], ".0f")) for h in over)
+        title = _test_words(test["test"], test["title"])
+        described.append(t("%(test)s: too many amounts at %(digits)s", test=title, digits=digits_words) if over
+                         else t("%(test)s: too many amounts at no single digit stands out", test=title))
+    small = [t("the %(test)s used %(count)s amounts, fewer than the %(minimum)s at which it is fully reliable",
+               test=_test_words(test["test"], test["title"]), count=figure(test["n"], ","),
+               minimum=figure(test["minimum_sample"], ",")) for test in tests if test["warning"]]
     unit = evidence["amount_unit"]
-    unit_words = (f" Amounts are read in units of {unit:,} (at least {facts['unit_share']:.0%} of the ledger's "
-                  f"amounts are whole multiples of it)." if unit > 1 else "")
     sample = facts["largest_invoice_nos"]
-    explanation = (
-        f"The {evidence['group']['n_invoices']:,} posted invoices of {group_word} {group} from "
-        f"{day(evidence['group']['first_date'])} to {day(evidence['group']['last_date'])} do not have the digit "
-        f"pattern that natural amounts follow (Benford's law), by more than the chance variation of that many "
-        f"invoices explains — {'; '.join(described)}. Amounts that are made up, or steered to a level such as just "
-        f"under a limit, leave this kind of trace. The invoices in those digits beyond what chance allows are worth "
-        f"about {money(finding['risk_amount'])} (surplus count above its 95 % bound × the digit's mean amount); "
-        f"start sampling with the {len(sample)} largest of them ({', '.join(sample)}).{unit_words}"
-        + (f" Caution, small sample: the {'; the '.join(small)} — the verdict allows for the sample size, "
-           f"but the picture is rougher." if small else "")
-        + " This is a statistical screen, not proof: it says where to look."
-    )
-    title = (f"{group_word.capitalize()} {group}: invoice amounts off Benford's law "
-             f"({', '.join(TEST_TITLES[test['test']].lower() for test in tests)})")
-    who = (f"salesperson {group}'s manager how those amounts were set" if group_word == "salesperson"
-           else f"customer {group}'s buyer to confirm them")
-    check_next = (f"Pull invoice(s) {', '.join(sample[:3])} with their orders and delivery notes, and ask "
-                  f"{who}.")
+    group_values = dict(count=figure(evidence["group"]["n_invoices"], ","), group=group,
+                        first=day(evidence["group"]["first_date"]), last=day(evidence["group"]["last_date"]),
+                        tests=clauses(described))
+    opening = (t("The %(count)s posted invoices of salesperson %(group)s from %(first)s to %(last)s do not have the "
+                 "digit pattern that natural amounts follow (Benford's law), by more than the chance variation of "
+                 "that many invoices explains — %(tests)s.", **group_values) if salesperson else
+               t("The %(count)s posted invoices of customer %(group)s from %(first)s to %(last)s do not have the "
+                 "digit pattern that natural amounts follow (Benford's law), by more than the chance variation of "
+                 "that many invoices explains — %(tests)s.", **group_values))
+    explanation = sentences(
+        opening,
+        t("Amounts that are made up, or steered to a level such as just under a limit, leave this kind of trace."),
+        t("The invoices in those digits beyond what chance allows are worth about %(amount)s (surplus count above "
+          "its 95 %% bound × the digit's mean amount); start sampling with the %(count)s largest of them "
+          "(%(invoices)s).", amount=money(finding["risk_amount"]), count=figure(len(sample)),
+          invoices=items(sample)),
+        t("Amounts are read in units of %(unit)s (at least %(share)s of the ledger's amounts are whole multiples of "
+          "it).", unit=figure(unit, ","), share=figure(facts["unit_share"], ".0%")) if unit > 1 else "",
+        t("Caution, small sample: %(tests)s — the verdict allows for the sample size, but the picture is "
+          "rougher.", tests=clauses(small)) if small else "",
+        t("This is a statistical screen, not proof: it says where to look."))
+    tests_words = items(_test_words(test["test"], test["title"]) for test in tests)
+    if salesperson:
+        title = t("Salesperson %(group)s: invoice amounts off Benford's law (%(tests)s)", group=group,
+                  tests=tests_words)
+        check_next = t("Pull invoice(s) %(invoices)s with their orders and delivery notes, and ask salesperson "
+                       "%(group)s's manager how those amounts were set.", invoices=items(sample[:3]), group=group)
+    else:
+        title = t("Customer %(group)s: invoice amounts off Benford's law (%(tests)s)", group=group, tests=tests_words)
+        check_next = t("Pull invoice(s) %(invoices)s with their orders and delivery notes, and ask customer "
+                       "%(group)s's buyer to confirm them.", invoices=items(sample[:3]), group=group)
     return ending_with(title, explanation, check_next)

@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
+from audit.i18n import t
+from audit.wording import Words, day, ending_with, figure, items, money, sentences
 
 
 def words(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
-    number, maturity, over = facts["cheque_no"], evidence["maturity_days"], evidence["days_over"]
+    number, maturity, over = facts["cheque_no"], figure(evidence["maturity_days"]), figure(evidence["days_over"])
     terms = evidence["customer_terms_days"]
-    terms_words = f"; the customer's terms are {terms} days" if terms is not None else ""
+    values = dict(cheque=number, amount=money(evidence["amount"]), customer=finding["customer_id"],
+                  received=day(evidence["received_date"]), due=day(evidence["due_date"]), days=maturity, over=over,
+                  allowed=figure(facts["allowed_days"]), maximum=figure(evidence["max_maturity_days"]))
+    if terms is not None:
+        opening = t("Cheque %(cheque)s of %(amount)s from customer %(customer)s was received on %(received)s and is "
+                    "due on %(due)s: %(days)s days, %(over)s more than the %(allowed)s allowed (policy maximum "
+                    "%(maximum)s; the customer's terms are %(terms)s days).", terms=figure(terms), **values)
+    else:
+        opening = t("Cheque %(cheque)s of %(amount)s from customer %(customer)s was received on %(received)s and is "
+                    "due on %(due)s: %(days)s days, %(over)s more than the %(allowed)s allowed (policy maximum "
+                    "%(maximum)s).", **values)
     past_terms = evidence["invoices_paid"]
     invoice_words = ""
     if past_terms:
         worst = max(i["days_past_invoice_due"] for i in past_terms)
-        invoice_words = (f" It pays {len(past_terms)} invoice(s) and matures up to {worst} days after their due "
-                         f"dates, beyond the invoices' terms.")
-    explanation = (
-        f"Cheque {number} of {money(evidence['amount'])} from customer {finding['customer_id']} was received on "
-        f"{day(evidence['received_date'])} and is due on {day(evidence['due_date'])}: {maturity} days, {over} more "
-        f"than the {facts['allowed_days']} allowed (policy maximum {evidence['max_maturity_days']}{terms_words})."
-        f"{invoice_words} Accepting a cheque this long extends credit the company did not grant and keeps the "
-        f"money at risk longer."
-    )
+        invoice_words = t("It pays %(count)s invoice(s) and matures up to %(days)s days after their due dates, "
+                          "beyond the invoices' terms.", count=figure(len(past_terms)), days=figure(worst))
     replacements = evidence["replacement_cheques"]
-    if replacements:
-        explanation += f" It was later replaced by cheque(s) {', '.join(replacements)}, which carry the same debt."
-    check_next = (f"Pull cheque {number}'s copy (due {day(evidence['due_date'])}) and any approval of its "
-                  f"maturity, and ask the treasury who accepted a {maturity}-day cheque from customer "
-                  f"{finding['customer_id']}.")
-    return ending_with(f"Cheque {number}: {maturity}-day maturity, {over} days over policy", explanation, check_next)
+    explanation = sentences(
+        opening, invoice_words,
+        t("Accepting a cheque this long extends credit the company did not grant and keeps the money at risk "
+          "longer."),
+        t("It was later replaced by cheque(s) %(cheques)s, which carry the same debt.", cheques=items(replacements))
+        if replacements else "")
+    check_next = t("Pull cheque %(cheque)s's copy (due %(due)s) and any approval of its maturity, and ask the "
+                   "treasury who accepted a %(days)s-day cheque from customer %(customer)s.", cheque=number,
+                   due=day(evidence["due_date"]), days=maturity, customer=finding["customer_id"])
+    return ending_with(t("Cheque %(cheque)s: %(days)s-day maturity, %(over)s days over policy", cheque=number,
+                         days=maturity, over=over), explanation, check_next)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
+from audit.i18n import t
+from audit.wording import Words, clauses, day, ending_with, figure, items, money, sentences
 from detectors.wording import text
 
 
@@ -11,72 +11,95 @@ def words(finding) -> Words:
     return _cash(finding) if finding["detector"] == "CHQ-03" else _cheque(finding)
 
 
-def _confirmation(evidence, during: str, paid: str) -> str:
+def _confirmation(evidence, paid_before_booking: bool) -> str:
     if not evidence["confirmations"]:
         return ""
     first = evidence["confirmations"][0]
-    return (f" On {day(first['as_of_date'])}, {during}, the customer confirmed a balance of "
-            f"{money(first['confirmed_balance'])}, {money(first['gap'])} less than the ledger's "
-            f"{money(first['ledger_balance'])}: {paid}.")
+    values = dict(date=day(first["as_of_date"]), confirmed=money(first["confirmed_balance"]), gap=money(first["gap"]),
+                  ledger=money(first["ledger_balance"]))
+    if paid_before_booking:
+        return t("On %(date)s, before the booking, the customer confirmed a balance of %(confirmed)s, %(gap)s less "
+                 "than the ledger's %(ledger)s: it had already paid.", **values)
+    return t("On %(date)s, while the cheque was held, the customer confirmed a balance of %(confirmed)s, %(gap)s "
+             "less than the ledger's %(ledger)s: the customer had paid.", **values)
 
 
 def _cheque(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
-    number, held, calendar_days = facts["cheque_no"], evidence["working_days"], evidence["calendar_days"]
-    start_words = (f"the customer's receipt for it is dated {day(evidence['held_from'])}, before the recorded "
-                   f"receipt on {day(evidence['received_date'])}" if facts["from_receipt"]
-                   else f"it was received on {day(evidence['held_from'])}")
+    number, held, calendar_days = facts["cheque_no"], figure(evidence["working_days"]), figure(evidence["calendar_days"])
+    if facts["from_receipt"]:
+        start_words = t("the customer's receipt for it is dated %(start)s, before the recorded receipt on %(received)s",
+                        start=day(evidence["held_from"]), received=day(evidence["received_date"]))
+    else:
+        start_words = t("it was received on %(start)s", start=day(evidence["held_from"]))
+    held_values = dict(until=day(evidence["held_until"]), held=held, calendar=calendar_days)
     if evidence["never_handed_in"]:
-        held_words = (f"it has not been handed in to the treasury; by {day(evidence['held_until'])} it has been "
-                      f"held {held} working days ({calendar_days} calendar days)")
+        held_words = t("it has not been handed in to the treasury; by %(until)s it has been held %(held)s working "
+                       "days (%(calendar)s calendar days)", **held_values)
     elif facts["hand_in_recorded"]:
-        held_words = (f"it was handed in on {day(evidence['held_until'])}, {held} working days later "
-                      f"({calendar_days} calendar days)")
+        held_words = t("it was handed in on %(until)s, %(held)s working days later (%(calendar)s calendar days)",
+                       **held_values)
     else:
-        held_words = (f"no hand-in date is recorded and its receipt was booked on {day(evidence['held_until'])}, "
-                      f"{held} working days later ({calendar_days} calendar days)")
+        held_words = t("no hand-in date is recorded and its receipt was booked on %(until)s, %(held)s working days "
+                       "later (%(calendar)s calendar days)", **held_values)
     salesperson = text(finding["salesperson_id"])
-    explanation = (
-        f"Cheque {number} of {money(evidence['amount'])} from customer {finding['customer_id']}"
-        + (f", collected by {salesperson}" if salesperson else "")
-        + f": {start_words}; {held_words}. The policy allows {evidence['hand_in_days']} working days (weekends "
-        f"and holidays not counted), so it was held {evidence['working_days_over']} working days too long."
-        f"{_confirmation(evidence, 'while the cheque was held', 'the customer had paid')} A cheque kept by a "
-        f"salesperson is money outside the company's control: it can be cashed elsewhere or used to cover "
-        f"another customer's debt."
-    )
-    title = (f"Cheque {number}: not handed in after {held} working days" if evidence["never_handed_in"]
-             else f"Cheque {number}: handed in after {held} working days ({evidence['hand_in_days']} allowed)")
-    holder = f"salesperson {salesperson}" if salesperson else "whoever collected it"
+    values = dict(cheque=number, amount=money(evidence["amount"]), customer=finding["customer_id"],
+                  held=clauses([start_words, held_words]))
+    opening = (t("Cheque %(cheque)s of %(amount)s from customer %(customer)s, collected by %(salesperson)s: "
+                 "%(held)s.", salesperson=salesperson, **values) if salesperson else
+               t("Cheque %(cheque)s of %(amount)s from customer %(customer)s: %(held)s.", **values))
+    explanation = sentences(
+        opening,
+        t("The policy allows %(allowed)s working days (weekends and holidays not counted), so it was held %(over)s "
+          "working days too long.", allowed=figure(evidence["hand_in_days"]),
+          over=figure(evidence["working_days_over"])),
+        _confirmation(evidence, False),
+        t("A cheque kept by a salesperson is money outside the company's control: it can be cashed elsewhere or used "
+          "to cover another customer's debt."))
+    title = (t("Cheque %(cheque)s: not handed in after %(held)s working days", cheque=number, held=held)
+             if evidence["never_handed_in"] else
+             t("Cheque %(cheque)s: handed in after %(held)s working days (%(allowed)s allowed)", cheque=number,
+               held=held, allowed=figure(evidence["hand_in_days"])))
+    holder = t("salesperson %(salesperson)s", salesperson=salesperson) if salesperson else t("whoever collected it")
     if evidence["never_handed_in"]:
-        check_next = (f"Ask {holder} to hand cheque {number} in now, and ask the customer's bank (through "
-                      f"customer {finding['customer_id']}) whether it has been presented elsewhere.")
+        check_next = t("Ask %(holder)s to hand cheque %(cheque)s in now, and ask the customer's bank (through "
+                       "customer %(customer)s) whether it has been presented elsewhere.", holder=holder,
+                       cheque=number, customer=finding["customer_id"])
     else:
-        check_next = (f"Pull the customer's receipt for cheque {number} and the treasury's hand-in record of "
-                      f"{day(evidence['held_until'])}, and ask {holder} where the cheque was from "
-                      f"{day(evidence['held_from'])} to then.")
+        check_next = t("Pull the customer's receipt for cheque %(cheque)s and the treasury's hand-in record of "
+                       "%(until)s, and ask %(holder)s where the cheque was from %(start)s to then.", cheque=number,
+                       until=day(evidence["held_until"]), holder=holder, start=day(evidence["held_from"]))
     return ending_with(title, explanation, check_next)
 
 
 def _cash(finding) -> Words:
     evidence, caveats = finding["evidence"], finding["facts"]["caveats"]
-    held, invoices = evidence["working_days"], evidence["invoices"]
+    held, invoices = figure(evidence["working_days"]), evidence["invoices"]
     salesperson = text(finding["salesperson_id"])
-    invoice_words = f" It paid invoice(s) {', '.join(invoices[:5])}." if invoices else ""
-    explanation = (
-        f"Cash receipt {finding['entity_id']} of {money(evidence['amount'])} from customer {finding['customer_id']}"
-        + (f", collected by {salesperson}" if salesperson else "")
-        + f": the customer's receipt is dated {day(evidence['receipt_date'])} but the money was booked on "
-        f"{day(evidence['posted_date'])}, {held} working days later ({evidence['calendar_days']} calendar days), "
-        f"where the policy allows {evidence['hand_in_days']}.{invoice_words}"
-        f"{_confirmation(evidence, 'before the booking', 'it had already paid')} The customer had paid; the "
-        f"company did not have the money for {evidence['working_days_over']} working days too many, which is how "
-        f"collected cash is used privately or to cover another gap."
-        + (f" Confidence is lower: {'; '.join(caveats)}." if caveats else "")
-    )
-    check_next = (f"Pull the customer's copy of receipt {finding['entity_id']} dated "
-                  f"{day(evidence['receipt_date'])} and the cash book of {day(evidence['posted_date'])}, and ask the "
-                  f"cashier" + (f" and salesperson {salesperson}" if salesperson else "")
-                  + f" where the {money(evidence['amount'])} was in between.")
-    return ending_with(f"Cash receipt {finding['entity_id']}: booked {held} working days after the customer's "
-                       f"receipt", explanation, check_next)
+    values = dict(receipt=finding["entity_id"], amount=money(evidence["amount"]), customer=finding["customer_id"],
+                  dated=day(evidence["receipt_date"]), booked=day(evidence["posted_date"]), held=held,
+                  calendar=figure(evidence["calendar_days"]), allowed=figure(evidence["hand_in_days"]))
+    opening = (t("Cash receipt %(receipt)s of %(amount)s from customer %(customer)s, collected by %(salesperson)s: "
+                 "the customer's receipt is dated %(dated)s but the money was booked on %(booked)s, %(held)s working "
+                 "days later (%(calendar)s calendar days), where the policy allows %(allowed)s.",
+                 salesperson=salesperson, **values) if salesperson else
+               t("Cash receipt %(receipt)s of %(amount)s from customer %(customer)s: the customer's receipt is dated "
+                 "%(dated)s but the money was booked on %(booked)s, %(held)s working days later (%(calendar)s "
+                 "calendar days), where the policy allows %(allowed)s.", **values))
+    explanation = sentences(
+        opening,
+        t("It paid invoice(s) %(invoices)s.", invoices=items(invoices[:5])) if invoices else "",
+        _confirmation(evidence, True),
+        t("The customer had paid; the company did not have the money for %(over)s working days too many, which is "
+          "how collected cash is used privately or to cover another gap.",
+          over=figure(evidence["working_days_over"])),
+        t("Confidence is lower: %(caveats)s.", caveats=clauses(t(c) for c in caveats)) if caveats else "")
+    check_values = dict(receipt=finding["entity_id"], dated=day(evidence["receipt_date"]),
+                        booked=day(evidence["posted_date"]), amount=money(evidence["amount"]))
+    check_next = (t("Pull the customer's copy of receipt %(receipt)s dated %(dated)s and the cash book of "
+                    "%(booked)s, and ask the cashier and salesperson %(salesperson)s where the %(amount)s was in "
+                    "between.", salesperson=salesperson, **check_values) if salesperson else
+                  t("Pull the customer's copy of receipt %(receipt)s dated %(dated)s and the cash book of "
+                    "%(booked)s, and ask the cashier where the %(amount)s was in between.", **check_values))
+    return ending_with(t("Cash receipt %(receipt)s: booked %(held)s working days after the customer's receipt",
+                         receipt=finding["entity_id"], held=held), explanation, check_next)

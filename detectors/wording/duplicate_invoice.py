@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
-from detectors.standard.support import share_words
+from audit.i18n import t, tn
+from audit.wording import Words, clauses, day, ending_with, figure, money, sentences
+from detectors.wording import share
 
 
 def words(finding) -> Words:
@@ -12,32 +12,39 @@ def words(finding) -> Words:
     copy, original, days = evidence["duplicate"], evidence["original"], evidence["days_apart"]
     order_share, shipment_share = (evidence["share_of_invoices_naming_an_order"],
                                    evidence["share_of_invoices_with_a_shipment"])
-    when = "the same day" if days == 0 else f"{days} day{'s' if days != 1 else ''} later"
+    when = t("the same day") if days == 0 else tn("%(days)s day later", "%(days)s days later", days,
+                                                   days=figure(days))
     if evidence["identical_lines"]:
-        lines_words = ("the same line" if copy["n_lines"] == 1 else f"the same {copy['n_lines']} lines") + (
-            " — products, quantities, prices and discounts")
+        lines_words = (t("the same line — products, quantities, prices and discounts") if copy["n_lines"] == 1 else
+                       t("the same %(count)s lines — products, quantities, prices and discounts",
+                         count=figure(copy["n_lines"])))
     else:
-        lines_words = f"nearly the same lines ({evidence['line_value_similarity']:.0%} of the value on the same products)"
+        lines_words = t("nearly the same lines (%(share)s of the value on the same products)",
+                        share=figure(evidence["line_value_similarity"], ".0%"))
     reasons = []
     if evidence["same_order"]:
-        reasons.append(f"it bills order {copy['order_id']}, which {original['invoice_no']} already billed")
+        reasons.append(t("it bills order %(order)s, which %(original)s already billed", order=copy["order_id"],
+                         original=original["invoice_no"]))
     elif evidence["names_no_order"] and order_share >= routine_share:
-        reasons.append(f"it names no order, while {share_words(order_share)} of invoices do")
+        reasons.append(t("it names no order, while %(share)s of invoices do", share=share(order_share)))
     if evidence["traces"]["not_shipped"]:
-        reasons.append(f"no shipment names it, while {original['invoice_no']} was shipped")
-    explanation = (
-        f"Invoice {copy['invoice_no']} of {day(copy['invoice_date'])} to customer {finding['customer_id']} "
-        f"(salesperson {finding['salesperson_id']}), {money(copy['amount'])}, repeats invoice "
-        f"{original['invoice_no']} of {day(original['invoice_date'])} ({money(original['amount'])}) {when}: "
-        f"{lines_words}."
-        + (f" Besides, {'; '.join(reasons)}." if reasons else "")
-        + " A second bill for one sale inflates the salesperson's sales and the customer's balance: the "
-          "customer pays twice or the amount stays in receivables. Money at risk: the copy's amount."
-    )
-    if order_share < routine_share and shipment_share < routine_share:
-        explanation += " Confidence is lower: invoices here rarely name an order or a shipment."
-    check_next = (f"Pull the delivery notes of invoices {original['invoice_no']} and {copy['invoice_no']}, and "
-                  f"ask customer {finding['customer_id']}'s buyer whether it received these goods twice and "
-                  f"salesperson {finding['salesperson_id']} why {copy['invoice_no']} was issued.")
-    return ending_with(f"Invoice {copy['invoice_no']} repeats {original['invoice_no']} ({money(copy['amount'])}, "
-                       f"{when})", explanation, check_next)
+        reasons.append(t("no shipment names it, while %(original)s was shipped", original=original["invoice_no"]))
+    explanation = sentences(
+        t("Invoice %(copy)s of %(date)s to customer %(customer)s (salesperson %(salesperson)s), %(amount)s, repeats "
+          "invoice %(original)s of %(original_date)s (%(original_amount)s) %(when)s: %(lines)s.",
+          copy=copy["invoice_no"], date=day(copy["invoice_date"]), customer=finding["customer_id"],
+          salesperson=finding["salesperson_id"], amount=money(copy["amount"]), original=original["invoice_no"],
+          original_date=day(original["invoice_date"]), original_amount=money(original["amount"]), when=when,
+          lines=lines_words),
+        t("Besides, %(reasons)s.", reasons=clauses(reasons)) if reasons else "",
+        t("A second bill for one sale inflates the salesperson's sales and the customer's balance: the customer pays "
+          "twice or the amount stays in receivables. Money at risk: the copy's amount."),
+        t("Confidence is lower: invoices here rarely name an order or a shipment.")
+        if order_share < routine_share and shipment_share < routine_share else "")
+    check_next = t("Pull the delivery notes of invoices %(original)s and %(copy)s, and ask customer %(customer)s's "
+                   "buyer whether it received these goods twice and salesperson %(salesperson)s why %(copy)s was "
+                   "issued.", original=original["invoice_no"], copy=copy["invoice_no"],
+                   customer=finding["customer_id"], salesperson=finding["salesperson_id"])
+    return ending_with(t("Invoice %(copy)s repeats %(original)s (%(amount)s, %(when)s)", copy=copy["invoice_no"],
+                         original=original["invoice_no"], amount=money(copy["amount"]), when=when),
+                       explanation, check_next)

@@ -4,64 +4,84 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
+from audit.i18n import N_, t
+from audit.wording import Words, clauses, day, ending_with, figure, money, sentences
+from detectors.wording import entity_ref
+
+LINK_WORDS = {"phone": N_("phone"), "address": N_("address"), "bank account": N_("bank account"),
+              "name": N_("name"), "owner name": N_("owner name"), "tax id": N_("tax id")}
 
 
 def _marks(finding) -> list[str]:
     """One phrase per mark the customer shows, in a fixed order."""
     evidence, facts = finding["evidence"], finding["facts"]
-    traces, geofence_m, said = facts["traces"], facts["geofence_m"], []
+    traces, geofence_m, said = facts["traces"], figure(facts["geofence_m"], "g"), []
     if traces["new_account"] > 0:
-        opened = f"opened on {day(evidence['created_date'])}"
-        if pd.notna(evidence["created_by"]):
-            opened += f" by {evidence['created_by']}"
-        said.append(f"the account was {opened}, {evidence['days_created_before_first_invoice']} day(s) before its "
-                    f"first invoice ({day(evidence['first_invoice'])})")
+        values = dict(opened=day(evidence["created_date"]), by=evidence["created_by"],
+                      days=figure(evidence["days_created_before_first_invoice"]),
+                      first=day(evidence["first_invoice"]))
+        said.append(t("the account was opened on %(opened)s by %(by)s, %(days)s day(s) before its first invoice "
+                      "(%(first)s)", **values) if pd.notna(evidence["created_by"]) else
+                    t("the account was opened on %(opened)s, %(days)s day(s) before its first invoice (%(first)s)",
+                      **values))
     shared = []
     for link in evidence["links"]:
         what = link["kind"].replace("shared_", "").replace("_", " ")
-        who = link["other"].replace(":", " ")
         name = facts["staff_names"].get(link["other"])
-        shared.append(f"{what} {link['value']} with {who}" + (f" ({name})" if name else ""))
+        values = dict(what=t(LINK_WORDS[what]) if what in LINK_WORDS else what, value=link["value"],
+                      who=entity_ref(link["other"]), name=name)
+        shared.append(t("%(what)s %(value)s with %(who)s (%(name)s)", **values) if name else
+                      t("%(what)s %(value)s with %(who)s", **values))
     if shared:
-        said.append("it shares its " + "; ".join(shared[:6]))
+        said.append(t("it shares its %(links)s", links=clauses(shared[:6])))
     if traces["no_presence"] > 0:
         if traces["visits_off_site"] > 0:
-            said.append(f"{int(evidence['visits_done'])} visit(s) were reported done but none checked in within "
-                        f"{geofence_m:g} m of its address (nearest {facts['nearest_checkin_m']:,.0f} m) and no GPS "
-                        f"ping of its salesperson was near it")
+            said.append(t("%(visits)s visit(s) were reported done but none checked in within %(metres)s m of its "
+                          "address (nearest %(nearest)s m) and no GPS ping of its salesperson was near it",
+                          visits=figure(int(evidence["visits_done"])), metres=geofence_m,
+                          nearest=figure(facts["nearest_checkin_m"], ",.0f")))
         else:
-            said.append(f"no visit ever checked in there and no GPS ping of its salesperson came within "
-                        f"{geofence_m:g} m of its address")
+            said.append(t("no visit ever checked in there and no GPS ping of its salesperson came within %(metres)s "
+                          "m of its address", metres=geofence_m))
     away = facts["away"]
     if traces["delivered_elsewhere"] > 0 and away is not None:
-        far = f", {away['metres_away']:,.0f} m from its address" if pd.notna(away["metres_away"]) else ""
-        said.append(f"{away['shipments']} of its {int(evidence['shipments'])} shipments were delivered elsewhere "
-                    f"({away['delivery_address']}{far})")
+        values = dict(away=figure(away["shipments"]), shipments=figure(int(evidence["shipments"])),
+                      where=away["delivery_address"])
+        said.append(t("%(away)s of its %(shipments)s shipments were delivered elsewhere (%(where)s, %(metres)s m "
+                      "from its address)", metres=figure(away["metres_away"], ",.0f"), **values)
+                    if pd.notna(away["metres_away"]) else
+                    t("%(away)s of its %(shipments)s shipments were delivered elsewhere (%(where)s)", **values))
     receiver = facts["received_by_other"]
     if traces["received_by_other"] > 0 and receiver is not None:
-        why = ""
+        values = dict(count=figure(receiver["shipments"]), receiver=receiver["received_by"],
+                      owner=facts["owner_name"])
         if receiver["staff"]:
-            why = f", who has the name of {receiver['staff'].replace(':', ' ')}"
+            said.append(t("%(count)s shipment(s) were received by %(receiver)s, who has the name of %(staff)s, not "
+                          "by its owner %(owner)s", staff=entity_ref(receiver["staff"]), **values))
         elif receiver["salesperson_family"]:
-            why = f", who has salesperson {finding['salesperson_id']}'s family name"
-        said.append(f"{receiver['shipments']} shipment(s) were received by {receiver['received_by']}{why}, not by "
-                    f"its owner {facts['owner_name']}")
+            said.append(t("%(count)s shipment(s) were received by %(receiver)s, who has salesperson "
+                          "%(salesperson)s's family name, not by its owner %(owner)s",
+                          salesperson=finding["salesperson_id"], **values))
+        else:
+            said.append(t("%(count)s shipment(s) were received by %(receiver)s, not by its owner %(owner)s",
+                          **values))
     if traces["unpaid_then_dormant"] > 0:
-        said.append(f"{money(evidence['open_balance'])} of its {money(evidence['invoiced'])} invoiced is unpaid and "
-                    f"it has bought nothing since {day(evidence['last_invoice'])}")
+        said.append(t("%(open)s of its %(invoiced)s invoiced is unpaid and it has bought nothing since %(last)s",
+                      open=money(evidence["open_balance"]), invoiced=money(evidence["invoiced"]),
+                      last=day(evidence["last_invoice"])))
     if traces["seen_at_its_address"] < 0 and evidence["visits_near"] is not None:
-        said.append(f"its salesperson was at its address ({int(evidence['visits_near'])} visit(s) checked in within "
-                    f"{geofence_m:g} m) and its goods were delivered there, which speaks for a real shop")
+        said.append(t("its salesperson was at its address (%(visits)s visit(s) checked in within %(metres)s m) and "
+                      "its goods were delivered there, which speaks for a real shop",
+                      visits=figure(int(evidence["visits_near"])), metres=geofence_m))
     if traces["paid_by_customer"] < 0:
-        said.append(f"it did pay {money(evidence['received'] - evidence['cash_collected_by_own_salesperson'])} "
-                    f"itself, which speaks for a real buyer")
+        said.append(t("it did pay %(amount)s itself, which speaks for a real buyer",
+                      amount=money(evidence["received"] - evidence["cash_collected_by_own_salesperson"])))
     if traces["cash_by_own_collector"] > 0:
-        said.append(f"{money(evidence['cash_collected_by_own_salesperson'])} of the {money(evidence['received'])} "
-                    f"it paid was cash collected by its own salesperson {facts['cash_collector']}")
+        said.append(t("%(cash)s of the %(received)s it paid was cash collected by its own salesperson "
+                      "%(collector)s", cash=money(evidence["cash_collected_by_own_salesperson"]),
+                      received=money(evidence["received"]), collector=facts["cash_collector"]))
     if traces["no_tax_id"] > 0:
-        said.append("it has no tax id")
+        said.append(t("it has no tax id"))
     return said
 
 
@@ -69,22 +89,29 @@ def words(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
     said = _marks(finding)
     risk = finding["risk_amount"]
-    risk_words = (f"the whole {money(risk)} invoiced, since the money came through the salesperson's own hands"
-                  if facts["traces"]["cash_by_own_collector"] > 0 else f"its unpaid {money(risk)}")
-    lower = "" if facts["has_visits"] else (" Confidence is lower: there are no visit records, so whether anybody "
-                                            "was ever at the address could not be checked.")
-    explanation = (
-        f"Customer {finding['entity_id']} ({facts['name']}, salesperson {finding['salesperson_id']}) was invoiced "
-        f"{money(evidence['invoiced'])} in {evidence['invoices']} invoice(s) from {day(evidence['first_invoice'])} "
-        f"to {day(evidence['last_invoice'])}. " + "; ".join(s[0].upper() + s[1:] if i == 0 else s
-                                                             for i, s in enumerate(said))
-        + f". Together these are the marks of an account that exists only on paper, used to invoice goods that "
-          f"went elsewhere; money at risk is {risk_words}." + lower)
-    title = (f"Customer {finding['entity_id']} looks made up: {sum(v > 0 for v in evidence['traces'].values())} "
-             f"marks, {money(evidence['invoiced'])} invoiced")
+    risk_words = (t("the whole %(amount)s invoiced, since the money came through the salesperson's own hands",
+                    amount=money(risk)) if facts["traces"]["cash_by_own_collector"] > 0
+                  else t("its unpaid %(amount)s", amount=money(risk)))
+    explanation = sentences(
+        t("Customer %(customer)s (%(name)s, salesperson %(salesperson)s) was invoiced %(invoiced)s in %(count)s "
+          "invoice(s) from %(first)s to %(last)s.", customer=finding["entity_id"], name=facts["name"],
+          salesperson=finding["salesperson_id"], invoiced=money(evidence["invoiced"]),
+          count=figure(evidence["invoices"]), first=day(evidence["first_invoice"]),
+          last=day(evidence["last_invoice"])),
+        t("%(marks)s. Together these are the marks of an account that exists only on paper, used to invoice goods "
+          "that went elsewhere; money at risk is %(risk)s.",
+          marks=clauses(s[0].upper() + s[1:] if i == 0 else s for i, s in enumerate(said)), risk=risk_words),
+        "" if facts["has_visits"] else
+        t("Confidence is lower: there are no visit records, so whether anybody was ever at the address could not be "
+          "checked."))
+    title = t("Customer %(customer)s looks made up: %(marks)s marks, %(invoiced)s invoiced",
+              customer=finding["entity_id"], marks=figure(sum(v > 0 for v in evidence["traces"].values())),
+              invoiced=money(evidence["invoiced"]))
     opened_by = evidence["created_by"]
-    opening = f"customer {finding['entity_id']}'s account-opening file" + (
-        f" (opened by {opened_by})" if isinstance(opened_by, str) else "")
-    check_next = (f"Pull {opening} and the signed delivery notes of its shipments, and ask salesperson "
-                  f"{finding['salesperson_id']}'s manager to visit {facts['name']} at its address and meet the owner.")
+    opening = (t("customer %(customer)s's account-opening file (opened by %(by)s)", customer=finding["entity_id"],
+                 by=opened_by) if isinstance(opened_by, str) else
+               t("customer %(customer)s's account-opening file", customer=finding["entity_id"]))
+    check_next = t("Pull %(opening)s and the signed delivery notes of its shipments, and ask salesperson "
+                   "%(salesperson)s's manager to visit %(name)s at its address and meet the owner.", opening=opening,
+                   salesperson=finding["salesperson_id"], name=facts["name"])
     return ending_with(title, explanation, check_next)

@@ -3,9 +3,16 @@ throughout."""
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
+from numbers import Number
+
+from audit.i18n import t, tn
+from audit.wording import Words, clauses, day, ending_with, figure, items, money, sentences
 from detectors.wording import text
+
+
+def _number(value) -> str:
+    """A series number as the text shows it: a figure in the language's digits, an invoice number as it is."""
+    return figure(value) if isinstance(value, Number) else str(value)
 
 
 def words(finding) -> Words:
@@ -15,21 +22,29 @@ def words(finding) -> Words:
 def _series(finding) -> Words:
     evidence, name = finding["evidence"], finding["facts"]["series_name"]
     series, accounted = evidence["series"], evidence["accounted"]
-    shown = "; ".join(f"{h['missing']} after {h['after']}" for h in evidence["widest"])
-    explanation = (
-        f"Series {name} skips {evidence['missing']} of the {series['highest'] - series['lowest'] + 1}"
-        f" numbers between {series['lowest']} and {series['highest']} ({series['missing_share']:.1%}), in "
-        f"{evidence['holes']} holes spread over the series (widest: {shown})"
-        + (f"; {accounted} further numbers are used by credit notes or rows set aside" if accounted else "")
-        + ". Holes everywhere mean the series is not numbered strictly (numbers shared with other documents, "
-        "or outside this extract): a single hole in it is no evidence of a deleted invoice, so holes are not "
-        "listed one by one and no money is put at risk. Check how the numbers are issued before relying on "
-        "the series as a control.")
+    shown = clauses(t("%(count)s after %(after)s", count=_number(h["missing"]), after=_number(h["after"]))
+                    for h in evidence["widest"])
+    values = dict(name=name, missing=_number(evidence["missing"]),
+                  numbers=figure(series["highest"] - series["lowest"] + 1), lowest=_number(series["lowest"]),
+                  highest=_number(series["highest"]), share=figure(series["missing_share"], ".1%"),
+                  holes=_number(evidence["holes"]), widest=shown)
+    explanation = sentences(
+        t("Series %(name)s skips %(missing)s of the %(numbers)s numbers between %(lowest)s and %(highest)s "
+          "(%(share)s), in %(holes)s holes spread over the series (widest: %(widest)s); %(accounted)s further "
+          "numbers are used by credit notes or rows set aside.", accounted=_number(accounted), **values)
+        if accounted else
+        t("Series %(name)s skips %(missing)s of the %(numbers)s numbers between %(lowest)s and %(highest)s "
+          "(%(share)s), in %(holes)s holes spread over the series (widest: %(widest)s).", **values),
+        t("Holes everywhere mean the series is not numbered strictly (numbers shared with other documents, or "
+          "outside this extract): a single hole in it is no evidence of a deleted invoice, so holes are not listed "
+          "one by one and no money is put at risk."),
+        t("Check how the numbers are issued before relying on the series as a control."))
     widest = evidence["widest"][0]["after"] if evidence["widest"] else series["lowest"]
-    check_next = (f"Ask the billing office how numbers of series {name} are issued (which other documents share "
-                  f"them), and pull the numbering log around {widest}, where the widest hole is.")
-    return ending_with(f"Invoice series {name} has holes throughout ({series['missing_share']:.1%} of its numbers "
-                       f"missing)", explanation, check_next)
+    check_next = t("Ask the billing office how numbers of series %(name)s are issued (which other documents share "
+                   "them), and pull the numbering log around %(widest)s, where the widest hole is.", name=name,
+                   widest=_number(widest))
+    return ending_with(t("Invoice series %(name)s has holes throughout (%(share)s of its numbers missing)", name=name,
+                         share=figure(series["missing_share"], ".1%")), explanation, check_next)
 
 
 def _hole(finding) -> Words:
@@ -39,34 +54,54 @@ def _hole(finding) -> Words:
     jump = width > jump_width
     counted = min(width, jump_width)
     salesperson = text(finding["salesperson_id"])
-    shown = ", ".join(missing[:5]) + (f" and {width - 5} more" if width > 5 else "")
-    who = (f"both issued by salesperson {salesperson}" if salesperson else
-           f"issued by salespeople {before['salesperson_id']} and {after['salesperson_id']}")
+    shown = items(missing[:5])
+    if width > 5:
+        shown = t("%(lines)s and %(count)s more", lines=shown, count=figure(width - 5))
+    who = (t("both issued by salesperson %(salesperson)s", salesperson=salesperson) if salesperson else
+           t("issued by salespeople %(first)s and %(second)s", first=before["salesperson_id"],
+             second=after["salesperson_id"]))
     cancelled = [edge["invoice_no"] for edge in (before, after) if edge["status"] == "cancelled"]
     accounted = evidence["accounted_numbers"]
-    explanation = (
-        f"Invoice number{'s' if width > 1 else ''} {shown} {'are' if width > 1 else 'is'} missing from series "
-        f"{facts['series_name']}: it goes from {before['invoice_no']} ({day(before['invoice_date'])}, customer "
-        f"{before['customer_id']}) straight to {after['invoice_no']} ({day(after['invoice_date'])}, customer "
-        f"{after['customer_id']}), {who}. No invoice, not even a cancelled one, carries the missing "
-        f"number{'s' if width > 1 else ''}. An invoice issued and then deleted instead of cancelled can hide a "
-        f"sale whose money was kept. Its amount is unknown, so the money at risk is estimated as the "
-        f"series' median invoice amount, {money(series['median_amount'])}, × {counted} missing "
-        f"number{'s' if counted > 1 else ''}."
-        + (f" The hole is wider than {jump_width} numbers, which looks more like a jump to a new block of "
-           f"numbers than deleted invoices." if jump else "")
-        + f" Holes this wide or wider occur at {facts['as_wide']} of the series' {series['n_numbers'] - 1} steps"
-        + f" ({evidence['hole_rate']:.2%}){', so this one is not unusual there' if facts['unusual'] == 0 else ''}."
-        + (f" {accounted} number(s) in the hole are used by credit notes or rows set aside." if accounted else "")
-        + (f" ({', '.join(cancelled)} on the edge of the hole {'is' if len(cancelled) == 1 else 'are'} cancelled.)"
-           if cancelled else "")
-    )
-    title = (f"Invoice number{'s' if width > 1 else ''} {missing[0]}"
-             + (f" to {facts['last_missing']} ({width})" if width > 1 else "") + " missing from the series")
-    who_asked = f"salesperson {salesperson}" if salesperson else (
-        f"salespeople {before['salesperson_id']} and {after['salesperson_id']}")
-    check_next = (f"Pull the billing system's log (or the paper invoice book) for number"
-                  f"{'s' if width > 1 else ''} {missing[0]}" + (f" to {facts['last_missing']}" if width > 1 else "")
-                  + f", and ask the billing clerk and {who_asked} what was issued under "
-                  + ("them." if width > 1 else "it."))
+    rate = figure(evidence["hole_rate"], ".2%")
+    steps = dict(as_wide=_number(facts["as_wide"]), steps=figure(series["n_numbers"] - 1), rate=rate)
+    explanation = sentences(
+        tn("Invoice number %(numbers)s is missing from series %(series)s: it goes from %(before)s (%(before_date)s, "
+           "customer %(before_customer)s) straight to %(after)s (%(after_date)s, customer %(after_customer)s), "
+           "%(who)s.",
+           "Invoice numbers %(numbers)s are missing from series %(series)s: it goes from %(before)s (%(before_date)s, "
+           "customer %(before_customer)s) straight to %(after)s (%(after_date)s, customer %(after_customer)s), "
+           "%(who)s.", 2 if width > 1 else 1, numbers=shown, series=facts["series_name"],
+           before=before["invoice_no"], before_date=day(before["invoice_date"]),
+           before_customer=before["customer_id"], after=after["invoice_no"], after_date=day(after["invoice_date"]),
+           after_customer=after["customer_id"], who=who),
+        tn("No invoice, not even a cancelled one, carries the missing number.",
+           "No invoice, not even a cancelled one, carries the missing numbers.", 2 if width > 1 else 1),
+        t("An invoice issued and then deleted instead of cancelled can hide a sale whose money was kept."),
+        tn("Its amount is unknown, so the money at risk is estimated as the series' median invoice amount, "
+           "%(median)s, × %(count)s missing number.",
+           "Its amount is unknown, so the money at risk is estimated as the series' median invoice amount, "
+           "%(median)s, × %(count)s missing numbers.", 2 if counted > 1 else 1,
+           median=money(series["median_amount"]), count=figure(counted)),
+        t("The hole is wider than %(width)s numbers, which looks more like a jump to a new block of numbers than "
+          "deleted invoices.", width=_number(jump_width)) if jump else "",
+        t("Holes this wide or wider occur at %(as_wide)s of the series' %(steps)s steps (%(rate)s), so this one is "
+          "not unusual there.", **steps) if facts["unusual"] == 0 else
+        t("Holes this wide or wider occur at %(as_wide)s of the series' %(steps)s steps (%(rate)s).", **steps),
+        t("%(count)s number(s) in the hole are used by credit notes or rows set aside.", count=_number(accounted))
+        if accounted else "",
+        tn("(%(invoices)s on the edge of the hole is cancelled.)", "(%(invoices)s on the edge of the hole are "
+           "cancelled.)", len(cancelled), invoices=items(cancelled)) if cancelled else "")
+    if width > 1:
+        title = t("Invoice numbers %(first)s to %(last)s (%(count)s) missing from the series", first=missing[0],
+                  last=facts["last_missing"], count=figure(width))
+    else:
+        title = t("Invoice number %(first)s missing from the series", first=missing[0])
+    who_asked = (t("salesperson %(salesperson)s", salesperson=salesperson) if salesperson else
+                 t("salespeople %(first)s and %(second)s", first=before["salesperson_id"],
+                   second=after["salesperson_id"]))
+    check_next = (t("Pull the billing system's log (or the paper invoice book) for numbers %(first)s to %(last)s, and "
+                    "ask the billing clerk and %(who)s what was issued under them.", first=missing[0],
+                    last=facts["last_missing"], who=who_asked) if width > 1 else
+                  t("Pull the billing system's log (or the paper invoice book) for number %(first)s, and ask the "
+                    "billing clerk and %(who)s what was issued under it.", first=missing[0], who=who_asked))
     return ending_with(title, explanation, check_next)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
-from detectors.standard.support import share_words
+from audit.i18n import t
+from audit.wording import Words, both, clauses, day, ending_with, figure, items, localised, money, sentences
+from detectors.wording import share
 
 
 def words(finding) -> Words:
@@ -14,45 +14,56 @@ def words(finding) -> Words:
 def _split(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
     limit, total, parts = evidence["approval_amount"], evidence["total"], evidence["parts"]
-    parts_words = "; ".join(f"{p['invoice_no']} of {day(p['invoice_date'])}, {money(p['amount'])}"
-                            + (f" (order {p['order_id']})" if isinstance(p["order_id"], str) else " (no order)")
-                            for p in parts[:6])
+    parts_words = clauses(
+        t("%(invoice)s of %(date)s, %(amount)s (order %(order)s)", invoice=p["invoice_no"],
+          date=day(p["invoice_date"]), amount=money(p["amount"]), order=p["order_id"])
+        if isinstance(p["order_id"], str) else
+        t("%(invoice)s of %(date)s, %(amount)s (no order)", invoice=p["invoice_no"], date=day(p["invoice_date"]),
+          amount=money(p["amount"])) for p in parts[:6])
     reasons = []
     if evidence["shared_orders"]:
-        reasons.append(f"they bill the same order ({', '.join(evidence['shared_orders'])})")
+        reasons.append(t("they bill the same order (%(orders)s)", orders=items(evidence["shared_orders"])))
     if facts["parts_without_order"]:
-        reasons.append(f"{facts['parts_without_order']} of them name no order, while "
-                       f"{share_words(evidence['share_of_invoices_naming_an_order'])} of invoices do")
-    explanation = (
-        f"Customer {finding['customer_id']} was billed {len(parts)} invoices within {evidence['split_days']} day(s) "
-        f"of each other, each under the approval limit of {money(limit)} and none approved, together "
-        f"{money(total)}: {parts_words}. They are not separate purchases: {' and '.join(reasons)}. Splitting a sale "
-        f"keeps it away from the manager who must approve invoices of {money(limit)} or more. Money at risk: the "
-        f"whole split, {money(total)}."
-    )
-    check_next = (f"Pull the orders and delivery notes of invoices "
-                  f"{', '.join(p['invoice_no'] for p in parts[:4])}, and ask salesperson {finding['salesperson_id']}'s "
-                  f"manager whether this {money(total)} sale to customer {finding['customer_id']} should have come to "
-                  f"them for approval.")
-    return ending_with(f"Invoice {facts['invoice_no']}: one sale of {money(total)} split into {len(parts)} invoices "
-                       "under the approval limit", explanation, check_next)
+        reasons.append(t("%(count)s of them name no order, while %(share)s of invoices do",
+                         count=figure(facts["parts_without_order"]),
+                         share=share(evidence["share_of_invoices_naming_an_order"])))
+    explanation = sentences(
+        t("Customer %(customer)s was billed %(count)s invoices within %(days)s day(s) of each other, each under the "
+          "approval limit of %(limit)s and none approved, together %(total)s: %(parts)s.",
+          customer=finding["customer_id"], count=figure(len(parts)), days=figure(evidence["split_days"]),
+          limit=money(limit), total=money(total), parts=parts_words),
+        t("They are not separate purchases: %(reasons)s.", reasons=both(reasons)),
+        t("Splitting a sale keeps it away from the manager who must approve invoices of %(limit)s or more.",
+          limit=money(limit)),
+        t("Money at risk: the whole split, %(total)s.", total=money(total)))
+    check_next = t("Pull the orders and delivery notes of invoices %(invoices)s, and ask salesperson "
+                   "%(salesperson)s's manager whether this %(total)s sale to customer %(customer)s should have come "
+                   "to them for approval.", invoices=items(p["invoice_no"] for p in parts[:4]),
+                   salesperson=finding["salesperson_id"], total=money(total), customer=finding["customer_id"])
+    return ending_with(t("Invoice %(invoice)s: one sale of %(total)s split into %(count)s invoices under the approval "
+                         "limit", invoice=facts["invoice_no"], total=money(total), count=figure(len(parts))),
+                       explanation, check_next)
 
 
 def _just_below(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
     limit, amount, band_pct = evidence["approval_amount"], evidence["amount"], evidence["band_pct"]
     band = evidence["salesperson_band"]
-    explanation = (
-        f"Invoice {facts['invoice_no']} of {day(facts['invoice_date'])} to customer {finding['customer_id']}, "
-        f"{money(amount)}, is {money(evidence['under_limit_by'])} under the approval limit of {money(limit)} and has "
-        f"no approver. Salesperson {finding['salesperson_id']} has {band['below']} invoices in the {band_pct:g} % "
-        f"just under the limit and only {band['above']} in the {band_pct:g} % just over it; for the other "
-        f"salespeople {share_words(evidence['other_salespeople_share_below'])} of such invoices fall under it. "
-        f"Landing just under the limit this often avoids the manager's approval — a price, discount or credit the "
-        f"manager would refuse."
-    )
-    check_next = (f"Pull the order and price sheet of invoice {facts['invoice_no']}, and ask salesperson "
-                  f"{finding['salesperson_id']}'s manager why {band['below']} of this salesperson's invoices land just "
-                  f"under the {money(limit)} limit.")
-    return ending_with(f"Invoice {facts['invoice_no']}: {money(amount)}, just under the approval limit", explanation,
-                       check_next)
+    band_words = localised(f"{band_pct:g} %")
+    explanation = sentences(
+        t("Invoice %(invoice)s of %(date)s to customer %(customer)s, %(amount)s, is %(under)s under the approval "
+          "limit of %(limit)s and has no approver.", invoice=facts["invoice_no"], date=day(facts["invoice_date"]),
+          customer=finding["customer_id"], amount=money(amount), under=money(evidence["under_limit_by"]),
+          limit=money(limit)),
+        t("Salesperson %(salesperson)s has %(below)s invoices in the %(band)s just under the limit and only "
+          "%(above)s in the %(band)s just over it; for the other salespeople %(share)s of such invoices fall under "
+          "it.", salesperson=finding["salesperson_id"], below=figure(band["below"]), band=band_words,
+          above=figure(band["above"]), share=share(evidence["other_salespeople_share_below"])),
+        t("Landing just under the limit this often avoids the manager's approval — a price, discount or credit the "
+          "manager would refuse."))
+    check_next = t("Pull the order and price sheet of invoice %(invoice)s, and ask salesperson %(salesperson)s's "
+                   "manager why %(below)s of this salesperson's invoices land just under the %(limit)s limit.",
+                   invoice=facts["invoice_no"], salesperson=finding["salesperson_id"], below=figure(band["below"]),
+                   limit=money(limit))
+    return ending_with(t("Invoice %(invoice)s: %(amount)s, just under the approval limit", invoice=facts["invoice_no"],
+                         amount=money(amount)), explanation, check_next)

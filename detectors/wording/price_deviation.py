@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from audit.common import money
-from audit.wording import Words, ending_with
+from audit.i18n import N_, t
+from audit.wording import Words, both, clauses, day, ending_with, figure, items, localised, money, sentences
+
+# Where a line's valid price came from (analyses/pricing/priced_lines.py, detectors/pricing/prc_01).
+SOURCE_WORDS = {"class price list": N_("class price list"), "price list": N_("price list"),
+                "invoice line list_price": N_("invoice line list_price"),
+                "product list_price": N_("product list_price"),
+                "list price × the step the price list misses": N_("list price × the step the price list misses")}
 
 
 def words(finding) -> Words:
@@ -11,30 +17,42 @@ def words(finding) -> Words:
     invoice_no, n_lines = facts["invoice_no"], facts["n_lines"]
     described = []
     for line in evidence["lines"][:5]:
-        direction = "above" if line["deviation_amount"] > 0 else "below"
-        described.append(f"{line['product_id']}: {line['quantity']:g} at {money(line['unit_price'])} against "
-                         f"{money(line['valid_price'])} ({line['source']}), {abs(line['deviation_pct']):.1f} % "
-                         f"{direction}")
-    more = f" and {n_lines - 5} more lines" if n_lines > 5 else ""
+        values = dict(product=line["product_id"], quantity=figure(line["quantity"], "g"),
+                      price=money(line["unit_price"]), valid=money(line["valid_price"]),
+                      source=t(SOURCE_WORDS[line["source"]]) if line["source"] in SOURCE_WORDS else line["source"],
+                      pct=localised(f"{abs(line['deviation_pct']):.1f} %"))
+        described.append(t("%(product)s: %(quantity)s at %(price)s against %(valid)s (%(source)s), %(pct)s above",
+                           **values) if line["deviation_amount"] > 0 else
+                         t("%(product)s: %(quantity)s at %(price)s against %(valid)s (%(source)s), %(pct)s below",
+                           **values))
+    lines = clauses(described)
+    if n_lines > 5:
+        lines = t("%(lines)s and %(count)s more lines", lines=lines, count=figure(n_lines - 5))
     direction_words = []
     if evidence["over_charge"]:
-        direction_words.append(f"over-charged by {money(evidence['over_charge'])}")
+        direction_words.append(t("over-charged by %(amount)s", amount=money(evidence["over_charge"])))
     if evidence["under_charge"]:
-        direction_words.append(f"under-charged by {money(evidence['under_charge'])}")
+        direction_words.append(t("under-charged by %(amount)s", amount=money(evidence["under_charge"])))
     recorded = facts.get("approvals_recorded", True)
-    approval = "with no approver" if recorded else "(the data records no price approvals, so approval was not checked)"
-    explanation = (
-        f"Invoice {invoice_no} of {facts['invoice_date']:%Y-%m-%d} to customer {finding['customer_id']} "
-        f"(salesperson {finding['salesperson_id']}) has {n_lines} line(s) priced outside the valid list "
-        f"price ± {evidence['tolerance_pct']:g} % {approval}: {'; '.join(described)}{more}. The customer was "
-        f"{' and '.join(direction_words)}. Prices off the list without approval either over-charge the "
-        f"buyer or give away margin."
-        + (" Confidence is lower: there is no dated price list, so the product's list price was used."
-           if facts["fallback_only"] else "")
-    )
-    title = f"Invoice {invoice_no}: prices {evidence['worst_deviation_pct']:.1f} % off the list"
-    products = ", ".join(line["product_id"] for line in evidence["lines"][:3])
-    check_next = (f"Pull the price list valid on {facts['invoice_date']:%Y-%m-%d} and any price approval for "
-                  f"invoice {invoice_no}, and ask salesperson {finding['salesperson_id']}'s manager who set the price "
-                  f"of {products}.")
-    return ending_with(title + (", unapproved" if recorded else ""), explanation, check_next)
+    values = dict(invoice=invoice_no, date=day(facts["invoice_date"]), customer=finding["customer_id"],
+                  salesperson=finding["salesperson_id"], count=figure(n_lines),
+                  tolerance=localised(f"{evidence['tolerance_pct']:g} %"), lines=lines)
+    explanation = sentences(
+        t("Invoice %(invoice)s of %(date)s to customer %(customer)s (salesperson %(salesperson)s) has %(count)s "
+          "line(s) priced outside the valid list price ± %(tolerance)s with no approver: %(lines)s.", **values)
+        if recorded else
+        t("Invoice %(invoice)s of %(date)s to customer %(customer)s (salesperson %(salesperson)s) has %(count)s "
+          "line(s) priced outside the valid list price ± %(tolerance)s (the data records no price approvals, so "
+          "approval was not checked): %(lines)s.", **values),
+        t("The customer was %(how)s.", how=both(direction_words)),
+        t("Prices off the list without approval either over-charge the buyer or give away margin."),
+        t("Confidence is lower: there is no dated price list, so the product's list price was used.")
+        if facts["fallback_only"] else "")
+    worst = localised(f"{evidence['worst_deviation_pct']:.1f} %")
+    title = (t("Invoice %(invoice)s: prices %(pct)s off the list, unapproved", invoice=invoice_no, pct=worst)
+             if recorded else t("Invoice %(invoice)s: prices %(pct)s off the list", invoice=invoice_no, pct=worst))
+    check_next = t("Pull the price list valid on %(date)s and any price approval for invoice %(invoice)s, and ask "
+                   "salesperson %(salesperson)s's manager who set the price of %(products)s.",
+                   date=day(facts["invoice_date"]), invoice=invoice_no, salesperson=finding["salesperson_id"],
+                   products=items(line["product_id"] for line in evidence["lines"][:3]))
+    return ending_with(title, explanation, check_next)

@@ -2,40 +2,46 @@
 
 from __future__ import annotations
 
-from audit.common import money
-from audit.wording import Words, ending_with
-from detectors.standard.support import share_words
-
-GROUP_WORDS = {"STD-04": "salesperson", "STD-08": "customer"}
+from audit.i18n import t
+from audit.wording import Words, both, clauses, ending_with, figure, items, money, sentences
+from detectors.wording import share
 
 
 def words(finding) -> Words:
     evidence = finding["evidence"]
-    group = f"{GROUP_WORDS[finding['detector']].capitalize()} {finding['entity_id']}"
+    salesperson = finding["detector"] == "STD-04"
+    group = (t("Salesperson %(salesperson)s", salesperson=finding["entity_id"]) if salesperson
+             else t("Customer %(customer)s", customer=finding["entity_id"]))
     described = []
-    for name, rows, noun in (("invoices", evidence["round_invoices"], "invoices"),
-                             ("cash_receipts", evidence["round_cash_receipts"], "cash receipts")):
+    for name, rows in (("invoices", evidence["round_invoices"]), ("cash_receipts", evidence["round_cash_receipts"])):
         test = evidence["tests"][name]
         if not test["flagged"]:
             continue
-        examples = ", ".join(f"{money(row['amount'])}" for row in rows[:4])
+        values = dict(count=figure(test["k"]), total=figure(test["n"], ","), share=share(test["rate"]),
+                      population=share(test["population_rate"]),
+                      examples=items(money(row["amount"]) for row in rows[:4]))
         described.append(
-            f"{test['k']} of its {test['n']:,} {noun} are in round figures ({share_words(test['rate'])}, "
-            f"against {share_words(test['population_rate'])} in the rest of the ledger; e.g. {examples})")
-    explanation = (
-        f"{group}: " + "; ".join(described) + ". Round totals are typed in, "
-        f"not computed from prices and quantities — invoices whose lines are themselves round (a round "
-        f"price list) are not counted. A figure chosen by someone can hide an invented sale, a quantity "
-        f"tuned to reach a number, or cash kept back to a round sum. The round amounts beyond the rest of the "
-        f"ledger's rate are worth about {money(finding['risk_amount'])}. This is a screen: it says which records to "
-        f"look at."
-    )
+            t("%(count)s of its %(total)s invoices are in round figures (%(share)s, against %(population)s in the "
+              "rest of the ledger; e.g. %(examples)s)", **values) if name == "invoices" else
+            t("%(count)s of its %(total)s cash receipts are in round figures (%(share)s, against %(population)s in "
+              "the rest of the ledger; e.g. %(examples)s)", **values))
+    explanation = sentences(
+        t("%(group)s: %(tests)s.", group=group, tests=clauses(described)),
+        t("Round totals are typed in, not computed from prices and quantities — invoices whose lines are themselves "
+          "round (a round price list) are not counted."),
+        t("A figure chosen by someone can hide an invented sale, a quantity tuned to reach a number, or cash kept "
+          "back to a round sum."),
+        t("The round amounts beyond the rest of the ledger's rate are worth about %(amount)s.",
+          amount=money(finding["risk_amount"])),
+        t("This is a screen: it says which records to look at."))
     invoices = [row["invoice_no"] for row in evidence["round_invoices"][:3]]
     receipts = [row["receipt_id"] for row in evidence["round_cash_receipts"][:3]]
-    pull = " and ".join(bit for bit in (
-        f"the orders and price sheets of invoices {', '.join(invoices)}" if invoices else "",
-        f"the customers' copies of cash receipts {', '.join(receipts)}" if receipts else "") if bit)
-    who = (f"salesperson {finding['entity_id']}'s manager" if finding["detector"] == "STD-04"
-           else f"customer {finding['entity_id']}'s buyer")
-    check_next = f"Pull {pull or 'the round records'}, and ask {who} how those round sums were arrived at."
-    return ending_with(f"{group}: unusually many round amounts", explanation, check_next)
+    pull = both(bit for bit in (
+        t("the orders and price sheets of invoices %(invoices)s", invoices=items(invoices)) if invoices else "",
+        t("the customers' copies of cash receipts %(receipts)s", receipts=items(receipts)) if receipts else "")
+        if bit)
+    values = dict(pull=pull or t("the round records"), who=finding["entity_id"])
+    check_next = (t("Pull %(pull)s, and ask salesperson %(who)s's manager how those round sums were arrived at.",
+                    **values) if salesperson else
+                  t("Pull %(pull)s, and ask customer %(who)s's buyer how those round sums were arrived at.", **values))
+    return ending_with(t("%(group)s: unusually many round amounts", group=group), explanation, check_next)

@@ -4,54 +4,73 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.common import day, money
-from audit.wording import Words, ending_with
+from audit.i18n import t
+from audit.wording import Words, clauses, day, ending_with, figure, items, money, sentences
 
 
 def _line_words(line) -> str:
-    return (f"{line['product_id']}: {line['quantity']:g} units at {line['discount_pct']:g} % "
-            f"{'promotion' if line['discount_type'] == 'promo' else 'tier'} discount"
-            + (f", {line['multiple']:.0f} times the customer's usual {line['usual_quantity']:g}"
-               if pd.notna(line["multiple"]) else ", with no earlier purchases to compare"))
+    values = dict(product=line["product_id"], quantity=figure(line["quantity"], "g"),
+                  pct=figure(line["discount_pct"], "g"))
+    promotion = line["discount_type"] == "promo"
+    if pd.notna(line["multiple"]):
+        values.update(multiple=figure(line["multiple"], ".0f"), usual=figure(line["usual_quantity"], "g"))
+        return (t("%(product)s: %(quantity)s units at %(pct)s %% promotion discount, %(multiple)s times the "
+                  "customer's usual %(usual)s", **values) if promotion else
+                t("%(product)s: %(quantity)s units at %(pct)s %% tier discount, %(multiple)s times the customer's "
+                  "usual %(usual)s", **values))
+    return (t("%(product)s: %(quantity)s units at %(pct)s %% promotion discount, with no earlier purchases to "
+              "compare", **values) if promotion else
+            t("%(product)s: %(quantity)s units at %(pct)s %% tier discount, with no earlier purchases to compare",
+              **values))
 
 
 def words(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
     sent, others, dips = evidence["shipments"], evidence["other_customers"], evidence["co_buyers"]
     shipment_trace = facts["shipment_trace"]
-    said = ["; ".join(_line_words(line) for line in evidence["lines"])]
+    said = [clauses(_line_words(line) for line in evidence["lines"])]
     if shipment_trace is None:
-        said.append("no shipment of the invoice is on record, so where the goods went cannot be checked")
+        said.append(t("no shipment of the invoice is on record, so where the goods went cannot be checked"))
     elif shipment_trace > 0:
-        deliveries = "; ".join(
-            f"{s['shipment_id']} ({s['quantity']:g} units) to {s.get('delivery_address') or 'unknown address'}"
-            f", received by {s.get('received_by') or 'unknown'}" for s in sent[:6])
-        who = f", reaching other customers {', '.join(others[:8])}" if others else ""
-        said.append(f"the goods left in {len(sent)} shipment(s): {deliveries}{who}")
+        deliveries = clauses(
+            t("%(shipment)s (%(quantity)s units) to %(address)s, received by %(receiver)s", shipment=s["shipment_id"],
+              quantity=figure(s["quantity"], "g"), address=s.get("delivery_address") or t("unknown address"),
+              receiver=s.get("received_by") or t("unknown")) for s in sent[:6])
+        values = dict(count=figure(len(sent)), deliveries=deliveries, others=items(others[:8]))
+        said.append(t("the goods left in %(count)s shipment(s): %(deliveries)s, reaching other customers %(others)s",
+                      **values) if others else
+                    t("the goods left in %(count)s shipment(s): %(deliveries)s", **values))
     if any(d["dipped"] for d in dips):
-        said.append("their own purchases dipped in the same weeks (" + ", ".join(
-            f"{d['customer_id']}: {d['in_window']} invoice(s) against about {d['expected']:g} usual"
-            for d in dips if d["dipped"]) + ")")
+        said.append(t("their own purchases dipped in the same weeks (%(dips)s)", dips=items(
+            t("%(customer)s: %(count)s invoice(s) against about %(expected)s usual", customer=d["customer_id"],
+              count=figure(d["in_window"]), expected=figure(d["expected"], "g")) for d in dips if d["dipped"])))
     goods, discount = evidence["goods_value"], evidence["discount_granted"]
     promo_only = all(line["discount_type"] == "promo" for line in evidence["lines"])
-    explanation = (
-        f"Invoice {facts['invoice_no']} of {day(facts['invoice_date'])} to customer {finding['customer_id']} "
-        f"(salesperson {finding['salesperson_id']}): " + "; ".join(said) + ". "
-        + (f"A promotion covered these lines whatever the quantity, so booking the volume under one account "
-           f"earned no extra discount here ({money(goods)} of goods); goods shared among several buyers under "
-           "one account still hide who bought what (credit limits, per-customer terms)." if promo_only else
-           f"The tier discount of {money(discount)} on {money(goods)} of goods is earned only by one big "
-           "purchase; goods shared among several buyers under one account give that discount to shops that "
-           "did not earn it.")
-        + (" Confidence is lower: there is no shipment data." if shipment_trace is None else ""))
-    title = (f"Invoice {facts['invoice_no']}: volume discount on {sum(line['quantity'] for line in evidence['lines']):g}"
-             f" units booked under one customer"
-             + (f", delivered to {len(others)} other customer(s)" if others else ""))
-    shipments = ", ".join(s["shipment_id"] for s in sent[:3])
-    pull = (f"the signed delivery notes of shipment(s) {shipments}" if shipments
-            else f"the delivery records of invoice {facts['invoice_no']}")
-    check_next = (f"Pull {pull}, and ask customer {finding['customer_id']}'s buyer whether it took all "
-                  f"{sum(line['quantity'] for line in evidence['lines']):g} units itself"
-                  + (f" (and {', '.join(others[:3])} what they received)" if others else "")
-                  + f"; ask salesperson {finding['salesperson_id']}'s manager who approved the discount.")
+    explanation = sentences(
+        t("Invoice %(invoice)s of %(date)s to customer %(customer)s (salesperson %(salesperson)s): %(said)s.",
+          invoice=facts["invoice_no"], date=day(facts["invoice_date"]), customer=finding["customer_id"],
+          salesperson=finding["salesperson_id"], said=clauses(said)),
+        t("A promotion covered these lines whatever the quantity, so booking the volume under one account earned no "
+          "extra discount here (%(goods)s of goods); goods shared among several buyers under one account still hide "
+          "who bought what (credit limits, per-customer terms).", goods=money(goods)) if promo_only else
+        t("The tier discount of %(discount)s on %(goods)s of goods is earned only by one big purchase; goods shared "
+          "among several buyers under one account give that discount to shops that did not earn it.",
+          discount=money(discount), goods=money(goods)),
+        t("Confidence is lower: there is no shipment data.") if shipment_trace is None else "")
+    units = figure(sum(line["quantity"] for line in evidence["lines"]), "g")
+    title = (t("Invoice %(invoice)s: volume discount on %(units)s units booked under one customer, delivered to "
+               "%(count)s other customer(s)", invoice=facts["invoice_no"], units=units, count=figure(len(others)))
+             if others else
+             t("Invoice %(invoice)s: volume discount on %(units)s units booked under one customer",
+               invoice=facts["invoice_no"], units=units))
+    shipments = items(s["shipment_id"] for s in sent[:3])
+    pull = (t("the signed delivery notes of shipment(s) %(shipments)s", shipments=shipments) if shipments
+            else t("the delivery records of invoice %(invoice)s", invoice=facts["invoice_no"]))
+    values = dict(pull=pull, customer=finding["customer_id"], units=units, others=items(others[:3]),
+                  salesperson=finding["salesperson_id"])
+    check_next = (t("Pull %(pull)s, and ask customer %(customer)s's buyer whether it took all %(units)s units itself "
+                    "(and %(others)s what they received); ask salesperson %(salesperson)s's manager who approved the "
+                    "discount.", **values) if others else
+                  t("Pull %(pull)s, and ask customer %(customer)s's buyer whether it took all %(units)s units itself; "
+                    "ask salesperson %(salesperson)s's manager who approved the discount.", **values))
     return ending_with(title, explanation, check_next)

@@ -64,6 +64,13 @@ class StagedTables(Mapping):
     def __contains__(self, name: object) -> bool:
         return name in self._paths
 
+    def __copy__(self) -> StagedTables:
+        return self  # one stage folder, one owner: a copy that outlived it would read removed files
+
+    def __deepcopy__(self, memo) -> dict[str, pd.DataFrame]:
+        # An independent copy is the tables themselves, in memory (a notebook or test that edits one).
+        return {name: self[name].copy(deep=True) for name in self}
+
     def path(self, name: str) -> Path:
         """The Parquet file of a table (for the engine to read itself)."""
         return self._paths[name]

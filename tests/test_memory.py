@@ -191,3 +191,16 @@ def test_spark_reads_the_staged_files_and_finds_what_duckdb_finds(mini_policy):
     assert (on_spark.detector_runs["status"] != "failed").all()
     columns = [c for c in on_duckdb.exceptions.columns if c not in ("run_id",)]
     pd.testing.assert_frame_equal(on_spark.exceptions[columns], on_duckdb.exceptions[columns])
+
+
+def test_a_deep_copy_of_staged_tables_is_in_memory_and_outlives_the_stage(mini_policy):
+    import copy
+
+    result = run(MINI, mini_policy, detectors=["PRC-01"])
+    copied = copy.deepcopy(result.tables)
+    assert isinstance(copied.frames, dict)
+    copied.frames["customers"].loc[0, "name"] = "edited"
+    result.tables.frames.close()  # the stage goes; the copy does not need it
+    assert copied.frames["customers"].loc[0, "name"] == "edited"
+    assert len(copied.frames["salespeople"]) > 0
+    assert copy.copy(result.tables.frames) is result.tables.frames

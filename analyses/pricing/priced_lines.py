@@ -132,47 +132,57 @@ def priced_lines(data, order_price_days: int) -> ibis.Table:
                            changed_today=ibis.literal(False), previous_price=ibis.null("float64"),
                            order_day_price=ibis.null("float64"))
     prices = data.table("price_list")
-    key = ("invoice_id", "line_no")
+    # The valid price depends on the product, the class and the day, not on the line: it is looked up once
+    # per product, class and day the lines need (the invoice date, the day before, the order date) and
+    # joined to the lines. Per line, six range joins and groupings of every line ran DuckDB out of its
+    # memory at ten million lines.
+    day_type = base.invoice_date.type()
+    needed = ibis.union(
+        base.select(base.product_id, base.customer_class, day=base.invoice_date.cast(day_type)),
+        base.select(base.product_id, base.customer_class, day=(base.invoice_date - ibis.interval(days=1)).cast(day_type)),
+        base.filter(base.order_date.notnull()).select(base.product_id, base.customer_class,
+                                                      day=base.order_date.cast(day_type)),
+        distinct=True,
+    )
 
-    def valid_on(on_day, class_match):
-        joined = base.join(prices, [
-            base.product_id == prices.product_id, prices.valid_from <= on_day(base),
-            prices.valid_to.isnull() | (on_day(base) <= prices.valid_to), class_match(base, prices),
+    def valid_on(keys, class_match):
+        joined = keys.join(prices, [
+            keys.product_id == prices.product_id, prices.valid_from <= keys.day,
+            prices.valid_to.isnull() | (keys.day <= prices.valid_to), class_match(keys, prices),
         ])
-        return joined.group_by([joined[k] for k in key]).aggregate(
-            price=joined.unit_price_right.argmax(joined.valid_from),
-            valid_from=joined.valid_from.max(),
-        )
+        by = [joined.product_id, joined.day] + ([joined.customer_class] if "customer_class" in keys.columns else [])
+        return joined.group_by(by).aggregate(price=joined.unit_price.argmax(joined.valid_from),
+                                             valid_from=joined.valid_from.max())
 
-    def same_day(t):
-        return t.invoice_date
+    general = valid_on(needed.select("product_id", "day").distinct(), lambda k, p: p.customer_class.isnull())
+    by_class = valid_on(needed.filter(needed.customer_class.notnull()),
+                        lambda k, p: p.customer_class == k.customer_class)
 
-    def day_before(t):
-        return t.invoice_date - ibis.interval(days=1)
+    def priced_on(table, day, names, with_class):
+        """``table`` with the general (or class) price valid on ``day`` as ``names`` (price, valid_from)."""
+        part = (by_class if with_class else general).rename(**{f"_{n}": n for n in ("product_id", "day")})
+        if with_class:
+            part = part.rename(_customer_class="customer_class")
+        part = part.rename(**{names[0]: "price", names[1]: "valid_from"})
+        conditions = [table.product_id == part._product_id, day(table).cast(day_type) == part._day]
+        if with_class:
+            conditions.append(table.customer_class == part._customer_class)
+        joined = table.left_join(part, conditions)
+        return joined.drop(*[c for c in joined.columns if c.startswith("_")])
 
-    def order_day(t):
-        return t.order_date
-
-    def is_general(b, p):
-        return p.customer_class.isnull()
-
-    def is_class(b, p):
-        return p.customer_class == b.customer_class
-
-    general = valid_on(same_day, is_general).rename(general_price="price", general_from="valid_from")
-    by_class = valid_on(same_day, is_class).rename(class_price="price", class_from="valid_from")
-    general_before = valid_on(day_before, is_general).rename(general_before="price").drop("valid_from")
-    class_before = valid_on(day_before, is_class).rename(class_before="price").drop("valid_from")
-    general_ordered = valid_on(order_day, is_general).rename(general_ordered="price").drop("valid_from")
-    class_ordered = valid_on(order_day, is_class).rename(class_ordered="price").drop("valid_from")
     priced = base
-    for part in (general, by_class, general_before, class_before, general_ordered, class_ordered):
-        priced = priced.left_join(part, list(key)).drop("invoice_id_right", "line_no_right")
+    for with_class, prefix in ((False, "general"), (True, "class")):
+        priced = priced_on(priced, lambda t: t.invoice_date, (f"{prefix}_price", f"{prefix}_from"), with_class)
+        priced = priced_on(priced, lambda t: t.invoice_date - ibis.interval(days=1),
+                           (f"{prefix}_before", f"{prefix}_before_from"), with_class)
+        priced = priced_on(priced, lambda t: t.order_date, (f"{prefix}_ordered", f"{prefix}_ordered_from"),
+                           with_class)
     return priced.mutate(
         changed_today=ibis.coalesce(priced.class_from, priced.general_from) == priced.invoice_date,
         previous_price=ibis.coalesce(priced.class_before, priced.general_before),
         order_day_price=ibis.coalesce(priced.class_ordered, priced.general_ordered),
-    ).drop("general_from", "class_from", "general_before", "class_before", "general_ordered", "class_ordered")
+    ).drop("general_from", "class_from", "general_before", "class_before", "general_ordered", "class_ordered",
+           "general_before_from", "class_before_from", "general_ordered_from", "class_ordered_from")
 
 
 def unexcused_deviations(data, tolerance_pct: float, order_price_days: int, state=None

@@ -76,20 +76,20 @@ class Engine:
             raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
         self.name = name
         self.memory_limit = None
-        self.spill_directory = None
+        self.scratch_directory = None
         if name == "duckdb":
             self.memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_VARIABLE) or default_engine_limit()
             # Beyond its limit DuckDB spills joins, sorts and aggregates to disk here instead of failing.
-            self.spill_directory = tempfile.mkdtemp(prefix="sales-audit-spill-")
+            self.scratch_directory = tempfile.mkdtemp(prefix="sales-audit-spill-")
             try:
                 # DuckDB's allocator keeps what a query freed (0.5 GB after the price joins at 1M lines)
                 # unless it is flushed: a background thread hands it back to the system.
                 self.backend = ibis.duckdb.connect(memory_limit=self.memory_limit,
-                                                   temp_directory=self.spill_directory,
+                                                   temp_directory=self.scratch_directory,
                                                    allocator_background_threads=True,
                                                    allocator_flush_threshold=ALLOCATOR_FLUSH_THRESHOLD)
             except Exception as exc:  # duckdb.InvalidInputException on a limit it cannot read
-                shutil.rmtree(self.spill_directory, ignore_errors=True)
+                shutil.rmtree(self.scratch_directory, ignore_errors=True)
                 raise EngineError(f"DuckDB did not accept the memory limit {self.memory_limit!r} "
                                   f"({str(exc).splitlines()[0]}); give it as e.g. 4GB or 800MB") from None
         else:
@@ -97,41 +97,32 @@ class Engine:
             # Where tables handed over as pandas (not staged by a run) are written for Spark to read: Parquet
             # files Spark scans per query, so the driver's heap never holds them (a DataFrame made from
             # pandas lives in it whole).
-            self.spill_directory = tempfile.mkdtemp(prefix="sales-audit-spark-", dir=stage_parent())
+            self.scratch_directory = tempfile.mkdtemp(prefix="sales-audit-spark-", dir=stage_parent())
         self._tables: dict[str, ibis.Table] = {}
         self._arrow: dict[str, pa.Table] = {}  # what the DuckDB views read; kept alive with them
 
     def register(self, name: str, frame: pd.DataFrame) -> ibis.Table:
         if self.name == "spark":
-            from ibis.backends.pyspark.datatypes import PySparkSchema
-
-            # The schema comes from the typed frame because an all-blank column has no type Spark could
-            # infer; the rows go through a Parquet file that Spark reads itself (see __init__).
-            typed = ibis.memtable(frame).schema()
-            schema = PySparkSchema.from_ibis(typed)
-            session = self.backend._session
-            path = os.path.join(self.spill_directory, f"{name}.parquet")
-            pq.write_table(pa.Table.from_pandas(_spark_ready(frame), schema=typed.to_pyarrow(), preserve_index=False),
-                           path)
-            session.read.schema(schema).parquet(path).createOrReplaceTempView(name)
-            table = self.backend.table(name)
-        else:
-            # A view over the frame's own Arrow buffers, not a copy: DuckDB reads them in place, which
-            # saves memory the size of the tables (450 MB at a million invoice lines).
-            self._arrow[name] = pa.Table.from_pandas(frame, preserve_index=False)
-            self.backend.con.register(name, self._arrow[name])
-            table = self.backend.table(name)
-        self._tables[name] = table
-        return table
+            # Through a Parquet file Spark reads itself (see __init__), typed from the checked frame because an
+            # all-blank column has no type Spark could infer.
+            path = os.path.join(self.scratch_directory, f"{name}.parquet")
+            typed = ibis.memtable(frame).schema().to_pyarrow()
+            pq.write_table(pa.Table.from_pandas(_spark_ready(frame), schema=typed, preserve_index=False), path)
+            return self.register_file(name, path)
+        # A view over the frame's own Arrow buffers, not a copy: DuckDB reads them in place, which saves memory
+        # the size of the tables (450 MB at a million invoice lines).
+        self._arrow[name] = pa.Table.from_pandas(frame, preserve_index=False)
+        self.backend.con.register(name, self._arrow[name])
+        self._tables[name] = self.backend.table(name)
+        return self._tables[name]
 
     def register_file(self, name: str, path) -> ibis.Table:
-        """A table from a Parquet file written by pandas (a staged checked table), read by the engine itself:
-        DuckDB loads it into its own compressed table (within its memory limit, spilling beyond), Spark
-        scans the file per query."""
+        """A table from a Parquet file (a staged checked table), read by the engine itself: DuckDB through a
+        view that decodes the file per query (within its memory limit), Spark by scanning it per query."""
         if self.name == "spark":
             from ibis.backends.pyspark.datatypes import PySparkSchema
 
-            # the same schema a table registered from pandas gets (see register)
+            # typed from the file's own schema (written from the checked frame)
             typed = ibis.Schema.from_pyarrow(pq.read_schema(path).remove_metadata())
             self.backend._session.read.schema(PySparkSchema.from_ibis(typed)).parquet(str(path)) \
                 .createOrReplaceTempView(name)
@@ -158,5 +149,5 @@ class Engine:
         self._arrow.clear()
         if self.name == "duckdb":
             self.backend.disconnect()
-        if self.spill_directory:
-            shutil.rmtree(self.spill_directory, ignore_errors=True)
+        if self.scratch_directory:
+            shutil.rmtree(self.scratch_directory, ignore_errors=True)

@@ -58,8 +58,7 @@ class SourceTable:
 
     def without_frame(self) -> SourceTable:
         """This source's description (origin, digest, row count) without its frame, to free its memory."""
-        light = copy.copy(self)
-        light.frame = _empty_like(self.frame)
+        light = self.frame_released()
         light.row_numbers = None
         return light
 

@@ -126,6 +126,13 @@ class ShipmentPolicy(_Section):
     invoice_within_days: NonNegativeInt = 7
 
 
+class OffDayPolicy(_Section):
+    # Added to the contract's policy: records dated on the weekend or a holiday are routine (the company
+    # works those days, nothing is flagged) when at least routine_count of them make routine_pct of all.
+    routine_pct: Percent = 2.0
+    routine_count: NonNegativeInt = 10
+
+
 class ThresholdPolicy(_Section):
     approval_amount: NonNegative = 0
 
@@ -180,6 +187,7 @@ class Policy(_Section):
     visits: VisitPolicy = VisitPolicy()
     collections: CollectionsPolicy = CollectionsPolicy()
     shipments: ShipmentPolicy = ShipmentPolicy()
+    off_days: OffDayPolicy = OffDayPolicy()
     thresholds: ThresholdPolicy = ThresholdPolicy()
     data: DataPolicy = DataPolicy()
 

@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-import ibis
 import pandas as pd
 
 from audit.common import combine_traces, month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
-from detectors.standard.support import invoice_totals, off_day
+from detectors.standard.off_days import DEFAULTS, off_dates, unusual_share
+from detectors.standard.support import invoice_totals
 from detectors.wording import weekend_posting
-
-
-def _off_dates(data, table: ibis.Table, column: str) -> tuple[list, int, int]:
-    """The days off among the distinct dates of ``column``; the number of rows on days off, and of all rows.
-
-    The calendar is applied to the distinct dates only (a few hundred), not to every record."""
-    dated = table.filter(table[column].notnull())
-    counts = data.execute(dated.group_by(column).aggregate(n=dated.count()))
-    if counts.empty:
-        return [], 0, 0
-    mask = off_day(data, counts[column]).to_numpy()
-    return sorted(counts.loc[mask, column]), int(counts.loc[mask, "n"].sum()), int(counts["n"].sum())
-
-
-def _on_any(table: ibis.Table, days_by_column: dict) -> ibis.Value:
-    """Rows whose date in any of the columns is one of that column's listed days."""
-    condition = ibis.literal(False)
-    for column, days in days_by_column.items():
-        if days:
-            condition = condition | table[column].isin(days)
-    return condition
-
-
-def _unusual(n_off: int, n_all: int, routine_share: float, routine_count: int) -> float:
-    """How unusual a date on a day off is in this ledger: 0 when it is routine (at least ``routine_count``
-    records and ``routine_share`` of them on days off: the company evidently works those days), else
-    from 1 (never happens) down to 0.5 (just under the routine share)."""
-    share = n_off / n_all if n_all else 0.0
-    if n_off >= routine_count and share >= routine_share:
-        return 0.0
-    return 1 - 0.5 * min(1.0, share / routine_share) if routine_share > 0 else 1.0
-
-
-def _off_day_records(data, table: ibis.Table, key: str, date_columns: tuple[str, str]):
-    """Records with either date on a day off, with the customer's salesperson, and the table's row count.
-
-    ``found`` is None when the table is empty or no record has either date on a day off."""
-    first_days, _, _ = _off_dates(data, table, date_columns[0])
-    second_days, _, _ = _off_dates(data, table, date_columns[1])
-    n_all = int(data.execute(table.aggregate(n=table.count()))["n"].iloc[0] or 0)
-    if not n_all or not (first_days or second_days):
-        return None, n_all
-    hits = table.filter(_on_any(table, {date_columns[0]: first_days, date_columns[1]: second_days}))
-    if data.has("customers", ("assigned_salesperson_id",)):
-        customers = data.table("customers").select("customer_id", "assigned_salesperson_id")
-        hits = hits.left_join(customers, "customer_id").drop("customer_id_right")
-    else:
-        hits = hits.mutate(assigned_salesperson_id=ibis.null("string"))
-    return data.execute(hits).sort_values(key, ignore_index=True), n_all
 
 
 class WeekendPosting(Detector):
@@ -111,17 +62,22 @@ class WeekendPosting(Detector):
     # The date alone is weak evidence of loss; corroborated cases also surface under their own pattern.
     rank_weight = 0.5
 
-    def __init__(self, routine_share: float = 0.02, routine_count: int = 10, majority_share: float = 0.5):
+    def __init__(self, routine_share: float = DEFAULTS.off_days.routine_pct / 100,
+                 routine_count: int = DEFAULTS.off_days.routine_count, majority_share: float = 0.5):
         self.routine_share = routine_share
         self.routine_count = routine_count
         # A missing order or shipment is a trace only where at least this share of invoices have one.
         self.majority_share = majority_share
 
+    @classmethod
+    def params_from_policy(cls, policy):
+        return {"routine_share": policy.off_days.routine_pct / 100, "routine_count": policy.off_days.routine_count}
+
     def find(self, data) -> pd.DataFrame:
         invoices = invoice_totals(data, extra=("order_id", "created_by"))
-        dates, n_off, n_all = _off_dates(data, invoices, "invoice_date")
+        dates, n_off, n_all = off_dates(data, invoices, "invoice_date")
         self.off_day_share_ = n_off / n_all if n_all else 0.0
-        unusual = _unusual(n_off, n_all, self.routine_share, self.routine_count)
+        unusual = unusual_share(n_off, n_all, self.routine_share, self.routine_count)
         if not dates or unusual == 0:
             return empty_findings()
         found = data.execute(invoices.filter(invoices.invoice_date.isin(dates)))

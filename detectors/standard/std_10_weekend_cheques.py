@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
-from audit.common import combine_traces, month_of
-from audit.detector import Detector, empty_findings, related_ids
-from detectors.standard.std_05_weekend_posting import _off_day_records, _unusual
-from detectors.standard.support import off_day
+from detectors.standard.off_days import OffDayMoney
 from detectors.wording import weekend_posting
 
 
-class WeekendCheque(Detector):
+class WeekendCheque(OffDayMoney):
     """Cheques received from a customer or handed in to treasury on the policy weekend or a holiday.
 
     What it finds
@@ -53,40 +48,17 @@ class WeekendCheque(Detector):
     uses = {"cheques": ("handed_in_date", "collected_by"), "customers": ("assigned_salesperson_id",)}
     rank_weight = 0.5
 
-    def __init__(self, routine_share: float = 0.02, routine_count: int = 10):
-        self.routine_share = routine_share
-        self.routine_count = routine_count
+    key = "cheque_id"
+    booked = ("handed_in_date", "handed_in_on_day_off", 0.5)
+    given = ("received_date", "received_on_day_off", 0.3)
 
-    def find(self, data) -> pd.DataFrame:
-        cheques = data.table("cheques")
-        found, n_all = _off_day_records(data, cheques, "cheque_id", ("received_date", "handed_in_date"))
-        if found is None:
-            self.off_day_share_ = 0.0
-            return empty_findings()
-        self.off_day_share_ = len(found) / n_all
-        unusual = _unusual(len(found), n_all, self.routine_share, self.routine_count)
-        if found.empty or unusual == 0:
-            return empty_findings()
-        received_off = off_day(data, found["received_date"]).to_numpy()
-        handed_off = off_day(data, found["handed_in_date"]).to_numpy()
-        rows = []
-        for k, cheque in enumerate(found.itertuples(index=False)):
-            collector = cheque.collected_by if isinstance(cheque.collected_by, str) else None
-            salesperson = collector or cheque.assigned_salesperson_id
-            traces = {"handed_in_on_day_off": 0.5 * unusual if handed_off[k] else 0.0,
-                      "received_on_day_off": 0.3 * unusual if received_off[k] else 0.0}
-            rows.append({
-                "entity_id": cheque.cheque_id, "salesperson_id": salesperson, "customer_id": cheque.customer_id,
-                "period": month_of(cheque.handed_in_date if handed_off[k] else cheque.received_date),
-                "score": combine_traces(traces.values()), "risk_amount": cheque.amount,
-                "facts": {"cheque_no": cheque.cheque_no, "off_day_records": len(found), "records": n_all},
-                "evidence": {"received_date": cheque.received_date, "handed_in_date": cheque.handed_in_date,
-                             "due_date": cheque.due_date, "received_off": bool(received_off[k]),
-                             "handed_in_off": bool(handed_off[k]), "amount": cheque.amount,
-                             "collected_by": collector, "policy_weekend": list(data.policy.weekend),
-                             "off_day_share": self.off_day_share_, "routine_share": self.routine_share,
-                             "traces": {k2: round(v, 4) for k2, v in traces.items()}},
-                "related": related_ids(("cheque", [cheque.cheque_id]), ("customer", [cheque.customer_id]),
-                                       ("salesperson", [salesperson])),
-            })
-        return pd.DataFrame(rows)
+    def records(self, data):
+        return data.table("cheques")
+
+    def record_facts(self, cheque):
+        return {"cheque_no": cheque.cheque_no}
+
+    def record_evidence(self, cheque, booked_off, given_off):
+        return {"received_date": cheque.received_date, "handed_in_date": cheque.handed_in_date,
+                "due_date": cheque.due_date, "received_off": given_off, "handed_in_off": booked_off,
+                "amount": cheque.amount}

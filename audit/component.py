@@ -46,7 +46,7 @@ def blank_columns(needs_values: Mapping[str, tuple[str, ...]], data: AuditData) 
     blank = []
     for table, columns in needs_values.items():
         for column in columns:
-            if not data.has(table, (column,)) or not data.frame(table)[column].notna().any():
+            if not data.holds_values(table, column):
                 blank.append(f"{table}.{column}")
     return blank
 

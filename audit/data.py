@@ -58,6 +58,9 @@ class AuditData:
         self.calendar = WorkCalendar(policy)
         self.period = period
         self._registered: set[str] = set()
+        # latest value of a (table, column), asked once per run: the scoped views share this dict
+        self._latest: dict[tuple[str, str], pd.Timestamp] = {}
+        self._holds_values: dict[tuple[str, str], bool] = {}
         # What a component declared it reads, handed over by the runner (see ``scoped``): the analyses'
         # outputs and the upstream detectors' findings. Empty for a run's shared data itself.
         self.views: Mapping[str, object] = MappingProxyType({})
@@ -85,6 +88,35 @@ class AuditData:
     def frame(self, name: str) -> pd.DataFrame:
         """The pandas frame of a table; detectors must treat it as read-only."""
         return self.tables.frames[name]
+
+    def rows(self, name: str) -> int:
+        """The rows of a checked table, without reading it into pandas."""
+        return self.tables.rows(name)
+
+    def holds_values(self, table: str, column: str) -> bool:
+        """Whether any row of ``table.column`` holds a value (not blank, not NaN); False when the column is
+        absent. Asked of the engine once per run: a component's inputs are checked without reading the
+        table into pandas."""
+        key = (table, column)
+        if key not in self._holds_values:
+            if not self.has(table, (column,)):
+                return False
+            values = self.table(table)[column]
+            given = values.notnull()
+            if values.type().is_floating():
+                given = given & ~values.isnan()
+            self._holds_values[key] = bool(self.execute(self.table(table).aggregate(n=given.sum()))["n"].iloc[0] or 0)
+        return self._holds_values[key]
+
+    def latest(self, table: str, column: str) -> pd.Timestamp:
+        """The latest date or time in ``table.column`` (NaT when it holds none), asked of the engine once
+        per run instead of reading the table into pandas in every component that needs the data's end."""
+        key = (table, column)
+        if key not in self._latest:
+            dated = self.table(table)
+            value = self.execute(dated.aggregate(latest=dated[column].max()))["latest"].iloc[0]
+            self._latest[key] = pd.Timestamp(value) if value is not None and pd.notna(value) else pd.NaT
+        return self._latest[key]
 
     def table(self, name: str) -> ibis.Table:
         if name not in self._registered:

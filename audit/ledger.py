@@ -93,10 +93,10 @@ def data_end_date(data) -> pd.Timestamp:
     """The audit's 'today': the period's last day, else the latest transaction date in the data."""
     if data.period_end is not None:
         return data.period_end
-    latest = [data.frame("invoices")["invoice_date"].max()]
+    latest = [data.latest("invoices", "invoice_date")]
     for table, column in (("receipts", "posted_date"), ("cheques", "received_date"), ("shipments", "ship_date")):
         if data.has(table, (column,)):
-            latest.append(data.frame(table)[column].max())
+            latest.append(data.latest(table, column))
     latest = [d for d in latest if pd.notna(d)]
     return max(latest) if latest else pd.Timestamp("1970-01-01")
 

@@ -204,3 +204,33 @@ def test_a_deep_copy_of_staged_tables_is_in_memory_and_outlives_the_stage(mini_p
     assert copied.frames["customers"].loc[0, "name"] == "edited"
     assert len(copied.frames["salespeople"]) > 0
     assert copy.copy(result.tables.frames) is result.tables.frames
+
+
+def test_inputs_and_the_data_end_are_answered_by_the_engine_without_reading_tables_back(mini_policy):
+    """Whether a column holds values (every component's coverage check), a table's rows and its latest
+    date are engine questions: a staged table is not read into pandas for them, and the answers are the
+    ones pandas gives."""
+    from audit.component import blank_columns
+    from audit.ledger import data_end_date
+
+    in_memory = validate(load(MINI), mini_policy)
+    tables = validate(load(MINI), mini_policy)
+    tables.stage()
+    data = AuditData(tables, mini_policy, Engine("duckdb"))
+    try:
+        lines = in_memory.frames["invoice_lines"]
+        for column in lines.columns:
+            assert data.holds_values("invoice_lines", column) == bool(lines[column].notna().any()), column
+        assert not data.holds_values("invoice_lines", "no_such_column")
+        blank = blank_columns({"invoice_lines": tuple(lines.columns), "products": ("list_price",)}, data)
+        assert blank == [f"invoice_lines.{c}" for c in lines.columns if lines[c].isna().all()] + (
+            [] if in_memory.frames["products"]["list_price"].notna().any() else ["products.list_price"])
+        assert data.rows("invoice_lines") == len(lines)
+        expected_end = max(in_memory.frames[t][c].max() for t, c in (
+            ("invoices", "invoice_date"), ("receipts", "posted_date"), ("cheques", "received_date"),
+            ("shipments", "ship_date")))
+        assert data_end_date(data) == expected_end
+        assert tables.frames.held() == []  # nothing was read back into pandas
+    finally:
+        data.engine.close()
+        tables.frames.close()

@@ -24,12 +24,11 @@ PRICE_SOURCE_WORDS = "values in price_list, invoice_lines.list_price or products
 def has_price_source(data) -> bool:
     """Whether the data holds any list price to compare invoice prices with (an empty ledger has nothing
     to compare and needs none)."""
-    if data.has("invoice_lines") and data.frame("invoice_lines").empty:
+    if data.has("invoice_lines") and not data.rows("invoice_lines"):
         return True
-    if data.has("price_list", ("product_id", "unit_price")) and data.frame("price_list")["unit_price"].notna().any():
+    if data.has("price_list", ("product_id",)) and data.holds_values("price_list", "unit_price"):
         return True
-    return any(data.has(table, ("list_price",)) and data.frame(table)["list_price"].notna().any()
-               for table in ("invoice_lines", "products"))
+    return any(data.holds_values(table, "list_price") for table in ("invoice_lines", "products"))
 
 
 class NeedsPriceSource:

@@ -186,7 +186,7 @@ def build_ledger(data) -> Ledger:
             invoice_id=allocations.invoice_id, customer_id=receipts.customer_id, date=receipts.posted_date,
             paid=allocations.amount.fill_null(0), cash_discount=discount, source_id=allocations.receipt_id,
         ).order_by(["source_id", "invoice_id"]))
-        n_undated = int(len(data.frame("receipt_allocations")) - len(paid))
+        n_undated = int(data.rows("receipt_allocations") - len(paid))
         paid["credited"] = 0.0
         parts.append(paid)
     if data.has("credit_notes", ("credit_note_id", "credit_date", "customer_id", "amount")):
@@ -312,14 +312,14 @@ def ledger_end_date(data) -> pd.Timestamp | None:
     (invoices, receipts, credit notes, cheques, shipments, events); ``None`` when nothing is dated."""
     if data.period_end is not None:
         return data.period_end
-    if data.has("invoices", ("invoice_date",)) and len(data.frame("invoices")):
+    if data.has("invoices", ("invoice_date",)) and data.rows("invoices"):
         return pd.Timestamp(data_end_date(data)).normalize()
     latest = []
     for table, column in (("invoices", "invoice_date"), ("receipts", "posted_date"), ("credit_notes", "credit_date"),
                           ("cheques", "received_date"), ("shipments", "ship_date"),
                           ("customer_events", "event_date"), ("customer_financials", "period_end")):
-        if data.has(table, (column,)) and len(data.frame(table)):
-            latest.append(pd.to_datetime(data.frame(table)[column]).max())
+        if data.has(table, (column,)) and data.rows(table):
+            latest.append(data.latest(table, column))
     latest = [d for d in latest if pd.notna(d)]
     return pd.Timestamp(max(latest)).normalize() if latest else None
 

@@ -83,15 +83,14 @@ class PriceDeviation(NeedsPriceSource, Detector):
     def find(self, data) -> pd.DataFrame:
         self.unknown_traces_ = [] if data.has("price_list", ("product_id", "unit_price")) else [
             "dated list prices (no price_list: the line's or product's list price, which may be out of date)"]
-        self.approvals_recorded_ = bool(data.has("invoice_lines", ("discount_approved_by",))
-                                        and data.frame("invoice_lines")["discount_approved_by"].notna().any())
+        self.approvals_recorded_ = data.holds_values("invoice_lines", "discount_approved_by")
         if not self.approvals_recorded_:
             self.unknown_traces_.append("price approvals (invoice_lines.discount_approved_by not recorded): whether "
                                         "a price off the list was signed off")
         deviations = data.views[PRICE_DEVIATIONS_VIEW]
         lines, counts = deviations.lines, deviations.counts
         self.n_lines_outside_tolerance_, self.n_excused_ = deviations.n_lines_outside_tolerance, deviations.n_excused
-        n_lines = len(data.frame("invoice_lines"))
+        n_lines = data.rows("invoice_lines")
         outside = getattr(self, "n_lines_outside_tolerance_", 0)
         if outside >= self.min_lines_to_judge_source and outside / n_lines > self.max_deviating_share:
             # Most lines off the price source: it is not the list the company sells at (a suggested retail

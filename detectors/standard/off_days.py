@@ -17,7 +17,6 @@ from audit.policy import DEFAULTS
 from detectors.standard.support import off_day
 
 
-
 def off_dates(data, table: ibis.Table, column: str) -> tuple[list, int, int]:
     """The days off among the distinct dates of ``column``; the number of rows on days off, and of all rows.
 

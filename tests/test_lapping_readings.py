@@ -47,3 +47,30 @@ def test_one_buyer_is_reported_with_the_lapping_reading_weighed():
 
 def test_the_lapping_cash_is_not_withheld_cash():
     assert _found("CHQ-03", "cash booked late by the salesperson who laps").empty
+
+
+def test_a_related_business_paying_now_and_then_is_a_third_reading():
+    """Two established shops of one owner, one paying one of the other's invoices with its own cheque:
+    not one buyer (nothing beyond the cheque and the owner's name, neither account new) and not lapping.
+    At the default bar nothing is reported; with a bar so low that the owner's name alone would flag the
+    pair, the explanation says the cheque was read as a related payment and not counted."""
+    from detectors.customers.cus_02_multi_name_invoicing import MultiNameInvoicing
+
+    starts = "a related payment, not one buyer"
+    assert _found("CUS-02", starts).empty
+
+    class LowBar(MultiNameInvoicing):
+        code = "CUS-02"
+
+        @classmethod
+        def params_from_policy(cls, policy):
+            return super().params_from_policy(policy) | {"min_score": 0.15}
+
+    case = _case("CUS-02", starts)
+    found = run_detector(LowBar, case.audit_tables(), case.audit_policy())
+    assert len(found) == 1
+    pair = found.iloc[0]["evidence"]["pairs"][0]
+    assert pair["readings"]["reported"] == "related_payment"
+    assert set(pair["traces"]) == {"shared_owner_name"}  # the cheque is no link
+    assert "reads as one related business paying for the other now and then" in found.iloc[0]["explanation"]
+    assert "receipt R8" in found.iloc[0]["explanation"]

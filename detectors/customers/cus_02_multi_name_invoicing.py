@@ -21,6 +21,9 @@ from detectors.wording import multi_name_invoicing
 
 IDENTITY = ("shared_phone", "shared_address", "shared_bank_account", "cheque_drawer", "shared_owner_name")
 DELIVERY = ("delivery_point", "received_by")
+# One-buyer traces that a related business (a sister shop of the same owner) paying the other's invoices
+# also shows: alone, with two established accounts, they do not make the cheque a link (see _weigh_readings).
+RELATION_ONLY = frozenset({"shared_owner_name", "paid_with_the_others_cheques"})
 
 
 @functools.lru_cache(maxsize=65536)  # a pure function of the text: the same accounts and names recur
@@ -54,6 +57,9 @@ class MultiNameInvoicing(Detector):
     salesperson collecting from both, the cheque applied to the payee's overdue invoices): when lapping
     weighs more than the pair's one-buyer traces beyond the cheque (shared details, delivery, timing),
     the cheque is no link here (PAY-01 reports the swap), and a pair linked by nothing else is dropped.
+    Nor is it a link when nothing beyond the cheques themselves and the owner's name speaks for one buyer
+    and neither account was opened just before it was first invoiced: two established shops of one owner
+    (or friends) paying each other's invoices now and then are a third reading, a related payment.
     Left out: links between branches of a declared chain (``customer_class`` "chain", same owner),
     details shared with a salesperson or an employee, and accounts that CUS-01 finds made up (this
     detector runs after the others and reads CUS-01's findings, or asks CUS-01 when it did not run):
@@ -78,6 +84,8 @@ class MultiNameInvoicing(Detector):
     common name; a made-up account that borrowed a real customer's phone (CUS-01 reports it); a
     customer's overdue invoice paid with another customer's cheque while that customer's own invoice
     goes late, collected by one salesperson, nothing else shared (lapping: PAY-01 reports it).
+    Two long-standing shops of one owner, each with its own address, phone, deliveries and purchases,
+    one paying some of the other's invoices with a cheque on its own account (a related payment).
 
     Evidence
     --------
@@ -382,8 +390,14 @@ class MultiNameInvoicing(Detector):
                             "lapping_traces": lapping["traces"], "lapping_receipt": lapping["receipt_id"],
                             "reported": "one_buyer" if one_buyer >= lapping["weight"] else "lapping"}
         if pair["readings"]["reported"] == "one_buyer":
-            return traces
-        # the cheque is the lapping's, not a detail the accounts share
+            beyond = {k for k, v in weighed.items() if k in readings.ONE_BUYER_KINDS and v > 0} - RELATION_ONLY
+            if beyond or "new_account" in traces:
+                return traces
+            # Nothing but the cheques (and perhaps the owner's name) links two established accounts: a
+            # related or friendly business paying for the other now and then, which is neither one buyer
+            # nor lapping. The cheque is no link here; PAY-01 judges the payment itself.
+            pair["readings"]["reported"] = "related_payment"
+        # the cheque is the lapping's (or a related business's payment), not a detail the accounts share
         pair["kinds"] = {k: v for k, v in pair["kinds"].items() if k != "cheque_drawer"}
         kept = {k: v for k, v in traces.items() if k != "cheque_drawer"}
         if not any(k in readings.ONE_BUYER_KINDS for k in kept):

@@ -60,6 +60,11 @@ def _readings_words(readings) -> str:
     if readings["reported"] == "one_buyer":
         return t("the cheque could also be lapping (receipt %(receipt)s), but %(one_buyer)s and %(lapping)s",
                  receipt=readings["lapping_receipt"], one_buyer=one_buyer_words, lapping=lapping_words)
+    if readings["reported"] == "related_payment":
+        return t("the cheque (receipt %(receipt)s) reads as one related business paying for the other now and "
+                 "then: %(one_buyer)s, none of it beyond the cheques and the owner's name, neither account is "
+                 "new, and %(lapping)s; it is not counted here", receipt=readings["lapping_receipt"],
+                 one_buyer=one_buyer_words, lapping=lapping_words)
     return t("the cheque itself (receipt %(receipt)s) reads as lapping, not as one buyer: %(lapping)s, "
              "%(one_buyer)s; it is left to payment_swap and not counted here", receipt=readings["lapping_receipt"],
              one_buyer=one_buyer_words, lapping=lapping_words)

@@ -55,3 +55,93 @@ def test_a_customers_only_invoice_has_no_usual_quantity():
                             "invoice_date": pd.to_datetime(["2025-01-05", "2025-01-05"]), "quantity": [700.0, 3.0]})
     found = SplitVolumeDiscount()._with_usual(history.iloc[[0]], history)
     assert np.isnan(found["usual_quantity"].iloc[0]) and found["other_bulk_months"].iloc[0] == 0
+
+
+def _portfolio_ledger(stopped: tuple[str, ...], everyone_quiet: bool = False):
+    """One salesperson, a booker (C1, 10 units a line) and six regular neighbours (two invoices a week
+    each, all year). On 2025-06-16 C1 is invoiced 600 units at the tier and takes the whole delivery
+    itself. The ``stopped`` neighbours buy nothing from a week before to four weeks after; with
+    ``everyone_quiet`` every neighbour buys only in one week of those five (the salesperson away), while
+    another salesperson's customers buy as usual."""
+    from audit.testing import tables_from_frames
+
+    neighbours = [f"N{k}" for k in range(1, 7)]
+    customers = pd.DataFrame({"customer_id": ["C1", *neighbours], "name": ["Booker", *neighbours],
+                              "created_date": pd.Timestamp("2023-01-01"), "assigned_salesperson_id": "S1",
+                              "customer_class": "retail", "address": [f"{k} Azadi St" for k in range(7)],
+                              "owner_name": [f"Owner {k}" for k in range(7)]})
+    window = (pd.Timestamp("2025-06-09"), pd.Timestamp("2025-07-14"))
+    invoices, lines = [], []
+
+    def invoice(customer, when, quantity, discount=0.0):
+        invoice_id = f"I{len(invoices) + 1:05d}"
+        invoices.append((invoice_id, invoice_id, when, customer, "S1", "posted"))
+        lines.append((invoice_id, 1, "P1", quantity, 10000.0, discount, "volume" if discount else None))
+
+    # another salesperson's twelve customers buy as usual all year: the ledger as a whole is not quiet
+    others = [f"M{k}" for k in range(1, 13)]
+    customers = pd.concat([customers, customers.iloc[[1] * 12].assign(
+        customer_id=others, name=others, assigned_salesperson_id="S2",
+        address=[f"{k} Vali Asr St" for k in range(12)], owner_name=[f"Other {k}" for k in range(12)])],
+        ignore_index=True)
+    for when in pd.date_range("2025-01-06", "2025-12-22", freq="W-MON"):
+        for customer in others:
+            invoices.append((f"J{len(invoices) + 1:05d}", f"J{len(invoices) + 1:05d}", when, customer, "S2", "posted"))
+            lines.append((invoices[-1][0], 1, "P1", 8.0, 10000.0, 0.0, None))
+        invoice("C1", when, 10.0)
+        for k, customer in enumerate(neighbours):
+            for offset in (0, 3):
+                day = when + pd.Timedelta(days=offset + k % 2)
+                inside = window[0] <= day <= window[1]
+                quiet_week = pd.Timestamp("2025-06-23") <= day < pd.Timestamp("2025-06-30")
+                if inside and (customer in stopped or (everyone_quiet and not quiet_week)):
+                    continue
+                invoice(customer, day, 8.0)
+    invoice("C1", pd.Timestamp("2025-06-16"), 600.0, discount=6.0)
+    big = invoices[-1][0]
+    frames = {
+        "customers": customers,
+        "invoices": pd.DataFrame(invoices, columns=["invoice_id", "invoice_no", "invoice_date", "customer_id",
+                                                    "salesperson_id", "status"]),
+        "invoice_lines": pd.DataFrame(lines, columns=["invoice_id", "line_no", "product_id", "quantity", "unit_price",
+                                                      "discount_pct", "discount_type"]),
+        "shipments": pd.DataFrame({"shipment_id": ["SH1"], "invoice_id": [big], "ship_date": [pd.Timestamp("2025-06-17")],
+                                   "customer_id": ["C1"], "delivery_address": ["0 Azadi St"],
+                                   "received_by": ["Owner 0"]}),
+        "shipment_lines": pd.DataFrame({"shipment_id": ["SH1"], "line_no": [1], "product_id": ["P1"],
+                                        "quantity": [600.0]}),
+        "products": pd.DataFrame({"product_id": ["P1"], "name": ["Rice"], "list_price": [10000.0]}),
+        "salespeople": pd.DataFrame({"salesperson_id": ["S1", "S2"], "name": ["Sales One", "Sales Two"]}),
+    }
+    return tables_from_frames(frames), big
+
+
+def _split_findings(tables):
+    from audit.testing import run_detector
+
+    return run_detector(SplitVolumeDiscount, tables)
+
+
+def test_co_buyers_that_no_delivery_names_are_found_among_the_salespersons_customers():
+    tables, big = _portfolio_ledger(stopped=("N2", "N5"))
+    found = _split_findings(tables)
+    assert list(found["entity_id"]) == [big]
+    evidence = found.iloc[0]["evidence"]
+    unnamed = evidence["unnamed_co_buyers"]
+    assert [d["customer_id"] for d in unnamed["dipped"]] == ["N2", "N5"]
+    assert unnamed["neighbours_tested"] == 6 and unnamed["strength"] > 0
+    assert evidence["traces"]["salesperson_customers_stop"] > 0 and evidence["traces"]["shipped_to_others"] == 0
+    assert "bought far less in the same weeks" in found.iloc[0]["explanation"]
+    assert "N2, N5 what they received" in found.iloc[0]["check_next"]
+
+
+def test_a_big_order_while_the_other_customers_buy_as_usual_is_not_flagged():
+    tables, _ = _portfolio_ledger(stopped=())
+    assert _split_findings(tables).empty
+
+
+def test_the_whole_portfolio_buying_less_those_weeks_is_no_co_buyer_sign():
+    """Every neighbour buying in only one of those five weeks (the salesperson away, a route changed):
+    each one's fall is the portfolio's, not a co-buyer's share of the big order."""
+    tables, _ = _portfolio_ledger(stopped=(), everyone_quiet=True)
+    assert _split_findings(tables).empty

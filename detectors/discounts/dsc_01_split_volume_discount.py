@@ -7,6 +7,7 @@ import re
 import ibis
 import numpy as np
 import pandas as pd
+from scipy.stats import binom, poisson
 
 from audit.common import haversine_m, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
@@ -25,6 +26,10 @@ WEIGHT_DIP = 0.15
 SHARED_WITH_CUSTOMERS, SEVERAL_POINTS, ELSEWHERE_ONLY = 1.0, 0.8, 0.4
 # With no shipment data, only the quantity speaks: its contribution is scaled down by this factor.
 NO_SHIPMENT_CONFIDENCE = 0.6
+# When no delivery names the co-buyers (the goods went whole to the booker, or nothing is recorded), the
+# salesperson's other customers are searched for them: more of them stopping buying in the same weeks
+# than chance allows adds up to this weight (scaled by how improbable the stops are).
+WEIGHT_UNNAMED_DIP = 0.25
 
 
 # Months as integers (year * 12 + month), and a span that keeps (customer, month) pairs apart in one integer.
@@ -56,9 +61,16 @@ class SplitVolumeDiscount(Detector):
     customers (their address, or received by their owner), else going to several delivery points, else
     a single delivery elsewhere or to a stranger (a weaker sign: diverted, not shown shared); and those
     other customers' own purchases dipping from ``dip_days_before`` days before the invoice to
-    ``dip_days_after`` days after it (at most ``dip_ratio`` of their usual number of invoices). Without
-    shipment data the quantity alone speaks, with lower confidence. Findings below ``min_score`` are
-    dropped.
+    ``dip_days_after`` days after it (at most ``dip_ratio`` of their usual number of invoices). When no
+    delivery names other customers (the goods went whole to the booker, or no shipment is recorded), the
+    co-buyers are looked for among the salesperson's other regular customers (at least
+    ``min_expected_invoices`` in a window of that length): each one's invoices in the window against its
+    own pace, scaled by how the whole ledger and the rest of the salesperson's customers bought in those
+    weeks (a holiday, a salesperson away) and read on the scale of its own week-to-week variation; more
+    of them stopping than chance allows (a binomial tail on the k-th most improbable stop, multiplied by
+    the number of invoices tested) adds up to ``WEIGHT_UNNAMED_DIP``, from ``10 ** -dip_from_log10`` to
+    ``10 ** -dip_full_log10``. Without shipment data the quantity otherwise speaks alone, with lower
+    confidence. Findings below ``min_score`` are dropped.
 
     Why it matters
     --------------
@@ -78,7 +90,8 @@ class SplitVolumeDiscount(Detector):
     A wholesaler that buys 600 to 900 units at the tier every month and takes delivery at its own
     address: its tier-level purchases recur in ``regular_bulk_months`` or more other months, so a bulk
     order is its usual business. A growing shop's big order delivered to itself scores on quantity
-    alone, below ``min_score``.
+    alone, below ``min_score``, while the salesperson's other customers buy as usual; so does one taken
+    in weeks when all of them buy less.
 
     Evidence
     --------
@@ -108,7 +121,8 @@ class SplitVolumeDiscount(Detector):
 
     def __init__(self, first_tier_quantity: float = 100.0, usual_multiple: float = 5.0,
                  regular_bulk_months: int = 3, same_place_m: float = DEFAULTS.visits.geofence_m, dip_days_before: int = 7,
-                 dip_days_after: int = 28, dip_ratio: float = 0.5, min_score: float = 0.5):
+                 dip_days_after: int = 28, dip_ratio: float = 0.5, min_score: float = 0.5,
+                 min_expected_invoices: float = 2.0, dip_from_log10: float = 1.0, dip_full_log10: float = 3.0):
         self.first_tier_quantity = first_tier_quantity
         self.usual_multiple = usual_multiple
         self.regular_bulk_months = regular_bulk_months
@@ -117,6 +131,12 @@ class SplitVolumeDiscount(Detector):
         self.dip_days_after = dip_days_after
         self.dip_ratio = dip_ratio
         self.min_score = min_score
+        # the unnamed co-buyers' test: neighbours that buy at least this often in a window of the dip's
+        # length, and the improbability (log10, after the number of invoices tested) from which their
+        # stops start to count and at which they count fully
+        self.min_expected_invoices = min_expected_invoices
+        self.dip_from_log10 = dip_from_log10
+        self.dip_full_log10 = dip_full_log10
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -184,6 +204,8 @@ class SplitVolumeDiscount(Detector):
                 customers["customer_id"], customers["address"] if "address" in customers else [None] * len(customers),
                 customers["owner_name"] if "owner_name" in customers else [None] * len(customers), strict=True)}
         activity = self._activity(data, shipments, customers, candidates)
+        self._neighbours_ = self._neighbour_activity(data, candidates)
+        self._n_tested_ = int(candidates["invoice_id"].nunique())
         findings = []
         for invoice_id, group in candidates.groupby("invoice_id", sort=True):
             finding = self._finding(invoice_id, group, shipments, customers, activity, data)
@@ -332,6 +354,88 @@ class SplitVolumeDiscount(Detector):
         return {"customer_id": customer_id, "in_window": inside, "expected": round(expected, 2),
                 "dipped": bool(dipped)}
 
+    def _neighbour_activity(self, data, candidates) -> dict:
+        """The posted invoices (customer, salesperson, date) of the candidates' salespeople, and the whole
+        ledger's invoices per day (a window where everyone buys less, a holiday, lowers every expectation)."""
+        salespeople = sorted({s for s in candidates["salesperson_id"] if isinstance(s, str)})
+        invoices = posted_invoices(data)
+        mine = invoices.filter(among(invoices.salesperson_id, salespeople) & invoices.invoice_date.notnull())
+        rows = data.execute(mine.select("customer_id", "salesperson_id", "invoice_date"))
+        dated = invoices.filter(invoices.invoice_date.notnull())
+        daily = data.execute(dated.group_by("invoice_date").aggregate(n=dated.count()))
+        daily = daily.set_index(pd.to_datetime(daily["invoice_date"]))["n"].sort_index()
+        return {"invoices": rows.assign(invoice_date=pd.to_datetime(rows["invoice_date"])), "daily": daily}
+
+    def _unnamed_dip(self, customer, salesperson, when) -> dict:
+        """The booker's fellow customers (same salesperson) that stop buying in the dip's window: how many
+        of the regular ones dipped, and how improbable that many stops are by chance. Each neighbour's
+        expected invoices come from its own rate outside the window, scaled by how the whole ledger bought
+        in the window; the chance of each one's dip is Poisson, the chance of that many dips their exact
+        sum, multiplied by the number of invoices tested."""
+        neighbours = self._neighbours_
+        start = when - pd.Timedelta(days=self.dip_days_before)
+        end = when + pd.Timedelta(days=self.dip_days_after)
+        window_days = self.dip_days_before + self.dip_days_after + 1
+        daily = neighbours["daily"]
+        inside_all = float(daily[(daily.index >= start) & (daily.index <= end)].sum())
+        outside_all = daily[(daily.index < start) | (daily.index > end)]
+        empty = {"neighbours_tested": 0, "dipped": [], "probability": 1.0, "strength": 0.0}
+        if outside_all.empty or not isinstance(salesperson, str):
+            return empty
+        span = max((outside_all.index.max() - outside_all.index.min()).days + 1, window_days)
+        ledger_rate = float(outside_all.sum()) / max(span - window_days, window_days)
+        ledger_ratio = min(1.0, inside_all / (ledger_rate * window_days)) if ledger_rate > 0 else 1.0
+        invoices = neighbours["invoices"]
+        theirs = invoices[(invoices["salesperson_id"] == salesperson) & (invoices["customer_id"] != customer)]
+        # Each regular neighbour's invoices in the window and its rate outside it (scaled by the ledger's)
+        measured = []
+        for neighbour, dates in theirs.groupby("customer_id", sort=True)["invoice_date"]:
+            inside = int(((dates >= start) & (dates <= end)).sum())
+            outside = dates[(dates < start) | (dates > end)]
+            if outside.empty:
+                continue
+            own_span = max((outside.max() - outside.min()).days + 1, window_days)
+            expected = len(outside) / max(own_span - window_days, window_days) * window_days * ledger_ratio
+            if expected < self.min_expected_invoices:
+                continue  # too irregular a buyer for a stop to mean anything
+            # A buyer whose weeks vary more than chance (bursts, quiet months) makes a stop less telling:
+            # its counts are read on the scale of that variation (quasi-Poisson).
+            weekly = outside.dt.to_period("W").value_counts()
+            weekly = weekly.reindex(pd.period_range(outside.min(), outside.max(), freq="W"), fill_value=0)
+            spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
+            measured.append((neighbour, inside, expected, spread))
+        tested, dipped, chances = len(measured), [], []
+        all_inside = sum(m[1] for m in measured)
+        all_expected = sum(m[2] for m in measured)
+        for neighbour, inside, expected, spread in measured:
+            # The salesperson's other customers in the same weeks: when they all buy less (the salesperson
+            # away, a route changed), one more stopping is that, not a co-buyer.
+            others_expected = all_expected - expected
+            portfolio = min(1.0, (all_inside - inside) / others_expected) if others_expected > 0 else 1.0
+            expected = expected * portfolio
+            if expected < self.min_expected_invoices / 2:
+                continue
+            chance = float(poisson.cdf(np.floor(inside / spread), expected / spread))
+            chances.append(chance)
+            if inside <= self.dip_ratio * expected:
+                dipped.append({"customer_id": neighbour, "in_window": inside, "expected": round(expected, 2),
+                               "spread": round(spread, 2), "portfolio_ratio": round(portfolio, 4),
+                               "chance": chance})
+        tested = len(chances)
+        if not dipped:
+            return {**empty, "neighbours_tested": tested}
+        # At least k of the n regular neighbours as improbable as the k-th most improbable dip: a binomial
+        # tail at that level, the smallest over k, for the k tried and the invoices tested.
+        levels = sorted(d["chance"] for d in dipped)
+        probability = min(float(binom.sf(k - 1, tested, level)) for k, level in enumerate(levels, start=1))
+        probability = min(1.0, probability * len(levels))
+        surprise = -np.log10(max(min(1.0, probability * max(self._n_tested_, 1)), 1e-300))
+        strength = min(1.0, max(0.0, (surprise - self.dip_from_log10)
+                                / max(self.dip_full_log10 - self.dip_from_log10, 1e-9)))
+        return {"neighbours_tested": tested, "dipped": dipped, "ledger_ratio": round(ledger_ratio, 4),
+                "probability": probability, "one_in": round(1 / probability) if probability > 0 else None,
+                "invoices_tested": self._n_tested_, "strength": round(strength, 4)}
+
     def _finding(self, invoice_id, group, shipments, customers, activity, data) -> dict | None:
         first = group.iloc[0]
         customer, salesperson, when = first["customer_id"], first["salesperson_id"], first["invoice_date"]
@@ -374,14 +478,17 @@ class SplitVolumeDiscount(Detector):
         # Trace 3: the co-buyers' own purchases dip in the same weeks.
         dips = [self._dip(c, when, activity) for c in others]
         dip_trace = float(np.mean([d["dipped"] for d in dips])) if dips else 0.0
+        # Trace 3 without named co-buyers: the salesperson's other customers stopping in those weeks.
+        unnamed = self._unnamed_dip(customer, salesperson, when) if not others else None
         if shipment_trace is None:
-            score = NO_SHIPMENT_CONFIDENCE * quantity_trace
-            traces = {"quantity_far_above_usual": round(score, 4)}
+            traces = {"quantity_far_above_usual": round(NO_SHIPMENT_CONFIDENCE * quantity_trace, 4)}
         else:
             traces = {"quantity_far_above_usual": round(WEIGHT_QUANTITY * quantity_trace, 4),
                       "shipped_to_others": round(WEIGHT_SHIPMENTS * shipment_trace, 4),
                       "co_buyers_purchases_dip": round(WEIGHT_DIP * dip_trace, 4)}
-            score = sum(traces.values())
+        if unnamed is not None and unnamed["strength"] > 0:
+            traces["salesperson_customers_stop"] = round(WEIGHT_UNNAMED_DIP * unnamed["strength"], 4)
+        score = sum(traces.values())
         if score < self.min_score:
             return None
         gross = group["quantity"] * group["unit_price"]
@@ -396,7 +503,7 @@ class SplitVolumeDiscount(Detector):
                             "usual_quantity",
                             "multiple", "other_bulk_months"]].to_dict(orient="records"),
             "shipments": sent.to_dict(orient="records"), "other_customers": others, "co_buyers": dips,
-            "traces": traces,
+            "unnamed_co_buyers": unnamed, "traces": traces,
         }
         order_id = first.get("order_id")
         return {

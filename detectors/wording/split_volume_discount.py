@@ -44,6 +44,16 @@ def words(finding) -> Words:
         said.append(t("their own purchases dipped in the same weeks (%(dips)s)", dips=items(
             t("%(customer)s: %(count)s invoice(s) against about %(expected)s usual", customer=d["customer_id"],
               count=figure(d["in_window"]), expected=figure(d["expected"], "g")) for d in dips if d["dipped"])))
+    unnamed = evidence.get("unnamed_co_buyers") or {}
+    stopped = [d for d in unnamed.get("dipped", [])] if unnamed.get("strength", 0) > 0 else []
+    if stopped:
+        said.append(t("no delivery names other buyers, but %(count)s of the %(tested)s regular customers of the same "
+                      "salesperson bought far less in the same weeks (%(dips)s), a chance of about 1 in %(odds)s "
+                      "that so many stop at once", count=figure(len(stopped)), tested=figure(unnamed["neighbours_tested"]),
+                      dips=items(t("%(customer)s: %(count)s invoice(s) against about %(expected)s usual",
+                                   customer=d["customer_id"], count=figure(d["in_window"]),
+                                   expected=figure(d["expected"], "g")) for d in stopped[:5]),
+                      odds=figure(unnamed["one_in"])))
     goods, discount = evidence["goods_value"], evidence["discount_granted"]
     promo_only = all(line["discount_type"] == "promo" for line in evidence["lines"])
     explanation = sentences(
@@ -66,11 +76,12 @@ def words(finding) -> Words:
     shipments = items(s["shipment_id"] for s in sent[:3])
     pull = (t("the signed delivery notes of shipment(s) %(shipments)s", shipments=shipments) if shipments
             else t("the delivery records of invoice %(invoice)s", invoice=facts["invoice_no"]))
-    values = dict(pull=pull, customer=finding["customer_id"], units=units, others=items(others[:3]),
+    asked = others or [d["customer_id"] for d in stopped]
+    values = dict(pull=pull, customer=finding["customer_id"], units=units, others=items(asked[:3]),
                   salesperson=finding["salesperson_id"])
     check_next = (t("Pull %(pull)s, and ask customer %(customer)s's buyer whether it took all %(units)s units itself "
                     "(and %(others)s what they received); ask salesperson %(salesperson)s's manager who approved the "
-                    "discount.", **values) if others else
+                    "discount.", **values) if asked else
                   t("Pull %(pull)s, and ask customer %(customer)s's buyer whether it took all %(units)s units itself; "
                     "ask salesperson %(salesperson)s's manager who approved the discount.", **values))
     return ending_with(title, explanation, check_next)

@@ -299,9 +299,9 @@ class AnomalyEnsemble:
         U_r = -1 * np.log(probabilities[at_or_above - 1])
         skewness = np.sign(np.nan_to_num(skew(np.concatenate((detector.X_train, Z), axis=0), axis=0)))
         U_skew = U_l * -1 * np.sign(skewness - 1) + U_r * np.sign(skewness + 1)
-        O = np.maximum(U_l, U_r)
-        O = np.maximum(U_skew, O)
-        return O.sum(axis=1).ravel()
+        outlying = np.maximum(U_l, U_r)
+        outlying = np.maximum(U_skew, outlying)
+        return outlying.sum(axis=1).ravel()
 
     def score_samples(self, X, training: bool = False) -> np.ndarray:
         """Anomaly score of each row of ``X``, in [0, 1]; higher = more anomalous (``training``: see

@@ -75,6 +75,8 @@ def test_ecod_scores_are_pyods_value_for_value(batch):
             "new rows": model._scale(model._impute(ledger_like_matrix(50, seed=9)))}[batch]
     ecod = model.members_["ecod"]
     np.testing.assert_array_equal(model._ecod_scores(ecod, rows), ecod.decision_function(rows))
+    if batch == "training":  # the shortcut for the matrix it was fitted on
+        np.testing.assert_array_equal(model._ecod_scores(ecod, rows, training=True), ecod.decision_function(rows))
 
 
 def test_training_scores_reuse_what_fit_scored_and_equal_a_fresh_score():

@@ -257,7 +257,7 @@ class AnomalyEnsemble:
             if training and name in TRAINING_SCORED_DETECTORS and name not in self.sampled_members_:
                 raw = _finite_scores(detector.decision_scores_)
             elif name == "ecod" and isinstance(detector, ECOD) and detector.n_jobs == 1:
-                raw = _finite_scores(self._ecod_scores(detector, Z))
+                raw = _finite_scores(self._ecod_scores(detector, Z, training and name not in self.sampled_members_))
             elif name in ROW_WISE_DETECTORS:
                 if distinct is None:
                     distinct = _distinct_rows(Z)
@@ -271,7 +271,7 @@ class AnomalyEnsemble:
             ranks[name] = (below + not_above) / (2.0 * reference.size)
         return ranks
 
-    def _ecod_scores(self, detector: ECOD, Z: np.ndarray) -> np.ndarray:
+    def _ecod_scores(self, detector: ECOD, Z: np.ndarray, training: bool = False) -> np.ndarray:
         """pyod ECOD's ``decision_function(Z)``, value for value, without sorting the training rows again.
 
         ECOD scores a batch pooled with its training rows: per column, the empirical CDF of the pooled
@@ -279,22 +279,28 @@ class AnomalyEnsemble:
         both ends, the sign of the pooled skewness choosing the side, summed over the columns. A value's
         place among the pooled values is its count among the training columns, sorted once, plus its count
         in the batch; the same probabilities, logarithms, maxima and row sums follow, in pyod's order.
+        ``training``: ``Z`` is the matrix ECOD was fitted on (its sorted columns are the training's).
         """
         if self._ecod_sorted is None:
             self._ecod_sorted = np.sort(detector.X_train, axis=0)
         trained = self._ecod_sorted
         Z = np.ascontiguousarray(Z, dtype=np.float64)
-        batch = np.sort(Z, axis=0)
+        batch = None if training else np.sort(Z, axis=0)
         n_pooled = trained.shape[0] + Z.shape[0]
         probabilities = np.linspace(np.ones(1) / n_pooled, np.ones(1), n_pooled)[:, 0]
         at_or_below = np.empty(Z.shape, dtype=np.intp)
         at_or_above = np.empty(Z.shape, dtype=np.intp)
         for j in range(Z.shape[1]):
             column = Z[:, j]
-            at_or_below[:, j] = (np.searchsorted(trained[:, j], column, side="right")
-                                 + np.searchsorted(batch[:, j], column, side="right"))
-            at_or_above[:, j] = n_pooled - (np.searchsorted(trained[:, j], column, side="left")
-                                            + np.searchsorted(batch[:, j], column, side="left"))
+            below = np.searchsorted(trained[:, j], column, side="right")
+            under = np.searchsorted(trained[:, j], column, side="left")
+            if batch is None:  # the batch is the training matrix: every count twice
+                below, under = 2 * below, 2 * under
+            else:
+                below += np.searchsorted(batch[:, j], column, side="right")
+                under += np.searchsorted(batch[:, j], column, side="left")
+            at_or_below[:, j] = below
+            at_or_above[:, j] = n_pooled - under
         U_l = -1 * np.log(probabilities[at_or_below - 1])
         U_r = -1 * np.log(probabilities[at_or_above - 1])
         skewness = np.sign(np.nan_to_num(skew(np.concatenate((detector.X_train, Z), axis=0), axis=0)))

@@ -37,7 +37,11 @@ Speed: neighbour-, cluster- and covariance-based members are fitted on a seeded 
 the training rows (``max_fit_rows``) and then score every row: fit + score of 100k rows x 30
 columns took 17 s of CPU (49 s wall clock on 2 cores shared with other jobs). Members whose score of a
 row depends on that row alone score each distinct row once (``ROW_WISE_DETECTORS``): the same scores,
-and about half the work on an invoice ledger. Everything random is seeded from ``random_state``.
+and about half the work on an invoice ledger. Scoring the matrix the ensemble was fitted on
+(``training=True``, as the behaviour detectors do) reuses the iforest scores its fit computed, and ECOD's
+pooled scores are counted in the training columns sorted once instead of pyod sorting training and batch
+again (value for value pyod's; on the 304,280 invoices of a million-line ledger ECOD's scoring fell from
+2.6 s to 0.8 s of CPU). Everything random is seeded from ``random_state``.
 
 Benchmark (ADBench, 10 classical datasets): see ``docs/anomaly.md``.
 """

@@ -52,6 +52,44 @@ def test_same_random_state_gives_identical_scores():
     )
 
 
+def ledger_like_matrix(rows: int = 900, seed: int = 5) -> np.ndarray:
+    """Columns as a ledger gives them: many ties (counts, flags, a value most rows share), zeros of both
+    signs, a skewed money share and a continuous column."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([
+        rng.integers(1, 6, rows).astype(float),
+        (rng.random(rows) < 0.05).astype(float),
+        np.where(rng.random(rows) < 0.8, 0.0, rng.exponential(0.03, rows)),
+        rng.standard_normal(rows),
+        np.where(rng.random(rows) < 0.5, -0.0, rng.integers(-3, 4, rows).astype(float)),
+    ])
+    return X
+
+
+@pytest.mark.parametrize("batch", ["training", "part", "one row", "new rows"])
+def test_ecod_scores_are_pyods_value_for_value(batch):
+    X = ledger_like_matrix()
+    model = AnomalyEnsemble().fit(X)
+    Z = model._scale(model._impute(X))
+    rows = {"training": Z, "part": Z[::7], "one row": Z[3:4],
+            "new rows": model._scale(model._impute(ledger_like_matrix(50, seed=9)))}[batch]
+    ecod = model.members_["ecod"]
+    np.testing.assert_array_equal(model._ecod_scores(ecod, rows), ecod.decision_function(rows))
+    if batch == "training":  # the shortcut for the matrix it was fitted on
+        np.testing.assert_array_equal(model._ecod_scores(ecod, rows, training=True), ecod.decision_function(rows))
+
+
+def test_training_scores_reuse_what_fit_scored_and_equal_a_fresh_score():
+    X = ledger_like_matrix()
+    model = AnomalyEnsemble(combine="median_rank").fit(X)
+    iforest = model.members_["iforest"]
+    np.testing.assert_array_equal(iforest.decision_scores_,
+                                  iforest.decision_function(model._scale(model._impute(X))))
+    np.testing.assert_array_equal(model.score_samples(X, training=True), model.score_samples(X))
+    with pytest.raises(ValueError, match="training=True needs the 900 rows"):
+        model.score_samples(X[:10], training=True)
+
+
 def test_scores_and_contributions_have_expected_shape_and_range():
     X = blob_matrix()
     model = AnomalyEnsemble().fit(X[:400])

@@ -37,7 +37,11 @@ Speed: neighbour-, cluster- and covariance-based members are fitted on a seeded 
 the training rows (``max_fit_rows``) and then score every row: fit + score of 100k rows x 30
 columns took 17 s of CPU (49 s wall clock on 2 cores shared with other jobs). Members whose score of a
 row depends on that row alone score each distinct row once (``ROW_WISE_DETECTORS``): the same scores,
-and about half the work on an invoice ledger. Everything random is seeded from ``random_state``.
+and about half the work on an invoice ledger. Scoring the matrix the ensemble was fitted on
+(``training=True``, as the behaviour detectors do) reuses the iforest scores its fit computed, and ECOD's
+pooled scores are counted in the training columns sorted once instead of pyod sorting training and batch
+again (value for value pyod's; on the 304,280 invoices of a million-line ledger ECOD's scoring fell from
+2.6 s to 0.8 s of CPU). Everything random is seeded from ``random_state``.
 
 Benchmark (ADBench, 10 classical datasets): see ``docs/anomaly.md``.
 """
@@ -62,6 +66,7 @@ from pyod.models.lof import LOF
 from pyod.models.mcd import MCD
 from pyod.models.pca import PCA
 from pyod.utils import stat_models
+from scipy.stats import skew
 
 
 def _cache_pyod_kernels() -> None:
@@ -117,6 +122,10 @@ DEFAULT_MAX_FIT_ROWS: dict[str, int] = {
 # set to the median), and neighbour queries are the ensemble's largest cost. ecod and copod pool the scored
 # rows into their tails, so they always see the batch as given.
 ROW_WISE_DETECTORS = frozenset({"iforest", "mcd", "knn", "cblof", "lof", "hbos", "pca", "gmm", "inne", "loda"})
+
+# Members whose ``decision_scores_`` after fitting on all the rows are what ``decision_function`` gives those rows
+# (pyod's IForest computes both with the same call): scoring the training matrix again reuses them.
+TRAINING_SCORED_DETECTORS = frozenset({"iforest"})
 
 COMBINE_RULES = ("mean_rank", "median_rank", "max_rank", "trimmed_rank")
 
@@ -191,6 +200,9 @@ class AnomalyEnsemble:
         Z = self._scale(X)
 
         caps = {**DEFAULT_MAX_FIT_ROWS, **(self.max_fit_rows or {})}
+        self.n_fit_rows_ = X.shape[0]
+        self.sampled_members_: set[str] = set()
+        self._ecod_sorted: np.ndarray | None = None
         self.members_: dict[str, BaseDetector] = {}
         self.reference_scores_: dict[str, np.ndarray] = {}
         self.skipped_detectors_: dict[str, str] = {}
@@ -201,6 +213,7 @@ class AnomalyEnsemble:
                 # Its own seeded stream per member, so two sampled members do not share one sample.
                 sampler = np.random.default_rng([self.random_state, position])
                 Z_fit = Z[np.sort(sampler.choice(Z.shape[0], cap, replace=False))]
+                self.sampled_members_.add(name)
             detector = DETECTOR_FACTORIES[name](self.random_state)
             try:
                 with warnings.catch_warnings():
@@ -232,13 +245,24 @@ class AnomalyEnsemble:
             raise ValueError(f"combine must be one of {COMBINE_RULES}, got {self.combine!r}")
 
     # ----------------------------------------------------------------------------------- scoring
-    def member_ranks(self, X) -> dict[str, np.ndarray]:
-        """Per member, each row's normalised rank among that member's training scores, in [0, 1]."""
-        Z = self._scale(self._impute(self._checked(X)))
+    def member_ranks(self, X, training: bool = False) -> dict[str, np.ndarray]:
+        """Per member, each row's normalised rank among that member's training scores, in [0, 1].
+
+        ``training``: ``X`` is the matrix ``fit`` was given, so members that scored every row of it while
+        fitting (``TRAINING_SCORED_DETECTORS``) reuse those scores instead of scoring it again (the same
+        ranks)."""
+        X = self._checked(X)
+        if training and X.shape[0] != self.n_fit_rows_:
+            raise ValueError(f"training=True needs the {self.n_fit_rows_} rows fit was given, got {X.shape[0]}")
+        Z = self._scale(self._impute(X))
         ranks = {}
         distinct = None
         for name, detector in self.members_.items():
-            if name in ROW_WISE_DETECTORS:
+            if training and name in TRAINING_SCORED_DETECTORS and name not in self.sampled_members_:
+                raw = _finite_scores(detector.decision_scores_)
+            elif name == "ecod" and isinstance(detector, ECOD) and detector.n_jobs == 1:
+                raw = _finite_scores(self._ecod_scores(detector, Z, training and name not in self.sampled_members_))
+            elif name in ROW_WISE_DETECTORS:
                 if distinct is None:
                     distinct = _distinct_rows(Z)
                 rows, inverse = distinct
@@ -251,9 +275,48 @@ class AnomalyEnsemble:
             ranks[name] = (below + not_above) / (2.0 * reference.size)
         return ranks
 
-    def score_samples(self, X) -> np.ndarray:
-        """Anomaly score of each row of ``X``, in [0, 1]; higher = more anomalous."""
-        ranks = np.column_stack(list(self.member_ranks(X).values()))
+    def _ecod_scores(self, detector: ECOD, Z: np.ndarray, training: bool = False) -> np.ndarray:
+        """pyod ECOD's ``decision_function(Z)``, value for value, without sorting the training rows again.
+
+        ECOD scores a batch pooled with its training rows: per column, the empirical CDF of the pooled
+        values (pyod's ``column_ecdf``: ``linspace(1/N, 1, N)`` at the last of a run of equal values) from
+        both ends, the sign of the pooled skewness choosing the side, summed over the columns. A value's
+        place among the pooled values is its count among the training columns, sorted once, plus its count
+        in the batch; the same probabilities, logarithms, maxima and row sums follow, in pyod's order.
+        ``training``: ``Z`` is the matrix ECOD was fitted on (its sorted columns are the training's).
+        """
+        if self._ecod_sorted is None:
+            self._ecod_sorted = np.sort(detector.X_train, axis=0)
+        trained = self._ecod_sorted
+        Z = np.ascontiguousarray(Z, dtype=np.float64)
+        batch = None if training else np.sort(Z, axis=0)
+        n_pooled = trained.shape[0] + Z.shape[0]
+        probabilities = np.linspace(np.ones(1) / n_pooled, np.ones(1), n_pooled)[:, 0]
+        at_or_below = np.empty(Z.shape, dtype=np.intp)
+        at_or_above = np.empty(Z.shape, dtype=np.intp)
+        for j in range(Z.shape[1]):
+            column = Z[:, j]
+            below = np.searchsorted(trained[:, j], column, side="right")
+            under = np.searchsorted(trained[:, j], column, side="left")
+            if batch is None:  # the batch is the training matrix: every count twice
+                below, under = 2 * below, 2 * under
+            else:
+                below += np.searchsorted(batch[:, j], column, side="right")
+                under += np.searchsorted(batch[:, j], column, side="left")
+            at_or_below[:, j] = below
+            at_or_above[:, j] = n_pooled - under
+        U_l = -1 * np.log(probabilities[at_or_below - 1])
+        U_r = -1 * np.log(probabilities[at_or_above - 1])
+        skewness = np.sign(np.nan_to_num(skew(np.concatenate((detector.X_train, Z), axis=0), axis=0)))
+        U_skew = U_l * -1 * np.sign(skewness - 1) + U_r * np.sign(skewness + 1)
+        outlying = np.maximum(U_l, U_r)
+        outlying = np.maximum(U_skew, outlying)
+        return outlying.sum(axis=1).ravel()
+
+    def score_samples(self, X, training: bool = False) -> np.ndarray:
+        """Anomaly score of each row of ``X``, in [0, 1]; higher = more anomalous (``training``: see
+        ``member_ranks``)."""
+        ranks = np.column_stack(list(self.member_ranks(X, training).values()))
         if self.combine == "mean_rank":
             combined = ranks.mean(axis=1)
         elif self.combine == "median_rank":

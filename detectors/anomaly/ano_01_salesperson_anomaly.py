@@ -7,7 +7,7 @@ import pandas as pd
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import SALESPERSON_FEATURES, Feature, monthly_features, period_of
-from detectors.anomaly.records import FEATURE_RECORDS, month_records, related_for
+from detectors.anomaly.records import FEATURE_RECORDS, month_records, names_of, related_for
 from detectors.wording import salesperson_anomaly
 
 
@@ -118,10 +118,7 @@ class SalespersonBehaviourAnomaly(BehaviourAnomaly):
                  for a in flagged["_anomaly"] for d in a["_drivers"]} | {"invoice"}
         records = month_records(data, "salesperson_id", flagged[["key", "ym"]], kinds, self.volume_tiers,
                                 self.new_customer_days)
-        names = {}
-        if data.has("salespeople", ("name",)):
-            people = data.frame("salespeople")
-            names = dict(zip(people["salesperson_id"], people["name"], strict=True))
+        names = names_of(data, "salespeople", "salesperson_id", flagged["key"])
         found = []
         for _, row in flagged.iterrows():
             anomaly = row["_anomaly"]

@@ -7,7 +7,7 @@ import pandas as pd
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import CUSTOMER_FEATURES, monthly_features, period_of
-from detectors.anomaly.records import FEATURE_RECORDS, month_records, related_for
+from detectors.anomaly.records import FEATURE_RECORDS, month_records, names_of, related_for
 from detectors.wording import customer_anomaly
 
 
@@ -103,10 +103,7 @@ class CustomerBehaviourAnomaly(BehaviourAnomaly):
         kinds = {FEATURE_RECORDS.get(d["feature"], ("invoice", ""))[0]
                  for a in flagged["_anomaly"] for d in a["_drivers"]} | {"invoice"}
         records = month_records(data, "customer_id", flagged[["key", "ym"]], kinds, self.volume_tiers)
-        names = {}
-        if data.has("customers", ("name",)):
-            customers = data.frame("customers")
-            names = dict(zip(customers["customer_id"], customers["name"], strict=True))
+        names = names_of(data, "customers", "customer_id", flagged["key"])
         found = []
         for _, row in flagged.iterrows():
             anomaly = row["_anomaly"]

@@ -108,7 +108,7 @@ def tier_pct(quantity: ibis.Value, volume_tiers) -> ibis.Value:
     return earned
 
 
-def priced_lines(data, volume_tiers=()) -> ibis.Table:
+def priced_lines(data, volume_tiers=(), invoices: ibis.Table | None = None) -> ibis.Table:
     """Posted invoice lines with their gross, net, discount beyond the volume tiers and valid list price.
 
     ``excess_discount`` is the money of the line's discount beyond the volume tier its quantity earns
@@ -118,10 +118,11 @@ def priced_lines(data, volume_tiers=()) -> ibis.Table:
 
     The valid price is the customer class's price-list row on the invoice date, else the general
     row, else the line's ``list_price``, else the product's (the same order as the price_deviation
-    detector, without its excuses: here a deviation is behaviour, not a verdict).
+    detector, without its excuses: here a deviation is behaviour, not a verdict). ``invoices``: the
+    posted invoices whose lines are wanted (default: all of them).
     """
     lines = data.table("invoice_lines")
-    invoices = posted_invoices(data)
+    invoices = posted_invoices(data) if invoices is None else invoices
     base = lines.join(invoices, "invoice_id").select(
         lines.invoice_id, lines.line_no, lines.product_id, lines.quantity, lines.unit_price,
         line_list_price=lines.list_price, net=line_net(lines),
@@ -134,19 +135,27 @@ def priced_lines(data, volume_tiers=()) -> ibis.Table:
     valid = ibis.coalesce(base.line_list_price, base.product_list_price)
     if data.has("price_list"):
         prices = data.table("price_list")
-        key = ("invoice_id", "line_no")
+        # The valid price depends on the product, the class and the day, not on the line: it is looked up
+        # once per product (and class) and invoice date the lines need, then joined to the lines by equality
+        # (a range join per line cost most of the features' time).
+        needed = base.select(p_product="product_id", p_class="customer_class", p_day="invoice_date").distinct()
 
-        def valid_on(class_match):
-            joined = base.join(prices, [
-                base.product_id == prices.product_id, prices.valid_from <= base.invoice_date,
-                prices.valid_to.isnull() | (base.invoice_date <= prices.valid_to), class_match])
-            return joined.group_by([joined[k] for k in key]).aggregate(
-                price=joined.unit_price_right.argmax(joined.valid_from))
+        def valid_on(keys, class_match):
+            joined = keys.join(prices, [
+                keys.p_product == prices.product_id, prices.valid_from <= keys.p_day,
+                prices.valid_to.isnull() | (keys.p_day <= prices.valid_to), class_match(keys)])
+            by = [c for c in ("p_product", "p_class", "p_day") if c in keys.columns]
+            return joined.group_by(by).aggregate(price=joined.unit_price.argmax(joined.valid_from))
 
-        general = valid_on(prices.customer_class.isnull()).rename(general_price="price")
-        by_class = valid_on(prices.customer_class == base.customer_class).rename(class_price="price")
-        base = base.left_join(general, list(key)).drop("invoice_id_right", "line_no_right")
-        base = base.left_join(by_class, list(key)).drop("invoice_id_right", "line_no_right")
+        general = valid_on(needed.select("p_product", "p_day").distinct(),
+                           lambda keys: prices.customer_class.isnull()).rename(general_price="price")
+        by_class = valid_on(needed.filter(needed.p_class.notnull()),
+                            lambda keys: prices.customer_class == keys.p_class).rename(class_price="price")
+        base = base.left_join(general, [base.product_id == general.p_product, base.invoice_date == general.p_day]
+                              ).drop("p_product", "p_day")
+        base = base.left_join(by_class, [base.product_id == by_class.p_product,
+                                         base.customer_class == by_class.p_class,
+                                         base.invoice_date == by_class.p_day]).drop("p_product", "p_class", "p_day")
         valid = ibis.coalesce(base.class_price, base.general_price, base.line_list_price, base.product_list_price)
     gross = base.quantity * base.unit_price
     priced = valid.notnull()
@@ -158,10 +167,10 @@ def priced_lines(data, volume_tiers=()) -> ibis.Table:
     )
 
 
-def invoice_totals(data, volume_tiers=()) -> ibis.Table:
+def invoice_totals(data, volume_tiers=(), invoices: ibis.Table | None = None) -> ibis.Table:
     """One row per posted invoice with lines: gross, net, excess discount, list value, priced gross,
-    deviation, lines."""
-    lines = priced_lines(data, volume_tiers)
+    deviation, lines (``invoices``: only these posted invoices)."""
+    lines = priced_lines(data, volume_tiers, invoices)
     return lines.group_by(["invoice_id", "invoice_date", "customer_id", "salesperson_id"]).aggregate(
         gross=lines.gross.sum(), net=lines.net.sum(), excess_discount=lines.excess_discount.sum(),
         list_value=lines.list_value.sum(),

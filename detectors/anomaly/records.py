@@ -10,6 +10,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from audit.ledger import posted_invoices
 from audit.membership import among
 from detectors.anomaly.features import _attributed, _days, _month_key, invoice_totals
 
@@ -50,19 +51,24 @@ def month_records(data, by: str, pairs: pd.DataFrame, kinds: set[str], volume_ti
     customer_id and salesperson_id (where the record has them)."""
     parts = []
     if "invoice" in kinds:
-        invoices = invoice_totals(data, volume_tiers)
+        # Only the flagged keys' invoices of the flagged months are priced (not every line of the ledger).
+        posted = posted_invoices(data)
+        posted = posted.filter(among(posted[by], sorted(pairs["key"].astype(str).unique()))
+                               & among(_month_key(posted.invoice_date), sorted(int(m) for m in pairs["ym"].unique())))
+        invoices = invoice_totals(data, volume_tiers, posted)
         invoices = invoices.mutate(key=invoices[by], ym=_month_key(invoices.invoice_date))
-        invoices = _pairs_filter(invoices, pairs)
-        frame = data.execute(invoices.select("key", "ym", "invoice_id", "customer_id", "salesperson_id",
-                                             "invoice_date", "gross", "net", "excess_discount",
-                                             "deviation_abs"))
-        frame = _exact(frame, pairs)
-        if len(frame) and data.has("customers", ("created_date",)):
-            created = data.frame("customers").set_index("customer_id")["created_date"]
-            age = (pd.to_datetime(frame["invoice_date"]) - pd.to_datetime(frame["customer_id"].map(created))).dt.days
-            frame["new_net"] = frame["net"].where((age >= 0) & (age <= new_customer_days), 0.0)
+        if data.has("customers", ("created_date",)):
+            created = data.table("customers").select(c_id="customer_id", created_date="created_date")
+            invoices = invoices.left_join(created, invoices.customer_id == created.c_id).drop("c_id")
+            age = _days(invoices.invoice_date, invoices.created_date)
+            new_net = (invoices.created_date.notnull() & (age >= 0) & (age <= new_customer_days)).ifelse(
+                invoices.net, 0.0)
         else:
-            frame["new_net"] = 0.0
+            new_net = ibis.literal(0.0)
+        frame = data.execute(invoices.mutate(new_net=new_net).select(
+            "key", "ym", "invoice_id", "customer_id", "salesperson_id", "invoice_date", "gross", "net",
+            "excess_discount", "deviation_abs", "new_net"))
+        frame = _exact(frame, pairs)
         frame["discount"] = frame["excess_discount"]
         for measure in ("discount", "deviation_abs", "new_net", "net"):
             parts.append(frame.assign(kind="invoice", record_id=frame["invoice_id"], measure=measure,
@@ -135,3 +141,13 @@ def related_for(records: pd.DataFrame, key: str, ym: int, drivers: list[dict]) -
     invoices = mine[(mine["kind"] == "invoice") & (mine["measure"] == "net")]
     groups.append(("invoice", invoices["record_id"].head(PER_KIND).tolist()))
     return groups
+
+
+def names_of(data, table: str, id_column: str, ids) -> dict:
+    """id -> name of the given ids only (empty where the table has no ``name``)."""
+    if not data.has(table, (id_column, "name")):
+        return {}
+    rows = data.table(table)
+    rows = rows.filter(among(rows[id_column], sorted({str(i) for i in ids})))
+    found = data.execute(rows.select(id_column, "name"))
+    return dict(zip(found[id_column], found["name"], strict=True))

@@ -181,7 +181,7 @@ def split_tests(statements: pd.DataFrame, failed: np.ndarray, seeds: list[int]) 
     print("split tests (ROC AUC on the held-out part; mean predicted vs observed failure rate):")
     print(f"  {'split':36s} {'train/test fail':>15s}  {'model':>6s} {'select':>6s} {'12-term':>7s} {'Altman':>6s}"
           "  calibration")
-    wins, shifted = 0, []
+    wins, shifted, random_halves = 0, [], []
     for name, train, test in splits:
         model = fitting.choose_and_fit(exposures, train, failed)
         selected = fitting.choose_and_fit(exposures, train, failed, select=True)
@@ -199,14 +199,19 @@ def split_tests(statements: pd.DataFrame, failed: np.ndarray, seeds: list[int]) 
             wins += aucs[0] > aucs[3]
             if not name.startswith("random"):
                 shifted.append(aucs)
+            elif not suffix:
+                random_halves.append(aucs)
             predicted = float(np.mean(1.0 / (1.0 + np.exp(-log_odds))))
             print(f"  {name + suffix:36s} {failed[train].mean():6.1%}/{failed[held].mean():5.1%}    {aucs[0]:.4f} "
                   f"{aucs[1]:.4f} {aucs[2]:7.4f} {aucs[3]:.4f}  {predicted:5.1%} vs {failed[held].mean():5.1%}"
                   + ("" if suffix or name.startswith("random") else f"   selected: {', '.join(selected.names)}"))
-    mean = np.mean(shifted, axis=0)
+    mean, same = np.mean(shifted, axis=0), np.mean(random_halves, axis=0)
     ahead = sum(model > selected for model, selected, _, _ in shifted)
     print(f"  mean over the {len(shifted)} shifted splits: model {mean[0]:.4f}, selected {mean[1]:.4f}, "
           f"12-term {mean[2]:.4f}, Altman {mean[3]:.4f}; model ahead of selected on {ahead} of {len(shifted)}")
+    print(f"  drop from the random halves ({same[0]:.4f}, {same[1]:.4f}, {same[2]:.4f}, {same[3]:.4f}) to the shifts: "
+          f"model {same[0] - mean[0]:.4f}, selected {same[1] - mean[1]:.4f}, 12-term {same[2] - mean[2]:.4f}, "
+          f"Altman {same[3] - mean[3]:.4f}")
     print(f"  the model beats Altman Z'' on {wins} of the held-out sets")
 
 

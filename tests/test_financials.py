@@ -106,6 +106,27 @@ def test_documented_aucs_on_the_polish_file_are_what_the_model_gives(polish):
     assert altman_auc == pytest.approx(altman, abs=0.0015)
 
 
+@needs_polish
+@pytest.mark.skipif(not (FIT_SCRIPT.parent / "distress_polish.py").exists(), reason="benchmarks/ not beside tests/")
+def test_benchmark_scores_another_file_of_contract_tables(polish, capsys, tmp_path):
+    """``distress_polish.py --other DIR``: the shipped model and Altman Z'' on any file of contract tables
+    (here a quarter of the Polish file, which must give the AUCs computed directly)."""
+    spec = importlib.util.spec_from_file_location("distress_polish", FIT_SCRIPT.parent / "distress_polish.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    statements, failed = polish
+    part = statements.iloc[::4]
+    part.to_csv(tmp_path / "customer_financials.csv", index=False)
+    labels = pd.read_csv(POLISH / "labels.csv")
+    labels[labels["customer_id"].isin(part["customer_id"])].to_csv(tmp_path / "labels.csv", index=False)
+    benchmark.other_file(tmp_path)
+    printed = capsys.readouterr().out
+    auc = roc_auc_score(failed[::4], statement_distress(part)["distress_probability"])
+    z = altman_z2(part)
+    assert f"{len(part)} statements, {failed[::4].sum()} failed" in printed
+    assert f"statement_distress {auc:.4f}, Altman Z'' {roc_auc_score(failed[::4], -z.fillna(z.median())):.4f}" in printed
+
+
 def fit_script():
     spec = importlib.util.spec_from_file_location("fit_financial_distress", FIT_SCRIPT)
     script = importlib.util.module_from_spec(spec)

@@ -82,6 +82,51 @@ def test_statement_distress_beats_altman_by_five_points(polish):
     assert result["distress_probability"].mean() == pytest.approx(failed.mean(), abs=0.005)
 
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "financial-distress.md"
+
+
+@needs_polish
+@pytest.mark.skipif(not DOCS.exists(), reason="docs/ not beside tests/")
+def test_documented_aucs_on_the_polish_file_are_what_the_model_gives(polish):
+    """docs/financial-distress.md's table of measured figures: the shipped model's in-sample AUC and
+    Altman Z'' on the same file, as the code computes them today (to the third decimal shown)."""
+    statements, failed = polish
+    table = DOCS.read_text(encoding="utf-8")
+    documented = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[2].startswith("**") and cells[2].endswith("**"):
+            documented[cells[0]] = float(cells[2].strip("*"))
+    auc = roc_auc_score(failed, statement_distress(statements)["distress_probability"])
+    z = altman_z2(statements)
+    altman_auc = roc_auc_score(failed, -z.fillna(z.median()))
+    shipped = next(value for name, value in documented.items() if name.startswith("shipped model"))
+    altman = next(value for name, value in documented.items() if name.startswith("Altman"))
+    assert auc == pytest.approx(shipped, abs=0.0015)
+    assert altman_auc == pytest.approx(altman, abs=0.0015)
+
+
+@needs_polish
+@pytest.mark.skipif(not (FIT_SCRIPT.parent / "distress_polish.py").exists(), reason="benchmarks/ not beside tests/")
+def test_benchmark_scores_another_file_of_contract_tables(polish, capsys, tmp_path):
+    """``distress_polish.py --other DIR``: the shipped model and Altman Z'' on any file of contract tables
+    (here a quarter of the Polish file, which must give the AUCs computed directly)."""
+    spec = importlib.util.spec_from_file_location("distress_polish", FIT_SCRIPT.parent / "distress_polish.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    statements, failed = polish
+    part = statements.iloc[::4]
+    part.to_csv(tmp_path / "customer_financials.csv", index=False)
+    labels = pd.read_csv(POLISH / "labels.csv")
+    labels[labels["customer_id"].isin(part["customer_id"])].to_csv(tmp_path / "labels.csv", index=False)
+    benchmark.other_file(tmp_path)
+    printed = capsys.readouterr().out
+    auc = roc_auc_score(failed[::4], statement_distress(part)["distress_probability"])
+    z = altman_z2(part)
+    assert f"{len(part)} statements, {failed[::4].sum()} failed" in printed
+    assert f"statement_distress {auc:.4f}, Altman Z'' {roc_auc_score(failed[::4], -z.fillna(z.median())):.4f}" in printed
+
+
 def fit_script():
     spec = importlib.util.spec_from_file_location("fit_financial_distress", FIT_SCRIPT)
     script = importlib.util.module_from_spec(spec)
@@ -175,6 +220,7 @@ def test_model_terms_are_few_consistent_and_go_the_economic_way():
     ("current_liabilities", np.linspace(0, 1900, 60)),                   # more short-term debt
     ("current_assets", np.linspace(900, 0, 60)),                         # less liquidity
     ("total_liabilities", np.linspace(0, 1900, 60)),                     # more leverage
+    ("equity", np.linspace(900, -900, 60)),                              # less own capital
 ])
 def test_each_amount_moves_the_score_the_economic_way_only(amount, worse_values):
     """Sweep one amount of a statement from sound to bad: the score never falls, and it rises overall
@@ -183,10 +229,37 @@ def test_each_amount_moves_the_score_the_economic_way_only(amount, worse_values)
         rows = [{**base, amount: value} for value in worse_values]
         probability = statement_distress(frame(*rows))["distress_probability"].to_numpy()
         assert np.all(np.diff(probability) >= -1e-12), (amount, base["customer_id"])
-    read = {"ebit": "ebit_to_liabilities", "retained_earnings": "retained_earnings_to_assets",
-            "current_liabilities": "current_liabilities_to_assets", "current_assets": "current_ratio"}
+    read = {"ebit": "ebit_to_assets", "retained_earnings": "retained_earnings_to_assets",
+            "current_liabilities": "current_liabilities_to_assets", "current_assets": "working_capital_to_assets",
+            "equity": "equity_to_assets"}
     if read.get(amount) in financials.MODEL_RATIOS:
         assert probability[-1] > probability[0] + 0.01, amount
+
+
+def test_raising_any_risk_ratio_never_lowers_the_score():
+    """Each term on its own: sweep the ratio across its bounds from healthy to worse (the economic
+    direction, written down above independently of the module) with the other ratios held at random
+    values, missing ones included; its contribution and the log-odds never fall, and they rise overall."""
+    rng = np.random.default_rng(5)
+    bases = pd.DataFrame({name: rng.uniform(low, high, 40) for name, (low, high) in RATIO_BOUNDS.items()})
+    bases.iloc[::4, 2] = np.nan  # some rows miss another ratio
+    for term in MODEL_TERMS:
+        low, high = RATIO_BOUNDS[term.ratio]
+        sweep = np.linspace(high, low, 201) if ECONOMICALLY_WORSE[term.ratio] == "lower_worse" \
+            else np.linspace(low, high, 201)
+        for _, base in bases.iterrows():
+            ratios = pd.DataFrame([base] * len(sweep)).reset_index(drop=True)
+            ratios[term.ratio] = sweep
+            contributions = financials.ratio_contributions(ratios)
+            log_odds = financials.INTERCEPT + contributions.sum(axis=1).to_numpy()
+            own = contributions[f"contrib_{term.ratio}"].to_numpy()
+            assert np.all(np.diff(own) >= -1e-12), term.ratio
+            assert np.all(np.diff(log_odds) >= -1e-12), term.ratio
+            assert own[-1] - own[0] >= 0.3, term.ratio  # every term carries real weight
+        # a missing ratio is never read as healthier than the healthiest value of it
+        blank = bases.iloc[:1].copy()
+        blank[term.ratio] = np.nan
+        assert financials.ratio_contributions(blank)[f"contrib_{term.ratio}"].iloc[0] > 0
 
 
 def test_contributions_add_up_and_drivers_name_the_largest():

@@ -10,6 +10,7 @@ Public API
 :func:`altman_z2`           Altman's Z'' (lower = worse), from the raw (unclipped) ratios.
 :func:`statement_distress`  a failure probability in [0, 1] (higher = worse), each signal's contribution
                             in log-odds, the top drivers in plain words, and the source's flags.
+:func:`ratio_contributions` the model's part of it: each signal's contribution, from ratios.
 
 How inputs are cleaned (:func:`financial_ratios`)
 -------------------------------------------------
@@ -39,15 +40,19 @@ value and never falls as the ratio worsens. Which way is worse is economic, set 
 data. Only ratios are used, never the absolute size of a company, so the score does not depend on
 currency or scale.
 
-Which candidates enter (:data:`MODEL_RATIOS`, hence :data:`MODEL_TERMS`), how strongly the weights are
-penalised (:data:`L2_PENALTY`), the weights, the intercept and what a missing ratio is given
-(:data:`MISSING_SEGMENT_EXPOSURE`) were all chosen and fitted by ``benchmarks/fit_financial_distress.py``
-on the UCI "Polish companies bankruptcy" 5th-year file (5,910 companies, 410 failed within a year):
-forward selection of terms by 5-fold cross-validated AUC, the strongest L2 penalty within 0.005 AUC of
-the best, a logistic fit with the weights bounded at 0 (scipy L-BFGS-B, deterministic), and a
-calibration slope fitted on cross-validated log-odds. Re-running that script prints the block below;
-its ``--nested`` option measures the whole procedure by nested cross-validation. Figures are in
-``docs/financial-distress.md``.
+Which candidates enter (:data:`MODEL_RATIOS`, hence :data:`MODEL_TERMS`) is set by hand: six
+well-known ratios (Altman's working capital, retained earnings and EBIT over assets, own capital over
+assets, short-term debt over assets, EBIT over sales), so that profit, accumulated losses, liquidity and
+leverage each have a say. How strongly the weights are penalised (:data:`L2_PENALTY`), the weights, the
+intercept and what a missing ratio is given (:data:`MISSING_SEGMENT_EXPOSURE`) were chosen and fitted by
+``benchmarks/fit_financial_distress.py`` on the UCI "Polish companies bankruptcy" 5th-year file (5,910
+companies, 410 failed within a year): the strongest L2 penalty within 0.005 of the best 5-fold
+cross-validated AUC, a logistic fit with the weights bounded at 0 (scipy L-BFGS-B, deterministic), and
+a calibration slope fitted on cross-validated log-odds. Re-running that script prints the block below;
+its ``--nested`` option measures the whole procedure by nested cross-validation. The terms used to be
+chosen by forward selection on the same file; trained on one kind of company (by size or asset
+turnover) and scored on another, the fixed six held up better (``benchmarks/distress_polish.py
+--splits``). Figures are in ``docs/financial-distress.md``.
 
 Missing values
 --------------
@@ -162,9 +167,8 @@ class Term:
 # worse, where the knots of its risk curve are. Directions are economic (more leverage, less profit,
 # less liquidity = worse), never read off the data; a ratio whose sign the data contradicts simply
 # gets zero weights. Few knots, at round values where practitioners read the ratio, so that each
-# curve has at most five slopes to fit. The fit (benchmarks/fit_financial_distress.py) selects the
-# terms of MODEL_TERMS among these by cross-validation. EBIT / total liabilities is not a candidate
-# although it ranks best alone: for a loss-making company more debt moves it towards 0, i.e. towards
+# curve has at most five slopes to fit. MODEL_RATIOS below says which of them the model uses. EBIT /
+# total liabilities is not a candidate although it ranks best alone: for a loss-making company more debt moves it towards 0, i.e. towards
 # health, so the score would fall as leverage rises (tested: no amount moves the score the wrong way).
 CANDIDATE_TERMS: tuple[Term, ...] = (
     Term("ebit_to_assets", "lower_worse", (-0.5, -0.1, 0.0, 0.1, 0.5)),
@@ -181,39 +185,51 @@ CANDIDATE_TERMS: tuple[Term, ...] = (
     Term("inventory_days", "higher_worse", (0.0, 60.0, 120.0, 365.0)),
 )
 
-# ---- Fitted by benchmarks/fit_financial_distress.py on the Polish 5th-year file (do not edit by hand) ----
-# Terms selected among CANDIDATE_TERMS and the L2 penalty chosen, by cross-validation.
+# The model's ratios, chosen by hand among the candidates, not selected on the data: Altman's three ratios
+# over assets (working capital, retained earnings, EBIT), own capital over assets (the book-value,
+# bounded form of Altman's fourth), short-term debt over assets and EBIT over sales. Profit, accumulated
+# losses, liquidity and leverage each have a say, so no single ratio whose meaning drifts between
+# samples carries the score. (The forward selection used before picked four terms that fitted the
+# fitting file as well but held up worse when trained on one kind of company and scored on another.)
 MODEL_RATIOS: tuple[str, ...] = (
-    'ebit_margin',
-    'retained_earnings_to_assets',
-    'current_liabilities_to_assets',
-    'current_ratio',
+    "ebit_to_assets",
+    "ebit_margin",
+    "retained_earnings_to_assets",
+    "working_capital_to_assets",
+    "equity_to_assets",
+    "current_liabilities_to_assets",
 )
+# ---- Fitted by benchmarks/fit_financial_distress.py on the Polish 5th-year file (do not edit by hand) ----
+# The L2 penalty chosen by cross-validation.
 L2_PENALTY = 0.003
 # The weights and intercept below include the calibration (step 4): the penalised fit's log-odds
-# x 1.196 +0.420.
+# x 1.123 +0.261.
 # Per ratio and segment, the mean exposure in the fitting sample: what a missing ratio is given,
 # so that it contributes the signal's average contribution.
 MISSING_SEGMENT_EXPOSURE: dict[str, tuple[float, ...]] = {
+    'ebit_to_assets': (0.0368, 0.1426, 0.4619, 0.9024,),
     'ebit_margin': (0.0207, 0.134, 0.3963, 0.9153,),
     'retained_earnings_to_assets': (0.0452, 0.143, 0.7365, 0.957,),
+    'working_capital_to_assets': (0.0284, 0.1207, 0.3309, 0.8402,),
+    'equity_to_assets': (0.0229, 0.0949, 0.2938, 0.7715,),
     'current_liabilities_to_assets': (0.8031, 0.3412, 0.0861, 0.0162,),
-    'current_ratio': (0.0156, 0.1041, 0.4272, 0.8769,),
 }
 # Log-odds of failure within a year when every ratio is at its healthiest value.
-INTERCEPT = -4.691
+INTERCEPT = -4.593
 # Per ratio, per segment between consecutive knots: log-odds added when the ratio crosses the
 # whole segment in the worse direction (all >= 0).
 SEGMENT_WEIGHTS: dict[str, tuple[float, ...]] = {
-    'ebit_margin': (0.497, 1.095, 0.669, 0.0,),
-    'retained_earnings_to_assets': (0.0, 0.27, 0.637, 0.148,),
-    'current_liabilities_to_assets': (0.06, 0.47, 0.332, 0.203,),
-    'current_ratio': (0.317, 0.436, 0.397, 0.0,),
+    'ebit_to_assets': (0.489, 0.637, 0.204, 0.0,),
+    'ebit_margin': (0.351, 0.596, 0.384, 0.0,),
+    'retained_earnings_to_assets': (0.0, 0.125, 0.572, 0.138,),
+    'working_capital_to_assets': (0.186, 0.262, 0.325, 0.0,),
+    'equity_to_assets': (0.109, 0.0, 0.218, 0.046,),
+    'current_liabilities_to_assets': (0.063, 0.363, 0.142, 0.108,),
 }
 # Added when any model ratio is missing (incomplete statements failed more often).
-MISSING_DATA_WEIGHT = 0.124
+MISSING_DATA_WEIGHT = 0.12
 # ---- end of fitted block ----
-# The model's terms: the selected candidates, in CANDIDATE_TERMS order.
+# The model's terms: the candidates of MODEL_RATIOS, in CANDIDATE_TERMS order.
 MODEL_TERMS: tuple[Term, ...] = tuple(term for term in CANDIDATE_TERMS if term.ratio in MODEL_RATIOS)
 
 # Default flag thresholds (the source names the signs but gives a number only for interest).
@@ -401,6 +417,21 @@ def _drivers(contributions: pd.DataFrame, ratios: pd.DataFrame, top: int = 3) ->
     return pd.Series(texts, index=contributions.index, dtype="object")
 
 
+def ratio_contributions(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per row of :func:`financial_ratios`' result, the log-odds each signal of :data:`MODEL_TERMS` adds
+    (``contrib_<ratio>``, 0 at the ratio's healthiest value) and ``contrib_missing_data``; the log-odds of
+    failure are :data:`INTERCEPT` plus their sum."""
+    matrix, labels = design_matrix(ratios, MISSING_SEGMENT_EXPOSURE)
+    weights = np.array([SEGMENT_WEIGHTS[ratio][number] if ratio != "missing_data" else MISSING_DATA_WEIGHT
+                        for ratio, number in labels])
+    weighted = matrix * weights
+    contribution_names = [f"contrib_{term.ratio}" for term in MODEL_TERMS] + ["contrib_missing_data"]
+    owners = np.array([ratio for ratio, _ in labels])
+    return pd.DataFrame(
+        {name: weighted[:, owners == name.removeprefix("contrib_")].sum(axis=1) for name in contribution_names},
+        index=ratios.index)
+
+
 def statement_distress(frame: pd.DataFrame, established_date=None, as_of=None,
                        thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Distress score of each financial statement, its explanation, and the source's flags.
@@ -439,15 +470,7 @@ def statement_distress(frame: pd.DataFrame, established_date=None, as_of=None,
         limits.update(thresholds)
 
     ratios = financial_ratios(frame)
-    matrix, labels = design_matrix(ratios, MISSING_SEGMENT_EXPOSURE)
-    weights = np.array([SEGMENT_WEIGHTS[ratio][number] if ratio != "missing_data" else MISSING_DATA_WEIGHT
-                        for ratio, number in labels])
-    weighted = matrix * weights
-    contribution_names = [f"contrib_{term.ratio}" for term in MODEL_TERMS] + ["contrib_missing_data"]
-    owners = np.array([ratio for ratio, _ in labels])
-    contributions = pd.DataFrame(
-        {name: weighted[:, owners == name.removeprefix("contrib_")].sum(axis=1) for name in contribution_names},
-        index=frame.index)
+    contributions = ratio_contributions(ratios)
     log_odds = INTERCEPT + contributions.sum(axis=1)
 
     result = pd.DataFrame(index=frame.index)

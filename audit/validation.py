@@ -94,7 +94,7 @@ class AuditTables:
         """Move the checked tables out of Python into Parquet files (:class:`audit.stage.StagedTables`)."""
         from audit.stage import StagedTables
 
-        if not isinstance(self.frames, StagedTables):
+        if not isinstance(self.frames, StagedTables):  # validate(..., stage=...) staged them already
             self.frames = StagedTables(self.frames, directory)
 
     def release_frames(self) -> None:
@@ -614,7 +614,7 @@ def _match_written_differently(spec: Table, column: str, parent: str, parent_col
     return matched, refused
 
 
-def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clean: dict[str, pd.DataFrame],
+def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clean: Mapping[str, Mapping[str, pd.Series]],
                       excluded_keys: dict[str, set], present: dict[str, frozenset], unread: set[str],
                       problems: list[Problem]) -> None:
     for column in spec.columns:
@@ -694,18 +694,18 @@ def _main_cause(problems: list[Problem], table: str) -> str:
             f"{example.describe()}){others}")
 
 
-def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.DataFrame],
+def _set_aside_checks(policy: Policy, loaded: LoadedData, kept_rows: dict[str, int],
                       problems: list[Problem]) -> None:
     """Stop a run that would audit what is left of a table that lost too many rows."""
     limit = policy.data.max_set_aside_pct
     fatal_tables = {p.table for p in problems if p.severity == FATAL}
-    for name, frame in clean.items():
+    for name, kept in kept_rows.items():
         spec, read = TABLES[name], loaded.tables[name].rows
-        lost = read - len(frame)
+        lost = read - kept
         if not read or not lost or name in fatal_tables:
             continue
         share = 100 * lost / read
-        if spec.required and not len(frame):
+        if spec.required and not kept:
             problems.append(Problem(
                 FATAL, name, f"all {read:,} rows of {name} were set aside: nothing is left to audit"
                 f"{_main_cause(problems, name)}",
@@ -719,54 +719,110 @@ def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.Da
                 "max_set_aside_pct under [data] in policy.toml", kind="too many rows set aside"))
 
 
+def _with_read_failures(problems: list[Problem], failures: list[tuple[int, str, list[Problem]]]) -> list[Problem]:
+    """The load's problems with those of files that failed when read lazily, each where an eager load lists it
+    (its slot; tables sharing a slot in contract order)."""
+    order = {name: i for i, name in enumerate(TABLES)}
+    pending = sorted(failures, key=lambda f: (f[0], order.get(f[1], len(order))))
+    merged: list[Problem] = []
+    for slot in range(len(problems) + 1):
+        while pending and pending[0][0] <= slot:
+            merged.extend(pending.pop(0)[2])
+        if slot < len(problems):
+            merged.append(problems[slot])
+    return merged
+
+
+# The columns other tables refer to: of a checked table only these stay in memory to check references.
+_REFERENCED = frozenset(column.references for spec in TABLES.values() for column in spec.columns
+                        if column.references)
+
+
 def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None, *,
-             consume: bool = False) -> AuditTables:
+             consume: bool = False, stage=None) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
 
     ``run_date`` (default today) ends the plausible dates a year later unless the policy sets
-    ``[data] latest_date``. With ``consume`` each raw table is released from ``loaded`` as soon as it is
-    parsed, and each parsed one once checked, so the raw and the checked ledger are never held whole together
-    (the caller must not read ``loaded``'s frames afterwards)."""
-    problems: list[Problem] = list(loaded.problems)
+    ``[data] latest_date``. Tables are taken one at a time, parents before the tables that refer to them: each
+    is read (when loaded lazily, ``load(..., lazy=True)``), parsed, checked and, with ``stage`` (True or a
+    folder), written to the stage (:class:`audit.stage.StagedTables`) as soon as it is final; only the columns
+    other tables refer to are kept to check their references. With ``consume`` each raw table is released
+    from ``loaded`` once parsed (the caller must not read ``loaded``'s frames afterwards). With both, memory
+    holds one table at a time instead of the raw and the checked ledger.
+
+    Problems are listed as if every table had been read first and parsed in load order: the load's
+    problems, missing tables, parsing problems by table, then each table's checks parents first."""
+    from audit.stage import StagedTables
+
     unread = {p.table for p in loaded.problems if p.severity == FATAL}
-    for spec in TABLES.values():
-        if spec.required and spec.name not in loaded.tables and spec.name not in unread:
-            problems.append(Problem(FATAL, spec.name, f"required table {spec.name} is missing",
-                                    f"provide {spec.name} with columns {', '.join(spec.required_columns)}",
-                                    kind="required table missing"))
     window = policy.data.date_window(run_date)
-    parsed: dict[str, tuple[pd.DataFrame, _TableCheck]] = {}
-    for name, source in loaded.tables.items():
-        if len(source.frame) == 0 and not _empty_table(TABLES[name], source, problems):
-            continue
-        parsed[name] = _parse_table(TABLES[name], source, policy, problems, window)
-        if consume:
-            light = source.frame_released()
-            parsed[name][1].source = light
-            loaded.tables[name] = light
-    clean: dict[str, pd.DataFrame] = {}
+    load_order = list(loaded.tables)
+    read_failures: list[tuple[int, str, list[Problem]]] = []
+    parse_problems: dict[str, list[Problem]] = {}  # listed in load order
+    check_problems: list[Problem] = []  # listed parents first
+    present: dict[str, frozenset[str]] = {}
+    clean: dict[str, pd.DataFrame] | StagedTables = (
+        StagedTables(directory=None if stage is True else stage) if stage else {})
+    referenced: dict[str, dict[str, pd.Series]] = {}
     excluded_keys: dict[str, set] = {}
-    present_columns = {name: frozenset(frame.columns) for name, (frame, _) in parsed.items()}
+    kept_rows: dict[str, int] = {}
     for name in _reference_order():
-        if name not in parsed:
+        if name not in loaded.tables:
             continue
         spec = TABLES[name]
-        frame, check = parsed.pop(name) if consume else parsed[name]
+        source = loaded.tables[name]
+        if source.pending:
+            failures: list[Problem] = []
+            read = source.read(failures)
+            if read is None:
+                read_failures.append((source.problem_slot or 0, name, failures))
+                unread.update(p.table for p in failures if p.severity == FATAL)
+                del loaded.tables[name]
+                continue
+            source = loaded.tables[name] = read
+        table_problems = parse_problems[name] = []
+        if len(source.frame) == 0 and not _empty_table(spec, source, table_problems):
+            continue
+        frame, check = _parse_table(spec, source, policy, table_problems, window)
+        if consume:
+            check.source = loaded.tables[name] = source.frame_released()
+        del source
+        present[name] = frozenset(frame.columns)
         _check_schema(spec, frame, check)
-        _check_references(spec, frame, check, clean, excluded_keys, present_columns, unread, problems)
-        problems.extend(check.problems)
+        _check_references(spec, frame, check, referenced, excluded_keys, present, unread, check_problems)
+        check_problems.extend(check.problems)
         if spec.key and len(spec.key) == 1 and spec.key[0] in frame.columns:
             # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row).
             gone = frame.loc[check.excluded, spec.key[0]]
             excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
         # a copy only when rows were set aside
         kept_frame = frame.loc[~check.excluded].reset_index(drop=True) if check._excluded.any() else frame
+        del frame, check
         for column in spec.columns:  # absent optional columns exist, empty, so detectors can rely on names
             if column.name not in kept_frame.columns:
                 kept_frame[column.name] = parse_column(pd.Series([None] * len(kept_frame), dtype="str"),
                                                        column.type)
-        clean[name] = kept_frame
-    _set_aside_checks(policy, loaded, clean, problems)
+        referenced[name] = {column: kept_frame[column].copy() for table, column in _REFERENCED
+                            if table == name and column in kept_frame.columns}
+        kept_rows[name] = len(kept_frame)
+        if stage:
+            clean.add(name, kept_frame)
+        else:
+            clean[name] = kept_frame
+        del kept_frame
+    referenced.clear()
+    problems = _with_read_failures(loaded.problems, read_failures)
+    loaded.problems = list(problems)
+    for spec in TABLES.values():
+        if spec.required and spec.name not in loaded.tables and spec.name not in unread:
+            problems.append(Problem(FATAL, spec.name, f"required table {spec.name} is missing",
+                                    f"provide {spec.name} with columns {', '.join(spec.required_columns)}",
+                                    kind="required table missing"))
+    for name in load_order:
+        problems.extend(parse_problems.get(name, ()))
+    problems.extend(check_problems)
+    _set_aside_checks(policy, loaded, kept_rows, problems)
+    present_columns = {name: present[name] for name in load_order if name in present}
     # The raw frames are not needed once checked (problems carry their source rows): free them.
     sources = {name: source.without_frame() for name, source in loaded.tables.items()}
     return AuditTables(clean, present_columns, problems, sources)
@@ -776,7 +832,7 @@ def load_and_validate(source, policy: Policy, strict: bool = False) -> AuditTabl
     """Load and validate; raise :class:`InputError` when the data cannot be audited."""
     from audit.loading import load
 
-    tables = validate(load(source), policy, consume=True)
+    tables = validate(load(source, lazy=True), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
     return tables

@@ -771,15 +771,15 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
             continue
         spec = TABLES[name]
         source = loaded.tables[name]
-        if source.pending:
+        if source.pending:  # read now; the name ``source`` is the only one left holding the raw frame
             failures: list[Problem] = []
-            read = source.read(failures)
-            if read is None:
-                read_failures.append((source.problem_slot or 0, name, failures))
+            slot, source = source.problem_slot or 0, source.read(failures)
+            if source is None:
+                read_failures.append((slot, name, failures))
                 unread.update(p.table for p in failures if p.severity == FATAL)
                 del loaded.tables[name]
                 continue
-            source = loaded.tables[name] = read
+            loaded.tables[name] = source
         table_problems = parse_problems[name] = []
         if len(source.frame) == 0 and not _empty_table(spec, source, table_problems):
             continue

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.loading import LoadedData, SourceTable
 from audit.membership import arrow_text, isin
+from audit.memory import release_unused
 from audit.policy import Policy
 from audit.problems import FATAL, ROW, WARNING, InputError, Problem
 
@@ -249,10 +250,17 @@ class _TableCheck:
     def source_row(self, index) -> int | None:
         return _source_row(self.source, index)
 
+    def _record_columns(self) -> list[str]:
+        key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
+        return [c for c in key if c in self.frame.columns]
+
+    def keep_record_columns(self) -> None:
+        """Keep of the raw frame only what names a record: its other columns are parsed and no longer needed."""
+        self.frame = self.frame[self._record_columns()]
+
     def record_id(self, index) -> str | None:
         if self._key_values is None:  # plain arrays: thousands of problems, each naming its record
-            key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
-            self._key_values = [self.frame[c].to_numpy(dtype=object) for c in key if c in self.frame.columns]
+            self._key_values = [self.frame[c].to_numpy(dtype=object) for c in self._record_columns()]
         parts = [values[int(index)] for values in self._key_values]
         parts = ["" if pd.isna(p) else str(p) for p in parts]
         return "/".join(parts) if any(parts) else None
@@ -482,6 +490,7 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
             if not column.required:
                 fix += "; it was left blank for this run"
             check.add(severity, index, column.name, original.at[index], problem, fix, kind)
+    check.keep_record_columns()
     return frame, check
 
 
@@ -807,9 +816,11 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
         kept_rows[name] = len(kept_frame)
         if stage:
             clean.add(name, kept_frame)
+            del kept_frame
+            release_unused()  # this table's raw and typed frames, before the next one's peak lands on top
         else:
             clean[name] = kept_frame
-        del kept_frame
+            del kept_frame
     referenced.clear()
     problems = _with_read_failures(loaded.problems, read_failures)
     loaded.problems = list(problems)

@@ -742,6 +742,8 @@ def _with_read_failures(problems: list[Problem], failures: list[tuple[int, str, 
     return merged
 
 
+# After staging a table this large, freed memory is handed back to the system (a few milliseconds each time).
+RELEASE_AFTER_ROWS = 100_000
 # The columns other tables refer to: of a checked table only these stay in memory to check references.
 _REFERENCED = frozenset(column.references for spec in TABLES.values() for column in spec.columns
                         if column.references)
@@ -816,11 +818,11 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
         kept_rows[name] = len(kept_frame)
         if stage:
             clean.add(name, kept_frame)
-            del kept_frame
-            release_unused()  # this table's raw and typed frames, before the next one's peak lands on top
         else:
             clean[name] = kept_frame
-            del kept_frame
+        del kept_frame
+        if stage and kept_rows[name] >= RELEASE_AFTER_ROWS:
+            release_unused()  # this table's raw and typed frames, before the next one's peak lands on top
     referenced.clear()
     problems = _with_read_failures(loaded.problems, read_failures)
     loaded.problems = list(problems)

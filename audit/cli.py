@@ -583,10 +583,11 @@ def _customer_ids(data: Path | None) -> list[str] | None:
         return None
     from audit.loading import load
 
-    loaded = load(data)
-    if "customers" not in loaded.tables:
+    loaded = load(data, lazy=True)  # only the customers file is read
+    customers = loaded.tables["customers"].read([]) if "customers" in loaded.tables else None
+    if customers is None:
         return None
-    return loaded.tables["customers"].frame["customer_id"].astype(str).tolist()
+    return customers.frame["customer_id"].astype(str).tolist()
 
 
 @app.command()

@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jdatetime
 import numpy as np
@@ -750,7 +751,7 @@ _REFERENCED = frozenset(column.references for spec in TABLES.values() for column
 
 
 def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None, *,
-             consume: bool = False, stage=None) -> AuditTables:
+             consume: bool = False, stage: bool | str | Path | None = None) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
 
     ``run_date`` (default today) ends the plausible dates a year later unless the policy sets

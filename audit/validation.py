@@ -511,7 +511,8 @@ def _schema(spec: Table, present) -> pa.DataFrameSchema:
 
 def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
     try:
-        _schema(spec, set(frame.columns)).validate(frame, lazy=True)
+        # inplace: the checks change nothing (no coercion, no defaults), so no copy of the whole table
+        _schema(spec, set(frame.columns)).validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         for case in cases.itertuples(index=False):

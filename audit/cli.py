@@ -148,7 +148,7 @@ def _rows_read_and_kept(tables) -> None:
     console.print("[bold]Rows read and kept[/]:", highlight=False)
     for name in sorted(tables.sources):
         read = tables.sources[name].rows
-        kept = len(tables.frames[name]) if name in tables.frames else 0
+        kept = tables.rows(name) if name in tables.frames else 0
         note = f" ({read - kept:,} set aside)" if read != kept and name in tables.frames else \
             "" if name in tables.frames else " (not used)"
         console.print(f"  {escape(name)}: {read:,} read, {kept:,} kept{note}", highlight=False, soft_wrap=True)
@@ -236,7 +236,7 @@ def _validate(data: str, policy: Path | None, out: Path | None, strict: bool) ->
 
     try:
         rules = load_policy(_policy_path(data, policy))
-        tables = check(load(data), rules)
+        tables = check(load(data, lazy=True), rules, consume=True, stage=True)  # one table in memory at a time
     except ModuleNotFoundError as exc:
         if "://" not in data:
             raise
@@ -583,10 +583,11 @@ def _customer_ids(data: Path | None) -> list[str] | None:
         return None
     from audit.loading import load
 
-    loaded = load(data)
-    if "customers" not in loaded.tables:
+    loaded = load(data, lazy=True)  # only the customers file is read
+    customers = loaded.tables["customers"].read([]) if "customers" in loaded.tables else None
+    if customers is None:
         return None
-    return loaded.tables["customers"].frame["customer_id"].astype(str).tolist()
+    return customers.frame["customer_id"].astype(str).tolist()
 
 
 @app.command()

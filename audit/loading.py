@@ -13,6 +13,7 @@ import csv
 import hashlib
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
 @dataclass
 class SourceTable:
     name: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None while a lazily loaded file is not read (see ``reader``)
     origin: str  # file path, sheet or database table the rows came from
     sha256: str
     first_row: int | None = HEADER_ROWS  # source row number of frame row 0; None where rows have no number
@@ -46,9 +47,21 @@ class SourceTable:
     # line breaks inside quoted values); None when ``first_row`` + position is right.
     row_numbers: list[int] | None = None
     rows: int = field(init=False)  # rows read, kept when the frame is released after checking
+    # A file not read yet (``load(..., lazy=True)``): ``frame`` is None until :meth:`read` returns the table
+    # read; the reader appends what stops it to the problems it is given and returns None.
+    reader: Callable[[list[Problem]], SourceTable | None] | None = field(default=None, repr=False, compare=False)
+    problem_slot: int | None = field(default=None, repr=False, compare=False)  # where a read failure is listed
 
     def __post_init__(self):
-        self.rows = len(self.frame)
+        self.rows = 0 if self.frame is None else len(self.frame)
+
+    @property
+    def pending(self) -> bool:
+        return self.reader is not None
+
+    def read(self, problems: list[Problem]) -> SourceTable | None:
+        """This table with its rows: itself when read already, else the file read now (None when it cannot be)."""
+        return self if self.reader is None else self.reader(problems)
 
     def frame_released(self) -> SourceTable:
         """This source without its frame but with its row numbers (problems still name source rows)."""
@@ -199,18 +212,29 @@ def _csv_row_numbers(path: Path, rows: int) -> list[int] | None:
     return numbers if len(numbers) == rows else None
 
 
-def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable | None:
-    kind = path.suffix.lower()
-    row_numbers = None
+def _readable(path: Path, table: str, problems: list[Problem]) -> bool:
+    """The checks that need only the start of a file (empty, not UTF-8 comma-separated text)."""
     if path.stat().st_size == 0:
         problems.append(_empty_file_problem(path, table))
-        return None
+        return False
+    if path.suffix.lower() == ".csv":
+        problem = _csv_problem(path, table)
+        if problem:
+            problems.append(problem)
+            return False
+    return True
+
+
+def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable | None:
+    return _read_rows(path, table, problems) if _readable(path, table, problems) else None
+
+
+def _read_rows(path: Path, table: str, problems: list[Problem]) -> SourceTable | None:
+    """Read a file that passed :func:`_readable`; a failure is a problem naming the file."""
+    kind = path.suffix.lower()
+    row_numbers = None
     try:
         if kind == ".csv":
-            problem = _csv_problem(path, table)
-            if problem:
-                problems.append(problem)
-                return None
             frame = _read_csv(path, table)
             row_numbers = _csv_row_numbers(path, len(frame))
         elif kind == ".parquet":
@@ -238,7 +262,14 @@ def _read_file(path: Path, table: str, problems: list[Problem]) -> SourceTable |
     return SourceTable(table, frame, str(path), _sha256_file(path), row_numbers=row_numbers)
 
 
-def _load_folder(folder: Path, data: LoadedData) -> None:
+def _pending_file(path: Path, table: str, slot: int) -> SourceTable:
+    """A table file checked at its start but not read: read when validation comes to it, so that one
+    table at a time is in memory. ``slot`` is where in the load's problems a read failure belongs."""
+    return SourceTable(table, None, str(path), "", reader=lambda problems: _read_rows(path, table, problems),
+                       problem_slot=slot)
+
+
+def _load_folder(folder: Path, data: LoadedData, lazy: bool = False) -> None:
     files = {p for p in folder.iterdir() if p.is_file()}
     for table in TABLES:
         candidates = sorted(p for p in files if p.stem == table and p.suffix.lower() in FILE_SUFFIXES)
@@ -246,7 +277,10 @@ def _load_folder(folder: Path, data: LoadedData) -> None:
             data.problems.append(Problem(
                 WARNING, table, f"several files for one table ({', '.join(p.name for p in candidates)}); "
                 f"using {candidates[0].name}", "keep one file per table", action="others ignored"))
-        if candidates:
+        if candidates and lazy:
+            if _readable(candidates[0], table, data.problems):
+                data.tables[table] = _pending_file(candidates[0], table, len(data.problems))
+        elif candidates:
             loaded = _read_file(candidates[0], table, data.problems)
             if loaded is not None:
                 data.tables[table] = loaded
@@ -338,8 +372,13 @@ def redact_url(url: str) -> str:
         return url.split("@")[-1]
 
 
-def load(source: str | Path) -> LoadedData:
-    """Read every contract table present at ``source``; problems found while reading are collected."""
+def load(source: str | Path, lazy: bool = False) -> LoadedData:
+    """Read every contract table present at ``source``; problems found while reading are collected.
+
+    With ``lazy``, the files of a folder are only checked at their start (empty, encoding, separator) and
+    each is read when :func:`audit.validation.validate` comes to it (``SourceTable.read``), so a run holds
+    one raw table at a time; a file that then fails to read gets its problem where reading it here would
+    have put it. Workbooks and databases are read here either way."""
     text = str(source)
     if text.startswith("postgres://"):  # the scheme Heroku and others print; SQLAlchemy wants postgresql
         text = "postgresql://" + text[len("postgres://"):]
@@ -354,7 +393,7 @@ def load(source: str | Path) -> LoadedData:
         raise InputError([Problem(FATAL, "(input)", f"{path} does not exist",
                                   "pass a folder of table files, an .xlsx workbook, a .duckdb file or a database URL")])
     if path.is_dir():
-        _load_folder(path, data)
+        _load_folder(path, data, lazy)
     elif path.suffix.lower() == ".xlsx":
         _load_workbook(path, data)
     elif path.suffix.lower() in (".duckdb", ".db"):

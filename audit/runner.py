@@ -496,10 +496,11 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     if progress:
         with use_language(policy.language):
             progress(t("reading and checking the data"), 0, 1)
-    tables = validate(load(data), policy, consume=True)
+    # One table at a time: each file read when its turn comes, checked, and staged as soon as it is final (the
+    # ledger goes to the engine; Python reads a table back only while a component needs it).
+    tables = validate(load(data, lazy=True), policy, consume=True, stage=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
-    tables.stage()  # the ledger goes to the engine; Python reads a table back only while a component needs it
     previous_exceptions = _read_previous(previous)
     suppressed = _read_suppressions(suppressions)
     history = read_decisions(cases) if cases else None

@@ -34,21 +34,24 @@ class StagedTables(Mapping):
     """Checked tables as Parquet files in a stage folder: a read-only mapping name -> pandas frame that reads a
     table when asked and keeps it until :meth:`release`. The folder is removed with this object."""
 
-    def __init__(self, frames: dict[str, pd.DataFrame], directory: str | Path | None = None):
+    def __init__(self, frames: dict[str, pd.DataFrame] | None = None, directory: str | Path | None = None):
         self.directory = Path(directory or tempfile.mkdtemp(prefix="sales-audit-stage-", dir=stage_parent()))
         self.directory.mkdir(parents=True, exist_ok=True)
         self._paths: dict[str, Path] = {}
         self._rows: dict[str, int] = {}
         self._columns: dict[str, list[str]] = {}
         self._read: dict[str, pd.DataFrame] = {}
-        # one table at a time, each dropped from ``frames`` once written, so staging needs no second copy
-        for name in list(frames):
-            frame = frames.pop(name)
-            path = self.directory / f"{name}.parquet"
-            frame.to_parquet(path, index=False)
-            self._paths[name], self._rows[name], self._columns[name] = path, len(frame), list(frame.columns)
-            del frame
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.directory), True)
+        # one table at a time, each dropped from ``frames`` once written, so staging needs no second copy
+        for name in list(frames or {}):
+            self.add(name, frames.pop(name))
+
+    def add(self, name: str, frame: pd.DataFrame) -> None:
+        """Write one checked table (validation stages each as soon as it is final, then drops it)."""
+        path = self.directory / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        self._paths[name], self._rows[name], self._columns[name] = path, len(frame), list(frame.columns)
+        self._read.pop(name, None)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._read:

@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jdatetime
 import numpy as np
@@ -39,6 +40,7 @@ import pyarrow.compute as pc
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.loading import LoadedData, SourceTable
 from audit.membership import arrow_text, isin
+from audit.memory import release_unused
 from audit.policy import Policy
 from audit.problems import FATAL, ROW, WARNING, InputError, Problem
 
@@ -94,7 +96,7 @@ class AuditTables:
         """Move the checked tables out of Python into Parquet files (:class:`audit.stage.StagedTables`)."""
         from audit.stage import StagedTables
 
-        if not isinstance(self.frames, StagedTables):
+        if not isinstance(self.frames, StagedTables):  # validate(..., stage=...) staged them already
             self.frames = StagedTables(self.frames, directory)
 
     def release_frames(self) -> None:
@@ -249,10 +251,17 @@ class _TableCheck:
     def source_row(self, index) -> int | None:
         return _source_row(self.source, index)
 
+    def _record_columns(self) -> list[str]:
+        key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
+        return [c for c in key if c in self.frame.columns]
+
+    def keep_record_columns(self) -> None:
+        """Keep of the raw frame only what names a record: its other columns are parsed and no longer needed."""
+        self.frame = self.frame[self._record_columns()]
+
     def record_id(self, index) -> str | None:
         if self._key_values is None:  # plain arrays: thousands of problems, each naming its record
-            key = [c for c in self.spec.key if c in self.frame.columns] or self.spec.column_names[:1]
-            self._key_values = [self.frame[c].to_numpy(dtype=object) for c in key if c in self.frame.columns]
+            self._key_values = [self.frame[c].to_numpy(dtype=object) for c in self._record_columns()]
         parts = [values[int(index)] for values in self._key_values]
         parts = ["" if pd.isna(p) else str(p) for p in parts]
         return "/".join(parts) if any(parts) else None
@@ -482,6 +491,7 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
             if not column.required:
                 fix += "; it was left blank for this run"
             check.add(severity, index, column.name, original.at[index], problem, fix, kind)
+    check.keep_record_columns()
     return frame, check
 
 
@@ -501,7 +511,8 @@ def _schema(spec: Table, present) -> pa.DataFrameSchema:
 
 def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
     try:
-        _schema(spec, set(frame.columns)).validate(frame, lazy=True)
+        # inplace: the checks change nothing (no coercion, no defaults), so no copy of the whole table
+        _schema(spec, set(frame.columns)).validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         for case in cases.itertuples(index=False):
@@ -614,7 +625,7 @@ def _match_written_differently(spec: Table, column: str, parent: str, parent_col
     return matched, refused
 
 
-def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clean: dict[str, pd.DataFrame],
+def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clean: Mapping[str, Mapping[str, pd.Series]],
                       excluded_keys: dict[str, set], present: dict[str, frozenset], unread: set[str],
                       problems: list[Problem]) -> None:
     for column in spec.columns:
@@ -694,18 +705,18 @@ def _main_cause(problems: list[Problem], table: str) -> str:
             f"{example.describe()}){others}")
 
 
-def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.DataFrame],
+def _set_aside_checks(policy: Policy, loaded: LoadedData, kept_rows: dict[str, int],
                       problems: list[Problem]) -> None:
     """Stop a run that would audit what is left of a table that lost too many rows."""
     limit = policy.data.max_set_aside_pct
     fatal_tables = {p.table for p in problems if p.severity == FATAL}
-    for name, frame in clean.items():
+    for name, kept in kept_rows.items():
         spec, read = TABLES[name], loaded.tables[name].rows
-        lost = read - len(frame)
+        lost = read - kept
         if not read or not lost or name in fatal_tables:
             continue
         share = 100 * lost / read
-        if spec.required and not len(frame):
+        if spec.required and not kept:
             problems.append(Problem(
                 FATAL, name, f"all {read:,} rows of {name} were set aside: nothing is left to audit"
                 f"{_main_cause(problems, name)}",
@@ -719,54 +730,114 @@ def _set_aside_checks(policy: Policy, loaded: LoadedData, clean: dict[str, pd.Da
                 "max_set_aside_pct under [data] in policy.toml", kind="too many rows set aside"))
 
 
+def _with_read_failures(problems: list[Problem], failures: list[tuple[int, str, list[Problem]]]) -> list[Problem]:
+    """The load's problems with those of files that failed when read lazily, each where an eager load lists it
+    (its slot; tables sharing a slot in contract order)."""
+    order = {name: i for i, name in enumerate(TABLES)}
+    pending = sorted(failures, key=lambda f: (f[0], order.get(f[1], len(order))))
+    merged: list[Problem] = []
+    for slot in range(len(problems) + 1):
+        while pending and pending[0][0] <= slot:
+            merged.extend(pending.pop(0)[2])
+        if slot < len(problems):
+            merged.append(problems[slot])
+    return merged
+
+
+# After staging a table this large, freed memory is handed back to the system (a few milliseconds each time).
+RELEASE_AFTER_ROWS = 100_000
+# The columns other tables refer to: of a checked table only these stay in memory to check references.
+_REFERENCED = frozenset(column.references for spec in TABLES.values() for column in spec.columns
+                        if column.references)
+
+
 def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None, *,
-             consume: bool = False) -> AuditTables:
+             consume: bool = False, stage: bool | str | Path | None = None) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
 
     ``run_date`` (default today) ends the plausible dates a year later unless the policy sets
-    ``[data] latest_date``. With ``consume`` each raw table is released from ``loaded`` as soon as it is
-    parsed, and each parsed one once checked, so the raw and the checked ledger are never held whole together
-    (the caller must not read ``loaded``'s frames afterwards)."""
-    problems: list[Problem] = list(loaded.problems)
+    ``[data] latest_date``. Tables are taken one at a time, parents before the tables that refer to them: each
+    is read (when loaded lazily, ``load(..., lazy=True)``), parsed, checked and, with ``stage`` (True or a
+    folder), written to the stage (:class:`audit.stage.StagedTables`) as soon as it is final; only the columns
+    other tables refer to are kept to check their references. With ``consume`` each raw table is released
+    from ``loaded`` once parsed (the caller must not read ``loaded``'s frames afterwards). With both, memory
+    holds one table at a time instead of the raw and the checked ledger.
+
+    Problems are listed as if every table had been read first and parsed in load order: the load's
+    problems, missing tables, parsing problems by table, then each table's checks parents first."""
+    from audit.stage import StagedTables
+
     unread = {p.table for p in loaded.problems if p.severity == FATAL}
-    for spec in TABLES.values():
-        if spec.required and spec.name not in loaded.tables and spec.name not in unread:
-            problems.append(Problem(FATAL, spec.name, f"required table {spec.name} is missing",
-                                    f"provide {spec.name} with columns {', '.join(spec.required_columns)}",
-                                    kind="required table missing"))
     window = policy.data.date_window(run_date)
-    parsed: dict[str, tuple[pd.DataFrame, _TableCheck]] = {}
-    for name, source in loaded.tables.items():
-        if len(source.frame) == 0 and not _empty_table(TABLES[name], source, problems):
-            continue
-        parsed[name] = _parse_table(TABLES[name], source, policy, problems, window)
-        if consume:
-            light = source.frame_released()
-            parsed[name][1].source = light
-            loaded.tables[name] = light
-    clean: dict[str, pd.DataFrame] = {}
+    load_order = list(loaded.tables)
+    read_failures: list[tuple[int, str, list[Problem]]] = []
+    parse_problems: dict[str, list[Problem]] = {}  # listed in load order
+    check_problems: list[Problem] = []  # listed parents first
+    present: dict[str, frozenset[str]] = {}
+    clean: dict[str, pd.DataFrame] | StagedTables = (
+        StagedTables(directory=None if stage is True else stage) if stage else {})
+    referenced: dict[str, dict[str, pd.Series]] = {}
     excluded_keys: dict[str, set] = {}
-    present_columns = {name: frozenset(frame.columns) for name, (frame, _) in parsed.items()}
+    kept_rows: dict[str, int] = {}
     for name in _reference_order():
-        if name not in parsed:
+        if name not in loaded.tables:
             continue
         spec = TABLES[name]
-        frame, check = parsed.pop(name) if consume else parsed[name]
+        source = loaded.tables[name]
+        if source.pending:  # read now; the name ``source`` is the only one left holding the raw frame
+            failures: list[Problem] = []
+            slot, source = source.problem_slot or 0, source.read(failures)
+            if source is None:
+                read_failures.append((slot, name, failures))
+                unread.update(p.table for p in failures if p.severity == FATAL)
+                del loaded.tables[name]
+                continue
+            loaded.tables[name] = source
+        table_problems = parse_problems[name] = []
+        if len(source.frame) == 0 and not _empty_table(spec, source, table_problems):
+            continue
+        frame, check = _parse_table(spec, source, policy, table_problems, window)
+        if consume:
+            check.source = loaded.tables[name] = source.frame_released()
+        del source
+        present[name] = frozenset(frame.columns)
         _check_schema(spec, frame, check)
-        _check_references(spec, frame, check, clean, excluded_keys, present_columns, unread, problems)
-        problems.extend(check.problems)
+        _check_references(spec, frame, check, referenced, excluded_keys, present, unread, check_problems)
+        check_problems.extend(check.problems)
         if spec.key and len(spec.key) == 1 and spec.key[0] in frame.columns:
             # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row).
             gone = frame.loc[check.excluded, spec.key[0]]
             excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
         # a copy only when rows were set aside
         kept_frame = frame.loc[~check.excluded].reset_index(drop=True) if check._excluded.any() else frame
+        del frame, check
         for column in spec.columns:  # absent optional columns exist, empty, so detectors can rely on names
             if column.name not in kept_frame.columns:
                 kept_frame[column.name] = parse_column(pd.Series([None] * len(kept_frame), dtype="str"),
                                                        column.type)
-        clean[name] = kept_frame
-    _set_aside_checks(policy, loaded, clean, problems)
+        referenced[name] = {column: kept_frame[column].copy() for table, column in _REFERENCED
+                            if table == name and column in kept_frame.columns}
+        kept_rows[name] = len(kept_frame)
+        if stage:
+            clean.add(name, kept_frame)
+        else:
+            clean[name] = kept_frame
+        del kept_frame
+        if stage and kept_rows[name] >= RELEASE_AFTER_ROWS:
+            release_unused()  # this table's raw and typed frames, before the next one's peak lands on top
+    referenced.clear()
+    problems = _with_read_failures(loaded.problems, read_failures)
+    loaded.problems = list(problems)
+    for spec in TABLES.values():
+        if spec.required and spec.name not in loaded.tables and spec.name not in unread:
+            problems.append(Problem(FATAL, spec.name, f"required table {spec.name} is missing",
+                                    f"provide {spec.name} with columns {', '.join(spec.required_columns)}",
+                                    kind="required table missing"))
+    for name in load_order:
+        problems.extend(parse_problems.get(name, ()))
+    problems.extend(check_problems)
+    _set_aside_checks(policy, loaded, kept_rows, problems)
+    present_columns = {name: present[name] for name in load_order if name in present}
     # The raw frames are not needed once checked (problems carry their source rows): free them.
     sources = {name: source.without_frame() for name, source in loaded.tables.items()}
     return AuditTables(clean, present_columns, problems, sources)
@@ -776,7 +847,7 @@ def load_and_validate(source, policy: Policy, strict: bool = False) -> AuditTabl
     """Load and validate; raise :class:`InputError` when the data cannot be audited."""
     from audit.loading import load
 
-    tables = validate(load(source), policy, consume=True)
+    tables = validate(load(source, lazy=True), policy, consume=True)
     if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
         raise InputError(tables.problems)
     return tables

@@ -83,10 +83,11 @@ def _salespeople(manifest: dict) -> tuple[pd.DataFrame | None, str]:
         elif manifest.get("data"):
             from audit.loading import load
 
-            loaded = load(manifest["data"])
-            if "salespeople" not in loaded.tables:
+            loaded = load(manifest["data"], lazy=True)  # only the salespeople file is read
+            table = loaded.tables["salespeople"].read([]) if "salespeople" in loaded.tables else None
+            if table is None:
                 return None, f"the ledger at {manifest['data']} has no salespeople table"
-            frame = loaded.tables["salespeople"].frame
+            frame = table.frame
         else:
             return None, "the manifest does not say where the ledger is"
     except Exception as exc:  # an unreachable database or a moved folder: scope by listed salespeople only

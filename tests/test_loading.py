@@ -747,3 +747,18 @@ def test_run_without_an_optional_table_skips_what_needs_it(mini_copy, mini_polic
     assert (statuses["status"] == "ran").any()
     assert "cheques" not in {i["table"] for i in result.manifest["inputs"]}
     assert {d["detector"]: d["status"] for d in result.manifest["detectors"]} == statuses["status"].to_dict()
+
+
+def test_evaluate_reads_only_the_customers_file_of_the_audited_data(monkeypatch):
+    import audit.loading as loading
+    from audit.cli import _customer_ids
+
+    read, original = [], loading._read_rows
+
+    def counted(path, table, problems):
+        read.append(table)
+        return original(path, table, problems)
+
+    monkeypatch.setattr(loading, "_read_rows", counted)
+    assert _customer_ids(MINI) == ["C1", "C2", "C3"]
+    assert read == ["customers"]  # not the whole ledger for one column

@@ -5,6 +5,8 @@ and a spill folder."""
 from __future__ import annotations
 
 import gc
+import shutil
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -96,6 +98,85 @@ def test_consuming_validation_gives_the_same_tables_and_releases_the_raw_ones(mi
     assert all(len(source.frame) == 0 for source in loaded.tables.values())
     # rows read are still known (the set-aside share and the manifest use them)
     assert {n: s.rows for n, s in consumed.sources.items()} == {n: s.rows for n, s in kept.sources.items()}
+
+
+def test_a_lazy_load_reads_each_table_when_validation_comes_to_it_and_stages_it_before_the_next(
+        mini_policy, monkeypatch):
+    from audit.stage import StagedTables
+
+    loaded = load(MINI, lazy=True)
+    assert loaded.tables and all(s.pending and s.frame is None for s in loaded.tables.values())
+    events, raw = [], []
+    for name, source in loaded.tables.items():
+        def reader(problems, read=source.reader, name=name):
+            gc.collect()
+            # every raw table read before this one is gone: only its description (origin, rows) is kept
+            assert all(ref() is None for ref in raw), f"a raw table is still held when {name} is read"
+            table = read(problems)
+            raw.append(weakref.ref(table.frame))
+            events.append(("read", name))
+            return table
+        source.reader = reader
+    add = StagedTables.add
+
+    def staged(self, name, frame):
+        events.append(("staged", name))
+        add(self, name, frame)
+
+    monkeypatch.setattr(StagedTables, "add", staged)
+    tables = validate(loaded, mini_policy, consume=True, stage=True)
+    assert isinstance(tables.frames, StagedTables)
+    # parents first, and each checked table is in the stage before the next file is read
+    assert events == [event for name in tables.frames for event in (("read", name), ("staged", name))]
+    assert tables.frames.held() == []
+    in_memory = validate(load(MINI), mini_policy)
+    assert list(tables.frames) == list(in_memory.frames)
+    for name, frame in in_memory.frames.items():
+        pd.testing.assert_frame_equal(tables.frames[name], frame, check_exact=True)
+    assert _described(tables.sources) == _described(in_memory.sources) and tables.problems == in_memory.problems
+
+
+def _described(sources) -> dict:
+    return {name: (s.origin, s.sha256, s.rows, s.first_row, list(s.frame.columns)) for name, s in sources.items()}
+
+
+def _dirty_mini(folder: Path) -> Path:
+    """The mini ledger with problems of every stage: a customers file whose bad line lies past the start a
+    lazy load looks at, a duplicate id, an unknown status, a day/month date and a missing product."""
+    shutil.copytree(MINI, folder)
+    customers = (folder / "customers.csv").read_text(encoding="utf-8").splitlines()
+    extra = [f"C{i},Shop {i},2023-01-10,S1,1000000,30,TX-{i},021-555-{i:04d},{i} Azadi St,retail,Owner {i}"
+             for i in range(100, 1600)]
+    (folder / "customers.csv").write_text("\n".join([*customers, *extra, "C9999,Bad,line,with,too,many,fields,"
+                                                     "a,b,c,d,e,f"]) + "\n", encoding="utf-8")
+    assert (folder / "customers.csv").stat().st_size > 65536
+    invoices = (folder / "invoices.csv").read_text(encoding="utf-8")
+    invoices = invoices.replace("I2,1002,2025-04-07", "I1,1002,07/04/2025").replace(",posted,U1,\n", ",lost,U1,\n", 1)
+    (folder / "invoices.csv").write_text(invoices, encoding="utf-8")
+    lines = (folder / "invoice_lines.csv").read_text(encoding="utf-8")
+    (folder / "invoice_lines.csv").write_text(lines.replace("I1,2,P3,", "I1,2,P77,"), encoding="utf-8")
+    return folder
+
+
+def test_a_lazy_load_lists_every_problem_as_an_eager_one_even_a_file_that_fails_when_read(tmp_path, mini_policy):
+    folder = _dirty_mini(tmp_path / "dirty")
+    eager = validate(load(folder), mini_policy)
+    loaded = load(folder, lazy=True)
+    # the bad line is past the start the lazy load checks: customers fails only when validation reads it
+    assert "customers" in loaded.tables and not loaded.problems
+    lazy = validate(loaded, mini_policy, consume=True, stage=True)
+    assert [p.kind or p.problem for p in lazy.problems if p.table == "customers"][0].startswith(
+        "customers.csv could not be read")
+    assert any(p.problem == "references to customers cannot be checked: table customers could not be read"
+               for p in lazy.problems)
+    assert {p.kind for p in lazy.problems} >= {"duplicate id", "unknown value", "refers to a missing record",
+                                               "date not in ISO 8601 (day/month order)"}
+    assert lazy.problems == eager.problems
+    assert loaded.problems == load(folder).problems  # the failure is recorded where an eager load puts it
+    assert "customers" not in loaded.tables and _described(lazy.sources) == _described(eager.sources)
+    assert lazy.present_columns == eager.present_columns
+    for name, frame in eager.frames.items():
+        pd.testing.assert_frame_equal(lazy.frames[name], frame, check_exact=True)
 
 
 def test_a_released_source_does_not_keep_its_arrow_buffers(tmp_path):

@@ -89,14 +89,21 @@ def balances_as_of(data, points: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
+def _latest(data, table: str, column: str) -> pd.Timestamp:
+    """The latest date in a column, asked of the engine (NaT when it has none)."""
+    table = data.table(table)
+    found = data.execute(table.aggregate(latest=table[column].max()))["latest"].iloc[0]
+    return pd.NaT if found is None or pd.isna(found) else pd.Timestamp(found)
+
+
 def data_end_date(data) -> pd.Timestamp:
     """The audit's 'today': the period's last day, else the latest transaction date in the data."""
     if data.period_end is not None:
         return data.period_end
-    latest = [data.frame("invoices")["invoice_date"].max()]
+    latest = [_latest(data, "invoices", "invoice_date")]
     for table, column in (("receipts", "posted_date"), ("cheques", "received_date"), ("shipments", "ship_date")):
         if data.has(table, (column,)):
-            latest.append(data.frame(table)[column].max())
+            latest.append(_latest(data, table, column))
     latest = [d for d in latest if pd.notna(d)]
     return max(latest) if latest else pd.Timestamp("1970-01-01")
 

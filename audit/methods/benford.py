@@ -44,6 +44,7 @@ benford_py project (milcent/benford_py) are reproduced in ``tests/test_benford.p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -306,7 +307,7 @@ def _draw_mads(test: str, n: int, draws: int, seed: int | None) -> np.ndarray:
     return np.abs(simulated_counts / n - p).mean(axis=1)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=4096)
 def _simulated_mads(test: str, n: int, draws: int, seed: int) -> np.ndarray:
     # Groups of equal size draw the same samples under one seed: per customer, sizes repeat a lot.
     mads = np.sort(_draw_mads(test, n, draws, seed))
@@ -456,6 +457,7 @@ def benford_by_group(
     bootstrap_draws: int = DEFAULT_BOOTSTRAP_DRAWS,
     seed: int | None = 0,
     bootstrap_only_material: bool = False,
+    stop_above_share: float | None = None,
 ) -> pd.DataFrame:
     """Digit tests per group (e.g. per salesperson or customer): one row per group and test.
 
@@ -463,6 +465,13 @@ def benford_by_group(
     negative and below-minimum amounts of that group for that test). Rows whose group is missing are
     left out. Every group gets the same bootstrap seed, so a group's result does not depend on the
     other groups. The default tests leave out ``first_three``, which needs ~11,000 amounts per group.
+
+    ``stop_above_share``: for a caller that holds against nobody a deviation more than this share of
+    the groups show (the ledger's own trait). Once more than that share is flagged on a test, the
+    bootstrap of that test's remaining material groups is not run (the costly part): their rows are not
+    flagged, have no ``mad_p_value`` and say so in ``verdict``. The test is then known to be the
+    ledger's, and whether one more group deviates on it would change nothing. Groups are judged from
+    the largest excess MAD down, so the share is passed early.
     """
     # Every group's digits are read and counted at once (one pass over the column per test); each group's
     # statistics are then the same arithmetic as benford_test's on that group alone.
@@ -478,10 +487,30 @@ def benford_by_group(
         samples = _group_samples(values, codes, len(groups), test)
         materiality = overrides.get(test)
         materiality = DEFAULT_MATERIALITY_MAD[test] if materiality is None else materiality
-        results[test] = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
-                                           bootstrap_draws=bootstrap_draws, seed=seed,
-                                           bootstrap_only_material=bootstrap_only_material)
-                         for counts, info in zip(*samples, strict=True)]
+        if stop_above_share is None or not (bootstrap_draws > 0 and bootstrap_only_material):
+            results[test] = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
+                                               bootstrap_draws=bootstrap_draws, seed=seed,
+                                               bootstrap_only_material=bootstrap_only_material)
+                             for counts, info in zip(*samples, strict=True)]
+            continue
+        # Without the bootstrap first (its p-value decides only material deviations), then the material
+        # groups with it, largest excess first, until more than the share is flagged.
+        found = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
+                                   bootstrap_draws=0, seed=seed) for counts, info in zip(*samples, strict=True)]
+        material = [i for i, r in enumerate(found) if r.n and r.excess_mad > materiality]
+        material.sort(key=lambda i: (-found[i].excess_mad, i))
+        flagged = 0
+        for i in material:
+            if flagged > stop_above_share * len(found):
+                found[i] = dataclasses.replace(
+                    found[i], mad_p_value=None, flagged=False,
+                    verdict=f"not judged: more than {stop_above_share:.0%} of the groups deviate on this test")
+                continue
+            found[i] = _test_from_counts(test, samples[0][i], samples[1][i], materiality_mad=materiality,
+                                         alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed,
+                                         bootstrap_only_material=True)
+            flagged += found[i].flagged
+        results[test] = found
     rows = []
     for index, group in enumerate(groups):
         if not n_input[index]:

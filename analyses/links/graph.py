@@ -53,9 +53,7 @@ office's address) and yields no links.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -68,6 +66,7 @@ from networkx.utils import UnionFind
 from rapidfuzz import fuzz, process
 from sklearn.neighbors import BallTree
 
+from audit.collector import paused_cycle_collection
 from audit.common import EARTH_RADIUS_M, haversine_m
 
 LINK_COLUMNS = ("source", "target", "kind", "similarity", "evidence", "declared_chain")
@@ -646,23 +645,10 @@ def _mark_declared_chains(links: pd.DataFrame, chains: list[list[str]], settings
     return links
 
 
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Python's cycle collector paused while the graph is built: the build makes hundreds of thousands of
-    small dicts and tuples (none in cycles), and each collection it triggers walks the whole process's
-    objects (a third of the analysis' time at a million invoice lines)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def compute_links(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> pd.DataFrame:
     """Build the graph and project it: the ``entity_links`` table (its ``attrs['stats']`` say how)."""
-    with _no_cycle_collection():
+    # hundreds of thousands of small dicts and tuples, no cycles: see audit.collector
+    with paused_cycle_collection():
         return project_links(build_graph(inputs, settings), inputs, settings)
 
 

@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from audit.collector import paused_cycle_collection
+
 FIRST_DIGIT, FIRST_TWO, FIRST_THREE, SECOND_DIGIT, LAST_TWO = (
     "first_digit", "first_two", "first_three", "second_digit", "last_two",
 )
@@ -481,10 +483,39 @@ def benford_by_group(
     codes = codes[grouped]
     n_input = np.bincount(codes, minlength=len(groups))
     overrides = dict(materiality_mad or {})
+    with paused_cycle_collection():  # thousands of small results, no cycles: see audit.collector
+        results = _group_results(values, codes, len(groups), tests, overrides, alpha=alpha,
+                                 bootstrap_draws=bootstrap_draws, seed=seed,
+                                 bootstrap_only_material=bootstrap_only_material, stop_above_share=stop_above_share)
+    rows = []
+    for index, group in enumerate(groups):
+        if not n_input[index]:
+            continue
+        for test in tests:
+            result = results[test][index]
+            rows.append({
+                group_col: group,
+                "test": result.test, "n": result.n, "mad": result.mad, "level": result.level,
+                "chi2": result.chi2, "chi2_dof": result.chi2_dof, "chi2_p": result.chi2_p,
+                "ks": result.ks, "ks_critical_95": result.ks_critical_95,
+                "expected_mad": result.expected_mad, "excess_mad": result.excess_mad,
+                "mad_p_value": result.mad_p_value, "flagged": result.flagged,
+                "verdict": result.verdict, "warning": result.warning,
+                "n_excluded": result.n_input - result.n,
+            })
+    columns = [group_col, *GROUP_RESULT_COLUMNS]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({"n": "int64", "chi2_dof": "int64", "flagged": "bool", "n_excluded": "int64"})
+
+
+def _group_results(values: np.ndarray, codes: np.ndarray, n_groups: int, tests: Sequence[str], overrides: dict,
+                   *, alpha: float, bootstrap_draws: int, seed: int | None, bootstrap_only_material: bool,
+                   stop_above_share: float | None) -> dict[str, list[BenfordTest]]:
+    """Each test's result for every group (see :func:`benford_by_group`)."""
     results: dict[str, list[BenfordTest]] = {}
     for test in tests:
         _check_test(test)
-        samples = _group_samples(values, codes, len(groups), test)
+        samples = _group_samples(values, codes, n_groups, test)
         materiality = overrides.get(test)
         materiality = DEFAULT_MATERIALITY_MAD[test] if materiality is None else materiality
         if stop_above_share is None or not (bootstrap_draws > 0 and bootstrap_only_material):
@@ -511,25 +542,7 @@ def benford_by_group(
                                          bootstrap_only_material=True)
             flagged += found[i].flagged
         results[test] = found
-    rows = []
-    for index, group in enumerate(groups):
-        if not n_input[index]:
-            continue
-        for test in tests:
-            result = results[test][index]
-            rows.append({
-                group_col: group,
-                "test": result.test, "n": result.n, "mad": result.mad, "level": result.level,
-                "chi2": result.chi2, "chi2_dof": result.chi2_dof, "chi2_p": result.chi2_p,
-                "ks": result.ks, "ks_critical_95": result.ks_critical_95,
-                "expected_mad": result.expected_mad, "excess_mad": result.excess_mad,
-                "mad_p_value": result.mad_p_value, "flagged": result.flagged,
-                "verdict": result.verdict, "warning": result.warning,
-                "n_excluded": result.n_input - result.n,
-            })
-    columns = [group_col, *GROUP_RESULT_COLUMNS]
-    table = pd.DataFrame(rows, columns=columns)
-    return table.astype({"n": "int64", "chi2_dof": "int64", "flagged": "bool", "n_excluded": "int64"})
+    return results
 
 
 def _group_samples(values: np.ndarray, codes: np.ndarray, n_groups: int, test: str) -> tuple[np.ndarray, list]:

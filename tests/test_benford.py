@@ -324,6 +324,31 @@ def test_benford_by_group_flags_only_the_fabricating_salesperson():
     assert table["flagged"].dtype == bool
 
 
+def test_benford_by_group_stops_bootstrapping_a_test_most_groups_fail():
+    # Every shop prices in whole hundreds (last two digits 00): the ledger's trait, not one shop's; one shop
+    # also invents its amounts (first digits flat).
+    rng = np.random.default_rng(5)
+    shops = [pd.DataFrame({"customer_id": f"C{i:02d}", "amount": np.round(10 ** rng.uniform(3, 7, 300), -2)})
+             for i in range(12)]
+    invented = pd.DataFrame({"customer_id": "C99", "amount": np.round(rng.uniform(1000, 9999, 300), -2)})
+    ledger = pd.concat([*shops, invented], ignore_index=True)
+    options = dict(tests=(FIRST_DIGIT, LAST_TWO), bootstrap_only_material=True)
+
+    full = benford_by_group(ledger, "amount", "customer_id", **options)
+    lazy = benford_by_group(ledger, "amount", "customer_id", **options, stop_above_share=0.5)
+
+    last_two = lazy[lazy["test"] == LAST_TWO]
+    assert full.loc[full["test"] == LAST_TWO, "flagged"].all()  # all 13 deviate
+    # judged until more than half were flagged, the rest left unjudged: still more than half
+    assert last_two["flagged"].sum() == 7 and last_two["flagged"].mean() > 0.5
+    assert last_two["verdict"].str.startswith("not judged").sum() == 6
+    assert last_two.loc[~last_two["flagged"], "mad_p_value"].isna().all()
+    # the other test is judged in full, exactly as without the option
+    pd.testing.assert_frame_equal(full[full["test"] == FIRST_DIGIT], lazy[lazy["test"] == FIRST_DIGIT],
+                                  check_exact=True)
+    assert lazy.set_index(["customer_id", "test"]).loc[("C99", FIRST_DIGIT), "flagged"]
+
+
 # --- chart ---
 
 def test_benford_figure_has_observed_bars_and_expected_line():

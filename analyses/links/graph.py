@@ -53,6 +53,7 @@ office's address) and yields no links.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ from networkx.utils import UnionFind
 from rapidfuzz import fuzz, process
 from sklearn.neighbors import BallTree
 
+from audit.collector import paused_cycle_collection
 from audit.common import EARTH_RADIUS_M, haversine_m
 
 LINK_COLUMNS = ("source", "target", "kind", "similarity", "evidence", "declared_chain")
@@ -217,6 +219,20 @@ def address_parts(value) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         return None
     numbers, words = [], []
     for part in _ADDRESS_PARTS.split(str(value)):
+        part_numbers, part_words = _address_part(part)
+        numbers.extend(part_numbers)
+        words.extend(part_words)
+    if not numbers and not words:
+        return None
+    return tuple(sorted(numbers)), tuple(sorted(words))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _address_part(part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(numbers, words) of one comma-separated part of an address (see :func:`address_parts`); a street,
+    district or city recurs across thousands of addresses, so each distinct part is read once."""
+    numbers, words = [], []
+    if part:
         tokens = (text_key(part) or "").split()
         kinds = [ADDRESS_WORDS.get(t, t) for t in tokens]
         for index, (token, kind) in enumerate(zip(tokens, kinds, strict=True)):
@@ -231,9 +247,7 @@ def address_parts(value) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
                 continue
             else:
                 words.append(kind)
-    if not numbers and not words:
-        return None
-    return tuple(sorted(numbers)), tuple(sorted(words))
+    return tuple(numbers), tuple(words)
 
 
 # ------------------------------------------------------------------------------------------ fuzzy matching
@@ -421,14 +435,14 @@ def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> 
     node, text, stats = _identifier_nodes(records, settings)
     records = records.assign(node=node, text=text).dropna(subset=["node"])
     columns = ("entity", "node", "role", "value", "text", "count", "amount", "first_date", "last_date", "lat", "lon")
+    # The edges' roles are gathered in plain dicts and handed to networkx at once; nodes and edges go in
+    # in the order the records meet them.
+    edges: dict[tuple[str, str], dict] = {}
     for entity, ident, role, value, compared, count, amount, first, last, lat, lon in zip(
             *(records[c].tolist() for c in columns), strict=True):
-        if entity not in graph:
-            graph.add_node(entity, type=entity.split(":", 1)[0])
-        if ident not in graph:
-            graph.add_node(ident, type=ident.split(":", 1)[0])
-        data = graph.get_edge_data(entity, ident)
-        roles = data["roles"] if data else {}
+        roles = edges.get((entity, ident))
+        if roles is None:
+            roles = edges[(entity, ident)] = {}
         found = roles.get(role)
         if found is None:
             roles[role] = {"value": value, "text": compared, "count": count,
@@ -441,8 +455,13 @@ def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> 
             for key, pick, new in (("first_date", min, first), ("last_date", max, last)):
                 dates = [d for d in (found[key], new) if not pd.isna(d)]
                 found[key] = pick(dates) if dates else pd.NaT
-        if not data:
-            graph.add_edge(entity, ident, roles=roles)
+    new_nodes: dict[str, dict] = {}
+    for pair in edges:
+        for name in pair:
+            if name not in new_nodes and name not in graph:
+                new_nodes[name] = {"type": name.split(":", 1)[0]}
+    graph.add_nodes_from(new_nodes.items())
+    graph.add_edges_from((entity, ident, {"roles": roles}) for (entity, ident), roles in edges.items())
     stats["records"] = len(records)
     graph.graph["stats"] = stats
     return graph
@@ -568,9 +587,10 @@ def project_links(graph: nx.Graph, inputs: LinkInputs, settings: LinkSettings = 
         node_type = attributes.get("type")
         if node_type in ENTITY_TYPES or node_type is None:
             continue
-        members = sorted((n, graph.edges[node, n]["roles"]) for n in graph.neighbors(node))
-        if len(members) < 2:
+        neighbours = graph.adj[node]
+        if len(neighbours) < 2:
             continue
+        members = sorted((n, edge["roles"]) for n, edge in neighbours.items())
         if node_type == "name":
             branches = [n for n, roles in members if "owner_name" in roles
                         and str(graph.nodes[n].get("customer_class", "")).casefold() == "chain"]
@@ -627,7 +647,9 @@ def _mark_declared_chains(links: pd.DataFrame, chains: list[list[str]], settings
 
 def compute_links(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> pd.DataFrame:
     """Build the graph and project it: the ``entity_links`` table (its ``attrs['stats']`` say how)."""
-    return project_links(build_graph(inputs, settings), inputs, settings)
+    # hundreds of thousands of small dicts and tuples, no cycles: see audit.collector
+    with paused_cycle_collection():
+        return project_links(build_graph(inputs, settings), inputs, settings)
 
 
 # ---------------------------------------------------------------------------------------- reading links

@@ -44,6 +44,7 @@ benford_py project (milcent/benford_py) are reproduced in ``tests/test_benford.p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,6 +53,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+
+from audit.collector import paused_cycle_collection
 
 FIRST_DIGIT, FIRST_TWO, FIRST_THREE, SECOND_DIGIT, LAST_TWO = (
     "first_digit", "first_two", "first_three", "second_digit", "last_two",
@@ -306,7 +309,7 @@ def _draw_mads(test: str, n: int, draws: int, seed: int | None) -> np.ndarray:
     return np.abs(simulated_counts / n - p).mean(axis=1)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=4096)
 def _simulated_mads(test: str, n: int, draws: int, seed: int) -> np.ndarray:
     # Groups of equal size draw the same samples under one seed: per customer, sizes repeat a lot.
     mads = np.sort(_draw_mads(test, n, draws, seed))
@@ -456,6 +459,7 @@ def benford_by_group(
     bootstrap_draws: int = DEFAULT_BOOTSTRAP_DRAWS,
     seed: int | None = 0,
     bootstrap_only_material: bool = False,
+    stop_above_share: float | None = None,
 ) -> pd.DataFrame:
     """Digit tests per group (e.g. per salesperson or customer): one row per group and test.
 
@@ -463,14 +467,32 @@ def benford_by_group(
     negative and below-minimum amounts of that group for that test). Rows whose group is missing are
     left out. Every group gets the same bootstrap seed, so a group's result does not depend on the
     other groups. The default tests leave out ``first_three``, which needs ~11,000 amounts per group.
+
+    ``stop_above_share``: for a caller that holds against nobody a deviation more than this share of
+    the groups show (the ledger's own trait). Once more than that share is flagged on a test, the
+    bootstrap of that test's remaining material groups is not run (the costly part): their rows are not
+    flagged, have no ``mad_p_value`` and say so in ``verdict``. The test is then known to be the
+    ledger's, and whether one more group deviates on it would change nothing. Groups are judged from
+    the largest excess MAD down, so the share is passed early.
     """
+    # Every group's digits are read and counted at once (one pass over the column per test); each group's
+    # statistics are then the same arithmetic as benford_test's on that group alone.
+    codes, groups = pd.factorize(frame[group_col], sort=True)
+    grouped = codes >= 0  # rows without a group are left out (as groupby's dropna does)
+    values = _as_float_array(frame[value_col][grouped])
+    codes = codes[grouped]
+    n_input = np.bincount(codes, minlength=len(groups))
+    overrides = dict(materiality_mad or {})
+    with paused_cycle_collection():  # thousands of small results, no cycles: see audit.collector
+        results = _group_results(values, codes, len(groups), tests, overrides, alpha=alpha,
+                                 bootstrap_draws=bootstrap_draws, seed=seed,
+                                 bootstrap_only_material=bootstrap_only_material, stop_above_share=stop_above_share)
     rows = []
-    for group, amounts in frame.groupby(group_col, sort=True, dropna=True)[value_col]:
-        results = benford_tests(
-            amounts, tests, materiality_mad=materiality_mad, alpha=alpha,
-            bootstrap_draws=bootstrap_draws, seed=seed, bootstrap_only_material=bootstrap_only_material,
-        )
-        for result in results.values():
+    for index, group in enumerate(groups):
+        if not n_input[index]:
+            continue
+        for test in tests:
+            result = results[test][index]
             rows.append({
                 group_col: group,
                 "test": result.test, "n": result.n, "mad": result.mad, "level": result.level,
@@ -486,20 +508,96 @@ def benford_by_group(
     return table.astype({"n": "int64", "chi2_dof": "int64", "flagged": "bool", "n_excluded": "int64"})
 
 
+def _group_results(values: np.ndarray, codes: np.ndarray, n_groups: int, tests: Sequence[str], overrides: dict,
+                   *, alpha: float, bootstrap_draws: int, seed: int | None, bootstrap_only_material: bool,
+                   stop_above_share: float | None) -> dict[str, list[BenfordTest]]:
+    """Each test's result for every group (see :func:`benford_by_group`)."""
+    results: dict[str, list[BenfordTest]] = {}
+    for test in tests:
+        _check_test(test)
+        samples = _group_samples(values, codes, n_groups, test)
+        materiality = overrides.get(test)
+        materiality = DEFAULT_MATERIALITY_MAD[test] if materiality is None else materiality
+        if stop_above_share is None or not (bootstrap_draws > 0 and bootstrap_only_material):
+            results[test] = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
+                                               bootstrap_draws=bootstrap_draws, seed=seed,
+                                               bootstrap_only_material=bootstrap_only_material)
+                             for counts, info in zip(*samples, strict=True)]
+            continue
+        # Without the bootstrap first (its p-value decides only material deviations), then the material
+        # groups with it, largest excess first, until more than the share is flagged.
+        found = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
+                                   bootstrap_draws=0, seed=seed) for counts, info in zip(*samples, strict=True)]
+        material = [i for i, r in enumerate(found) if r.n and r.excess_mad > materiality]
+        material.sort(key=lambda i: (-found[i].excess_mad, i))
+        flagged = 0
+        for i in material:
+            if flagged > stop_above_share * len(found):
+                found[i] = dataclasses.replace(
+                    found[i], mad_p_value=None, flagged=False,
+                    verdict=f"not judged: more than {stop_above_share:.0%} of the groups deviate on this test")
+                continue
+            found[i] = _test_from_counts(test, samples[0][i], samples[1][i], materiality_mad=materiality,
+                                         alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed,
+                                         bootstrap_only_material=True)
+            flagged += found[i].flagged
+        results[test] = found
+    return results
+
+
+def _group_samples(values: np.ndarray, codes: np.ndarray, n_groups: int, test: str) -> tuple[np.ndarray, list]:
+    """Per group (``codes``: the group of each value, -1 for none): the digit counts of ``test`` (one row
+    per group) and what :func:`extract_digits` would count as left out of that group's values."""
+    labels = digit_labels(test)
+    grouped = codes >= 0
+    values, codes = values[grouped], codes[grouped]
+    missing = ~np.isfinite(values)
+    finite = np.where(missing, 1.0, values)
+    zero = ~missing & (finite == 0)
+    negative = ~missing & (finite < 0)
+    positive = ~missing & (finite > 0)
+    if positive.any() and values[positive].max() >= _MAX_AMOUNT:
+        raise ValueError(f"amounts of {_MAX_AMOUNT:.0e} or more cannot be split into exact digits")
+    integer_part = np.floor(np.round(values[positive], _ROUND_DECIMALS)).astype(np.int64)
+    used = integer_part >= MINIMUM_AMOUNT[test]
+    positive_codes = codes[positive]
+    digits = _digits_of_integers(integer_part[used], test)
+    counts = np.bincount(positive_codes[used] * labels.size + (digits - labels[0]),
+                         minlength=n_groups * labels.size).reshape(n_groups, labels.size).astype(np.int64)
+
+    def per_group(mask, on=codes):
+        return np.bincount(on[mask], minlength=n_groups)
+
+    info = [dict(n_input=int(a), n_missing=int(b), n_zero=int(c), n_negative=int(d), n_below_minimum=int(e))
+            for a, b, c, d, e in zip(np.bincount(codes, minlength=n_groups), per_group(missing), per_group(zero),
+                                     per_group(negative), per_group(~used, positive_codes), strict=True)]
+    return counts, info
+
+
 def _test_from_sample(
     sample: DigitSample, *, materiality_mad: float, alpha: float, bootstrap_draws: int,
     seed: int | None, bootstrap_only_material: bool = False,
 ) -> BenfordTest:
-    test, n = sample.test, sample.n
-    digits = digit_labels(test)
-    expected = expected_proportions(test)
-    counts = np.bincount(sample.digits - digits[0], minlength=digits.size).astype(np.int64)
-    minimum = MINIMUM_SAMPLE[test]
-    dof = digits.size - 1
+    labels = digit_labels(sample.test)
+    counts = np.bincount(sample.digits - labels[0], minlength=labels.size).astype(np.int64)
     counts_info = dict(
         n_input=sample.n_input, n_missing=sample.n_missing, n_zero=sample.n_zero,
         n_negative=sample.n_negative, n_below_minimum=sample.n_below_minimum,
     )
+    return _test_from_counts(sample.test, counts, counts_info, materiality_mad=materiality_mad, alpha=alpha,
+                             bootstrap_draws=bootstrap_draws, seed=seed,
+                             bootstrap_only_material=bootstrap_only_material)
+
+
+def _test_from_counts(
+    test: str, counts: np.ndarray, counts_info: dict, *, materiality_mad: float, alpha: float,
+    bootstrap_draws: int, seed: int | None, bootstrap_only_material: bool = False,
+) -> BenfordTest:
+    n = int(counts.sum())
+    digits = digit_labels(test)
+    expected = expected_proportions(test)
+    minimum = MINIMUM_SAMPLE[test]
+    dof = digits.size - 1
     if n == 0:
         nan_per_digit = np.full(digits.size, np.nan)
         return BenfordTest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import ibis
@@ -45,6 +46,12 @@ def _month_numbers(dates: pd.Series) -> np.ndarray:
 def _normal_text(value) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
+    return _normalised(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalised(value: str) -> str | None:
+    # every customer's address and owner are read for the directory and again for its own entry
     return re.sub(r"[^0-9a-z\u0600-\u06ff]+", " ", value.lower()).strip() or None
 
 

@@ -26,6 +26,14 @@ UNAPPROVED_UNKNOWN_WEIGHT = 0.3  # beyond tiers and common discounts where appro
 FLOAT_SLACK = 1e-6         # percentages compared with this slack (stored values are rounded)
 
 
+
+def _each_distinct(values: pd.Series, function) -> pd.Series:
+    """``values.map(function)``, calling ``function`` once per distinct value (a few approvers and
+    quantities over hundreds of thousands of lines)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    results = [function(value) for value in distinct]
+    return pd.Series(results, dtype=object).take(codes).set_axis(values.index).infer_objects()
+
 class UnauthorizedDiscount(Detector):
     """Invoice discounts beyond the giver's authority or matching no tier or promotion.
 
@@ -209,9 +217,9 @@ class UnauthorizedDiscount(Detector):
         return spans[spans["customers"] >= self.promo_min_customers].reset_index()
 
     def _allowed(self, lines: pd.DataFrame, levels: dict, employees_known: bool) -> pd.DataFrame:
-        level = lines["approved_by"].map(lambda a: self._level_of(a, levels, employees_known))
-        limit = level.map(self._limit)
-        tier = lines["quantity"].map(lambda quantity: tier_pct(self.volume_tiers, quantity))
+        level = _each_distinct(lines["approved_by"], lambda a: self._level_of(a, levels, employees_known))
+        limit = _each_distinct(level, self._limit)
+        tier = _each_distinct(lines["quantity"], lambda quantity: tier_pct(self.volume_tiers, quantity))
         kind = lines["discount_type"].fillna("manual").replace({"none": "manual"})
         with_authority = level.isin([MANAGER, DIRECTOR, UNKNOWN])
         running = self._running_promotions(lines, with_authority)
@@ -252,7 +260,7 @@ class UnauthorizedDiscount(Detector):
         promotion). A manual (or untyped) discount is allowed up to the salesperson's own authority, the
         volume tier, or a common discount (same category and percent for ``promo_min_customers`` customers
         or more); whether a manager approved more is unknown."""
-        tier = lines["quantity"].map(lambda quantity: tier_pct(self.volume_tiers, quantity))
+        tier = _each_distinct(lines["quantity"], lambda quantity: tier_pct(self.volume_tiers, quantity))
         kind = lines["discount_type"].fillna("manual").replace({"none": "manual"})
         key = lines["category"].where(lines["category"].notna(), lines["product_id"])
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
-from audit.membership import isin
+from audit.membership import among
 from audit.policy import DEFAULTS
 from detectors.wording import unbilled_shipment
 
@@ -126,8 +126,10 @@ class UnbilledShipment(Detector):
             values.loc[known, "unit_value"] = values.loc[known, "list_price"]
             values.loc[known, "value_source"] = "product list price"
             values = values.drop(columns="list_price")
-        lines = data.frame("invoice_lines")
-        priced = lines[isin(lines["product_id"], values["product_id"]) & (lines["quantity"] > 0)]
+        lines = data.table("invoice_lines")
+        # only the products' lines, in the table's order (the sums below add them up as before)
+        priced = data.execute(lines.filter(among(lines.product_id, values["product_id"].tolist())
+                                           & (lines.quantity > 0)).select("product_id", "quantity", "unit_price"))
         average = (priced.assign(amount=priced["quantity"] * priced["unit_price"])
                    .groupby("product_id")[["amount", "quantity"]].sum())
         average = (average["amount"] / average["quantity"]).rename("average_price")
@@ -137,6 +139,12 @@ class UnbilledShipment(Detector):
         values.loc[fill, "value_source"] = "average invoiced price"
         return values.drop(columns="average_price")
 
+    @staticmethod
+    def _rows(data, table: str, key: str, ids: list) -> pd.DataFrame:
+        """The rows of ``table`` whose ``key`` is one of ``ids``, indexed by it."""
+        rows = data.table(table)
+        return data.execute(rows.filter(among(rows[key], ids))).set_index(key)
+
     def find(self, data) -> pd.DataFrame:
         gaps = data.execute(self._shipped_vs_billed(data).order_by(["shipment_id", "product_id"]))
         self.n_unbilled_lines_ = len(gaps)
@@ -145,12 +153,18 @@ class UnbilledShipment(Detector):
         gaps = gaps.merge(self._unit_values(data, gaps["product_id"].tolist()), on="product_id", how="left")
         gaps["unbilled_qty"] = gaps["shipped_qty"] - gaps["billed_qty"]
         gaps["unbilled_value"] = gaps["unbilled_qty"] * gaps["unit_value"].fillna(0)
-        shipments = data.frame("shipments").set_index("shipment_id")
-        invoices = data.frame("invoices").set_index("invoice_id")
-        customers = data.frame("customers").set_index("customer_id") if data.has("customers") else None
-        all_lines = data.frame("shipment_lines")
-        shipped_products = all_lines[isin(all_lines["shipment_id"], gaps["shipment_id"])].groupby(
-            "shipment_id")["product_id"].nunique()
+        # Only the rows behind the gaps, asked of the engine (not the whole tables).
+        shipment_ids = sorted(set(gaps["shipment_id"]))
+        shipments = self._rows(data, "shipments", "shipment_id", shipment_ids)
+        linked = sorted({i for i in shipments["invoice_id"] if isinstance(i, str)}) \
+            if "invoice_id" in shipments else []
+        invoices = self._rows(data, "invoices", "invoice_id", linked)
+        customers = self._rows(data, "customers", "customer_id", sorted(set(shipments["customer_id"].dropna()))) \
+            if data.has("customers") else None
+        all_lines = data.table("shipment_lines")
+        all_lines = all_lines.filter(among(all_lines.shipment_id, shipment_ids))
+        shipped_products = data.execute(all_lines.group_by("shipment_id").aggregate(
+            products=all_lines.product_id.nunique())).set_index("shipment_id")["products"]
         return pd.DataFrame([
             self._finding(shipment_id, group, shipments.loc[shipment_id], invoices, customers,
                           int(shipped_products.get(shipment_id, len(group))))

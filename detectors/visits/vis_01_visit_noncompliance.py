@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from audit.common import combine_traces, haversine_m, month_of, saturating
+from audit.common import combine_traces, haversine_m, month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import data_end_date, invoice_amounts
 from audit.membership import among, isin
@@ -36,6 +41,18 @@ def _planned_at(visits: pd.DataFrame) -> pd.Series:
     offsets = pd.to_timedelta(text, errors="coerce").to_numpy()
     offsets = np.concatenate([offsets, np.array(["NaT"], dtype=offsets.dtype)])
     return pd.to_datetime(visits["planned_date"]) + pd.Series(offsets[codes], index=visits.index)
+
+
+def _months(dates: pd.Series) -> pd.Series:
+    """'YYYY-MM' of each date (missing: NaN), formatting each distinct date once."""
+    codes, distinct = pd.factorize(dates)
+    text = np.append(pd.DatetimeIndex(distinct).strftime("%Y-%m").to_numpy(dtype=object), np.nan)
+    return pd.Series(text[codes], index=dates.index, dtype=object)
+
+
+def _saturating_each(excess: np.ndarray, full_at: float) -> list[float]:
+    """:func:`audit.common.saturating` of each value (the same arithmetic, without its per-call checks)."""
+    return [1.0 - math.exp(-3.0 * e / full_at) if e > 0 else 0.0 for e in excess.tolist()]
 
 
 class VisitNoncompliance(Detector):
@@ -125,19 +142,31 @@ class VisitNoncompliance(Detector):
 
     # ------------------------------------------------------------ relational part
     def _pings_during_visits(self, data) -> pd.DataFrame:
-        """Pings of the salesperson between each done visit's check-in and check-out."""
-        columns = ["visit_id", "salesperson_id", "recorded_at", "lat", "lon"]
+        """Pings of the salesperson between each visit's check-in and check-out, with ``shared``: how many
+        visit windows the same ping (salesperson, time, position) falls in."""
+        columns = ["visit_id", "salesperson_id", "recorded_at", "lat", "lon", "shared"]
         if not (data.has("gps_pings", ("salesperson_id", "recorded_at", "lat", "lon"))
                 and data.has("visits", ("checkin_at", "checkout_at"))):
             return pd.DataFrame(columns=columns)
         pings = data.table("gps_pings")
+        pings = pings.select("salesperson_id", "recorded_at", "lat", "lon", day=pings.recorded_at.date())
         visits = data.table("visits")
         visits = visits.filter(visits.checkin_at.notnull() & visits.checkout_at.notnull())
-        joined = pings.join(visits, [pings.salesperson_id == visits.salesperson_id,
-                                     pings.recorded_at >= visits.checkin_at,
-                                     pings.recorded_at <= visits.checkout_at])
-        selected = joined.select(visits.visit_id, pings.salesperson_id, pings.recorded_at, pings.lat, pings.lon)
-        return data.execute(selected.order_by(["visit_id", "recorded_at", "lat", "lon"]))
+        visits = visits.select("visit_id", "salesperson_id", "checkin_at", "checkout_at", day=visits.checkin_at.date(),
+                               one_day=visits.checkin_at.date() == visits.checkout_at.date())
+
+        def during(chosen, same_day: bool):
+            keys = [pings.salesperson_id == chosen.salesperson_id, pings.recorded_at >= chosen.checkin_at,
+                    pings.recorded_at <= chosen.checkout_at]
+            # A visit within one day meets only that day's pings: an equi-join on the day, not a range join
+            # over all of the salesperson's pings (1e9 comparisons at a million invoice lines).
+            joined = pings.join(chosen, [*keys, pings.day == chosen.day] if same_day else keys)
+            return joined.select(chosen.visit_id, pings.salesperson_id, pings.recorded_at, pings.lat, pings.lon)
+
+        found = during(visits.filter(visits.one_day), True).union(during(visits.filter(~visits.one_day), False))
+        # The same ping inside the windows of several visits is told apart in _ping_traces.
+        shared = ibis.window(group_by=[found.salesperson_id, found.recorded_at, found.lat, found.lon])
+        return data.execute(found.mutate(shared=found.recorded_at.count().over(shared)))
 
     def _month_sales(self, data, visits: pd.DataFrame) -> pd.Series:
         """Posted net sales per (customer, YYYY-MM) for the customers and months of the visits."""
@@ -148,12 +177,12 @@ class VisitNoncompliance(Detector):
         frame = data.execute(amounts.select("customer_id", "invoice_date", "amount"))
         if frame.empty:
             return pd.Series(dtype=float)
-        frame["month"] = pd.to_datetime(frame["invoice_date"]).dt.strftime("%Y-%m")
+        frame["month"] = _months(pd.to_datetime(frame["invoice_date"]))
         return frame.groupby(["customer_id", "month"])["amount"].sum()
 
     @staticmethod
     def _visits_per_month(v: pd.DataFrame) -> pd.Series:
-        month = v["planned_date"].dt.strftime("%Y-%m")
+        month = _months(v["planned_date"])
         return v.groupby([v["customer_id"], month]).size()
 
     # ------------------------------------------------------------ per-visit part
@@ -191,12 +220,10 @@ class VisitNoncompliance(Detector):
         late = v["late_min"] > self.late_minutes
         offsite = v["offsite_m"] > self.geofence_m
         extra = pd.DataFrame(index=v.index)
-        extra.loc[late[late].index, "late"] = [LATE[0] + LATE[1] * saturating(m - self.late_minutes,
-                                                                              self.full_late_minutes)
-                                               for m in v.loc[late, "late_min"]]
-        extra.loc[offsite[offsite].index, "offsite"] = [
-            OFFSITE[0] + OFFSITE[1] * saturating(d - self.geofence_m, self.full_offsite_m)
-            for d in v.loc[offsite, "offsite_m"]]
+        extra.loc[late[late].index, "late"] = [LATE[0] + LATE[1] * s for s in _saturating_each(
+            v.loc[late, "late_min"].to_numpy(dtype=float) - self.late_minutes, self.full_late_minutes)]
+        extra.loc[offsite[offsite].index, "offsite"] = [OFFSITE[0] + OFFSITE[1] * s for s in _saturating_each(
+            v.loc[offsite, "offsite_m"].to_numpy(dtype=float) - self.geofence_m, self.full_offsite_m)]
         traces = traces.join(extra, how="outer") if len(extra.columns) else traces
         traces = traces.dropna(how="all")
         self.n_visits_with_traces_ = len(traces)
@@ -271,27 +298,40 @@ class VisitNoncompliance(Detector):
         self._ping_distance_ = pd.DataFrame(columns=["pings", "away", "median_distance_m"])
         if pings.empty:
             return out
-        index_of = pd.Series(v.index, index=v["visit_id"])
-        at = v.set_index("visit_id")
-        ref_lat = at["customer_lat"].where(at["customer_lat"].notna(), at["checkin_lat"])
-        ref_lon = at["customer_lon"].where(at["customer_lon"].notna(), at["checkin_lon"])
-        metres = pd.Series(haversine_m(pings["lat"], pings["lon"], pings["visit_id"].map(ref_lat),
-                                       pings["visit_id"].map(ref_lon)), index=pings.index)
+        # Each ping's visit as a row of ``v``, looked up by Arrow's hash kernel (mapping 400,000 ids
+        # through pandas took a second); the summaries are grouped by that row number.
+        row = pc.index_in(pa.array(pings["visit_id"].astype(object).to_numpy(), type=pa.string()),
+                          value_set=pa.array(v["visit_id"].astype(object).to_numpy(), type=pa.string()))
+        row = row.to_numpy(zero_copy_only=False)
+        found = ~pd.isna(row)
+        row = np.where(found, row, 0).astype(np.int64)
+        customer_lat, customer_lon = (v[c].to_numpy(dtype=float) for c in ("customer_lat", "customer_lon"))
+        checkin_lat, checkin_lon = (v[c].to_numpy(dtype=float) for c in ("checkin_lat", "checkin_lon"))
+        ref_lat = np.where(found, np.where(np.isnan(customer_lat), checkin_lat, customer_lat)[row], np.nan)
+        ref_lon = np.where(found, np.where(np.isnan(customer_lon), checkin_lon, customer_lon)[row], np.nan)
+        metres = pd.Series(haversine_m(pings["lat"], pings["lon"], ref_lat, ref_lon), index=pings.index)
         # A ping inside the windows of two visits of the salesperson at once is explained by the visit it
         # is at; it does not count against the other (the overlap itself is judged as travel).
-        ping_key = pings.groupby(["salesperson_id", "recorded_at", "lat", "lon"], sort=False, dropna=False).ngroup()
-        at_some_visit = (metres <= self.geofence_m).groupby(ping_key).transform("any")
-        shared = ping_key.map(ping_key.value_counts()) > 1
-        counted = ~(shared & at_some_visit & (metres > self.geofence_m))
-        kept = pings.loc[counted, "visit_id"]
-        away = (metres[counted] > self.geofence_m).groupby(kept)
+        # (only pings in more than one window need grouping: the engine counted the windows)
+        shared = pings["shared"].to_numpy() > 1
+        at_some_visit = np.zeros(len(pings), dtype=bool)
+        if shared.any():
+            several = pings[shared]
+            ping_key = several.groupby(["salesperson_id", "recorded_at", "lat", "lon"], sort=False,
+                                       dropna=False).ngroup()
+            at_some_visit[shared] = (metres[shared] <= self.geofence_m).groupby(ping_key).transform("any").to_numpy()
+        counted = found & ~(shared & at_some_visit & (metres > self.geofence_m).to_numpy())
+        kept = row[counted]
+        distance = pd.Series(metres.to_numpy()[counted])
+        away = (distance > self.geofence_m).groupby(kept)
         summary = pd.DataFrame({"pings": away.size(), "away": away.sum(),
-                                "median_distance_m": metres[counted].groupby(kept).median()})
+                                "median_distance_m": distance.groupby(kept).median()})
+        rows = summary.index.to_numpy()
+        summary.index = pd.Index(v["visit_id"].to_numpy()[rows], name="visit_id")
         self._ping_distance_ = summary
-        done = at["status"].fillna("done").astype(str).str.lower() == "done"
-        is_done = summary.index.map(done).fillna(False).astype(bool)
-        elsewhere = summary[(summary["away"] > self.pings_away_share * summary["pings"]) & is_done]
-        out.loc[index_of[elsewhere.index].to_numpy(), "pings_elsewhere"] = PINGS_ELSEWHERE
+        done = (v["status"].fillna("done").astype(str).str.lower() == "done").to_numpy()
+        elsewhere = (summary["away"] > self.pings_away_share * summary["pings"]).to_numpy() & done[rows]
+        out.loc[v.index[rows[elsewhere]], "pings_elsewhere"] = PINGS_ELSEWHERE
         return out
 
     def _pings_around_missed(self, data, v: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from audit.collector import long_lived_frozen
 from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
 from audit.decisions import CLOSING_DECISIONS, SUPPRESSING_DECISIONS, latest_decisions, read_decisions
@@ -264,57 +265,58 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
     found_by: dict[str, pd.DataFrame] = {}  # detector code -> its findings (with ids)
     statuses: dict[str, dict] = {}
     release = _release_after(steps)
-    for index, cls in enumerate(steps):
-        _release(outputs, release.get(index - 1, ()))  # the previous step was their last reader, run or not
-        is_detector = issubclass(cls, Detector)
-        if progress:
-            progress(t("detector %(code)s", code=cls.code) if is_detector else t("analysis %(code)s", code=cls.code),
-                     index, len(steps))
-        status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
-                  "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
-                  "version": getattr(cls, "version", "1.0")}
-        missing = cls.missing_inputs(data)
-        blank = [] if missing else cls.blank_inputs(data)
-        lacking = [f"{code} ({statuses[code]['status']}: {statuses[code]['reason']})"
-                   for code in cls.reads_analyses if code not in outputs]
-        if missing or blank or lacking:
-            reason = "; ".join(part for part in (
-                f"needs {', '.join(missing)}" if missing else "",
-                f"needs values in {', '.join(blank)}" if blank else "",
-                f"needs {', '.join(lacking)}" if lacking else "") if part)
-            statuses[cls.code] = _coverage({**status, "status": "not run", "reason": reason, "findings": 0,
-                                            "seconds": 0.0}, None)
-            continue
-        upstream = cls.upstream_detectors(detector_steps)
-        earlier = [found_by[code] for code in upstream if code in found_by and len(found_by[code])]
-        scoped = data.scoped(
-            views={name: value for code in cls.reads_analyses for name, value in outputs[code].items()},
-            findings=pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame())
-        instance = cls.from_policy(data.policy)
-        if is_detector:
-            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped), raise_errors)
-            if found is not None:
-                found_by[cls.code] = _with_ids(found)
-        else:
-            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped), raise_errors)
-            if found is not None:
-                outputs[cls.code] = dict(found)
-        if status["status"] == "ran" and getattr(instance, "note_", ""):
-            status["reason"] = instance.note_  # e.g. too little data to say what is usual
-        not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
-        if not_run and status["status"] == "ran":
-            traces = list(getattr(instance, "unknown_traces_", []) or [])
-            instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
-        data.tables.release_frames()  # staged tables read back for this component
-        release_unused()  # the component's temporaries, before the next one's peak lands on top
-        count = len(found) if is_detector and found is not None else 0
-        statuses[cls.code] = _coverage({**status, "findings": count}, instance)
-        judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
-        if upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
-            # a reading of other detectors' findings checks nothing when none of them checked anything
-            reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
-            statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",
-                                  "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
+    with long_lived_frozen():  # the collector walks only what the components make
+        for index, cls in enumerate(steps):
+            _release(outputs, release.get(index - 1, ()))  # the previous step was their last reader, run or not
+            is_detector = issubclass(cls, Detector)
+            if progress:
+                progress(t("detector %(code)s", code=cls.code) if is_detector else t("analysis %(code)s", code=cls.code),
+                         index, len(steps))
+            status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
+                      "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
+                      "version": getattr(cls, "version", "1.0")}
+            missing = cls.missing_inputs(data)
+            blank = [] if missing else cls.blank_inputs(data)
+            lacking = [f"{code} ({statuses[code]['status']}: {statuses[code]['reason']})"
+                       for code in cls.reads_analyses if code not in outputs]
+            if missing or blank or lacking:
+                reason = "; ".join(part for part in (
+                    f"needs {', '.join(missing)}" if missing else "",
+                    f"needs values in {', '.join(blank)}" if blank else "",
+                    f"needs {', '.join(lacking)}" if lacking else "") if part)
+                statuses[cls.code] = _coverage({**status, "status": "not run", "reason": reason, "findings": 0,
+                                                "seconds": 0.0}, None)
+                continue
+            upstream = cls.upstream_detectors(detector_steps)
+            earlier = [found_by[code] for code in upstream if code in found_by and len(found_by[code])]
+            scoped = data.scoped(
+                views={name: value for code in cls.reads_analyses for name, value in outputs[code].items()},
+                findings=pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame())
+            instance = cls.from_policy(data.policy)
+            if is_detector:
+                found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped), raise_errors)
+                if found is not None:
+                    found_by[cls.code] = _with_ids(found)
+            else:
+                found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped), raise_errors)
+                if found is not None:
+                    outputs[cls.code] = dict(found)
+            if status["status"] == "ran" and getattr(instance, "note_", ""):
+                status["reason"] = instance.note_  # e.g. too little data to say what is usual
+            not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
+            if not_run and status["status"] == "ran":
+                traces = list(getattr(instance, "unknown_traces_", []) or [])
+                instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
+            data.tables.release_frames()  # staged tables read back for this component
+            release_unused()  # the component's temporaries, before the next one's peak lands on top
+            count = len(found) if is_detector and found is not None else 0
+            statuses[cls.code] = _coverage({**status, "findings": count}, instance)
+            judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
+            if upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
+                # a reading of other detectors' findings checks nothing when none of them checked anything
+                reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
+                statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",
+                                      "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
     _release(outputs, release.get(len(steps) - 1, ()))
     if progress:
         progress(t("detectors done"), len(steps), len(steps))

@@ -26,3 +26,14 @@ def test_collector_left_off_when_the_caller_had_turned_it_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_long_lived_objects_are_frozen_only_while_the_components_run():
+    import gc
+
+    from audit.collector import long_lived_frozen
+
+    kept = [object() for _ in range(10)]  # alive before: frozen with everything else
+    with long_lived_frozen():
+        assert gc.get_freeze_count() > len(kept)
+    assert gc.get_freeze_count() == 0

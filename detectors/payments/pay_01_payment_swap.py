@@ -9,7 +9,7 @@ from analyses.links.graph import links_for
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.i18n import N_
-from audit.ledger import confirmation_gaps, invoice_amounts
+from audit.ledger import confirmation_gaps
 from audit.membership import among
 from audit.policy import DEFAULTS
 from detectors.customers import facts
@@ -219,8 +219,7 @@ class PaymentSwap(Detector):
         cases = cases[cases["receipt_id"].isin(base["receipt_id"])]
         if cases.empty:
             return {}
-        invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
-                                                             "amount"))
+        invoices = readings.case_invoices(data, cases)
         lapping = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
                                           self.drawer_late_days, self.amount_tolerance)
         one_buyer = readings.one_buyer_traces(links_for(data), facts.shipment_counts(data),

@@ -226,9 +226,10 @@ def case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:
     receipts paid (invoice_id, customer_id, invoice_date, due_date, amount), from the engine."""
     invoices = invoice_amounts(data)
     wanted = among(invoices.customer_id, sorted(set(cases["drawer_customer"])))
-    paid = sorted(set(_allocations_of(data, sorted(set(cases["receipt_id"])))["invoice_id"].dropna()))
-    if paid:
-        wanted = wanted | among(invoices.invoice_id, paid)
+    if data.has("receipt_allocations") and len(cases):
+        allocations = data.table("receipt_allocations")
+        paid = allocations.filter(among(allocations.receipt_id, sorted(set(cases["receipt_id"]))))
+        wanted = wanted | invoices.invoice_id.isin(paid.invoice_id)
     return data.execute(invoices.filter(wanted).select("invoice_id", "customer_id", "invoice_date", "due_date",
                                                        "amount"))
 

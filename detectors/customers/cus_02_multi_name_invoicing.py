@@ -305,7 +305,9 @@ class MultiNameInvoicing(Detector):
         groups = sorted(sorted(component, key=age) for component in nx.connected_components(graph))
         invoices_by = {c: g for c, g in invoices.groupby("customer_id")}
         group_members = sorted({c for g in groups for c in g})
-        movements = facts.daily_movements(data, group_members)
+        daily = facts.daily_movements(data, group_members)
+        # split once: filtering every movement again for each group grew with groups x movements
+        movements = {c: g for c, g in daily.groupby("customer_id", sort=False)}
         balance = facts.balances(data)
         rows = []
         for group in groups:
@@ -418,7 +420,9 @@ class MultiNameInvoicing(Detector):
         return set(found.loc[found["detector"] == FictitiousCustomer.code, "entity_id"].astype(str))
 
     def _exposure(self, group, master, movements, balance) -> dict:
-        chosen = movements[movements["customer_id"].isin(group)]
+        # the group's daily movements in customer order, as a filter of the customer-sorted movements gives
+        parts = [movements[c] for c in sorted(group) if c in movements]
+        chosen = pd.concat(parts) if parts else pd.DataFrame(columns=["customer_id", "date", "amount"])
         daily = chosen.groupby("date")["amount"].sum().sort_index().cumsum() if len(chosen) else pd.Series(dtype=float)
         peak = float(daily.max()) if len(daily) else 0.0
         peak_date = daily.idxmax() if len(daily) else None

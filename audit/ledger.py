@@ -93,12 +93,18 @@ def data_end_date(data) -> pd.Timestamp:
     """The audit's 'today': the period's last day, else the latest transaction date in the data."""
     if data.period_end is not None:
         return data.period_end
-    latest = [data.frame("invoices")["invoice_date"].max()]
+    # the engine's maxima: reading four whole tables into pandas for one date each held them in memory
+    latest = [_latest(data, "invoices", "invoice_date")]
     for table, column in (("receipts", "posted_date"), ("cheques", "received_date"), ("shipments", "ship_date")):
         if data.has(table, (column,)):
-            latest.append(data.frame(table)[column].max())
+            latest.append(_latest(data, table, column))
     latest = [d for d in latest if pd.notna(d)]
     return max(latest) if latest else pd.Timestamp("1970-01-01")
+
+
+def _latest(data, table: str, column: str):
+    value = data.execute(data.table(table)[column].max())
+    return pd.Timestamp(value) if value is not None and pd.notna(value) else pd.NaT
 
 
 def confirmation_gaps(data, customers=None) -> pd.DataFrame:

@@ -135,8 +135,15 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
 
 
 def _cheques(data) -> pd.DataFrame:
-    frame = _frame(data, "cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date"))
-    if frame is None or frame.empty:
+    if not data.has("cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date")):
+        return _typed_empty(CHEQUE_TYPES)
+    # the columns read, from the engine (not the whole table as pandas)
+    table = data.table("cheques")
+    optional = {"status": ibis.null("string"), "status_date": ibis.null("timestamp"),
+                "replaces_cheque_id": ibis.null("string")}
+    picked = {c: table[c] if data.has("cheques", (c,)) else empty for c, empty in optional.items()}
+    frame = data.execute(table.select("cheque_id", "customer_id", "amount", "received_date", "due_date", **picked))
+    if frame.empty:
         return _typed_empty(CHEQUE_TYPES)
     out = pd.DataFrame({
         "cheque_id": frame["cheque_id"].astype("object"), "customer_id": frame["customer_id"].astype("object"),
@@ -151,8 +158,10 @@ def _cheques(data) -> pd.DataFrame:
     out["replaces"] = out["replaces"].where(out["replaces"].notna(), None)
     # The day the cheque's receipt was booked (it lowered the ledger balance then); NaT without a receipt.
     if data.has("receipts", ("cheque_id", "posted_date")):
-        receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
-        first_posted = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
+        receipts = data.table("receipts")
+        receipts = receipts.filter(receipts.cheque_id.notnull() & receipts.posted_date.notnull())
+        first_posted = data.execute(receipts.group_by("cheque_id").aggregate(posted=receipts.posted_date.min()))
+        first_posted = first_posted.set_index(first_posted["cheque_id"].astype("object"))["posted"]
         out["posted"] = pd.to_datetime(out["cheque_id"].map(first_posted))
     else:
         out["posted"] = out["received_date"]

@@ -312,7 +312,7 @@ def ledger_end_date(data) -> pd.Timestamp | None:
     (invoices, receipts, credit notes, cheques, shipments, events); ``None`` when nothing is dated."""
     if data.period_end is not None:
         return data.period_end
-    if data.has("invoices", ("invoice_date",)) and len(data.frame("invoices")):
+    if data.has("invoices", ("invoice_date",)) and int(data.execute(data.table("invoices").count())):
         return pd.Timestamp(data_end_date(data)).normalize()
     latest = []
     for table, column in (("invoices", "invoice_date"), ("receipts", "posted_date"), ("credit_notes", "credit_date"),

@@ -139,6 +139,7 @@ def distress_history(data, settings: DistressSettings = DistressSettings(),
             if column.startswith("points_"):
                 points[column] = latest[column].astype("float64")
         history_statements = latest[statement_columns]
+        del latest  # every month's statement rows: only the kept months' stay
     combined = combine(points, settings.score.base_log_odds)
     if watch_level is not None:
         # the customers kept, before the measurements, statements and words are put beside every month

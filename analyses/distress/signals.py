@@ -297,7 +297,9 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
         if oldest_needed > 0:
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
-    frame = pd.concat(rows).reset_index()
+    frame = pd.concat(rows)
+    rows.clear()  # the months' frames go before the sorted copy is made
+    frame = frame.reset_index()
     frame["customer_id"] = np.asarray(customers, dtype="object")[frame["customer_id"].to_numpy()]
     return frame[["customer_id", "month_end", *SIGNAL_COLUMNS]].sort_values(
         ["customer_id", "month_end"], kind="mergesort", ignore_index=True)

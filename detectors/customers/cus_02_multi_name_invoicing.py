@@ -224,8 +224,12 @@ class MultiNameInvoicing(Detector):
         shipments = facts.shipment_counts(data)
         customers = data.frame("customers")
         cities = {}
-        if "city" in customers.columns:
-            cities = {c: text_key(v) for c, v in zip(customers["customer_id"], customers["city"], strict=True)
+        if "city" in customers.columns and len(links):
+            # the cities of the linked customers only (keying every customer's city grew with the customers)
+            linked = {e.split(":", 1)[1] for e in pd.concat([links["source"], links["target"]]).unique()
+                      if isinstance(e, str) and e.startswith("customer:")}
+            chosen = customers[customers["customer_id"].isin(linked)]
+            cities = {c: text_key(v) for c, v in zip(chosen["customer_id"], chosen["city"], strict=True)
                       if text_key(v)}
         pairs = self._pairs(links, shipments, cities)
         self.n_candidate_pairs_ = len(pairs)

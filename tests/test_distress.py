@@ -266,6 +266,21 @@ def test_history_view_is_reused_by_the_detector():
         data.engine.close()
 
 
+def test_history_of_watched_customers_is_the_full_history_of_those_customers():
+    data = _data(_failing_ledger())
+    try:
+        full = distress_history(data)
+        watched = distress_history(data, watch_level=0.2)
+    finally:
+        data.engine.close()
+    kept = full[full["customer_id"].isin(full.loc[full["score"] >= 0.2, "customer_id"])].reset_index(drop=True)
+    assert set(full["customer_id"]) == {"C1", "H1", "H2", "H3"} and set(watched["customer_id"]) == {"C1"}
+    # the same rows, columns and values as filtering the whole history afterwards (keeping only the watched
+    # customers early is how the analysis saves time and memory)
+    pd.testing.assert_frame_equal(watched, kept)
+    assert watched.attrs["settings"] == full.attrs["settings"]
+
+
 def _portfolio_tables() -> dict:
     customers = [{"customer_id": f"C{k}", "name": f"Shop {k}", "created_date": "2020-01-01",
                   "assigned_salesperson_id": "S1" if k <= 4 else "S2", "credit_limit": 10000000,

@@ -24,7 +24,7 @@ from analyses.distress.scoring import (
 )
 from analyses.distress.signals import SIGNAL_COLUMNS, SignalSettings, load_inputs, monthly_signals
 from audit.analysis import Analysis
-from audit.membership import isin
+from audit.membership import among, isin
 from audit.methods.financials import altman_z2
 from audit.policy import CollectionsPolicy
 
@@ -81,8 +81,12 @@ def _salespeople(data, customers: pd.Series) -> pd.Series:
         assigned = assigned[~assigned.index.duplicated()]
     result = customers.map(assigned)
     if result.isna().any() and data.has("invoices", ("customer_id", "salesperson_id")):
-        invoices = data.frame("invoices")[["customer_id", "salesperson_id"]].dropna().astype("object")
-        counts = invoices.value_counts().reset_index().sort_values(
+        # invoices per customer and salesperson counted by the engine, for the customers without one assigned
+        table = data.table("invoices")
+        missing = sorted(set(customers[result.isna()].dropna()))
+        table = table.filter(among(table.customer_id, missing) & table.salesperson_id.notnull())
+        counts = data.execute(table.group_by(["customer_id", "salesperson_id"]).aggregate(count=table.count()))
+        counts = counts.astype({"customer_id": "object", "salesperson_id": "object"}).sort_values(
             ["customer_id", "count", "salesperson_id"], ascending=[True, False, True], kind="mergesort")
         main = counts.drop_duplicates("customer_id").set_index("customer_id")["salesperson_id"]
         result = result.fillna(customers.map(main))
@@ -103,9 +107,11 @@ def _statement_rows(inputs, end) -> pd.DataFrame:
     return frame
 
 
-def distress_history(data, settings: DistressSettings = DistressSettings()) -> pd.DataFrame:
+def distress_history(data, settings: DistressSettings = DistressSettings(),
+                     watch_level: float | None = None) -> pd.DataFrame:
     """One row per customer and month end: score, log-odds, every sign's points, the statement used,
-    the measurements, exposure and what could not be measured. Sorted by customer and month."""
+    the measurements, exposure and what could not be measured. Sorted by customer and month. With
+    ``watch_level``, only the customers whose score reaches it in some month (all their months)."""
     inputs = load_inputs(data)
     signals = monthly_signals(inputs, settings.signals)
     if signals.empty and len(inputs.financials) and inputs.end is not None:
@@ -133,12 +139,21 @@ def distress_history(data, settings: DistressSettings = DistressSettings()) -> p
             if column.startswith("points_"):
                 points[column] = latest[column].astype("float64")
         history_statements = latest[statement_columns]
+        del latest  # every month's statement rows: only the kept months' stay
     combined = combine(points, settings.score.base_log_odds)
+    if watch_level is not None:
+        # the customers kept, before the measurements, statements and words are put beside every month
+        watched = signals.loc[(combined["score"] >= watch_level).to_numpy(), "customer_id"].unique()
+        kept = isin(signals["customer_id"], watched).to_numpy()
+        signals, combined, points = signals[kept], combined[kept], points[kept]
+        values = values[kept]
+        if statement_columns:
+            history_statements = history_statements[kept]
     frame = pd.concat([signals[["customer_id", "month_end"]], combined, points], axis=1)
     for column in HISTORY_MEASUREMENTS:
         frame[column] = values[column] if column in values else np.nan
     if statement_columns:
-        frame = pd.concat([frame, history_statements.reset_index(drop=True)], axis=1)
+        frame = pd.concat([frame, history_statements.set_index(frame.index)], axis=1)
     frame["not_measured"] = _not_measured(data, frame)
     frame["salesperson_id"] = _salespeople(data, frame["customer_id"])
     frame["period"] = pd.to_datetime(frame["month_end"]).dt.strftime("%Y-%m")
@@ -213,12 +228,7 @@ class DistressHistory(Analysis):
 
     def compute(self, data) -> dict[str, pd.DataFrame]:
         settings = DistressSettings(signals=SignalSettings(grace_days=self.grace_days))
-        history = distress_history(data, settings)
-        if len(history):
-            watched = history.loc[history["score"] >= self.watch_level, "customer_id"].unique()
-            kept = history[isin(history["customer_id"], watched)].reset_index(drop=True)
-            kept.attrs["settings"] = history.attrs.get("settings")
-            kept.attrs["watch_level"] = self.watch_level
-            history = kept
+        history = distress_history(data, settings, watch_level=self.watch_level)
+        history.attrs["watch_level"] = self.watch_level
         return {"distress_history": history}
 

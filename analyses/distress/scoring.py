@@ -112,7 +112,7 @@ class ScoreSettings:
 def engineered_values(signals: pd.DataFrame, spike_start: float | None = None,
                       grace_days: float = 30.0) -> pd.DataFrame:
     """The measurements the signs read, derived from :func:`.signals.monthly_signals` columns."""
-    out = signals.copy()
+    out = signals.copy(deep=False)  # the new columns only: copy-on-write keeps ``signals`` unchanged
     spike_start = spike_start if spike_start is not None else next(s.start for s in SIGNS if s.name == "order_spike")
     out["new_brand_share_in_spike"] = signals["new_brand_share"].where(signals["order_spike_ratio"] >= spike_start,
                                                                        0.0)

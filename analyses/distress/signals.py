@@ -106,37 +106,55 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     paid_on = receipts.receipt_date if data.has("receipts", ("receipt_date",)) else receipts.posted_date
     cheque = receipts.cheque_id if data.has("receipts", ("cheque_id",)) else ibis.null("string")
     picked = joined.select(invoice_id=allocations.invoice_id, receipt_id=allocations.receipt_id,
-                           known_date=receipts.posted_date, paid_on=paid_on, method=method, cheque_id=cheque,
+                           known_date=receipts.posted_date, paid_on=paid_on,
+                           by_cheque=(method == "cheque").fill_null(False), cheque_id=cheque,
                            amount=allocations.amount.fill_null(0) + discount)
     if data.has("cheques", ("cheque_id", "due_date", "received_date")) and data.has("receipts", ("cheque_id",)):
         cheques = data.table("cheques").select("cheque_id", cheque_due="due_date", cheque_received="received_date")
         picked = picked.left_join(cheques, "cheque_id").drop("cheque_id_right")
     else:
         picked = picked.mutate(cheque_due=ibis.null("timestamp"), cheque_received=ibis.null("timestamp"))
-    frame = data.execute(picked)
-    frame = frame.sort_values(["receipt_id", "invoice_id"], kind="mergesort", ignore_index=True)
+    # sorted by the engine, and without the texts pandas does not read (each costs a conversion)
+    frame = data.execute(picked.order_by(["receipt_id", "invoice_id"]).drop("receipt_id", "cheque_id"))
     for column in ("known_date", "paid_on", "cheque_due", "cheque_received"):
         frame[column] = pd.to_datetime(frame[column])
-    is_cheque = (frame["method"].astype("object") == "cheque") | frame["cheque_due"].notna()
+    is_cheque = frame["by_cheque"].astype(bool) | frame["cheque_due"].notna()
     # When the money is really there: a post-dated cheque's maturity, otherwise the day on the receipt.
     frame["pay_date"] = frame["paid_on"].where(~is_cheque | frame["cheque_due"].isna(), frame["cheque_due"])
     frame["is_cheque"] = is_cheque.astype(bool)
     frame["maturity_days"] = (frame["cheque_due"] - frame["cheque_received"]).dt.days.astype("float64")
     invoices = ledger.invoices.set_index("invoice_id")
-    frame = frame[isin(frame["invoice_id"], invoices.index)].copy()
-    if frame.empty:
-        # pandas cannot map through an empty datetime Series
-        return _typed_empty(PAYMENT_TYPES)
-    frame["customer_id"] = frame["invoice_id"].map(invoices["customer_id"])
-    frame["due_date"] = pd.to_datetime(frame["invoice_id"].map(invoices["due_date"]))
+    if invoices.index.is_unique:
+        # one look-up of each payment's invoice (membership and both columns), not three
+        position = invoices.index.get_indexer(frame["invoice_id"].astype("object"))
+        found = position >= 0
+        frame = frame[found].copy()
+        if frame.empty:
+            return _typed_empty(PAYMENT_TYPES)
+        frame["customer_id"] = invoices["customer_id"].to_numpy()[position[found]]
+        frame["due_date"] = pd.to_datetime(invoices["due_date"].to_numpy()[position[found]])
+    else:
+        frame = frame[isin(frame["invoice_id"], invoices.index)].copy()
+        if frame.empty:
+            # pandas cannot map through an empty datetime Series
+            return _typed_empty(PAYMENT_TYPES)
+        frame["customer_id"] = frame["invoice_id"].map(invoices["customer_id"])
+        frame["due_date"] = pd.to_datetime(frame["invoice_id"].map(invoices["due_date"]))
     frame["amount"] = frame["amount"].astype("float64")
     frame = frame[columns].dropna(subset=["known_date", "pay_date"]).reset_index(drop=True)
     return frame.astype(PAYMENT_TYPES) if len(frame) else _typed_empty(PAYMENT_TYPES)
 
 
 def _cheques(data) -> pd.DataFrame:
-    frame = _frame(data, "cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date"))
-    if frame is None or frame.empty:
+    if not data.has("cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date")):
+        return _typed_empty(CHEQUE_TYPES)
+    # the columns read, from the engine (not the whole table as pandas)
+    table = data.table("cheques")
+    optional = {"status": ibis.null("string"), "status_date": ibis.null("timestamp"),
+                "replaces_cheque_id": ibis.null("string")}
+    picked = {c: table[c] if data.has("cheques", (c,)) else empty for c, empty in optional.items()}
+    frame = data.execute(table.select("cheque_id", "customer_id", "amount", "received_date", "due_date", **picked))
+    if frame.empty:
         return _typed_empty(CHEQUE_TYPES)
     out = pd.DataFrame({
         "cheque_id": frame["cheque_id"].astype("object"), "customer_id": frame["customer_id"].astype("object"),
@@ -151,8 +169,10 @@ def _cheques(data) -> pd.DataFrame:
     out["replaces"] = out["replaces"].where(out["replaces"].notna(), None)
     # The day the cheque's receipt was booked (it lowered the ledger balance then); NaT without a receipt.
     if data.has("receipts", ("cheque_id", "posted_date")):
-        receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
-        first_posted = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
+        receipts = data.table("receipts")
+        receipts = receipts.filter(receipts.cheque_id.notnull() & receipts.posted_date.notnull())
+        first_posted = data.execute(receipts.group_by("cheque_id").aggregate(posted=receipts.posted_date.min()))
+        first_posted = first_posted.set_index(first_posted["cheque_id"].astype("object"))["posted"]
         out["posted"] = pd.to_datetime(out["cheque_id"].map(first_posted))
     else:
         out["posted"] = out["received_date"]
@@ -199,9 +219,11 @@ def _brand_days(data) -> pd.DataFrame:
     joined = lines.join(invoices, "invoice_id").join(products, "product_id")
     joined = joined.filter(joined.brand.notnull())
     reduced = joined.group_by(["customer_id", "brand", "invoice_date"]).aggregate(amount=joined.net.sum())
-    frame = data.execute(reduced).rename(columns={"invoice_date": "date"})
+    # sorted by the engine (one row per key: no ties to keep in order)
+    frame = data.execute(reduced.order_by(["customer_id", "brand", "invoice_date"])).rename(
+        columns={"invoice_date": "date"})
     frame["date"] = pd.to_datetime(frame["date"])
-    return frame[columns].sort_values(["customer_id", "brand", "date"], kind="mergesort", ignore_index=True)
+    return frame[columns]
 
 
 def load_inputs(data) -> DistressInputs:
@@ -250,10 +272,9 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
     if first is None or pd.isna(first):
         return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
     ends = month_ends(first, inputs.end)
-    active = set()
-    for frame in (ledger.invoices, ledger.settlements, ledger.loose_credits, inputs.cheques, inputs.events):
-        active |= set(frame["customer_id"].dropna())
-    customers = sorted(active)
+    active = pd.concat([frame["customer_id"].astype("object") for frame in (
+        ledger.invoices, ledger.settlements, ledger.loose_credits, inputs.cheques, inputs.events)], ignore_index=True)
+    customers = sorted(active.dropna().unique())  # unique first: cheaper than a set of every row's id
     if not ends or not customers:
         return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
     # Integer codes for customers: grouping on them is many times faster than on text ids.
@@ -275,7 +296,9 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
         if oldest_needed > 0:
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
-    frame = pd.concat(rows).reset_index()
+    frame = pd.concat(rows)
+    rows.clear()  # the months' frames go before the sorted copy is made
+    frame = frame.reset_index()
     frame["customer_id"] = np.asarray(customers, dtype="object")[frame["customer_id"].to_numpy()]
     return frame[["customer_id", "month_end", *SIGNAL_COLUMNS]].sort_values(
         ["customer_id", "month_end"], kind="mergesort", ignore_index=True)
@@ -306,22 +329,33 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     A brand's (and a customer's) first purchase among the rows known by a month end is its first purchase
     overall: the earliest row is known whenever any later one is.
     """
+    # Only the columns the months read: each month filters these frames, and every column is copied then.
     payments = inputs.payments.assign(
         late_days=(inputs.payments["pay_date"] - inputs.payments["due_date"]).dt.days.astype("float64"))
+    payments = payments[["customer_id", "known_date", "amount", "is_cheque", "maturity_days", "late_days"]]
     cheques = inputs.cheques
     statuses = cheques["status"]
     cheques = cheques.assign(
         booked=cheques["posted"].fillna(cheques["received_date"]),
         settled_on=cheques["status_date"].where(statuses.isin(BOUNCED_STATUSES + ("cleared",))),
         bounced_on=cheques["status_date"].fillna(cheques["due_date"]).where(statuses.isin(BOUNCED_STATUSES)))
+    cheques = cheques[["customer_id", "amount", "due_date", "status", "booked", "settled_on", "bounced_on"]]
     brands = inputs.brands
-    brands = brands.assign(first_bought=brands.groupby(["customer_id", "brand"])["date"].transform("min"),
+    brand = pd.factorize(brands["brand"])[0]  # grouping on codes, not texts
+    brands = brands.assign(first_bought=brands.groupby([brands["customer_id"], brand])["date"].transform("min"),
                            customer_first=brands.groupby("customer_id")["date"].transform("min"))
+    brands = brands[["customer_id", "date", "amount", "first_bought", "customer_first"]]
     ledger = inputs.ledger
     # A new Ledger, not dataclasses.replace: that would share the old one's open-items cache.
-    with_months = Ledger(ledger.invoices.assign(month=ledger.invoices["invoice_date"].dt.to_period("M")),
-                         ledger.settlements, ledger.loose_credits, ledger.customers, ledger.n_undated_allocations)
-    return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands)
+    # The calendar month as a whole number: grouping on it is many times faster than on pandas Periods.
+    invoices = ledger.invoices[["customer_id", "invoice_date", "amount"]]
+    invoices = invoices.assign(month=invoices["invoice_date"].dt.year * 12 + invoices["invoice_date"].dt.month)
+    with_months = Ledger(invoices, ledger.settlements, ledger.loose_credits, ledger.customers,
+                         ledger.n_undated_allocations)
+    # the days since the customer's previous shipping day; one known by a month end follows one known then
+    shipments = inputs.shipments.assign(gap_days=inputs.shipments.groupby("customer_id")["date"].diff().dt.days)
+    return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands,
+                   shipments=shipments)
 
 
 def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, master) -> pd.DataFrame:
@@ -490,7 +524,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     ships = inputs.shipments[inputs.shipments["date"] <= end]
     last = ships.groupby("customer_id")["date"].max()
     out["days_without_shipment"] = (end - last.reindex(out.index)).dt.days.astype("float64")
-    gaps = ships.groupby("customer_id")["date"].diff().dt.days
+    gaps = ships["gap_days"]
     out["usual_gap_days"] = gaps.groupby(ships["customer_id"]).median().reindex(out.index)
 
     # ---- what rests on the open balance is unknown when the data does not record payments

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
+import ibis
 import networkx as nx
 import pandas as pd
 from scipy.stats import binom
@@ -12,7 +13,8 @@ from scipy.stats import binom
 from analyses.links.graph import links_for, text_key
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
-from audit.ledger import data_end_date, invoice_amounts
+from audit.ledger import data_end_date
+from audit.membership import among
 from audit.policy import DEFAULTS
 from detectors.customers import facts
 from detectors.customers.cus_01_fictitious_customer import FictitiousCustomer
@@ -230,8 +232,12 @@ class MultiNameInvoicing(Detector):
         shipments = facts.shipment_counts(data)
         customers = data.frame("customers")
         cities = {}
-        if "city" in customers.columns:
-            cities = {c: text_key(v) for c, v in zip(customers["customer_id"], customers["city"], strict=True)
+        if "city" in customers.columns and len(links):
+            # the cities of the linked customers only (keying every customer's city grew with the customers)
+            linked = {e.split(":", 1)[1] for e in pd.concat([links["source"], links["target"]]).unique()
+                      if isinstance(e, str) and e.startswith("customer:")}
+            chosen = customers[customers["customer_id"].isin(linked)]
+            cities = {c: text_key(v) for c, v in zip(chosen["customer_id"], chosen["city"], strict=True)
                       if text_key(v)}
         pairs = self._pairs(links, shipments, cities)
         self.n_candidate_pairs_ = len(pairs)
@@ -311,7 +317,9 @@ class MultiNameInvoicing(Detector):
         groups = sorted(sorted(component, key=age) for component in nx.connected_components(graph))
         invoices_by = {c: g for c, g in invoices.groupby("customer_id")}
         group_members = sorted({c for g in groups for c in g})
-        movements = facts.daily_movements(data, group_members)
+        daily = facts.daily_movements(data, group_members)
+        # split once: filtering every movement again for each group grew with groups x movements
+        movements = {c: g for c, g in daily.groupby("customer_id", sort=False)}
         balance = facts.balances(data)
         rows = []
         for group in groups:
@@ -323,28 +331,25 @@ class MultiNameInvoicing(Detector):
     def _lapping_readings(self, data, pairs) -> dict[tuple[str, str], dict]:
         """(a, b) -> the strongest lapping reading of the receipts one of them paid with cheques drawn on
         the other's account or name (``detectors.payments.readings``): weight, traces, facts, receipt_id."""
-        customers = data.frame("customers").set_index("customer_id")
-        own = {}  # each customer's own account and names: a cheque drawn on one of them is that customer's
-        for field in ("bank_account", "name", "owner_name"):
-            if field in customers.columns:
-                for c, v in customers[field].items():
-                    if _compact(v):
-                        own.setdefault(c, set()).add(_compact(v))
+        # both paying with a third party's cheques is no cheque of one drawn on the other's account
+        candidates = [(key, pair["kinds"]["cheque_drawer"]) for key, pair in pairs.items()
+                      if "cheque_drawer" in pair["kinds"]
+                      and pair["kinds"]["cheque_drawer"]["to"] != pair["kinds"]["cheque_drawer"]["from"]]
+        if not candidates:
+            return {}
+        # each named customer's own account and names: a cheque drawn on one of them is that customer's
+        # (worked out for the customers of these pairs only: compacting every customer's texts cost seconds)
+        own = self._own_texts(data, {c for _, info in candidates for c in (info["from"], info["to"])})
         drawn_rows = []
-        for key, pair in pairs.items():
-            info = pair["kinds"].get("cheque_drawer")
-            value = None if info is None else _compact(info["value"])
-            # both paying with a third party's cheques is no cheque of one drawn on the other's account
-            if info is None or info["to"] == info["from"] or value not in own.get(info["to"], set()):
+        for key, info in candidates:
+            value = _compact(info["value"])
+            if value not in own.get(info["to"], set()):
                 continue
             drawn_rows.append((key, info["from"], info["to"], value))
         if not drawn_rows or not data.has("cheques", ("cheque_id",)) or not data.has("receipts", ("cheque_id",)):
             return {}
-        cheques = data.frame("cheques")
-        account = cheques["drawer_account"].map(_compact) \
-            if "drawer_account" in cheques.columns else pd.Series(None, index=cheques.index)
-        name = cheques["drawer_name"].map(_compact) \
-            if "drawer_name" in cheques.columns else pd.Series(None, index=cheques.index)
+        cheques = self._payees_cheques(data, sorted({payee for _, payee, _, _ in drawn_rows}))
+        account, name = cheques["drawer_account"].map(_compact), cheques["drawer_name"].map(_compact)
         drawn = []
         for key, payee, drawer, value in drawn_rows:
             # the payee's own cheques (its account or name) are no other customer's, whatever else they match
@@ -357,17 +362,16 @@ class MultiNameInvoicing(Detector):
         cases = readings.cheque_cases(data, drawn)
         if cases.empty:
             return {}
-        invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
-                                                             "amount"))
+        invoices = readings.case_invoices(data, cases)
         found = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
                                         self.drawer_late_days)
         shares = {(r, d): share for r, d, share in cases[["receipt_id", "drawer_customer", "drawer_share"]].itertuples(
             index=False)}
         pair_of = {(q, d): key for q, d, key in drawn[["cheque_id", "drawer_customer", "pair"]].itertuples(index=False)}
-        receipts = data.frame("receipts").set_index("receipt_id")["cheque_id"]
+        cheque_of = dict(zip(cases["receipt_id"], cases["cheque_id"], strict=True))
         best: dict[tuple[str, str], dict] = {}
         for (receipt_id, drawer), reading in found.items():
-            key = pair_of[(receipts[receipt_id], drawer)]
+            key = pair_of[(cheque_of[receipt_id], drawer)]
             weight = readings.lapping_weight(reading["traces"])
             if key not in best or weight > best[key]["weight"]:
                 best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id,
@@ -375,6 +379,28 @@ class MultiNameInvoicing(Detector):
                              "traces": {k: round(v, 4) for k, v in reading["traces"].items()},
                              "facts": reading["facts"]}
         return best
+
+    @staticmethod
+    def _own_texts(data, customer_ids: set) -> dict[str, set[str]]:
+        """customer_id -> its bank account, name and owner's name, compacted (``_compact``)."""
+        customers = data.frame("customers")
+        customers = customers[customers["customer_id"].isin(customer_ids)]
+        own: dict[str, set[str]] = {}
+        for field in ("bank_account", "name", "owner_name"):
+            if field in customers.columns:
+                for c, v in zip(customers["customer_id"], customers[field], strict=True):
+                    if _compact(v):
+                        own.setdefault(c, set()).add(_compact(v))
+        return own
+
+    @staticmethod
+    def _payees_cheques(data, payees: list) -> pd.DataFrame:
+        """cheque_id, customer_id, drawer_account, drawer_name of the payees' cheques (in cheque order),
+        from the engine: the other customers' cheques are not read."""
+        table = data.table("cheques")
+        drawer = {c: table[c] if c in table.columns else ibis.null("string") for c in ("drawer_account", "drawer_name")}
+        chosen = table.filter(among(table.customer_id, payees))
+        return data.execute(chosen.select("cheque_id", "customer_id", **drawer).order_by("cheque_id"))
 
     def _weigh_readings(self, pair, traces: dict, lapping: dict) -> dict:
         """A cheque drawn on the other account reads as lapping or as one buyer: the reading with the
@@ -412,7 +438,9 @@ class MultiNameInvoicing(Detector):
         return set(found.loc[found["detector"] == FictitiousCustomer.code, "entity_id"].astype(str))
 
     def _exposure(self, group, master, movements, balance) -> dict:
-        chosen = movements[movements["customer_id"].isin(group)]
+        # the group's daily movements in customer order, as a filter of the customer-sorted movements gives
+        parts = [movements[c] for c in sorted(group) if c in movements]
+        chosen = pd.concat(parts) if parts else pd.DataFrame(columns=["customer_id", "date", "amount"])
         daily = chosen.groupby("date")["amount"].sum().sort_index().cumsum() if len(chosen) else pd.Series(dtype=float)
         peak = float(daily.max()) if len(daily) else 0.0
         peak_date = daily.idxmax() if len(daily) else None

@@ -9,7 +9,7 @@ from analyses.links.graph import links_for
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.i18n import N_
-from audit.ledger import confirmation_gaps, invoice_amounts
+from audit.ledger import confirmation_gaps
 from audit.membership import among
 from audit.policy import DEFAULTS
 from detectors.customers import facts
@@ -200,7 +200,8 @@ class PaymentSwap(Detector):
         # Confirmations only add weight, so they are looked up for the suspects alone.
         involved = {row.customer_id for row, *_ in suspects} | set(crossed["invoice_customer"]) | set(
             matched["invoice_customer"])
-        gaps = confirmation_gaps(data, sorted(involved))
+        gaps = _Gaps(confirmation_gaps(data, sorted(involved)))
+        self._own_invoices_of = self._own_invoices(data, [row.receipt_id for row, *_ in suspects])
         findings = [f for f in (self._finding(*suspect, gaps, data) for suspect in suspects) if f is not None]
         self.n_found_ = len(findings)
         return pd.DataFrame(findings) if findings else empty_findings()
@@ -219,8 +220,7 @@ class PaymentSwap(Detector):
         cases = cases[cases["receipt_id"].isin(base["receipt_id"])]
         if cases.empty:
             return {}
-        invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "due_date",
-                                                             "amount"))
+        invoices = readings.case_invoices(data, cases)
         lapping = readings.lapping_traces(data, cases, invoices, self.hand_in_days, self.default_terms_days,
                                           self.drawer_late_days, self.amount_tolerance)
         one_buyer = readings.one_buyer_traces(links_for(data), facts.shipment_counts(data),
@@ -321,11 +321,13 @@ class PaymentSwap(Detector):
         late, before = r.late_working_days, r.before_cheque_working_days
         # The customer paid before the booking; a customer whose invoice this money paid had paid before it
         # too; the customer whose money this is (same amount) is owed a payment from then on.
-        confirmations = confirmations_during(gaps, r.customer_id, r.receipt_date, r.posted_date)
+        confirmations = confirmations_during(gaps.of(r.customer_id), r.customer_id, r.receipt_date, r.posted_date)
         for other in ([] if crossed is None else crossed.itertuples()):
-            confirmations += confirmations_during(gaps, other.invoice_customer, other.invoice_date, r.posted_date)
+            confirmations += confirmations_during(gaps.of(other.invoice_customer), other.invoice_customer,
+                                                  other.invoice_date, r.posted_date)
         for other in ([] if matched is None else matched.itertuples()):
-            confirmations += confirmations_during(gaps, other.invoice_customer, r.receipt_date, None)
+            confirmations += confirmations_during(gaps.of(other.invoice_customer), other.invoice_customer,
+                                                  r.receipt_date, None)
         confirmations = list({(c["customer_id"], c["as_of_date"]): c for c in confirmations}.values())
         if confirmations:
             covered = min(1.0, max(c["gap"] for c in confirmations) / r.amount) if r.amount else 1.0
@@ -350,7 +352,7 @@ class PaymentSwap(Detector):
             "lapping_receipt": chain,
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
-        own_invoices = self._own_invoices(data, r.receipt_id)
+        own_invoices = self._own_invoices_of.get(r.receipt_id, [])
         return {
             "entity_id": r.receipt_id, "salesperson_id": r.salesperson_id, "customer_id": r.customer_id,
             "period": month_of(r.receipt_date), "score": score, "risk_amount": r.amount,
@@ -377,8 +379,22 @@ class PaymentSwap(Detector):
         return caveats
 
     @staticmethod
-    def _own_invoices(data, receipt_id: str) -> list[str]:
-        if not data.has("receipt_allocations"):
-            return []
-        allocations = data.frame("receipt_allocations")
-        return sorted(allocations.loc[allocations["receipt_id"] == receipt_id, "invoice_id"].tolist())
+    def _own_invoices(data, receipt_ids: list[str]) -> dict[str, list[str]]:
+        """receipt_id -> the invoices it paid (sorted), for some receipts, from the engine."""
+        if not data.has("receipt_allocations") or not receipt_ids:
+            return {}
+        allocations = data.table("receipt_allocations")
+        paid = data.execute(allocations.filter(among(allocations.receipt_id, sorted(set(receipt_ids))))
+                            .select("receipt_id", "invoice_id"))
+        return {r: sorted(g.tolist()) for r, g in paid["invoice_id"].groupby(paid["receipt_id"], sort=False)}
+
+
+class _Gaps:
+    """The confirmation gaps split by customer once (each finding reads a few customers' gaps)."""
+
+    def __init__(self, gaps: pd.DataFrame):
+        self.empty = gaps.iloc[:0]
+        self.by_customer = {c: g for c, g in gaps.groupby("customer_id", sort=False)} if len(gaps) else {}
+
+    def of(self, customer_id) -> pd.DataFrame:
+        return self.by_customer.get(customer_id, self.empty)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.common import combine_traces
+from audit.ledger import invoice_amounts
+from audit.membership import among
 
 # What each trace of lapping adds. The drawer's own invoices going late is the mark of lapping (its
 # money went elsewhere); one salesperson collecting both is common in a territory, so it weighs little.
@@ -123,30 +125,29 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
     if cases.empty:
         return out
     customers = data.frame("customers") if data.has("customers") else pd.DataFrame(columns=["customer_id"])
-    invoices = invoices.copy()
+    drawers = set(cases["drawer_customer"])
+    # Only what the cases read, asked of the engine: the drawers' invoices and their payments, the cases'
+    # own receipts' allocations (reading and grouping every receipt and invoice took seconds at 1M lines).
+    allocated_ids = _allocations_of(data, sorted(set(cases["receipt_id"])))
+    invoices = invoices[invoices["customer_id"].isin(drawers) | invoices["invoice_id"].isin(
+        set(allocated_ids["invoice_id"]))].copy()
     invoices["due"] = _due_dates(invoices, customers, default_terms_days)
-    receipts = data.frame("receipts")
-    allocations = data.frame("receipt_allocations") if data.has("receipt_allocations") else \
-        pd.DataFrame(columns=["receipt_id", "invoice_id", "amount"])
-    paid = allocations.merge(receipts[["receipt_id", "receipt_date"]], on="receipt_id")
+    drawer_invoices = invoices[invoices["customer_id"].isin(drawers)]
+    paid = _payments_of(data, sorted(set(drawer_invoices["invoice_id"])))
     paid = paid.merge(invoices[["invoice_id"]], on="invoice_id")
+    receipts = data.table("receipts")
     collectors = {}
     if "collected_by" in receipts.columns:
-        known = receipts.dropna(subset=["collected_by"])
-        known = known[known["customer_id"].isin(set(cases["drawer_customer"]))]
+        known = data.execute(receipts.filter(among(receipts.customer_id, sorted(drawers))
+                                             & receipts.collected_by.notnull()).select("customer_id", "collected_by"))
         collectors = {c: set(g["collected_by"].astype(str)) for c, g in known.groupby("customer_id")}
     assigned = {}
     if "assigned_salesperson_id" in customers.columns:
         assigned = dict(zip(customers["customer_id"], customers["assigned_salesperson_id"], strict=True))
-    end = pd.Timestamp(receipts["receipt_date"].max())
-    # Group only what the cases read (the drawers' invoices and their payments, the cases' own receipts):
-    # grouping every invoice of the ledger took most of a medium audit's time.
-    drawers = set(cases["drawer_customer"])
-    drawer_invoices = invoices[invoices["customer_id"].isin(drawers)]
+    end = pd.Timestamp(data.execute(receipts.receipt_date.max()))
     invoices_of = {c: g for c, g in drawer_invoices.groupby("customer_id")}
-    paid_of = {i: g for i, g in paid[paid["invoice_id"].isin(set(drawer_invoices["invoice_id"]))].groupby("invoice_id")}
-    allocated = {r: g for r, g in allocations[allocations["receipt_id"].isin(set(cases["receipt_id"]))]
-                 .groupby("receipt_id")}
+    paid_of = {i: g for i, g in paid.groupby("invoice_id")}
+    allocated = {r: g for r, g in allocated_ids.groupby("receipt_id")}
     due_of = dict(zip(invoices["invoice_id"], invoices["due"], strict=True))
     customer_of = dict(zip(invoices["invoice_id"], invoices["customer_id"], strict=True))
     w = LAPPING_WEIGHTS
@@ -199,28 +200,70 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
     return out
 
 
+def _allocations_of(data, receipt_ids: list) -> pd.DataFrame:
+    """receipt_id, invoice_id of the allocations of some receipts (receipt and invoice order)."""
+    if not receipt_ids or not data.has("receipt_allocations"):
+        return pd.DataFrame({"receipt_id": pd.Series(dtype="object"), "invoice_id": pd.Series(dtype="object")})
+    allocations = data.table("receipt_allocations")
+    return data.execute(allocations.filter(among(allocations.receipt_id, receipt_ids))
+                        .select("receipt_id", "invoice_id").order_by(["receipt_id", "invoice_id"]))
+
+
+def _payments_of(data, invoice_ids: list) -> pd.DataFrame:
+    """invoice_id, amount, receipt_date of the allocations paying some invoices (receipt and invoice order)."""
+    if not invoice_ids or not data.has("receipt_allocations"):
+        return pd.DataFrame({"invoice_id": pd.Series(dtype="object"), "amount": pd.Series(dtype="float64"),
+                             "receipt_date": pd.Series(dtype="datetime64[ns]")})
+    allocations = data.table("receipt_allocations")
+    receipts = data.table("receipts").select("receipt_id", "receipt_date")
+    chosen = allocations.filter(among(allocations.invoice_id, invoice_ids)).join(receipts, "receipt_id")
+    return data.execute(chosen.select("receipt_id", "invoice_id", "amount", "receipt_date")
+                        .order_by(["receipt_id", "invoice_id"]))[["invoice_id", "amount", "receipt_date"]]
+
+
+def case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:
+    """The posted invoices ``lapping_traces`` reads for ``cases``: the drawers' own and those the cases'
+    receipts paid (invoice_id, customer_id, invoice_date, due_date, amount), from the engine."""
+    invoices = invoice_amounts(data)
+    wanted = among(invoices.customer_id, sorted(set(cases["drawer_customer"])))
+    if data.has("receipt_allocations") and len(cases):
+        allocations = data.table("receipt_allocations")
+        paid = allocations.filter(among(allocations.receipt_id, sorted(set(cases["receipt_id"]))))
+        wanted = wanted | invoices.invoice_id.isin(paid.invoice_id)
+    return data.execute(invoices.filter(wanted).select("invoice_id", "customer_id", "invoice_date", "due_date",
+                                                       "amount"))
+
+
 def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     """The receipts paid with the cheques in ``drawn`` (cheque_id, drawer_customer), as ``lapping_traces``
     reads them: receipt_id, customer_id, drawer_customer, receipt_date, amount, salesperson_id,
-    late_working_days, and drawer_share (the share of the payee's receipts, by amount, paid with cheques
-    drawn on this drawer: ``others_cheques_trace``)."""
+    late_working_days, drawer_share (the share of the payee's receipts, by amount, paid with cheques
+    drawn on this drawer: ``others_cheques_trace``) and cheque_id."""
     columns = ["receipt_id", "customer_id", "drawer_customer", "receipt_date", "amount", "salesperson_id",
                "late_working_days"]
     if drawn.empty or not data.has("receipts", ("cheque_id",)):
-        return pd.DataFrame(columns=[*columns, "drawer_share"])
-    receipts = data.frame("receipts")
+        return pd.DataFrame(columns=[*columns, "drawer_share", "cheque_id"])
+    table = data.table("receipts")
+    # only the receipts of these cheques, and then their payees' receipts for the shares, from the engine
+    receipts = data.execute(table.filter(among(table.cheque_id, sorted(set(drawn["cheque_id"].dropna()))))
+                            .order_by("receipt_id"))
     chosen = receipts.merge(drawn[["cheque_id", "drawer_customer"]].drop_duplicates(), on="cheque_id")
     if chosen.empty:
-        return pd.DataFrame(columns=[*columns, "drawer_share"])
+        return pd.DataFrame(columns=[*columns, "drawer_share", "cheque_id"])
     collector = chosen["collected_by"] if "collected_by" in chosen.columns else pd.Series(None, index=chosen.index)
     if data.has("cheques", ("collected_by",)):
-        cheques = data.frame("cheques").set_index("cheque_id")["collected_by"]
+        cheques = data.table("cheques")
+        cheques = data.execute(cheques.filter(among(cheques.cheque_id, sorted(set(chosen["cheque_id"]))))
+                               .select("cheque_id", "collected_by")).set_index("cheque_id")["collected_by"]
         collector = collector.where(collector.notna(), chosen["cheque_id"].map(cheques))
     chosen = chosen.assign(salesperson_id=collector.astype("object"),
                            late_working_days=data.calendar.working_days_between(chosen["receipt_date"],
                                                                                 chosen["posted_date"]))
     # the share of the payee's receipts (by amount) paid with cheques drawn on this drawer
-    totals = receipts.groupby("customer_id")["amount"].sum()
+    payees = data.execute(table.filter(among(table.customer_id, sorted(set(chosen["customer_id"].dropna()))))
+                          .select("receipt_id", "customer_id", "amount").order_by("receipt_id"))
+    totals = payees.groupby("customer_id")["amount"].sum()
     drawn_amount = chosen.groupby(["customer_id", "drawer_customer"])["amount"].transform("sum")
     chosen["drawer_share"] = (drawn_amount / chosen["customer_id"].map(totals)).astype(float)
-    return chosen[[*columns, "drawer_share"]].sort_values(["receipt_id", "drawer_customer"], ignore_index=True)
+    return chosen[[*columns, "drawer_share", "cheque_id"]].sort_values(["receipt_id", "drawer_customer"],
+                                                                      ignore_index=True)

@@ -89,7 +89,7 @@ def _salespeople(data, customers: pd.Series) -> pd.Series:
         counts = counts.astype({"customer_id": "object", "salesperson_id": "object"}).sort_values(
             ["customer_id", "count", "salesperson_id"], ascending=[True, False, True], kind="mergesort")
         main = counts.drop_duplicates("customer_id").set_index("customer_id")["salesperson_id"]
-        result = result.fillna(customers.map(main))
+        result = result.where(result.notna(), customers.map(main))  # fillna would downcast the object dtype
     return result.astype("object").where(result.notna(), None)
 
 

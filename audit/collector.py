@@ -32,8 +32,7 @@ def long_lived_frozen() -> Iterator[None]:
     """Run the block with every object alive now (imported modules, the checked tables' metadata, the
     engine) moved out of the collector's sight (``gc.freeze``): its passes then walk only what the block
     makes. A run's components make millions of objects, and each full pass used to walk the whole process."""
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # no collection first: it cost more than it saved when a test suite runs the components often
     try:
         yield
     finally:

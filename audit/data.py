@@ -101,6 +101,9 @@ class AuditData:
         if key not in self._holds_values:
             if not self.has(table, (column,)):
                 return False
+            if not self._staged:  # a table held in pandas answers at once; a staged one is not read back
+                self._holds_values[key] = bool(self.frame(table)[column].notna().any())
+                return self._holds_values[key]
             values = self.table(table)[column]
             given = values.notnull()
             if values.type().is_floating():
@@ -108,10 +111,18 @@ class AuditData:
             self._holds_values[key] = bool(self.execute(self.table(table).aggregate(n=given.sum()))["n"].iloc[0] or 0)
         return self._holds_values[key]
 
+    @property
+    def _staged(self) -> bool:
+        """Whether the tables live in files the engine reads (a run), not in pandas frames (tests, notebooks)."""
+        return getattr(self.tables.frames, "path", None) is not None
+
     def latest(self, table: str, column: str) -> pd.Timestamp:
         """The latest date or time in ``table.column`` (NaT when it holds none), asked of the engine once
         per run instead of reading the table into pandas in every component that needs the data's end."""
         key = (table, column)
+        if key not in self._latest and not self._staged:
+            value = self.frame(table)[column].max()
+            self._latest[key] = pd.Timestamp(value) if pd.notna(value) else pd.NaT
         if key not in self._latest:
             dated = self.table(table)
             value = self.execute(dated.aggregate(latest=dated[column].max()))["latest"].iloc[0]

@@ -43,6 +43,21 @@ def _month_numbers(dates: pd.Series) -> np.ndarray:
     return (dates.dt.year * 12 + dates.dt.month - 1).fillna(MONTH_SPAN - 1).to_numpy(dtype=np.int64)
 
 
+def _window_pace(dates: pd.Series, start, end, window_days: int, counts=None) -> tuple[float, float | None, pd.Series]:
+    """Records dated inside [start, end], and how many a window of ``window_days`` holds at the pace of
+    the records outside it (None when there are none outside); also the dates outside. ``counts`` weighs
+    each date (a day's number of invoices) instead of counting it once."""
+    inside_mask = ((dates >= start) & (dates <= end)).to_numpy()
+    weights = np.ones(len(dates)) if counts is None else np.asarray(counts, dtype=float)
+    inside = weights[inside_mask].sum()
+    outside = dates[~inside_mask]
+    if outside.empty:
+        return inside, None, outside
+    span = max((outside.max() - outside.min()).days + 1, window_days)
+    total = len(outside) if counts is None else float(weights[~inside_mask].sum())
+    return inside, total / max(span - window_days, window_days) * window_days, outside
+
+
 def _normal_text(value) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
@@ -348,18 +363,19 @@ class SplitVolumeDiscount(Detector):
     def _dip(self, customer_id, when, activity) -> dict:
         """The co-buyer's invoices in the window against its usual rate outside the window."""
         own = activity.loc[activity["customer_id"] == customer_id, "invoice_date"]
-        start = when - pd.Timedelta(days=self.dip_days_before)
-        end = when + pd.Timedelta(days=self.dip_days_after)
-        inside = int(((own >= start) & (own <= end)).sum())
-        outside = own[(own < start) | (own > end)]
-        window_days = self.dip_days_before + self.dip_days_after + 1
-        if outside.empty:
+        start, end, window_days = self._window(when)
+        inside, expected, _ = _window_pace(own, start, end, window_days)
+        inside = int(inside)
+        if expected is None:
             return {"customer_id": customer_id, "in_window": inside, "expected": None, "dipped": False}
-        span = max((outside.max() - outside.min()).days + 1, window_days)
-        expected = len(outside) / max(span - window_days, window_days) * window_days
         dipped = expected >= 1 and inside <= self.dip_ratio * expected
         return {"customer_id": customer_id, "in_window": inside, "expected": round(expected, 2),
                 "dipped": bool(dipped)}
+
+    def _window(self, when) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+        """The dip's window around an invoice date: its first and last day and its length in days."""
+        return (when - pd.Timedelta(days=self.dip_days_before), when + pd.Timedelta(days=self.dip_days_after),
+                self.dip_days_before + self.dip_days_after + 1)
 
     def _neighbour_activity(self, data, candidates) -> dict:
         """The posted invoices (customer, salesperson, date) of the candidates' salespeople, and the whole
@@ -371,7 +387,11 @@ class SplitVolumeDiscount(Detector):
         dated = invoices.filter(invoices.invoice_date.notnull())
         daily = data.execute(dated.group_by("invoice_date").aggregate(n=dated.count()))
         daily = daily.set_index(pd.to_datetime(daily["invoice_date"]))["n"].sort_index()
-        return {"invoices": rows.assign(invoice_date=pd.to_datetime(rows["invoice_date"])), "daily": daily}
+        rows = rows.assign(invoice_date=pd.to_datetime(rows["invoice_date"]))
+        # each salesperson's customers and their invoice dates, grouped once for every candidate invoice
+        by_salesperson = {salesperson: [(c, dates) for c, dates in group.groupby("customer_id", sort=True)["invoice_date"]]
+                          for salesperson, group in rows.groupby("salesperson_id", sort=False)}
+        return {"by_salesperson": by_salesperson, "daily": daily}
 
     def _unnamed_dip(self, customer, salesperson, when) -> dict:
         """The booker's fellow customers (same salesperson) that stop buying in the dip's window: how many
@@ -379,30 +399,24 @@ class SplitVolumeDiscount(Detector):
         expected invoices come from its own rate outside the window, scaled by how the whole ledger bought
         in the window; the chance of each one's dip is Poisson, the chance of that many dips their exact
         sum, multiplied by the number of invoices tested."""
-        neighbours = self._neighbours_
-        start = when - pd.Timedelta(days=self.dip_days_before)
-        end = when + pd.Timedelta(days=self.dip_days_after)
-        window_days = self.dip_days_before + self.dip_days_after + 1
-        daily = neighbours["daily"]
-        inside_all = float(daily[(daily.index >= start) & (daily.index <= end)].sum())
-        outside_all = daily[(daily.index < start) | (daily.index > end)]
         empty = {"neighbours_tested": 0, "dipped": [], "probability": 1.0, "strength": 0.0}
-        if outside_all.empty or not isinstance(salesperson, str):
+        if not isinstance(salesperson, str):
             return empty
-        span = max((outside_all.index.max() - outside_all.index.min()).days + 1, window_days)
-        ledger_rate = float(outside_all.sum()) / max(span - window_days, window_days)
-        ledger_ratio = min(1.0, inside_all / (ledger_rate * window_days)) if ledger_rate > 0 else 1.0
-        invoices = neighbours["invoices"]
-        theirs = invoices[(invoices["salesperson_id"] == salesperson) & (invoices["customer_id"] != customer)]
+        start, end, window_days = self._window(when)
+        daily = self._neighbours_["daily"]
+        inside_all, ledger_expected, _ = _window_pace(daily.index.to_series(), start, end, window_days, daily.to_numpy())
+        if ledger_expected is None:
+            return empty
+        ledger_ratio = min(1.0, inside_all / ledger_expected) if ledger_expected > 0 else 1.0
         # Each regular neighbour's invoices in the window and its rate outside it (scaled by the ledger's)
         measured = []
-        for neighbour, dates in theirs.groupby("customer_id", sort=True)["invoice_date"]:
-            inside = int(((dates >= start) & (dates <= end)).sum())
-            outside = dates[(dates < start) | (dates > end)]
-            if outside.empty:
+        for neighbour, dates in self._neighbours_["by_salesperson"].get(salesperson, []):
+            if neighbour == customer:
                 continue
-            own_span = max((outside.max() - outside.min()).days + 1, window_days)
-            expected = len(outside) / max(own_span - window_days, window_days) * window_days * ledger_ratio
+            inside, expected, outside = _window_pace(dates, start, end, window_days)
+            if expected is None:
+                continue
+            inside, expected = int(inside), expected * ledger_ratio
             if expected < self.min_expected_invoices:
                 continue  # too irregular a buyer for a stop to mean anything
             # A buyer whose weeks vary more than chance (bursts, quiet months) makes a stop less telling:
@@ -411,7 +425,7 @@ class SplitVolumeDiscount(Detector):
             weekly = weekly.reindex(pd.period_range(outside.min(), outside.max(), freq="W"), fill_value=0)
             spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
             measured.append((neighbour, inside, expected, spread))
-        tested, dipped, chances = len(measured), [], []
+        dipped, chances = [], []
         all_inside = sum(m[1] for m in measured)
         all_expected = sum(m[2] for m in measured)
         for neighbour, inside, expected, spread in measured:

@@ -45,7 +45,7 @@ def words(finding) -> Words:
             t("%(customer)s: %(count)s invoice(s) against about %(expected)s usual", customer=d["customer_id"],
               count=figure(d["in_window"]), expected=figure(d["expected"], "g")) for d in dips if d["dipped"])))
     unnamed = evidence.get("unnamed_co_buyers") or {}
-    stopped = [d for d in unnamed.get("dipped", [])] if unnamed.get("strength", 0) > 0 else []
+    stopped = list(unnamed.get("dipped", [])) if unnamed.get("strength", 0) > 0 else []
     if stopped:
         said.append(t("no delivery names other buyers, but %(count)s of the %(tested)s regular customers of the same "
                       "salesperson bought far less in the same weeks (%(dips)s), a chance of about 1 in %(odds)s "

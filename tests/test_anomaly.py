@@ -90,6 +90,57 @@ def test_training_scores_reuse_what_fit_scored_and_equal_a_fresh_score():
         model.score_samples(X[:10], training=True)
 
 
+def test_forest_and_ecod_fitted_from_distinct_or_sorted_rows_are_pyods_value_for_value():
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
+
+    X = AnomalyEnsemble().fit(ledger_like_matrix())._scale(ledger_like_matrix())  # repeated rows, ties
+    model = AnomalyEnsemble(detectors=("iforest", "ecod")).fit(ledger_like_matrix())
+    ours, theirs = model.members_["iforest"], IForest(random_state=0).fit(X)
+    np.testing.assert_array_equal(ours.decision_scores_, theirs.decision_scores_)
+    assert ours.detector_.offset_ == theirs.detector_.offset_ and ours.threshold_ == theirs.threshold_
+    np.testing.assert_array_equal(ours.decision_function(X[:50]), theirs.decision_function(X[:50]))
+    ours, theirs = model.members_["ecod"], ECOD().fit(X)
+    np.testing.assert_array_equal(ours.decision_scores_, theirs.decision_scores_)
+    np.testing.assert_array_equal(ours.X_train, theirs.X_train)
+    assert ours.threshold_ == theirs.threshold_
+
+
+@pytest.mark.parametrize("combine", COMBINE_RULES)
+@pytest.mark.parametrize("share, at_least", [(0.01, 0.9), (0.05, 0.5), (0.3, 0.6), (0.01, 0.0)])
+def test_top_tail_keeps_every_row_and_cutoff_score_samples_gives(combine, share, at_least):
+    # Neighbour members run only on rows that can still reach at_least; the top must not change.
+    X = np.vstack([blob_matrix(2000, seed=3), ledger_like_matrix(2000)[:, :1].repeat(6, axis=1)])
+    model = AnomalyEnsemble(combine=combine).fit(X)
+    full = model.score_samples(X, training=True)
+    expected_cutoff = max(at_least, float(np.quantile(full, 1.0 - share)))
+    scores, cutoff = model.top_tail(X, share, at_least, training=True)
+    assert cutoff == expected_cutoff
+    reached = ~np.isnan(scores)
+    np.testing.assert_array_equal(scores[reached], full[reached])
+    assert np.all(full[~reached] < at_least)
+    np.testing.assert_array_equal(np.flatnonzero(scores >= cutoff), np.flatnonzero(full >= expected_cutoff))
+    if combine == "median_rank" and at_least >= 0.9:
+        assert (~reached).sum() > 0.5 * len(X)  # the point: most rows skip the neighbour search
+
+
+def test_top_tail_scores_every_row_when_the_quantile_falls_at_the_bar():
+    # The quantile interpolates between the largest score below at_least and the smallest above: it needs
+    # the exact value of a row the shortcut would not score.
+    X = blob_matrix(2000, seed=4)
+    model = AnomalyEnsemble(combine="median_rank").fit(X)
+    full = model.score_samples(X, training=True)
+    ordered = np.sort(full)
+    for share in (0.02, 0.05, 0.1):
+        position = int(np.floor((len(full) - 1) * (1.0 - share)))
+        at_least = float((ordered[position] + ordered[position + 1]) / 2.0)
+        if ordered[position] < at_least <= ordered[position + 1]:
+            break
+    scores, cutoff = model.top_tail(X, share, at_least, training=True)
+    assert cutoff == max(at_least, float(np.quantile(full, 1.0 - share)))
+    np.testing.assert_array_equal(scores, full)  # every row scored
+
+
 def test_scores_and_contributions_have_expected_shape_and_range():
     X = blob_matrix()
     model = AnomalyEnsemble().fit(X[:400])
@@ -174,7 +225,7 @@ def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
         "from audit.methods.anomaly import AnomalyEnsemble\n"
         "rng = np.random.default_rng(1)\n"
         "X = np.vstack([rng.standard_normal((300, 4)) + 4.0 * k for k in (0, 0, 1, 2)])\n"
-        "AnomalyEnsemble(detectors=('cblof', 'ecod')).fit(X)\n"
+        "AnomalyEnsemble(detectors=('cblof', 'copod')).fit(X)\n"  # ECOD is fitted without pyod's kernel
     )
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)

@@ -41,7 +41,11 @@ and about half the work on an invoice ledger. Scoring the matrix the ensemble wa
 (``training=True``, as the behaviour detectors do) reuses the iforest scores its fit computed, and ECOD's
 pooled scores are counted in the training columns sorted once instead of pyod sorting training and batch
 again (value for value pyod's; on the 304,280 invoices of a million-line ledger ECOD's scoring fell from
-2.6 s to 0.8 s of CPU). Everything random is seeded from ``random_state``.
+2.6 s to 0.8 s of CPU). iforest and ecod are fitted value for value as pyod fits them, from the distinct
+rows scored once and from the columns sorted once (pyod's forest scored every training row twice). The
+behaviour detectors ask only for the top of the scores (``top_tail``): the neighbour search runs on the
+rows that can still reach it once the other members have ranked every row (ANO-03 on the 2,977,812-line
+ledger: 34.6 s -> about 10 s, the same findings). Everything random is seeded from ``random_state``.
 
 Benchmark (ADBench, 10 classical datasets): see ``docs/anomaly.md``.
 """
@@ -66,7 +70,10 @@ from pyod.models.lof import LOF
 from pyod.models.mcd import MCD
 from pyod.models.pca import PCA
 from pyod.utils import stat_models
+from pyod.utils.utility import invert_order
 from scipy.stats import skew
+from sklearn.ensemble import IsolationForest
+from sklearn.utils import check_array
 
 
 def _cache_pyod_kernels() -> None:
@@ -126,6 +133,10 @@ ROW_WISE_DETECTORS = frozenset({"iforest", "mcd", "knn", "cblof", "lof", "hbos",
 # Members whose ``decision_scores_`` after fitting on all the rows are what ``decision_function`` gives those rows
 # (pyod's IForest computes both with the same call): scoring the training matrix again reuses them.
 TRAINING_SCORED_DETECTORS = frozenset({"iforest"})
+
+# Neighbour searches, the ensemble's largest cost: ``top_tail`` runs them only on the rows that can still
+# reach the top once the other members have ranked every row.
+LATE_DETECTORS = frozenset({"knn", "lof"})
 
 COMBINE_RULES = ("mean_rank", "median_rank", "max_rank", "trimmed_rank")
 
@@ -220,7 +231,12 @@ class AnomalyEnsemble:
                     # MCD warns on rank-deficient data and still returns usable distances.
                     warnings.simplefilter("ignore", RuntimeWarning)
                     warnings.filterwarnings("ignore", message=".*covariance matrix.*not full rank.*")
-                    detector.fit(Z_fit)
+                    if name == "iforest" and type(detector) is IForest:
+                        _fit_iforest(detector, Z_fit)
+                    elif name == "ecod" and type(detector) is ECOD and detector.n_jobs == 1:
+                        self._ecod_sorted = _fit_ecod(detector, Z_fit)
+                    else:
+                        detector.fit(Z_fit)
             except (ValueError, np.linalg.LinAlgError) as error:
                 # e.g. CBLOF cannot split clusters into large and small on some data; the other
                 # members still score, and the reason is kept for the report.
@@ -251,72 +267,99 @@ class AnomalyEnsemble:
         ``training``: ``X`` is the matrix ``fit`` was given, so members that scored every row of it while
         fitting (``TRAINING_SCORED_DETECTORS``) reuse those scores instead of scoring it again (the same
         ranks)."""
+        Z = self._prepared(X, training)
+        distinct = []
+        return {name: self._rank(name, Z, training, distinct) for name in self.members_}
+
+    def top_tail(self, X, share: float, at_least: float, training: bool = False) -> tuple[np.ndarray, float]:
+        """The scores of ``score_samples`` where they can reach the top, and the cut-off of the top.
+
+        The cut-off is ``max(at_least, quantile(scores, 1 - share))``, the same as ``score_samples`` gives.
+        Every combination rule rises with each member's rank, so a row whose score stays below ``at_least``
+        even if the neighbour members (``LATE_DETECTORS``, the ensemble's largest cost) ranked it highest is
+        not scored by them; its score is NaN here. Whether the quantile falls among scores below
+        ``at_least`` is decided by how many there are, not by their values, except when it falls between
+        the largest of them and the smallest above: then every row is scored as ``score_samples`` does.
+        On the invoices of a million-line ledger three in four rows are left to the cheap members.
+        """
+        Z = self._prepared(X, training)
+        distinct = []
+        early = [name for name in self.members_ if name not in LATE_DETECTORS]
+        late = [name for name in self.members_ if name in LATE_DETECTORS]
+        ranks = {name: self._rank(name, Z, training, distinct) for name in early}
+        if late:
+            # The highest score a row can get: every late member ranks it 1.
+            bound = self._combined({name: ranks.get(name, 1.0) for name in self.members_}, Z.shape[0])
+            reach = bound >= at_least
+            rows = np.flatnonzero(reach)
+            for name in late:
+                ranks[name] = np.full(Z.shape[0], np.nan)
+                ranks[name][rows] = self._rank(name, Z[rows], False, []) if rows.size else []
+        else:
+            reach = np.ones(Z.shape[0], dtype=bool)
+        scores = np.full(Z.shape[0], np.nan)
+        # In the members' order: a mean sums them in that order, as score_samples does.
+        scores[reach] = self._combined({name: ranks[name][reach] for name in self.members_}, int(reach.sum()))
+        if reach.all():
+            return scores, max(at_least, float(np.quantile(scores, 1.0 - share)))
+        stand_in = np.where(reach, scores, 0.0)
+        below = int((stand_in < at_least).sum())
+        position = (stand_in.size - 1) * (1.0 - share)
+        if below - 2 <= np.floor(position) <= below:  # interpolated across at_least (with a margin): exact
+            scores = self.score_samples(X, training)
+            return scores, max(at_least, float(np.quantile(scores, 1.0 - share)))
+        return scores, max(at_least, float(np.quantile(stand_in, 1.0 - share)))
+
+    def _prepared(self, X, training: bool) -> np.ndarray:
         X = self._checked(X)
         if training and X.shape[0] != self.n_fit_rows_:
             raise ValueError(f"training=True needs the {self.n_fit_rows_} rows fit was given, got {X.shape[0]}")
-        Z = self._scale(self._impute(X))
-        ranks = {}
-        distinct = None
-        for name, detector in self.members_.items():
-            if training and name in TRAINING_SCORED_DETECTORS and name not in self.sampled_members_:
-                raw = _finite_scores(detector.decision_scores_)
-            elif name == "ecod" and isinstance(detector, ECOD) and detector.n_jobs == 1:
-                raw = _finite_scores(self._ecod_scores(detector, Z, training and name not in self.sampled_members_))
-            elif name in ROW_WISE_DETECTORS:
-                if distinct is None:
-                    distinct = _distinct_rows(Z)
-                rows, inverse = distinct
-                raw = _finite_scores(detector.decision_function(rows))[inverse]
-            else:
-                raw = _finite_scores(detector.decision_function(Z))
-            reference = self.reference_scores_[name]
-            below = np.searchsorted(reference, raw, side="left")
-            not_above = np.searchsorted(reference, raw, side="right")
-            ranks[name] = (below + not_above) / (2.0 * reference.size)
-        return ranks
+        return self._scale(self._impute(X))
+
+    def _rank(self, name: str, Z: np.ndarray, training: bool, distinct: list) -> np.ndarray:
+        """One member's normalised ranks of the rows of the scaled matrix ``Z`` (``distinct`` caches the
+        distinct rows of ``Z`` for the members that score row by row)."""
+        detector = self.members_[name]
+        if training and name in TRAINING_SCORED_DETECTORS and name not in self.sampled_members_:
+            raw = _finite_scores(detector.decision_scores_)
+        elif name == "ecod" and isinstance(detector, ECOD) and detector.n_jobs == 1:
+            raw = _finite_scores(self._ecod_scores(detector, Z, training and name not in self.sampled_members_))
+        elif name in ROW_WISE_DETECTORS:
+            if not distinct:
+                distinct.extend(_distinct_rows(Z))
+            rows, inverse = distinct
+            raw = _finite_scores(detector.decision_function(rows))[inverse]
+        else:
+            raw = _finite_scores(detector.decision_function(Z))
+        reference = self.reference_scores_[name]
+        below = np.searchsorted(reference, raw, side="left")
+        not_above = np.searchsorted(reference, raw, side="right")
+        return (below + not_above) / (2.0 * reference.size)
 
     def _ecod_scores(self, detector: ECOD, Z: np.ndarray, training: bool = False) -> np.ndarray:
         """pyod ECOD's ``decision_function(Z)``, value for value, without sorting the training rows again.
 
-        ECOD scores a batch pooled with its training rows: per column, the empirical CDF of the pooled
-        values (pyod's ``column_ecdf``: ``linspace(1/N, 1, N)`` at the last of a run of equal values) from
-        both ends, the sign of the pooled skewness choosing the side, summed over the columns. A value's
-        place among the pooled values is its count among the training columns, sorted once, plus its count
-        in the batch; the same probabilities, logarithms, maxima and row sums follow, in pyod's order.
-        ``training``: ``Z`` is the matrix ECOD was fitted on (its sorted columns are the training's).
+        ECOD scores a batch pooled with its training rows (``_ecod_outlyingness``). A value's place among
+        the pooled values is its count among the training columns, sorted once at fit, plus its count in
+        the batch. ``training``: ``Z`` is the matrix ECOD was fitted on (its sorted columns are the
+        training's: every count twice).
         """
         if self._ecod_sorted is None:
             self._ecod_sorted = np.sort(detector.X_train, axis=0)
-        trained = self._ecod_sorted
         Z = np.ascontiguousarray(Z, dtype=np.float64)
-        batch = None if training else np.sort(Z, axis=0)
-        n_pooled = trained.shape[0] + Z.shape[0]
-        probabilities = np.linspace(np.ones(1) / n_pooled, np.ones(1), n_pooled)[:, 0]
-        at_or_below = np.empty(Z.shape, dtype=np.intp)
-        at_or_above = np.empty(Z.shape, dtype=np.intp)
-        for j in range(Z.shape[1]):
-            column = Z[:, j]
-            below = np.searchsorted(trained[:, j], column, side="right")
-            under = np.searchsorted(trained[:, j], column, side="left")
-            if batch is None:  # the batch is the training matrix: every count twice
-                below, under = 2 * below, 2 * under
-            else:
-                below += np.searchsorted(batch[:, j], column, side="right")
-                under += np.searchsorted(batch[:, j], column, side="left")
-            at_or_below[:, j] = below
-            at_or_above[:, j] = n_pooled - under
-        U_l = -1 * np.log(probabilities[at_or_below - 1])
-        U_r = -1 * np.log(probabilities[at_or_above - 1])
-        skewness = np.sign(np.nan_to_num(skew(np.concatenate((detector.X_train, Z), axis=0), axis=0)))
-        U_skew = U_l * -1 * np.sign(skewness - 1) + U_r * np.sign(skewness + 1)
-        outlying = np.maximum(U_l, U_r)
-        outlying = np.maximum(U_skew, outlying)
-        return outlying.sum(axis=1).ravel()
+        return _ecod_outlyingness(self._ecod_sorted, Z, copies=2 if training else 1,
+                                  batch=None if training else np.sort(Z, axis=0),
+                                  pooled=np.concatenate((detector.X_train, Z), axis=0))
 
     def score_samples(self, X, training: bool = False) -> np.ndarray:
         """Anomaly score of each row of ``X``, in [0, 1]; higher = more anomalous (``training``: see
         ``member_ranks``)."""
-        ranks = np.column_stack(list(self.member_ranks(X, training).values()))
+        X = self._checked(X)
+        return self._combined(self.member_ranks(X, training), X.shape[0])
+
+    def _combined(self, ranks: dict[str, np.ndarray | float], n_rows: int) -> np.ndarray:
+        """The members' ranks (arrays of ``n_rows``, or one number for every row) combined by ``combine``."""
+        ranks = np.column_stack([np.broadcast_to(r, (n_rows,)) for r in ranks.values()])
         if self.combine == "mean_rank":
             combined = ranks.mean(axis=1)
         elif self.combine == "median_rank":
@@ -424,6 +467,75 @@ def ensemble_scores(X_train, X_score=None, **params) -> np.ndarray:
     """
     model = AnomalyEnsemble(**params).fit(X_train)
     return model.score_samples(X_train if X_score is None else X_score)
+
+
+def _fit_iforest(detector: IForest, X: np.ndarray) -> None:
+    """pyod ``IForest.fit``, value for value, with each distinct row scored once instead of every row twice.
+
+    scikit-learn's forest, given pyod's contamination, scores every training row to place its offset,
+    and pyod then scores them all again for ``decision_scores_``. The forest is grown the same (the
+    contamination only moves the offset), the distinct rows are scored once, and offset and
+    ``decision_scores_`` follow from those scores with pyod's arithmetic (decision = score - offset,
+    inverted): on a million-line ledger's invoices a quarter of the work.
+    """
+    X = check_array(X)
+    detector._set_n_classes(None)
+    detector.detector_ = IsolationForest(
+        n_estimators=detector.n_estimators, max_samples=detector.max_samples, contamination="auto",
+        max_features=detector.max_features, bootstrap=detector.bootstrap, n_jobs=detector.n_jobs,
+        random_state=detector.random_state, verbose=detector.verbose)
+    detector.detector_.fit(X=X, y=None, sample_weight=None)
+    rows, inverse = _distinct_rows(X)
+    scores = detector.detector_.score_samples(rows)[inverse]
+    detector.detector_.contamination = detector.contamination
+    detector.detector_.offset_ = np.percentile(scores, 100.0 * detector.contamination)
+    detector.decision_scores_ = invert_order(scores - detector.detector_.offset_)
+    detector._process_decision_scores()
+
+
+def _fit_ecod(detector: ECOD, X: np.ndarray) -> np.ndarray:
+    """pyod ``ECOD.fit``, value for value, from the training columns sorted once; returns them sorted
+    (ECOD's scoring of a batch counts values among them)."""
+    X = check_array(X)
+    detector._set_n_classes(None)
+    trained = np.sort(X, axis=0)
+    detector.decision_scores_ = _ecod_outlyingness(trained, np.ascontiguousarray(X), copies=1, batch=None,
+                                                   pooled=X)
+    detector.X_train = X
+    detector._process_decision_scores()
+    return trained
+
+
+def _ecod_outlyingness(trained: np.ndarray, Z: np.ndarray, copies: int, batch: np.ndarray | None,
+                       pooled: np.ndarray) -> np.ndarray:
+    """ECOD's outlyingness of the rows of ``Z`` among the pooled values, as pyod computes it.
+
+    Per column the empirical CDF of the pooled values (pyod's ``column_ecdf``: ``linspace(1/N, 1, N)`` at
+    the last of a run of equal values) from both ends, the sign of the pooled skewness choosing the side,
+    summed over the columns, in pyod's order. The pooled values are ``copies`` times the sorted training
+    columns ``trained`` plus the sorted ``batch`` (None: no batch); ``pooled`` is them as rows (for the
+    skewness, which pyod takes of the concatenation).
+    """
+    n_pooled = copies * trained.shape[0] + (0 if batch is None else batch.shape[0])
+    probabilities = np.linspace(np.ones(1) / n_pooled, np.ones(1), n_pooled)[:, 0]
+    at_or_below = np.empty(Z.shape, dtype=np.intp)
+    at_or_above = np.empty(Z.shape, dtype=np.intp)
+    for j in range(Z.shape[1]):
+        column = Z[:, j]
+        below = copies * np.searchsorted(trained[:, j], column, side="right")
+        under = copies * np.searchsorted(trained[:, j], column, side="left")
+        if batch is not None:
+            below += np.searchsorted(batch[:, j], column, side="right")
+            under += np.searchsorted(batch[:, j], column, side="left")
+        at_or_below[:, j] = below
+        at_or_above[:, j] = n_pooled - under
+    U_l = -1 * np.log(probabilities[at_or_below - 1])
+    U_r = -1 * np.log(probabilities[at_or_above - 1])
+    skewness = np.sign(np.nan_to_num(skew(pooled, axis=0)))
+    U_skew = U_l * -1 * np.sign(skewness - 1) + U_r * np.sign(skewness + 1)
+    outlying = np.maximum(U_l, U_r)
+    outlying = np.maximum(U_skew, outlying)
+    return outlying.sum(axis=1).ravel()
 
 
 def _as_matrix(X) -> np.ndarray:

@@ -99,8 +99,8 @@ class BehaviourAnomaly(Detector):
             self.not_enough_data_ = self.note_ = f"no usable feature ({error})"
             return empty_findings()
         self.skipped_members_ = dict(model.skipped_detectors_)
-        scores = model.score_samples(X, training=True)  # the matrix it was fitted on
-        cutoff = max(self.min_score, float(np.quantile(scores, 1.0 - self.contamination)))
+        # The matrix it was fitted on; rows that cannot reach min_score score NaN (never candidates).
+        scores, cutoff = model.top_tail(X, self.contamination, self.min_score, training=True)
         self.score_cutoff_ = cutoff
         candidates = np.flatnonzero(scores >= cutoff)
         if candidates.size == 0:

@@ -66,8 +66,10 @@ def ledger_like_matrix(rows: int = 900, seed: int = 5) -> np.ndarray:
     return X
 
 
+@pytest.mark.parametrize("chunk_rows", [262_144, 100])
 @pytest.mark.parametrize("batch", ["training", "part", "one row", "new rows"])
-def test_ecod_scores_are_pyods_value_for_value(batch):
+def test_ecod_scores_are_pyods_value_for_value(batch, chunk_rows, monkeypatch):
+    monkeypatch.setattr("audit.methods.anomaly.ECOD_CHUNK_ROWS", chunk_rows)  # rows summed in chunks alike
     X = ledger_like_matrix()
     model = AnomalyEnsemble().fit(X)
     Z = model._scale(model._impute(X))

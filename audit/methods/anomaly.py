@@ -214,6 +214,7 @@ class AnomalyEnsemble:
         self.n_fit_rows_ = X.shape[0]
         self.sampled_members_: set[str] = set()
         self._ecod_sorted: np.ndarray | None = None
+        self._ecod_training_scores: np.ndarray | None = None
         self.members_: dict[str, BaseDetector] = {}
         self.reference_scores_: dict[str, np.ndarray] = {}
         self.skipped_detectors_: dict[str, str] = {}
@@ -234,7 +235,7 @@ class AnomalyEnsemble:
                     if name == "iforest" and type(detector) is IForest:
                         _fit_iforest(detector, Z_fit)
                     elif name == "ecod" and type(detector) is ECOD and detector.n_jobs == 1:
-                        self._ecod_sorted = _fit_ecod(detector, Z_fit)
+                        self._ecod_sorted, self._ecod_training_scores = _fit_ecod(detector, Z_fit)
                     else:
                         detector.fit(Z_fit)
             except (ValueError, np.linalg.LinAlgError) as error:
@@ -341,15 +342,20 @@ class AnomalyEnsemble:
 
         ECOD scores a batch pooled with its training rows (``_ecod_outlyingness``). A value's place among
         the pooled values is its count among the training columns, sorted once at fit, plus its count in
-        the batch. ``training``: ``Z`` is the matrix ECOD was fitted on (its sorted columns are the
-        training's: every count twice).
+        the batch. ``training``: ``Z`` is the matrix ECOD was fitted on, whose scores fit computed from the
+        counts it had made (every count twice).
         """
+        if training and self._ecod_training_scores is not None:
+            return self._ecod_training_scores
         if self._ecod_sorted is None:
             self._ecod_sorted = np.sort(detector.X_train, axis=0)
         Z = np.ascontiguousarray(Z, dtype=np.float64)
-        return _ecod_outlyingness(self._ecod_sorted, Z, copies=2 if training else 1,
-                                  batch=None if training else np.sort(Z, axis=0),
-                                  pooled=np.concatenate((detector.X_train, Z), axis=0))
+        if training:
+            below, under = _ecod_counts(self._ecod_sorted, Z)
+            return _ecod_outlyingness(2 * below, 2 * under, 2 * Z.shape[0], _doubled_skew_sign(Z))
+        below, under = _ecod_counts(self._ecod_sorted, Z, np.sort(Z, axis=0))
+        pooled = np.concatenate((detector.X_train, Z), axis=0)
+        return _ecod_outlyingness(below, under, pooled.shape[0], np.sign(np.nan_to_num(skew(pooled, axis=0))))
 
     def score_samples(self, X, training: bool = False) -> np.ndarray:
         """Anomaly score of each row of ``X``, in [0, 1]; higher = more anomalous (``training``: see
@@ -493,49 +499,79 @@ def _fit_iforest(detector: IForest, X: np.ndarray) -> None:
     detector._process_decision_scores()
 
 
-def _fit_ecod(detector: ECOD, X: np.ndarray) -> np.ndarray:
-    """pyod ``ECOD.fit``, value for value, from the training columns sorted once; returns them sorted
-    (ECOD's scoring of a batch counts values among them)."""
+def _fit_ecod(detector: ECOD, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pyod ``ECOD.fit``, value for value, from the training columns sorted once.
+
+    Returns the sorted columns (a batch's values are counted among them) and pyod's ``decision_function``
+    of the training matrix itself (pooled with itself: the same counts twice), made from the counts
+    fitting made.
+    """
     X = check_array(X)
     detector._set_n_classes(None)
     trained = np.sort(X, axis=0)
-    detector.decision_scores_ = _ecod_outlyingness(trained, np.ascontiguousarray(X), copies=1, batch=None,
-                                                   pooled=X)
+    below, under = _ecod_counts(trained, np.ascontiguousarray(X))
+    single = np.nan_to_num(skew(X, axis=0))
+    detector.decision_scores_ = _ecod_outlyingness(below, under, X.shape[0], np.sign(single))
     detector.X_train = X
     detector._process_decision_scores()
-    return trained
+    below *= 2
+    under *= 2
+    return trained, _ecod_outlyingness(below, under, 2 * X.shape[0], _doubled_skew_sign(X, single))
 
 
-def _ecod_outlyingness(trained: np.ndarray, Z: np.ndarray, copies: int, batch: np.ndarray | None,
-                       pooled: np.ndarray) -> np.ndarray:
-    """ECOD's outlyingness of the rows of ``Z`` among the pooled values, as pyod computes it.
+def _ecod_counts(trained: np.ndarray, Z: np.ndarray, batch: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per value of ``Z``: how many of the sorted training column's values (plus the sorted ``batch``'s)
+    are at or below it, and how many are below it."""
+    below = np.empty(Z.shape, dtype=np.intp)
+    under = np.empty(Z.shape, dtype=np.intp)
+    for j in range(Z.shape[1]):
+        column = Z[:, j]
+        below[:, j] = np.searchsorted(trained[:, j], column, side="right")
+        under[:, j] = np.searchsorted(trained[:, j], column, side="left")
+        if batch is not None:
+            below[:, j] += np.searchsorted(batch[:, j], column, side="right")
+            under[:, j] += np.searchsorted(batch[:, j], column, side="left")
+    return below, under
+
+
+def _doubled_skew_sign(X: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
+    """The sign of the skewness of ``X`` stacked on itself, as pyod takes it when ECOD scores its training
+    matrix: the same sign as ``X``'s own, which rounding cannot flip unless the skewness is nearly 0 (then
+    taken of the stacked matrix as pyod does)."""
+    single = np.nan_to_num(skew(X, axis=0)) if single is None else single
+    sign = np.sign(single)
+    near_zero = np.abs(single) < 1e-9
+    if near_zero.any():
+        sign[near_zero] = np.sign(np.nan_to_num(skew(np.concatenate((X, X), axis=0), axis=0)))[near_zero]
+    return sign
+
+
+# Rows whose ECOD outlyingness is summed at a time: the four intermediate matrices of a whole ledger's
+# invoices would take a gigabyte at ten million lines; each row's sum is the same.
+ECOD_CHUNK_ROWS = 262_144
+
+
+def _ecod_outlyingness(at_or_below: np.ndarray, under: np.ndarray, n_pooled: int,
+                       skewness: np.ndarray) -> np.ndarray:
+    """ECOD's outlyingness of each row, as pyod computes it, from each value's counts among the
+    ``n_pooled`` pooled values (at or below it; below it).
 
     Per column the empirical CDF of the pooled values (pyod's ``column_ecdf``: ``linspace(1/N, 1, N)`` at
     the last of a run of equal values) from both ends, the sign of the pooled skewness choosing the side,
-    summed over the columns, in pyod's order. The pooled values are ``copies`` times the sorted training
-    columns ``trained`` plus the sorted ``batch`` (None: no batch); ``pooled`` is them as rows (for the
-    skewness, which pyod takes of the concatenation).
+    summed over the columns, in pyod's order.
     """
-    n_pooled = copies * trained.shape[0] + (0 if batch is None else batch.shape[0])
     probabilities = np.linspace(np.ones(1) / n_pooled, np.ones(1), n_pooled)[:, 0]
-    at_or_below = np.empty(Z.shape, dtype=np.intp)
-    at_or_above = np.empty(Z.shape, dtype=np.intp)
-    for j in range(Z.shape[1]):
-        column = Z[:, j]
-        below = copies * np.searchsorted(trained[:, j], column, side="right")
-        under = copies * np.searchsorted(trained[:, j], column, side="left")
-        if batch is not None:
-            below += np.searchsorted(batch[:, j], column, side="right")
-            under += np.searchsorted(batch[:, j], column, side="left")
-        at_or_below[:, j] = below
-        at_or_above[:, j] = n_pooled - under
-    U_l = -1 * np.log(probabilities[at_or_below - 1])
-    U_r = -1 * np.log(probabilities[at_or_above - 1])
-    skewness = np.sign(np.nan_to_num(skew(pooled, axis=0)))
-    U_skew = U_l * -1 * np.sign(skewness - 1) + U_r * np.sign(skewness + 1)
-    outlying = np.maximum(U_l, U_r)
-    outlying = np.maximum(U_skew, outlying)
-    return outlying.sum(axis=1).ravel()
+    scores = np.empty(at_or_below.shape[0])
+    for start in range(0, at_or_below.shape[0], ECOD_CHUNK_ROWS):
+        rows = slice(start, start + ECOD_CHUNK_ROWS)
+        U_l = -1 * np.log(probabilities[at_or_below[rows] - 1])
+        U_r = -1 * np.log(probabilities[n_pooled - under[rows] - 1])
+        U_skew = U_l * -1 * np.sign(skewness - 1) + U_r * np.sign(skewness + 1)
+        outlying = np.maximum(U_l, U_r)
+        outlying = np.maximum(U_skew, outlying)
+        scores[rows] = outlying.sum(axis=1).ravel()
+    return scores
 
 
 def _as_matrix(X) -> np.ndarray:

@@ -209,6 +209,8 @@ class AnomalyEnsemble:
         if self.kept_columns_.size == 0:
             raise ValueError("every column is constant (after imputing NaN): nothing to score")
         Z = self._scale(X)
+        # Scoring the training matrix starts from it (ECOD holds it anyway): no second imputed, scaled copy.
+        self._training_matrix = Z
 
         caps = {**DEFAULT_MAX_FIT_ROWS, **(self.max_fit_rows or {})}
         self.n_fit_rows_ = X.shape[0]
@@ -235,7 +237,9 @@ class AnomalyEnsemble:
                     if name == "iforest" and type(detector) is IForest:
                         _fit_iforest(detector, Z_fit)
                     elif name == "ecod" and type(detector) is ECOD and detector.n_jobs == 1:
-                        self._ecod_sorted, self._ecod_training_scores = _fit_ecod(detector, Z_fit)
+                        # Scaling keeps each column's order: the sorted training columns, scaled, are Z's sorted.
+                        self._ecod_sorted, self._ecod_training_scores = _fit_ecod(
+                            detector, Z_fit, self._scale(self.sorted_columns_) if Z_fit is Z else None)
                     else:
                         detector.fit(Z_fit)
             except (ValueError, np.linalg.LinAlgError) as error:
@@ -315,7 +319,7 @@ class AnomalyEnsemble:
         X = self._checked(X)
         if training and X.shape[0] != self.n_fit_rows_:
             raise ValueError(f"training=True needs the {self.n_fit_rows_} rows fit was given, got {X.shape[0]}")
-        return self._scale(self._impute(X))
+        return self._training_matrix if training else self._scale(self._impute(X))
 
     def _rank(self, name: str, Z: np.ndarray, training: bool, distinct: list) -> np.ndarray:
         """One member's normalised ranks of the rows of the scaled matrix ``Z`` (``distinct`` caches the
@@ -348,7 +352,7 @@ class AnomalyEnsemble:
         if training and self._ecod_training_scores is not None:
             return self._ecod_training_scores
         if self._ecod_sorted is None:
-            self._ecod_sorted = np.sort(detector.X_train, axis=0)
+            self._ecod_sorted = np.asfortranarray(np.sort(detector.X_train, axis=0))
         Z = np.ascontiguousarray(Z, dtype=np.float64)
         if training:
             below, under = _ecod_counts(self._ecod_sorted, Z)
@@ -499,8 +503,9 @@ def _fit_iforest(detector: IForest, X: np.ndarray) -> None:
     detector._process_decision_scores()
 
 
-def _fit_ecod(detector: ECOD, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """pyod ``ECOD.fit``, value for value, from the training columns sorted once.
+def _fit_ecod(detector: ECOD, X: np.ndarray, trained: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """pyod ``ECOD.fit``, value for value, from the training columns sorted once (``trained``: ``X``'s columns
+    sorted, if the caller has them).
 
     Returns the sorted columns (a batch's values are counted among them) and pyod's ``decision_function``
     of the training matrix itself (pooled with itself: the same counts twice), made from the counts
@@ -508,7 +513,8 @@ def _fit_ecod(detector: ECOD, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     X = check_array(X)
     detector._set_n_classes(None)
-    trained = np.sort(X, axis=0)
+    # Column-major: each column's binary searches run on contiguous memory.
+    trained = np.asfortranarray(np.sort(X, axis=0) if trained is None else trained)
     below, under = _ecod_counts(trained, np.ascontiguousarray(X))
     single = np.nan_to_num(skew(X, axis=0))
     detector.decision_scores_ = _ecod_outlyingness(below, under, X.shape[0], np.sign(single))
@@ -575,8 +581,9 @@ def _ecod_outlyingness(at_or_below: np.ndarray, under: np.ndarray, n_pooled: int
 
 
 def _as_matrix(X) -> np.ndarray:
-    """A float64 2-D copy of ``X`` (numpy array, pandas DataFrame or nested lists)."""
-    X = np.array(X, dtype=np.float64)
+    """``X`` (numpy array, pandas DataFrame or nested lists) as a float64 2-D array: the array itself when it
+    is one (nothing here writes into it), else a copy."""
+    X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (rows x features), got {X.ndim}-D")
     if X.shape[1] == 0:

@@ -135,6 +135,13 @@ class Engine:
     def table(self, name: str) -> ibis.Table:
         return self._tables[name]
 
+    def set_memory_limit(self, limit: str | None) -> None:
+        """Change DuckDB's memory limit for the queries to come (a run that shares the machine with a worker
+        process gives each half); nothing to do for Spark or without a limit."""
+        if self.name == "duckdb" and limit:
+            self.backend.con.execute(f"SET memory_limit = '{limit}'")
+            self.memory_limit = limit
+
     def execute(self, expr: ibis.Expr) -> pd.DataFrame:
         result = self.backend.execute(expr)
         if isinstance(result, pd.Series):

@@ -255,81 +255,118 @@ def _coverage(status: dict, instance) -> dict:
 
 
 def run_detectors(data: AuditData, select: list[str] | None = None, progress: Progress | None = None, *,
-                  extra: tuple[type, ...] = (), raise_errors: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  extra: tuple[type, ...] = (), raise_errors: bool = False,
+                  workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the planned components (:func:`plan`) once each, every one after what it reads; return
     (findings, one status row per component, with its coverage). Each component sees only what it
-    declared (``data.scoped``). ``raise_errors`` lets a component's exception through (tests)."""
+    declared (``data.scoped``). ``raise_errors`` lets a component's exception through (tests).
+
+    ``workers``: processes that share the components (``audit.lanes``; None: as ``lanes.worker_count``
+    decides from the ledger's size and the machine). Groups of components that read each other run in one
+    process; the findings, their order and the statuses are those of one process."""
+    from audit import lanes
+
     steps = plan(select, extra)
     detector_steps = [c for c in steps if issubclass(c, Detector)]
-    outputs: dict[str, dict[str, object]] = {}  # analysis code -> its named outputs
-    found_by: dict[str, pd.DataFrame] = {}  # detector code -> its findings (with ids)
-    statuses: dict[str, dict] = {}
-    release = _release_after(steps)
+    state = RunState()
+    count = lanes.worker_count(data, steps, extra, workers)
     with long_lived_frozen():  # the collector walks only what the components make
-        for index, cls in enumerate(steps):
-            _release(outputs, release.get(index - 1, ()))  # the previous step was their last reader, run or not
-            is_detector = issubclass(cls, Detector)
-            if progress:
-                progress(t("detector %(code)s", code=cls.code) if is_detector else t("analysis %(code)s", code=cls.code),
-                         index, len(steps))
-            status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
-                      "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
-                      "version": getattr(cls, "version", "1.0")}
-            missing = cls.missing_inputs(data)
-            blank = [] if missing else cls.blank_inputs(data)
-            lacking = [f"{code} ({statuses[code]['status']}: {statuses[code]['reason']})"
-                       for code in cls.reads_analyses if code not in outputs]
-            if missing or blank or lacking:
-                reason = "; ".join(part for part in (
-                    f"needs {', '.join(missing)}" if missing else "",
-                    f"needs values in {', '.join(blank)}" if blank else "",
-                    f"needs {', '.join(lacking)}" if lacking else "") if part)
-                statuses[cls.code] = _coverage({**status, "status": "not run", "reason": reason, "findings": 0,
-                                                "seconds": 0.0}, None)
-                continue
-            upstream = cls.upstream_detectors(detector_steps)
-            earlier = [found_by[code] for code in upstream if code in found_by and len(found_by[code])]
-            scoped = data.scoped(
-                views={name: value for code in cls.reads_analyses for name, value in outputs[code].items()},
-                findings=pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame())
-            instance = cls.from_policy(data.policy)
-            if is_detector:
-                found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped), raise_errors)
-                if found is not None:
-                    found_by[cls.code] = _with_ids(found)
-            else:
-                found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped), raise_errors)
-                if found is not None:
-                    outputs[cls.code] = dict(found)
-            if status["status"] == "ran" and getattr(instance, "note_", ""):
-                status["reason"] = instance.note_  # e.g. too little data to say what is usual
-            not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
-            if not_run and status["status"] == "ran":
-                traces = list(getattr(instance, "unknown_traces_", []) or [])
-                instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
-            data.tables.release_frames()  # staged tables read back for this component
-            release_unused()  # the component's temporaries, before the next one's peak lands on top
-            count = len(found) if is_detector and found is not None else 0
-            statuses[cls.code] = _coverage({**status, "findings": count}, instance)
-            judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
-            if upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
-                # a reading of other detectors' findings checks nothing when none of them checked anything
-                reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
-                statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",
-                                      "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
-    _release(outputs, release.get(len(steps) - 1, ()))
+        if count > 1:
+            lanes.run_in_lanes(data, steps, detector_steps, state, count, progress, raise_errors)
+        else:
+            run_steps(data, steps, detector_steps, state, progress, raise_errors)
     if progress:
         progress(t("detectors done"), len(steps), len(steps))
+    order = [c.code for c in steps]
+    outputs = {code: state.outputs[code] for code in order if code in state.outputs}
     data.outputs_by_component = outputs  # every analysis' outputs, tables or not (the common checks read them)
     # the reports read the analyses' tables; shared facts that are not tables (the receivables ledger) end here
     data.views = MappingProxyType({name: value for named in outputs.values() for name, value in named.items()
                                    if isinstance(value, pd.DataFrame)})
-    found = [frame for frame in found_by.values() if len(frame)]
+    found = [state.found_by[code] for code in order if code in state.found_by and len(state.found_by[code])]
     combined = pd.concat(found, ignore_index=True).drop(columns="exception_id") if found else pd.DataFrame()
-    frame = pd.DataFrame(list(statuses.values()))
+    frame = pd.DataFrame([state.statuses[code] for code in order if code in state.statuses])
     if "eligible_records" in frame:  # whole numbers, blank where the component did not say
         frame["eligible_records"] = frame["eligible_records"].astype("Int64")
     return combined, frame
+
+
+class RunState:
+    """What the components of a run made so far: analysis code -> its named outputs, detector code -> its
+    findings (with ids), code -> its status row."""
+
+    def __init__(self):
+        self.outputs: dict[str, dict[str, object]] = {}
+        self.found_by: dict[str, pd.DataFrame] = {}
+        self.statuses: dict[str, dict] = {}
+
+    def update(self, other: RunState) -> None:
+        self.outputs.update(other.outputs)
+        self.found_by.update(other.found_by)
+        self.statuses.update(other.statuses)
+
+
+def run_steps(data: AuditData, steps: list[type], detector_steps: list[type], state: RunState,
+              progress: Progress | None = None, raise_errors: bool = False, done: int = 0,
+              total: int | None = None) -> None:
+    """Run ``steps`` in their order into ``state`` (which holds what they read from earlier steps);
+    ``detector_steps`` are the run's detectors (a reader of findings reads those among them). ``done`` and
+    ``total`` place these steps in the run's progress."""
+    total = len(steps) if total is None else total
+    outputs, found_by, statuses = state.outputs, state.found_by, state.statuses
+    release = _release_after(steps)
+    for index, cls in enumerate(steps):
+        _release(outputs, release.get(index - 1, ()))  # the previous step was their last reader, run or not
+        is_detector = issubclass(cls, Detector)
+        if progress:
+            progress(t("detector %(code)s", code=cls.code) if is_detector else t("analysis %(code)s", code=cls.code),
+                     done + index, total)
+        status = {"kind": "detector" if is_detector else "analysis", "detector": cls.code,
+                  "pattern": getattr(cls, "pattern", ""), "family": getattr(cls, "family", "analysis"),
+                  "version": getattr(cls, "version", "1.0")}
+        missing = cls.missing_inputs(data)
+        blank = [] if missing else cls.blank_inputs(data)
+        lacking = [f"{code} ({statuses[code]['status']}: {statuses[code]['reason']})"
+                   for code in cls.reads_analyses if code not in outputs]
+        if missing or blank or lacking:
+            reason = "; ".join(part for part in (
+                f"needs {', '.join(missing)}" if missing else "",
+                f"needs values in {', '.join(blank)}" if blank else "",
+                f"needs {', '.join(lacking)}" if lacking else "") if part)
+            statuses[cls.code] = _coverage({**status, "status": "not run", "reason": reason, "findings": 0,
+                                            "seconds": 0.0}, None)
+            continue
+        upstream = cls.upstream_detectors(detector_steps)
+        earlier = [found_by[code] for code in upstream if code in found_by and len(found_by[code])]
+        scoped = data.scoped(
+            views={name: value for code in cls.reads_analyses for name, value in outputs[code].items()},
+            findings=pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame())
+        instance = cls.from_policy(data.policy)
+        if is_detector:
+            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped), raise_errors)
+            if found is not None:
+                found_by[cls.code] = _with_ids(found)
+        else:
+            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped), raise_errors)
+            if found is not None:
+                outputs[cls.code] = dict(found)
+        if status["status"] == "ran" and getattr(instance, "note_", ""):
+            status["reason"] = instance.note_  # e.g. too little data to say what is usual
+        not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
+        if not_run and status["status"] == "ran":
+            traces = list(getattr(instance, "unknown_traces_", []) or [])
+            instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
+        data.tables.release_frames()  # staged tables read back for this component
+        release_unused()  # the component's temporaries, before the next one's peak lands on top
+        count = len(found) if is_detector and found is not None else 0
+        statuses[cls.code] = _coverage({**status, "findings": count}, instance)
+        judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
+        if upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
+            # a reading of other detectors' findings checks nothing when none of them checked anything
+            reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
+            statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",
+                                  "reason": "; ".join(r for r in (reason, statuses[cls.code]["reason"]) if r)}
+    _release(outputs, release.get(len(steps) - 1, ()))
 
 
 # The shapes of the reasons the runner writes in the detector and coverage tables (English in the data files),

@@ -46,6 +46,17 @@ class StagedTables(Mapping):
         for name in list(frames or {}):
             self.add(name, frames.pop(name))
 
+    @classmethod
+    def borrowed(cls, directory, paths: dict, rows: dict, columns: dict) -> StagedTables:
+        """The staged tables of another process' stage folder (a worker process of the same run): read the
+        same, never removed by this object."""
+        staged = cls.__new__(cls)
+        staged.directory = Path(directory)
+        staged._paths = {name: Path(path) for name, path in paths.items()}
+        staged._rows, staged._columns, staged._read = dict(rows), dict(columns), {}
+        staged._cleanup = weakref.finalize(staged, lambda: None)
+        return staged
+
     def add(self, name: str, frame: pd.DataFrame) -> None:
         """Write one checked table (validation stages each as soon as it is final, then drops it)."""
         path = self.directory / f"{name}.parquet"

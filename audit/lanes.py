@@ -1,0 +1,260 @@
+"""Components shared between processes: both cores at work on a large ledger.
+
+Most components are single-threaded Python between engine queries, so one process keeps one core busy.
+A run on a staged ledger (``audit run``: the checked tables are Parquet files the engine reads) can hand
+groups of components to a second process, which opens the same files with its own engine:
+
+* **Groups** (:func:`lanes`): a component joins the group of what it reads, so an analysis and its
+  readers, or a detector and the detectors whose findings it reads, run in one process, in the plan's
+  order. A component that reads only findings, of components in different groups (the salesperson
+  rollup), runs in the main process after every group.
+* **Scheduling**: the groups, largest first by their measured cost (``SECONDS_PER_MILLION_LINES``), go to
+  whichever process is free: the main process works through them itself while a worker process takes
+  one group at a time.
+* **Results**: a worker hands back each component's findings, status and analysis outputs; the run puts
+  them in the plan's order, so the findings, their ids and order, and the statuses are the same as in
+  one process (``tests/test_lanes.py`` compares them).
+
+Each process has its own DuckDB with half of the engine's memory limit. A worker that dies (out of
+memory, killed) loses no work: its groups run again in the main process, and the run says so in their
+status. Spark runs, ledgers held in pandas (tests, notebooks) and plug-in components that are not
+registered run in one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+
+from audit.detector import Detector
+
+# Invoice lines from which a second process pays for its start (about 5 s of imports on this machine).
+MIN_LINES_FOR_WORKERS = 500_000
+# Component seconds per million invoice lines, measured on the 2-core benchmark machine (docs/benchmarks.md,
+# session 12). They only decide which groups are handed out first; a component not listed counts 0.5.
+SECONDS_PER_MILLION_LINES = {
+    "DST-H1": 7.0, "ANO-03": 7.0, "ANO-02": 4.0, "DSC-01": 3.0, "STD-07": 2.8, "ANO-01": 2.5, "PAY-01": 2.4,
+    "STD-01": 2.4, "LNK-01": 2.3, "VIS-01": 2.2, "STD-02": 2.2, "INV-01": 2.0, "STD-03": 2.0, "RCV-04": 2.0,
+    "CUS-02": 1.8, "PRC-00": 1.8, "CUS-01": 1.7, "SHP-01": 1.6, "RCV-05": 1.4, "CHQ-03": 1.3, "RCV-00": 1.0,
+    "DST-01": 0.9, "DST-02": 0.9, "DSC-02": 0.9, "STD-11": 0.9,
+}
+WORKERS_VARIABLE = "SALES_AUDIT_WORKERS"
+
+
+def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | None) -> int:
+    """How many processes run the components: ``asked`` (or the ``SALES_AUDIT_WORKERS`` variable) if given,
+    else two on a machine with two cores or more when the ledger has ``MIN_LINES_FOR_WORKERS`` invoice lines.
+    Always one where a second process cannot open the ledger (not staged, not DuckDB, unregistered
+    components)."""
+    if asked is None and os.environ.get(WORKERS_VARIABLE):
+        asked = int(os.environ[WORKERS_VARIABLE])
+    if extra or not data._staged or data.engine.name != "duckdb" or len(steps) < 2:
+        return 1
+    if asked is not None:
+        return max(1, min(int(asked), 2))
+    lines = data.rows("invoice_lines") if data.has("invoice_lines") else 0
+    return 2 if (os.cpu_count() or 1) >= 2 and lines >= MIN_LINES_FOR_WORKERS else 1
+
+
+def lanes(steps: list[type]) -> tuple[list[list[type]], list[type]]:
+    """The groups of ``steps`` that can run in separate processes (each in the plan's order), and the steps
+    that run after all of them in the main process (readers of findings from several groups)."""
+    detectors = [c for c in steps if issubclass(c, Detector)]
+    group_of: dict[str, int] = {}
+    parent: dict[int, int] = {}
+
+    def root(group: int) -> int:
+        while parent[group] != group:
+            parent[group] = parent[parent[group]]
+            group = parent[group]
+        return group
+
+    final: list[type] = []
+    final_codes: set[str] = set()
+    for cls in steps:
+        analyses = [code for code in cls.reads_analyses if code in group_of]
+        upstream = [code for code in cls.upstream_detectors(detectors) if code in group_of or code in final_codes]
+        if any(code in final_codes for code in (*analyses, *upstream)):
+            final.append(cls)
+            final_codes.add(cls.code)
+            continue
+        groups = {root(group_of[code]) for code in (*analyses, *upstream)}
+        if len(groups) > 1 and not analyses:
+            final.append(cls)  # a reading of several groups' findings: after them all
+            final_codes.add(cls.code)
+            continue
+        group = len(parent)
+        parent[group] = group
+        for other in groups:  # what reads an analysis runs beside it, and beside whatever else it reads
+            parent[root(other)] = group
+        group_of[cls.code] = group
+    members: dict[int, list[type]] = {}
+    for cls in steps:
+        if cls.code in group_of:
+            members.setdefault(root(group_of[cls.code]), []).append(cls)
+    ordered = sorted(members.values(), key=lambda group: (-_cost(group), group[0].code))
+    return ordered, final
+
+
+def _cost(group: list[type]) -> float:
+    return sum(SECONDS_PER_MILLION_LINES.get(cls.code, 0.5) for cls in group)
+
+
+@dataclass(frozen=True)
+class LedgerSpec:
+    """What a worker process needs to open the run's staged ledger (the main process owns the files)."""
+
+    directory: str
+    paths: dict
+    rows: dict
+    columns: dict
+    present_columns: dict
+    policy: object
+    period: str | None
+    engine_memory: str | None
+    language: str
+    calendar: str
+
+
+def ledger_spec(data, engine_memory: str | None) -> LedgerSpec:
+    from audit.i18n import current_calendar, current_language
+
+    staged = data.tables.frames
+    return LedgerSpec(str(staged.directory), {name: str(staged.path(name)) for name in staged},
+                      {name: staged.rows(name) for name in staged}, {name: staged.columns(name) for name in staged},
+                      dict(data.tables.present_columns), data.policy, data.period, engine_memory,
+                      current_language(), current_calendar())
+
+
+_worker_data = None  # the worker process' ledger, opened once for all the groups it runs
+
+
+def _open_ledger(spec: LedgerSpec):
+    global _worker_data
+    if _worker_data is None:
+        from audit.data import AuditData
+        from audit.engine import Engine
+        from audit.stage import StagedTables
+        from audit.validation import AuditTables
+
+        staged = StagedTables.borrowed(spec.directory, spec.paths, spec.rows, spec.columns)
+        tables = AuditTables(frames=staged, present_columns=dict(spec.present_columns))
+        _worker_data = AuditData(tables, spec.policy, Engine("duckdb", spec.engine_memory), spec.period)
+    return _worker_data
+
+
+def _claim(counter) -> int:
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    return index
+
+
+def _worker(spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str], raise_errors: bool,
+            counter, results) -> None:
+    """A worker process: claim the next group until none is left, run it, send back what it made."""
+    import traceback
+
+    from audit.collector import long_lived_frozen
+    from audit.i18n import presentation
+    from audit.registry import analysis_classes, detector_classes
+    from audit.runner import RunState, run_steps
+
+    try:
+        classes = {c.code: c for c in (*analysis_classes(), *detector_classes())}
+        data = _open_ledger(spec)
+        detector_steps = [classes[code] for code in detector_codes]
+        while (index := _claim(counter)) < len(groups):
+            state = RunState()
+            with presentation(spec.language, spec.calendar), long_lived_frozen():
+                run_steps(data, [classes[code] for code in groups[index]], detector_steps, state,
+                          raise_errors=raise_errors)
+            results.put(("done", index, state))
+        data.engine.close()
+    except BaseException as exc:  # sent to the main process, which runs the unfinished groups itself
+        results.put(("failed", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        return
+    results.put(("end", -1, None))
+
+
+def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, workers: int, progress,
+                 raise_errors: bool) -> None:
+    """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2)."""
+    import queue
+
+    from audit.runner import RunState, run_steps
+
+    groups, final = lanes(steps)
+    total, done = len(steps), 0
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine threads or locks copied
+    counter = context.Value("i", 0)
+    results = context.Queue()
+    original_limit = data.engine.memory_limit
+    half = _half_limit(original_limit)
+    worker = context.Process(
+        target=_worker, name="sales-audit-worker", daemon=True,
+        args=(ledger_spec(data, half), [[c.code for c in group] for group in groups],
+              [c.code for c in detector_steps], raise_errors, counter, results))
+    data.engine.set_memory_limit(half)
+    worker.start()
+    mine: set[int] = set()
+    try:
+        while (index := _claim(counter)) < len(groups):
+            mine.add(index)
+            own = RunState()
+            own.update(state)  # what its components read, if anything, is its own group's
+            run_steps(data, groups[index], detector_steps, own, progress, raise_errors, done, total)
+            state.update(own)
+            done += len(groups[index])
+        finished, failure = set(), ""
+        while True:
+            try:
+                kind, index, payload = results.get(timeout=1.0)
+            except queue.Empty:
+                if worker.is_alive():
+                    continue
+                failure = failure or f"the worker process stopped (exit code {worker.exitcode})"
+                break
+            if kind == "done":
+                state.update(payload)
+                finished.add(index)
+                done += len(groups[index])
+                if progress:
+                    progress(", ".join(c.code for c in groups[index]), done, total)
+            elif kind == "failed":
+                failure = payload.splitlines()[0]
+                if raise_errors:
+                    raise RuntimeError(f"worker process: {payload}")
+            else:  # end
+                break
+        worker.join(timeout=30)
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        data.engine.set_memory_limit(original_limit)
+    claimed = set(range(min(counter.value, len(groups))))
+    for index in sorted(claimed - mine - finished):  # a worker that stopped: its unfinished groups again, here
+        run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
+        for cls in groups[index]:
+            if cls.code in state.statuses:
+                note = f"run again in the main process: {failure}"
+                reason = state.statuses[cls.code].get("reason") or ""
+                state.statuses[cls.code]["reason"] = "; ".join(r for r in (reason, note) if r)
+        done += len(groups[index])
+    run_steps(data, final, detector_steps, state, progress, raise_errors, done, total)
+
+
+def _half_limit(limit: str | None) -> str | None:
+    """Half of a DuckDB memory limit such as ``4096MB`` or ``6GB`` (each process gets half)."""
+    if not limit:
+        return limit
+    import re
+
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B)\s*", limit, re.IGNORECASE)
+    if not match:
+        return limit
+    units = {"KB": 1 / 1024, "MB": 1, "GB": 1024, "TB": 1024 * 1024}
+    unit = match.group(2).upper().replace("IB", "B")
+    megabytes = float(match.group(1)) * units.get(unit, 1)
+    return f"{max(int(megabytes / 2), 128)}MB"

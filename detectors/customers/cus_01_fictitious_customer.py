@@ -260,8 +260,9 @@ class FictitiousCustomer(Detector):
         """Per customer: what it paid itself (everything but cash through its own salesperson), as a share of
         what it was invoiced, and over how many calendar months: by cheques drawn on its own bank account,
         and otherwise (transfers, cards, cash taken by someone else, cheques of other accounts)."""
-        out = pd.DataFrame({"customer_id": customers["customer_id"], "own_account": 0.0, "own_account_months": 0,
-                            "otherwise": 0.0, "otherwise_months": 0}, index=customers.index)
+        out = pd.DataFrame({"customer_id": customers["customer_id"], "own_account": 0.0, "own_account_amount": 0.0,
+                            "own_account_months": 0, "otherwise": 0.0, "otherwise_amount": 0.0,
+                            "otherwise_months": 0}, index=customers.index)
         monthly = facts.monthly_payments(data, customers["customer_id"])
         if monthly.empty:
             return out
@@ -277,7 +278,9 @@ class FictitiousCustomer(Detector):
         invoiced = payments.set_index("customer_id")["invoiced"]
         for column, rows in (("own_account", monthly[on_own]), ("otherwise", monthly[~on_own])):
             by = rows.groupby("customer_id")
-            share = by["amount"].sum() / invoiced.reindex(by["amount"].sum().index)
+            amount = by["amount"].sum()
+            share = amount / invoiced.reindex(amount.index)
+            out[f"{column}_amount"] = out["customer_id"].map(amount).fillna(0.0)
             out[column] = out["customer_id"].map(share.where(share > 0)).fillna(0.0).clip(upper=1.0)
             out[f"{column}_months"] = out["customer_id"].map(by["month"].nunique()).fillna(0).astype(int)
         return out
@@ -403,7 +406,8 @@ class FictitiousCustomer(Detector):
         # own salesperson brought in not at all. Worked out for the customers the other marks could flag.
         candidates = traces.sum(axis=1) + w["no_presence"] + w["visits_off_site"] >= self.min_score
         paid = self._paid_itself(data, customers[candidates], payments[candidates]).reindex(customers.index)
-        paid = paid.fillna({"own_account": 0.0, "otherwise": 0.0, "own_account_months": 0, "otherwise_months": 0})
+        paid = paid.fillna({"own_account": 0.0, "own_account_amount": 0.0, "own_account_months": 0, "otherwise": 0.0,
+                            "otherwise_amount": 0.0, "otherwise_months": 0})
         full = max(int(self.paid_months_full), 1)
         traces["paid_from_own_account"] = w["paid_from_own_account"] * paid["own_account"] * (
             paid["own_account_months"].clip(upper=full) / full)
@@ -459,8 +463,11 @@ class FictitiousCustomer(Detector):
         # the busiest delivery point elsewhere, and the busiest receiver other than the owner
         place = away.sort_values("shipments", ascending=False).iloc[0] if len(away) else None
         receiver = others.sort_values("shipments", ascending=False).iloc[0] if len(others) else None
-        cash_case = traces["cash_by_own_collector"] > 0
-        risk = float(payment["invoiced"]) if cash_case else max(float(payment["balance"]), 0.0)
+        # Paid through the salesperson's hands, or paid for at all: the goods that left are what is at stake,
+        # not the balance the payments closed.
+        paid_case = traces["cash_by_own_collector"] > 0 or traces["paid_from_own_account"] < 0 \
+            or traces["paid_by_customer"] < 0
+        risk = float(payment["invoiced"]) if paid_case else max(float(payment["balance"]), 0.0)
         finding_facts = {
             "traces": {k: float(v) for k, v in traces.items()}, "name": row.get("name"),
             "owner_name": row.get("owner_name"), "geofence_m": self.geofence_m, "has_visits": has_visits,
@@ -480,9 +487,9 @@ class FictitiousCustomer(Detector):
             "days_created_before_first_invoice": None if pd.isna(lead) else int(lead),
             "invoices": int(row["invoices"]), "invoiced": payment["invoiced"], "open_balance": payment["balance"],
             "received": payment["received"], "cash_collected_by_own_salesperson": payment["own_cash"],
-            "paid_from_own_account_share": round(float(paid["own_account"]), 4),
+            "paid_from_own_account": float(paid["own_account_amount"]),
             "paid_from_own_account_months": int(paid["own_account_months"]),
-            "paid_otherwise_share": round(float(paid["otherwise"]), 4),
+            "paid_otherwise": float(paid["otherwise_amount"]),
             "paid_otherwise_months": int(paid["otherwise_months"]),
             "paid_months_full": int(self.paid_months_full),
             "goods_to_linked_customers": list(one_buyer),

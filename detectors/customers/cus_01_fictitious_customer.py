@@ -432,7 +432,8 @@ class FictitiousCustomer(Detector):
             at_home = customers.loc[candidates, "customer_id"].map(per["away_n"]).fillna(0.0) == 0
             checked_in = ids.map(presence["visits_near"]).fillna(0) > 0
             traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (located & checked_in & at_home)
-        score = traces.sum(axis=1).clip(lower=0.0, upper=1.0)
+        # rounded: marks that add up to the threshold reach it (0.15 + 0.30 + 0.10 is 0.5499999999999999 in floats)
+        score = traces.sum(axis=1).round(9).clip(lower=0.0, upper=1.0)
         self.scores_ = traces.assign(customer_id=customers["customer_id"], score=score).sort_values(
             "score", ascending=False, kind="mergesort")
         flagged = customers.index[score >= self.min_score]

@@ -50,8 +50,15 @@ class FictitiousCustomer(Detector):
     invoices unpaid and went quiet for ``dormant_days``, or it paid (at least ``cash_share`` of its
     payments) in cash collected by its own salesperson; it has no tax id; its owner has a staff member's
     name (weak: names repeat). What it paid itself (not in cash through its own salesperson), as a
-    share of what it was invoiced, takes away from the score: a real buyer pays for its goods; so does
-    a visit checked in at its position when every delivery went to its own address. A
+    share of what it was invoiced, takes away from the score, in proportion to the calendar months it
+    kept paying up to ``paid_months_full``: a real buyer pays for its goods month after month, while a
+    made-up account can be paid for a few weeks to stay out of sight, so a month or two of payments does
+    not cancel several other marks. Cheques drawn on its own bank account count twice what other
+    payments do (transfers, cards, cash taken by someone else, other accounts' cheques). A visit
+    checked in at its position when every delivery went to its own address also takes away (a GPS
+    ping near it only rules out "never there"). Goods that went to, or were received by the owner of,
+    another customer that shares its phone, address or bank account or pays for it with its cheques
+    are not counted as diverted: that is one buyer under two names (CUS-02). A
     finding needs a score of ``min_score``; the costly presence check (visits and GPS pings) is only
     made for customers the other marks could bring that far. Without visit records the presence mark
     is not scored and the explanation says confidence is lower.
@@ -74,13 +81,18 @@ class FictitiousCustomer(Detector):
     A genuinely new small shop opened by its salesperson a week before its first order, visited there,
     its goods delivered at its own address to its owner, paying by transfer or cheque; an old customer
     that stopped paying (no new account, visited, delivered at home: a credit problem, not a made-up
-    account); a second account of a real buyer, delivered at the buyer's shop but paid for (CUS-02).
+    account); a second account of a real buyer, delivered at the buyer's shop that shares its phone or
+    pays its invoices (CUS-02); a shop with a few thin marks (sharing a relative's phone, no tax id)
+    that has paid by cheques on its own account for half a year.
 
     Evidence
     --------
     ``traces``: each mark's contribution to the score; the account's dates and who opened it; the links
     to staff and other customers (kind, other entity, value); visits and pings near its position;
-    deliveries away from it and their receivers; invoiced, open balance and how it was paid.
+    deliveries away from it and their receivers; invoiced, open balance and how it was paid (by
+    cheques on its own account and otherwise, each with its months); the customers its goods went to
+    that are linked to it. Money at risk is what was invoiced when the account was paid for (through
+    the salesperson's hands or not), else its open balance.
     """
 
     code = "CUS-01"

@@ -12,6 +12,7 @@ from analyses.links.graph import (
     links_for,
     name_key,
     same_tokens,
+    text_key,
 )
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
@@ -22,6 +23,12 @@ from detectors.wording import fictitious_customer
 
 STAFF_TYPES = ("salesperson", "employee")
 MASTER_KINDS = ("shared_phone", "shared_address", "shared_bank_account")
+
+
+def _compact(value) -> str | None:
+    """An account number compared as its letters and digits (spaces and punctuation vary)."""
+    key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())
+    return key or None
 
 
 
@@ -43,8 +50,15 @@ class FictitiousCustomer(Detector):
     invoices unpaid and went quiet for ``dormant_days``, or it paid (at least ``cash_share`` of its
     payments) in cash collected by its own salesperson; it has no tax id; its owner has a staff member's
     name (weak: names repeat). What it paid itself (not in cash through its own salesperson), as a
-    share of what it was invoiced, takes away from the score: a real buyer pays for its goods; so does
-    a visit checked in at its position when every delivery went to its own address. A
+    share of what it was invoiced, takes away from the score, in proportion to the calendar months it
+    kept paying up to ``paid_months_full``: a real buyer pays for its goods month after month, while a
+    made-up account can be paid for a few weeks to stay out of sight, so a month or two of payments does
+    not cancel several other marks. Cheques drawn on its own bank account count twice what other
+    payments do (transfers, cards, cash taken by someone else, other accounts' cheques). A visit
+    checked in at its position when every delivery went to its own address also takes away (a GPS
+    ping near it only rules out "never there"). Goods that went to, or were received by the owner of,
+    another customer that shares its phone, address or bank account or pays for it with its cheques
+    are not counted as diverted: that is one buyer under two names (CUS-02). A
     finding needs a score of ``min_score``; the costly presence check (visits and GPS pings) is only
     made for customers the other marks could bring that far. Without visit records the presence mark
     is not scored and the explanation says confidence is lower.
@@ -67,13 +81,18 @@ class FictitiousCustomer(Detector):
     A genuinely new small shop opened by its salesperson a week before its first order, visited there,
     its goods delivered at its own address to its owner, paying by transfer or cheque; an old customer
     that stopped paying (no new account, visited, delivered at home: a credit problem, not a made-up
-    account); a second account of a real buyer, delivered at the buyer's shop but paid for (CUS-02).
+    account); a second account of a real buyer, delivered at the buyer's shop that shares its phone or
+    pays its invoices (CUS-02); a shop with a few thin marks (sharing a relative's phone, no tax id)
+    that has paid by cheques on its own account for half a year.
 
     Evidence
     --------
     ``traces``: each mark's contribution to the score; the account's dates and who opened it; the links
     to staff and other customers (kind, other entity, value); visits and pings near its position;
-    deliveries away from it and their receivers; invoiced, open balance and how it was paid.
+    deliveries away from it and their receivers; invoiced, open balance and how it was paid (by
+    cheques on its own account and otherwise, each with its months); the customers its goods went to
+    that are linked to it. Money at risk is what was invoiced when the account was paid for (through
+    the salesperson's hands or not), else its open balance.
     """
 
     code = "CUS-01"
@@ -107,14 +126,14 @@ class FictitiousCustomer(Detector):
         "name_of_staff": 0.10, "shares_with_customer": 0.20, "no_presence": 0.20, "visits_off_site": 0.05,
         "delivered_elsewhere": 0.25, "received_by_other": 0.15, "receiver_related_to_staff": 0.05,
         "unpaid_then_dormant": 0.20, "cash_by_own_collector": 0.15, "no_tax_id": 0.10,
-        "paid_by_customer": -0.50, "seen_at_its_address": -0.15,
+        "paid_from_own_account": -0.50, "paid_by_customer": -0.25, "seen_at_its_address": -0.15,
     }
     DELIVERY_CAP = 0.30
     PRESENCE_KEYS = ("no_presence", "visits_off_site")
 
     def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), new_account_days: int = 30, dormant_days: int = 60,
                  unpaid_share: float = 0.5, cash_share: float = 0.8, min_score: float = 0.55,
-                 name_threshold: float = 93.0):
+                 name_threshold: float = 93.0, paid_months_full: int = 6):
         self.geofence_m = geofence_m
         self.new_account_days = new_account_days
         self.dormant_days = dormant_days
@@ -122,6 +141,7 @@ class FictitiousCustomer(Detector):
         self.cash_share = cash_share
         self.min_score = min_score
         self.name_threshold = name_threshold
+        self.paid_months_full = paid_months_full
 
     @classmethod
     def params_from_policy(cls, policy):
@@ -248,6 +268,57 @@ class FictitiousCustomer(Detector):
         out["cash_collector"] = out["customer_id"].map(collectors)
         return out
 
+    def _paid_itself(self, data, customers: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
+        """Per customer: what it paid itself (everything but cash through its own salesperson), as a share of
+        what it was invoiced, and over how many calendar months: by cheques drawn on its own bank account,
+        and otherwise (transfers, cards, cash taken by someone else, cheques of other accounts)."""
+        out = pd.DataFrame({"customer_id": customers["customer_id"], "own_account": 0.0, "own_account_amount": 0.0,
+                            "own_account_months": 0, "otherwise": 0.0, "otherwise_amount": 0.0,
+                            "otherwise_months": 0}, index=customers.index)
+        monthly = facts.monthly_payments(data, customers["customer_id"])
+        if monthly.empty:
+            return out
+        own = customers[["customer_id", "salesperson_id", "assigned_salesperson_id"]].assign(
+            account=customers["bank_account"].map(_compact) if "bank_account" in customers else None)
+        monthly = monthly.merge(own, on="customer_id", how="inner")
+        through_salesperson = (monthly["method"] == "cash") & (
+            (monthly["collected_by"] == monthly["salesperson_id"])
+            | (monthly["collected_by"] == monthly["assigned_salesperson_id"]))
+        monthly = monthly[~through_salesperson]
+        drawer = monthly["drawer_account"].map(_compact)
+        on_own = (monthly["method"] == "cheque") & drawer.notna() & (drawer == monthly["account"])
+        invoiced = payments.set_index("customer_id")["invoiced"]
+        for column, rows in (("own_account", monthly[on_own]), ("otherwise", monthly[~on_own])):
+            by = rows.groupby("customer_id")
+            amount = by["amount"].sum()
+            share = amount / invoiced.reindex(amount.index)
+            out[f"{column}_amount"] = out["customer_id"].map(amount).fillna(0.0)
+            out[column] = out["customer_id"].map(share.where(share > 0)).fillna(0.0).clip(upper=1.0)
+            out[f"{column}_months"] = out["customer_id"].map(by["month"].nunique()).fillna(0).astype(int)
+        return out
+
+    def _one_buyer(self, all_links: pd.DataFrame, links: dict[str, list[dict]]) -> dict[str, list[str]]:
+        """Customers whose goods went to (or were received by the owner of) another customer that shares its
+        phone, address or bank account or paid for it with its cheques: one buyer under two names (CUS-02's
+        reading), so those deliveries say nothing about a made-up account. customer -> those customers."""
+        if all_links.empty:
+            return {}
+        moved = all_links[all_links["kind"].isin(("delivery_point", "received_by", "cheque_drawer"))
+                          & all_links["source"].str.startswith("customer:")
+                          & all_links["target"].str.startswith("customer:")]
+        goods: dict[str, set[str]] = {}
+        payers: dict[str, set[str]] = {}
+        for row in moved.itertuples(index=False):
+            me, other = row.source.split(":", 1)[1], row.target.split(":", 1)[1]
+            (payers if row.kind == "cheque_drawer" else goods).setdefault(me, set()).add(other)
+        out = {}
+        for me, receivers in goods.items():
+            linked = {link["other"].split(":", 1)[1] for link in links.get(me, [])
+                      if link["other_type"] == "customer"} | payers.get(me, set())
+            if receivers & linked:
+                out[me] = sorted(receivers & linked)
+        return out
+
     def _presence(self, data, customers: pd.DataFrame) -> pd.DataFrame:
         """Per customer: done visits, those checked in within the geofence, pings near its position."""
         visits = facts.done_visits(data, customers["customer_id"])
@@ -336,10 +407,24 @@ class FictitiousCustomer(Detector):
         traces["delivered_elsewhere"] = w["delivered_elsewhere"] * share("away_n") * scale
         traces["received_by_other"] = w["received_by_other"] * share("other_n") * scale
         traces["receiver_related_to_staff"] = w["receiver_related_to_staff"] * share("related_n") * scale
-        # A customer that pays for its goods itself (not in cash through its salesperson) is real.
-        paid_itself = ((payments["received"] - payments["own_cash"]).clip(lower=0)
-                       / payments["invoiced"].where(payments["invoiced"] > 0)).fillna(0.0).clip(upper=1.0)
-        traces["paid_by_customer"] = w["paid_by_customer"] * paid_itself
+        # Goods that went to the very customer it shares details with (or that pays for it) are one buyer's
+        # under two names: a real buyer got them, so they are no mark of a made-up account here.
+        one_buyer = self._one_buyer(all_links, links)
+        sold_to_linked = customers["customer_id"].isin(one_buyer)
+        traces.loc[sold_to_linked, ["delivered_elsewhere", "received_by_other", "receiver_related_to_staff"]] = 0.0
+        # What it paid itself speaks for a real buyer, the more so the longer it kept paying: a made-up account
+        # can be paid for a while (with the resale's money) to stay out of sight, so a month or two of
+        # payments does not outweigh its other marks; cheques on its own bank account count most, cash its
+        # own salesperson brought in not at all. Worked out for the customers the other marks could flag.
+        candidates = traces.sum(axis=1) + w["no_presence"] + w["visits_off_site"] >= self.min_score
+        paid = self._paid_itself(data, customers[candidates], payments[candidates]).reindex(customers.index)
+        paid = paid.fillna({"own_account": 0.0, "own_account_amount": 0.0, "own_account_months": 0, "otherwise": 0.0,
+                            "otherwise_amount": 0.0, "otherwise_months": 0})
+        full = max(int(self.paid_months_full), 1)
+        traces["paid_from_own_account"] = w["paid_from_own_account"] * paid["own_account"] * (
+            paid["own_account_months"].clip(upper=full) / full)
+        traces["paid_by_customer"] = w["paid_by_customer"] * paid["otherwise"] * (
+            paid["otherwise_months"].clip(upper=full) / full)
         # Presence is the dearest mark to measure: only for customers it could lift to the threshold.
         has_visits = data.has("visits", ("customer_id", "checkin_lat"))
         reachable = traces.sum(axis=1) + w["no_presence"] + w["visits_off_site"] >= self.min_score
@@ -354,10 +439,13 @@ class FictitiousCustomer(Detector):
             traces.loc[candidates, "no_presence"] = w["no_presence"] * absent
             off_site = absent & (ids.map(presence["visits_done"]).fillna(0) > 0)
             traces.loc[candidates, "visits_off_site"] = w["visits_off_site"] * off_site
-            # Checked in at its own position, and every delivery went to its own address: a shop exists.
+            # A visit checked in at its own position, and every delivery went to its own address: a shop exists.
+            # (A GPS ping near it only shows the salesperson passed by: it rules out "never there", no more.)
             at_home = customers.loc[candidates, "customer_id"].map(per["away_n"]).fillna(0.0) == 0
-            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (located & (near > 0) & at_home)
-        score = traces.sum(axis=1).clip(lower=0.0, upper=1.0)
+            checked_in = ids.map(presence["visits_near"]).fillna(0) > 0
+            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (located & checked_in & at_home)
+        # rounded: marks that add up to the threshold reach it (0.15 + 0.30 + 0.10 is 0.5499999999999999 in floats)
+        score = traces.sum(axis=1).round(9).clip(lower=0.0, upper=1.0)
         self.scores_ = traces.assign(customer_id=customers["customer_id"], score=score).sort_values(
             "score", ascending=False, kind="mergesort")
         flagged = customers.index[score >= self.min_score]
@@ -372,12 +460,13 @@ class FictitiousCustomer(Detector):
             rows.append(self._finding(
                 row, traces.loc[index], float(score[index]), links.get(row["customer_id"], []),
                 payments.loc[index], deliveries[deliveries["customer_id"] == row["customer_id"]], presence.loc[row["customer_id"]] if row["customer_id"] in presence.index else None,
-                by_customer.get(row["customer_id"]), staff_names, has_visits, end))
+                by_customer.get(row["customer_id"]), staff_names, has_visits, end, paid.loc[index],
+                one_buyer.get(row["customer_id"], [])))
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ one finding
     def _finding(self, row, traces, score, links, payment, delivery, presence, invoices, staff_names,
-                 has_visits, end) -> dict:
+                 has_visits, end, paid, one_buyer) -> dict:
         customer_id = row["customer_id"]
         salesperson = row["salesperson_id"]
         lead = row["days_created_before_first_invoice"]
@@ -387,8 +476,11 @@ class FictitiousCustomer(Detector):
         # the busiest delivery point elsewhere, and the busiest receiver other than the owner
         place = away.sort_values("shipments", ascending=False).iloc[0] if len(away) else None
         receiver = others.sort_values("shipments", ascending=False).iloc[0] if len(others) else None
-        cash_case = traces["cash_by_own_collector"] > 0
-        risk = float(payment["invoiced"]) if cash_case else max(float(payment["balance"]), 0.0)
+        # Paid through the salesperson's hands, or paid for at all: the goods that left are what is at stake,
+        # not the balance the payments closed.
+        paid_case = traces["cash_by_own_collector"] > 0 or traces["paid_from_own_account"] < 0 \
+            or traces["paid_by_customer"] < 0
+        risk = float(payment["invoiced"]) if paid_case else max(float(payment["balance"]), 0.0)
         finding_facts = {
             "traces": {k: float(v) for k, v in traces.items()}, "name": row.get("name"),
             "owner_name": row.get("owner_name"), "geofence_m": self.geofence_m, "has_visits": has_visits,
@@ -408,6 +500,12 @@ class FictitiousCustomer(Detector):
             "days_created_before_first_invoice": None if pd.isna(lead) else int(lead),
             "invoices": int(row["invoices"]), "invoiced": payment["invoiced"], "open_balance": payment["balance"],
             "received": payment["received"], "cash_collected_by_own_salesperson": payment["own_cash"],
+            "paid_from_own_account": float(paid["own_account_amount"]),
+            "paid_from_own_account_months": int(paid["own_account_months"]),
+            "paid_otherwise": float(paid["otherwise_amount"]),
+            "paid_otherwise_months": int(paid["otherwise_months"]),
+            "paid_months_full": int(self.paid_months_full),
+            "goods_to_linked_customers": list(one_buyer),
             "tax_id": row.get("tax_id"), "links": links[:20],
             "visits_done": None if presence is None else presence["visits_done"],
             "visits_near": None if presence is None else presence["visits_near"],

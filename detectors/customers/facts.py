@@ -6,6 +6,7 @@ same rows in the same order.
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -92,6 +93,30 @@ def receipts_by_collector(data) -> pd.DataFrame:
     frame["last_receipt"] = pd.to_datetime(frame["last_receipt"])
     return frame.loc[:, columns].sort_values(["customer_id", "method", "collected_by"], ignore_index=True,
                                              na_position="last")
+
+
+def monthly_payments(data, customer_ids) -> pd.DataFrame:
+    """customer_id, month, method, collected_by, drawer_account, amount: some customers' receipts summed
+    per calendar month of the receipt, with the account their cheque was drawn on (when the cheques say)."""
+    columns = ["customer_id", "month", "method", "collected_by", "drawer_account", "amount"]
+    customer_ids = sorted(set(customer_ids))
+    if not customer_ids or not data.has("receipts", ("customer_id", "receipt_date", "method", "amount")):
+        return pd.DataFrame(columns=columns)
+    receipts = data.table("receipts")
+    receipts = receipts.filter(among(receipts.customer_id, customer_ids))
+    if "collected_by" not in receipts.columns:
+        receipts = receipts.mutate(collected_by=ibis.null("string"))
+    if data.has("receipts", ("cheque_id",)) and data.has("cheques", ("cheque_id", "drawer_account")):
+        cheques = data.table("cheques").select("cheque_id", "drawer_account")
+        receipts = receipts.left_join(cheques, "cheque_id")
+    else:
+        receipts = receipts.mutate(drawer_account=ibis.null("string"))
+    receipts = receipts.mutate(month=receipts.receipt_date.truncate("M"))
+    reduced = receipts.group_by(["customer_id", "month", "method", "collected_by", "drawer_account"]).aggregate(
+        amount=receipts.amount.sum())
+    frame = data.execute(reduced)
+    frame["month"] = pd.to_datetime(frame["month"]).dt.to_period("M")
+    return frame.loc[:, columns].sort_values(columns[:5], ignore_index=True, na_position="last")
 
 
 def shipment_counts(data) -> pd.Series:

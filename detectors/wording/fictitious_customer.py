@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from audit.i18n import N_, t
-from audit.wording import Words, clauses, day, ending_with, figure, money, sentences
+from audit.wording import Words, both, clauses, day, ending_with, figure, money, sentences
 from detectors.wording import entity_ref
 
 LINK_WORDS = {"phone": N_("phone"), "address": N_("address"), "bank account": N_("bank account"),
@@ -73,9 +73,24 @@ def _marks(finding) -> list[str]:
         said.append(t("its salesperson was at its address (%(visits)s visit(s) checked in within %(metres)s m) and "
                       "its goods were delivered there, which speaks for a real shop",
                       visits=figure(int(evidence["visits_near"])), metres=geofence_m))
+    paid = []
+    if traces["paid_from_own_account"] < 0:
+        paid.append(t("%(amount)s by cheques on its own bank account in %(months)s month(s)",
+                      amount=money(evidence["paid_from_own_account"]),
+                      months=figure(evidence["paid_from_own_account_months"])))
     if traces["paid_by_customer"] < 0:
-        said.append(t("it did pay %(amount)s itself, which speaks for a real buyer",
-                      amount=money(evidence["received"] - evidence["cash_collected_by_own_salesperson"])))
+        paid.append(t("%(amount)s otherwise, not as cash through its salesperson, in %(months)s month(s)",
+                      amount=money(evidence["paid_otherwise"]), months=figure(evidence["paid_otherwise_months"])))
+    if paid:
+        said.append(t("it paid for its goods itself (%(payments)s), which speaks for a real buyer; payments over fewer "
+                      "than "
+                      "%(full)s months weigh less, since a made-up account can be paid for a while to stay out of "
+                      "sight", payments=both(paid), full=figure(evidence["paid_months_full"])))
+    if evidence["goods_to_linked_customers"]:
+        said.append(t("its goods went to %(customers)s, which shares its details or paid for it: that reads as one "
+                      "buyer under two names (multi-name invoicing), so those deliveries are not counted as goods "
+                      "diverted", customers=both(entity_ref(f"customer:{c}") for c in
+                                                 evidence["goods_to_linked_customers"])))
     if traces["cash_by_own_collector"] > 0:
         said.append(t("%(cash)s of the %(received)s it paid was cash collected by its own salesperson "
                       "%(collector)s", cash=money(evidence["cash_collected_by_own_salesperson"]),
@@ -89,8 +104,12 @@ def words(finding) -> Words:
     evidence, facts = finding["evidence"], finding["facts"]
     said = _marks(finding)
     risk = finding["risk_amount"]
+    traces = facts["traces"]
     risk_words = (t("the whole %(amount)s invoiced, since the money came through the salesperson's own hands",
-                    amount=money(risk)) if facts["traces"]["cash_by_own_collector"] > 0
+                    amount=money(risk)) if traces["cash_by_own_collector"] > 0
+                  else t("the whole %(amount)s invoiced: whoever paid, the goods went out to an account that may "
+                         "not exist", amount=money(risk))
+                  if traces["paid_from_own_account"] < 0 or traces["paid_by_customer"] < 0
                   else t("its unpaid %(amount)s", amount=money(risk)))
     explanation = sentences(
         t("Customer %(customer)s (%(name)s, salesperson %(salesperson)s) was invoiced %(invoiced)s in %(count)s "

@@ -296,7 +296,8 @@ def _progress_bar():
 def _execute(data: str, policy: Path | None, period: str | None, out: Path, engine: str,
              previous: Path | None = None, suppressions: Path | None = None, strict: bool = False,
              detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
-             signing_key: Path | None = None, cases: str | None = None, language: str | None = None):
+             signing_key: Path | None = None, cases: str | None = None, language: str | None = None,
+             workers: int | None = None):
     from audit.output_folder import OutputError
     from audit.runner import run
 
@@ -313,7 +314,7 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
         try:
             result = run(data, _policy_path(data, policy), period=period, engine=engine, detectors=detectors,
                          previous=previous, suppressions=suppressions, strict=strict, progress=progress,
-                         cases=cases, language=language)
+                         cases=cases, language=language, workers=workers)
         except InputError as exc:
             bar.stop()
             _report_problems(exc.problems)
@@ -400,6 +401,9 @@ def run_command(
                                                    "explained findings come back 'suppressed', confirmed ones "
                                                    "'confirmed', with the decision, author and comment.")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=2, help="Processes that share the components: 1 or 2 (default: 2 for a ledger of 500,000 "
+                           "invoice lines or more on a machine with two cores; also SALES_AUDIT_WORKERS).")] = None,
 ) -> None:
     """Audit the data: run every detector whose tables are present and write the ranked exceptions.
 
@@ -417,7 +421,7 @@ def run_command(
     language = _language(lang, data, policy)
     with i18n.use_language(language):
         result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict,
-                                   detector, formats, signing_key, cases, language=lang)
+                                   detector, formats, signing_key, cases, language=lang, workers=workers)
         _report_run(result, out, written)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from dataclasses import dataclass
 
 from audit.detector import Detector
@@ -161,6 +162,8 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str]
     from audit.registry import analysis_classes, detector_classes
     from audit.runner import RunState, run_steps
 
+    # scikit-learn's neighbour search runs on one core here (the main process has the other) and says so
+    warnings.filterwarnings("ignore", message="Loky-backed parallel loops cannot be called in a multiprocessing")
     try:
         classes = {c.code: c for c in (*analysis_classes(), *detector_classes())}
         data = _open_ledger(spec)
@@ -178,6 +181,10 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str]
     results.put(("end", -1, None))
 
 
+def _process_context():
+    return multiprocessing.get_context("spawn")  # a fresh interpreter: no engine threads or locks copied
+
+
 def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, workers: int, progress,
                  raise_errors: bool) -> None:
     """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2)."""
@@ -187,7 +194,7 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
 
     groups, final = lanes(steps)
     total, done = len(steps), 0
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no engine threads or locks copied
+    context = _process_context()
     counter = context.Value("i", 0)
     results = context.Queue()
     original_limit = data.engine.memory_limit

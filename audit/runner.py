@@ -508,7 +508,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         detectors: list[str] | None = None, previous: str | Path | None = None,
         suppressions: str | Path | None = None, strict: bool = False,
         progress: Progress | None = None, cases: str | None = None, language: str | None = None,
-        engine_memory: str | None = None) -> RunResult:
+        engine_memory: str | None = None, workers: int | None = None) -> RunResult:
     """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy`` (default: the
     data folder's ``policy.toml`` if it has one, else the contract's defaults).
 
@@ -517,6 +517,9 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
 
     ``engine_memory`` is DuckDB's memory limit (e.g. "6GB"; default: the ``SALES_AUDIT_ENGINE_MEMORY``
     environment variable, else a quarter of the machine up to 4 GB); beyond it DuckDB spills to disk.
+
+    ``workers`` is how many processes share the components (1 or 2; default: ``audit.lanes.worker_count``
+    decides from the ledger's size and the machine's cores); the findings are the same either way.
 
     ``cases`` is a review desk's case store (database URL): its decisions mark findings ``suppressed``
     (false positive, explained) or ``confirmed``, with the decision, its author and comment.
@@ -547,7 +550,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     try:
         # wording functions translate into the run's language and show dates in its calendar
         with presentation(policy.language, policy.calendar):
-            findings, statuses = run_detectors(audit_data, detectors, progress)
+            findings, statuses = run_detectors(audit_data, detectors, progress, workers=workers)
     finally:
         audit_data.engine.close()
     inputs = _input_manifest(tables)

@@ -1,0 +1,134 @@
+"""Components shared between two processes (audit/lanes.py): the same findings, order and statuses as one
+process; a worker that dies loses no work."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pandas as pd
+import pytest
+
+from audit import lanes
+from audit.data import AuditData
+from audit.engine import Engine
+from audit.loading import load
+from audit.policy import load_policy, policy_beside
+from audit.runner import plan, run, run_detectors
+from audit.validation import validate
+from simulator import simulate
+
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def tiny_ledger(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lanes") / "ledger"
+    simulate(folder, scale="tiny", seed=SEED)
+    return folder
+
+
+def staged(folder) -> AuditData:
+    policy = load_policy(policy_beside(folder))
+    return AuditData(validate(load(folder, lazy=True), policy, consume=True, stage=True), policy, Engine("duckdb"))
+
+
+def without_seconds(statuses: pd.DataFrame) -> pd.DataFrame:
+    return statuses.drop(columns="seconds").reset_index(drop=True)
+
+
+def test_groups_keep_readers_with_what_they_read_and_the_rollup_after_them():
+    steps = plan()
+    groups, final = lanes.lanes(steps)
+    codes = [[c.code for c in group] for group in groups]
+    assert [c.code for c in final] == ["SPR-01"]  # reads findings of detectors in several groups
+    assert sorted([code for group in codes for code in group] + ["SPR-01"]) == sorted(c.code for c in steps)
+    group_of = {code: i for i, group in enumerate(codes) for code in group}
+    for cls in steps:  # an analysis and its readers, a detector and the findings it reads: one group
+        if cls.code == "SPR-01":
+            continue
+        for read in (*cls.reads_analyses, *cls.upstream_detectors([c for c in steps if hasattr(c, "pattern")])):
+            assert group_of[read] == group_of[cls.code], (cls.code, read)
+    order = [c.code for c in steps]
+    for group in codes:  # each group in the plan's order
+        assert group == sorted(group, key=order.index)
+    assert {"RCV-00", "DST-H1", "DST-01", "DST-02", "RCV-04"} <= set(codes[0])  # the largest first
+    assert group_of["LNK-01"] == group_of["CUS-01"] == group_of["PAY-01"] == group_of["CHQ-03"]
+
+
+def test_two_processes_find_what_one_finds_in_the_same_order(tiny_ledger):
+    one = run(tiny_ledger, workers=1)
+    two = run(tiny_ledger, workers=2)
+    assert len(one.exceptions) > 50
+    pd.testing.assert_frame_equal(one.exceptions, two.exceptions)
+    pd.testing.assert_frame_equal(without_seconds(one.detector_runs), without_seconds(two.detector_runs))
+    assert one.manifest["coverage"] == two.manifest["coverage"]
+    assert set(one.views) == set(two.views)
+    for name in one.views:
+        pd.testing.assert_frame_equal(one.views[name], two.views[name], check_dtype=False, obj=name)
+
+
+class DeadWorkerContext:
+    """A process context whose worker claims the largest group and dies before sending anything back."""
+
+    real = multiprocessing.get_context("spawn")
+
+    def Value(self, *args):
+        return self.real.Value(*args)
+
+    def Queue(self):
+        return self.real.Queue()
+
+    class Process:
+        def __init__(self, target, name, daemon, args):
+            self.counter = args[4]
+            self.exitcode = None
+
+        def start(self):
+            lanes._claim(self.counter)  # it took group 0, then was killed
+            self.exitcode = -9
+
+        def is_alive(self):
+            return False
+
+        def join(self, timeout=None):
+            return None
+
+        def terminate(self):
+            return None
+
+
+def test_a_worker_that_dies_loses_no_work_and_the_status_says_so(tiny_ledger, monkeypatch):
+    expected, expected_statuses = run_detectors(staged(tiny_ledger), workers=1)
+    monkeypatch.setattr(lanes, "_process_context", DeadWorkerContext)
+    found, statuses = run_detectors(staged(tiny_ledger), workers=2)
+    pd.testing.assert_frame_equal(expected, found)
+    largest = [c.code for c in lanes.lanes(plan())[0][0]]
+    rerun = statuses[statuses["detector"].isin(largest)]
+    assert len(rerun) == len(largest) and (rerun["status"] == "ran").all()
+    assert rerun["reason"].str.contains(r"run again in the main process: the worker process stopped \(exit code -9\)").all()
+    others = statuses[~statuses["detector"].isin(largest)]
+    assert not others["reason"].fillna("").str.contains("run again").any()
+
+
+def test_one_process_for_small_ledgers_tables_in_memory_and_plug_ins(tiny_ledger, mini_tables, mini_policy,
+                                                                     monkeypatch):
+    monkeypatch.delenv(lanes.WORKERS_VARIABLE, raising=False)
+    data = staged(tiny_ledger)
+    steps = plan()
+    assert data.rows("invoice_lines") < lanes.MIN_LINES_FOR_WORKERS
+    assert lanes.worker_count(data, steps, (), None) == 1  # too small to pay for a second process
+    assert lanes.worker_count(data, steps, (), 2) == 2
+    monkeypatch.setattr(lanes, "MIN_LINES_FOR_WORKERS", 10)
+    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 2)
+    assert lanes.worker_count(data, steps, (), None) == 2
+    monkeypatch.setenv(lanes.WORKERS_VARIABLE, "1")
+    assert lanes.worker_count(data, steps, (), None) == 1
+    in_memory = AuditData(mini_tables, mini_policy, Engine("duckdb"))
+    assert lanes.worker_count(in_memory, steps, (), 2) == 1  # a second process could not read pandas frames
+    assert lanes.worker_count(data, steps, (object,), 2) == 1  # an unregistered component: not in the worker
+
+
+@pytest.mark.parametrize("given, half", [("4096MB", "2048MB"), ("6GB", "3072MB"), ("1.5GiB", "768MB"),
+                                         ("200MB", "128MB"), (None, None)])
+def test_each_process_gets_half_the_engine_memory(given, half):
+    assert lanes._half_limit(given) == half

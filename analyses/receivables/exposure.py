@@ -104,5 +104,5 @@ def _exposure_only(data, ledger, limits: pd.Series, as_of) -> pd.DataFrame:
     limit = pd.to_numeric(limits.reindex(ids), errors="coerce")
     limit = limit.where(limit > 0)
     over_limit = (exposure > limit).fillna(False).astype(bool) & limit.notna()
-    return pd.DataFrame({"customer_id": ids.to_numpy(dtype="object"), "exposure": exposure.to_numpy(),
+    return pd.DataFrame({"customer_id": pd.Series(ids, dtype="object"), "exposure": exposure.to_numpy(),
                          "over_limit": over_limit.to_numpy()})

@@ -69,6 +69,8 @@ class DistressInputs:
     financials: pd.DataFrame    # customer_financials rows as given
     end: pd.Timestamp | None
     has: frozenset
+    # invoiced per customer and calendar month, every month (set by _with_fixed_columns)
+    monthly_invoiced: pd.Series | None = None
 
 
 def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -394,10 +396,27 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     invoices = invoices.assign(month=invoices["invoice_date"].dt.year * 12 + invoices["invoice_date"].dt.month)
     with_months = Ledger(invoices, ledger.settlements, ledger.loose_credits, ledger.customers,
                          ledger.n_undated_allocations)
+    # A customer's whole months, summed once: a month end's order baseline takes the months before its
+    # cut-off's month from here (the same rows, in the same order) and sums only the cut-off's month again.
+    monthly_invoiced = invoices.groupby(["customer_id", "month"])["amount"].sum()
     # the days since the customer's previous shipping day; one known by a month end follows one known then
     shipments = inputs.shipments.assign(gap_days=inputs.shipments.groupby("customer_id")["date"].diff().dt.days)
     return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands,
-                   shipments=shipments)
+                   shipments=shipments, monthly_invoiced=monthly_invoiced)
+
+
+def _months_invoiced_by(inputs: DistressInputs, cutoff: pd.Timestamp) -> pd.Series:
+    """Invoiced per customer and calendar month, counting the invoices dated by ``cutoff`` (a month's
+    invoices past the cut-off left out): the months before the cut-off's month from the whole months'
+    sums, the cut-off's own month summed from its invoices by then."""
+    invoices = inputs.ledger.invoices
+    month = cutoff.year * 12 + cutoff.month
+    if inputs.monthly_invoiced is None:  # inputs not prepared by _with_fixed_columns
+        return invoices[invoices["invoice_date"] <= cutoff].groupby(["customer_id", "month"])["amount"].sum()
+    whole = inputs.monthly_invoiced
+    whole = whole[whole.index.get_level_values("month") < month]
+    part = invoices[(invoices["month"] == month) & (invoices["invoice_date"] <= cutoff)]
+    return pd.concat([whole, part.groupby(["customer_id", "month"])["amount"].sum()])
 
 
 def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, master) -> pd.DataFrame:
@@ -481,8 +500,8 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["dso_excess_days"] = out["dso_days"] - pd.Series(terms, index=out.index).fillna(0)
 
     # ---- order spike against the customer's own months, and brands never bought before
-    history = invoices_all[invoices_all["invoice_date"] <= end - s.spike_days * day]
-    monthly = history.groupby(["customer_id", "month"])["amount"].sum()
+    cutoff = end - s.spike_days * day
+    monthly = _months_invoiced_by(inputs, cutoff)
     months_known = monthly.groupby(level=0).size()
     typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
     spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)

@@ -171,7 +171,6 @@ def build_ledger(data) -> Ledger:
     implied = invoices["invoice_date"] + pd.to_timedelta(pd.to_numeric(terms, errors="coerce").fillna(0), unit="D")
     invoices["due_date"] = pd.to_datetime(invoices["due_date"]).fillna(implied)
     invoices["amount"] = invoices["amount"].astype("float64").fillna(0.0)
-    posted = set(invoices["invoice_id"])
 
     parts, loose = [], []
     n_undated = 0
@@ -206,7 +205,7 @@ def build_ledger(data) -> Ledger:
     for column in ("invoice_id", "customer_id", "source_id"):
         settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
     settlements = settlements.dropna(subset=["date"])
-    attached = isin(settlements["invoice_id"], posted)
+    attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]
     loose.append(pd.DataFrame({
         "customer_id": loose_rows["customer_id"], "date": loose_rows["date"],

@@ -378,3 +378,34 @@ def test_a_policy_with_a_shorter_ladder_has_a_shorter_horizon():
         update={"ladder_days": {"reminder": 0, "letter_2_stop_supply": 20, "legal": 90}})})
     assert default_horizon_days(shorter) == 90
     assert CustomerDistress.params_from_policy(shorter) == {"grace_days": 20, "horizon_days": 90}
+
+
+def test_monthly_signals_are_every_months_rows_sorted_by_customer_and_month():
+    """The rows are taken column by column from the months' frames: the same as concatenating the months
+    and sorting them by customer and month end."""
+    from analyses.distress import signals as module
+    from analyses.receivables.open_items import open_items
+
+    data = _data(_failing_ledger())
+    try:
+        inputs = module.load_inputs(data)
+        frame = module.monthly_signals(inputs)
+        prepared = module.prepare_signals(inputs)
+        settings = module.SignalSettings()
+        positions = pd.Index(prepared.customers, dtype="object")
+        snapshots, months = {}, []
+        for k, end in enumerate(prepared.ends):
+            items = open_items(prepared.ledger, end)
+            items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
+            snapshots[end] = items
+            earlier = prepared.ends[k - settings.migration_months] if k >= settings.migration_months else None
+            months.append(module._one_month(prepared.coded, settings, len(positions), end, snapshots, earlier,
+                                            prepared.coded.customers.set_index("customer_id")))
+    finally:
+        data.engine.close()
+    expected = pd.concat(months).reset_index()
+    expected["customer_id"] = positions.to_numpy()[expected["customer_id"].to_numpy()]
+    expected = expected[["customer_id", "month_end", *SIGNAL_COLUMNS]].sort_values(
+        ["customer_id", "month_end"], kind="mergesort", ignore_index=True)
+    assert len(prepared.customers) > 1 and len(prepared.ends) > 3
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)

@@ -326,3 +326,31 @@ def test_analyses_run_on_the_mini_ledger_without_optional_tables(mini_tables, mi
         assert aging["total"].sum() == pytest.approx(items["open_amount"].sum(), abs=0.005)
     finally:
         audit_data.engine.close()
+
+
+def test_month_end_peaks_read_the_same_exposure_as_the_full_table():
+    """RCV-04's peaks work out exposure and over-limit alone each month: the same customers and values as
+    the full table of that day."""
+    from analyses.receivables.exposure import _exposure_only, exposure_on
+    from analyses.receivables.open_items import customer_master
+
+    frames = _ledger_frames()
+    frames["cheques"] = pd.DataFrame([
+        {"cheque_id": "Q1", "cheque_no": "1", "customer_id": "C1", "amount": "7000000", "received_date": "2025-04-10",
+         "due_date": "2025-08-10", "status": "pending"},
+        {"cheque_id": "Q3", "cheque_no": "3", "customer_id": "C3", "amount": "5000000", "received_date": "2025-03-10",
+         "due_date": "2025-09-10", "status": "pending"},
+    ]).fillna("")
+    audit_data = _data(frames)
+    try:
+        ledger = load_ledger(audit_data)
+        customers = customer_master(audit_data)
+        limits = customers.set_index("customer_id")["credit_limit"]
+        for day in pd.date_range("2025-01-31", AS_OF, freq="ME"):
+            full = exposure_on(audit_data, ledger, customers, day)[["customer_id", "exposure", "over_limit"]]
+            alone = _exposure_only(audit_data, ledger, limits, day)
+            pd.testing.assert_frame_equal(alone.sort_values("customer_id", ignore_index=True),
+                                          full.sort_values("customer_id", ignore_index=True), check_exact=True)
+        assert alone["over_limit"].any() and (alone["exposure"] > 0).sum() >= 2
+    finally:
+        audit_data.engine.close()

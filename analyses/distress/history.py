@@ -7,7 +7,7 @@ e.g. the Polish benchmark file) it scores each customer's latest statement at th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from analyses.distress.scoring import (
     statement_points,
     young_points,
 )
-from analyses.distress.signals import SIGNAL_COLUMNS, SignalSettings, load_inputs, monthly_signals
+from analyses.distress.signals import SIGNAL_COLUMNS, SignalSettings, load_inputs, prepare_signals, signals_of
 from audit.analysis import Analysis
 from audit.membership import among, isin
 from audit.methods.financials import altman_z2
@@ -59,6 +59,9 @@ def default_horizon_days(policy) -> int:
             return int(max(ladder.values()))
     return 180
 
+
+# The fetched inputs only the month ends read (distress_history lets them go once coded).
+RELEASED_INPUTS = ("payments", "cheques", "events", "shipments", "brands")
 
 # Columns of the view beside the points (the measurements the explanations quote).
 HISTORY_MEASUREMENTS = (
@@ -113,7 +116,11 @@ def distress_history(data, settings: DistressSettings = DistressSettings(),
     the measurements, exposure and what could not be measured. Sorted by customer and month. With
     ``watch_level``, only the customers whose score reaches it in some month (all their months)."""
     inputs = load_inputs(data)
-    signals = monthly_signals(inputs, settings.signals)
+    prepared = prepare_signals(inputs)
+    # the month ends read the coded copies: the fetched frames go now, not after every month is measured
+    inputs = replace(inputs, **{name: getattr(inputs, name).iloc[:0] for name in RELEASED_INPUTS})
+    signals = signals_of(prepared, settings.signals)
+    del prepared
     if signals.empty and len(inputs.financials) and inputs.end is not None:
         signals = _statement_rows(inputs, inputs.end)
     if signals.empty:

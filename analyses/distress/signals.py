@@ -68,6 +68,8 @@ class DistressInputs:
     financials: pd.DataFrame    # customer_financials rows as given
     end: pd.Timestamp | None
     has: frozenset
+    # invoiced per customer and calendar month, every month (set by _with_fixed_columns)
+    monthly_invoiced: pd.Series | None = None
 
 
 def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -265,20 +267,45 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
                     start=None) -> pd.DataFrame:
     """One row per customer (with any ledger activity) and month end: the raw measurements of
     :data:`SIGNAL_COLUMNS`. ``start`` (default: the first invoice) is the first month scored."""
+    return signals_of(prepare_signals(inputs, start), settings)
+
+
+@dataclass(frozen=True)
+class PreparedInputs:
+    """What the month ends read (:func:`prepare_signals`): the inputs coded by customer with the columns
+    that do not depend on the month end, the run's own ledger (its open items are shared with the
+    receivable views), the customers (sorted; a customer's code is its place) and the month ends."""
+
+    coded: DistressInputs
+    ledger: Ledger
+    customers: list
+    ends: list
+
+
+def prepare_signals(inputs: DistressInputs, start=None) -> PreparedInputs | None:
+    """The month ends and the coded inputs of :func:`signals_of` (``None``: nothing to score). The
+    caller may let ``inputs`` go afterwards: nothing here refers to its frames but the shared ledger."""
     ledger = inputs.ledger
     if inputs.end is None:
-        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+        return None
     first = start if start is not None else ledger.invoices["invoice_date"].min()
     if first is None or pd.isna(first):
-        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+        return None
     ends = month_ends(first, inputs.end)
     active = pd.concat([frame["customer_id"].astype("object") for frame in (
         ledger.invoices, ledger.settlements, ledger.loose_credits, inputs.cheques, inputs.events)], ignore_index=True)
     customers = sorted(active.dropna().unique())  # unique first: cheaper than a set of every row's id
     if not ends or not customers:
-        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+        return None
     # Integer codes for customers: grouping on them is many times faster than on text ids.
-    coded = _with_fixed_columns(_encoded(inputs, customers))
+    return PreparedInputs(_with_fixed_columns(_encoded(inputs, customers)), ledger, customers, ends)
+
+
+def signals_of(prepared: PreparedInputs | None, settings: SignalSettings = SignalSettings()) -> pd.DataFrame:
+    """The rows of :func:`monthly_signals` from :func:`prepare_signals`' coded inputs."""
+    if prepared is None:
+        return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+    coded, ledger, customers, ends = prepared.coded, prepared.ledger, prepared.customers, prepared.ends
     master = coded.customers.set_index("customer_id")
     # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
     # computing them again on the coded ledger doubled the month-end work.
@@ -290,22 +317,33 @@ def monthly_signals(inputs: DistressInputs, settings: SignalSettings = SignalSet
         items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
         snapshots[end] = items
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None
-        rows.append(_one_month(coded, settings, len(customers), end, snapshots, earlier, master))
+        month = _one_month(coded, settings, len(customers), end, snapshots, earlier, master)
+        rows.append({column: month[column] for column in ("month_end", *SIGNAL_COLUMNS)})
+        del month
         # only the month ends a later month still compares with are kept (not every month's open items)
         oldest_needed = position + 1 - settings.migration_months
         if oldest_needed > 0:
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
-    frame = pd.concat(rows)
-    rows.clear()  # the months' frames go before the sorted copy is made
-    frame = frame.reset_index()
-    frame["customer_id"] = np.asarray(customers, dtype="object")[frame["customer_id"].to_numpy()]
-    return frame[["customer_id", "month_end", *SIGNAL_COLUMNS]].sort_values(
-        ["customer_id", "month_end"], kind="mergesort", ignore_index=True)
+    snapshots.clear()
+    # Every month's frame has one row per customer code, in code order (the customers' sorted order): sorted
+    # by customer and month end, customer c's row of month m is the months' concatenation's row m * n + c.
+    # Taken column by column (each month's column let go once taken), so that the sorted rows are made
+    # once, not concatenated, copied and sorted.
+    n, months = len(customers), len(rows)
+    order = (np.arange(months)[None, :] * n + np.arange(n)[:, None]).ravel()
+    frame = pd.DataFrame({"customer_id": np.asarray(customers, dtype="object")[np.repeat(np.arange(n), months)]})
+    for column in ("month_end", *SIGNAL_COLUMNS):
+        frame[column] = pd.concat([month.pop(column) for month in rows], ignore_index=True).take(
+            order).reset_index(drop=True)
+    rows.clear()
+    return frame
 
 
 def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
-    """The inputs with ``customer_id`` replaced by its position in ``customers`` (rows of others dropped)."""
+    """The inputs with ``customer_id`` replaced by its position in ``customers`` (rows of others dropped),
+    with only the columns the month ends read. The coded ledger holds the invoices alone (the open items
+    are the run's own ledger's)."""
     positions = pd.Index(customers, dtype="object")
 
     def encode(frame: pd.DataFrame) -> pd.DataFrame:
@@ -316,9 +354,12 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
         return kept
 
     ledger = inputs.ledger
-    coded_ledger = Ledger(encode(ledger.invoices), encode(ledger.settlements), encode(ledger.loose_credits),
+    invoices = encode(ledger.invoices[["customer_id", "invoice_date", "amount"]])
+    coded_ledger = Ledger(invoices, ledger.settlements.iloc[:0], ledger.loose_credits.iloc[:0],
                           encode(ledger.customers), ledger.n_undated_allocations)
-    return DistressInputs(encode(inputs.customers), coded_ledger, encode(inputs.payments), encode(inputs.cheques),
+    payments = inputs.payments[["customer_id", "known_date", "pay_date", "due_date", "amount", "is_cheque",
+                                "maturity_days"]]
+    return DistressInputs(encode(inputs.customers), coded_ledger, encode(payments), encode(inputs.cheques),
                           encode(inputs.events), encode(inputs.shipments), encode(inputs.brands), inputs.financials,
                           inputs.end, inputs.has)
 
@@ -352,10 +393,27 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     invoices = invoices.assign(month=invoices["invoice_date"].dt.year * 12 + invoices["invoice_date"].dt.month)
     with_months = Ledger(invoices, ledger.settlements, ledger.loose_credits, ledger.customers,
                          ledger.n_undated_allocations)
+    # A customer's whole months, summed once: a month end's order baseline takes the months before its
+    # cut-off's month from here (the same rows, in the same order) and sums only the cut-off's month again.
+    monthly_invoiced = invoices.groupby(["customer_id", "month"])["amount"].sum()
     # the days since the customer's previous shipping day; one known by a month end follows one known then
     shipments = inputs.shipments.assign(gap_days=inputs.shipments.groupby("customer_id")["date"].diff().dt.days)
     return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands,
-                   shipments=shipments)
+                   shipments=shipments, monthly_invoiced=monthly_invoiced)
+
+
+def _months_invoiced_by(inputs: DistressInputs, cutoff: pd.Timestamp) -> pd.Series:
+    """Invoiced per customer and calendar month, counting the invoices dated by ``cutoff`` (a month's
+    invoices past the cut-off left out): the months before the cut-off's month from the whole months'
+    sums, the cut-off's own month summed from its invoices by then."""
+    invoices = inputs.ledger.invoices
+    month = cutoff.year * 12 + cutoff.month
+    if inputs.monthly_invoiced is None:  # inputs not prepared by _with_fixed_columns
+        return invoices[invoices["invoice_date"] <= cutoff].groupby(["customer_id", "month"])["amount"].sum()
+    whole = inputs.monthly_invoiced
+    whole = whole[whole.index.get_level_values("month") < month]
+    part = invoices[(invoices["month"] == month) & (invoices["invoice_date"] <= cutoff)]
+    return pd.concat([whole, part.groupby(["customer_id", "month"])["amount"].sum()])
 
 
 def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, master) -> pd.DataFrame:
@@ -439,8 +497,8 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["dso_excess_days"] = out["dso_days"] - pd.Series(terms, index=out.index).fillna(0)
 
     # ---- order spike against the customer's own months, and brands never bought before
-    history = invoices_all[invoices_all["invoice_date"] <= end - s.spike_days * day]
-    monthly = history.groupby(["customer_id", "month"])["amount"].sum()
+    cutoff = end - s.spike_days * day
+    monthly = _months_invoiced_by(inputs, cutoff)
     months_known = monthly.groupby(level=0).size()
     typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
     spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)

@@ -47,8 +47,9 @@ class CreditExposure(Analysis):
         table = exposure_on(data, ledger, customers, as_of)
         ends = [pd.Timestamp(as_of) - pd.offsets.MonthEnd(k) for k in range(1, self.history_months)]
         ends = [pd.Timestamp(as_of)] + [e for e in ends if e >= ledger.invoices["invoice_date"].min()]
-        peaks = pd.concat([exposure_on(data, ledger, customers, end)[["customer_id", "exposure", "over_limit"]]
-                           for end in ends], ignore_index=True) if len(ends) else pd.DataFrame()
+        limits = customers.set_index("customer_id")["credit_limit"] if len(customers) else pd.Series(dtype="float64")
+        peaks = pd.concat([_exposure_only(data, ledger, limits, end) for end in ends],
+                          ignore_index=True) if len(ends) else pd.DataFrame()
         if len(peaks):
             grouped = peaks.groupby("customer_id")
             table["peak_exposure"] = table["customer_id"].map(grouped["exposure"].max())
@@ -89,3 +90,19 @@ def exposure_on(data, ledger, customers: pd.DataFrame, as_of) -> pd.DataFrame:
     table["over_limit"] = (table["exposure"] > limit).fillna(False).astype(bool) & limit.notna()
     table.loc[limit.isna(), "utilisation"] = np.nan
     return table
+
+
+def _exposure_only(data, ledger, limits: pd.Series, as_of) -> pd.DataFrame:
+    """customer_id, exposure, over_limit on one day, as :func:`exposure_on` works them out (the same
+    customers, sums and rounding), without the names and the other columns: the peaks ask month by month."""
+    items = open_items(ledger, as_of)
+    balance = items.groupby("customer_id")["open_amount"].sum()
+    cheques = pending_cheques(data, as_of).groupby("customer_id")["amount"].sum()
+    ids = pd.Index(limits.index, dtype="object").union(balance.index.astype("object")).union(
+        cheques.index.astype("object"))
+    exposure = (balance.reindex(ids).fillna(0.0).clip(lower=0) + cheques.reindex(ids).fillna(0.0)).round(2)
+    limit = pd.to_numeric(limits.reindex(ids), errors="coerce")
+    limit = limit.where(limit > 0)
+    over_limit = (exposure > limit).fillna(False).astype(bool) & limit.notna()
+    return pd.DataFrame({"customer_id": pd.Series(ids, dtype="object"), "exposure": exposure.to_numpy(),
+                         "over_limit": over_limit.to_numpy()})

@@ -171,7 +171,6 @@ def build_ledger(data) -> Ledger:
     implied = invoices["invoice_date"] + pd.to_timedelta(pd.to_numeric(terms, errors="coerce").fillna(0), unit="D")
     invoices["due_date"] = pd.to_datetime(invoices["due_date"]).fillna(implied)
     invoices["amount"] = invoices["amount"].astype("float64").fillna(0.0)
-    posted = set(invoices["invoice_id"])
 
     parts, loose = [], []
     n_undated = 0
@@ -206,7 +205,7 @@ def build_ledger(data) -> Ledger:
     for column in ("invoice_id", "customer_id", "source_id"):
         settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
     settlements = settlements.dropna(subset=["date"])
-    attached = isin(settlements["invoice_id"], posted)
+    attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]
     loose.append(pd.DataFrame({
         "customer_id": loose_rows["customer_id"], "date": loose_rows["date"],
@@ -232,46 +231,65 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
 
 
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+    # Worked out on the amounts alone (arrays over the invoices issued by then); the invoices' texts are
+    # taken for the open ones only: copying every issued invoice's row each month end cost most of the time.
     keys = ledger.keys
     fifo = ledger.fifo_invoices
-    invoices = fifo[fifo["invoice_date"] <= as_of]
-    positions = invoices.index.to_numpy()  # the ledger's row positions: index into the keys
+    issued_by_then = (fifo["invoice_date"] <= as_of).to_numpy()
+    rows = np.flatnonzero(issued_by_then)  # places in the first-in-first-out order
+    positions = fifo.index.to_numpy()[rows]  # the ledger's row positions: index into the keys
+    index = pd.Index(positions)
     on_day = (ledger.settlements["date"] <= as_of).to_numpy()
-    settlements = ledger.settlements[on_day]
+    settlements = ledger.settlements
     issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
-    early = settlements[~issued]  # paid before the invoice's own date: a credit until the invoice exists
-    settled = settlements[issued][["paid", "cash_discount", "credited"]].groupby(
+    amounts = {c: settlements[c].to_numpy()[on_day] for c in ("paid", "cash_discount", "credited")}
+    settled = pd.DataFrame({c: v[issued] for c, v in amounts.items()}).groupby(
         keys.settlement_invoice[on_day][issued], sort=False).sum()
-    items = invoices.copy()
-    for column in ("paid", "cash_discount", "credited"):
-        items[column] = settled[column].reindex(keys.invoice[positions]).fillna(0.0).to_numpy()
-    items["open_amount"] = items["amount"] - items["paid"] - items["cash_discount"] - items["credited"]
-    over = items[items["open_amount"] < 0].sort_index()  # summed in the ledger's order, as always
+    # paid before the invoice's own date: a credit until the invoice exists
+    early = pd.DataFrame({"customer_id": settlements["customer_id"].to_numpy()[on_day][~issued],
+                          "amount": (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]})
+    codes = keys.invoice[positions]
+    aligned = settled.reindex(codes).fillna(0.0)  # one look-up of the invoices' codes for the three sums
+    paid, cash_discount, credited = (pd.Series(aligned[c].to_numpy(), index=index)
+                                     for c in ("paid", "cash_discount", "credited"))
+    open_amount = pd.Series(fifo["amount"].to_numpy()[rows], index=index) - paid - cash_discount - credited
+    is_over = (open_amount < 0).to_numpy()
+    over = pd.DataFrame({"customer_id": fifo["customer_id"].to_numpy()[rows][is_over],
+                         "open_amount": open_amount.to_numpy()[is_over]}, index=index[is_over]).sort_index()
     loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
     credit_parts = [loose.groupby("customer_id")["amount"].sum(),
                     (-over["open_amount"]).groupby(over["customer_id"]).sum(),
-                    (early["paid"] + early["cash_discount"] + early["credited"]).groupby(early["customer_id"]).sum()]
+                    early["amount"].groupby(early["customer_id"]).sum()]
     credit = pd.concat([p for p in credit_parts if len(p)]).groupby(level=0).sum() if any(
         len(p) for p in credit_parts) else pd.Series(dtype="float64")
-    items["open_amount"] = items["open_amount"].clip(lower=0.0)
+    open_amount = open_amount.clip(lower=0.0)
 
     # First in, first out: each customer's unapplied credit clears its oldest open invoices.
     customer = keys.customer[positions]
     credit_of_code = np.append(credit.reindex(keys.customer_ids).to_numpy(dtype="float64"), np.nan)
-    available = pd.Series(credit_of_code[customer], index=items.index).fillna(0.0)  # code -1 reads the NaN
-    before = items["open_amount"].groupby(customer, sort=False).cumsum() - items["open_amount"]
+    available = pd.Series(credit_of_code[customer], index=index).fillna(0.0)  # code -1 reads the NaN
+    before = open_amount.groupby(customer, sort=False).cumsum() - open_amount
     before = before.where(customer >= 0)  # a blank customer has no group
-    items["fifo_credit"] = (available - before).clip(lower=0.0).clip(upper=items["open_amount"])
-    items["fifo_credit"] = items["fifo_credit"].where(available > 0, 0.0)
-    items["open_amount"] = items["open_amount"] - items["fifo_credit"]
-    used = items["fifo_credit"].groupby(customer, sort=False).sum()
+    fifo_credit = (available - before).clip(lower=0.0).clip(upper=open_amount)
+    fifo_credit = fifo_credit.where(available > 0, 0.0)
+    open_amount = open_amount - fifo_credit
+    used = fifo_credit.groupby(customer, sort=False).sum()
     used = used[used.index >= 0]
     used.index = pd.Index(keys.customer_ids[used.index.to_numpy()], dtype="object", name="customer_id")
     left = credit.sub(used, fill_value=0.0)
     left = left[left.round(2) > 0]
 
+    # only the invoices still open after rounding are taken with their texts
+    open_amount = open_amount.astype("float64").round(2)
+    kept = (open_amount != 0).to_numpy()
+    items = fifo.iloc[rows[kept]].copy()
+    items["paid"] = paid.to_numpy()[kept]
+    items["cash_discount"] = cash_discount.to_numpy()[kept]
+    items["credited"] = credited.to_numpy()[kept]
+    items["open_amount"] = open_amount.to_numpy()[kept]
+    items["fifo_credit"] = fifo_credit.to_numpy()[kept]
     items = items.assign(kind="invoice", item_id=items["invoice_id"])
-    rank = keys.customer_rank[customer]
+    rank = keys.customer_rank[customer[kept]]
     if len(left):
         master = ledger.customers.set_index("customer_id")["assigned_salesperson_id"] if len(
             ledger.customers) else pd.Series(dtype="object")
@@ -281,12 +299,12 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
             "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
             "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
         credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
+        credits["open_amount"] = credits["open_amount"].astype("float64").round(2)
         credit_codes = pd.Index(keys.customer_ids).get_indexer(credits["customer_id"])
-        rank = np.concatenate([rank, keys.customer_rank[credit_codes]])
-        items = pd.concat([items, credits], ignore_index=True) if len(items) else credits
-    items["open_amount"] = items["open_amount"].astype("float64").round(2)
-    kept = (items["open_amount"] != 0).to_numpy()
-    items, rank = items[kept].copy(), rank[kept]
+        credit_kept = (credits["open_amount"] != 0).to_numpy()
+        rank = np.concatenate([rank, keys.customer_rank[credit_codes][credit_kept]])
+        items = pd.concat([items, credits[credit_kept]], ignore_index=True) if len(rows) else credits[credit_kept]
+    items = items.copy()
     items["invoice_date"] = pd.to_datetime(items["invoice_date"])
     items["due_date"] = pd.to_datetime(items["due_date"])
     items["age_days"] = (as_of - items["invoice_date"]).dt.days.astype("float64")

@@ -123,8 +123,9 @@ class ProblemReceivables(Analysis):
             last = invoices.groupby("customer_id")["invoice_date"].max()
             what = "invoice"
         rows = []
-        for customer_id, amount in owing.items():
-            when = last.get(customer_id)
+        # each owing customer's last day looked up at once, not one .get per customer (NaT when none)
+        lasts = last.reindex(owing.index)  # a groupby's index: one row per customer
+        for (customer_id, amount), when in zip(owing.items(), lasts.to_numpy(dtype="object"), strict=True):
             idle = (as_of - pd.Timestamp(when)).days if when is not None and pd.notna(when) else None
             if idle is None or idle >= self.quiet_days:
                 rows.append({"customer_id": customer_id, "problem": "no_shipments_open_balance",
@@ -138,11 +139,21 @@ class ProblemReceivables(Analysis):
                      & (items["days_past_due"] > self.tolerance_days)]
         payments = ledger.settlements[(ledger.settlements["paid"] > 0) & (ledger.settlements["date"] <= as_of)
                                       & (ledger.settlements["date"] > as_of - pd.Timedelta(days=self.recent_days))]
-        due = ledger.invoices.set_index("invoice_id")["due_date"]
-        paid_late = payments[(payments["date"] - payments["invoice_id"].map(due)).dt.days > self.tolerance_days]
-        customer_of = ledger.invoices.set_index("invoice_id")["customer_id"]
-        paid_late_count = paid_late["invoice_id"].drop_duplicates().map(customer_of).value_counts()
-        paid_count = payments["invoice_id"].drop_duplicates().map(customer_of).value_counts()
+        invoices = ledger.invoices.set_index("invoice_id")
+        if invoices.index.is_unique:
+            # each payment's invoice looked up once for its due date and customer (not three maps)
+            at = invoices.index.get_indexer(payments["invoice_id"])
+            found = at >= 0
+            due_of = pd.Series(invoices["due_date"].to_numpy()[at], index=payments.index).where(found)
+            customer = pd.Series(invoices["customer_id"].to_numpy(dtype="object")[at], index=payments.index).where(
+                found)
+        else:
+            due_of = payments["invoice_id"].map(invoices["due_date"])
+            customer = payments["invoice_id"].map(invoices["customer_id"])
+        paid = pd.DataFrame({"invoice_id": payments["invoice_id"], "customer_id": customer,
+                             "late": (payments["date"] - due_of).dt.days > self.tolerance_days})
+        paid_late_count = paid[paid["late"]].drop_duplicates("invoice_id")["customer_id"].value_counts()
+        paid_count = paid.drop_duplicates("invoice_id")["customer_id"].value_counts()
         rows = []
         for customer_id, group in late.groupby("customer_id", sort=True):
             words = (f"{len(group)} open invoice(s) more than {self.tolerance_days} days past due (oldest "

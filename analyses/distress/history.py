@@ -110,6 +110,41 @@ def _statement_rows(inputs, end) -> pd.DataFrame:
     return frame
 
 
+# Months scored at a time when only the watched customers are kept (each row's score is its own).
+SCORING_CHUNK_ROWS = 200_000
+
+
+def _scored_statements(inputs, settings: DistressSettings) -> pd.DataFrame | None:
+    """Every financial statement's points in the score (None without statements)."""
+    if not len(inputs.financials):
+        return None
+    financials = inputs.financials.reset_index(drop=True)
+    founded = None
+    if len(inputs.customers) and "established_date" in inputs.customers:
+        founded = financials["customer_id"].astype("object").map(
+            inputs.customers.set_index("customer_id")["established_date"])
+    scored = statement_points(financials, settings.score, established_date=founded, as_of=financials["period_end"])
+    scored["statement_altman_z2"] = altman_z2(financials)
+    return scored
+
+
+def _scored(signals: pd.DataFrame, inputs, settings: DistressSettings, statements: pd.DataFrame | None):
+    """The measurements, points and score of each row of ``signals`` (customer months), and the statement
+    each month reads (None without statements). Row by row: a slice of months scores as it does among all."""
+    values = engineered_values(signals, grace_days=float(settings.signals.grace_days))
+    points = sign_points(values, EVENT_WEIGHTS)
+    points["points_young_company"] = young_points(values["age_years"], settings.score)
+    history_statements = None
+    if statements is not None:
+        latest = latest_statements(inputs.financials.reset_index(drop=True), statements,
+                                   signals[["customer_id", "month_end"]], settings.score.statement_lag_days)
+        for column in latest.columns:
+            if column.startswith("points_"):
+                points[column] = latest[column].astype("float64")
+        history_statements = latest[[c for c in latest.columns if not c.startswith("points_")]]
+    return values, points, combine(points, settings.score.base_log_odds), history_statements
+
+
 def distress_history(data, settings: DistressSettings = DistressSettings(),
                      watch_level: float | None = None) -> pd.DataFrame:
     """One row per customer and month end: score, log-odds, every sign's points, the statement used,
@@ -126,36 +161,17 @@ def distress_history(data, settings: DistressSettings = DistressSettings(),
     if signals.empty:
         return pd.DataFrame(columns=["customer_id", "salesperson_id", "month_end", "period", "score", "log_odds"])
     signals = signals.reset_index(drop=True)
-    values = engineered_values(signals, grace_days=float(settings.signals.grace_days))
-    points = sign_points(values, EVENT_WEIGHTS)
-    points["points_young_company"] = young_points(values["age_years"], settings.score)
-    statement_columns = []
-    if len(inputs.financials):
-        financials = inputs.financials.reset_index(drop=True)
-        founded = None
-        if len(inputs.customers) and "established_date" in inputs.customers:
-            founded = financials["customer_id"].astype("object").map(
-                inputs.customers.set_index("customer_id")["established_date"])
-        scored = statement_points(financials, settings.score, established_date=founded,
-                                  as_of=financials["period_end"])
-        scored["statement_altman_z2"] = altman_z2(financials)
-        latest = latest_statements(financials, scored, signals[["customer_id", "month_end"]],
-                                   settings.score.statement_lag_days)
-        statement_columns = [c for c in latest.columns if not c.startswith("points_")]
-        for column in latest.columns:
-            if column.startswith("points_"):
-                points[column] = latest[column].astype("float64")
-        history_statements = latest[statement_columns]
-        del latest  # every month's statement rows: only the kept months' stay
-    combined = combine(points, settings.score.base_log_odds)
+    statements = _scored_statements(inputs, settings)
     if watch_level is not None:
-        # the customers kept, before the measurements, statements and words are put beside every month
-        watched = signals.loc[(combined["score"] >= watch_level).to_numpy(), "customer_id"].unique()
-        kept = isin(signals["customer_id"], watched).to_numpy()
-        signals, combined, points = signals[kept], combined[kept], points[kept]
-        values = values[kept]
-        if statement_columns:
-            history_statements = history_statements[kept]
+        # The customers kept, scored a slice of months at a time: every month's measurements and points of
+        # every customer at once took gigabytes at ten million lines, and only the watched customers' stay.
+        score = np.concatenate([
+            _scored(signals.iloc[start:start + SCORING_CHUNK_ROWS], inputs, settings, statements)[2]["score"]
+            .to_numpy() for start in range(0, len(signals), SCORING_CHUNK_ROWS)])
+        watched = signals.loc[score >= watch_level, "customer_id"].unique()
+        signals = signals[isin(signals["customer_id"], watched).to_numpy()]
+    values, points, combined, history_statements = _scored(signals, inputs, settings, statements)
+    statement_columns = list(history_statements.columns) if history_statements is not None else []
     frame = pd.concat([signals[["customer_id", "month_end"]], combined, points], axis=1)
     for column in HISTORY_MEASUREMENTS:
         frame[column] = values[column] if column in values else np.nan

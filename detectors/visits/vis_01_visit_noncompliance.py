@@ -267,8 +267,14 @@ class VisitNoncompliance(Detector):
         self._legs_ = {}
         if len(done) < 2:
             return out
-        done = done.sort_values(["salesperson_id", "checkin_at", "visit_id"])
-        previous = done.groupby("salesperson_id", sort=False).shift(1)
+        # by salesperson, check-in and visit (visit ids are unique, so the order is fully determined): one
+        # lexsort of integer codes instead of a three-column sort of text
+        salesperson_code = pd.factorize(done["salesperson_id"], sort=True)[0]
+        visit_code = pd.factorize(done["visit_id"], sort=True)[0]
+        checkin = done["checkin_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        done = done.iloc[np.lexsort((visit_code, checkin, salesperson_code))]
+        previous = done.groupby("salesperson_id", sort=False)[
+            ["checkin_at", "checkout_at", "checkin_lat", "checkin_lon"]].shift(1)
         same_day = previous["checkin_at"].notna() & (
             previous["checkin_at"].dt.normalize() == done["checkin_at"].dt.normalize())
         left = previous["checkout_at"].where(previous["checkout_at"].notna()

@@ -9,8 +9,10 @@ from types import MappingProxyType
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from audit.engine import Engine
+from audit.membership import isin
 from audit.policy import Policy
 from audit.validation import AuditTables
 
@@ -88,6 +90,19 @@ class AuditData:
     def frame(self, name: str) -> pd.DataFrame:
         """The pandas frame of a table; detectors must treat it as read-only."""
         return self.tables.frames[name]
+
+    def frame_among(self, name: str, column: str, values) -> pd.DataFrame:
+        """The rows of a table whose ``column`` holds one of ``values``, as pandas with the types ``frame``
+        gives, in the table's order (the index need not be the frame's). A staged table is filtered while
+        its file is read: a component that needs a few invoices' lines does not read ten million into pandas."""
+        values = list(dict.fromkeys(v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))))
+        staged = getattr(self.tables.frames, "path", None)
+        if staged is None or name in self.tables.frames.held():  # in pandas already
+            frame = self.frame(name)
+            return frame[isin(frame[column], values)]
+        if not values:
+            return pq.read_schema(staged(name)).empty_table().to_pandas()
+        return pd.read_parquet(staged(name), filters=[(column, "in", values)])
 
     def rows(self, name: str) -> int:
         """The rows of a checked table, without reading it into pandas."""

@@ -236,3 +236,28 @@ def test_the_analysis_builds_the_view_on_the_mini_ledger(mini_tables, mini_polic
 def test_empty_inputs_give_an_empty_view():
     links = compute_links(_inputs([]))
     assert links.empty and list(links.columns) == list(LINK_COLUMNS)
+
+
+def test_pair_masks_never_skip_a_pair_that_makes_a_link():
+    """The masks are a necessary condition for ``_pair_kinds``: over every combination of roles two entities
+    can hold at an identifier, a pair the masks skip yields no link, and some pairs are skipped."""
+    from itertools import chain, combinations, product
+
+    from analyses.links.graph import _pair_kinds, _pair_masks
+
+    roles_at = {"name": ("owner_name", "name", "shop_name", "received_by", "drawer_name"),
+                "phone": ("phone",), "bank_account": ("bank_account", "drawer_account"),
+                "address": ("address", "delivered_to")}
+    skipped = 0
+    for node_type, roles in roles_at.items():
+        subsets = [set(s) for s in chain.from_iterable(combinations(roles, k) for k in range(1, len(roles) + 1))]
+        for (first, second), (a, b) in product(product(subsets, repeat=2),
+                                               (("customer:C1", "customer:C2"), ("customer:C1", "salesperson:S1"))):
+            ra = {r: {"value": "x", "text": "x"} for r in first}
+            rb = {r: {"value": "x", "text": "x"} for r in second}
+            a_gives, a_takes = _pair_masks(node_type, ra)
+            b_gives, b_takes = _pair_masks(node_type, rb)
+            if not (a_gives & b_takes or b_gives & a_takes):
+                skipped += 1
+                assert list(_pair_kinds(node_type, a, ra, b, rb)) == [], (node_type, first, second)
+    assert skipped > 0

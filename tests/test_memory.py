@@ -315,3 +315,28 @@ def test_inputs_and_the_data_end_are_answered_by_the_engine_without_reading_tabl
     finally:
         data.engine.close()
         tables.frames.close()
+
+
+def test_a_staged_table_gives_the_rows_among_values_without_being_read_whole(mini_policy):
+    """``frame_among`` filters a staged table while its file is read: the same rows, order and types as
+    filtering the frame, and the table is not held in pandas afterwards."""
+    in_memory = validate(load(MINI), mini_policy)
+    lines = in_memory.frames["invoice_lines"]
+    wanted = list(lines["invoice_id"].drop_duplicates().iloc[[0, -1]]) + ["no such invoice", None]
+    expected = lines[lines["invoice_id"].isin(wanted[:2])]
+    assert 0 < len(expected) < len(lines)
+    memory_data = AuditData(in_memory, mini_policy, Engine("duckdb"))
+    staged_tables = validate(load(MINI), mini_policy)
+    staged_tables.stage()
+    staged_data = AuditData(staged_tables, mini_policy, Engine("duckdb"))
+    try:
+        for data in (memory_data, staged_data):
+            found = data.frame_among("invoice_lines", "invoice_id", wanted)
+            pd.testing.assert_frame_equal(found.reset_index(drop=True), expected.reset_index(drop=True))
+            none = data.frame_among("invoice_lines", "invoice_id", [])
+            assert none.empty and list(none.columns) == list(lines.columns)
+            assert list(none.dtypes) == list(lines.dtypes)
+        assert staged_tables.frames.held() == []
+    finally:
+        memory_data.engine.close()
+        staged_data.engine.close()

@@ -535,6 +535,28 @@ def _pair_kinds(node_type: str, a: str, ra: dict, b: str, rb: dict):
                 yield "cheque_drawer", x, y, "drawer_name", y_named
 
 
+def _pair_masks(node_type: str, roles: dict) -> tuple[int, int]:
+    """What an entity's roles at an identifier can pair with, as two bit masks: ``_pair_kinds`` yields
+    nothing for two entities ``a`` and ``b`` unless ``gives(a) & takes(b)`` or ``gives(b) & takes(a)`` (a
+    necessary condition, checked before the pair is looked at in full)."""
+    if node_type == "name":
+        person = "owner_name" in roles or "name" in roles
+        named = person or "shop_name" in roles
+        # bit 1: two people; bit 2: a receiver and a person; bit 4: a cheque drawer and a named entity
+        gives = (1 if person else 0) | (2 if "received_by" in roles else 0) | (4 if "drawer_name" in roles else 0)
+        takes = (1 | 2 if person else 0) | (4 if named else 0)
+        return gives, takes
+    if node_type == "phone":
+        relevant = "phone" in roles
+    elif node_type == "bank_account":
+        relevant = "bank_account" in roles or "drawer_account" in roles
+    elif node_type == "address":
+        relevant = "address" in roles or "delivered_to" in roles
+    else:
+        relevant = True
+    return (1, 1) if relevant else (0, 0)
+
+
 def _location_links(inputs: LinkInputs, settings: LinkSettings) -> list[dict]:
     """Goods delivered away from the customer's own position and at another customer's."""
     customers = inputs.customers.dropna(subset=["lat", "lon"])
@@ -599,7 +621,10 @@ def project_links(graph: nx.Graph, inputs: LinkInputs, settings: LinkSettings = 
         if len(members) > settings.max_shared:
             placeholders += 1
             continue
-        for (a, ra), (b, rb) in combinations(members, 2):
+        offered = [(n, roles, *_pair_masks(node_type, roles)) for n, roles in members]
+        for (a, ra, a_gives, a_takes), (b, rb, b_gives, b_takes) in combinations(offered, 2):
+            if not (a_gives & b_takes or b_gives & a_takes):
+                continue  # no kind of link is possible between these two roles (most pairs at a common name)
             for kind, source, target, s_role, t_role in _pair_kinds(node_type, a, ra, b, rb):
                 s_info = (ra if source == a else rb)[s_role]
                 t_info = (rb if target == b else ra)[t_role]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import rapidfuzz.process
+from rapidfuzz import fuzz
 
 from analyses.links.graph import (
     family_key,
@@ -231,11 +233,30 @@ class FictitiousCustomer(Detector):
         staff_keys = {name_key(v): k for k, v in staff_names.items() if name_key(v)}
         family = {k.split(":", 1)[1]: family_key(v) for k, v in staff_names.items() if k.startswith("salesperson:")}
         staff_of: dict[str, str | None] = {}  # a receiver signs for many shipments: match each name once
+        # Staff names by their number of tokens (same_tokens needs as many), in staff order: a receiver's
+        # first token is scored against all of theirs in one rapidfuzz call, and only those that pass are
+        # compared in full (one Python comparison per staff member grew with the square of the ledger).
+        by_length: dict[int, tuple[list[str], list[str], list[str]]] = {}
+        for other, k in staff_keys.items():
+            tokens = other.split()
+            names, ids, firsts = by_length.setdefault(len(tokens), ([], [], []))
+            names.append(other)
+            ids.append(k)
+            firsts.append(tokens[0] if tokens else "")
 
         def staff(key: str) -> str | None:
             if key not in staff_of:
-                staff_of[key] = next((k for other, k in staff_keys.items()
-                                      if same_tokens(key, other, self.name_threshold)), None)
+                staff_of[key] = None
+                tokens = key.split()
+                names, ids, firsts = by_length.get(len(tokens), ([], [], []))
+                if names and tokens:
+                    scores = rapidfuzz.process.cdist([tokens[0]], firsts, scorer=fuzz.ratio, dtype=np.float64,
+                                                     score_cutoff=self.name_threshold)[0]
+                    staff_of[key] = next((ids[i] for i in np.flatnonzero(scores >= self.name_threshold)
+                                          if same_tokens(key, names[i], self.name_threshold)), None)
+                elif names:  # a blank name: same_tokens compares no tokens
+                    staff_of[key] = next((ids[i] for i in range(len(names))
+                                          if same_tokens(key, names[i], self.name_threshold)), None)
             return staff_of[key]
 
         flagged = differs.to_numpy()

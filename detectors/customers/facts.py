@@ -154,25 +154,32 @@ def pings_near(data, places: pd.DataFrame, radius_m: float) -> pd.Series:
         return counts
     pings = data.table("gps_pings")
     dlat = radius_m / 111_000.0
-    conditions = []
+    boxes = []
     for row in usable.itertuples():
         dlon = radius_m / (111_000.0 * max(np.cos(np.radians(row.lat)), 0.01))
-        conditions.append((pings.salesperson_id == row.salesperson_id)
-                          & pings.lat.between(row.lat - dlat, row.lat + dlat)
-                          & pings.lon.between(row.lon - dlon, row.lon + dlon))
-    found = []
-    chunk = 100  # keeps each query's filter a readable size
-    for start in range(0, len(conditions), chunk):
-        condition = conditions[start]
-        for other in conditions[start + 1:start + chunk]:
-            condition = condition | other
-        found.append(data.execute(pings.filter(condition).select("salesperson_id", "lat", "lon")))
-    found = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["salesperson_id", "lat", "lon"])
+        boxes.append((row.salesperson_id, row.lat - dlat, row.lat + dlat, row.lon - dlon, row.lon + dlon))
+    boxes = pd.DataFrame(boxes, columns=["salesperson_id", "lat_low", "lat_high", "lon_low", "lon_high"])
+    boxes["salesperson_id"] = boxes["salesperson_id"].astype(object)
+    schema = {"salesperson_id": pings.salesperson_id.type().copy(nullable=True), "lat_low": "float64",
+              "lat_high": "float64", "lon_low": "float64", "lon_high": "float64"}
+    # Each group of 100 places keeps the pings inside any of its boxes, each ping once per group (as when a
+    # group was one query with a condition per place); the boxes are joined on the salesperson instead of
+    # every ping being tested against a hundred conditions.
+    chunk = 100
+    parts = []
+    for start in range(0, len(boxes), chunk):
+        group = ibis.memtable(boxes.iloc[start:start + chunk], schema=schema)
+        inside = pings.semi_join(group, [pings.salesperson_id == group.salesperson_id,
+                                         pings.lat.between(group.lat_low, group.lat_high),
+                                         pings.lon.between(group.lon_low, group.lon_high)])
+        parts.append(inside.select("salesperson_id", "lat", "lon"))
+    found = data.execute(ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0])
     if found.empty:
         return counts
+    of_salesperson = dict(list(found.groupby("salesperson_id", sort=False)))
     for salesperson, group in usable.groupby("salesperson_id"):
-        own = found[found["salesperson_id"] == salesperson]
-        if own.empty:
+        own = of_salesperson.get(salesperson)
+        if own is None:
             continue
         for index, row in group.iterrows():
             near = haversine_m(own["lat"], own["lon"], row["lat"], row["lon"]) <= radius_m

@@ -9,7 +9,7 @@ import pandas as pd
 from audit.common import combine_traces, month_of, tier_pct
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import confirmation_gaps, invoice_settlements, posted_invoices
-from audit.membership import among, isin
+from audit.membership import among
 from detectors.wording import added_invoice_items
 
 # How much each trace says on its own (combined as 1 − ∏(1 − weight × strength)).
@@ -98,11 +98,11 @@ class AddedInvoiceItems(Detector):
     def missing_inputs(cls, data) -> list[str]:
         # Nothing to compare with: neither the orders the invoices bill nor 'not_ordered' credit notes.
         missing = super().missing_inputs(data)
-        orders = (data.has("invoices", ("order_id",)) and data.frame("invoices")["order_id"].notna().any()
+        orders = (data.holds_values("invoices", "order_id")
                   and data.has("orders", ("order_id", "customer_id", "order_date"))
                   and data.has("order_lines", ("order_id", "product_id", "quantity")))
         notes = data.has("credit_notes", ("credit_note_id", "credit_date", "invoice_id", "reason"))
-        nothing_invoiced = data.has("invoices") and data.frame("invoices").empty
+        nothing_invoiced = data.has("invoices") and data.rows("invoices") == 0
         if not (orders or notes or nothing_invoiced):
             missing.append("orders and order_lines that invoices.order_id names, or credit_notes with reason "
                            "(something to compare the invoices with)")
@@ -118,9 +118,11 @@ class AddedInvoiceItems(Detector):
         lines = data.table("invoice_lines")
         invoices = posted_invoices(data)
         invoices = invoices.filter(invoices.order_id.notnull())
-        billed = lines.join(invoices, "invoice_id").group_by(
-            [lines.invoice_id, invoices.order_id, invoices.customer_id, invoices.invoice_date, lines.product_id]
-        ).aggregate(invoiced=lines.quantity.sum())
+        # summed per (invoice, product) before the invoice's columns join: fewer and narrower group keys
+        per_product = lines.group_by(["invoice_id", "product_id"]).aggregate(invoiced=lines.quantity.sum())
+        billed = per_product.join(invoices, "invoice_id").select(
+            per_product.invoice_id, invoices.order_id, invoices.customer_id, invoices.invoice_date,
+            per_product.product_id, per_product.invoiced)
         order_lines = data.table("order_lines")
         ordered = order_lines.group_by(["order_id", "product_id"]).aggregate(ordered=order_lines.quantity.sum())
         known_orders = order_lines.select("order_id").distinct()
@@ -129,8 +131,18 @@ class AddedInvoiceItems(Detector):
                                               billed.product_id == ordered.product_id]).select(
             billed.invoice_id, billed.order_id, billed.customer_id, billed.invoice_date, billed.product_id,
             billed.invoiced, ordered=ordered.ordered.fill_null(0))
-        beyond = compared.filter(compared.invoiced > compared.ordered)
-        # Amendments: orders of the same customer that no posted invoice bills, dated shortly before.
+        # Computed once and kept by the engine: the amendments and the result both read it (as a shared
+        # subquery the engine summed every invoice line and order line twice).
+        beyond = compared.filter(compared.invoiced > compared.ordered).cache()
+        try:
+            return self._amended(data, beyond)
+        finally:
+            beyond.release()
+
+    def _amended(self, data, beyond: ibis.Table) -> pd.DataFrame:
+        """The lines billed beyond their order, less what amendments of the order (orders of the same
+        customer that no posted invoice bills, dated shortly before) added."""
+        order_lines = data.table("order_lines")
         orders = data.table("orders")
         all_posted = posted_invoices(data)
         billed_orders = all_posted.filter(all_posted.order_id.notnull()).select(billed_order=all_posted.order_id)
@@ -169,21 +181,17 @@ class AddedInvoiceItems(Detector):
         beyond = self._beyond_order(data) if has_orders else pd.DataFrame(
             columns=["invoice_id", "order_id", "product_id", "invoiced", "ordered", "amended",
                      "amendment_orders", "added_qty"])
-        invoices = data.frame("invoices")
-        posted = invoices[invoices["status"].fillna("posted") != "cancelled"] if data.has("invoices", ("status",)) \
-            else invoices
         # Invoices with no order to compare with are judged on a 'not_ordered' credit note alone.
         noted = self._not_ordered_notes(data)["invoice_id"]
-        judged_on_note = posted["invoice_id"]
-        if has_orders:
-            compared = isin(posted["order_id"], data.frame("order_lines")["order_id"])
-            judged_on_note = posted.loc[~compared, "invoice_id"]
-        candidates = sorted(set(beyond["invoice_id"]) | set(noted[isin(noted, judged_on_note)]))
+        candidates = sorted(set(beyond["invoice_id"]) | self._judged_on_note(data, noted, has_orders))
         self.n_beyond_order_ = int(beyond["invoice_id"].nunique())
         if not candidates:
             return empty_findings()
-        lines = data.frame("invoice_lines")
-        lines = lines[isin(lines["invoice_id"], candidates)]
+        # only the candidates' invoices and lines are read into pandas, not the ledger's
+        invoices = data.frame_among("invoices", "invoice_id", candidates)
+        posted = invoices[invoices["status"].fillna("posted") != "cancelled"] if data.has("invoices", ("status",)) \
+            else invoices
+        lines = data.frame_among("invoice_lines", "invoice_id", candidates)
         head = posted.set_index("invoice_id").loc[candidates]
         history = self._purchase_history(data, head)
         settlements = invoice_settlements(data, candidates).set_index("invoice_id")
@@ -200,6 +208,20 @@ class AddedInvoiceItems(Detector):
                 findings.append(finding)
         return pd.DataFrame(findings) if findings else empty_findings()
 
+    def _judged_on_note(self, data, noted: pd.Series, has_orders: bool) -> set:
+        """The invoices a 'not_ordered' credit note names that are posted and bill no order on file (no
+        order_id, or one that no order line carries)."""
+        if noted.empty:
+            return set()
+        invoices = data.table("invoices")
+        if data.has("invoices", ("status",)):
+            invoices = invoices.filter(invoices.status.isnull() | (invoices.status != "cancelled"))
+        invoices = invoices.filter(among(invoices.invoice_id, list(noted)))
+        if has_orders:
+            ordered = data.table("order_lines").select("order_id")
+            invoices = invoices.anti_join(ordered, invoices.order_id == ordered.order_id)
+        return set(data.execute(invoices.select("invoice_id"))["invoice_id"])
+
     def _purchase_history(self, data, head: pd.DataFrame) -> pd.DataFrame:
         """Distinct (customer, product, invoice) bought by the candidate customers on posted invoices."""
         invoices = posted_invoices(data)
@@ -213,8 +235,7 @@ class AddedInvoiceItems(Detector):
         columns = ["credit_note_id", "credit_date", "invoice_id", "amount", "reason"]
         if not data.has("credit_notes", ("invoice_id",)):
             return pd.DataFrame(columns=columns)
-        notes = data.frame("credit_notes")
-        notes = notes[isin(notes["invoice_id"], candidates)]
+        notes = data.frame_among("credit_notes", "invoice_id", candidates)
         for column in columns:
             if column not in notes:
                 notes = notes.assign(**{column: None})
@@ -223,8 +244,7 @@ class AddedInvoiceItems(Detector):
     def _receipts(self, data, candidates) -> pd.DataFrame:
         if not data.has("receipt_allocations", ("receipt_id", "invoice_id")):
             return pd.DataFrame(columns=["invoice_id", "receipt_id"])
-        allocations = data.frame("receipt_allocations")
-        return allocations.loc[isin(allocations["invoice_id"], candidates), ["invoice_id", "receipt_id"]]
+        return data.frame_among("receipt_allocations", "invoice_id", candidates)[["invoice_id", "receipt_id"]]
 
     def _added_lines(self, lines: pd.DataFrame, beyond: pd.DataFrame) -> pd.DataFrame:
         """Per added product: the added quantity and its net value at the invoice's price and discount.

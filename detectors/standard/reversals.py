@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from audit.ledger import invoice_amounts
+from audit.membership import among
 
 REVERSAL_COLUMNS = ("credit_note_id", "invoice_id", "customer_id", "credit_date", "credit_amount", "invoice_date",
                     "invoice_amount", "days_after", "inferred")
@@ -36,15 +37,26 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
     }).dropna(subset=["credit_note_id", "customer_id", "credit_date", "credit_amount"])
     if notes.empty:
         return empty
-    invoices = data.execute(invoice_amounts(data).select("invoice_id", "customer_id", "invoice_date", "amount"))
+    # Only the invoices a credit note can reach: those named, and those of the credit notes' customers
+    # (the engine picks them; the whole ledger's invoices were 3 million rows at 10 million lines).
+    amounts = invoice_amounts(data)
+    named_ids = sorted(set(notes["named"].dropna()))
+    reachable = among(amounts.customer_id, sorted(set(notes["customer_id"])))
+    if named_ids:
+        reachable = reachable | among(amounts.invoice_id, named_ids)
+    invoices = data.execute(amounts.filter(reachable).select("invoice_id", "customer_id", "invoice_date", "amount"))
     invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
     invoices = invoices.rename(columns={"amount": "invoice_amount"})
     by_id = invoices.set_index("invoice_id")
     named = notes[notes["named"].isin(by_id.index)]
-    rows = [{"credit_note_id": n.credit_note_id, "invoice_id": n.named, "customer_id": n.customer_id,
-             "credit_date": n.credit_date, "credit_amount": n.credit_amount,
-             "invoice_date": by_id.at[n.named, "invoice_date"], "invoice_amount": by_id.at[n.named, "invoice_amount"],
-             "inferred": False} for n in named.itertuples(index=False)]
+    named_invoices = by_id.loc[named["named"], ["invoice_date", "invoice_amount"]]
+    rows = pd.DataFrame({
+        "credit_note_id": named["credit_note_id"].to_numpy(), "invoice_id": named["named"].to_numpy(),
+        "customer_id": named["customer_id"].to_numpy(), "credit_date": named["credit_date"].to_numpy(),
+        "credit_amount": named["credit_amount"].to_numpy(),
+        "invoice_date": named_invoices["invoice_date"].to_numpy(),
+        "invoice_amount": named_invoices["invoice_amount"].to_numpy(), "inferred": False,
+    }).to_dict("records")
     loose = notes[~notes["named"].isin(by_id.index)].sort_values(["credit_date", "credit_note_id"], kind="mergesort")
     if len(loose):
         taken = set(named["named"])

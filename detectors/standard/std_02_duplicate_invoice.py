@@ -90,19 +90,26 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
     def _pairs(self, data) -> ibis.Table:
         invoices = invoice_totals(data, extra=("order_id",))
         invoices = invoices.filter(invoices.amount > 0)
+        # Dates in blocks of window_days + 1 days: an invoice at most window_days later lies in the earlier
+        # one's block or the next, so the join compares a customer's invoices of two blocks, not all of them
+        # (a customer with 3,800 invoices a year made 14 million pairs to test).
+        block_seconds = 86400 * (self.window_days + 1)
+        invoices = invoices.mutate(block=(invoices.invoice_date.epoch_seconds() // block_seconds).cast("int64"))
         keep = ("customer_id", "salesperson_id", *PAIR_COLUMNS)
-        earlier = invoices.select(**{f"e_{c}": invoices[c] for c in keep})
+        earlier = invoices.select(**{f"e_{c}": invoices[c] for c in keep}, e_block=invoices.block)
+        earlier = earlier.mutate(e_key=earlier.e_block).union(earlier.mutate(e_key=earlier.e_block + 1))
         other = invoices.view()
-        later = other.select(**{f"l_{c}": other[c] for c in keep})
+        later = other.select(**{f"l_{c}": other[c] for c in keep}, l_block=other.block)
         tolerance = self.amount_tolerance_pct / 100.0
         pairs = earlier.join(later, [
             earlier.e_customer_id == later.l_customer_id,
+            earlier.e_key == later.l_block,
             later.l_invoice_date >= earlier.e_invoice_date,
             later.l_invoice_date <= earlier.e_invoice_date + ibis.interval(days=self.window_days),
             (later.l_invoice_date > earlier.e_invoice_date) | (later.l_invoice_id > earlier.e_invoice_id),
             (later.l_amount - earlier.e_amount).abs() <= ibis.greatest(later.l_amount, earlier.e_amount) * tolerance,
         ])
-        return pairs
+        return pairs.select(*[f"e_{c}" for c in keep], *[f"l_{c}" for c in keep])
 
     def _shares(self, data) -> dict:
         invoices = data.table("invoices")
@@ -161,12 +168,19 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
                                                      "discount_pct"], ignore_index=True)
         keys = (lines["product_id"].astype(str) + "|" + lines["quantity"].round(6).astype(str) + "|"
                 + lines["unit_price"].round(6).astype(str) + "|" + lines["discount_pct"].round(6).astype(str))
-        signature = keys.groupby(lines["invoice_id"], sort=True).agg(tuple).to_dict()
+        # each invoice's line keys in order (lines are sorted by invoice): one pass, not a group per invoice
+        signature: dict = {}
+        for invoice_id, key in zip(lines["invoice_id"].tolist(), keys.tolist(), strict=True):
+            signature.setdefault(invoice_id, []).append(key)
+        signature = {invoice_id: tuple(line_keys) for invoice_id, line_keys in signature.items()}
         products_of: dict[str, dict] = {}
         for (invoice_id, product_id), value in lines.groupby(["invoice_id", "product_id"])["net"].sum().items():
             products_of.setdefault(invoice_id, {})[product_id] = value
         shipments = self._shipments(data, ids)
-        shipped = {i: list(g) for i, g in shipments.groupby("invoice_id")["shipment_id"]}
+        shipped: dict[str, list] = {}
+        for invoice_id, shipment_id in zip(shipments["invoice_id"].tolist(), shipments["shipment_id"].tolist(),
+                                           strict=True):
+            shipped.setdefault(invoice_id, []).append(shipment_id)
         credited = self._credited(data, ids)
         known_orders = self._known_orders(data, pairs)
         shares = self._shares(data)

@@ -10,8 +10,8 @@ import pandas as pd
 
 from audit.common import combine_traces, month_of
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
+from audit.ledger import line_net
 from audit.problems import ROW
-from detectors.standard.support import invoice_totals
 from detectors.wording import invoice_number_gap
 
 # The series is what surrounds the last run of digits of invoice_no: "INV-0000734" is number 734 of
@@ -87,24 +87,34 @@ class InvoiceNumberGap(Detector):
         # numbers has holes everywhere: one finding about the series instead of one per hole.
         self.min_holes_throughout = min_holes_throughout
 
-    def _holes(self, data) -> ibis.Table:
-        invoices = data.table("invoices")
-        parts = _numbered(invoices.select("invoice_id", "invoice_no", "invoice_date", "customer_id",
-                                          "salesperson_id", "status"))
+    def _numbered_invoices(self, data) -> ibis.Table:
+        """Every invoice (posted or cancelled) split into its series and number, with its amount when posted
+        (null when cancelled or without lines): the regex runs once per invoice, in one query whose result
+        the engine keeps (``cache``) for the holes, the series' sizes and their amounts."""
+        invoices = data.table("invoices").select("invoice_id", "invoice_no", "invoice_date", "customer_id",
+                                                 "salesperson_id", "status")
+        lines = data.table("invoice_lines")
+        totals = lines.group_by("invoice_id").aggregate(amount=line_net(lines).sum())
+        posted = invoices.status.isnull() | (invoices.status != "cancelled")
+        joined = invoices.left_join(totals, invoices.invoice_id == totals.invoice_id).select(
+            *[invoices[c] for c in invoices.columns], amount=ibis.ifelse(posted, totals.amount, ibis.null()))
+        return _numbered(joined)
+
+    def _holes(self, parts: ibis.Table) -> ibis.Table:
         window = ibis.window(group_by=[parts.prefix, parts.suffix], order_by=[parts.number, parts.invoice_id])
-        parts = parts.mutate(**{f"prev_{c}": parts[c].lag().over(window) for c in (
+        parts = parts.drop("amount").mutate(**{f"prev_{c}": parts[c].lag().over(window) for c in (
             "number", "invoice_id", "invoice_no", "invoice_date", "customer_id", "salesperson_id", "status",
             "digits")})
         holes = parts.filter(parts.number - parts.prev_number > 1)
         return holes.mutate(missing=holes.number - holes.prev_number - 1)
 
-    def _series_stats(self, data) -> ibis.Table:
-        parts = _numbered(data.table("invoices").select("invoice_no"))
+    def _series_stats(self, parts: ibis.Table) -> ibis.Table:
         return parts.group_by(["prefix", "suffix"]).aggregate(
             n_numbers=parts.number.nunique(), lowest=parts.number.min(), highest=parts.number.max())
 
-    def _series_amounts(self, data, holes: ibis.Table) -> pd.DataFrame:
-        amounts = _numbered(invoice_totals(data))
+    def _series_amounts(self, data, parts: ibis.Table, holes: ibis.Table) -> pd.DataFrame:
+        """Posted invoices' amounts in the series that have holes."""
+        amounts = parts.filter(parts.amount.notnull())
         series = holes.select("prefix", "suffix").distinct()
         amounts = amounts.semi_join(series, [amounts.prefix == series.prefix, amounts.suffix == series.suffix])
         return data.execute(amounts.select("prefix", "suffix", "amount"))
@@ -128,7 +138,14 @@ class InvoiceNumberGap(Detector):
         return {key: np.array(sorted(numbers), dtype=np.int64) for key, numbers in found.items()}
 
     def find(self, data) -> pd.DataFrame:
-        holes_expr = self._holes(data)
+        parts = self._numbered_invoices(data).cache()
+        try:
+            return self._find(data, parts)
+        finally:
+            parts.release()  # the engine's copy of the numbered invoices
+
+    def _find(self, data, parts: ibis.Table) -> pd.DataFrame:
+        holes_expr = self._holes(parts)
         holes = data.execute(holes_expr)
         self.n_holes_ = len(holes)
         if holes.empty:
@@ -150,8 +167,8 @@ class InvoiceNumberGap(Detector):
         holes = holes[holes["missing"] > 0].reset_index(drop=True)
         if holes.empty:
             return empty_findings()
-        stats = data.execute(self._series_stats(data)).set_index(["prefix", "suffix"])
-        amounts = self._series_amounts(data, holes_expr)
+        stats = data.execute(self._series_stats(parts)).set_index(["prefix", "suffix"])
+        amounts = self._series_amounts(data, parts, holes_expr)
         medians = amounts.groupby(["prefix", "suffix"])["amount"].median()
         findings = []
         for key, series_holes in holes.groupby(["prefix", "suffix"], sort=True):

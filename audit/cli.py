@@ -402,8 +402,8 @@ def run_command(
                                                    "'confirmed', with the decision, author and comment.")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
     workers: Annotated[int | None, typer.Option(
-        min=1, max=2, help="Processes that share the components: 1 or 2 (default: 2 for a ledger of 500,000 "
-                           "invoice lines or more on a machine with two cores; also SALES_AUDIT_WORKERS).")] = None,
+        metavar="1|2", help="Processes that share the components (default: 2 for a ledger of 500,000 invoice "
+                            "lines or more on a machine with two cores; also SALES_AUDIT_WORKERS).")] = None,
 ) -> None:
     """Audit the data: run every detector whose tables are present and write the ranked exceptions.
 
@@ -416,6 +416,8 @@ def run_command(
     and the report say so first.
     """
     formats = _formats(format)
+    if workers is not None and workers not in (1, 2):
+        _fail(f"--workers {workers}: give 1 (one process) or 2 (the components shared with a second process)")
     if signing_key is not None and "export" not in formats:
         formats = (*formats, "export")
     language = _language(lang, data, policy)

@@ -49,14 +49,32 @@ def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | 
     else two on a machine with two cores or more when the ledger has ``MIN_LINES_FOR_WORKERS`` invoice lines.
     Always one where a second process cannot open the ledger (not staged, not DuckDB, unregistered
     components)."""
-    if asked is None and os.environ.get(WORKERS_VARIABLE):
-        asked = int(os.environ[WORKERS_VARIABLE])
+    asked = asked_workers(asked)
     if extra or not data._staged or data.engine.name != "duckdb" or len(steps) < 2:
         return 1
     if asked is not None:
-        return max(1, min(int(asked), 2))
+        return asked
     lines = data.rows("invoice_lines") if data.has("invoice_lines") else 0
     return 2 if (os.cpu_count() or 1) >= 2 and lines >= MIN_LINES_FOR_WORKERS else 1
+
+
+def asked_workers(asked: int | None) -> int | None:
+    """The processes asked for: ``asked``, else the ``SALES_AUDIT_WORKERS`` variable (None: neither says); a
+    value other than 1 or 2 is a ValueError that says what to give."""
+    where = "workers"
+    if asked is None:
+        text = os.environ.get(WORKERS_VARIABLE, "").strip()
+        if not text:
+            return None
+        where, asked = WORKERS_VARIABLE, text
+    try:
+        count = int(asked)
+    except (TypeError, ValueError):
+        count = None
+    if count not in (1, 2) or str(asked).strip() != str(count):
+        raise ValueError(f"{where}={asked!r}: give 1 (one process) or 2 (the components shared with a second "
+                         "process)")
+    return count
 
 
 def lanes(steps: list[type]) -> tuple[list[list[type]], list[type]]:

@@ -530,6 +530,9 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     started = _now()
     if period is not None:
         pd.Period(period, "M")  # raises a clear ValueError for a malformed YYYY-MM
+    from audit.lanes import asked_workers
+
+    asked_workers(workers)  # a bad --workers or SALES_AUDIT_WORKERS is said before the data is read
     if policy is None:
         policy = policy_beside(data)  # like the CLI: the data folder's own policy.toml, else the defaults
     policy = policy if isinstance(policy, Policy) else load_policy(policy)

@@ -132,3 +132,22 @@ def test_one_process_for_small_ledgers_tables_in_memory_and_plug_ins(tiny_ledger
                                          ("200MB", "128MB"), (None, None)])
 def test_each_process_gets_half_the_engine_memory(given, half):
     assert lanes._half_limit(given) == half
+
+
+@pytest.mark.parametrize("given", ["3", "0", "two", "1.5"])
+def test_a_bad_worker_count_is_a_clear_error_before_the_data_is_read(given, tmp_path, monkeypatch):
+    monkeypatch.setenv(lanes.WORKERS_VARIABLE, given)
+    with pytest.raises(ValueError, match=r"SALES_AUDIT_WORKERS=.*give 1 \(one process\) or 2"):
+        run(tmp_path / "no-such-ledger")
+    monkeypatch.delenv(lanes.WORKERS_VARIABLE)
+    with pytest.raises(ValueError, match="workers=3: give 1"):
+        run(tmp_path / "no-such-ledger", workers=3)
+
+
+def test_the_cli_takes_one_or_two_workers(tmp_path):
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--data", str(tmp_path), "--workers", "3", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--workers 3: give 1" in result.output and "Traceback" not in result.output

@@ -41,7 +41,7 @@ def worded(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(audit.detector, "word", capturing)
-        result = audit.run(folder)
+        result = audit.run(folder, workers=1)  # every finding worded in this process, where it is captured
     return captured, result
 
 

@@ -467,7 +467,7 @@ class PaymentSwap(Detector):
 def _account(value) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    text = "".join(str(value).split()).upper()
+    text = "".join(ch for ch in str(value) if ch.isalnum()).upper()
     return text or None
 
 

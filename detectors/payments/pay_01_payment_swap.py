@@ -301,8 +301,8 @@ class PaymentSwap(Detector):
     @staticmethod
     def _drawer_spread(base: pd.DataFrame, drawers: dict) -> dict[str, dict[str, list]]:
         """receipt_id -> {trace: the customers it rests on} for cheques of a stranger or a relative:
-        ``relatives_on_several_customers`` when relatives of the collecting salesperson drew cheques for two or
-        more of the salesperson's customers; ``drawer_on_several_customers`` when the drawer's account is on
+        ``relatives_on_several_customers`` when the collecting salesperson's family (relatives by family name,
+        or the salesperson by own name or account) drew cheques for two or more of the salesperson's customers; ``drawer_on_several_customers`` when the drawer's account is on
         cheques of two or more customers, all collected by one salesperson."""
         rows = [(row.receipt_id, row.customer_id, row.salesperson_id, drawers[row.cheque_id]["drawer_kind"],
                  drawers[row.cheque_id]["drawer_person"], _account(row.drawer_account))
@@ -312,8 +312,10 @@ class PaymentSwap(Detector):
         if not rows:
             return out
         frame = pd.DataFrame(rows, columns=["receipt_id", "customer_id", "salesperson_id", "kind", "person", "account"])
-        relatives = frame[frame["kind"] == "salesperson_relative"]
-        for _, group in relatives.groupby("person"):
+        # the collecting salesperson's family: relatives by family name, and the salesperson's own name or account
+        family = frame[(frame["kind"] == "salesperson_relative") | (
+            frame["kind"].isin(("staff_name", "staff_account")) & (frame["person"] == frame["salesperson_id"]))]
+        for _, group in family.groupby("salesperson_id"):
             customers = sorted(set(group["customer_id"].dropna()))
             if len(customers) >= 2:
                 for receipt_id in group["receipt_id"]:

@@ -54,8 +54,8 @@ def _trace_words(evidence, facts) -> list[str]:
         phrases.append(t("cheque %(cheque)s was %(drawer)s", cheque=facts["cheque_no"], drawer=facts["drawer_words"]))
     spread = evidence.get("drawer_spread") or {}
     if "relatives_on_several_customers" in traces:
-        phrases.append(t("relatives of the collecting salesperson drew cheques for other customers of the salesperson "
-                         "too (%(customers)s)", customers=items(spread.get("relatives_on_several_customers", [])[:5])))
+        phrases.append(t("the collecting salesperson or relatives of the salesperson drew cheques for other customers "
+                         "of the salesperson too (%(customers)s)", customers=items(spread.get("relatives_on_several_customers", [])[:5])))
     if "drawer_on_several_customers" in traces:
         phrases.append(t("the same drawer's account paid for other customers of the same salesperson, and for nobody "
                          "else's (%(customers)s)", customers=items(spread.get("drawer_on_several_customers", [])[:5])))

@@ -28,6 +28,15 @@ from detectors.wording import payment_swap
 # How much each kind of drawer says about a swap, before the other traces.
 DRAWER_WEIGHTS = {"staff_account": 0.75, "staff_name": 0.65, "salesperson_relative": 0.45, "unknown": 0.2,
                   "other_customer": 0.1}
+# Drawers who are neither the customer's side nor another customer: the salesperson's own, a relative, or a
+# stranger (an endorsed third-party cheque looks like this too, so each trace alone stays below min_score).
+STRANGER_KINDS = ("staff_account", "staff_name", "salesperson_relative", "unknown")
+# What the drawer's other cheques and the customer's confirmations add to such a cheque. One salesperson's
+# family drawing cheques for several of the salesperson's customers, or one stranger's account paying for
+# several customers of one salesperson (and nobody else's), is a personal account standing in for customers'
+# money; a confirmation before the receipt's date owing less by its amount says the customer paid earlier.
+SPREAD_WEIGHTS = {"relatives_on_several_customers": 0.2, "drawer_on_several_customers": 0.2}
+CONFIRMED_EARLIER_WEIGHT = 0.25
 
 
 class PaymentSwap(Detector):
@@ -48,7 +57,12 @@ class PaymentSwap(Detector):
     address, owner, bank account or delivery place shared beyond the cheque, in the entity links of
     LNK-01, or CUS-02 finding the two accounts one buyer); when lapping weighs more its weight counts
     here, and cash the same salesperson booked late for either customer within ``chain_window_days``
-    of that cheque counts as the money the lapping covered. Late posting and a balance
+    of that cheque counts as the money the lapping covered. A cheque of a stranger or a relative weighs more
+    when the same drawer's account pays for several customers of one salesperson and nobody else's, when
+    the salesperson's family draws cheques for several of the salesperson's customers, and when the
+    customer confirmed owing less by the receipt's amount in the ``confirmation_lookback_days`` before the
+    receipt's date (it paid before the receipt says); none of them alone reaches ``min_score``, and one
+    that cannot be checked (no drawer account, no confirmations) is listed as not checked. Late posting and a balance
     confirmation below the ledger while the money was out add to the score. Each trace adds to one
     score (1 − the product of 1 − each trace); receipts scoring at least ``min_score`` are reported.
 
@@ -64,6 +78,9 @@ class PaymentSwap(Detector):
     against a cheque received that day and drawn by Forough Hosseini-Pour on an account not on record,
     who shares the family name of the collecting salesperson Raheleh Hosseini-Pour.
 
+    Two cheques of two customers of salesperson Somayeh Hashemi-Pour, drawn by Nader and Zahra Hashemi-Pour,
+    each dated the day it was received: her family drawing for several of her customers.
+
     Another customer's cheque, drawn on Golden Wholesale's account, booked on Parsa Market's overdue
     invoice by the salesperson who collects from both, while Golden Wholesale's own invoice of the
     cheque's amount went unpaid for weeks; the two share nothing else (lapping weighs 0.65, one buyer 0).
@@ -72,7 +89,8 @@ class PaymentSwap(Detector):
     -----------
     A cheque drawn on the account of a second shop of the buyer (same phone and owner, goods delivered
     at the buyer's shop): one buyer weighs more than lapping, CUS-02 reports it. A cheque drawn by Elham Rashidi, the owner on the customer's record, from her personal account (or
-    by someone of her family name); a payment of one chain branch applied to another branch of the same
+    by someone of her family name); a single cheque of someone who shares the collecting salesperson's family
+    name and nothing else; a payment of one chain branch applied to another branch of the same
     owner; a third party's cheque passed on by the customer with nothing else unusual (common in
     trade); the customer's own cheque recorded days after its receipt (kept back: CHQ-01's finding).
 
@@ -112,7 +130,7 @@ class PaymentSwap(Detector):
     def __init__(self, hand_in_days: int = DEFAULTS.cheques.hand_in_days, name_match_score: float = 90.0, amount_tolerance: float = 1.0,
                  min_score: float = 0.5, full_score_excess_days: int = 10,
                  default_terms_days: int = DEFAULTS.collections.default_terms_days, min_delivery_share: float = 0.5,
-                 chain_window_days: int = 90,
+                 chain_window_days: int = 90, confirmation_lookback_days: int = 30,
                  drawer_late_days: int = readings.first_letter_days(DEFAULTS.collections.ladder_days)):
         self.hand_in_days = hand_in_days
         self.name_match_score = name_match_score
@@ -122,6 +140,7 @@ class PaymentSwap(Detector):
         self.default_terms_days = default_terms_days
         self.min_delivery_share = min_delivery_share
         self.chain_window_days = chain_window_days
+        self.confirmation_lookback_days = confirmation_lookback_days
         self.drawer_late_days = drawer_late_days
 
     @classmethod
@@ -184,6 +203,8 @@ class PaymentSwap(Detector):
         matched = open_invoices_matching(data, late, self.amount_tolerance)
         self.readings_ = self._readings(data, base, drawers)
         chains = self._chains(base, self.readings_)
+        self.spread_ = spread = self._drawer_spread(base, drawers)
+        self.not_checked_ = self._not_checked(data)
         by_receipt_crossed = {k: g for k, g in crossed.groupby("receipt_id")}
         by_receipt_matched = {k: g for k, g in matched.groupby("receipt_id")}
         suspects = []
@@ -191,7 +212,7 @@ class PaymentSwap(Detector):
             drawer = drawers.get(row.cheque_id) if isinstance(row.cheque_id, str) else None
             crossed_here, matched_here = by_receipt_crossed.get(row.receipt_id), by_receipt_matched.get(row.receipt_id)
             traces, related = self._traces(row, drawer, crossed_here, matched_here, self.readings_.get(row.receipt_id),
-                                           chains.get(row.receipt_id))
+                                           chains.get(row.receipt_id), spread.get(row.receipt_id))
             if set(traces) - {"posted_late"}:
                 suspects.append((row, drawer, crossed_here, matched_here, traces, related,
                                  self.readings_.get(row.receipt_id), chains.get(row.receipt_id)))
@@ -277,7 +298,47 @@ class PaymentSwap(Detector):
                 chains.setdefault(other, receipt_id)
         return chains
 
-    def _traces(self, r, drawer, crossed, matched, reading=None, chain=None
+    @staticmethod
+    def _drawer_spread(base: pd.DataFrame, drawers: dict) -> dict[str, dict[str, list]]:
+        """receipt_id -> {trace: the customers it rests on} for cheques of a stranger or a relative:
+        ``relatives_on_several_customers`` when the collecting salesperson's family (relatives by family name,
+        or the salesperson by own name or account) drew cheques for two or more of the salesperson's customers; ``drawer_on_several_customers`` when the drawer's account is on
+        cheques of two or more customers, all collected by one salesperson."""
+        rows = [(row.receipt_id, row.customer_id, row.salesperson_id, drawers[row.cheque_id]["drawer_kind"],
+                 drawers[row.cheque_id]["drawer_person"], _account(row.drawer_account))
+                for row in base.itertuples() if isinstance(row.cheque_id, str) and row.cheque_id in drawers
+                and drawers[row.cheque_id]["drawer_kind"] in STRANGER_KINDS]
+        out: dict[str, dict[str, list]] = {}
+        if not rows:
+            return out
+        frame = pd.DataFrame(rows, columns=["receipt_id", "customer_id", "salesperson_id", "kind", "person", "account"])
+        # the collecting salesperson's family: relatives by family name, and the salesperson's own name or account
+        family = frame[(frame["kind"] == "salesperson_relative") | (
+            frame["kind"].isin(("staff_name", "staff_account")) & (frame["person"] == frame["salesperson_id"]))]
+        for _, group in family.groupby("salesperson_id"):
+            customers = sorted(set(group["customer_id"].dropna()))
+            if len(customers) >= 2:
+                for receipt_id in group["receipt_id"]:
+                    out.setdefault(receipt_id, {})["relatives_on_several_customers"] = customers
+        for _, group in frame[frame["account"].notna()].groupby("account"):
+            customers = sorted(set(group["customer_id"].dropna()))
+            collectors = set(group["salesperson_id"].dropna())
+            if len(customers) >= 2 and len(collectors) == 1 and group["salesperson_id"].notna().all():
+                for receipt_id in group["receipt_id"]:
+                    out.setdefault(receipt_id, {})["drawer_on_several_customers"] = customers
+        return out
+
+    @staticmethod
+    def _not_checked(data) -> list[str]:
+        """The traces of a stranger's cheque the data cannot show (a missing column is no evidence either way)."""
+        missing = []
+        if not data.has("cheques", ("drawer_account",)):
+            missing.append("drawer_on_several_customers")
+        if not data.has("confirmations", ("customer_id", "as_of_date", "confirmed_balance")):
+            missing.append("customer_confirmed_paid_earlier")
+        return missing
+
+    def _traces(self, r, drawer, crossed, matched, reading=None, chain=None, spread=None
                 ) -> tuple[dict[str, float], list[tuple[str, list]]]:
         """Each trace the receipt shows (weight) and the records it rests on."""
         traces: dict[str, float] = {}
@@ -289,6 +350,9 @@ class PaymentSwap(Detector):
             traces["drawer_not_the_customer"] = DRAWER_WEIGHTS[kind]
             if isinstance(drawer["drawer_person"], str):
                 related.append((drawer["drawer_person_type"], [drawer["drawer_person"]]))
+        for name, customers in (spread or {}).items():
+            traces[name] = SPREAD_WEIGHTS[name]
+            related.append(("customer", [c for c in customers if c != r.customer_id]))
         before = r.before_cheque_working_days
         if pd.notna(before) and before > self.hand_in_days and someone_else:
             excess = int(before) - self.hand_in_days
@@ -329,6 +393,14 @@ class PaymentSwap(Detector):
             confirmations += confirmations_during(gaps.of(other.invoice_customer), other.invoice_customer,
                                                   r.receipt_date, None)
         confirmations = list({(c["customer_id"], c["as_of_date"]): c for c in confirmations}.values())
+        earlier = []
+        if kind in STRANGER_KINDS and pd.notna(r.receipt_date):
+            # the customer's books owed less than the ledger shortly before the receipt: it paid before then
+            start = pd.Timestamp(r.receipt_date) - pd.Timedelta(days=self.confirmation_lookback_days)
+            earlier = confirmations_during(gaps.of(r.customer_id), r.customer_id, start, r.receipt_date)
+        if earlier:
+            covered = min(1.0, max(c["gap"] for c in earlier) / r.amount) if r.amount else 1.0
+            traces["customer_confirmed_paid_earlier"] = CONFIRMED_EARLIER_WEIGHT * covered
         if confirmations:
             covered = min(1.0, max(c["gap"] for c in confirmations) / r.amount) if r.amount else 1.0
             traces["confirmation_below_ledger"] = 0.2 * covered
@@ -348,6 +420,11 @@ class PaymentSwap(Detector):
             "matching_open_invoices": [] if matched is None else matched[
                 ["invoice_id", "invoice_customer", "invoice_date", "invoice_amount"]].to_dict(orient="records"),
             "confirmations": confirmations,
+            "confirmations_before_receipt": earlier,
+            "confirmation_lookback_days": self.confirmation_lookback_days,
+            "drawer_spread": {k: [c for c in customers if c != r.customer_id]
+                              for k, customers in self.spread_.get(r.receipt_id, {}).items()},
+            "not_checked": [] if kind not in STRANGER_KINDS else list(self.not_checked_),
             "readings": None if reading is None else {k: v for k, v in reading.items() if k != "receipt_date"},
             "lapping_receipt": chain,
             "traces": {k: round(v, 4) for k, v in traces.items()},
@@ -387,6 +464,13 @@ class PaymentSwap(Detector):
         paid = data.execute(allocations.filter(among(allocations.receipt_id, sorted(set(receipt_ids))))
                             .select("receipt_id", "invoice_id"))
         return {r: sorted(g.tolist()) for r, g in paid["invoice_id"].groupby(paid["receipt_id"], sort=False)}
+
+
+def _account(value) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = "".join(ch for ch in str(value) if ch.isalnum()).upper()
+    return text or None
 
 
 class _Gaps:

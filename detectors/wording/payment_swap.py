@@ -11,7 +11,15 @@ TITLE_BITS = {"drawer_not_the_customer": N_("cheque not the customer's"),
               "paid_another_customers_invoices": N_("applied to another customer"),
               "amount_of_another_customers_open_invoice": N_("another customer's amount"),
               "lapping_over_one_buyer": N_("lapping rather than one buyer"),
-              "late_cash_in_lapping": N_("late cash beside a lapping cheque")}
+              "late_cash_in_lapping": N_("late cash beside a lapping cheque"),
+              "relatives_on_several_customers": N_("the salesperson's family pays for several customers"),
+              "drawer_on_several_customers": N_("one drawer pays for several customers"),
+              "customer_confirmed_paid_earlier": N_("the customer confirmed paying earlier")}
+# Traces of a stranger's cheque that the data could not show.
+NOT_CHECKED_WORDS = {"drawer_on_several_customers": N_("whether the drawer's account pays for other customers (no "
+                                                       "drawer accounts on the cheques)"),
+                     "customer_confirmed_paid_earlier": N_("whether the customer confirmed paying earlier (no "
+                                                           "balance confirmations)")}
 
 LAPPING_WORDS = {"drawer_paid_late": N_("that customer's own invoices then went unpaid past their due date"),
                  "drawer_invoice_of_the_cheques_amount": N_("one of them for the cheque's amount"),
@@ -44,6 +52,19 @@ def _trace_words(evidence, facts) -> list[str]:
     traces, phrases = evidence["traces"], []
     if "drawer_not_the_customer" in traces:
         phrases.append(t("cheque %(cheque)s was %(drawer)s", cheque=facts["cheque_no"], drawer=facts["drawer_words"]))
+    spread = evidence.get("drawer_spread") or {}
+    if "relatives_on_several_customers" in traces:
+        phrases.append(t("the collecting salesperson or relatives of the salesperson drew cheques for other customers "
+                         "of the salesperson too (%(customers)s)", customers=items(spread.get("relatives_on_several_customers", [])[:5])))
+    if "drawer_on_several_customers" in traces:
+        phrases.append(t("the same drawer's account paid for other customers of the same salesperson, and for nobody "
+                         "else's (%(customers)s)", customers=items(spread.get("drawer_on_several_customers", [])[:5])))
+    if "customer_confirmed_paid_earlier" in traces:
+        phrases.append(t("in the %(days)s days before the receipt's date the customer confirmed owing less than the "
+                         "ledger (%(confirmations)s): it had paid before the receipt says",
+                         days=figure(evidence["confirmation_lookback_days"]), confirmations=clauses(
+                             t("on %(date)s, %(gap)s less", date=day(c["as_of_date"]), gap=money(c["gap"]))
+                             for c in evidence["confirmations_before_receipt"][:4])))
     if "paid_before_the_cheque" in traces:
         phrases.append(t("the customer's receipt is dated %(dated)s, %(days)s working days before the cheque booked "
                          "for it was received (%(received)s): the customer paid before that cheque existed, as with "
@@ -96,7 +117,10 @@ def words(finding) -> Words:
         t("Receipt %(receipt)s of %(amount)s from customer %(customer)s: %(traces)s.", **values),
         t("These are the marks of a payment swap: the customer's money kept by the salesperson and replaced by a "
           "personal cheque or by another customer's money, which hides the shortfall until the chain breaks."),
-        t("Confidence is lower: %(caveats)s.", caveats=clauses(t(c) for c in caveats)) if caveats else "")
+        t("Confidence is lower: %(caveats)s.", caveats=clauses(t(c) for c in caveats)) if caveats else "",
+        t("Not checked for want of data: %(what)s.", what=clauses(
+            t(NOT_CHECKED_WORDS[k]) for k in evidence.get("not_checked", []) if k in NOT_CHECKED_WORDS))
+        if any(k in NOT_CHECKED_WORDS for k in evidence.get("not_checked", [])) else "")
     title = t("Receipt %(receipt)s: %(traces)s", receipt=finding["entity_id"], traces=items(
         t(bit) for key, bit in TITLE_BITS.items() if key in evidence["traces"]))
     cheque = facts.get("cheque_no")

@@ -403,7 +403,7 @@ def run_command(
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
     workers: Annotated[int | None, typer.Option(
         metavar="1|2", help="Processes that share the components (default: 2 for a ledger of 500,000 invoice "
-                            "lines or more on a machine with two cores; also SALES_AUDIT_WORKERS).")] = None,
+                            "lines or more on a machine with two cores and 8 GB; also SALES_AUDIT_WORKERS).")] = None,
 ) -> None:
     """Audit the data: run every detector whose tables are present and write the ranked exceptions.
 

@@ -32,6 +32,8 @@ from audit.detector import Detector
 
 # Invoice lines from which a second process pays for its start (about 5 s of imports on this machine).
 MIN_LINES_FOR_WORKERS = 500_000
+# Machines with less memory keep one process: two together peak higher (1M lines: 2.05 GB against 1.29 GB).
+MIN_MEMORY_FOR_WORKERS = 8 * 1024**3
 # Component seconds on the million-line ledger, measured on the 2-core benchmark machine (one process, session
 # 12). They only decide which groups are handed out first; a component not listed counts 0.5.
 SECONDS_PER_MILLION_LINES = {
@@ -46,7 +48,8 @@ WORKERS_VARIABLE = "SALES_AUDIT_WORKERS"
 
 def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | None) -> int:
     """How many processes run the components: ``asked`` (or the ``SALES_AUDIT_WORKERS`` variable) if given,
-    else two on a machine with two cores or more when the ledger has ``MIN_LINES_FOR_WORKERS`` invoice lines.
+    else two on a machine with two cores or more and 8 GB of memory or more when the ledger has
+    ``MIN_LINES_FOR_WORKERS`` invoice lines.
     Always one where a second process cannot open the ledger (not staged, not DuckDB, unregistered
     components)."""
     asked = asked_workers(asked)
@@ -54,8 +57,12 @@ def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | 
         return 1
     if asked is not None:
         return asked
+    from audit.memory import physical_memory_bytes
+
     lines = data.rows("invoice_lines") if data.has("invoice_lines") else 0
-    return 2 if (os.cpu_count() or 1) >= 2 and lines >= MIN_LINES_FOR_WORKERS else 1
+    memory = physical_memory_bytes()
+    roomy = memory is None or memory >= MIN_MEMORY_FOR_WORKERS
+    return 2 if (os.cpu_count() or 1) >= 2 and lines >= MIN_LINES_FOR_WORKERS and roomy else 1
 
 
 def asked_workers(asked: int | None) -> int | None:

@@ -120,7 +120,14 @@ def test_one_process_for_small_ledgers_tables_in_memory_and_plug_ins(tiny_ledger
     assert lanes.worker_count(data, steps, (), 2) == 2
     monkeypatch.setattr(lanes, "MIN_LINES_FOR_WORKERS", 10)
     monkeypatch.setattr(lanes.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr("audit.memory.physical_memory_bytes", lambda: 16 * 1024**3)
     assert lanes.worker_count(data, steps, (), None) == 2
+    monkeypatch.setattr("audit.memory.physical_memory_bytes", lambda: 4 * 1024**3)
+    assert lanes.worker_count(data, steps, (), None) == 1  # two processes peak higher than one
+    monkeypatch.setattr("audit.memory.physical_memory_bytes", lambda: 16 * 1024**3)
+    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 1)
+    assert lanes.worker_count(data, steps, (), None) == 1
+    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 2)
     monkeypatch.setenv(lanes.WORKERS_VARIABLE, "1")
     assert lanes.worker_count(data, steps, (), None) == 1
     in_memory = AuditData(mini_tables, mini_policy, Engine("duckdb"))

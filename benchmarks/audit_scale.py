@@ -13,7 +13,7 @@ took no time at all) and the growth exponent of the audit time across sizes (the
 against log size).
 
 The audit itself runs under a watcher that samples /proc: wall and CPU seconds (the child and everything it
-starts), the peak RSS of each process by name (``python``, its ``worker`` process, ``java`` under ``--engine spark``) and of all of
+starts), the peak RSS of each process by role (``python``, its ``worker`` process, ``java`` and ``pyspark`` under ``--engine spark``) and of all of
 them together, and the slowest components from the run's detectors.csv.
 
 Targets for the product (issue 22): 1M lines in ≤ 30 s and ≤ 1.5 GB; 10M in ≤ 300 s and ≤ 6 GB; growth
@@ -96,6 +96,19 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+def _role(pid: int, name: str) -> str:
+    """What a process the audit started is: its worker (audit/lanes.py), multiprocessing's resource tracker,
+    PySpark's Python workers, else its name (the JVM: ``java``)."""
+    try:
+        command = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return name
+    for marker, role in (("spawn_main", "worker"), ("resource_tracker", "tracker"), ("pyspark", "pyspark")):
+        if marker in command:
+            return role
+    return name
+
+
 def _rss_gb(pid: int) -> float:
     try:
         return int((Path("/proc") / str(pid) / "statm").read_text().split()[1]) * PAGE_BYTES / 1024 ** 3
@@ -115,8 +128,7 @@ def _watched_child(command: list[str], every_seconds: float = 0.2) -> dict:
         processes = _descendants(child.pid)
         sizes = {pid: _rss_gb(pid) for pid in processes}
         for pid, gb in sizes.items():
-            # the audit itself, its worker process (audit/lanes.py) and what else it starts (the JVM)
-            name = "python" if pid == child.pid else "worker" if processes[pid].startswith("python") else processes[pid]
+            name = "python" if pid == child.pid else _role(pid, processes[pid])
             peaks[name] = max(peaks.get(name, 0.0), gb)
         total_peak = max(total_peak, sum(sizes.values()))
         time.sleep(every_seconds)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from audit.detector import Detector
 
-# Invoice lines from which a second process pays for its start (about 5 s of imports on this machine).
+# Invoice lines from which a second process pays for its start (3.5 s of imports on the benchmark machine).
 MIN_LINES_FOR_WORKERS = 500_000
 # Machines with less memory keep one process: two together peak higher (1M lines: 2.05 GB against 1.29 GB).
 MIN_MEMORY_FOR_WORKERS = 8 * 1024**3

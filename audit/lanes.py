@@ -154,21 +154,16 @@ def ledger_spec(data, engine_memory: str | None) -> LedgerSpec:
                       current_language(), current_calendar())
 
 
-_worker_data = None  # the worker process' ledger, opened once for all the groups it runs
-
-
 def _open_ledger(spec: LedgerSpec):
-    global _worker_data
-    if _worker_data is None:
-        from audit.data import AuditData
-        from audit.engine import Engine
-        from audit.stage import StagedTables
-        from audit.validation import AuditTables
+    """The run's staged ledger, opened in the worker process with its own engine."""
+    from audit.data import AuditData
+    from audit.engine import Engine
+    from audit.stage import StagedTables
+    from audit.validation import AuditTables
 
-        staged = StagedTables.borrowed(spec.directory, spec.paths, spec.rows, spec.columns)
-        tables = AuditTables(frames=staged, present_columns=dict(spec.present_columns))
-        _worker_data = AuditData(tables, spec.policy, Engine("duckdb", spec.engine_memory), spec.period)
-    return _worker_data
+    staged = StagedTables.borrowed(spec.directory, spec.paths, spec.rows, spec.columns)
+    tables = AuditTables(frames=staged, present_columns=dict(spec.present_columns))
+    return AuditData(tables, spec.policy, Engine("duckdb", spec.engine_memory), spec.period)
 
 
 def _claim(counter) -> int:
@@ -216,7 +211,7 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2)."""
     import queue
 
-    from audit.runner import RunState, run_steps
+    from audit.runner import run_steps
 
     groups, final = lanes(steps)
     total, done = len(steps), 0
@@ -235,10 +230,7 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     try:
         while (index := _claim(counter)) < len(groups):
             mine.add(index)
-            own = RunState()
-            own.update(state)  # what its components read, if anything, is its own group's
-            run_steps(data, groups[index], detector_steps, own, progress, raise_errors, done, total)
-            state.update(own)
+            run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
             done += len(groups[index])
         finished, failure = set(), ""
         while True:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from audit import lanes
 from audit.collector import long_lived_frozen
 from audit.contract import EXCEPTION_COLUMNS, PATTERN_TABLE
 from audit.data import AuditData
@@ -264,8 +265,6 @@ def run_detectors(data: AuditData, select: list[str] | None = None, progress: Pr
     ``workers``: processes that share the components (``audit.lanes``; None: as ``lanes.worker_count``
     decides from the ledger's size and the machine). Groups of components that read each other run in one
     process; the findings, their order and the statuses are those of one process."""
-    from audit import lanes
-
     steps = plan(select, extra)
     detector_steps = [c for c in steps if issubclass(c, Detector)]
     state = RunState()
@@ -530,9 +529,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     started = _now()
     if period is not None:
         pd.Period(period, "M")  # raises a clear ValueError for a malformed YYYY-MM
-    from audit.lanes import asked_workers
-
-    asked_workers(workers)  # a bad --workers or SALES_AUDIT_WORKERS is said before the data is read
+    lanes.asked_workers(workers)  # a bad --workers or SALES_AUDIT_WORKERS is said before the data is read
     if policy is None:
         policy = policy_beside(data)  # like the CLI: the data folder's own policy.toml, else the defaults
     policy = policy if isinstance(policy, Policy) else load_policy(policy)

@@ -114,11 +114,10 @@ def _statement_rows(inputs, end) -> pd.DataFrame:
 SCORING_CHUNK_ROWS = 200_000
 
 
-def _scored_statements(inputs, settings: DistressSettings) -> pd.DataFrame | None:
+def _scored_statements(financials: pd.DataFrame, inputs, settings: DistressSettings) -> pd.DataFrame | None:
     """Every financial statement's points in the score (None without statements)."""
-    if not len(inputs.financials):
+    if not len(financials):
         return None
-    financials = inputs.financials.reset_index(drop=True)
     founded = None
     if len(inputs.customers) and "established_date" in inputs.customers:
         founded = financials["customer_id"].astype("object").map(
@@ -128,7 +127,8 @@ def _scored_statements(inputs, settings: DistressSettings) -> pd.DataFrame | Non
     return scored
 
 
-def _scored(signals: pd.DataFrame, inputs, settings: DistressSettings, statements: pd.DataFrame | None):
+def _scored(signals: pd.DataFrame, financials: pd.DataFrame, settings: DistressSettings,
+            statements: pd.DataFrame | None):
     """The measurements, points and score of each row of ``signals`` (customer months), and the statement
     each month reads (None without statements). Row by row: a slice of months scores as it does among all."""
     values = engineered_values(signals, grace_days=float(settings.signals.grace_days))
@@ -136,7 +136,7 @@ def _scored(signals: pd.DataFrame, inputs, settings: DistressSettings, statement
     points["points_young_company"] = young_points(values["age_years"], settings.score)
     history_statements = None
     if statements is not None:
-        latest = latest_statements(inputs.financials.reset_index(drop=True), statements,
+        latest = latest_statements(financials, statements,
                                    signals[["customer_id", "month_end"]], settings.score.statement_lag_days)
         for column in latest.columns:
             if column.startswith("points_"):
@@ -161,16 +161,17 @@ def distress_history(data, settings: DistressSettings = DistressSettings(),
     if signals.empty:
         return pd.DataFrame(columns=["customer_id", "salesperson_id", "month_end", "period", "score", "log_odds"])
     signals = signals.reset_index(drop=True)
-    statements = _scored_statements(inputs, settings)
+    financials = inputs.financials.reset_index(drop=True)
+    statements = _scored_statements(financials, inputs, settings)
     if watch_level is not None:
         # The customers kept, scored a slice of months at a time: every month's measurements and points of
         # every customer at once took gigabytes at ten million lines, and only the watched customers' stay.
         score = np.concatenate([
-            _scored(signals.iloc[start:start + SCORING_CHUNK_ROWS], inputs, settings, statements)[2]["score"]
+            _scored(signals.iloc[start:start + SCORING_CHUNK_ROWS], financials, settings, statements)[2]["score"]
             .to_numpy() for start in range(0, len(signals), SCORING_CHUNK_ROWS)])
         watched = signals.loc[score >= watch_level, "customer_id"].unique()
         signals = signals[isin(signals["customer_id"], watched).to_numpy()]
-    values, points, combined, history_statements = _scored(signals, inputs, settings, statements)
+    values, points, combined, history_statements = _scored(signals, financials, settings, statements)
     statement_columns = list(history_statements.columns) if history_statements is not None else []
     frame = pd.concat([signals[["customer_id", "month_end"]], combined, points], axis=1)
     for column in HISTORY_MEASUREMENTS:

@@ -305,15 +305,18 @@ class AnomalyEnsemble:
         scores = np.full(Z.shape[0], np.nan)
         # In the members' order: a mean sums them in that order, as score_samples does.
         scores[reach] = self._combined({name: ranks[name][reach] for name in self.members_}, int(reach.sum()))
-        if reach.all():
-            return scores, max(at_least, float(np.quantile(scores, 1.0 - share)))
-        stand_in = np.where(reach, scores, 0.0)
-        below = int((stand_in < at_least).sum())
-        position = (stand_in.size - 1) * (1.0 - share)
-        if below - 2 <= np.floor(position) <= below:  # interpolated across at_least (with a margin): exact
-            scores = self.score_samples(X, training)
-            return scores, max(at_least, float(np.quantile(scores, 1.0 - share)))
-        return scores, max(at_least, float(np.quantile(stand_in, 1.0 - share)))
+        if not reach.all():
+            stand_in = np.where(reach, scores, 0.0)
+            below = int((stand_in < at_least).sum())
+            position = (stand_in.size - 1) * (1.0 - share)
+            if not below - 2 <= np.floor(position) <= below:
+                return scores, max(at_least, float(np.quantile(stand_in, 1.0 - share)))
+            # interpolated across at_least (with a margin): the late members rank the other rows too
+            rest = np.flatnonzero(~reach)
+            for name in late:
+                ranks[name][rest] = self._rank(name, Z[rest], False, [])
+            scores = self._combined({name: ranks[name] for name in self.members_}, Z.shape[0])
+        return scores, max(at_least, float(np.quantile(scores, 1.0 - share)))
 
     def _prepared(self, X, training: bool) -> np.ndarray:
         X = self._checked(X)

@@ -14,7 +14,6 @@ from analyses.links.graph import (
     links_for,
     name_key,
     same_tokens,
-    text_key,
 )
 from audit.common import month_of
 from audit.detector import Detector, empty_findings, related_ids
@@ -27,10 +26,6 @@ STAFF_TYPES = ("salesperson", "employee")
 MASTER_KINDS = ("shared_phone", "shared_address", "shared_bank_account")
 
 
-def _compact(value) -> str | None:
-    """An account number compared as its letters and digits (spaces and punctuation vary)."""
-    key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())
-    return key or None
 
 
 
@@ -300,13 +295,13 @@ class FictitiousCustomer(Detector):
         if monthly.empty:
             return out
         own = customers[["customer_id", "salesperson_id", "assigned_salesperson_id"]].assign(
-            account=customers["bank_account"].map(_compact) if "bank_account" in customers else None)
+            account=customers["bank_account"].map(facts.compact_key) if "bank_account" in customers else None)
         monthly = monthly.merge(own, on="customer_id", how="inner")
         through_salesperson = (monthly["method"] == "cash") & (
             (monthly["collected_by"] == monthly["salesperson_id"])
             | (monthly["collected_by"] == monthly["assigned_salesperson_id"]))
         monthly = monthly[~through_salesperson]
-        drawer = monthly["drawer_account"].map(_compact)
+        drawer = monthly["drawer_account"].map(facts.compact_key)
         on_own = (monthly["method"] == "cheque") & drawer.notna() & (drawer == monthly["account"])
         invoiced = payments.set_index("customer_id")["invoiced"]
         for column, rows in (("own_account", monthly[on_own]), ("otherwise", monthly[~on_own])):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import ibis
@@ -26,13 +25,6 @@ DELIVERY = ("delivery_point", "received_by")
 # One-buyer traces that a related business (a sister shop of the same owner) paying the other's invoices
 # also shows: alone, with two established accounts, they do not make the cheque a link (see _weigh_readings).
 RELATION_ONLY = frozenset({"shared_owner_name", "paid_with_the_others_cheques"})
-
-
-@functools.lru_cache(maxsize=65536)  # a pure function of the text: the same accounts and names recur
-def _compact(value) -> str | None:
-    """An account number or name compared as its letters and digits (spaces and punctuation vary)."""
-    key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())
-    return key or None
 
 
 class MultiNameInvoicing(Detector):
@@ -342,14 +334,14 @@ class MultiNameInvoicing(Detector):
         own = self._own_texts(data, {c for _, info in candidates for c in (info["from"], info["to"])})
         drawn_rows = []
         for key, info in candidates:
-            value = _compact(info["value"])
+            value = facts.compact_key(info["value"])
             if value not in own.get(info["to"], set()):
                 continue
             drawn_rows.append((key, info["from"], info["to"], value))
         if not drawn_rows or not data.has("cheques", ("cheque_id",)) or not data.has("receipts", ("cheque_id",)):
             return {}
         cheques = self._payees_cheques(data, sorted({payee for _, payee, _, _ in drawn_rows}))
-        account, name = cheques["drawer_account"].map(_compact), cheques["drawer_name"].map(_compact)
+        account, name = cheques["drawer_account"].map(facts.compact_key), cheques["drawer_name"].map(facts.compact_key)
         drawn = []
         for key, payee, drawer, value in drawn_rows:
             # the payee's own cheques (its account or name) are no other customer's, whatever else they match
@@ -382,15 +374,15 @@ class MultiNameInvoicing(Detector):
 
     @staticmethod
     def _own_texts(data, customer_ids: set) -> dict[str, set[str]]:
-        """customer_id -> its bank account, name and owner's name, compacted (``_compact``)."""
+        """customer_id -> its bank account, name and owner's name, compacted (``facts.compact_key``)."""
         customers = data.frame("customers")
         customers = customers[customers["customer_id"].isin(customer_ids)]
         own: dict[str, set[str]] = {}
         for field in ("bank_account", "name", "owner_name"):
             if field in customers.columns:
                 for c, v in zip(customers["customer_id"], customers[field], strict=True):
-                    if _compact(v):
-                        own.setdefault(c, set()).add(_compact(v))
+                    if facts.compact_key(v):
+                        own.setdefault(c, set()).add(facts.compact_key(v))
         return own
 
     @staticmethod

@@ -6,12 +6,22 @@ same rows in the same order.
 
 from __future__ import annotations
 
+import functools
+
 import ibis
 import numpy as np
 import pandas as pd
 
+from analyses.links.graph import text_key
 from audit.ledger import invoice_amounts, ledger_movements
 from audit.membership import among
+
+
+@functools.lru_cache(maxsize=65536)  # a pure function of the text: the same accounts and names recur
+def compact_key(value) -> str | None:
+    """An account number or name compared as its letters and digits (spaces and punctuation vary)."""
+    key = "".join(ch for ch in (text_key(value, join=True) or "") if ch.isalnum())
+    return key or None
 
 
 def invoice_summary(data) -> pd.DataFrame:

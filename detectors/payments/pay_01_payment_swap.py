@@ -222,7 +222,7 @@ class PaymentSwap(Detector):
         involved = {row.customer_id for row, *_ in suspects} | set(crossed["invoice_customer"]) | set(
             matched["invoice_customer"])
         gaps = _Gaps(confirmation_gaps(data, sorted(involved)))
-        self._own_invoices_of = self._own_invoices(data, [row.receipt_id for row, *_ in suspects])
+        self.own_invoices_ = self._own_invoices(data, [row.receipt_id for row, *_ in suspects])
         findings = [f for f in (self._finding(*suspect, gaps, data) for suspect in suspects) if f is not None]
         self.n_found_ = len(findings)
         return pd.DataFrame(findings) if findings else empty_findings()
@@ -305,7 +305,7 @@ class PaymentSwap(Detector):
         or the salesperson by own name or account) drew cheques for two or more of the salesperson's customers; ``drawer_on_several_customers`` when the drawer's account is on
         cheques of two or more customers, all collected by one salesperson."""
         rows = [(row.receipt_id, row.customer_id, row.salesperson_id, drawers[row.cheque_id]["drawer_kind"],
-                 drawers[row.cheque_id]["drawer_person"], _account(row.drawer_account))
+                 drawers[row.cheque_id]["drawer_person"], facts.compact_key(row.drawer_account))
                 for row in base.itertuples() if isinstance(row.cheque_id, str) and row.cheque_id in drawers
                 and drawers[row.cheque_id]["drawer_kind"] in STRANGER_KINDS]
         out: dict[str, dict[str, list]] = {}
@@ -429,7 +429,7 @@ class PaymentSwap(Detector):
             "lapping_receipt": chain,
             "traces": {k: round(v, 4) for k, v in traces.items()},
         }
-        own_invoices = self._own_invoices_of.get(r.receipt_id, [])
+        own_invoices = self.own_invoices_.get(r.receipt_id, [])
         return {
             "entity_id": r.receipt_id, "salesperson_id": r.salesperson_id, "customer_id": r.customer_id,
             "period": month_of(r.receipt_date), "score": score, "risk_amount": r.amount,
@@ -465,12 +465,6 @@ class PaymentSwap(Detector):
                             .select("receipt_id", "invoice_id"))
         return {r: sorted(g.tolist()) for r, g in paid["invoice_id"].groupby(paid["receipt_id"], sort=False)}
 
-
-def _account(value) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    text = "".join(ch for ch in str(value) if ch.isalnum()).upper()
-    return text or None
 
 
 class _Gaps:

@@ -57,12 +57,8 @@ def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | 
         return 1
     if asked is not None:
         return asked
-    from audit.memory import physical_memory_bytes
-
     lines = data.rows("invoice_lines") if data.has("invoice_lines") else 0
-    memory = physical_memory_bytes()
-    roomy = memory is None or memory >= MIN_MEMORY_FOR_WORKERS
-    return 2 if (os.cpu_count() or 1) >= 2 and lines >= MIN_LINES_FOR_WORKERS and roomy else 1
+    return 2 if lines >= MIN_LINES_FOR_WORKERS and _machine_fits_two() else 1
 
 
 def asked_workers(asked: int | None) -> int | None:
@@ -202,30 +198,107 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str]
     results.put(("end", -1, None))
 
 
+def _standing_worker(tasks, counter, results) -> None:
+    """A worker process started before the ledger is read: it imports the tool (seconds of work) while the
+    main process reads and checks the data, then runs the groups it is given."""
+    from audit.registry import analysis_classes, detector_classes
+    from audit.runner import run_steps  # noqa: F401  (imported now, while the main process reads the data)
+
+    analysis_classes(), detector_classes()
+    _worker(*tasks.get(), counter, results)
+
+
 def _process_context():
     return multiprocessing.get_context("spawn")  # a fresh interpreter: no engine threads or locks copied
 
 
+class Worker:
+    """The second process: started (``start``), then given its groups (``give``), or stopped unused."""
+
+    def __init__(self):
+        context = _process_context()
+        self.counter = context.Value("i", 0)
+        self.results = context.Queue()
+        self.tasks = context.Queue()
+        self.process = context.Process(target=_standing_worker, name="sales-audit-worker", daemon=True,
+                                       args=(self.tasks, self.counter, self.results))
+
+    @classmethod
+    def start(cls) -> Worker:
+        worker = cls()
+        worker.process.start()
+        return worker
+
+    def give(self, spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str], raise_errors: bool):
+        self.tasks.put((spec, groups, detector_codes, raise_errors))
+
+    def stop(self) -> None:
+        """End the process if it still runs (unused, or left behind by a run that failed)."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=10)
+
+
+def early_worker(source, engine: str, asked: int | None) -> Worker | None:
+    """A worker process started before ``source`` is read, when the run will likely share its components
+    (``asked`` is 2, or the ledger's invoice lines as counted from its files reach ``MIN_LINES_FOR_WORKERS``
+    on a machine fit for two processes), so that its imports overlap the reading of the data. The run stops
+    it unused if it keeps to one process after all."""
+    asked = asked_workers(asked)
+    if engine != "duckdb" or asked == 1:
+        return None
+    if asked is None and not (_machine_fits_two() and _lines_in_files(source) >= MIN_LINES_FOR_WORKERS):
+        return None
+    return Worker.start()
+
+
+def _machine_fits_two() -> bool:
+    from audit.memory import physical_memory_bytes
+
+    memory = physical_memory_bytes()
+    return (os.cpu_count() or 1) >= 2 and (memory is None or memory >= MIN_MEMORY_FOR_WORKERS)
+
+
+def _lines_in_files(source) -> int:
+    """Invoice lines in a folder's ``invoice_lines`` file without reading it: a Parquet file's row count
+    from its footer, a CSV file's size over the length of its first lines; 0 for anything else."""
+    from pathlib import Path
+
+    if not isinstance(source, (str, Path)) or not Path(source).is_dir():
+        return 0
+    for path in sorted(Path(source).glob("invoice_lines.*")):
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                return pq.read_metadata(path).num_rows
+            if suffix == ".csv":
+                with path.open("rb") as handle:
+                    sample = handle.read(1 << 20)
+                return int(path.stat().st_size * sample.count(b"\n") / max(len(sample), 1))
+        except (OSError, ValueError, ImportError):  # unreadable here: the reading says why, in its own words
+            return 0
+    return 0
+
+
 def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, workers: int, progress,
-                 raise_errors: bool) -> None:
-    """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2)."""
+                 raise_errors: bool, worker: Worker | None = None) -> None:
+    """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2): ``worker``
+    if one was started early (:func:`early_worker`), else one started now."""
     import queue
 
     from audit.runner import run_steps
 
     groups, final = lanes(steps)
     total, done = len(steps), 0
-    context = _process_context()
-    counter = context.Value("i", 0)
-    results = context.Queue()
     original_limit = data.engine.memory_limit
     half = _half_limit(original_limit)
-    worker = context.Process(
-        target=_worker, name="sales-audit-worker", daemon=True,
-        args=(ledger_spec(data, half), [[c.code for c in group] for group in groups],
-              [c.code for c in detector_steps], raise_errors, counter, results))
+    worker = worker or Worker.start()
+    counter, results, process = worker.counter, worker.results, worker.process
     data.engine.set_memory_limit(half)
-    worker.start()
+    worker.give(ledger_spec(data, half), [[c.code for c in group] for group in groups],
+                [c.code for c in detector_steps], raise_errors)
     mine: set[int] = set()
     try:
         while (index := _claim(counter)) < len(groups):
@@ -237,9 +310,9 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
             try:
                 kind, index, payload = results.get(timeout=1.0)
             except queue.Empty:
-                if worker.is_alive():
+                if process.is_alive():
                     continue
-                failure = failure or f"the worker process stopped (exit code {worker.exitcode})"
+                failure = failure or f"the worker process stopped (exit code {process.exitcode})"
                 break
             if kind == "done":
                 state.update(payload)
@@ -253,10 +326,9 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
                     raise RuntimeError(f"worker process: {payload}")
             else:  # end
                 break
-        worker.join(timeout=30)
+        process.join(timeout=30)
     finally:
-        if worker.is_alive():
-            worker.terminate()
+        worker.stop()
         data.engine.set_memory_limit(original_limit)
     claimed = set(range(min(counter.value, len(groups))))
     for index in sorted(claimed - mine - finished):  # a worker that stopped: its unfinished groups again, here

@@ -257,21 +257,26 @@ def _coverage(status: dict, instance) -> dict:
 
 def run_detectors(data: AuditData, select: list[str] | None = None, progress: Progress | None = None, *,
                   extra: tuple[type, ...] = (), raise_errors: bool = False,
-                  workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  workers: int | None = None, worker: lanes.Worker | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the planned components (:func:`plan`) once each, every one after what it reads; return
     (findings, one status row per component, with its coverage). Each component sees only what it
     declared (``data.scoped``). ``raise_errors`` lets a component's exception through (tests).
 
     ``workers``: processes that share the components (``audit.lanes``; None: as ``lanes.worker_count``
     decides from the ledger's size and the machine). Groups of components that read each other run in one
-    process; the findings, their order and the statuses are those of one process."""
+    process; the findings, their order and the statuses are those of one process. ``worker`` is a second
+    process started before the data was read (``lanes.early_worker``): used if the run shares its components,
+    else stopped."""
     steps = plan(select, extra)
     detector_steps = [c for c in steps if issubclass(c, Detector)]
     state = RunState()
     count = lanes.worker_count(data, steps, extra, workers)
+    if count == 1 and worker is not None:
+        worker.stop()
     with long_lived_frozen():  # the collector walks only what the components make
         if count > 1:
-            lanes.run_in_lanes(data, steps, detector_steps, state, count, progress, raise_errors)
+            lanes.run_in_lanes(data, steps, detector_steps, state, count, progress, raise_errors, worker)
         else:
             run_steps(data, steps, detector_steps, state, progress, raise_errors)
     if progress:
@@ -538,21 +543,27 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     if progress:
         with use_language(policy.language):
             progress(t("reading and checking the data"), 0, 1)
-    # One table at a time: each file read when its turn comes, checked, and staged as soon as it is final (the
-    # ledger goes to the engine; Python reads a table back only while a component needs it).
-    tables = validate(load(data, lazy=True), policy, consume=True, stage=True)
-    if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
-        raise InputError(tables.problems)
-    previous_exceptions = _read_previous(previous)
-    suppressed = _read_suppressions(suppressions)
-    history = read_decisions(cases) if cases else None
-    audit_data = AuditData(tables, policy, Engine(engine, engine_memory), period)
+    # a second process for a large ledger starts now: its imports overlap the reading of the data
+    worker = lanes.early_worker(data, engine, workers)
     try:
-        # wording functions translate into the run's language and show dates in its calendar
-        with presentation(policy.language, policy.calendar):
-            findings, statuses = run_detectors(audit_data, detectors, progress, workers=workers)
+        # One table at a time: each file read when its turn comes, checked, and staged as soon as it is final
+        # (the ledger goes to the engine; Python reads a table back only while a component needs it).
+        tables = validate(load(data, lazy=True), policy, consume=True, stage=True)
+        if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
+            raise InputError(tables.problems)
+        previous_exceptions = _read_previous(previous)
+        suppressed = _read_suppressions(suppressions)
+        history = read_decisions(cases) if cases else None
+        audit_data = AuditData(tables, policy, Engine(engine, engine_memory), period)
+        try:
+            # wording functions translate into the run's language and show dates in its calendar
+            with presentation(policy.language, policy.calendar):
+                findings, statuses = run_detectors(audit_data, detectors, progress, workers=workers, worker=worker)
+        finally:
+            audit_data.engine.close()
     finally:
-        audit_data.engine.close()
+        if worker is not None:
+            worker.stop()
     inputs = _input_manifest(tables)
     run_id = _run_id(inputs, policy, period, sorted(statuses["detector"]) if len(statuses) else [])
     exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed,

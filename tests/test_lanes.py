@@ -13,6 +13,7 @@ from audit.data import AuditData
 from audit.engine import Engine
 from audit.loading import load
 from audit.policy import load_policy, policy_beside
+from audit.problems import InputError
 from audit.runner import plan, run, run_detectors
 from audit.validation import validate
 from simulator import simulate
@@ -80,7 +81,7 @@ class DeadWorkerContext:
 
     class Process:
         def __init__(self, target, name, daemon, args):
-            self.counter = args[4]
+            self.counter = args[1]
             self.exitcode = None
 
         def start(self):
@@ -159,3 +160,38 @@ def test_the_cli_takes_one_or_two_workers(tmp_path):
 
     result = CliRunner().invoke(app, ["run", "--data", str(tmp_path), "--workers", "3", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "--workers 3: give 1" in result.output and "Traceback" not in result.output
+
+
+def test_a_large_ledger_starts_its_worker_before_the_data_is_read(tiny_ledger, tmp_path, monkeypatch):
+    monkeypatch.delenv(lanes.WORKERS_VARIABLE, raising=False)
+    lines = len(pd.read_csv(tiny_ledger / "invoice_lines.csv")) if (tiny_ledger / "invoice_lines.csv").exists() \
+        else len(pd.read_parquet(tiny_ledger / "invoice_lines.parquet"))
+    assert abs(lanes._lines_in_files(tiny_ledger) - lines) <= 0.02 * lines  # counted without reading the table
+    as_parquet = tmp_path / "parquet"
+    as_parquet.mkdir()
+    pd.DataFrame({"invoice_id": range(1234)}).to_parquet(as_parquet / "invoice_lines.parquet")
+    assert lanes._lines_in_files(as_parquet) == 1234
+    assert lanes._lines_in_files(tmp_path / "book.xlsx") == 0
+    assert lanes.early_worker(tiny_ledger, "duckdb", None) is None  # too small: no second process
+    assert lanes.early_worker(tiny_ledger, "duckdb", 1) is None
+    assert lanes.early_worker(tiny_ledger, "spark", 2) is None
+    monkeypatch.setattr(lanes, "MIN_LINES_FOR_WORKERS", lines)
+    monkeypatch.setattr(lanes, "_machine_fits_two", lambda: True)
+    worker = lanes.early_worker(tiny_ledger, "duckdb", None)
+    try:
+        assert worker is not None and worker.process.is_alive()
+    finally:
+        worker.stop()
+    assert not worker.process.is_alive()
+
+
+def test_an_early_worker_is_stopped_when_the_run_ends_without_it(tiny_ledger, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "invoices.csv").write_text("not,a,contract,table\n1,2,3,4\n")
+    with pytest.raises(InputError):
+        run(broken, workers=2)
+    assert not [p for p in multiprocessing.active_children() if p.name == "sales-audit-worker"]
+    found_one = run(tiny_ledger, workers=2, detectors=["CHQ-02"])  # one component: one process
+    assert len(found_one.exceptions) > 0
+    assert not [p for p in multiprocessing.active_children() if p.name == "sales-audit-worker"]

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,8 @@ class StagedTables(Mapping):
         self._rows: dict[str, int] = {}
         self._columns: dict[str, list[str]] = {}
         self._read: dict[str, pd.DataFrame] = {}
+        self._writing: dict[str, Future] = {}
+        self._writer: ThreadPoolExecutor | None = None
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.directory), True)
         # one table at a time, each dropped from ``frames`` once written, so staging needs no second copy
         for name in list(frames or {}):
@@ -54,18 +57,43 @@ class StagedTables(Mapping):
         staged.directory = Path(directory)
         staged._paths = {name: Path(path) for name, path in paths.items()}
         staged._rows, staged._columns, staged._read = dict(rows), dict(columns), {}
+        staged._writing, staged._writer = {}, None
         staged._cleanup = weakref.finalize(staged, lambda: None)
         return staged
 
-    def add(self, name: str, frame: pd.DataFrame) -> None:
-        """Write one checked table (validation stages each as soon as it is final, then drops it)."""
+    def add(self, name: str, frame: pd.DataFrame, background: bool = False) -> None:
+        """Write one checked table (validation stages each as soon as it is final, then drops it). With
+        ``background`` the file is written by a thread while the caller goes on (Arrow writes without
+        holding the interpreter: the next table is read and checked meanwhile); :meth:`finish` waits for
+        the writes, and a table is never read before its file is complete."""
         path = self.directory / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
         self._paths[name], self._rows[name], self._columns[name] = path, len(frame), list(frame.columns)
         self._read.pop(name, None)
+        if not background:
+            frame.to_parquet(path, index=False)
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sales-audit-stage")
+        self._writing[name] = self._writer.submit(frame.to_parquet, path, index=False)
+
+    def finish(self) -> None:
+        """Wait for the tables written in the background; a write that failed (a full disk) raises here."""
+        try:
+            for name in list(self._writing):
+                self._written(name)
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+
+    def _written(self, name: str) -> None:
+        future = self._writing.pop(name, None)
+        if future is not None:
+            future.result()
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._read:
+            self._written(name)
             self._read[name] = pd.read_parquet(self._paths[name])
         return self._read[name]
 
@@ -87,6 +115,7 @@ class StagedTables(Mapping):
 
     def path(self, name: str) -> Path:
         """The Parquet file of a table (for the engine to read itself)."""
+        self._written(name)
         return self._paths[name]
 
     def rows(self, name: str) -> int:
@@ -105,4 +134,7 @@ class StagedTables(Mapping):
 
     def close(self) -> None:
         self._read.clear()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
         self._cleanup()

@@ -818,13 +818,15 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
         referenced[name] = {column: kept_frame[column].copy() for table, column in _REFERENCED
                             if table == name and column in kept_frame.columns}
         kept_rows[name] = len(kept_frame)
-        if stage:
-            clean.add(name, kept_frame)
+        if stage:  # written by a thread while the next table is read and checked
+            clean.add(name, kept_frame, background=True)
         else:
             clean[name] = kept_frame
         del kept_frame
         if stage and kept_rows[name] >= RELEASE_AFTER_ROWS:
             release_unused()  # this table's raw and typed frames, before the next one's peak lands on top
+    if stage:
+        clean.finish()
     referenced.clear()
     problems = _with_read_failures(loaded.problems, read_failures)
     loaded.problems = list(problems)

@@ -19,6 +19,7 @@ from audit.detector import Detector, empty_findings
 from audit.engine import Engine, EngineError
 from audit.loading import load
 from audit.runner import plan, run, run_detectors
+from audit.stage import StagedTables
 from audit.validation import validate
 from detectors.wording import price_deviation
 
@@ -102,8 +103,6 @@ def test_consuming_validation_gives_the_same_tables_and_releases_the_raw_ones(mi
 
 def test_a_lazy_load_reads_each_table_when_validation_comes_to_it_and_stages_it_before_the_next(
         mini_policy, monkeypatch):
-    from audit.stage import StagedTables
-
     loaded = load(MINI, lazy=True)
     assert loaded.tables and all(s.pending and s.frame is None for s in loaded.tables.values())
     events, raw = [], []
@@ -119,9 +118,9 @@ def test_a_lazy_load_reads_each_table_when_validation_comes_to_it_and_stages_it_
         source.reader = reader
     add = StagedTables.add
 
-    def staged(self, name, frame):
+    def staged(self, name, frame, background=False):
         events.append(("staged", name))
-        add(self, name, frame)
+        add(self, name, frame, background)
 
     monkeypatch.setattr(StagedTables, "add", staged)
     tables = validate(loaded, mini_policy, consume=True, stage=True)
@@ -340,3 +339,17 @@ def test_a_staged_table_gives_the_rows_among_values_without_being_read_whole(min
     finally:
         memory_data.engine.close()
         staged_data.engine.close()
+
+
+def test_a_table_staged_in_the_background_is_read_whole_and_a_failed_write_is_raised(tmp_path):
+    frame = pd.DataFrame({"invoice_id": [f"I{i:07d}" for i in range(300_000)], "amount": range(300_000)})
+    stage = StagedTables(directory=tmp_path / "stage")
+    stage.add("invoices", frame, background=True)
+    # asked at once, before the thread has finished: the file is complete when it is read
+    assert stage.rows("invoices") == 300_000
+    pd.testing.assert_frame_equal(stage["invoices"], frame)
+    assert pd.read_parquet(stage.path("invoices")).shape == (300_000, 2)
+    stage.add("bad", pd.DataFrame({"mixed": [1, "a", object()]}), background=True)  # Arrow cannot write it
+    with pytest.raises((pa.ArrowTypeError, pa.ArrowInvalid)):
+        stage.finish()
+    stage.close()

@@ -271,3 +271,47 @@ def test_too_little_data_is_said_in_the_run_status(mini_policy):
     for code in ("ANO-01", "ANO-02", "ANO-03"):
         assert runs.at[code, "status"] == "ran" and runs.at[code, "findings"] == 0
         assert "fewer than the 30 needed" in runs.at[code, "reason"], runs.at[code, "reason"]
+
+
+# ------------------------------------------------------------------ shared priced invoices (ANO-00)
+def test_the_three_detectors_price_the_invoices_once_and_find_what_each_finds_alone(ledger, monkeypatch):
+    from analyses.anomaly import priced_invoices
+    from audit.runner import run_detectors
+
+    tables, policy = ledger
+    tables = _with_secret_discount(tables, _busiest(tables, "salesperson_id", "2025-03"), "2025-03")
+    detectors = (SalespersonBehaviourAnomaly, CustomerBehaviourAnomaly, InvoiceAnomaly)
+    alone = {cls.code: _run(cls.from_policy(policy), tables, policy) for cls in detectors}
+    priced = []
+    original = priced_invoices.invoice_totals
+    monkeypatch.setattr(priced_invoices, "invoice_totals", lambda *a, **k: priced.append(a) or original(*a, **k))
+    data = AuditData(tables, policy, Engine("duckdb"))
+    try:
+        together, statuses = run_detectors(data, [cls.code for cls in detectors], raise_errors=True)
+    finally:
+        data.engine.close()
+    assert len(priced) == 1  # ANO-00 priced every posted invoice; the detectors and their records read it
+    assert list(statuses["detector"]) == ["ANO-00", "ANO-01", "ANO-02", "ANO-03"]
+    assert sum(len(found) for found in alone.values()) > 0
+    columns = ["entity_id", "period", "score", "risk_amount"]
+    for code, found in alone.items():
+        mine = together[together["detector"] == code].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[columns], found[columns].reset_index(drop=True))
+        assert [e["drivers"] for e in mine["evidence"]] == list(found["drivers"])
+        assert list(mine["related"]) == list(found["related"])
+
+
+def test_detectors_with_other_volume_tiers_price_the_invoices_themselves(ledger):
+    from analyses.anomaly.priced_invoices import PRICED_INVOICES_VIEW, PricedInvoices, shared_invoice_totals
+
+    tables, policy = ledger
+    data = AuditData(tables, policy, Engine("duckdb"))
+    try:
+        shared = PricedInvoices(shared_invoice_totals(data, ((100, 3),)).to_pyarrow(), ((100.0, 3.0),))
+        scoped = data.scoped({PRICED_INVOICES_VIEW: shared}, pd.DataFrame())
+        assert shared_invoice_totals(scoped, ((100.0, 3.0),)).op().__class__.__name__ == "InMemoryTable"
+        own = shared_invoice_totals(scoped, ((100.0, 3.0), (500.0, 6.0)))  # not what ANO-00 priced with
+        assert own.op().__class__.__name__ != "InMemoryTable"
+        assert len(own.execute()) == shared.table.num_rows
+    finally:
+        data.engine.close()

@@ -36,7 +36,10 @@ def test_the_readers_of_an_analysis_run_right_after_it_and_analyses_come_last():
     assert links < order.index("CUS-01") < next_analysis
     assert links < order.index("CUS-02") < order.index("PAY-01") < next_analysis
     # detectors that read no analysis run before any analysis is made
-    assert order.index("STD-01") < links and order.index("ANO-03") < links
+    assert order.index("STD-02") < order.index("ANO-00") and order.index("DSC-01") < order.index("ANO-00")
+    # the readers of the shared invoice totals right after them (ANO-00: the first analysis by code)
+    assert order.index("ANO-00") < order.index("ANO-01") < order.index("ANO-03") < links
+    assert order.index("STD-00") < order.index("STD-01") < order.index("STD-08")
 
 
 def test_an_analysis_non_table_output_is_released_after_its_last_reader(mini_tables, mini_policy):

@@ -145,3 +145,24 @@ def test_the_whole_portfolio_buying_less_those_weeks_is_no_co_buyer_sign():
     each one's fall is the portfolio's, not a co-buyer's share of the big order."""
     tables, _ = _portfolio_ledger(stopped=(), everyone_quiet=True)
     assert _split_findings(tables).empty
+
+
+def test_a_neighbours_pace_in_numpy_is_the_pandas_reading_of_its_dates():
+    from detectors.discounts.dsc_01_split_volume_discount import _neighbour_pace, _window_pace
+
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        # dates across a year end, some with a time of day, some repeated, bursts and gaps
+        days = np.sort(rng.choice(np.arange(-40, 400), size=int(rng.integers(1, 60))))
+        dates = pd.Series(pd.Timestamp("2024-12-01") + pd.to_timedelta(days, unit="D")
+                          + pd.to_timedelta(rng.integers(0, 2, days.size) * 13, unit="h"))
+        when = pd.Timestamp("2025-03-01") + pd.Timedelta(days=int(rng.integers(-60, 60)))
+        start, end, window = when - pd.Timedelta(days=14), when + pd.Timedelta(days=21), 36
+        inside, expected, outside = _window_pace(dates, start, end, window)
+        got = _neighbour_pace(dates.to_numpy(dtype="datetime64[ns]").astype(np.int64), start, end, window)
+        assert got[0] == int(inside) and got[1] == expected, trial
+        if expected is not None:
+            weekly = outside.dt.to_period("W").value_counts().reindex(
+                pd.period_range(outside.min(), outside.max(), freq="W"), fill_value=0)
+            spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
+            assert got[2] == spread, trial

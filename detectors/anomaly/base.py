@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from analyses.anomaly.priced_invoices import DEFAULT_TIERS, volume_tiers_of
 from audit.detector import Detector, empty_findings
 from audit.methods.anomaly import AnomalyEnsemble
 from detectors.anomaly.features import Feature
@@ -25,8 +26,6 @@ from detectors.anomaly.features import Feature
 # 10 %) to be named beside the strongest one.
 DRIVER_MIN_SURPRISE = 1.0
 TOP_DRIVERS = 3
-# The contract's default volume tiers, (min_quantity, pct); the policy's replace them.
-DEFAULT_TIERS = ((100.0, 3.0), (500.0, 6.0))
 
 
 class BehaviourAnomaly(Detector):
@@ -40,6 +39,8 @@ class BehaviourAnomaly(Detector):
     # The column that caps the money at risk (the entity's own sales value).
     cap_column: ClassVar[str] = "net"
     cap_words: ClassVar[str] = "month's net sales"
+    # The posted invoices priced once for all three (the price-list join is most of their relational work).
+    reads_analyses = ("ANO-00",)
 
     def __init__(self, contamination: float = 0.01, min_score: float = 0.9, min_rows: int = 30,
                  max_findings: int = 25, min_surprise: float = 2.0, random_state: int = 0,
@@ -59,7 +60,7 @@ class BehaviourAnomaly(Detector):
     @classmethod
     def params_from_policy(cls, policy):
         # Discount earned by the policy's volume tiers is not behaviour: only the discount beyond it counts.
-        return {"volume_tiers": tuple((float(t.min_quantity), float(t.pct)) for t in policy.discounts.volume_tiers)}
+        return {"volume_tiers": volume_tiers_of(policy)}
 
     # ------------------------------------------------------------ what a subclass provides
     @abc.abstractmethod

@@ -18,7 +18,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from audit.ledger import line_net, posted_invoices, with_class_and_product_price
+from analyses.anomaly.priced_invoices import shared_invoice_totals
+from audit.ledger import posted_invoices
 
 # Money sums are rounded to this many decimals as they leave the engine: DuckDB and Spark may add floats
 # in another order, and the last bits must not change a feature.
@@ -100,83 +101,6 @@ def _days(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
     return (later.date() - earlier.date()).cast("int64")
 
 
-def tier_pct(quantity: ibis.Value, volume_tiers) -> ibis.Value:
-    """The volume-tier discount (%) a line of ``quantity`` earns under the policy's tiers."""
-    earned = ibis.literal(0.0)
-    for min_quantity, pct in sorted(volume_tiers):
-        earned = (quantity >= min_quantity).ifelse(float(pct), earned)
-    return earned
-
-
-def priced_lines(data, volume_tiers=(), invoices: ibis.Table | None = None) -> ibis.Table:
-    """Posted invoice lines with their gross, net, discount beyond the volume tiers and valid list price.
-
-    ``excess_discount`` is the money of the line's discount beyond the volume tier its quantity earns
-    (``volume_tiers``: (min_quantity, pct) pairs of the policy) on lines no one approved
-    (``discount_approved_by`` blank): a wholesaler's tier discount, an approved manager discount or a
-    documented promotion is not the salesperson's behaviour.
-
-    The valid price is the customer class's price-list row on the invoice date, else the general
-    row, else the line's ``list_price``, else the product's (the same order as the price_deviation
-    detector, without its excuses: here a deviation is behaviour, not a verdict). ``invoices``: the
-    posted invoices whose lines are wanted (default: all of them).
-    """
-    lines = data.table("invoice_lines")
-    invoices = posted_invoices(data) if invoices is None else invoices
-    base = lines.join(invoices, "invoice_id").select(
-        lines.invoice_id, lines.line_no, lines.product_id, lines.quantity, lines.unit_price,
-        line_list_price=lines.list_price, net=line_net(lines),
-        excess_discount=lines.discount_approved_by.isnull().ifelse(
-            lines.quantity * lines.unit_price * ibis.greatest(
-                lines.discount_pct.fill_null(0) - tier_pct(lines.quantity, volume_tiers), 0) / 100.0, 0.0),
-        invoice_date=invoices.invoice_date,
-        customer_id=invoices.customer_id, salesperson_id=invoices.salesperson_id)
-    base = with_class_and_product_price(data, base)
-    valid = ibis.coalesce(base.line_list_price, base.product_list_price)
-    if data.has("price_list"):
-        prices = data.table("price_list")
-        # The valid price depends on the product, the class and the day, not on the line: it is looked up
-        # once per product (and class) and invoice date the lines need, then joined to the lines by equality
-        # (a range join per line cost most of the features' time).
-        needed = base.select(p_product="product_id", p_class="customer_class", p_day="invoice_date").distinct()
-
-        def valid_on(keys, class_match):
-            joined = keys.join(prices, [
-                keys.p_product == prices.product_id, prices.valid_from <= keys.p_day,
-                prices.valid_to.isnull() | (keys.p_day <= prices.valid_to), class_match(keys)])
-            by = [c for c in ("p_product", "p_class", "p_day") if c in keys.columns]
-            return joined.group_by(by).aggregate(price=joined.unit_price.argmax(joined.valid_from))
-
-        general = valid_on(needed.select("p_product", "p_day").distinct(),
-                           lambda keys: prices.customer_class.isnull()).rename(general_price="price")
-        by_class = valid_on(needed.filter(needed.p_class.notnull()),
-                            lambda keys: prices.customer_class == keys.p_class).rename(class_price="price")
-        base = base.left_join(general, [base.product_id == general.p_product, base.invoice_date == general.p_day]
-                              ).drop("p_product", "p_day")
-        base = base.left_join(by_class, [base.product_id == by_class.p_product,
-                                         base.customer_class == by_class.p_class,
-                                         base.invoice_date == by_class.p_day]).drop("p_product", "p_class", "p_day")
-        valid = ibis.coalesce(base.class_price, base.general_price, base.line_list_price, base.product_list_price)
-    gross = base.quantity * base.unit_price
-    priced = valid.notnull()
-    return base.mutate(
-        gross=gross,
-        list_value=priced.ifelse(base.quantity * valid, ibis.null("float64")),
-        priced_gross=priced.ifelse(gross, ibis.null("float64")),
-        deviation_abs=priced.ifelse((base.unit_price - valid).abs() * base.quantity, ibis.null("float64")),
-    )
-
-
-def invoice_totals(data, volume_tiers=(), invoices: ibis.Table | None = None) -> ibis.Table:
-    """One row per posted invoice with lines: gross, net, excess discount, list value, priced gross,
-    deviation, lines (``invoices``: only these posted invoices)."""
-    lines = priced_lines(data, volume_tiers, invoices)
-    return lines.group_by(["invoice_id", "invoice_date", "customer_id", "salesperson_id"]).aggregate(
-        gross=lines.gross.sum(), net=lines.net.sum(), excess_discount=lines.excess_discount.sum(),
-        list_value=lines.list_value.sum(),
-        priced_gross=lines.priced_gross.sum(), deviation_abs=lines.deviation_abs.sum(), n_lines=lines.count())
-
-
 def _customer_salesperson(data) -> ibis.Table | None:
     if not data.has("customers", ("customer_id", "assigned_salesperson_id")):
         return None
@@ -232,7 +156,7 @@ def monthly_features(data, by: str, new_customer_days: int = 90, volume_tiers=()
     (YYYYMM), the money sums (gross, net, list_value, receipts_total) and the features of
     ``SALESPERSON_FEATURES`` or ``CUSTOMER_FEATURES`` (customer-level ones where ``by`` is customer_id).
     """
-    invoices = invoice_totals(data, volume_tiers)
+    invoices = shared_invoice_totals(data, volume_tiers)
     keyed = invoices.mutate(key=invoices[by], ym=_month_key(invoices.invoice_date))
     if data.has("customers", ("created_date",)):
         created = data.table("customers").select(c_id="customer_id", created_date="created_date")
@@ -430,7 +354,7 @@ def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> p
     Columns: invoice_id, invoice_no, invoice_date, customer_id, salesperson_id, order_id, ym, gross, net,
     list_value, customer_median, amount_excess and the features.
     """
-    totals = invoice_totals(data, volume_tiers)
+    totals = shared_invoice_totals(data, volume_tiers)
     invoices = data.table("invoices").select(
         i_id="invoice_id", invoice_no="invoice_no", due_date="due_date", order_id="order_id")
     joined = totals.join(invoices, totals.invoice_id == invoices.i_id).drop("i_id")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from analyses.anomaly.priced_invoices import PRICED_INVOICES_VIEW, invoice_totals, shared_invoice_totals
 from audit.ledger import posted_invoices
 from audit.membership import among
-from detectors.anomaly.features import _attributed, _days, _month_key, invoice_totals
+from detectors.anomaly.features import _attributed, _days, _month_key
 
 PER_KIND = 10
 
@@ -51,11 +52,14 @@ def month_records(data, by: str, pairs: pd.DataFrame, kinds: set[str], volume_ti
     customer_id and salesperson_id (where the record has them)."""
     parts = []
     if "invoice" in kinds:
-        # Only the flagged keys' invoices of the flagged months are priced (not every line of the ledger).
-        posted = posted_invoices(data)
-        posted = posted.filter(among(posted[by], sorted(pairs["key"].astype(str).unique()))
-                               & among(_month_key(posted.invoice_date), sorted(int(m) for m in pairs["ym"].unique())))
-        invoices = invoice_totals(data, volume_tiers, posted)
+        keys, months = sorted(pairs["key"].astype(str).unique()), sorted(int(m) for m in pairs["ym"].unique())
+        if PRICED_INVOICES_VIEW in data.views:  # priced once for the run (ANO-00): only its rows are chosen
+            invoices = shared_invoice_totals(data, volume_tiers)
+            invoices = invoices.filter(among(invoices[by], keys) & among(_month_key(invoices.invoice_date), months))
+        else:  # only the flagged keys' invoices of the flagged months are priced (not every line of the ledger)
+            posted = posted_invoices(data)
+            posted = posted.filter(among(posted[by], keys) & among(_month_key(posted.invoice_date), months))
+            invoices = invoice_totals(data, volume_tiers, posted)
         invoices = invoices.mutate(key=invoices[by], ym=_month_key(invoices.invoice_date))
         if data.has("customers", ("created_date",)):
             created = data.table("customers").select(c_id="customer_id", created_date="created_date")

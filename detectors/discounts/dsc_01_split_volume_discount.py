@@ -58,6 +58,28 @@ def _window_pace(dates: pd.Series, start, end, window_days: int, counts=None) ->
     return inside, total / max(span - window_days, window_days) * window_days, outside
 
 
+DAY_NS = 86_400 * 10**9
+
+
+def _neighbour_pace(dates_ns: np.ndarray, start, end, window_days: int) -> tuple[int, float | None, float]:
+    """``_window_pace`` of one neighbour's invoice dates (nanoseconds since the epoch, as numpy integers: this
+    runs for every neighbour of every candidate), and the spread of its weekly counts outside the window
+    (variance over mean of the Monday-to-Sunday weeks from its first to its last date, at least 1)."""
+    start_ns, end_ns = pd.Timestamp(start).as_unit("ns").value, pd.Timestamp(end).as_unit("ns").value
+    inside_mask = (dates_ns >= start_ns) & (dates_ns <= end_ns)
+    inside = int(inside_mask.sum())
+    outside = dates_ns[~inside_mask]
+    if outside.size == 0:
+        return inside, None, 1.0
+    days = outside // DAY_NS
+    span = max(int(outside.max() - outside.min()) // DAY_NS + 1, window_days)
+    expected = outside.size / max(span - window_days, window_days) * window_days
+    weeks = (days + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Monday, as pandas' "W" periods
+    weekly = pd.Series(np.bincount(weeks - weeks.min()))
+    spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
+    return inside, expected, spread
+
+
 def _normal_text(value) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
@@ -191,7 +213,8 @@ class SplitVolumeDiscount(Detector):
         """Every posted line of the given customers: its quantity, invoice and date."""
         lines = data.table("invoice_lines")
         invoices = posted_invoices(data)
-        invoices = invoices.filter(among(invoices.customer_id, sorted(set(customers))))
+        # the distinct ids first: a set of every tier line's id iterates the column in Python
+        invoices = invoices.filter(among(invoices.customer_id, sorted(set(customers.drop_duplicates()))))
         joined = lines.join(invoices, "invoice_id").select(
             invoices.customer_id, lines.invoice_id, invoices.invoice_date, lines.quantity)
         return data.execute(joined)
@@ -220,11 +243,10 @@ class SplitVolumeDiscount(Detector):
         invoice_ids = sorted(set(candidates["invoice_id"]))
         shipments = self._shipments(data, invoice_ids)
         customers = data.frame("customers") if data.has("customers") else None
-        self._places_ = self._directory(customers)
-        self._own_ = {} if customers is None else {
-            c: (_normal_text(a), _normal_text(o)) for c, a, o in zip(
-                customers["customer_id"], customers["address"] if "address" in customers else [None] * len(customers),
-                customers["owner_name"] if "owner_name" in customers else [None] * len(customers), strict=True)}
+        keys = self._normal_keys(customers)
+        self._places_ = self._directory(customers, keys)
+        self._own_ = {} if customers is None else dict(zip(
+            keys["customer_id"], zip(keys["address"], keys["owner_name"], strict=True), strict=True))
         activity = self._activity(data, shipments, customers, candidates)
         self._neighbours_ = self._neighbour_activity(data, candidates)
         self._n_tested_ = int(candidates["invoice_id"].nunique())
@@ -305,31 +327,40 @@ class SplitVolumeDiscount(Detector):
                    "received_by", "quantity"]
         if not data.has("shipments", ("shipment_id", "invoice_id")):
             return pd.DataFrame(columns=columns)
-        shipments = data.frame("shipments")
-        shipments = shipments[isin(shipments["invoice_id"], invoice_ids)]
+        shipments = data.frame_among("shipments", "invoice_id", invoice_ids)  # the candidates' only
         for column in columns[:-1]:
             if column not in shipments:
                 shipments = shipments.assign(**{column: None})
         shipments = shipments[columns[:-1]]
         if data.has("shipment_lines", ("shipment_id", "quantity")):
-            lines = data.frame("shipment_lines")
-            quantity = lines[isin(lines["shipment_id"], shipments["shipment_id"])].groupby("shipment_id")[
-                "quantity"].sum()
+            lines = data.frame_among("shipment_lines", "shipment_id", shipments["shipment_id"])
+            quantity = lines.groupby("shipment_id")["quantity"].sum()
             shipments = shipments.assign(quantity=shipments["shipment_id"].map(quantity))
         else:
             shipments = shipments.assign(quantity=np.nan)
         return shipments.sort_values(["invoice_id", "shipment_id"]).reset_index(drop=True)
 
     @staticmethod
-    def _directory(customers) -> dict:
-        """Customers by normalised address and by normalised owner name."""
+    def _normal_keys(customers) -> dict[str, list]:
+        """Each customer's id, normalised address and normalised owner name (None where missing), as lists:
+        read once for the directory and for each customer's own entry."""
+        if customers is None:
+            return {"customer_id": [], "address": [], "owner_name": []}
+        keys = {"customer_id": customers["customer_id"].tolist()}
+        for column in ("address", "owner_name"):
+            keys[column] = ([_normal_text(value) for value in customers[column].tolist()] if column in customers
+                            else [None] * len(customers))
+        return keys
+
+    @staticmethod
+    def _directory(customers, keys: dict[str, list]) -> dict:
+        """Customers by normalised address and by normalised owner name (``keys``: ``_normal_keys``)."""
         directory = {"address": {}, "owner_name": {}}
         if customers is None:
             return directory
         for column in directory:
             if column in customers:
-                keys = customers[column].map(_normal_text)
-                for key, customer_id in zip(keys, customers["customer_id"], strict=True):
+                for key, customer_id in zip(keys[column], keys["customer_id"], strict=True):
                     if key:
                         directory[column].setdefault(key, set()).add(customer_id)
         return directory
@@ -389,7 +420,8 @@ class SplitVolumeDiscount(Detector):
         daily = daily.set_index(pd.to_datetime(daily["invoice_date"]))["n"].sort_index()
         rows = rows.assign(invoice_date=pd.to_datetime(rows["invoice_date"]))
         # each salesperson's customers and their invoice dates, grouped once for every candidate invoice
-        by_salesperson = {salesperson: [(c, dates) for c, dates in group.groupby("customer_id", sort=True)["invoice_date"]]
+        by_salesperson = {salesperson: [(c, dates.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+                                        for c, dates in group.groupby("customer_id", sort=True)["invoice_date"]]
                           for salesperson, group in rows.groupby("salesperson_id", sort=False)}
         return {"by_salesperson": by_salesperson, "daily": daily}
 
@@ -413,17 +445,14 @@ class SplitVolumeDiscount(Detector):
         for neighbour, dates in self._neighbours_["by_salesperson"].get(salesperson, []):
             if neighbour == customer:
                 continue
-            inside, expected, outside = _window_pace(dates, start, end, window_days)
-            if expected is None:
-                continue
-            inside, expected = int(inside), expected * ledger_ratio
-            if expected < self.min_expected_invoices:
-                continue  # too irregular a buyer for a stop to mean anything
             # A buyer whose weeks vary more than chance (bursts, quiet months) makes a stop less telling:
             # its counts are read on the scale of that variation (quasi-Poisson).
-            weekly = outside.dt.to_period("W").value_counts()
-            weekly = weekly.reindex(pd.period_range(outside.min(), outside.max(), freq="W"), fill_value=0)
-            spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
+            inside, expected, spread = _neighbour_pace(dates, start, end, window_days)
+            if expected is None:
+                continue
+            expected = expected * ledger_ratio
+            if expected < self.min_expected_invoices:
+                continue  # too irregular a buyer for a stop to mean anything
             measured.append((neighbour, inside, expected, spread))
         dipped, chances = [], []
         all_inside = sum(m[1] for m in measured)

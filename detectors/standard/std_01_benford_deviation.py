@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from analyses.standard.posted_totals import posted_totals
 from audit.common import combine_traces, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
@@ -28,7 +29,7 @@ from audit.methods.benford import (
     benford_tests,
     extract_digits,
 )
-from detectors.standard.support import amount_unit, group_period, invoice_totals, most_common
+from detectors.standard.support import amount_unit, group_period, most_common
 from detectors.wording import benford_deviation
 
 # Tests read from the leading digits: they assume amounts spread over several orders of magnitude.
@@ -88,6 +89,8 @@ class _BenfordDeviation(Detector):
         "invoice_lines": ("invoice_id", "quantity", "unit_price"),
     }
     uses = {"invoices": ("status",), "invoice_lines": ("discount_pct",)}
+    # every posted invoice's amount, read once for STD-01, STD-04, STD-07 and STD-08
+    reads_analyses = ("STD-00",)
     # A broad statistical screen over a whole group: its money at risk is the value of dozens of invoices
     # (a share of a year's sales), not of one document, and most deviations come from the customer mix
     # rather than fraud. See docs/ranking.md.
@@ -117,7 +120,7 @@ class _BenfordDeviation(Detector):
     # ------------------------------------------------------------ tests on the groups
     def find(self, data) -> pd.DataFrame:
         col = self.group_column
-        frame = data.execute(invoice_totals(data).order_by("invoice_id"))
+        frame = posted_totals(data)
         frame = frame[frame[col].notna()]
         self.n_groups_tested_ = 0
         if frame.empty:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from analyses.standard.posted_totals import posted_totals
 from audit.common import saturating
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.ledger import line_net
@@ -16,7 +17,6 @@ from detectors.standard.support import (
     amount_unit,
     excess_p_value,
     group_period,
-    invoice_totals,
     most_common,
     significant_digits,
 )
@@ -36,6 +36,8 @@ class _RoundAmount(Detector):
     uses = {"invoices": ("status",), "invoice_lines": ("discount_pct",),
             "receipts": ("receipt_id", "customer_id", "receipt_date", "method", "amount", "collected_by"),
             "customers": ("assigned_salesperson_id",)}
+    # every posted invoice's amount, read once for STD-01, STD-04, STD-07 and STD-08
+    reads_analyses = ("STD-00",)
     # A statistical screen over many records: it points at where to look rather than at a loss.
     rank_weight = 0.25
 
@@ -65,7 +67,7 @@ class _RoundAmount(Detector):
         return pd.DataFrame({"eligible": eligible, "round": is_round, "step": step}, index=amounts.index)
 
     def _invoices(self, data) -> tuple[pd.DataFrame, int]:
-        invoices = data.execute(invoice_totals(data).order_by("invoice_id"))
+        invoices = posted_totals(data)
         unit = amount_unit(invoices["amount"], self.unit_share)
         invoices = invoices.join(self._roundness(invoices["amount"], unit))
         invoices["suspicious"] = invoices["round"]

@@ -3,26 +3,12 @@
 
 from __future__ import annotations
 
-import ibis
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analyses.standard.posted_totals import invoice_totals  # noqa: F401  (the family reads it here)
 from audit.common import month_of
-from audit.ledger import line_net, posted_invoices
-
-
-def invoice_totals(data, extra: tuple[str, ...] = ()) -> ibis.Table:
-    """Posted invoices with their net amount (the ledger's definition) and ``extra`` invoice columns.
-
-    Columns: invoice_id, invoice_no, invoice_date, customer_id, salesperson_id, amount, n_lines, *extra.
-    """
-    lines = data.table("invoice_lines")
-    totals = lines.group_by("invoice_id").aggregate(amount=line_net(lines).sum(), n_lines=lines.count())
-    invoices = posted_invoices(data)
-    columns = ["invoice_id", "invoice_no", "invoice_date", "customer_id", "salesperson_id", *extra]
-    return invoices.join(totals, "invoice_id").select(
-        *[invoices[c] for c in columns], totals.amount, totals.n_lines)
 
 
 def off_day(data, dates: pd.Series) -> pd.Series:

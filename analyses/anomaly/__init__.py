@@ -1,0 +1,1 @@
+"""What the behaviour-anomaly detectors share (see detectors/anomaly)."""

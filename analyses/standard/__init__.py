@@ -1,0 +1,1 @@
+"""What several standard audit tests share (see detectors/standard)."""

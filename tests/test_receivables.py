@@ -354,3 +354,23 @@ def test_month_end_peaks_read_the_same_exposure_as_the_full_table():
         assert alone["over_limit"].any() and (alone["exposure"] > 0).sum() >= 2
     finally:
         audit_data.engine.close()
+
+
+def test_the_receivables_ledger_keeps_one_object_per_customer_and_salesperson_id(data):
+    """The run's receivables ledger holds a customer's or salesperson's id as one Python object on all its
+    invoices and settlements (not one string per row), with the same values as before."""
+    from analyses.receivables.open_items import build_ledger, one_object_per_text
+
+    ledger = build_ledger(data)
+    for frame, column in ((ledger.invoices, "customer_id"), (ledger.invoices, "salesperson_id"),
+                          (ledger.settlements, "customer_id")):
+        values = [v for v in frame[column] if v is not None]
+        assert frame[column].dtype == object and len(values) > len(set(values))
+        assert len({id(v) for v in values}) == len(set(values)), column
+    shared = set(ledger.invoices["customer_id"]) & set(ledger.settlements["customer_id"])
+    first = {v: id(v) for v in ledger.invoices["customer_id"] if v in shared}
+    assert shared and all(first[v] == id(v) for v in ledger.settlements["customer_id"] if v in shared)
+    text = pd.Series(["a", None, "b", "a", float("nan")], index=[5, 6, 7, 8, 9], dtype="str")
+    (out,) = one_object_per_text(text)
+    assert out.tolist() == ["a", None, "b", "a", None] and list(out.index) == [5, 6, 7, 8, 9]
+    assert out.iloc[0] is out.iloc[3]

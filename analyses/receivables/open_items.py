@@ -109,6 +109,22 @@ class _LedgerKeys:
                    np.asarray(customer_ids, dtype="object"), rank)
 
 
+def one_object_per_text(*columns: pd.Series) -> list[pd.Series]:
+    """Each of ``columns`` as Python objects (blank: None) where equal texts, in one column or across them,
+    are one object, not one per row: the ledger holds a customer's and a salesperson's id on every invoice
+    and settlement for the whole run (one string per row took 0.6 GB at 10M lines)."""
+    codes, distinct = pd.factorize(pd.concat([c.astype("object") for c in columns], ignore_index=True),
+                                   use_na_sentinel=True)
+    objects = np.empty(len(distinct) + 1, dtype="object")  # the last place (code -1): a blank
+    objects[:-1] = np.asarray(distinct, dtype="object")
+    out, start = [], 0
+    for column in columns:
+        out.append(pd.Series(objects[codes[start:start + len(column)]], index=column.index, dtype="object",
+                             name=column.name))
+        start += len(column)
+    return out
+
+
 def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
@@ -125,7 +141,7 @@ def customer_master(data) -> pd.DataFrame:
                "established_date")
     if not data.has("customers", ("customer_id",)):
         return _empty(columns)
-    frame = data.frame("customers")
+    frame = data.frame_columns("customers", columns)
     out = pd.DataFrame({"customer_id": frame["customer_id"].astype("object")})
     for column in columns[1:]:
         out[column] = frame[column].to_numpy() if data.has("customers", (column,)) else None
@@ -163,8 +179,9 @@ def build_ledger(data) -> Ledger:
                            "due_date", "amount"))
     invoices = invoices[["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
                          "due_date", "amount"]].copy()
-    for column in ("invoice_id", "invoice_no", "customer_id", "salesperson_id"):
+    for column in ("invoice_id", "invoice_no", "customer_id"):
         invoices[column] = invoices[column].astype("object").where(invoices[column].notna(), None)
+    invoices["salesperson_id"], = one_object_per_text(invoices["salesperson_id"])
     invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
     terms = invoices["customer_id"].map(customers.set_index("customer_id")["payment_terms_days"]) \
         if len(customers) else pd.Series(np.nan, index=invoices.index)
@@ -202,8 +219,11 @@ def build_ledger(data) -> Ledger:
     settlements["date"] = pd.to_datetime(settlements["date"])
     for column in ("paid", "cash_discount", "credited"):
         settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
-    for column in ("invoice_id", "customer_id", "source_id"):
+    for column in ("invoice_id", "source_id"):  # (few rows share one)
         settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
+    # a customer's id: one object across the invoices and the settlements
+    invoices["customer_id"], settlements["customer_id"] = one_object_per_text(invoices["customer_id"],
+                                                                              settlements["customer_id"])
     settlements = settlements.dropna(subset=["date"])
     attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]
@@ -351,28 +371,39 @@ def pending_cheques(data, as_of) -> pd.DataFrame:
     if not data.has("cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date")):
         return _empty(columns)
     as_of = pd.Timestamp(as_of)
-    frame = data.frame("cheques")
     booked, due, closed_on = _cheque_dates(data)
+    frame = _cheque_memo(data)["frame"]
     keep = (booked <= as_of) & (due > as_of) & ~(closed_on <= as_of)
-    out = frame.loc[keep, ["cheque_id", "customer_id", "amount", "received_date", "due_date"]].copy()
+    out = frame.loc[keep, columns].copy()
     for column in ("cheque_id", "customer_id"):
         out[column] = out[column].astype("object")
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce").fillna(0.0).astype("float64")
     return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
 
 
+def _cheque_memo(data) -> dict:
+    """Where the cheques' dates and the columns :func:`pending_cheques` returns are kept: with the run's
+    ledger (exposure asks month by month); a lone call works them out afresh. Only those columns of the
+    cheques are read (the whole table, with its banks, drawers and collectors, took 1 GB at 10M lines)."""
+    shared = data.views.get(LEDGER_VIEW)
+    memo = shared.cheque_dates_memo if shared is not None else {}
+    if "frame" not in memo:
+        memo["frame"] = data.frame_columns("cheques", ["cheque_id", "customer_id", "amount", "received_date",
+                                                       "due_date", "status", "status_date"])
+    return memo
+
+
 def _cheque_dates(data) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per cheque: booked (first receipt naming it, else received), due, and closed (cleared, bounced,
     returned or replaced: its status date, else NaT). Worked out once per run: exposure asks month by month."""
-    shared = data.views.get(LEDGER_VIEW)  # kept with the run's ledger; a lone call works them out afresh
-    memo = shared.cheque_dates_memo if shared is not None else {}
+    memo = _cheque_memo(data)
     if "dates" in memo:
         return memo["dates"]
-    frame = data.frame("cheques")
+    frame = memo["frame"]
     received = pd.to_datetime(frame["received_date"])
     booked = received
     if data.has("receipts", ("cheque_id", "posted_date")):
-        receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
+        receipts = data.frame_columns("receipts", ["cheque_id", "posted_date"]).dropna()
         first = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
         booked = pd.to_datetime(frame["cheque_id"].astype("object").map(first)).fillna(received)
     closed_on = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")

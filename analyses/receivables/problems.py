@@ -115,7 +115,7 @@ class ProblemReceivables(Analysis):
 
     def _dormant(self, data, ledger, as_of, owing: pd.Series) -> list[dict]:
         if data.has("shipments", ("customer_id", "ship_date")):
-            frame = data.frame("shipments")
+            frame = data.frame_columns("shipments", ["customer_id", "ship_date"])
             last = frame[frame["ship_date"] <= as_of].groupby(frame["customer_id"].astype("object"))["ship_date"].max()
             what = "shipment"
         else:
@@ -169,7 +169,8 @@ class ProblemReceivables(Analysis):
     def _cheques(self, data, as_of) -> list[dict]:
         if not data.has("cheques", ("cheque_id", "customer_id", "amount", "status")):
             return []
-        frame = data.frame("cheques")
+        frame = data.frame_columns("cheques", ["cheque_id", "customer_id", "amount", "status", "due_date",
+                                               "status_date", "replaces_cheque_id"])
         replaced = set(frame["replaces_cheque_id"].dropna()) if data.has("cheques", ("replaces_cheque_id",)) else set()
         when = frame["status_date"] if data.has("cheques", ("status_date",)) else frame["due_date"]
         bad = frame[frame["status"].isin(("bounced", "returned")) & ~frame["cheque_id"].isin(replaced)

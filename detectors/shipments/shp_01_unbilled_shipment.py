@@ -90,7 +90,6 @@ class UnbilledShipment(Detector):
         window = ibis.interval(days=self.invoice_within_days)
         # A shipment is matched by its own invoice, else its order's invoices, else nearby invoices. The
         # three cases exclude one another, so each is an equi-join of its own (fast on large ledgers).
-        keys = ["shipment_id", "product_id"]
         by_link = shipped.filter(shipped.linked_invoice.notnull()).join(billed_lines, [
             shipped.product_id == billed_lines.product_id, shipped.linked_invoice == billed_lines.invoice_id])
         by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [

@@ -399,3 +399,15 @@ def test_receivables_visits_and_discounts_read_only_the_columns_they_use(mini_po
         pd.testing.assert_frame_equal(staged_data.views[name], memory_data.views[name], check_exact=True)
     assert not {"shipments", "cheques", "receipts", "visits", "customers", "invoice_lines"} & set(read_whole)
 
+
+
+def test_visit_statuses_are_one_object_per_status_with_blanks_as_they_were():
+    from detectors.visits.vis_01_visit_noncompliance import _status_objects
+
+    for status in (pd.Series(["done", None, "missed", "done", "done"], dtype="str", index=[3, 4, 5, 6, 7]),
+                   pd.Series(["done", None, "missed", "done", float("nan")], dtype="object")):
+        out = _status_objects(status)
+        expected = status.astype("object")
+        assert out.dtype == object and list(out.index) == list(status.index)
+        assert [repr(v) for v in out] == [repr(v) for v in expected]  # NaN stays NaN, None stays None
+        assert out.iloc[0] is out.iloc[3]

@@ -359,7 +359,8 @@ def test_month_end_peaks_read_the_same_exposure_as_the_full_table():
 def test_the_receivables_ledger_keeps_one_object_per_customer_and_salesperson_id(data):
     """The run's receivables ledger holds a customer's or salesperson's id as one Python object on all its
     invoices and settlements (not one string per row), with the same values as before."""
-    from analyses.receivables.open_items import build_ledger, one_object_per_text
+    from analyses.receivables.open_items import build_ledger
+    from audit.memory import one_object_per_text
 
     ledger = build_ledger(data)
     for frame, column in ((ledger.invoices, "customer_id"), (ledger.invoices, "salesperson_id"),

@@ -32,6 +32,7 @@ import pandas as pd
 
 from audit.ledger import data_end_date, invoice_amounts
 from audit.membership import isin
+from audit.memory import one_object_per_text
 
 ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
                 "amount", "paid", "cash_discount", "credited", "fifo_credit", "open_amount", "age_days",
@@ -107,22 +108,6 @@ class _LedgerKeys:
         rank[-1] = len(customer_ids)  # code -1 (blank) sorts last
         return cls(invoice, settlement_invoice, issued_on, customer_codes[:len(invoices)],
                    np.asarray(customer_ids, dtype="object"), rank)
-
-
-def one_object_per_text(*columns: pd.Series) -> list[pd.Series]:
-    """Each of ``columns`` as Python objects (blank: None) where equal texts, in one column or across them,
-    are one object, not one per row: the ledger holds a customer's and a salesperson's id on every invoice
-    and settlement for the whole run (one string per row took 0.6 GB at 10M lines)."""
-    codes, distinct = pd.factorize(pd.concat([c.astype("object") for c in columns], ignore_index=True),
-                                   use_na_sentinel=True)
-    objects = np.empty(len(distinct) + 1, dtype="object")  # the last place (code -1): a blank
-    objects[:-1] = np.asarray(distinct, dtype="object")
-    out, start = [], 0
-    for column in columns:
-        out.append(pd.Series(objects[codes[start:start + len(column)]], index=column.index, dtype="object",
-                             name=column.name))
-        start += len(column)
-    return out
 
 
 def _empty(columns) -> pd.DataFrame:

@@ -3,6 +3,7 @@ the bad-debt reserve, credit exposure, problem receivables and confirmation diff
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -375,3 +376,23 @@ def test_the_receivables_ledger_keeps_one_object_per_customer_and_salesperson_id
     (out,) = one_object_per_text(text)
     assert out.tolist() == ["a", None, "b", "a", None] and list(out.index) == [5, 6, 7, 8, 9]
     assert out.iloc[0] is out.iloc[3]
+
+
+def test_open_items_keep_the_invoices_order_not_a_sorted_copy_of_them(data):
+    """The ledger remembers its invoices' first-in-first-out order as row places (not a second, sorted
+    frame of every invoice) and open items on a day come out as when they were taken from such a copy."""
+    from analyses.receivables.open_items import build_ledger
+
+    ledger = build_ledger(data)
+    items = open_items(ledger, AS_OF)
+    cached = {name: value for name, value in vars(ledger).items() if name not in ("invoices", "settlements",
+                                                                                 "loose_credits", "customers")}
+    assert not [name for name, value in cached.items() if isinstance(value, pd.DataFrame)]
+    assert isinstance(ledger.fifo_order, np.ndarray) and len(ledger.fifo_order) == len(ledger.invoices)
+    fifo = ledger.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
+    assert list(ledger.fifo_order) == list(fifo.index)
+    opened = items[items["kind"] == "invoice"]
+    # each customer's invoices in first-in-first-out order
+    for _, group in opened.groupby("customer_id", sort=False):
+        assert list(group["item_id"]) == [i for i in fifo["invoice_id"] if i in set(group["item_id"])]
+    assert len(opened) >= 2

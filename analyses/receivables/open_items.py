@@ -63,10 +63,17 @@ class Ledger:
     cheque_dates_memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @functools.cached_property
-    def fifo_invoices(self) -> pd.DataFrame:
-        """The invoices in first-in-first-out order (customer, date, invoice), sorted once per run: a day's
-        invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
-        return self.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
+    def fifo_order(self) -> np.ndarray:
+        """The invoices' row places in first-in-first-out order (customer, date, invoice), sorted once per
+        run: a day's invoices are a filter of it, already in order. Places, not a sorted copy of the
+        invoices (which held every column of them for the rest of the run)."""
+        keys = self.invoices[["customer_id", "invoice_date", "invoice_id"]].reset_index(drop=True)
+        return keys.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort").index.to_numpy()
+
+    @functools.cached_property
+    def fifo_dates(self) -> pd.Series:
+        """The invoice dates in :attr:`fifo_order`."""
+        return pd.Series(self.invoices["invoice_date"].to_numpy()[self.fifo_order])
 
     @functools.cached_property
     def keys(self) -> _LedgerKeys:
@@ -239,10 +246,11 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     # Worked out on the amounts alone (arrays over the invoices issued by then); the invoices' texts are
     # taken for the open ones only: copying every issued invoice's row each month end cost most of the time.
     keys = ledger.keys
-    fifo = ledger.fifo_invoices
-    issued_by_then = (fifo["invoice_date"] <= as_of).to_numpy()
+    invoices = ledger.invoices
+    issued_by_then = (ledger.fifo_dates <= as_of).to_numpy()
     rows = np.flatnonzero(issued_by_then)  # places in the first-in-first-out order
-    positions = fifo.index.to_numpy()[rows]  # the ledger's row positions: index into the keys
+    places = ledger.fifo_order[rows]  # the invoices' rows, in that order
+    positions = invoices.index.to_numpy()[places]  # the ledger's row positions: index into the keys
     index = pd.Index(positions)
     on_day = (ledger.settlements["date"] <= as_of).to_numpy()
     settlements = ledger.settlements
@@ -257,9 +265,9 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     aligned = settled.reindex(codes).fillna(0.0)  # one look-up of the invoices' codes for the three sums
     paid, cash_discount, credited = (pd.Series(aligned[c].to_numpy(), index=index)
                                      for c in ("paid", "cash_discount", "credited"))
-    open_amount = pd.Series(fifo["amount"].to_numpy()[rows], index=index) - paid - cash_discount - credited
+    open_amount = pd.Series(invoices["amount"].to_numpy()[places], index=index) - paid - cash_discount - credited
     is_over = (open_amount < 0).to_numpy()
-    over = pd.DataFrame({"customer_id": fifo["customer_id"].to_numpy()[rows][is_over],
+    over = pd.DataFrame({"customer_id": invoices["customer_id"].to_numpy()[places][is_over],
                          "open_amount": open_amount.to_numpy()[is_over]}, index=index[is_over]).sort_index()
     loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
     credit_parts = [loose.groupby("customer_id")["amount"].sum(),
@@ -287,7 +295,7 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     # only the invoices still open after rounding are taken with their texts
     open_amount = open_amount.astype("float64").round(2)
     kept = (open_amount != 0).to_numpy()
-    items = fifo.iloc[rows[kept]].copy()
+    items = invoices.iloc[places[kept]].copy()
     items["paid"] = paid.to_numpy()[kept]
     items["cash_discount"] = cash_discount.to_numpy()[kept]
     items["credited"] = credited.to_numpy()[kept]

@@ -55,18 +55,13 @@ def default_engine_limit() -> str:
     return f"{max(limit // 1024**2, 256)}MB"
 
 
-def one_object_per_text(*columns: pd.Series) -> list[pd.Series]:
-    """Each of ``columns`` as Python objects (blank: None) where equal texts, in one column or across them,
-    are one object, not one per row (``astype(object)`` makes a string per row): the receivables ledger holds
-    a customer's and a salesperson's id on every invoice and settlement for the whole run (0.6 GB at 10M
-    lines), the visits a status each."""
-    codes, distinct = pd.factorize(pd.concat([c.astype("object") for c in columns], ignore_index=True),
-                                   use_na_sentinel=True)
+def one_object_per_text(values: pd.Series) -> pd.Series:
+    """``values`` as Python objects (blank: None) where equal texts are one object, not one per row
+    (``astype(object)`` makes a string per row, and freeing them later leaves the heap fragmented): the
+    receivables ledger holds a customer's and a salesperson's id on every invoice and settlement for the
+    whole run (0.6 GB at 10M lines), the visits a status each. Text columns are encoded as they are; only
+    the distinct texts become objects."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
     objects = np.empty(len(distinct) + 1, dtype="object")  # the last place (code -1): a blank
     objects[:-1] = np.asarray(distinct, dtype="object")
-    out, start = [], 0
-    for column in columns:
-        out.append(pd.Series(objects[codes[start:start + len(column)]], index=column.index, dtype="object",
-                             name=column.name))
-        start += len(column)
-    return out
+    return pd.Series(objects[codes], index=values.index, dtype="object", name=values.name)

@@ -171,9 +171,10 @@ def build_ledger(data) -> Ledger:
                            "due_date", "amount"))
     invoices = invoices[["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
                          "due_date", "amount"]].copy()
-    for column in ("invoice_id", "invoice_no", "customer_id"):
+    for column in ("invoice_id", "invoice_no"):  # one per invoice
         invoices[column] = invoices[column].astype("object").where(invoices[column].notna(), None)
-    invoices["salesperson_id"], = one_object_per_text(invoices["salesperson_id"])
+    for column in ("customer_id", "salesperson_id"):
+        invoices[column] = one_object_per_text(invoices[column])
     invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
     terms = invoices["customer_id"].map(customers.set_index("customer_id")["payment_terms_days"]) \
         if len(customers) else pd.Series(np.nan, index=invoices.index)
@@ -195,6 +196,7 @@ def build_ledger(data) -> Ledger:
             paid=allocations.amount.fill_null(0), cash_discount=discount, source_id=allocations.receipt_id,
         ).order_by(["source_id", "invoice_id"]))
         n_undated = int(data.rows("receipt_allocations") - len(paid))
+        paid["customer_id"] = one_object_per_text(paid["customer_id"])  # the payers: a few per many receipts
         paid["credited"] = 0.0
         parts.append(paid)
     if data.has("credit_notes", ("credit_note_id", "credit_date", "customer_id", "amount")):
@@ -211,11 +213,9 @@ def build_ledger(data) -> Ledger:
     settlements["date"] = pd.to_datetime(settlements["date"])
     for column in ("paid", "cash_discount", "credited"):
         settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
-    for column in ("invoice_id", "source_id"):  # (few rows share one)
+    for column in ("invoice_id", "source_id"):
         settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
-    # a customer's id: one object across the invoices and the settlements
-    invoices["customer_id"], settlements["customer_id"] = one_object_per_text(invoices["customer_id"],
-                                                                              settlements["customer_id"])
+    settlements["customer_id"] = one_object_per_text(settlements["customer_id"])  # payments' and notes' alike
     settlements = settlements.dropna(subset=["date"])
     attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]

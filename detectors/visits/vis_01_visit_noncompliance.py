@@ -47,7 +47,7 @@ def _planned_at(visits: pd.DataFrame) -> pd.Series:
 def _status_objects(status: pd.Series) -> pd.Series:
     """``status.astype(object)``, blanks as they are, with one object per distinct status (a few statuses
     over millions of visits; a string per row held 0.2 GB at 10M lines)."""
-    values = np.array(one_object_per_text(status)[0].to_numpy(), dtype="object")
+    values = np.array(one_object_per_text(status).to_numpy(), dtype="object")
     missing = status.isna().to_numpy()
     if missing.any():
         values[missing] = status[missing].astype("object").to_numpy()

@@ -91,6 +91,17 @@ class AuditData:
         """The pandas frame of a table; detectors must treat it as read-only."""
         return self.tables.frames[name]
 
+    def frame_columns(self, name: str, columns) -> pd.DataFrame:
+        """Only ``columns`` of a table (those it has, in the order asked), as pandas with the types ``frame``
+        gives and its row order and index. A staged table's file is read for those columns alone: a
+        component that needs two columns of the shipments does not read its addresses and receivers."""
+        staged = getattr(self.tables.frames, "path", None)
+        if staged is None or name in self.tables.frames.held():  # in pandas already
+            frame = self.frame(name)
+            return frame[[c for c in columns if c in frame.columns]]
+        present = set(self.tables.frames.columns(name))
+        return pd.read_parquet(staged(name), columns=[c for c in columns if c in present])
+
     def frame_among(self, name: str, column: str, values) -> pd.DataFrame:
         """The rows of a table whose ``column`` holds one of ``values``, as pandas with the types ``frame``
         gives, in the table's order (the index need not be the frame's). A staged table is filtered while

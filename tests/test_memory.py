@@ -356,3 +356,74 @@ def test_a_table_staged_in_the_background_is_read_whole_and_a_failed_write_is_ra
     with pytest.raises((pa.ArrowTypeError, pa.ArrowInvalid)):
         stage.finish()
     stage.close()
+
+
+def test_a_staged_table_gives_only_the_columns_asked_without_holding_the_table(mini_policy):
+    """``frame_columns``: the columns asked that the table has, in that order, with the types, rows and
+    index of the whole frame; a staged table is read for those columns alone and not kept."""
+    in_memory = validate(load(MINI), mini_policy)
+    shipments = in_memory.frames["shipments"]
+    asked = ["ship_date", "customer_id", "no_such_column"]
+    expected = shipments[["ship_date", "customer_id"]]
+    memory_data = AuditData(in_memory, mini_policy, Engine("duckdb"))
+    staged_tables = validate(load(MINI), mini_policy)
+    staged_tables.stage()
+    staged_data = AuditData(staged_tables, mini_policy, Engine("duckdb"))
+    try:
+        for data in (memory_data, staged_data):
+            pd.testing.assert_frame_equal(data.frame_columns("shipments", asked), expected, check_exact=True)
+        assert staged_tables.frames.held() == []
+        staged_data.frame("shipments")  # once a component holds the whole table, it is not read again
+        assert staged_data.frame_columns("shipments", asked) is not None
+        assert staged_tables.frames.held() == ["shipments"]
+    finally:
+        memory_data.engine.close()
+        staged_data.engine.close()
+
+
+def test_receivables_visits_and_discounts_read_only_the_columns_they_use(mini_policy, monkeypatch):
+    """RCV-02, RCV-04, RCV-05, VIS-01 and DSC-02 read a few columns of the large tables (shipments,
+    cheques, receipts, visits, customers, invoice lines), never a whole table into pandas, and find
+    what they found with the whole tables in memory."""
+    from audit.stage import StagedTables
+
+    read_whole = []
+    original = StagedTables.__getitem__
+
+    def recording(self, name):
+        read_whole.append(name)
+        return original(self, name)
+
+    codes = ["RCV-02", "RCV-04", "RCV-05", "VIS-01", "DSC-02"]
+    in_memory = validate(load(MINI), mini_policy)
+    memory_data = AuditData(in_memory, mini_policy, Engine("duckdb"))
+    staged_tables = validate(load(MINI), mini_policy)
+    staged_tables.stage()
+    staged_data = AuditData(staged_tables, mini_policy, Engine("duckdb"))
+    try:
+        expected, _ = run_detectors(memory_data, codes, raise_errors=True, workers=1)
+        monkeypatch.setattr(StagedTables, "__getitem__", recording)
+        found, statuses = run_detectors(staged_data, codes, raise_errors=True, workers=1)
+    finally:
+        memory_data.engine.close()
+        staged_data.engine.close()
+    assert set(statuses["status"]) == {"ran"}
+    assert len(found) > 0
+    pd.testing.assert_frame_equal(found.drop(columns=["title", "explanation", "check_next"], errors="ignore"),
+                                  expected.drop(columns=["title", "explanation", "check_next"], errors="ignore"))
+    for name in ("collections_actions", "credit_exposure", "problem_receivables"):
+        pd.testing.assert_frame_equal(staged_data.views[name], memory_data.views[name], check_exact=True)
+    assert not {"shipments", "cheques", "receipts", "visits", "customers", "invoice_lines"} & set(read_whole)
+
+
+
+def test_visit_statuses_are_one_object_per_status_with_blanks_as_they_were():
+    from detectors.visits.vis_01_visit_noncompliance import _status_objects
+
+    for status in (pd.Series(["done", None, "missed", "done", "done"], dtype="str", index=[3, 4, 5, 6, 7]),
+                   pd.Series(["done", None, "missed", "done", float("nan")], dtype="object")):
+        out = _status_objects(status)
+        expected = status.astype("object")
+        assert out.dtype == object and list(out.index) == list(status.index)
+        assert [repr(v) for v in out] == [repr(v) for v in expected]  # NaN stays NaN, None stays None
+        assert out.iloc[0] is out.iloc[3]

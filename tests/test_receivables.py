@@ -3,6 +3,7 @@ the bad-debt reserve, credit exposure, problem receivables and confirmation diff
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -354,3 +355,41 @@ def test_month_end_peaks_read_the_same_exposure_as_the_full_table():
         assert alone["over_limit"].any() and (alone["exposure"] > 0).sum() >= 2
     finally:
         audit_data.engine.close()
+
+
+def test_the_receivables_ledger_keeps_one_object_per_customer_and_salesperson_id(data):
+    """The run's receivables ledger holds a customer's or salesperson's id as one Python object on all its
+    invoices and settlements (not one string per row), with the same values as before."""
+    from analyses.receivables.open_items import build_ledger
+    from audit.memory import one_object_per_text
+
+    ledger = build_ledger(data)
+    for frame, column in ((ledger.invoices, "customer_id"), (ledger.invoices, "salesperson_id"),
+                          (ledger.settlements, "customer_id")):
+        values = [v for v in frame[column] if v is not None]
+        assert frame[column].dtype == object and len(values) > len(set(values))
+        assert len({id(v) for v in values}) == len(set(values)), column
+    text = pd.Series(["a", None, "b", "a", float("nan")], index=[5, 6, 7, 8, 9], dtype="str")
+    out = one_object_per_text(text)
+    assert out.tolist() == ["a", None, "b", "a", None] and list(out.index) == [5, 6, 7, 8, 9]
+    assert out.iloc[0] is out.iloc[3]
+
+
+def test_open_items_keep_the_invoices_order_not_a_sorted_copy_of_them(data):
+    """The ledger remembers its invoices' first-in-first-out order as row places (not a second, sorted
+    frame of every invoice) and open items on a day come out as when they were taken from such a copy."""
+    from analyses.receivables.open_items import build_ledger
+
+    ledger = build_ledger(data)
+    items = open_items(ledger, AS_OF)
+    cached = {name: value for name, value in vars(ledger).items() if name not in ("invoices", "settlements",
+                                                                                 "loose_credits", "customers")}
+    assert not [name for name, value in cached.items() if isinstance(value, pd.DataFrame)]
+    assert isinstance(ledger.fifo_order, np.ndarray) and len(ledger.fifo_order) == len(ledger.invoices)
+    fifo = ledger.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
+    assert list(ledger.fifo_order) == list(fifo.index)
+    opened = items[items["kind"] == "invoice"]
+    # each customer's invoices in first-in-first-out order
+    for _, group in opened.groupby("customer_id", sort=False):
+        assert list(group["item_id"]) == [i for i in fifo["invoice_id"] if i in set(group["item_id"])]
+    assert len(opened) >= 2

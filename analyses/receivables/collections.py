@@ -109,7 +109,7 @@ class CollectionsLadder(Analysis):
             actions["supply_after_stop"] = actions["invoice_id"].map(counts["n"]).fillna(0).astype("int64")
             actions["invoiced_after_stop"] = actions["invoice_id"].map(counts["amount"]).fillna(0.0)
             if data.has("shipments", ("customer_id", "ship_date")):
-                ships = data.frame("shipments")[["customer_id", "ship_date"]].dropna().astype(
+                ships = data.frame_columns("shipments", ["customer_id", "ship_date"]).dropna().astype(
                     {"customer_id": "object"})
                 shipped = actions[["invoice_id", "customer_id"]].assign(stop_day=stop_day).merge(ships, on="customer_id")
                 shipped = shipped[(shipped["ship_date"] > shipped["stop_day"]) & (shipped["ship_date"] <= as_of)]

@@ -32,6 +32,7 @@ import pandas as pd
 
 from audit.ledger import data_end_date, invoice_amounts
 from audit.membership import isin
+from audit.memory import one_object_per_text
 
 ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
                 "amount", "paid", "cash_discount", "credited", "fifo_credit", "open_amount", "age_days",
@@ -62,10 +63,17 @@ class Ledger:
     cheque_dates_memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @functools.cached_property
-    def fifo_invoices(self) -> pd.DataFrame:
-        """The invoices in first-in-first-out order (customer, date, invoice), sorted once per run: a day's
-        invoices are a filter of it, already in order. The index keeps the ledger's row positions."""
-        return self.invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
+    def fifo_order(self) -> np.ndarray:
+        """The invoices' row places in first-in-first-out order (customer, date, invoice), sorted once per
+        run: a day's invoices are a filter of it, already in order. Places, not a sorted copy of the
+        invoices (which held every column of them for the rest of the run)."""
+        keys = self.invoices[["customer_id", "invoice_date", "invoice_id"]].reset_index(drop=True)
+        return keys.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort").index.to_numpy()
+
+    @functools.cached_property
+    def fifo_dates(self) -> pd.Series:
+        """The invoice dates in :attr:`fifo_order`."""
+        return pd.Series(self.invoices["invoice_date"].to_numpy()[self.fifo_order])
 
     @functools.cached_property
     def keys(self) -> _LedgerKeys:
@@ -125,7 +133,7 @@ def customer_master(data) -> pd.DataFrame:
                "established_date")
     if not data.has("customers", ("customer_id",)):
         return _empty(columns)
-    frame = data.frame("customers")
+    frame = data.frame_columns("customers", columns)
     out = pd.DataFrame({"customer_id": frame["customer_id"].astype("object")})
     for column in columns[1:]:
         out[column] = frame[column].to_numpy() if data.has("customers", (column,)) else None
@@ -163,8 +171,10 @@ def build_ledger(data) -> Ledger:
                            "due_date", "amount"))
     invoices = invoices[["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
                          "due_date", "amount"]].copy()
-    for column in ("invoice_id", "invoice_no", "customer_id", "salesperson_id"):
+    for column in ("invoice_id", "invoice_no"):  # one per invoice
         invoices[column] = invoices[column].astype("object").where(invoices[column].notna(), None)
+    for column in ("customer_id", "salesperson_id"):
+        invoices[column] = one_object_per_text(invoices[column])
     invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
     terms = invoices["customer_id"].map(customers.set_index("customer_id")["payment_terms_days"]) \
         if len(customers) else pd.Series(np.nan, index=invoices.index)
@@ -186,6 +196,7 @@ def build_ledger(data) -> Ledger:
             paid=allocations.amount.fill_null(0), cash_discount=discount, source_id=allocations.receipt_id,
         ).order_by(["source_id", "invoice_id"]))
         n_undated = int(data.rows("receipt_allocations") - len(paid))
+        paid["customer_id"] = one_object_per_text(paid["customer_id"])  # the payers: a few per many receipts
         paid["credited"] = 0.0
         parts.append(paid)
     if data.has("credit_notes", ("credit_note_id", "credit_date", "customer_id", "amount")):
@@ -202,8 +213,9 @@ def build_ledger(data) -> Ledger:
     settlements["date"] = pd.to_datetime(settlements["date"])
     for column in ("paid", "cash_discount", "credited"):
         settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
-    for column in ("invoice_id", "customer_id", "source_id"):
+    for column in ("invoice_id", "source_id"):
         settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
+    settlements["customer_id"] = one_object_per_text(settlements["customer_id"])  # payments' and notes' alike
     settlements = settlements.dropna(subset=["date"])
     attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]
@@ -234,10 +246,11 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     # Worked out on the amounts alone (arrays over the invoices issued by then); the invoices' texts are
     # taken for the open ones only: copying every issued invoice's row each month end cost most of the time.
     keys = ledger.keys
-    fifo = ledger.fifo_invoices
-    issued_by_then = (fifo["invoice_date"] <= as_of).to_numpy()
+    invoices = ledger.invoices
+    issued_by_then = (ledger.fifo_dates <= as_of).to_numpy()
     rows = np.flatnonzero(issued_by_then)  # places in the first-in-first-out order
-    positions = fifo.index.to_numpy()[rows]  # the ledger's row positions: index into the keys
+    places = ledger.fifo_order[rows]  # the invoices' rows, in that order
+    positions = invoices.index.to_numpy()[places]  # the ledger's row positions: index into the keys
     index = pd.Index(positions)
     on_day = (ledger.settlements["date"] <= as_of).to_numpy()
     settlements = ledger.settlements
@@ -252,9 +265,9 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     aligned = settled.reindex(codes).fillna(0.0)  # one look-up of the invoices' codes for the three sums
     paid, cash_discount, credited = (pd.Series(aligned[c].to_numpy(), index=index)
                                      for c in ("paid", "cash_discount", "credited"))
-    open_amount = pd.Series(fifo["amount"].to_numpy()[rows], index=index) - paid - cash_discount - credited
+    open_amount = pd.Series(invoices["amount"].to_numpy()[places], index=index) - paid - cash_discount - credited
     is_over = (open_amount < 0).to_numpy()
-    over = pd.DataFrame({"customer_id": fifo["customer_id"].to_numpy()[rows][is_over],
+    over = pd.DataFrame({"customer_id": invoices["customer_id"].to_numpy()[places][is_over],
                          "open_amount": open_amount.to_numpy()[is_over]}, index=index[is_over]).sort_index()
     loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
     credit_parts = [loose.groupby("customer_id")["amount"].sum(),
@@ -282,7 +295,7 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     # only the invoices still open after rounding are taken with their texts
     open_amount = open_amount.astype("float64").round(2)
     kept = (open_amount != 0).to_numpy()
-    items = fifo.iloc[rows[kept]].copy()
+    items = invoices.iloc[places[kept]].copy()
     items["paid"] = paid.to_numpy()[kept]
     items["cash_discount"] = cash_discount.to_numpy()[kept]
     items["credited"] = credited.to_numpy()[kept]
@@ -351,28 +364,39 @@ def pending_cheques(data, as_of) -> pd.DataFrame:
     if not data.has("cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date")):
         return _empty(columns)
     as_of = pd.Timestamp(as_of)
-    frame = data.frame("cheques")
     booked, due, closed_on = _cheque_dates(data)
+    frame = _cheque_memo(data)["frame"]
     keep = (booked <= as_of) & (due > as_of) & ~(closed_on <= as_of)
-    out = frame.loc[keep, ["cheque_id", "customer_id", "amount", "received_date", "due_date"]].copy()
+    out = frame.loc[keep, columns].copy()
     for column in ("cheque_id", "customer_id"):
         out[column] = out[column].astype("object")
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce").fillna(0.0).astype("float64")
     return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
 
 
+def _cheque_memo(data) -> dict:
+    """Where the cheques' dates and the columns :func:`pending_cheques` returns are kept: with the run's
+    ledger (exposure asks month by month); a lone call works them out afresh. Only those columns of the
+    cheques are read (the whole table, with its banks, drawers and collectors, took 1 GB at 10M lines)."""
+    shared = data.views.get(LEDGER_VIEW)
+    memo = shared.cheque_dates_memo if shared is not None else {}
+    if "frame" not in memo:
+        memo["frame"] = data.frame_columns("cheques", ["cheque_id", "customer_id", "amount", "received_date",
+                                                       "due_date", "status", "status_date"])
+    return memo
+
+
 def _cheque_dates(data) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per cheque: booked (first receipt naming it, else received), due, and closed (cleared, bounced,
     returned or replaced: its status date, else NaT). Worked out once per run: exposure asks month by month."""
-    shared = data.views.get(LEDGER_VIEW)  # kept with the run's ledger; a lone call works them out afresh
-    memo = shared.cheque_dates_memo if shared is not None else {}
+    memo = _cheque_memo(data)
     if "dates" in memo:
         return memo["dates"]
-    frame = data.frame("cheques")
+    frame = memo["frame"]
     received = pd.to_datetime(frame["received_date"])
     booked = received
     if data.has("receipts", ("cheque_id", "posted_date")):
-        receipts = data.frame("receipts")[["cheque_id", "posted_date"]].dropna()
+        receipts = data.frame_columns("receipts", ["cheque_id", "posted_date"]).dropna()
         first = receipts.groupby(receipts["cheque_id"].astype("object"))["posted_date"].min()
         booked = pd.to_datetime(frame["cheque_id"].astype("object").map(first)).fillna(received)
     closed_on = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")

@@ -115,7 +115,7 @@ class ProblemReceivables(Analysis):
 
     def _dormant(self, data, ledger, as_of, owing: pd.Series) -> list[dict]:
         if data.has("shipments", ("customer_id", "ship_date")):
-            frame = data.frame("shipments")
+            frame = data.frame_columns("shipments", ["customer_id", "ship_date"])
             last = frame[frame["ship_date"] <= as_of].groupby(frame["customer_id"].astype("object"))["ship_date"].max()
             what = "shipment"
         else:
@@ -139,15 +139,16 @@ class ProblemReceivables(Analysis):
                      & (items["days_past_due"] > self.tolerance_days)]
         payments = ledger.settlements[(ledger.settlements["paid"] > 0) & (ledger.settlements["date"] <= as_of)
                                       & (ledger.settlements["date"] > as_of - pd.Timedelta(days=self.recent_days))]
-        invoices = ledger.invoices.set_index("invoice_id")
-        if invoices.index.is_unique:
+        ids = pd.Index(ledger.invoices["invoice_id"])  # (not a copy of the invoices indexed by it)
+        if ids.is_unique:
             # each payment's invoice looked up once for its due date and customer (not three maps)
-            at = invoices.index.get_indexer(payments["invoice_id"])
+            at = ids.get_indexer(payments["invoice_id"])
             found = at >= 0
-            due_of = pd.Series(invoices["due_date"].to_numpy()[at], index=payments.index).where(found)
-            customer = pd.Series(invoices["customer_id"].to_numpy(dtype="object")[at], index=payments.index).where(
-                found)
+            due_of = pd.Series(ledger.invoices["due_date"].to_numpy()[at], index=payments.index).where(found)
+            customer = pd.Series(ledger.invoices["customer_id"].to_numpy(dtype="object")[at],
+                                 index=payments.index).where(found)
         else:
+            invoices = ledger.invoices.set_index("invoice_id")
             due_of = payments["invoice_id"].map(invoices["due_date"])
             customer = payments["invoice_id"].map(invoices["customer_id"])
         paid = pd.DataFrame({"invoice_id": payments["invoice_id"], "customer_id": customer,
@@ -169,7 +170,8 @@ class ProblemReceivables(Analysis):
     def _cheques(self, data, as_of) -> list[dict]:
         if not data.has("cheques", ("cheque_id", "customer_id", "amount", "status")):
             return []
-        frame = data.frame("cheques")
+        frame = data.frame_columns("cheques", ["cheque_id", "customer_id", "amount", "status", "due_date",
+                                               "status_date", "replaces_cheque_id"])
         replaced = set(frame["replaces_cheque_id"].dropna()) if data.has("cheques", ("replaces_cheque_id",)) else set()
         when = frame["status_date"] if data.has("cheques", ("status_date",)) else frame["due_date"]
         bad = frame[frame["status"].isin(("bounced", "returned")) & ~frame["cheque_id"].isin(replaced)

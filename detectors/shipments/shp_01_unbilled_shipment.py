@@ -72,7 +72,9 @@ class UnbilledShipment(Detector):
     def params_from_policy(cls, policy):
         return {"invoice_within_days": policy.shipments.invoice_within_days}
 
-    def _shipped_vs_billed(self, data) -> ibis.Table:
+    def _shipped_and_matches(self, data) -> tuple[ibis.Table, ibis.Table]:
+        """The shipped quantity per (shipment, product), and each invoice line that bills one of them
+        (shipment_id, product_id, invoice_id, quantity)."""
         shipments = data.table("shipments")
         lines = data.table("shipment_lines")
         shipped = lines.group_by(["shipment_id", "product_id"]).aggregate(shipped_qty=lines.quantity.sum())
@@ -88,7 +90,6 @@ class UnbilledShipment(Detector):
         window = ibis.interval(days=self.invoice_within_days)
         # A shipment is matched by its own invoice, else its order's invoices, else nearby invoices. The
         # three cases exclude one another, so each is an equi-join of its own (fast on large ledgers).
-        keys = ["shipment_id", "product_id"]
         by_link = shipped.filter(shipped.linked_invoice.notnull()).join(billed_lines, [
             shipped.product_id == billed_lines.product_id, shipped.linked_invoice == billed_lines.invoice_id])
         by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [
@@ -100,19 +101,28 @@ class UnbilledShipment(Detector):
 
         def matched(joined):
             return joined.select(shipment_id=joined.shipment_id, product_id=joined.product_id,
-                                 invoice_id=joined.invoice_id, quantity=joined.quantity, unit_price=joined.unit_price)
+                                 invoice_id=joined.invoice_id, quantity=joined.quantity)
 
-        matches = matched(by_link).union(matched(by_order)).union(matched(by_time))
-        totals = matches.group_by(keys).aggregate(
-            matched_qty=matches.quantity.sum(),
-            billed_unit_price=(matches.quantity * matches.unit_price).sum() / matches.quantity.sum(),
-            billing_invoices=matches.invoice_id.collect(distinct=True),
-        )
+        return shipped, matched(by_link).union(matched(by_order)).union(matched(by_time))
+
+    def _shipped_vs_billed(self, data) -> ibis.Table:
+        """Shipment lines shipped beyond what their matched invoice lines bill (without the invoices that
+        bill them: see :meth:`_billing_invoices`)."""
+        shipped, matches = self._shipped_and_matches(data)
+        keys = ["shipment_id", "product_id"]
+        totals = matches.group_by(keys).aggregate(matched_qty=matches.quantity.sum())
         compared = shipped.left_join(totals, keys).select(
             shipped.shipment_id, shipped.product_id, shipped.shipped_qty, shipped.ship_date, shipped.customer_id,
-            shipped.linked_invoice, billed_qty=totals.matched_qty.fill_null(0),
-            billed_unit_price=totals.billed_unit_price, billing_invoices=totals.billing_invoices)
+            shipped.linked_invoice, billed_qty=totals.matched_qty.fill_null(0))
         return compared.filter(compared.shipped_qty > compared.billed_qty)
+
+    def _billing_invoices(self, data, shipment_ids: list) -> pd.DataFrame:
+        """The invoices that bill each (shipment, product) of ``shipment_ids``, as lists. Asked for the gaps'
+        shipments only: a list per shipment line of the whole ledger held 4 GB of the engine at 10M lines."""
+        _, matches = self._shipped_and_matches(data)
+        matches = matches.filter(among(matches.shipment_id, shipment_ids))
+        return data.execute(matches.group_by(["shipment_id", "product_id"]).aggregate(
+            billing_invoices=matches.invoice_id.collect(distinct=True)))
 
     def _unit_values(self, data, products: list[str]) -> pd.DataFrame:
         """A unit value per product: its general list price, else the average invoiced price."""
@@ -150,6 +160,8 @@ class UnbilledShipment(Detector):
         self.n_unbilled_lines_ = len(gaps)
         if gaps.empty:
             return empty_findings()
+        gaps = gaps.merge(self._billing_invoices(data, sorted(set(gaps["shipment_id"]))),
+                          on=["shipment_id", "product_id"], how="left")
         gaps = gaps.merge(self._unit_values(data, gaps["product_id"].tolist()), on="product_id", how="left")
         gaps["unbilled_qty"] = gaps["shipped_qty"] - gaps["billed_qty"]
         gaps["unbilled_value"] = gaps["unbilled_qty"] * gaps["unit_value"].fillna(0)

@@ -305,6 +305,22 @@ def signals_of(prepared: PreparedInputs | None, settings: SignalSettings = Signa
     """The rows of :func:`monthly_signals` from :func:`prepare_signals`' coded inputs."""
     if prepared is None:
         return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+    months = month_signals(prepared, settings)
+    return signal_rows(months, 0, len(months.customers), release=True)
+
+
+@dataclass(frozen=True)
+class MonthSignals:
+    """Every month end's measurements of every customer (:func:`month_signals`): ``frames[m]`` maps
+    ``month_end`` and each of :data:`SIGNAL_COLUMNS` to a Series with one row per customer code (the
+    customers' sorted order); :func:`signal_rows` takes a range of customers' rows from them."""
+
+    customers: list
+    frames: list
+
+
+def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSettings()) -> MonthSignals:
+    """Each month end's measurements of every customer (the open items are computed once per month end)."""
     coded, ledger, customers, ends = prepared.coded, prepared.ledger, prepared.customers, prepared.ends
     master = coded.customers.set_index("customer_id")
     # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
@@ -326,17 +342,29 @@ def signals_of(prepared: PreparedInputs | None, settings: SignalSettings = Signa
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
     snapshots.clear()
-    # Every month's frame has one row per customer code, in code order (the customers' sorted order): sorted
-    # by customer and month end, customer c's row of month m is the months' concatenation's row m * n + c.
-    # Taken column by column (each month's column let go once taken), so that the sorted rows are made
-    # once, not concatenated, copied and sorted.
-    n, months = len(customers), len(rows)
-    order = (np.arange(months)[None, :] * n + np.arange(n)[:, None]).ravel()
-    frame = pd.DataFrame({"customer_id": np.asarray(customers, dtype="object")[np.repeat(np.arange(n), months)]})
+    return MonthSignals(customers, rows)
+
+
+def signal_rows(months: MonthSignals, first: int, stop: int, release: bool = False) -> pd.DataFrame:
+    """The rows of the customers ``first`` to ``stop - 1`` (codes), sorted by customer and month end.
+
+    Every month's frame has one row per customer code, in code order: sorted by customer and month end,
+    customer c's row of month m is the months' concatenation's row m * n + c. Taken column by column, so
+    that the sorted rows are made once, not concatenated, copied and sorted. ``release``: each month's
+    column is let go once taken (the months cannot be read again)."""
+    n, count = stop - first, len(months.frames)
+    order = (np.arange(count)[None, :] * n + np.arange(n)[:, None]).ravel()
+    frame = pd.DataFrame({"customer_id": np.asarray(months.customers[first:stop], dtype="object")[
+        np.repeat(np.arange(n), count)]})
+    whole = first == 0 and stop == len(months.customers)
     for column in ("month_end", *SIGNAL_COLUMNS):
-        frame[column] = pd.concat([month.pop(column) for month in rows], ignore_index=True).take(
-            order).reset_index(drop=True)
-    rows.clear()
+        parts = [month.pop(column) if release else month[column] for month in months.frames]
+        if not whole:
+            parts = [part.iloc[first:stop] for part in parts]
+        frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
+        del parts
+    if release:
+        months.frames.clear()
     return frame
 
 

@@ -118,7 +118,7 @@ def _statement_rows(inputs, end) -> pd.DataFrame:
 
 
 # Customer months scored at a time (a slice of whole customers; each row's score is its own).
-SCORING_CHUNK_ROWS = 200_000
+SCORING_CHUNK_ROWS = 50_000
 
 
 def _scored_statements(financials: pd.DataFrame, inputs, settings: DistressSettings) -> pd.DataFrame | None:

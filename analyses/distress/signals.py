@@ -60,7 +60,7 @@ class DistressInputs:
 
     customers: pd.DataFrame
     ledger: Ledger
-    payments: pd.DataFrame      # invoice_id, customer_id, known_date, pay_date, due_date, amount, is_cheque, maturity_days
+    payments: pd.DataFrame      # customer_id, known_date, pay_date, due_date, amount, is_cheque, maturity_days
     cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
     events: pd.DataFrame        # customer_id, event_date, event_type, amount
     shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
@@ -77,7 +77,8 @@ def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
-PAYMENT_TYPES = {"invoice_id": "object", "customer_id": "object", "known_date": "datetime64[ns]",
+# (the invoice ids are read to find each payment's invoice, and not kept: nothing after reads them)
+PAYMENT_TYPES = {"customer_id": "object", "known_date": "datetime64[ns]",
                  "pay_date": "datetime64[ns]", "due_date": "datetime64[ns]", "amount": "float64", "is_cheque": "bool",
                  "maturity_days": "float64"}
 CHEQUE_TYPES = {"cheque_id": "object", "customer_id": "object", "amount": "float64", "received_date": "datetime64[ns]",
@@ -375,9 +376,11 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
     positions = pd.Index(customers, dtype="object")
 
     def encode(frame: pd.DataFrame) -> pd.DataFrame:
-        codes = positions.get_indexer(frame["customer_id"].astype("object"))  # -1: not one of ``customers``
-        known = codes >= 0
-        kept = frame[known].copy()
+        # each distinct id looked up once: no Python string made for every row of the engine's text columns
+        ids, distinct = pd.factorize(frame["customer_id"])
+        codes = np.append(positions.get_indexer(np.asarray(distinct, dtype="object")), -1)[ids]
+        known = codes >= 0  # -1: not one of ``customers`` (or blank)
+        kept = frame[known]  # a new frame (copy on write): the caller's stays as it is
         kept["customer_id"] = codes[known].astype("int64")
         return kept
 

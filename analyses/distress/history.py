@@ -7,6 +7,7 @@ e.g. the Polish benchmark file) it scores each customer's latest statement at th
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -119,6 +120,8 @@ def _statement_rows(inputs, end) -> pd.DataFrame:
 
 # Customer months scored at a time (a slice of whole customers; each row's score is its own).
 SCORING_CHUNK_ROWS = 50_000
+# From this many customer months (about 70 MB of measurements) they are written to a temporary folder.
+SPILL_CUSTOMER_MONTHS = 200_000
 
 
 def _scored_statements(financials: pd.DataFrame, inputs, settings: DistressSettings) -> pd.DataFrame | None:
@@ -173,19 +176,32 @@ def _history_rows(signals: pd.DataFrame, financials: pd.DataFrame, settings: Dis
 
 
 def distress_history(data, settings: DistressSettings = DistressSettings(),
-                     watch_level: float | None = None, slice_rows: int | None = None) -> pd.DataFrame:
+                     watch_level: float | None = None, slice_rows: int | None = None,
+                     spill_rows: int | None = None) -> pd.DataFrame:
     """One row per customer and month end: score, log-odds, every sign's points, the statement used,
     the measurements, exposure and what could not be measured. Sorted by customer and month. With
     ``watch_level``, only the customers whose score reaches it in some month (all their months).
 
     Customers are scored a slice at a time (whole customers, about ``slice_rows`` customer months each,
     default :data:`SCORING_CHUNK_ROWS`): every month's measurements and points of every customer at once
-    took gigabytes at ten million lines, and only the watched customers' rows are kept."""
+    took gigabytes at ten million lines, and only the watched customers' rows are kept. With at least
+    ``spill_rows`` customer months (default :data:`SPILL_CUSTOMER_MONTHS`) the months' measurements wait in
+    a temporary folder (removed on return) while the months are measured, not in memory."""
+    with tempfile.TemporaryDirectory(prefix="sales-audit-distress-") as spill_to:
+        return _distress_history(data, settings, watch_level, slice_rows, spill_rows, spill_to)
+
+
+def _distress_history(data, settings: DistressSettings, watch_level: float | None, slice_rows: int | None,
+                      spill_rows: int | None, spill_to: str) -> pd.DataFrame:
     inputs = load_inputs(data)
     prepared = prepare_signals(inputs)
     # the month ends read the coded copies: the fetched frames go now, not after every month is measured
     inputs = replace(inputs, **{name: getattr(inputs, name).iloc[:0] for name in RELEASED_INPUTS})
-    months = month_signals(prepared, settings.signals) if prepared is not None else None
+    months = None
+    if prepared is not None:
+        spill = len(prepared.customers) * len(prepared.ends) >= (
+            SPILL_CUSTOMER_MONTHS if spill_rows is None else spill_rows)
+        months = month_signals(prepared, settings.signals, spill_to=spill_to if spill else None)
     del prepared
     financials = inputs.financials.reset_index(drop=True)
     if months is None:

@@ -12,13 +12,21 @@ measurable: the table is absent or the customer has no such history).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from analyses.receivables.open_items import Ledger, customer_master, load_ledger, month_ends, open_items
+from analyses.receivables.open_items import (
+    Ledger,
+    _open_items,
+    customer_master,
+    load_ledger,
+    month_ends,
+    open_items,
+)
 from audit.contract import EVENT_TYPES
 from audit.ledger import line_net, posted_invoices
 from audit.membership import isin
@@ -314,36 +322,50 @@ def signals_of(prepared: PreparedInputs | None, settings: SignalSettings = Signa
 class MonthSignals:
     """Every month end's measurements of every customer (:func:`month_signals`): ``frames[m]`` maps
     ``month_end`` and each of :data:`SIGNAL_COLUMNS` to a Series with one row per customer code (the
-    customers' sorted order); :func:`signal_rows` takes a range of customers' rows from them."""
+    customers' sorted order); :func:`signal_rows` takes a range of customers' rows from them. With
+    ``spilled[m]`` (a file and its columns), the month's float columns are in that file instead, one row
+    of them per customer code, and are read back a range of customers at a time."""
 
     customers: list
     frames: list
+    spilled: list | None = None
 
 
-def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSettings()) -> MonthSignals:
-    """Each month end's measurements of every customer (the open items are computed once per month end)."""
+def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSettings(),
+                  spill_to: str | None = None) -> MonthSignals:
+    """Each month end's measurements of every customer. ``spill_to``: a folder where each month's float
+    columns are written as the month is done (they are read back a slice of customers at a time), so that
+    only one month's measurements are in memory (every month of 200,000 customers took a gigabyte)."""
     coded, ledger, customers, ends = prepared.coded, prepared.ledger, prepared.customers, prepared.ends
     master = coded.customers.set_index("customer_id")
-    # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
-    # computing them again on the coded ledger doubled the month-end work.
+    # Open items of the run's own ledger: the day's shared ones when a receivable view asked for it already;
+    # else worked out here and not kept for the run (a year of month ends took a gigabyte at ten million
+    # lines), but for the last month end, the day the receivable views read.
     positions = pd.Index(customers, dtype="object")
     snapshots = {}
-    rows = []
+    rows, spilled = [], [] if spill_to is not None else None
     for position, end in enumerate(ends):
-        items = open_items(ledger, end)
+        shared = end in ledger.open_items_by_day or position == len(ends) - 1
+        items = open_items(ledger, end) if shared else _open_items(ledger, pd.Timestamp(end).normalize())
         items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
         snapshots[end] = items
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None
         month = _one_month(coded, settings, len(customers), end, snapshots, earlier, master)
-        rows.append({column: month[column] for column in ("month_end", *SIGNAL_COLUMNS)})
+        columns = {column: month[column] for column in ("month_end", *SIGNAL_COLUMNS)}
         del month
+        if spill_to is not None:
+            floats = [c for c, values in columns.items() if values.dtype == np.float64]
+            path = os.path.join(spill_to, f"month-{position}.f8")
+            np.column_stack([columns.pop(c).to_numpy() for c in floats]).tofile(path)
+            spilled.append((path, floats))
+        rows.append(columns)
         # only the month ends a later month still compares with are kept (not every month's open items)
         oldest_needed = position + 1 - settings.migration_months
         if oldest_needed > 0:
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
     snapshots.clear()
-    return MonthSignals(customers, rows)
+    return MonthSignals(customers, rows, spilled)
 
 
 def signal_rows(months: MonthSignals, first: int, stop: int, release: bool = False) -> pd.DataFrame:
@@ -358,10 +380,19 @@ def signal_rows(months: MonthSignals, first: int, stop: int, release: bool = Fal
     frame = pd.DataFrame({"customer_id": np.asarray(months.customers[first:stop], dtype="object")[
         np.repeat(np.arange(n), count)]})
     whole = first == 0 and stop == len(months.customers)
+    read = [{} for _ in range(count)]
+    for m, (path, columns) in enumerate(months.spilled or ()):
+        block = np.fromfile(path, dtype=np.float64, count=n * len(columns),
+                            offset=first * len(columns) * 8).reshape(n, len(columns))
+        read[m] = {column: pd.Series(block[:, k]) for k, column in enumerate(columns)}
     for column in ("month_end", *SIGNAL_COLUMNS):
-        parts = [month.pop(column) if release else month[column] for month in months.frames]
-        if not whole:
-            parts = [part.iloc[first:stop] for part in parts]
+        parts = []
+        for month, spilled in zip(months.frames, read, strict=True):
+            if column in spilled:
+                parts.append(spilled[column])
+            else:
+                part = month.pop(column) if release else month[column]
+                parts.append(part if whole else part.iloc[first:stop])
         frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
         del parts
     if release:

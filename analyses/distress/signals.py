@@ -572,12 +572,13 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["order_spike_ratio"] = spike_amount / (out["invoiced_baseline"] * month_share)
     brands = inputs.brands
     if len(brands):
-        known_brands = brands[brands["date"] <= end]
-        in_window = known_brands["date"] > end - s.spike_days * day
-        new = (in_window & (known_brands["first_bought"] > end - s.spike_days * day)
-               & (known_brands["customer_first"] <= end - s.recent_days * day))
-        window_total = known_brands[in_window].groupby("customer_id")["amount"].sum()
-        new_total = known_brands[new].groupby("customer_id")["amount"].sum()
+        # the rows of the window only (not a copy of every row known by then): the same rows in the same order
+        in_window = ((brands["date"] <= end) & (brands["date"] > end - s.spike_days * day)).to_numpy()
+        window = brands[in_window]
+        new = ((window["first_bought"] > end - s.spike_days * day)
+               & (window["customer_first"] <= end - s.recent_days * day))
+        window_total = window.groupby("customer_id")["amount"].sum()
+        new_total = window[new].groupby("customer_id")["amount"].sum()
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
             window_total.reindex(out.index) > 0)
     else:

@@ -7,6 +7,7 @@ e.g. the Polish benchmark file) it scores each customer's latest statement at th
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import asdict, dataclass, replace
 
@@ -187,12 +188,12 @@ def distress_history(data, settings: DistressSettings = DistressSettings(),
     took gigabytes at ten million lines, and only the watched customers' rows are kept. With at least
     ``spill_rows`` customer months (default :data:`SPILL_CUSTOMER_MONTHS`) the months' measurements wait in
     a temporary folder (removed on return) while the months are measured, not in memory."""
-    with tempfile.TemporaryDirectory(prefix="sales-audit-distress-") as spill_to:
-        return _distress_history(data, settings, watch_level, slice_rows, spill_rows, spill_to)
+    with contextlib.ExitStack() as files:  # the temporary folder, when one is made, goes on return
+        return _distress_history(data, settings, watch_level, slice_rows, spill_rows, files)
 
 
 def _distress_history(data, settings: DistressSettings, watch_level: float | None, slice_rows: int | None,
-                      spill_rows: int | None, spill_to: str) -> pd.DataFrame:
+                      spill_rows: int | None, files: contextlib.ExitStack) -> pd.DataFrame:
     inputs = load_inputs(data)
     prepared = prepare_signals(inputs)
     # the month ends read the coded copies: the fetched frames go now, not after every month is measured
@@ -201,7 +202,8 @@ def _distress_history(data, settings: DistressSettings, watch_level: float | Non
     if prepared is not None:
         spill = len(prepared.customers) * len(prepared.ends) >= (
             SPILL_CUSTOMER_MONTHS if spill_rows is None else spill_rows)
-        months = month_signals(prepared, settings.signals, spill_to=spill_to if spill else None)
+        spill_to = files.enter_context(tempfile.TemporaryDirectory(prefix="sales-audit-distress-")) if spill else None
+        months = month_signals(prepared, settings.signals, spill_to=spill_to)
     del prepared
     financials = inputs.financials.reset_index(drop=True)
     if months is None:

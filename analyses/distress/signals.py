@@ -331,6 +331,10 @@ class MonthSignals:
     spilled: list | None = None
 
 
+# The open items' columns a month end reads (its own and an earlier month end's, for the aging migration).
+MONTH_ITEM_COLUMNS = ("customer_id", "kind", "invoice_date", "paid", "cash_discount", "open_amount", "days_past_due")
+
+
 def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSettings(),
                   spill_to: str | None = None) -> MonthSignals:
     """Each month end's measurements of every customer. ``spill_to``: a folder where each month's float
@@ -347,6 +351,7 @@ def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSet
     for position, end in enumerate(ends):
         shared = end in ledger.open_items_by_day or position == len(ends) - 1
         items = open_items(ledger, end) if shared else _open_items(ledger, pd.Timestamp(end).normalize())
+        items = items[list(MONTH_ITEM_COLUMNS)]  # kept for later month ends: without the texts
         items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
         snapshots[end] = items
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -280,6 +282,40 @@ def test_history_of_watched_customers_is_the_full_history_of_those_customers():
     pd.testing.assert_frame_equal(watched, kept)
     assert watched.attrs["settings"] == full.attrs["settings"]
 
+
+
+def test_history_scored_a_customer_at_a_time_is_the_history_scored_at_once():
+    """The customers are scored in slices of whole customers, their months' measurements waiting in files
+    (memory at ten million lines): slices of one customer each, read back from the files, give the same
+    rows, columns, types and values as one slice of every customer held in memory."""
+    from analyses.distress import history as module
+
+    written = []
+    month_signals = module.month_signals
+
+    def spying(*args, **kwargs):
+        months = month_signals(*args, **kwargs)
+        written.extend(path for path, _ in months.spilled or ())
+        return months
+
+    data = _data(_failing_ledger())
+    try:
+        module.month_signals = spying
+        for watch_level in (None, 0.2):
+            whole = distress_history(data, watch_level=watch_level, spill_rows=10**9)
+            assert not written
+            sliced = distress_history(data, watch_level=watch_level, slice_rows=1, spill_rows=0)
+            spilled = distress_history(data, watch_level=watch_level, spill_rows=0)
+            assert len(written) == 2 * whole["month_end"].nunique()  # one file a month, each run
+            assert not any(os.path.exists(path) for path in written)  # the files go with the run
+            written.clear()
+            assert whole["customer_id"].nunique() == (4 if watch_level is None else 1)
+            for other in (sliced, spilled):
+                pd.testing.assert_frame_equal(other, whole, check_exact=True)
+                assert other.attrs == whole.attrs
+    finally:
+        module.month_signals = month_signals
+        data.engine.close()
 
 def _portfolio_tables() -> dict:
     customers = [{"customer_id": f"C{k}", "name": f"Shop {k}", "created_date": "2020-01-01",

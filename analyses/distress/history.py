@@ -7,6 +7,8 @@ e.g. the Polish benchmark file) it scores each customer's latest statement at th
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -22,7 +24,14 @@ from analyses.distress.scoring import (
     statement_points,
     young_points,
 )
-from analyses.distress.signals import SIGNAL_COLUMNS, SignalSettings, load_inputs, prepare_signals, signals_of
+from analyses.distress.signals import (
+    SIGNAL_COLUMNS,
+    SignalSettings,
+    load_inputs,
+    month_signals,
+    prepare_signals,
+    signal_rows,
+)
 from audit.analysis import Analysis
 from audit.membership import among, isin
 from audit.methods.financials import altman_z2
@@ -110,8 +119,10 @@ def _statement_rows(inputs, end) -> pd.DataFrame:
     return frame
 
 
-# Months scored at a time when only the watched customers are kept (each row's score is its own).
-SCORING_CHUNK_ROWS = 200_000
+# Customer months scored at a time (a slice of whole customers; each row's score is its own).
+SCORING_CHUNK_ROWS = 50_000
+# From this many customer months (about 70 MB of measurements) they are written to a temporary folder.
+SPILL_CUSTOMER_MONTHS = 200_000
 
 
 def _scored_statements(financials: pd.DataFrame, inputs, settings: DistressSettings) -> pd.DataFrame | None:
@@ -145,39 +156,77 @@ def _scored(signals: pd.DataFrame, financials: pd.DataFrame, settings: DistressS
     return values, points, combine(points, settings.score.base_log_odds), history_statements
 
 
+def _history_rows(signals: pd.DataFrame, financials: pd.DataFrame, settings: DistressSettings,
+                  statements: pd.DataFrame | None, watch_level: float | None) -> pd.DataFrame:
+    """The view's rows of ``signals`` (whole customers' months): score, log-odds, points, measurements and
+    statement; with ``watch_level``, only the customers whose score reaches it in some month."""
+    values, points, combined, history_statements = _scored(signals, financials, settings, statements)
+    if watch_level is not None:
+        watched = signals.loc[combined["score"].to_numpy() >= watch_level, "customer_id"].unique()
+        kept = isin(signals["customer_id"], watched).to_numpy()
+        if not kept.all():
+            # each row is scored on its own: the watched customers' rows of the slice are what they score alone
+            signals, values, points, combined = signals[kept], values[kept], points[kept], combined[kept]
+            history_statements = history_statements[kept] if history_statements is not None else None
+    frame = pd.concat([signals[["customer_id", "month_end"]], combined, points], axis=1)
+    for column in HISTORY_MEASUREMENTS:
+        frame[column] = values[column] if column in values else np.nan
+    if history_statements is not None and len(history_statements.columns):
+        frame = pd.concat([frame, history_statements.set_index(frame.index)], axis=1)
+    return frame
+
+
 def distress_history(data, settings: DistressSettings = DistressSettings(),
-                     watch_level: float | None = None) -> pd.DataFrame:
+                     watch_level: float | None = None, slice_rows: int | None = None,
+                     spill_rows: int | None = None) -> pd.DataFrame:
     """One row per customer and month end: score, log-odds, every sign's points, the statement used,
     the measurements, exposure and what could not be measured. Sorted by customer and month. With
-    ``watch_level``, only the customers whose score reaches it in some month (all their months)."""
+    ``watch_level``, only the customers whose score reaches it in some month (all their months).
+
+    Customers are scored a slice at a time (whole customers, about ``slice_rows`` customer months each,
+    default :data:`SCORING_CHUNK_ROWS`): every month's measurements and points of every customer at once
+    took gigabytes at ten million lines, and only the watched customers' rows are kept. With at least
+    ``spill_rows`` customer months (default :data:`SPILL_CUSTOMER_MONTHS`) the months' measurements wait in
+    a temporary folder (removed on return) while the months are measured, not in memory."""
+    with contextlib.ExitStack() as files:  # the temporary folder, when one is made, goes on return
+        return _distress_history(data, settings, watch_level, slice_rows, spill_rows, files)
+
+
+def _distress_history(data, settings: DistressSettings, watch_level: float | None, slice_rows: int | None,
+                      spill_rows: int | None, files: contextlib.ExitStack) -> pd.DataFrame:
     inputs = load_inputs(data)
     prepared = prepare_signals(inputs)
     # the month ends read the coded copies: the fetched frames go now, not after every month is measured
     inputs = replace(inputs, **{name: getattr(inputs, name).iloc[:0] for name in RELEASED_INPUTS})
-    signals = signals_of(prepared, settings.signals)
+    months = None
+    if prepared is not None:
+        spill = len(prepared.customers) * len(prepared.ends) >= (
+            SPILL_CUSTOMER_MONTHS if spill_rows is None else spill_rows)
+        spill_to = files.enter_context(tempfile.TemporaryDirectory(prefix="sales-audit-distress-")) if spill else None
+        months = month_signals(prepared, settings.signals, spill_to=spill_to)
     del prepared
-    if signals.empty and len(inputs.financials) and inputs.end is not None:
-        signals = _statement_rows(inputs, inputs.end)
-    if signals.empty:
-        return pd.DataFrame(columns=["customer_id", "salesperson_id", "month_end", "period", "score", "log_odds"])
-    signals = signals.reset_index(drop=True)
     financials = inputs.financials.reset_index(drop=True)
+    if months is None:
+        if len(inputs.financials) and inputs.end is not None:
+            signals = _statement_rows(inputs, inputs.end)
+        else:
+            signals = pd.DataFrame()
+        if signals.empty:
+            return pd.DataFrame(columns=["customer_id", "salesperson_id", "month_end", "period", "score",
+                                         "log_odds"])
     statements = _scored_statements(financials, inputs, settings)
-    if watch_level is not None:
-        # The customers kept, scored a slice of months at a time: every month's measurements and points of
-        # every customer at once took gigabytes at ten million lines, and only the watched customers' stay.
-        score = np.concatenate([
-            _scored(signals.iloc[start:start + SCORING_CHUNK_ROWS], financials, settings, statements)[2]["score"]
-            .to_numpy() for start in range(0, len(signals), SCORING_CHUNK_ROWS)])
-        watched = signals.loc[score >= watch_level, "customer_id"].unique()
-        signals = signals[isin(signals["customer_id"], watched).to_numpy()]
-    values, points, combined, history_statements = _scored(signals, financials, settings, statements)
-    statement_columns = list(history_statements.columns) if history_statements is not None else []
-    frame = pd.concat([signals[["customer_id", "month_end"]], combined, points], axis=1)
-    for column in HISTORY_MEASUREMENTS:
-        frame[column] = values[column] if column in values else np.nan
-    if statement_columns:
-        frame = pd.concat([frame, history_statements.set_index(frame.index)], axis=1)
+    if months is None:
+        frame = _history_rows(signals.reset_index(drop=True), financials, settings, statements, watch_level)
+        del signals
+    else:
+        # Slices of whole customers (codes in the customers' sorted order): the view's rows come out sorted.
+        n_customers = len(months.customers)
+        step = max(1, (slice_rows or SCORING_CHUNK_ROWS) // max(1, len(months.frames)))
+        pieces = [_history_rows(signal_rows(months, first, min(first + step, n_customers)), financials, settings,
+                                statements, watch_level) for first in range(0, n_customers, step)]
+        del months
+        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+        del pieces
     frame["not_measured"] = _not_measured(data, frame)
     frame["salesperson_id"] = _salespeople(data, frame["customer_id"])
     frame["period"] = pd.to_datetime(frame["month_end"]).dt.strftime("%Y-%m")

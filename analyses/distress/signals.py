@@ -12,13 +12,21 @@ measurable: the table is absent or the customer has no such history).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from analyses.receivables.open_items import Ledger, customer_master, load_ledger, month_ends, open_items
+from analyses.receivables.open_items import (
+    Ledger,
+    _open_items,
+    customer_master,
+    load_ledger,
+    month_ends,
+    open_items,
+)
 from audit.contract import EVENT_TYPES
 from audit.ledger import line_net, posted_invoices
 from audit.membership import isin
@@ -60,7 +68,7 @@ class DistressInputs:
 
     customers: pd.DataFrame
     ledger: Ledger
-    payments: pd.DataFrame      # invoice_id, customer_id, known_date, pay_date, due_date, amount, is_cheque, maturity_days
+    payments: pd.DataFrame      # customer_id, known_date, pay_date, due_date, amount, is_cheque, maturity_days
     cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
     events: pd.DataFrame        # customer_id, event_date, event_type, amount
     shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
@@ -77,7 +85,8 @@ def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
-PAYMENT_TYPES = {"invoice_id": "object", "customer_id": "object", "known_date": "datetime64[ns]",
+# (the invoice ids are read to find each payment's invoice, and not kept: nothing after reads them)
+PAYMENT_TYPES = {"customer_id": "object", "known_date": "datetime64[ns]",
                  "pay_date": "datetime64[ns]", "due_date": "datetime64[ns]", "amount": "float64", "is_cheque": "bool",
                  "maturity_days": "float64"}
 CHEQUE_TYPES = {"cheque_id": "object", "customer_id": "object", "amount": "float64", "received_date": "datetime64[ns]",
@@ -305,38 +314,94 @@ def signals_of(prepared: PreparedInputs | None, settings: SignalSettings = Signa
     """The rows of :func:`monthly_signals` from :func:`prepare_signals`' coded inputs."""
     if prepared is None:
         return pd.DataFrame(columns=["customer_id", "month_end", *SIGNAL_COLUMNS])
+    months = month_signals(prepared, settings)
+    return signal_rows(months, 0, len(months.customers), release=True)
+
+
+@dataclass(frozen=True)
+class MonthSignals:
+    """Every month end's measurements of every customer (:func:`month_signals`): ``frames[m]`` maps
+    ``month_end`` and each of :data:`SIGNAL_COLUMNS` to a Series with one row per customer code (the
+    customers' sorted order); :func:`signal_rows` takes a range of customers' rows from them. With
+    ``spilled[m]`` (a file and its columns), the month's float columns are in that file instead, one row
+    of them per customer code, and are read back a range of customers at a time."""
+
+    customers: list
+    frames: list
+    spilled: list | None = None
+
+
+# The open items' columns a month end reads (its own and an earlier month end's, for the aging migration).
+MONTH_ITEM_COLUMNS = ("customer_id", "kind", "invoice_date", "paid", "cash_discount", "open_amount", "days_past_due")
+
+
+def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSettings(),
+                  spill_to: str | None = None) -> MonthSignals:
+    """Each month end's measurements of every customer. ``spill_to``: a folder where each month's float
+    columns are written as the month is done (they are read back a slice of customers at a time), so that
+    only one month's measurements are in memory (every month of 200,000 customers took a gigabyte)."""
     coded, ledger, customers, ends = prepared.coded, prepared.ledger, prepared.customers, prepared.ends
     master = coded.customers.set_index("customer_id")
-    # Open items of the run's own ledger, shared with the receivable views (kept per day), then coded:
-    # computing them again on the coded ledger doubled the month-end work.
+    # Open items of the run's own ledger: the day's shared ones when a receivable view asked for it already;
+    # else worked out here and not kept for the run (a year of month ends took a gigabyte at ten million
+    # lines), but for the last month end, the day the receivable views read.
     positions = pd.Index(customers, dtype="object")
     snapshots = {}
-    rows = []
+    rows, spilled = [], [] if spill_to is not None else None
     for position, end in enumerate(ends):
-        items = open_items(ledger, end)
+        shared = end in ledger.open_items_by_day or position == len(ends) - 1
+        items = open_items(ledger, end) if shared else _open_items(ledger, pd.Timestamp(end).normalize())
+        items = items[list(MONTH_ITEM_COLUMNS)]  # kept for later month ends: without the texts
         items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
         snapshots[end] = items
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None
         month = _one_month(coded, settings, len(customers), end, snapshots, earlier, master)
-        rows.append({column: month[column] for column in ("month_end", *SIGNAL_COLUMNS)})
+        columns = {column: month[column] for column in ("month_end", *SIGNAL_COLUMNS)}
         del month
+        if spill_to is not None:
+            floats = [c for c, values in columns.items() if values.dtype == np.float64]
+            path = os.path.join(spill_to, f"month-{position}.f8")
+            np.column_stack([columns.pop(c).to_numpy() for c in floats]).tofile(path)
+            spilled.append((path, floats))
+        rows.append(columns)
         # only the month ends a later month still compares with are kept (not every month's open items)
         oldest_needed = position + 1 - settings.migration_months
         if oldest_needed > 0:
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
     snapshots.clear()
-    # Every month's frame has one row per customer code, in code order (the customers' sorted order): sorted
-    # by customer and month end, customer c's row of month m is the months' concatenation's row m * n + c.
-    # Taken column by column (each month's column let go once taken), so that the sorted rows are made
-    # once, not concatenated, copied and sorted.
-    n, months = len(customers), len(rows)
-    order = (np.arange(months)[None, :] * n + np.arange(n)[:, None]).ravel()
-    frame = pd.DataFrame({"customer_id": np.asarray(customers, dtype="object")[np.repeat(np.arange(n), months)]})
+    return MonthSignals(customers, rows, spilled)
+
+
+def signal_rows(months: MonthSignals, first: int, stop: int, release: bool = False) -> pd.DataFrame:
+    """The rows of the customers ``first`` to ``stop - 1`` (codes), sorted by customer and month end.
+
+    Every month's frame has one row per customer code, in code order: sorted by customer and month end,
+    customer c's row of month m is the months' concatenation's row m * n + c. Taken column by column, so
+    that the sorted rows are made once, not concatenated, copied and sorted. ``release``: each month's
+    column is let go once taken (the months cannot be read again)."""
+    n, count = stop - first, len(months.frames)
+    order = (np.arange(count)[None, :] * n + np.arange(n)[:, None]).ravel()
+    frame = pd.DataFrame({"customer_id": np.asarray(months.customers[first:stop], dtype="object")[
+        np.repeat(np.arange(n), count)]})
+    whole = first == 0 and stop == len(months.customers)
+    read = [{} for _ in range(count)]
+    for m, (path, columns) in enumerate(months.spilled or ()):
+        block = np.fromfile(path, dtype=np.float64, count=n * len(columns),
+                            offset=first * len(columns) * 8).reshape(n, len(columns))
+        read[m] = {column: pd.Series(block[:, k]) for k, column in enumerate(columns)}
     for column in ("month_end", *SIGNAL_COLUMNS):
-        frame[column] = pd.concat([month.pop(column) for month in rows], ignore_index=True).take(
-            order).reset_index(drop=True)
-    rows.clear()
+        parts = []
+        for month, spilled in zip(months.frames, read, strict=True):
+            if column in spilled:
+                parts.append(spilled[column])
+            else:
+                part = month.pop(column) if release else month[column]
+                parts.append(part if whole else part.iloc[first:stop])
+        frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
+        del parts
+    if release:
+        months.frames.clear()
     return frame
 
 
@@ -347,9 +412,11 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
     positions = pd.Index(customers, dtype="object")
 
     def encode(frame: pd.DataFrame) -> pd.DataFrame:
-        codes = positions.get_indexer(frame["customer_id"].astype("object"))  # -1: not one of ``customers``
-        known = codes >= 0
-        kept = frame[known].copy()
+        # each distinct id looked up once: no Python string made for every row of the engine's text columns
+        ids, distinct = pd.factorize(frame["customer_id"])
+        codes = np.append(positions.get_indexer(np.asarray(distinct, dtype="object")), -1)[ids]
+        known = codes >= 0  # -1: not one of ``customers`` (or blank)
+        kept = frame[known]  # a new frame (copy on write): the caller's stays as it is
         kept["customer_id"] = codes[known].astype("int64")
         return kept
 
@@ -510,12 +577,13 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["order_spike_ratio"] = spike_amount / (out["invoiced_baseline"] * month_share)
     brands = inputs.brands
     if len(brands):
-        known_brands = brands[brands["date"] <= end]
-        in_window = known_brands["date"] > end - s.spike_days * day
-        new = (in_window & (known_brands["first_bought"] > end - s.spike_days * day)
-               & (known_brands["customer_first"] <= end - s.recent_days * day))
-        window_total = known_brands[in_window].groupby("customer_id")["amount"].sum()
-        new_total = known_brands[new].groupby("customer_id")["amount"].sum()
+        # the rows of the window only (not a copy of every row known by then): the same rows in the same order
+        in_window = ((brands["date"] <= end) & (brands["date"] > end - s.spike_days * day)).to_numpy()
+        window = brands[in_window]
+        new = ((window["first_bought"] > end - s.spike_days * day)
+               & (window["customer_first"] <= end - s.recent_days * day))
+        window_total = window.groupby("customer_id")["amount"].sum()
+        new_total = window[new].groupby("customer_id")["amount"].sum()
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
             window_total.reindex(out.index) > 0)
     else:

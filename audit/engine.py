@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import weakref
 
 import ibis
 import pandas as pd
@@ -100,6 +101,7 @@ class Engine:
             self.scratch_directory = tempfile.mkdtemp(prefix="sales-audit-spark-", dir=stage_parent())
         self._tables: dict[str, ibis.Table] = {}
         self._arrow: dict[str, pa.Table] = {}  # what the DuckDB views read; kept alive with them
+        self._arrow_files: dict[int, ibis.Table] = {}  # Spark: Arrow tables of components, as files
 
     def register(self, name: str, frame: pd.DataFrame) -> ibis.Table:
         if self.name == "spark":
@@ -134,6 +136,30 @@ class Engine:
 
     def table(self, name: str) -> ibis.Table:
         return self._tables[name]
+
+    def arrow_table(self, table: pa.Table) -> ibis.Table:
+        """An engine table over an Arrow table a component made (an analysis' reduced result its readers
+        query): DuckDB reads its buffers in place; Spark scans it from a Parquet file in the scratch folder,
+        written once per Arrow table and removed with it (a DataFrame made from Arrow would hold it in the
+        driver's heap, and pyspark cannot convert chunked columns: it falls back to Python rows)."""
+        if self.name != "spark":
+            return ibis.memtable(table)
+        key = id(table)
+        if key not in self._arrow_files:
+            path = os.path.join(self.scratch_directory, f"arrow_{len(self._arrow_files)}_{key}.parquet")
+            pq.write_table(table, path)
+            name = os.path.splitext(os.path.basename(path))[0]
+            self._arrow_files[key] = self.register_file(name, path)
+            weakref.finalize(table, self._forget_arrow, key, name, path)
+        return self._arrow_files[key]
+
+    def _forget_arrow(self, key: int, name: str, path: str) -> None:
+        self._arrow_files.pop(key, None)
+        self._tables.pop(name, None)
+        try:
+            os.remove(path)
+        except OSError:  # the scratch folder went first (engine closed)
+            pass
 
     def set_memory_limit(self, limit: str | None) -> None:
         """Change DuckDB's memory limit for the queries to come (a run that shares the machine with a worker

@@ -427,3 +427,26 @@ def test_visit_statuses_are_one_object_per_status_with_blanks_as_they_were():
         assert out.dtype == object and list(out.index) == list(status.index)
         assert [repr(v) for v in out] == [repr(v) for v in expected]  # NaN stays NaN, None stays None
         assert out.iloc[0] is out.iloc[3]
+
+
+@pytest.mark.skipif(not java_available(), reason="Spark needs a Java runtime")
+def test_spark_reads_a_components_arrow_table_from_a_file_removed_with_it():
+    engine = Engine("spark")
+    try:
+        # chunked columns, as an engine result brought to Arrow has: pyspark cannot convert those itself
+        table = pa.table({"invoice_id": pa.chunked_array([["I1", "I2"], ["I3"]]), "net": [1.0, 2.0, 3.0]})
+        expression = engine.arrow_table(table)
+        assert engine.arrow_table(table) is expression  # written once
+        assert len(list(Path(engine.scratch_directory).glob("arrow_*.parquet"))) == 1
+        found = engine.execute(expression.filter(expression.net > 1.5))
+        assert sorted(found["invoice_id"]) == ["I2", "I3"]
+        del table
+        gc.collect()
+        assert not list(Path(engine.scratch_directory).glob("arrow_*.parquet"))
+    finally:
+        engine.close()
+    on_duckdb = Engine("duckdb")
+    try:
+        assert on_duckdb.execute(on_duckdb.arrow_table(pa.table({"a": [1, 2]})))["a"].tolist() == [1, 2]
+    finally:
+        on_duckdb.close()

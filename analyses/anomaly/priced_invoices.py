@@ -150,7 +150,7 @@ def shared_invoice_totals(data, volume_tiers=()) -> ibis.Table:
     ``volume_tiers`` (a component that reads ANO-00), else the same expression on the ledger."""
     shared = data.views.get(PRICED_INVOICES_VIEW)
     if isinstance(shared, PricedInvoices) and shared.volume_tiers == _tiers(volume_tiers):
-        return ibis.memtable(shared.table)
+        return data.engine.arrow_table(shared.table)
     return invoice_totals(data, volume_tiers)
 
 

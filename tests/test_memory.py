@@ -319,6 +319,14 @@ def test_inputs_and_the_data_end_are_answered_by_the_engine_without_reading_tabl
         tables.frames.close()
 
 
+def _in_memory_and_staged(in_memory, policy):
+    """The mini ledger on DuckDB twice: from the checked frames in memory, and from staged files."""
+    staged_tables = validate(load(MINI), policy)
+    staged_tables.stage()
+    return (AuditData(in_memory, policy, Engine("duckdb")), AuditData(staged_tables, policy, Engine("duckdb")),
+            staged_tables)
+
+
 def test_a_staged_table_gives_the_rows_among_values_without_being_read_whole(mini_policy):
     """``frame_among`` filters a staged table while its file is read: the same rows, order and types as
     filtering the frame, and the table is not held in pandas afterwards."""
@@ -327,10 +335,7 @@ def test_a_staged_table_gives_the_rows_among_values_without_being_read_whole(min
     wanted = list(lines["invoice_id"].drop_duplicates().iloc[[0, -1]]) + ["no such invoice", None]
     expected = lines[lines["invoice_id"].isin(wanted[:2])]
     assert 0 < len(expected) < len(lines)
-    memory_data = AuditData(in_memory, mini_policy, Engine("duckdb"))
-    staged_tables = validate(load(MINI), mini_policy)
-    staged_tables.stage()
-    staged_data = AuditData(staged_tables, mini_policy, Engine("duckdb"))
+    memory_data, staged_data, staged_tables = _in_memory_and_staged(in_memory, mini_policy)
     try:
         for data in (memory_data, staged_data):
             found = data.frame_among("invoice_lines", "invoice_id", wanted)
@@ -365,10 +370,7 @@ def test_a_staged_table_gives_only_the_columns_asked_without_holding_the_table(m
     shipments = in_memory.frames["shipments"]
     asked = ["ship_date", "customer_id", "no_such_column"]
     expected = shipments[["ship_date", "customer_id"]]
-    memory_data = AuditData(in_memory, mini_policy, Engine("duckdb"))
-    staged_tables = validate(load(MINI), mini_policy)
-    staged_tables.stage()
-    staged_data = AuditData(staged_tables, mini_policy, Engine("duckdb"))
+    memory_data, staged_data, staged_tables = _in_memory_and_staged(in_memory, mini_policy)
     try:
         for data in (memory_data, staged_data):
             pd.testing.assert_frame_equal(data.frame_columns("shipments", asked), expected, check_exact=True)

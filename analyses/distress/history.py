@@ -36,6 +36,7 @@ from audit.analysis import Analysis
 from audit.membership import among, isin
 from audit.methods.financials import altman_z2
 from audit.policy import CollectionsPolicy
+from audit.stage import stage_parent
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _distress_history(data, settings: DistressSettings, watch_level: float | Non
     if prepared is not None:
         spill = len(prepared.customers) * len(prepared.ends) >= (
             SPILL_CUSTOMER_MONTHS if spill_rows is None else spill_rows)
-        spill_to = files.enter_context(tempfile.TemporaryDirectory(prefix="sales-audit-distress-")) if spill else None
+        spill_to = files.enter_context(tempfile.TemporaryDirectory(prefix="sales-audit-distress-", dir=stage_parent())) if spill else None
         months = month_signals(prepared, settings.signals, spill_to=spill_to)
     del prepared
     financials = inputs.financials.reset_index(drop=True)

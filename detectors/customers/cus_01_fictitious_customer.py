@@ -121,12 +121,13 @@ class FictitiousCustomer(Detector):
     WEIGHTS = {
         "new_account": 0.15, "opened_by_salesperson": 0.05, "shares_with_staff": 0.35,
         "name_of_staff": 0.10, "shares_with_customer": 0.20, "no_presence": 0.20, "visits_off_site": 0.05,
+        "never_checked_in": 0.10,
         "delivered_elsewhere": 0.25, "received_by_other": 0.15, "receiver_related_to_staff": 0.05,
         "unpaid_then_dormant": 0.20, "cash_by_own_collector": 0.15, "no_tax_id": 0.10,
         "paid_from_own_account": -0.50, "paid_by_customer": -0.25, "seen_at_its_address": -0.15,
     }
     DELIVERY_CAP = 0.30
-    PRESENCE_KEYS = ("no_presence", "visits_off_site")
+    PRESENCE_KEYS = ("no_presence", "visits_off_site", "never_checked_in")
 
     def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), new_account_days: int = 30, dormant_days: int = 60,
                  unpaid_share: float = 0.5, cash_share: float = 0.8, min_score: float = 0.55,
@@ -455,11 +456,21 @@ class FictitiousCustomer(Detector):
             traces.loc[candidates, "no_presence"] = w["no_presence"] * absent
             off_site = absent & (ids.map(presence["visits_done"]).fillna(0) > 0)
             traces.loc[candidates, "visits_off_site"] = w["visits_off_site"] * off_site
+            # Its salesperson passed by (pings) but never checked in at an account that kept buying: half of
+            # "never there". Not for an account that shares details with, or sends its goods to, another
+            # customer: that one may be the other's second name, visited under the other name (CUS-02).
+            checked_in = ids.map(presence["visits_near"]).fillna(0) > 0
+            second_name = customer_link.loc[candidates] | sold_to_linked.loc[candidates]
+            traces.loc[candidates, "never_checked_in"] = w["never_checked_in"] * (
+                located & ~absent & ~checked_in & ~second_name)
             # A visit checked in at its own position, and every delivery went to its own address: a shop exists.
             # (A GPS ping near it only shows the salesperson passed by: it rules out "never there", no more.)
+            # The visit is the salesperson's own record: when goods delivered there were signed for by the
+            # salesperson's family or a staff member, it shows the place, not a buyer other than the staff.
             at_home = customers.loc[candidates, "customer_id"].map(per["away_n"]).fillna(0.0) == 0
-            checked_in = ids.map(presence["visits_near"]).fillna(0) > 0
-            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (located & checked_in & at_home)
+            signed_by_staff = customers.loc[candidates, "customer_id"].map(per["related_n"]).fillna(0.0) > 0
+            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (
+                located & checked_in & at_home & ~signed_by_staff)
         # rounded: marks that add up to the threshold reach it (0.15 + 0.30 + 0.10 is 0.5499999999999999 in floats)
         score = traces.sum(axis=1).round(9).clip(lower=0.0, upper=1.0)
         self.scores_ = traces.assign(customer_id=customers["customer_id"], score=score).sort_values(

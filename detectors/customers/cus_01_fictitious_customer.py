@@ -40,7 +40,10 @@ class FictitiousCustomer(Detector):
     salesperson opened it, ``created_by``); its phone, address or bank account is a salesperson's or
     an employee's, or another (non-chain) customer's (the ``entity_links`` view, LNK-01); nobody was
     ever there: no visit checked in within ``[visits] geofence_m`` of its position and no GPS ping of
-    its salesperson near it (visits reported "done" with check-ins elsewhere count against it); its
+    its salesperson near it (visits reported "done" with check-ins elsewhere count against it), or, half
+    of that, its salesperson's pings passed near it but no visit was ever checked in there (passing by is
+    no visit; not for an account that shares details with, or sends its goods to, another customer,
+    which may be that customer's second name, visited under the other name); its
     deliveries went farther than the geofence from its position or to another customer's or staff
     member's address, or were received by someone who is not its owner (more so by someone bearing the
     salesperson's family name or a staff member's name); it left at least ``unpaid_share`` of its
@@ -52,8 +55,10 @@ class FictitiousCustomer(Detector):
     made-up account can be paid for a few weeks to stay out of sight, so a month or two of payments does
     not cancel several other marks. Cheques drawn on its own bank account count twice what other
     payments do (transfers, cards, cash taken by someone else, other accounts' cheques). A visit
-    checked in at its position when every delivery went to its own address also takes away (a GPS
-    ping near it only rules out "never there"). Goods that went to, or were received by the owner of,
+    checked in at its position when every delivery went to its own address, none signed for by a staff
+    member or the salesperson's family, also takes away (a GPS ping near it only rules out "never
+    there"; the check-in is the salesperson's own record, so with the goods in the salesperson's
+    family's hands it shows the place, not a buyer). Goods that went to, or were received by the owner of,
     another customer that shares its phone, address or bank account or pays for it with its cheques
     are not counted as diverted: that is one buyer under two names (CUS-02). A
     finding needs a score of ``min_score``; the costly presence check (visits and GPS pings) is only

@@ -48,7 +48,10 @@ class MultiNameInvoicing(Detector):
     account (the buyer) and whose ``related`` list holds every account of the group.
     A cheque drawer link is weighed against the other reading of such a cheque, lapping
     (``detectors.payments.readings``: the drawer's own invoices going late, late posting, one
-    salesperson collecting from both, the cheque applied to the payee's overdue invoices): when lapping
+    salesperson collecting from both, the cheque applied to the payee's overdue invoices), read cheque by
+    cheque and averaged over the pair's cheques by amount (each cheque lapping moves leaves a hole in the
+    drawer's own account; a drawer paying its own invoices on time while its cheques keep paying the other
+    account is one buyer paying for both): when lapping
     weighs more than the pair's one-buyer traces beyond the cheque (shared details, delivery, timing),
     the cheque is no link here (PAY-01 reports the swap), and a pair linked by nothing else is dropped.
     Nor is it a link when nothing beyond the cheques themselves and the owner's name speaks for one buyer

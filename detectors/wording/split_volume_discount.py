@@ -54,14 +54,6 @@ def words(finding) -> Words:
                                    customer=d["customer_id"], count=figure(d["in_window"]),
                                    expected=figure(d["expected"], "g")) for d in stopped[:5]),
                       odds=figure(unnamed["one_in"])))
-    reordered = evidence.get("booker_reordered")
-    if reordered and evidence["traces"].get("booker_reordered", 0) > 0:
-        said.append(t("the customer bought %(product)s again %(days)s day(s) later, %(quantity)s units on invoice "
-                      "%(invoice)s, though at its own pace of about %(pace)s a day the %(bulk)s units would have "
-                      "lasted some %(cover)s days: it did not keep the goods", product=reordered["product_id"],
-                      days=figure(reordered["days_after"]), quantity=figure(reordered["reorder_quantity"], "g"),
-                      invoice=reordered["invoice_id"], pace=figure(reordered["units_a_day"], "g"),
-                      bulk=figure(reordered["quantity"], "g"), cover=figure(reordered["cover_days"], ",.0f")))
     goods, discount = evidence["goods_value"], evidence["discount_granted"]
     promo_only = all(line["discount_type"] == "promo" for line in evidence["lines"])
     explanation = sentences(

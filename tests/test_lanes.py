@@ -52,8 +52,12 @@ def test_groups_keep_readers_with_what_they_read_and_the_rollup_after_them():
     order = [c.code for c in steps]
     for group in codes:  # each group in the plan's order
         assert group == sorted(group, key=order.index)
-    assert {"RCV-00", "DST-H1", "DST-01", "DST-02", "RCV-04"} <= set(codes[0])  # the largest first
-    assert group_of["LNK-01"] == group_of["CUS-01"] == group_of["PAY-01"] == group_of["CHQ-03"]
+    costs = [lanes._cost(group) for group in groups]
+    assert costs == sorted(costs, reverse=True)  # the largest first
+    # the two largest: the entity links and their readers (DSC-01 reads CUS-01's findings), and distress
+    assert {"LNK-01", "CUS-01", "DSC-01"} <= set(codes[0])
+    assert {"RCV-00", "DST-H1", "DST-01", "DST-02", "RCV-04"} <= set(codes[1])
+    assert group_of["LNK-01"] == group_of["CUS-01"] == group_of["PAY-01"] == group_of["CHQ-03"] == group_of["DSC-01"]
 
 
 def test_two_processes_find_what_one_finds_in_the_same_order(tiny_ledger):

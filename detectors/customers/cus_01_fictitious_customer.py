@@ -40,7 +40,10 @@ class FictitiousCustomer(Detector):
     salesperson opened it, ``created_by``); its phone, address or bank account is a salesperson's or
     an employee's, or another (non-chain) customer's (the ``entity_links`` view, LNK-01); nobody was
     ever there: no visit checked in within ``[visits] geofence_m`` of its position and no GPS ping of
-    its salesperson near it (visits reported "done" with check-ins elsewhere count against it); its
+    its salesperson near it (visits reported "done" with check-ins elsewhere count against it), or, half
+    of that, its salesperson's pings passed near it but no visit was ever checked in there (passing by is
+    no visit; not for an account that shares details with, or sends its goods to, another customer,
+    which may be that customer's second name, visited under the other name); its
     deliveries went farther than the geofence from its position or to another customer's or staff
     member's address, or were received by someone who is not its owner (more so by someone bearing the
     salesperson's family name or a staff member's name); it left at least ``unpaid_share`` of its
@@ -52,8 +55,10 @@ class FictitiousCustomer(Detector):
     made-up account can be paid for a few weeks to stay out of sight, so a month or two of payments does
     not cancel several other marks. Cheques drawn on its own bank account count twice what other
     payments do (transfers, cards, cash taken by someone else, other accounts' cheques). A visit
-    checked in at its position when every delivery went to its own address also takes away (a GPS
-    ping near it only rules out "never there"). Goods that went to, or were received by the owner of,
+    checked in at its position when every delivery went to its own address, none signed for by a staff
+    member or the salesperson's family, also takes away (a GPS ping near it only rules out "never
+    there"; the check-in is the salesperson's own record, so with the goods in the salesperson's
+    family's hands it shows the place, not a buyer). Goods that went to, or were received by the owner of,
     another customer that shares its phone, address or bank account or pays for it with its cheques
     are not counted as diverted: that is one buyer under two names (CUS-02). A
     finding needs a score of ``min_score``; the costly presence check (visits and GPS pings) is only
@@ -121,12 +126,13 @@ class FictitiousCustomer(Detector):
     WEIGHTS = {
         "new_account": 0.15, "opened_by_salesperson": 0.05, "shares_with_staff": 0.35,
         "name_of_staff": 0.10, "shares_with_customer": 0.20, "no_presence": 0.20, "visits_off_site": 0.05,
+        "never_checked_in": 0.10,
         "delivered_elsewhere": 0.25, "received_by_other": 0.15, "receiver_related_to_staff": 0.05,
         "unpaid_then_dormant": 0.20, "cash_by_own_collector": 0.15, "no_tax_id": 0.10,
         "paid_from_own_account": -0.50, "paid_by_customer": -0.25, "seen_at_its_address": -0.15,
     }
     DELIVERY_CAP = 0.30
-    PRESENCE_KEYS = ("no_presence", "visits_off_site")
+    PRESENCE_KEYS = ("no_presence", "visits_off_site", "never_checked_in")
 
     def __init__(self, geofence_m: float = float(DEFAULTS.visits.geofence_m), new_account_days: int = 30, dormant_days: int = 60,
                  unpaid_share: float = 0.5, cash_share: float = 0.8, min_score: float = 0.55,
@@ -455,11 +461,21 @@ class FictitiousCustomer(Detector):
             traces.loc[candidates, "no_presence"] = w["no_presence"] * absent
             off_site = absent & (ids.map(presence["visits_done"]).fillna(0) > 0)
             traces.loc[candidates, "visits_off_site"] = w["visits_off_site"] * off_site
+            # Its salesperson passed by (pings) but never checked in at an account that kept buying: half of
+            # "never there". Not for an account that shares details with, or sends its goods to, another
+            # customer: that one may be the other's second name, visited under the other name (CUS-02).
+            checked_in = ids.map(presence["visits_near"]).fillna(0) > 0
+            second_name = customer_link.loc[candidates] | sold_to_linked.loc[candidates]
+            traces.loc[candidates, "never_checked_in"] = w["never_checked_in"] * (
+                located & ~absent & ~checked_in & ~second_name)
             # A visit checked in at its own position, and every delivery went to its own address: a shop exists.
             # (A GPS ping near it only shows the salesperson passed by: it rules out "never there", no more.)
+            # The visit is the salesperson's own record: when goods delivered there were signed for by the
+            # salesperson's family or a staff member, it shows the place, not a buyer other than the staff.
             at_home = customers.loc[candidates, "customer_id"].map(per["away_n"]).fillna(0.0) == 0
-            checked_in = ids.map(presence["visits_near"]).fillna(0) > 0
-            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (located & checked_in & at_home)
+            signed_by_staff = customers.loc[candidates, "customer_id"].map(per["related_n"]).fillna(0.0) > 0
+            traces.loc[candidates, "seen_at_its_address"] = w["seen_at_its_address"] * (
+                located & checked_in & at_home & ~signed_by_staff)
         # rounded: marks that add up to the threshold reach it (0.15 + 0.30 + 0.10 is 0.5499999999999999 in floats)
         score = traces.sum(axis=1).round(9).clip(lower=0.0, upper=1.0)
         self.scores_ = traces.assign(customer_id=customers["customer_id"], score=score).sort_values(

@@ -48,7 +48,10 @@ class MultiNameInvoicing(Detector):
     account (the buyer) and whose ``related`` list holds every account of the group.
     A cheque drawer link is weighed against the other reading of such a cheque, lapping
     (``detectors.payments.readings``: the drawer's own invoices going late, late posting, one
-    salesperson collecting from both, the cheque applied to the payee's overdue invoices): when lapping
+    salesperson collecting from both, the cheque applied to the payee's overdue invoices), read cheque by
+    cheque and averaged over the pair's cheques by amount (each cheque lapping moves leaves a hole in the
+    drawer's own account; a drawer paying its own invoices on time while its cheques keep paying the other
+    account is one buyer paying for both): when lapping
     weighs more than the pair's one-buyer traces beyond the cheque (shared details, delivery, timing),
     the cheque is no link here (PAY-01 reports the swap), and a pair linked by nothing else is dropped.
     Nor is it a link when nothing beyond the cheques themselves and the owner's name speaks for one buyer
@@ -361,15 +364,27 @@ class MultiNameInvoicing(Detector):
             index=False)}
         pair_of = {(q, d): key for q, d, key in drawn[["cheque_id", "drawer_customer", "pair"]].itertuples(index=False)}
         cheque_of = dict(zip(cases["receipt_id"], cases["cheque_id"], strict=True))
+        amount_of = dict(zip(cases["receipt_id"], cases["amount"].astype(float), strict=True))
         best: dict[tuple[str, str], dict] = {}
+        weighed: dict[tuple[str, str], list[float]] = {}
         for (receipt_id, drawer), reading in found.items():
             key = pair_of[(cheque_of[receipt_id], drawer)]
             weight = readings.lapping_weight(reading["traces"])
-            if key not in best or weight > best[key]["weight"]:
-                best[key] = {"weight": round(weight, 4), "receipt_id": receipt_id,
+            amount = max(amount_of.get(receipt_id, 0.0), 0.0)
+            sums = weighed.setdefault(key, [0.0, 0.0, 0.0])
+            sums[0], sums[1], sums[2] = sums[0] + weight * amount, sums[1] + amount, sums[2] + 1
+            if key not in best or weight > best[key]["strongest"]:
+                best[key] = {"strongest": round(weight, 4), "receipt_id": receipt_id,
                              "drawer_share": shares[(receipt_id, drawer)],
                              "traces": {k: round(v, 4) for k, v in reading["traces"].items()},
                              "facts": reading["facts"]}
+        # Lapping is read cheque by cheque: each cheque it moves leaves a hole in the drawer's own account. A
+        # drawer whose cheques keep paying the other account while its own invoices are paid on time is one
+        # buyer paying for both, so the pair's lapping weight is the receipts' weights averaged by amount; one
+        # cheque among many that met a late invoice of the drawer does not make them all lapping.
+        for key, (weighted, amount, count) in weighed.items():
+            best[key]["weight"] = round(weighted / amount, 4) if amount > 0 else best[key]["strongest"]
+            best[key]["receipts"] = int(count)
         return best
 
     @staticmethod
@@ -403,6 +418,7 @@ class MultiNameInvoicing(Detector):
         weighed = traces | readings.others_cheques_trace(lapping["drawer_share"])
         one_buyer = readings.one_buyer_weight(weighed)
         pair["readings"] = {"one_buyer": round(one_buyer, 4), "lapping": lapping["weight"],
+                            "lapping_strongest": lapping["strongest"], "lapping_receipts": lapping["receipts"],
                             "one_buyer_traces": {k: round(v, 4) for k, v in weighed.items()
                                                  if k in readings.ONE_BUYER_KINDS},
                             "lapping_traces": lapping["traces"], "lapping_receipt": lapping["receipt_id"],

@@ -114,7 +114,9 @@ class SplitVolumeDiscount(Detector):
     of them stopping than chance allows (a binomial tail on the k-th most improbable stop, multiplied by
     the number of invoices tested) adds up to ``WEIGHT_UNNAMED_DIP``, from ``10 ** -dip_from_log10`` to
     ``10 ** -dip_full_log10``. Without shipment data the quantity otherwise speaks alone, with lower
-    confidence. Findings below ``min_score`` are dropped.
+    confidence. Findings below ``min_score`` are dropped. Left out: the invoices of accounts CUS-01 finds
+    made up (this detector reads its findings): an account that exists only on paper books no order for
+    others; its goods went elsewhere, and fictitious_customer reports them.
 
     Why it matters
     --------------
@@ -146,6 +148,8 @@ class SplitVolumeDiscount(Detector):
     """
 
     code = "DSC-01"
+    # an account CUS-01 finds made up books no order for others: its goods went elsewhere (CUS-01 reports it)
+    reads_findings = ("CUS-01",)
     pattern = "split_volume_discount"
     wording = split_volume_discount.words
     entity_type = "invoice"
@@ -237,6 +241,8 @@ class SplitVolumeDiscount(Detector):
         tier = self._with_usual(tier, history)
         candidates = tier[tier["multiple"].isna() | (tier["multiple"] >= self.usual_multiple)]
         candidates = candidates[candidates["other_bulk_months"] < self.regular_bulk_months]
+        made_up = self._made_up(data)
+        candidates = candidates[~candidates["customer_id"].isin(made_up)]
         self.n_far_above_usual_ = int(candidates["invoice_id"].nunique())
         if candidates.empty:
             return empty_findings()
@@ -485,6 +491,14 @@ class SplitVolumeDiscount(Detector):
         return {"neighbours_tested": tested, "dipped": dipped, "ledger_ratio": round(ledger_ratio, 4),
                 "probability": probability, "one_in": round(1 / probability) if probability > 0 else None,
                 "invoices_tested": self._n_tested_, "strength": round(strength, 4)}
+
+    @staticmethod
+    def _made_up(data) -> set:
+        """Accounts CUS-01 finds made up (its findings, which the runner hands over)."""
+        found = data.findings
+        if found.empty or "detector" not in found.columns:
+            return set()
+        return set(found.loc[found["detector"] == "CUS-01", "entity_id"].astype(str))
 
     def _finding(self, invoice_id, group, shipments, customers, activity, data) -> dict | None:
         first = group.iloc[0]

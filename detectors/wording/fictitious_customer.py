@@ -43,6 +43,10 @@ def _marks(finding) -> list[str]:
         else:
             said.append(t("no visit ever checked in there and no GPS ping of its salesperson came within %(metres)s "
                           "m of its address", metres=geofence_m))
+    if traces.get("never_checked_in", 0) > 0:
+        said.append(t("no visit ever checked in there, though its salesperson's GPS pings came within %(metres)s m "
+                      "of its address (%(pings)s): passing by is no visit", metres=geofence_m,
+                      pings=figure(int(evidence["pings_near"] or 0))))
     away = facts["away"]
     if traces["delivered_elsewhere"] > 0 and away is not None:
         values = dict(away=figure(away["shipments"]), shipments=figure(int(evidence["shipments"])),

@@ -55,6 +55,11 @@ def _readings_words(readings) -> str:
     weight = figure(readings["lapping"], ".2f")
     lapping_words = (t("lapping weighs %(weight)s (%(traces)s)", weight=weight, traces=items(lapping)) if lapping
                      else t("lapping weighs %(weight)s", weight=weight))
+    if readings.get("lapping_receipts", 1) > 1 and readings.get("lapping_strongest", 0) > readings["lapping"]:
+        # the pair's weight is its cheques' average: say so, and what the strongest one showed
+        lapping_words = t("lapping weighs %(weight)s averaged over its %(count)s cheques (at most %(strongest)s: "
+                          "%(traces)s)", weight=weight, count=figure(readings["lapping_receipts"]),
+                          strongest=figure(readings["lapping_strongest"], ".2f"), traces=items(lapping))
     one_buyer_words = t("one buyer weighs %(weight)s on the traces beyond the cheque",
                         weight=figure(readings["one_buyer"], ".2f"))
     if readings["reported"] == "one_buyer":

@@ -7,7 +7,8 @@ A component declares everything it reads, and the runner (:mod:`audit.runner`) h
 - ``needs_values``: columns that must hold at least one value for the conclusion to mean anything (an
   approver column that is present but blank everywhere records no approvals), else "not run";
 - ``reads_analyses``: codes of the analyses whose tables it reads (``data.views``);
-- ``reads_findings``: codes of the detectors whose findings it reads (``data.findings``).
+- ``reads_findings``: codes of the detectors whose findings it reads (``data.findings``);
+  ``reads_only_findings`` when its conclusion rests on them alone (a roll-up).
 
 While finding, a component may set learned state that becomes the run's coverage: ``unknown_traces_``
 (the traces it could not judge in this run, in plain words), ``eligible_records_`` (how many records it
@@ -60,6 +61,10 @@ class Component(BaseEstimator):
     needs_values: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     reads_analyses: ClassVar[tuple[str, ...]] = ()
     reads_findings: ClassVar[tuple[str, ...]] = ()
+    # True when the conclusion is a reading of other detectors' findings alone (a roll-up): it checked
+    # nothing when none of them checked anything. A detector that only refines its own test with another's
+    # findings (e.g. leaves out what CUS-01 reports) keeps its coverage, with the unknown trace said.
+    reads_only_findings: ClassVar[bool] = False
 
     @classmethod
     def params_from_policy(cls, policy: Policy) -> dict:

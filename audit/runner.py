@@ -365,7 +365,7 @@ def run_steps(data: AuditData, steps: list[type], detector_steps: list[type], st
         count = len(found) if is_detector and found is not None else 0
         statuses[cls.code] = _coverage({**status, "findings": count}, instance)
         judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
-        if upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
+        if cls.reads_only_findings and upstream and not judged and statuses[cls.code]["coverage"] != "not checked":
             # a reading of other detectors' findings checks nothing when none of them checked anything
             reason = f"the findings it reads ({', '.join(upstream)}) were not checked"
             statuses[cls.code] = {**statuses[cls.code], "coverage": "not checked",

@@ -16,6 +16,7 @@ from audit.engine import Engine
 from audit.registry import analysis_classes, detector_classes
 from audit.runner import UnknownComponentError, pattern_coverage, plan, run_detectors
 from audit.testing import load_cases
+from detectors.wording import split_volume_discount
 
 CASES_DIR = Path(__file__).parent / "detector_cases"
 COMPONENTS = (*analysis_classes(), *detector_classes())
@@ -150,6 +151,56 @@ def test_values_a_conclusion_needs_decide_whether_it_runs(mini_tables, mini_poli
     row = statuses.set_index("detector").loc["ZZZ-04"]
     assert row["status"] == "not run" and row["coverage"] == "not checked"
     assert "needs values in invoices.approved_by" in row["reason"]
+
+
+def test_a_roll_up_of_findings_nobody_checked_checks_nothing_a_detector_refined_by_them_still_checks(
+        mini_tables, mini_policy):
+    class NeedsApprover(Detector):
+        """Test detector that cannot run here (no approvers recorded)."""
+
+        code = "ZZZ-05"
+        pattern = "unauthorized_discount"
+        entity_type = "invoice"
+        family = "discounts"
+        needs_values = {"invoices": ("approved_by",)}
+
+        def find(self, data):
+            return empty_findings()
+
+    class Refined(Detector):
+        """Test detector with its own test, which leaves out what ZZZ-05 reports."""
+
+        code = "ZZZ-06"
+        pattern = "split_volume_discount"
+        wording = split_volume_discount.words
+        entity_type = "invoice"
+        family = "discounts"
+        requires = {"invoices": ("invoice_id",)}
+        reads_findings = ("ZZZ-05",)
+
+        def find(self, data):
+            return empty_findings()
+
+    class RollUp(Refined):
+        """Test roll-up of ZZZ-05's findings alone."""
+
+        code = "ZZZ-07"
+        reads_only_findings = True
+
+    frames = dict(mini_tables.frames)
+    frames["invoices"] = frames["invoices"].assign(approved_by=None)
+    blank = type(mini_tables)(frames, dict(mini_tables.present_columns), [], {})
+    data = AuditData(blank, mini_policy, Engine("duckdb"))
+    try:
+        _, statuses = run_detectors(data, ["ZZZ-05", "ZZZ-06", "ZZZ-07"], extra=(NeedsApprover, Refined, RollUp))
+    finally:
+        data.engine.close()
+    rows = statuses.set_index("detector")
+    assert rows.loc["ZZZ-05", "coverage"] == "not checked"
+    assert rows.loc["ZZZ-06", "coverage"] == "partly checked"  # its own test ran; ZZZ-05's part is unknown
+    assert "findings of ZZZ-05 (not run)" in rows.loc["ZZZ-06", "unknown"]
+    assert rows.loc["ZZZ-07", "coverage"] == "not checked"
+    assert "the findings it reads (ZZZ-05) were not checked" in rows.loc["ZZZ-07", "reason"]
 
 
 def test_coverage_per_pattern_says_checked_partly_or_not():

@@ -59,6 +59,7 @@ class DistressOrCollusion(Detector):
     code = "DST-02"
     reads_analyses = ("RCV-00",)
     reads_findings = ("DST-01",)
+    reads_only_findings = True  # a reading of DST-01's customers alone
     pattern = "portfolio_distress"
     wording = portfolio_distress.words
     entity_type = "salesperson"

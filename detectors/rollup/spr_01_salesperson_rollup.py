@@ -53,6 +53,7 @@ class SalespersonRollup(Detector):
     """
 
     code = "SPR-01"
+    reads_only_findings = True  # the salesperson fraud detectors' findings, added up
     pattern = ROLLUP_PATTERN
     wording = salesperson_anomaly.words
     entity_type = "salesperson"

@@ -55,8 +55,9 @@ def test_groups_keep_readers_with_what_they_read_and_the_rollup_after_them():
     costs = [lanes._cost(group) for group in groups]
     assert costs == sorted(costs, reverse=True)  # the largest first
     # the two largest: the entity links and their readers (DSC-01 reads CUS-01's findings), and distress
-    assert {"LNK-01", "CUS-01", "DSC-01"} <= set(codes[0])
-    assert {"RCV-00", "DST-H1", "DST-01", "DST-02", "RCV-04"} <= set(codes[1])
+    links, distress = {"LNK-01", "CUS-01", "DSC-01"}, {"RCV-00", "DST-H1", "DST-01", "DST-02", "RCV-04"}
+    assert (links <= set(codes[0]) and distress <= set(codes[1])) or (
+        distress <= set(codes[0]) and links <= set(codes[1]))
     assert group_of["LNK-01"] == group_of["CUS-01"] == group_of["PAY-01"] == group_of["CHQ-03"] == group_of["DSC-01"]
 
 

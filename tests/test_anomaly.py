@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -292,3 +293,25 @@ def test_skewness_a_few_columns_at_a_time_is_scipys_value_for_value(n_columns):
     X[::5, 0] = 0.0  # a column with many equal values
     for layout in (X, np.asfortranarray(X)):
         assert np.array_equal(_column_skew(layout), skew(layout, axis=0))  # bit for bit: the same signs, always
+    batch = X[:300] * 3.0  # rows scored later, pooled with the training rows
+    assert np.array_equal(_column_skew(X, batch), skew(np.concatenate((X, batch)), axis=0))
+
+
+@pytest.mark.parametrize("n_columns", [1, 2, 5])
+def test_the_doubled_skewness_sign_of_near_symmetric_columns_is_the_stacked_matrixs(n_columns):
+    from scipy.stats import skew
+
+    from audit.methods.anomaly import _doubled_skew_sign
+
+    rng = np.random.default_rng(n_columns)
+    X = rng.lognormal(size=(20_000, n_columns))
+    X[:, -1] = np.where(np.arange(20_000) % 2 == 0, 1.0, -1.0)  # skewness about 0: the stacked matrix decides
+    X[:, 0] = 5.0 if n_columns > 2 else X[:, 0]  # a constant column too
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        single = np.nan_to_num(skew(X, axis=0))
+        near_zero = np.abs(single) < 1e-9
+        expected = np.sign(single)
+        expected[near_zero] = np.sign(np.nan_to_num(skew(np.concatenate((X, X)), axis=0)))[near_zero]
+        assert near_zero.any()
+        assert np.array_equal(_doubled_skew_sign(X, single), expected)

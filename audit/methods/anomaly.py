@@ -362,8 +362,8 @@ class AnomalyEnsemble:
             below, under = _ecod_counts(self._ecod_sorted, Z)
             return _ecod_outlyingness(2 * below, 2 * under, 2 * Z.shape[0], _doubled_skew_sign(Z))
         below, under = _ecod_counts(self._ecod_sorted, Z, np.sort(Z, axis=0))
-        pooled = np.concatenate((detector.X_train, Z), axis=0)
-        return _ecod_outlyingness(below, under, pooled.shape[0], np.sign(np.nan_to_num(skew(pooled, axis=0))))
+        pooled = _column_skew(detector.X_train, Z)  # of the training rows and Z's together
+        return _ecod_outlyingness(below, under, detector.X_train.shape[0] + Z.shape[0], np.sign(np.nan_to_num(pooled)))
 
     def score_samples(self, X, training: bool = False) -> np.ndarray:
         """Anomaly score of each row of ``X``, in [0, 1]; higher = more anomalous (``training``: see
@@ -546,16 +546,20 @@ def _ecod_counts(trained: np.ndarray, Z: np.ndarray, batch: np.ndarray | None = 
     return below, under
 
 
-def _column_skew(X: np.ndarray) -> np.ndarray:
-    """``scipy.stats.skew(X, axis=0)``, value for value, two or three columns at a time: over the whole
-    matrix it makes several n×d temporaries (a gigabyte for three million invoices). A block of two or more
-    columns is summed in the same order as the whole matrix; one column alone would be summed pairwise and
-    differ in the last bits."""
-    n_columns = X.shape[1] if X.ndim == 2 else 0
-    if n_columns < 4:
-        return skew(X, axis=0)
-    bounds = [*range(0, n_columns - 2 if n_columns % 2 else n_columns, 2), n_columns]
-    return np.concatenate([skew(X[:, first:last], axis=0) for first, last in itertools.pairwise(bounds)])
+def _column_skew(X: np.ndarray, below: np.ndarray | None = None) -> np.ndarray:
+    """``scipy.stats.skew(X, axis=0)`` (of ``X`` with the rows ``below`` stacked under it, if given), value for
+    value, two or three columns at a time: over the whole matrix it makes several n×d temporaries (a gigabyte
+    for three million invoices). A block of two or more columns is summed in the same order as the whole
+    matrix; one column alone would be summed pairwise and differ in the last bits."""
+    if X.ndim != 2:
+        return skew(X if below is None else np.concatenate((X, below)), axis=0)
+    n_columns = X.shape[1]
+    bounds = [*range(0, n_columns - 2 if n_columns % 2 else n_columns, 2), n_columns] if n_columns >= 4 else [0, None]
+
+    def block(first, last):
+        return X[:, first:last] if below is None else np.concatenate((X[:, first:last], below[:, first:last]), axis=0)
+
+    return np.concatenate([skew(block(first, last), axis=0) for first, last in itertools.pairwise(bounds)])
 
 
 def _doubled_skew_sign(X: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
@@ -566,7 +570,13 @@ def _doubled_skew_sign(X: np.ndarray, single: np.ndarray | None = None) -> np.nd
     sign = np.sign(single)
     near_zero = np.abs(single) < 1e-9
     if near_zero.any():
-        sign[near_zero] = np.sign(np.nan_to_num(skew(np.concatenate((X, X), axis=0), axis=0)))[near_zero]
+        # only those columns stacked, with one more beside a lone one (two or more columns sum in the same order)
+        columns = np.flatnonzero(near_zero)
+        if columns.size == 1 and X.shape[1] > 1:
+            columns = np.array(sorted({int(columns[0]), 0 if columns[0] else 1}))
+        stacked = np.concatenate((X[:, columns], X[:, columns]), axis=0)
+        doubled = np.nan_to_num(_column_skew(stacked))
+        sign[columns] = np.where(near_zero[columns], np.sign(doubled), sign[columns])
     return sign
 
 

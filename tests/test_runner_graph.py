@@ -126,24 +126,29 @@ def test_a_component_sees_only_the_analyses_and_findings_it_declared(mini_tables
     assert set(statuses["detector"]) == {"RCV-00", "RCV-01", "PRC-00", "PRC-01", "ZZZ-03"}
 
 
-def test_values_a_conclusion_needs_decide_whether_it_runs(mini_tables, mini_policy):
-    class NeedsApprover(Detector):
-        """Test detector whose conclusion needs recorded approvers."""
+class NeedsApprover(Detector):
+    """Test detector whose conclusion needs recorded approvers."""
 
-        code = "ZZZ-04"
-        pattern = "unauthorized_discount"
-        entity_type = "invoice"
-        family = "discounts"
-        needs_values = {"invoices": ("approved_by",)}
+    code = "ZZZ-04"
+    pattern = "unauthorized_discount"
+    entity_type = "invoice"
+    family = "discounts"
+    needs_values = {"invoices": ("approved_by",)}
 
-        def find(self, data):
-            self.unknown_traces_ = ["discount approvals (not recorded)"]
-            return empty_findings()
+    def find(self, data):
+        self.unknown_traces_ = ["discount approvals (not recorded)"]
+        return empty_findings()
 
+
+def _without_approvers(mini_tables, mini_policy) -> AuditData:
     frames = dict(mini_tables.frames)
     frames["invoices"] = frames["invoices"].assign(approved_by=None)
     blank = type(mini_tables)(frames, dict(mini_tables.present_columns), [], {})
-    data = AuditData(blank, mini_policy, Engine("duckdb"))
+    return AuditData(blank, mini_policy, Engine("duckdb"))
+
+
+def test_values_a_conclusion_needs_decide_whether_it_runs(mini_tables, mini_policy):
+    data = _without_approvers(mini_tables, mini_policy)
     try:
         _, statuses = run_detectors(data, ["ZZZ-04"], extra=(NeedsApprover,))
     finally:
@@ -155,20 +160,8 @@ def test_values_a_conclusion_needs_decide_whether_it_runs(mini_tables, mini_poli
 
 def test_a_roll_up_of_findings_nobody_checked_checks_nothing_a_detector_refined_by_them_still_checks(
         mini_tables, mini_policy):
-    class NeedsApprover(Detector):
-        """Test detector that cannot run here (no approvers recorded)."""
-
-        code = "ZZZ-05"
-        pattern = "unauthorized_discount"
-        entity_type = "invoice"
-        family = "discounts"
-        needs_values = {"invoices": ("approved_by",)}
-
-        def find(self, data):
-            return empty_findings()
-
     class Refined(Detector):
-        """Test detector with its own test, which leaves out what ZZZ-05 reports."""
+        """Test detector with its own test, which leaves out what ZZZ-04 reports."""
 
         code = "ZZZ-06"
         pattern = "split_volume_discount"
@@ -176,31 +169,28 @@ def test_a_roll_up_of_findings_nobody_checked_checks_nothing_a_detector_refined_
         entity_type = "invoice"
         family = "discounts"
         requires = {"invoices": ("invoice_id",)}
-        reads_findings = ("ZZZ-05",)
+        reads_findings = ("ZZZ-04",)
 
         def find(self, data):
             return empty_findings()
 
     class RollUp(Refined):
-        """Test roll-up of ZZZ-05's findings alone."""
+        """Test roll-up of ZZZ-04's findings alone."""
 
         code = "ZZZ-07"
         reads_only_findings = True
 
-    frames = dict(mini_tables.frames)
-    frames["invoices"] = frames["invoices"].assign(approved_by=None)
-    blank = type(mini_tables)(frames, dict(mini_tables.present_columns), [], {})
-    data = AuditData(blank, mini_policy, Engine("duckdb"))
+    data = _without_approvers(mini_tables, mini_policy)
     try:
-        _, statuses = run_detectors(data, ["ZZZ-05", "ZZZ-06", "ZZZ-07"], extra=(NeedsApprover, Refined, RollUp))
+        _, statuses = run_detectors(data, ["ZZZ-04", "ZZZ-06", "ZZZ-07"], extra=(NeedsApprover, Refined, RollUp))
     finally:
         data.engine.close()
     rows = statuses.set_index("detector")
-    assert rows.loc["ZZZ-05", "coverage"] == "not checked"
-    assert rows.loc["ZZZ-06", "coverage"] == "partly checked"  # its own test ran; ZZZ-05's part is unknown
-    assert "findings of ZZZ-05 (not run)" in rows.loc["ZZZ-06", "unknown"]
+    assert rows.loc["ZZZ-04", "coverage"] == "not checked"
+    assert rows.loc["ZZZ-06", "coverage"] == "partly checked"  # its own test ran; ZZZ-04's part is unknown
+    assert "findings of ZZZ-04 (not run)" in rows.loc["ZZZ-06", "unknown"]
     assert rows.loc["ZZZ-07", "coverage"] == "not checked"
-    assert "the findings it reads (ZZZ-05) were not checked" in rows.loc["ZZZ-07", "reason"]
+    assert "the findings it reads (ZZZ-04) were not checked" in rows.loc["ZZZ-07", "reason"]
 
 
 def test_coverage_per_pattern_says_checked_partly_or_not():

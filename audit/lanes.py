@@ -32,7 +32,7 @@ from audit.detector import Detector
 
 # Invoice lines from which a second process pays for its start (3.5 s of imports on the benchmark machine).
 MIN_LINES_FOR_WORKERS = 500_000
-# Machines with less memory keep one process: two together peak higher (1M lines: 2.05 GB against 1.29 GB).
+# Machines with less memory keep one process: two together peak higher (1M lines: 1.89 GB against 1.13 GB).
 MIN_MEMORY_FOR_WORKERS = 8 * 1024**3
 # Component CPU seconds on the million-line ledger, measured on the 2-core benchmark machine (one process,
 # sessions 12 and 13). They only decide which groups are handed out first; a component not listed counts 0.5.

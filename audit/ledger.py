@@ -18,7 +18,11 @@ from audit.membership import among
 
 
 def line_net(lines: ibis.Table) -> ibis.Value:
-    return lines.quantity * lines.unit_price * (1 - lines.discount_pct.fill_null(0) / 100.0)
+    """A line's net amount: quantity × unit price less its discount (none recorded: no discount)."""
+    gross = lines.quantity * lines.unit_price
+    if "discount_pct" not in lines.columns:
+        return gross
+    return gross * (1 - lines.discount_pct.fill_null(0) / 100.0)
 
 
 def posted_invoices(data) -> ibis.Table:

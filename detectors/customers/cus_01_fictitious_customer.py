@@ -120,6 +120,8 @@ class FictitiousCustomer(Detector):
         "receipt_allocations": ("receipt_id", "invoice_id", "amount"),
         "credit_notes": ("customer_id", "amount"),
         "cheques": ("customer_id", "drawer_account", "drawer_name"),
+        "invoices": ("status",),  # cancelled invoices are not sales (the ledger's net amounts)
+        "invoice_lines": ("discount_pct",),
     }
     # What each mark adds to the score (the delivery marks together at most DELIVERY_CAP); paying for
     # its goods itself (not in cash through its salesperson) takes away, in proportion to what it paid.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from analyses.standard.posted_totals import invoice_totals
 from audit.common import combine_traces, month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.ledger import line_net
 from audit.membership import among
 from detectors.standard.reversals import credit_note_reversals
-from detectors.standard.support import invoice_totals
 from detectors.wording import duplicate_invoice
 
 PAIR_COLUMNS = ("invoice_id", "invoice_no", "invoice_date", "amount", "n_lines", "order_id")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analyses.standard.posted_totals import invoice_totals
 from audit.common import combine_traces, month_of
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import among
 from detectors.standard.off_days import DEFAULTS, off_dates, unusual_share
-from detectors.standard.support import invoice_totals
 from detectors.wording import weekend_posting
 
 

@@ -7,11 +7,12 @@ import math
 import ibis
 import pandas as pd
 
+from analyses.standard.posted_totals import invoice_totals
 from audit.common import combine_traces, month_of, saturating
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.membership import among
 from audit.policy import DEFAULTS
-from detectors.standard.support import excess_p_value, invoice_totals
+from detectors.standard.support import excess_p_value
 from detectors.wording import just_below_threshold
 
 

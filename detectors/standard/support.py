@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analyses.standard.posted_totals import invoice_totals  # noqa: F401  (the family reads it here)
 from audit.common import month_of
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from audit.contract import TABLES
+from audit.integrity import sha256_file
 from audit.problems import FATAL, WARNING, InputError, Problem
 
 FILE_SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -81,14 +82,6 @@ class LoadedData:
     source: str
     tables: dict[str, SourceTable] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sha256_frame(frame: pd.DataFrame) -> str:
@@ -259,7 +252,7 @@ def _read_rows(path: Path, table: str, problems: list[Problem]) -> SourceTable |
         problems.append(Problem(FATAL, table, f"{path.name} could not be read: {type(exc).__name__}: {exc}",
                                 f"check that {path.name} is a valid {kind[1:].upper()} file"))
         return None
-    return SourceTable(table, frame, str(path), _sha256_file(path), row_numbers=row_numbers)
+    return SourceTable(table, frame, str(path), sha256_file(path), row_numbers=row_numbers)
 
 
 def _pending_file(path: Path, table: str, slot: int) -> SourceTable:
@@ -307,7 +300,7 @@ def _load_workbook(path: Path, data: LoadedData) -> None:
     except Exception as exc:
         raise InputError([Problem(FATAL, "(workbook)", f"{path.name} could not be read as an Excel workbook: "
                                   f"{type(exc).__name__}: {exc}", "save it as .xlsx")]) from None
-    digest = _sha256_file(path)
+    digest = sha256_file(path)
     for sheet, frame in sheets.items():
         name = str(sheet).strip()
         if name in TABLES:

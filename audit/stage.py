@@ -76,6 +76,15 @@ class StagedTables(Mapping):
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sales-audit-stage")
         self._writing[name] = self._writer.submit(frame.to_parquet, path, index=False)
 
+    def target(self, name: str) -> Path:
+        """Where a table's file goes, for a writer other than :meth:`add` (the engine's checks)."""
+        return self.directory / f"{name}.parquet"
+
+    def added(self, name: str, rows: int, columns: list[str]) -> None:
+        """Take in a table another writer put at :meth:`target` (complete, with pandas' metadata)."""
+        self._paths[name], self._rows[name], self._columns[name] = self.target(name), rows, list(columns)
+        self._read.pop(name, None)
+
     def finish(self) -> None:
         """Wait for the tables written in the background; a write that failed (a full disk) raises here."""
         try:

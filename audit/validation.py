@@ -38,6 +38,7 @@ import pandera.pandas as pa
 import pyarrow.compute as pc
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
+from audit.integrity import sha256_file
 from audit.loading import LoadedData, SourceTable
 from audit.membership import arrow_text, isin
 from audit.memory import release_unused
@@ -78,6 +79,7 @@ class AuditTables:
     present_columns: dict[str, frozenset[str]]
     problems: list[Problem] = field(default_factory=list)
     sources: dict[str, SourceTable] = field(default_factory=dict)
+    checked_in_engine: set[str] = field(default_factory=set)  # tables DuckDB checked and staged (engine_checks)
 
     @property
     def fatal(self) -> list[Problem]:
@@ -752,7 +754,8 @@ _REFERENCED = frozenset(column.references for spec in TABLES.values() for column
 
 
 def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None, *,
-             consume: bool = False, stage: bool | str | Path | None = None) -> AuditTables:
+             consume: bool = False, stage: bool | str | Path | None = None,
+             engine_checks: bool = True) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
 
     ``run_date`` (default today) ends the plausible dates a year later unless the policy sets
@@ -762,6 +765,10 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     other tables refer to are kept to check their references. With ``consume`` each raw table is released
     from ``loaded`` once parsed (the caller must not read ``loaded``'s frames afterwards). With both, memory
     holds one table at a time instead of the raw and the checked ledger.
+
+    With ``consume`` and ``stage``, a Parquet file is first checked by DuckDB (:mod:`audit.engine_checks`,
+    unless ``engine_checks`` is False): a table with no problem is written to the stage from there and never
+    read into pandas; any other goes through the checks here, which name every row.
 
     Problems are listed as if every table had been read first and parsed in load order: the load's
     problems, missing tables, parsing problems by table, then each table's checks parents first."""
@@ -779,11 +786,28 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     referenced: dict[str, dict[str, pd.Series]] = {}
     excluded_keys: dict[str, set] = {}
     kept_rows: dict[str, int] = {}
+    in_engine = _engine_checks(policy, window) if stage and consume and engine_checks else None
+    checked_in_engine: set[str] = set()
     for name in _reference_order():
         if name not in loaded.tables:
             continue
         spec = TABLES[name]
         source = loaded.tables[name]
+        conformed = _conformed_in_engine(in_engine, spec, source, clean, present, unread)
+        if conformed is not None:
+            parse_problems[name] = []
+            present[name] = frozenset(conformed.columns)
+            check_problems.extend(conformed.reference_problems)
+            check_problems.extend(conformed.problems)
+            if spec.key and len(spec.key) == 1 and spec.key[0] in present[name]:
+                excluded_keys[name] = set()
+            wanted = [column for table, column in _REFERENCED if table == name]
+            kept = pd.read_parquet(clean.path(name), columns=wanted) if wanted else pd.DataFrame()
+            referenced[name] = {column: kept[column] for column in wanted}
+            kept_rows[name] = conformed.rows
+            loaded.tables[name] = conformed.source
+            checked_in_engine.add(name)
+            continue
         if source.pending:  # read now; the name ``source`` is the only one left holding the raw frame
             failures: list[Problem] = []
             slot, source = source.problem_slot or 0, source.read(failures)
@@ -827,6 +851,8 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
             release_unused()  # this table's raw and typed frames, before the next one's peak lands on top
     if stage:
         clean.finish()
+    if in_engine is not None:
+        in_engine.close()
     referenced.clear()
     problems = _with_read_failures(loaded.problems, read_failures)
     loaded.problems = list(problems)
@@ -842,7 +868,37 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     present_columns = {name: present[name] for name in load_order if name in present}
     # The raw frames are not needed once checked (problems carry their source rows): free them.
     sources = {name: source.without_frame() for name, source in loaded.tables.items()}
-    return AuditTables(clean, present_columns, problems, sources)
+    return AuditTables(clean, present_columns, problems, sources, checked_in_engine)
+
+
+def _engine_checks(policy: Policy, window):
+    from audit.engine_checks import EngineChecks
+
+    return EngineChecks(window, policy.data.max_abs_number, HISTORY_DATES, HISTORY_EARLIEST)
+
+
+def _empty_column(kind: str) -> pd.Series:
+    return parse_column(pd.Series([], dtype="str"), kind)
+
+
+def _conformed_in_engine(in_engine, spec: Table, source: SourceTable, clean, present: dict[str, frozenset],
+                         unread: set[str]):
+    """The table checked by DuckDB and staged from there (see :mod:`audit.engine_checks`), with the source
+    it replaces in ``loaded``; None when it is to be checked here."""
+    if in_engine is None or not source.pending or not source.origin.lower().endswith(".parquet"):
+        return None
+    path = Path(source.origin)
+    parents = {c.references[0]: clean.path(c.references[0]) for c in spec.columns
+               if c.references and c.references[0] != spec.name and c.references[0] in clean}
+    conformed = in_engine.conform(spec, path, clean.target(spec.name), parents, present, unread, _empty_column,
+                                  _header_key)
+    if conformed is None:
+        return None
+    clean.added(spec.name, conformed.rows, conformed.staged_columns)
+    described = SourceTable(spec.name, pd.DataFrame(columns=conformed.columns), str(path), sha256_file(path))
+    described.rows = conformed.rows
+    conformed.source = described
+    return conformed
 
 
 def load_and_validate(source, policy: Policy, strict: bool = False) -> AuditTables:

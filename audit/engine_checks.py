@@ -35,6 +35,8 @@ _SPACES = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
 _SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACES) + "]"
 _FOREIGN_DIGITS = "[\\x{6f0}-\\x{6f9}\\x{660}-\\x{669}\\x{66b}\\x{66c}]"
 _NOT_ITSELF = f"^{_SPACE_CLASS}|{_SPACE_CLASS}$|{_FOREIGN_DIGITS}"
+# The table being checked, read once from its file into DuckDB (its own, compressed, spilling storage).
+_ROWS = "rows_checked"
 WHOLE_LIMIT = 2**53  # beyond it a whole number does not survive float64, as the pandas check reads it
 EARLIEST_YEAR = 1600  # as audit.validation: earlier years are Jalali dates read as Gregorian
 
@@ -121,7 +123,7 @@ class EngineChecks:
         self.history_dates, self.history_earliest = set(history_dates), history_earliest
         self.con = duckdb.connect(config={"preserve_insertion_order": True})
         if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            self.con.sql(f"SET memory_limit = '{memory_limit}'")
 
     def close(self) -> None:
         self.con.close()
@@ -155,9 +157,11 @@ class EngineChecks:
                 tests.append(f"({raw} IS NOT NULL AND ({finite}abs(CAST({raw} AS DOUBLE)) > {bound!r}))")
             if column.type in (DATE, TIMESTAMP):
                 low = min(earliest, self.history_earliest) if (spec.name, column.name) in self.history_dates else earliest
+                low = max(low, dt.date(EARLIEST_YEAR, 1, 1))
                 high = latest + dt.timedelta(days=1)
-                tests.append(f"({value} IS NOT NULL AND ({value} < TIMESTAMP '{low.isoformat()}' OR {value} >= "
-                             f"TIMESTAMP '{high.isoformat()}' OR year({value}) < {EARLIEST_YEAR}))")
+                # the file's own values against midnights: the same answer as the day or time they parse to
+                kind = "DATE" if pa.types.is_date32(source) else "TIMESTAMP"
+                tests.append(f"({raw} < {kind} '{low.isoformat()}' OR {raw} >= {kind} '{high.isoformat()}')")
             if column.required:
                 tests.append(f"({raw} IS NULL)")
             if column.non_negative:
@@ -167,7 +171,7 @@ class EngineChecks:
                 tests.append(f"({value} IS NOT NULL AND {value} NOT IN ({allowed}))")
         if not tests:
             return 0
-        sql = f"SELECT count(*) FILTER (WHERE {' OR '.join(tests)}) FROM read_parquet({_literal(str(path))})"
+        sql = f"SELECT count(*) FILTER (WHERE {' OR '.join(tests)}) FROM {_ROWS}"
         return int(self._value(sql))
 
     def _repeated_keys(self, spec: Table, path: Path, typed: dict[str, str]) -> int:
@@ -175,7 +179,7 @@ class EngineChecks:
             return 0
         keys = ", ".join(typed[c] for c in spec.key)
         # GROUP BY counts blanks as one value, as pandas' duplicated does
-        sql = (f"SELECT count(*) FROM (SELECT {keys} FROM read_parquet({_literal(str(path))}) GROUP BY ALL "
+        sql = (f"SELECT count(*) FROM (SELECT {keys} FROM {_ROWS} GROUP BY ALL "
                "HAVING count(*) > 1)")
         return int(self._value(sql))
 
@@ -183,7 +187,7 @@ class EngineChecks:
                             present: dict[str, frozenset], unread: set[str]) -> tuple[int, list[Problem]]:
         """Ids not found in their parent's checked table, and the warnings for parents that are absent."""
         unknown, warnings = 0, []
-        source = f"read_parquet({_literal(str(path))})"
+        source = _ROWS
         for column in spec.columns:
             if not column.references or column.name not in typed:
                 continue
@@ -217,7 +221,7 @@ class EngineChecks:
             allowed = ", ".join(_literal(a) for a in column.allowed)
             value = typed[column.name]
             rows = self.con.sql(
-                f"SELECT {value} AS v, count(*) FROM read_parquet({_literal(str(path))}) "
+                f"SELECT {value} AS v, count(*) FROM {_ROWS} "
                 f"WHERE {value} IS NOT NULL AND {value} NOT IN ({allowed}) GROUP BY v").fetchall()
             for outside, count in sorted(rows):
                 warnings.append(Problem(
@@ -254,6 +258,15 @@ class EngineChecks:
             if expression is None:
                 return None
             typed[name] = expression
+        self.con.sql(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * FROM read_parquet({_literal(str(path))})")
+        try:
+            return self._conformed(spec, path, target, parents, present, unread, empty_column, names, rows,
+                                   arrow_types, contract, typed)
+        finally:
+            self.con.sql(f"DROP TABLE IF EXISTS {_ROWS}")
+
+    def _conformed(self, spec, path, target, parents, present, unread, empty_column, names, rows, arrow_types,
+                   contract, typed) -> Conformed | None:
         if self._failures(spec, path, typed, arrow_types) or self._repeated_keys(spec, path, typed):
             return None
         unknown, reference_warnings = self._unknown_references(spec, path, typed, parents, present, unread)
@@ -261,9 +274,7 @@ class EngineChecks:
             return None
         for name in names:  # pandas reads an extra whole-number column with blanks as float, true/false as objects
             if name not in contract and (pa.types.is_integer(arrow_types[name]) or pa.types.is_boolean(arrow_types[name])):
-                blanks = self._value(f"SELECT count(*) - count({_quoted(name)}) FROM "
-                                     f"read_parquet({_literal(str(path))})")
-                if blanks:
+                if self._value(f"SELECT count(*) - count({_quoted(name)}) FROM {_ROWS}"):
                     return None
         vocabulary_warnings = self._vocabulary_warnings(spec, path, typed)
         self._write(spec, path, target, names, typed, arrow_types, contract, empty_column)
@@ -288,5 +299,5 @@ class EngineChecks:
                 columns[column.name] = empty_column(column.type)
                 selected.append(f"CAST(NULL AS {_SQL_TYPES[column.type]}) AS {_quoted(column.name)}")
         metadata = pa.Schema.from_pandas(pd.DataFrame(columns), preserve_index=False).metadata[b"pandas"].decode()
-        self.con.execute(f"COPY (SELECT {', '.join(selected)} FROM read_parquet({_literal(str(path))})) TO "
+        self.con.sql(f"COPY (SELECT {', '.join(selected)} FROM {_ROWS}) TO "
                          f"{_literal(str(target))} (FORMAT parquet, KV_METADATA {{pandas: {_literal(metadata)}}})")

@@ -113,17 +113,18 @@ class EngineChecks:
     """One DuckDB connection that checks the run's Parquet tables and writes the conforming ones to the stage.
 
     ``window`` is the plausible dates (:meth:`audit.policy.DataPolicy.date_window`), ``history_dates`` the
-    (table, column) pairs allowed back to ``history_earliest``, ``max_abs_number`` the policy's bound."""
+    (table, column) pairs allowed back to ``history_earliest``, ``max_abs_number`` the policy's bound,
+    ``memory_limit`` DuckDB's (as the run's engine) and ``spill_directory`` where it spills beyond it."""
 
     def __init__(self, window: tuple[dt.date, dt.date], max_abs_number: float, history_dates, history_earliest: dt.date,
-                 memory_limit: str | None = None):
+                 memory_limit: str, spill_directory: Path):
         import duckdb
 
         self.window, self.max_abs_number = window, max_abs_number
         self.history_dates, self.history_earliest = set(history_dates), history_earliest
-        self.con = duckdb.connect(config={"preserve_insertion_order": True})
-        if memory_limit:
-            self.con.sql(f"SET memory_limit = '{memory_limit}'")
+        # the run's engine limit; a large table beyond it spills into the stage folder (removed with it)
+        self.con = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": memory_limit,
+                                          "temp_directory": str(spill_directory)})
 
     def close(self) -> None:
         self.con.close()
@@ -238,11 +239,16 @@ class EngineChecks:
         ``target``; None when it must go through the pandas check. ``parents`` are the staged files of the
         tables it refers to, ``empty_column(kind)`` the empty pandas column of a contract type (its dtype is
         the one the stage keeps), ``header_key(name)`` a column name as the pandas check reads it."""
-        schema = pq.read_schema(path)
+        import duckdb
+
+        try:
+            schema = pq.read_schema(path)
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return None  # a file that cannot be read: the pandas check names the file and why
         names = list(schema.names)
         if len(set(names)) != len(names) or any(header_key(n) != n or not n for n in names):
             return None  # header written in another case, padded or repeated: the pandas check reports it
-        rows = pq.ParquetFile(path).metadata.num_rows
         if rows == 0:
             return None
         arrow_types = {n: schema.field(n).type for n in names}
@@ -258,10 +264,12 @@ class EngineChecks:
             if expression is None:
                 return None
             typed[name] = expression
-        self.con.sql(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * FROM read_parquet({_literal(str(path))})")
         try:
+            self.con.sql(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * FROM read_parquet({_literal(str(path))})")
             return self._conformed(spec, path, target, parents, present, unread, empty_column, names, rows,
                                    arrow_types, contract, typed)
+        except duckdb.Error:
+            return None  # a page DuckDB cannot decode: the pandas check reads the file and reports it
         finally:
             self.con.sql(f"DROP TABLE IF EXISTS {_ROWS}")
 

@@ -786,7 +786,7 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     referenced: dict[str, dict[str, pd.Series]] = {}
     excluded_keys: dict[str, set] = {}
     kept_rows: dict[str, int] = {}
-    in_engine = _engine_checks(policy, window) if stage and consume and engine_checks else None
+    in_engine = _engine_checks(policy, window, clean.directory) if stage and consume and engine_checks else None
     checked_in_engine: set[str] = set()
     for name in _reference_order():
         if name not in loaded.tables:
@@ -871,10 +871,16 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     return AuditTables(clean, present_columns, problems, sources, checked_in_engine)
 
 
-def _engine_checks(policy: Policy, window):
-    from audit.engine_checks import EngineChecks
+def _engine_checks(policy: Policy, window, stage_directory: Path):
+    import os
 
-    return EngineChecks(window, policy.data.max_abs_number, HISTORY_DATES, HISTORY_EARLIEST)
+    from audit.engine import MEMORY_LIMIT_VARIABLE
+    from audit.engine_checks import EngineChecks
+    from audit.memory import default_engine_limit
+
+    limit = os.environ.get(MEMORY_LIMIT_VARIABLE) or default_engine_limit()
+    return EngineChecks(window, policy.data.max_abs_number, HISTORY_DATES, HISTORY_EARLIEST, limit,
+                        stage_directory / "spill-checks")
 
 
 def _empty_column(kind: str) -> pd.Series:

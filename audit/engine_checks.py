@@ -1,4 +1,4 @@
-"""The contract checks as DuckDB queries, for a Parquet table that holds no problem.
+"""The contract checks as DuckDB queries, for a Parquet or CSV table that holds no problem.
 
 Most tables of a real export conform: every value already has its type, nothing is blank where it is
 required, every id is known. For such a table the row-by-row check in pandas (:mod:`audit.validation`)
@@ -37,6 +37,13 @@ _FOREIGN_DIGITS = "[\\x{6f0}-\\x{6f9}\\x{660}-\\x{669}\\x{66b}\\x{66c}]"
 _NOT_ITSELF = f"^{_SPACE_CLASS}|{_SPACE_CLASS}$|{_FOREIGN_DIGITS}"
 # The table being checked, read once from its file into DuckDB (its own, compressed, spilling storage).
 _ROWS = "rows_checked"
+# Numbers and dates written as text: only the plainest forms, which DuckDB and pandas read to the same
+# value (both round a decimal to the nearest double, tests/test_engine_checks.py); any other form (a
+# thousands separator, a plus sign, a decimal comma) goes to pandas.
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+_PLAIN_WHEN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$"
+_TRUE = "'true', 't', 'yes', 'y', '1'"  # as audit.validation reads true/false
+_FALSE = "'false', 'f', 'no', 'n', '0'"
 WHOLE_LIMIT = 2**53  # beyond it a whole number does not survive float64, as the pandas check reads it
 EARLIEST_YEAR = 1600  # as audit.validation: earlier years are Jalali dates read as Gregorian
 
@@ -63,15 +70,29 @@ class Conformed:
     source: object = None  # the SourceTable validation keeps in its place (origin, digest, rows)
 
 
-def _typed_expression(kind: str, arrow_type: pa.DataType, column: str) -> str | None:
-    """The SQL that gives the value the pandas check would, or None where it could read differently."""
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def _typed_expression(kind: str, arrow_type: pa.DataType, column: str, calendar: str) -> str | None:
+    """The SQL that gives the value the pandas check would, or None where it could read differently. Text
+    (a CSV file, or a Parquet text column) is read with TRY_CAST: a value that does not parse is NULL, which
+    :meth:`EngineChecks._failures` counts."""
     name = _quoted(column)
     if kind == STR:
-        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        if _is_text(arrow_type):
             return name
         if pa.types.is_integer(arrow_type):
             return f"CAST({name} AS VARCHAR)"
         return None
+    if _is_text(arrow_type):
+        when = f"TRY_CAST(replace({name}, 'T', ' ') AS TIMESTAMP)"
+        if kind in (DATE, TIMESTAMP) and calendar != "gregorian":
+            return None  # Jalali dates are converted by the pandas check
+        return {INT: f"TRY_CAST(TRY_CAST({name} AS DOUBLE) AS BIGINT)", FLOAT: f"TRY_CAST({name} AS DOUBLE)",
+                DATE: f"date_trunc('day', {when})", TIMESTAMP: when,
+                BOOL: f"CASE WHEN lower({name}) IN ({_TRUE}) THEN true WHEN lower({name}) IN ({_FALSE}) THEN false END",
+                }.get(kind)
     if kind in (INT, FLOAT):
         if pa.types.is_integer(arrow_type):
             return f"CAST({name} AS {'BIGINT' if kind == INT else 'DOUBLE'})"
@@ -114,13 +135,14 @@ class EngineChecks:
 
     ``window`` is the plausible dates (:meth:`audit.policy.DataPolicy.date_window`), ``history_dates`` the
     (table, column) pairs allowed back to ``history_earliest``, ``max_abs_number`` the policy's bound,
-    ``memory_limit`` DuckDB's (as the run's engine) and ``spill_directory`` where it spills beyond it."""
+    ``memory_limit`` DuckDB's (as the run's engine), ``spill_directory`` where it spills beyond it and
+    ``calendar`` the policy's (dates written as text in another calendar than the Gregorian go to pandas)."""
 
     def __init__(self, window: tuple[dt.date, dt.date], max_abs_number: float, history_dates, history_earliest: dt.date,
-                 memory_limit: str, spill_directory: Path):
+                 memory_limit: str, spill_directory: Path, calendar: str = "gregorian"):
         import duckdb
 
-        self.window, self.max_abs_number = window, max_abs_number
+        self.window, self.max_abs_number, self.calendar = window, max_abs_number, calendar
         self.history_dates, self.history_earliest = set(history_dates), history_earliest
         # the run's engine limit; a large table beyond it spills into the stage folder (removed with it)
         self.con = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": memory_limit,
@@ -151,18 +173,27 @@ class EngineChecks:
                              f"OR (strlen({raw}) <> length({raw}) AND regexp_matches({raw}, {_literal(_NOT_ITSELF)}))))")
             if column.type == STR and pa.types.is_integer(source):
                 tests.append(f"(abs(CAST({raw} AS HUGEINT)) >= {WHOLE_LIMIT})")
-            if column.type in (INT, FLOAT):
+            if column.type in (INT, FLOAT) and _is_text(source):
+                number = f"TRY_CAST({raw} AS DOUBLE)"
+                whole = f" OR {number} <> floor({number})" if column.type == INT else ""
+                tests.append(f"({raw} IS NOT NULL AND (NOT regexp_matches({raw}, {_literal(_PLAIN_NUMBER)}) OR "
+                             f"abs({number}) > {self.max_abs_number!r}{whole}))")
+            elif column.type in (INT, FLOAT):
                 bound = min(self.max_abs_number, WHOLE_LIMIT - 1) if column.type == INT or pa.types.is_integer(
                     source) else self.max_abs_number
                 finite = "" if pa.types.is_integer(source) else f"NOT isfinite({raw}) OR "
                 tests.append(f"({raw} IS NOT NULL AND ({finite}abs(CAST({raw} AS DOUBLE)) > {bound!r}))")
+            if column.type in (DATE, TIMESTAMP, BOOL) and _is_text(source):
+                plain = f"NOT regexp_matches({raw}, {_literal(_PLAIN_WHEN)}) OR " if column.type != BOOL else ""
+                tests.append(f"({raw} IS NOT NULL AND ({plain}{value} IS NULL))")
             if column.type in (DATE, TIMESTAMP):
                 low = min(earliest, self.history_earliest) if (spec.name, column.name) in self.history_dates else earliest
                 low = max(low, dt.date(EARLIEST_YEAR, 1, 1))
                 high = latest + dt.timedelta(days=1)
-                # the file's own values against midnights: the same answer as the day or time they parse to
+                # a typed file's own values against midnights: the same answer as the day or time they parse to
                 kind = "DATE" if pa.types.is_date32(source) else "TIMESTAMP"
-                tests.append(f"({raw} < {kind} '{low.isoformat()}' OR {raw} >= {kind} '{high.isoformat()}')")
+                when = value if _is_text(source) else raw
+                tests.append(f"({when} < {kind} '{low.isoformat()}' OR {when} >= {kind} '{high.isoformat()}')")
             if column.required:
                 tests.append(f"({raw} IS NULL)")
             if column.non_negative:
@@ -234,42 +265,59 @@ class EngineChecks:
     # ------------------------------------------------------------------ the table
 
     def conform(self, spec: Table, path: Path, target: Path, parents: dict[str, Path],
-                present: dict[str, frozenset], unread: set[str], empty_column, header_key) -> Conformed | None:
-        """Check ``path`` (a Parquet file of ``spec``) and, when it holds no problem, write it typed to
+                present: dict[str, frozenset], unread: set[str], empty_column, header_key, written_header) -> Conformed | None:
+        """Check ``path`` (a Parquet or CSV file of ``spec``) and, when it holds no problem, write it typed to
         ``target``; None when it must go through the pandas check. ``parents`` are the staged files of the
         tables it refers to, ``empty_column(kind)`` the empty pandas column of a contract type (its dtype is
-        the one the stage keeps), ``header_key(name)`` a column name as the pandas check reads it."""
+        the one the stage keeps), ``header_key(name)`` a column name as the pandas check reads it and
+        ``written_header(path)`` a CSV file's header as written."""
         import duckdb
 
+        csv = path.suffix.lower() == ".csv"
+        # CSV as pandas reads it: every value text, commas, double quotes; a ragged line is an error here
+        relation = (f"read_csv({_literal(str(path))}, header = true, all_varchar = true, delim = ',', quote = '\"', "
+                    "escape = '\"', null_padding = false, strict_mode = true)" if csv
+                    else f"read_parquet({_literal(str(path))})")
         try:
-            schema = pq.read_schema(path)
-            rows = pq.ParquetFile(path).metadata.num_rows
-        except (OSError, pa.ArrowException):
+            if csv:
+                names = [row[0] for row in self.con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+                if names != [str(name) for name in written_header(path)]:
+                    return None  # a repeated or unnamed column DuckDB renamed: the pandas check reports it
+                arrow_types = {name: pa.string() for name in names}
+                rows = None
+            else:
+                schema = pq.read_schema(path)
+                rows = pq.ParquetFile(path).metadata.num_rows
+                names = list(schema.names)
+                arrow_types = {n: schema.field(n).type for n in names}
+        except (OSError, pa.ArrowException, duckdb.Error, StopIteration, UnicodeDecodeError):
             return None  # a file that cannot be read: the pandas check names the file and why
-        names = list(schema.names)
         if len(set(names)) != len(names) or any(header_key(n) != n or not n for n in names):
             return None  # header written in another case, padded or repeated: the pandas check reports it
         if rows == 0:
             return None
-        arrow_types = {n: schema.field(n).type for n in names}
         contract = {c.name: c for c in spec.columns}
         if any(c not in names for c in spec.required_columns):
             return None
         typed: dict[str, str] = {}
         for name in names:
             if name in contract:
-                expression = _typed_expression(contract[name].type, arrow_types[name], name)
+                expression = _typed_expression(contract[name].type, arrow_types[name], name, self.calendar)
             else:
                 expression = _quoted(name) if _passed_through(arrow_types[name]) else None
             if expression is None:
                 return None
             typed[name] = expression
         try:
-            self.con.sql(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * FROM read_parquet({_literal(str(path))})")
+            self.con.sql(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT * FROM {relation}")
+            if rows is None:
+                rows = int(self._value(f"SELECT count(*) FROM {_ROWS}"))
+                if rows == 0:
+                    return None
             return self._conformed(spec, path, target, parents, present, unread, empty_column, names, rows,
                                    arrow_types, contract, typed)
         except duckdb.Error:
-            return None  # a page DuckDB cannot decode: the pandas check reads the file and reports it
+            return None  # a page or line DuckDB cannot read: the pandas check reads the file and reports it
         finally:
             self.con.sql(f"DROP TABLE IF EXISTS {_ROWS}")
 

@@ -140,10 +140,10 @@ def _csv_problem(path: Path, table: str) -> Problem | None:
 def _read_csv(path: Path, table: str) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
                         skipinitialspace=False)
-    return _with_header_as_written(frame, lambda: _csv_header(path))
+    return _with_header_as_written(frame, lambda: csv_header(path))
 
 
-def _csv_header(path: Path) -> list:
+def csv_header(path: Path) -> list:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader(handle), [])
 

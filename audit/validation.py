@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.integrity import sha256_file
-from audit.loading import LoadedData, SourceTable
+from audit.loading import LoadedData, SourceTable, csv_header
 from audit.membership import arrow_text, isin
 from audit.memory import release_unused
 from audit.policy import Policy
@@ -766,7 +766,7 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     from ``loaded`` once parsed (the caller must not read ``loaded``'s frames afterwards). With both, memory
     holds one table at a time instead of the raw and the checked ledger.
 
-    With ``consume`` and ``stage``, a Parquet file is first checked by DuckDB (:mod:`audit.engine_checks`,
+    With ``consume`` and ``stage``, a Parquet or CSV file is first checked by DuckDB (:mod:`audit.engine_checks`,
     unless ``engine_checks`` is False): a table with no problem is written to the stage from there and never
     read into pandas; any other goes through the checks here, which name every row.
 
@@ -880,7 +880,7 @@ def _engine_checks(policy: Policy, window, stage_directory: Path):
 
     limit = os.environ.get(MEMORY_LIMIT_VARIABLE) or default_engine_limit()
     return EngineChecks(window, policy.data.max_abs_number, HISTORY_DATES, HISTORY_EARLIEST, limit,
-                        stage_directory / "spill-checks")
+                        stage_directory / "spill-checks", policy.calendar)
 
 
 def _empty_column(kind: str) -> pd.Series:
@@ -891,13 +891,13 @@ def _conformed_in_engine(in_engine, spec: Table, source: SourceTable, clean, pre
                          unread: set[str]):
     """The table checked by DuckDB and staged from there (see :mod:`audit.engine_checks`), with the source
     it replaces in ``loaded``; None when it is to be checked here."""
-    if in_engine is None or not source.pending or not source.origin.lower().endswith(".parquet"):
+    if in_engine is None or not source.pending or not source.origin.lower().endswith((".parquet", ".csv")):
         return None
     path = Path(source.origin)
     parents = {c.references[0]: clean.path(c.references[0]) for c in spec.columns
                if c.references and c.references[0] != spec.name and c.references[0] in clean}
     conformed = in_engine.conform(spec, path, clean.target(spec.name), parents, present, unread, _empty_column,
-                                  _header_key)
+                                  _header_key, csv_header)
     if conformed is None:
         return None
     clean.added(spec.name, conformed.rows, conformed.staged_columns)

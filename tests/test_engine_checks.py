@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -138,10 +139,6 @@ CASES = {
                                 "invoices"),
     "header in capitals": ("products", lambda t: t.rename_columns([c.upper() if c == "brand" else c
                                                                    for c in t.column_names]), "products"),
-    "dates as text": ("visits", _retype("planned_date", lambda v: pa.array([None if x is None else x.isoformat()
-                                                                             for x in v])), "visits"),
-    "amounts as text": ("invoice_lines", _retype("quantity", lambda v: pa.array([str(x) for x in v])),
-                        "invoice_lines"),
     "timestamps with a time zone": ("visits", _retype("checkin_at", lambda v: pa.array(
         [None if x is None else pd.Timestamp(x).tz_localize("Asia/Tehran") for x in v],
         type=pa.timestamp("us", tz="Asia/Tehran"))), "visits"),
@@ -161,6 +158,9 @@ def test_a_table_with_a_problem_goes_through_pandas_with_the_same_outcome(tmp_pa
 
 
 VALUE_CASES = {
+    "dates as text": ("visits", _retype("planned_date", lambda v: pa.array([None if x is None else x.isoformat()
+                                                                             for x in v]))),
+    "amounts as text": ("invoice_lines", _retype("quantity", lambda v: pa.array([str(x) for x in v]))),
     "ids written as whole numbers": ("employees", _retype("employee_id", lambda v: pa.array(
         list(range(1, len(v) + 1)), type=pa.int64()))),
     "an extra text column": ("invoices", _add("branch", lambda n: pa.array(["north"] * n))),
@@ -213,3 +213,95 @@ def test_a_large_float_key_stays_in_pandas(tmp_path, mini_frames):
     pandas_checked, engine_checked = _both_ways(_ledger(tmp_path, mini_frames, {"invoice_lines": edit}))
     _same(pandas_checked, engine_checked)
     assert "invoice_lines" not in engine_checked.checked_in_engine
+
+
+# ---------------------------------------------------------------- CSV files, as written by other software
+
+def _csv_ledger(tmp_path, edits=None, policy_lines=()) -> str:
+    """The mini ledger's CSV files with ``edits`` {file: function(text) -> text}."""
+    folder = tmp_path / "csv"
+    shutil.copytree(MINI, folder)
+    for name, edit in (edits or {}).items():
+        path = folder / f"{name}.csv"
+        path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    if policy_lines:
+        policy = folder / "policy.toml"
+        policy.write_text("\n".join(policy_lines) + "\n" + policy.read_text(encoding="utf-8"), encoding="utf-8")
+    return str(folder)
+
+
+def _csv_both_ways(folder: str):
+    policy = load_policy(f"{folder}/policy.toml")
+    return [validate(load(folder, lazy=True), policy, RUN_DATE, consume=True, stage=True, engine_checks=engine)
+            for engine in (False, True)]
+
+
+def _cell(row: int, column: str, value: str):
+    """Replace one value (data row ``row``, 0-based) of a plain CSV file."""
+    def edit(text: str) -> str:
+        lines = text.splitlines()
+        header = lines[0].split(",")
+        cells = lines[row + 1].split(",")
+        cells[header.index(column)] = value
+        lines[row + 1] = ",".join(cells)
+        return "\n".join(lines) + "\n"
+    return edit
+
+
+CSV_CASES = {  # case: (file, edit, stays in the engine)
+    "amount with an exponent": ("receipts", _cell(0, "amount", "1.5e+06"), True),
+    "amount with a long decimal": ("receipts", _cell(0, "amount", "1234.5678901234567890123"), True),
+    "amount with a thousands separator": ("receipts", _cell(0, "amount", '"1,500,000"'), False),
+    "amount with a plus sign": ("receipts", _cell(0, "amount", "+1500"), False),
+    "whole number written 30.0": ("customers", _cell(0, "payment_terms_days", "30.0"), True),
+    "whole number written 30.5": ("customers", _cell(0, "payment_terms_days", "30.5"), False),
+    "time written with T": ("visits", _cell(0, "checkin_at", "2025-03-03T10:05:00"), True),
+    "time without seconds": ("visits", _cell(0, "checkin_at", "2025-03-03 10:05"), True),
+    "time with an offset": ("visits", _cell(0, "checkin_at", "2025-03-03T10:05:00+03:30"), False),
+    "date with a time of day": ("invoices", _cell(0, "due_date", "2025-04-02 15:00:00"), True),
+    "date that does not exist": ("invoices", _cell(0, "due_date", "2025-02-30"), False),
+    "date day/month/year": ("invoices", _cell(0, "due_date", "02/04/2025"), False),
+    "hour 24": ("visits", _cell(0, "checkin_at", "2025-03-03 24:00:00"), False),
+    "padded id": ("invoices", _cell(0, "customer_id", " C1"), False),
+    "quoted blank": ("invoices", _cell(0, "approved_by", '""'), True),  # a blank both ways
+    "repeated column": ("products", lambda text: text.replace("brand", "name", 1), False),
+    "a line with a value too many": ("products", lambda text: text.rstrip("\n") + ",extra\n", False),
+    "a blank line": ("products", lambda text: text.replace("\n", "\n\n", 1), None),
+    "a header in capitals": ("products", lambda text: text.replace("brand", "Brand", 1), False),
+    "a quoted value with a comma and a line break": ("employees", _cell(0, "address", '"Street 1,\nTehran"'), True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CSV_CASES))
+def test_csv_files_read_as_pandas_reads_them(tmp_path, case):
+    table, edit, in_engine = CSV_CASES[case]
+    pandas_checked, engine_checked = _csv_both_ways(_csv_ledger(tmp_path, {table: edit}))
+    _same(pandas_checked, engine_checked)
+    if in_engine is not None:
+        assert (table in engine_checked.checked_in_engine) == in_engine
+    assert "salespeople" in engine_checked.checked_in_engine
+
+
+def test_text_dates_in_the_jalali_calendar_are_left_to_pandas(tmp_path):
+    folder = _csv_ledger(tmp_path, {"invoices": _cell(0, "invoice_date", "1403/12/13")},
+                         policy_lines=['calendar = "jalali"'])
+    pandas_checked, engine_checked = _csv_both_ways(folder)
+    _same(pandas_checked, engine_checked)
+    assert "invoices" not in engine_checked.checked_in_engine
+    assert "products" in engine_checked.checked_in_engine  # no dates: the calendar does not matter
+
+
+def test_numbers_written_as_text_parse_to_the_same_double(tmp_path):
+    """pandas and DuckDB round every plain decimal, long or with an exponent, to the same double."""
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.random(2000) * 10.0 ** rng.integers(-12, 15, 2000), rng.normal(0, 1e9, 2000)])
+    texts = [f"{abs(v):.10g}" for v in values] + [repr(abs(float(v))) for v in values] + [
+        f"{abs(v):.22f}" for v in values[:500]]
+    frame = pd.read_csv(MINI / "receipt_allocations.csv", dtype=str)
+    rows = pd.concat([frame.iloc[[0]]] * len(texts), ignore_index=True)
+    rows["amount"] = texts
+    folder = _csv_ledger(tmp_path)
+    rows.to_csv(f"{folder}/receipt_allocations.csv", index=False)
+    pandas_checked, engine_checked = _csv_both_ways(folder)
+    _same(pandas_checked, engine_checked)
+    assert "receipt_allocations" in engine_checked.checked_in_engine

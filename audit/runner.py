@@ -548,7 +548,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
     try:
         # One table at a time: each file read when its turn comes, checked, and staged as soon as it is final
         # (the ledger goes to the engine; Python reads a table back only while a component needs it).
-        tables = validate(load(data, lazy=True), policy, consume=True, stage=True)
+        tables = validate(load(data, lazy=True), policy, consume=True, stage=True, engine_memory=engine_memory)
         if tables.fatal or (strict and any(p.severity == ROW for p in tables.problems)):
             raise InputError(tables.problems)
         previous_exceptions = _read_previous(previous)

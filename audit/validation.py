@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import graphlib
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -746,6 +747,8 @@ def _with_read_failures(problems: list[Problem], failures: list[tuple[int, str, 
     return merged
 
 
+# 0 leaves every table to the checks in pandas (audit.engine_checks is then not used).
+ENGINE_CHECKS_VARIABLE = "SALES_AUDIT_ENGINE_CHECKS"
 # After staging a table this large, freed memory is handed back to the system (a few milliseconds each time).
 RELEASE_AFTER_ROWS = 100_000
 # The columns other tables refer to: of a checked table only these stay in memory to check references.
@@ -755,7 +758,7 @@ _REFERENCED = frozenset(column.references for spec in TABLES.values() for column
 
 def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None, *,
              consume: bool = False, stage: bool | str | Path | None = None,
-             engine_checks: bool = True) -> AuditTables:
+             engine_checks: bool | None = None, engine_memory: str | None = None) -> AuditTables:
     """Parse and check every loaded table; never raises for bad data (see ``AuditTables.fatal``).
 
     ``run_date`` (default today) ends the plausible dates a year later unless the policy sets
@@ -767,8 +770,9 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     holds one table at a time instead of the raw and the checked ledger.
 
     With ``consume`` and ``stage``, a Parquet or CSV file is first checked by DuckDB (:mod:`audit.engine_checks`,
-    unless ``engine_checks`` is False): a table with no problem is written to the stage from there and never
-    read into pandas; any other goes through the checks here, which name every row.
+    within ``engine_memory``; unless ``engine_checks`` is False, or None and the ``SALES_AUDIT_ENGINE_CHECKS``
+    variable is 0): a table with no problem is written to the stage from there and never read into pandas;
+    any other goes through the checks here, which name every row.
 
     Problems are listed as if every table had been read first and parsed in load order: the load's
     problems, missing tables, parsing problems by table, then each table's checks parents first."""
@@ -786,7 +790,10 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     referenced: dict[str, dict[str, pd.Series]] = {}
     excluded_keys: dict[str, set] = {}
     kept_rows: dict[str, int] = {}
-    in_engine = _engine_checks(policy, window, clean.directory) if stage and consume and engine_checks else None
+    if engine_checks is None:
+        engine_checks = os.environ.get(ENGINE_CHECKS_VARIABLE, "1").strip() != "0"
+    in_engine = _engine_checks(policy, window, clean.directory, engine_memory) if stage and consume and engine_checks \
+        else None
     checked_in_engine: set[str] = set()
     for name in _reference_order():
         if name not in loaded.tables:
@@ -871,14 +878,12 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
     return AuditTables(clean, present_columns, problems, sources, checked_in_engine)
 
 
-def _engine_checks(policy: Policy, window, stage_directory: Path):
-    import os
-
+def _engine_checks(policy: Policy, window, stage_directory: Path, engine_memory: str | None):
     from audit.engine import MEMORY_LIMIT_VARIABLE
     from audit.engine_checks import EngineChecks
     from audit.memory import default_engine_limit
 
-    limit = os.environ.get(MEMORY_LIMIT_VARIABLE) or default_engine_limit()
+    limit = engine_memory or os.environ.get(MEMORY_LIMIT_VARIABLE) or default_engine_limit()
     return EngineChecks(window, policy.data.max_abs_number, HISTORY_DATES, HISTORY_EARLIEST, limit,
                         stage_directory / "spill-checks", policy.calendar)
 

@@ -6,14 +6,15 @@ finds nothing, yet it reads the whole table into Python and writes it out again.
 itself and asks, in a few scans, every question the pandas check would: would a value fail to parse, or
 parse to something other than itself (blank, padded, Persian digits)? Is a required value missing, an amount
 negative, a code outside the vocabulary, a key repeated, an id unknown to its parent table, a date outside
-the plausible window? When every answer is no, DuckDB writes the typed table to the stage in batches, with
-the same column types pandas would have written; the table never enters Python.
+the plausible window? When every answer is no, DuckDB writes the typed table to the stage with the column
+types pandas would have written; the table never enters Python.
 
-When any answer is yes, or the file has something this module does not read the same way as pandas (text
-in a number column, a time zone, nanoseconds, a column name written in another case), it says so by
-returning None, and the table goes through the pandas check, which names every row, column and fix. So the
-problems a run reports, and the tables it audits, do not depend on which path a table took
-(``tests/test_engine_checks.py`` compares both on every kind of ledger).
+When any answer is yes, or the file has something this module does not read the same way as pandas (a
+number with a thousands separator, a time zone, nanoseconds, Jalali dates as text, a column name written
+in another case), it says so by returning None, and the table goes through the pandas check, which names
+every row, column and fix. So the problems a run reports, and the tables it audits, do not depend on which
+path a table took (``tests/test_engine_checks.py`` validates ledgers both ways, with every kind of defect
+and value, and compares them).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TIMESTAMP, Table
 from audit.problems import WARNING, Problem
+from audit.validation import EARLIEST_YEAR, FALSE_WORDS, TRUE_WORDS
 
 # A value with whitespace at either end, or no character at all, is not the text it parses to (pandas
 # strips what Python's str.strip strips); a Persian or Arabic-Indic digit is translated.
@@ -42,10 +44,9 @@ _ROWS = "rows_checked"
 # thousands separator, a plus sign, a decimal comma) goes to pandas.
 _PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 _PLAIN_WHEN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$"
-_TRUE = "'true', 't', 'yes', 'y', '1'"  # as audit.validation reads true/false
-_FALSE = "'false', 'f', 'no', 'n', '0'"
+_TRUE = ", ".join(f"'{word}'" for word in sorted(TRUE_WORDS))  # as the pandas check reads true/false
+_FALSE = ", ".join(f"'{word}'" for word in sorted(FALSE_WORDS))
 WHOLE_LIMIT = 2**53  # beyond it a whole number does not survive float64, as the pandas check reads it
-EARLIEST_YEAR = 1600  # as audit.validation: earlier years are Jalali dates read as Gregorian
 
 
 def _quoted(name: str) -> str:

@@ -50,8 +50,8 @@ from audit.problems import FATAL, ROW, WARNING, InputError, Problem
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬", "01234567890123456789.,")
 _NON_ASCII_DIGIT = re.compile("[۰-۹٠-٩٫٬]")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
+TRUE_WORDS = {"true", "t", "yes", "y", "1"}
+FALSE_WORDS = {"false", "f", "no", "n", "0"}
 # Jalali years of a ledger are about 1300-1410 and Gregorian ones 1900-2100: a Jalali date read as
 # Gregorian lands before EARLIEST_YEAR, a Gregorian one read as Jalali at or after LATEST_JALALI_YEAR.
 EARLIEST_YEAR = 1600
@@ -209,8 +209,8 @@ def _parse_bool(values: pd.Series) -> pd.Series:
         return values.astype("boolean")
     text = _as_text(values).str.lower()
     parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    parsed[text.isin(_TRUE)] = True
-    parsed[text.isin(_FALSE)] = False
+    parsed[text.isin(TRUE_WORDS)] = True
+    parsed[text.isin(FALSE_WORDS)] = False
     return parsed
 
 

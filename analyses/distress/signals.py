@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analyses.receivables.open_items import (
     Ledger,
@@ -72,7 +73,8 @@ class DistressInputs:
     cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
     events: pd.DataFrame        # customer_id, event_date, event_type, amount
     shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
-    brands: pd.DataFrame        # customer_id, brand, date, amount (net invoiced per brand and day)
+    brands: pd.DataFrame        # customer_id, date, amount (net invoiced per brand and day), first_bought (the
+    #                             brand's first day with the customer), customer_first (the customer's first)
     financials: pd.DataFrame    # customer_financials rows as given
     end: pd.Timestamp | None
     has: frozenset
@@ -94,7 +96,8 @@ CHEQUE_TYPES = {"cheque_id": "object", "customer_id": "object", "amount": "float
                 "replaces": "object", "posted": "datetime64[ns]"}
 EVENT_COLUMN_TYPES = {"customer_id": "object", "event_date": "datetime64[ns]", "event_type": "object",
                       "amount": "float64"}
-BRAND_TYPES = {"customer_id": "object", "brand": "object", "date": "datetime64[ns]", "amount": "float64"}
+BRAND_TYPES = {"customer_id": "object", "date": "datetime64[ns]", "amount": "float64", "first_bought": "datetime64[ns]",
+               "customer_first": "datetime64[ns]"}
 
 
 def _frame(data, table: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
@@ -125,8 +128,16 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
         picked = picked.left_join(cheques, "cheque_id").drop("cheque_id_right")
     else:
         picked = picked.mutate(cheque_due=ibis.null("timestamp"), cheque_received=ibis.null("timestamp"))
+    invoices = ledger.invoices.set_index("invoice_id")
+    places = _invoice_places(data, ledger) if invoices.index.is_unique else None
+    dropped = ["receipt_id", "cheque_id"]
+    if places is not None:
+        # each payment's invoice found by the engine: its row in the ledger comes back as a number, not
+        # the invoice id as a text per payment looked up in pandas (ten million texts at ten million lines)
+        picked = picked.join(places, picked.invoice_id == places.ledger_invoice_id)
+        dropped += ["invoice_id", "ledger_invoice_id"]
     # sorted by the engine, and without the texts pandas does not read (each costs a conversion)
-    frame = data.execute(picked.order_by(["receipt_id", "invoice_id"]).drop("receipt_id", "cheque_id"))
+    frame = data.execute(picked.order_by(["receipt_id", "invoice_id"]).drop(*dropped))
     for column in ("known_date", "paid_on", "cheque_due", "cheque_received"):
         frame[column] = pd.to_datetime(frame[column])
     is_cheque = frame["by_cheque"].astype(bool) | frame["cheque_due"].notna()
@@ -134,8 +145,13 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     frame["pay_date"] = frame["paid_on"].where(~is_cheque | frame["cheque_due"].isna(), frame["cheque_due"])
     frame["is_cheque"] = is_cheque.astype(bool)
     frame["maturity_days"] = (frame["cheque_due"] - frame["cheque_received"]).dt.days.astype("float64")
-    invoices = ledger.invoices.set_index("invoice_id")
-    if invoices.index.is_unique:
+    if places is not None:
+        if frame.empty:
+            return _typed_empty(PAYMENT_TYPES)
+        position = frame["ledger_place"].to_numpy(dtype="int64")
+        frame["customer_id"] = invoices["customer_id"].to_numpy()[position]
+        frame["due_date"] = pd.to_datetime(invoices["due_date"].to_numpy()[position])
+    elif invoices.index.is_unique:
         # one look-up of each payment's invoice (membership and both columns), not three
         position = invoices.index.get_indexer(frame["invoice_id"].astype("object"))
         found = position >= 0
@@ -154,6 +170,24 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     frame["amount"] = frame["amount"].astype("float64")
     frame = frame[columns].dropna(subset=["known_date", "pay_date"]).reset_index(drop=True)
     return frame.astype(PAYMENT_TYPES) if len(frame) else _typed_empty(PAYMENT_TYPES)
+
+
+def _invoice_places(data, ledger: Ledger):
+    """An engine table of the ledger's invoice ids and their rows (``ledger_invoice_id``, ``ledger_place``),
+    for the engine to find each payment's invoice; None when the ids are not all texts (the payments'
+    invoice ids are then looked up in pandas)."""
+    ids = ledger.invoices["invoice_id"]
+    if not data.has("receipt_allocations", ("invoice_id",)) or not data.table(
+            "receipt_allocations").invoice_id.type().is_string():
+        return None
+    try:
+        texts = pa.array(ids.to_numpy(dtype="object"), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # ids that are not texts
+        return None
+    if texts.null_count:
+        return None
+    return data.engine.arrow_table(pa.table({"ledger_invoice_id": texts,
+                                             "ledger_place": pa.array(np.arange(len(ids), dtype="int64"))}))
 
 
 def _cheques(data) -> pd.DataFrame:
@@ -230,10 +264,15 @@ def _brand_days(data) -> pd.DataFrame:
     joined = lines.join(invoices, "invoice_id").join(products, "product_id")
     joined = joined.filter(joined.brand.notnull())
     reduced = joined.group_by(["customer_id", "brand", "invoice_date"]).aggregate(amount=joined.net.sum())
+    # A brand's (and the customer's) first purchase, by the engine: the brands' texts stay there.
+    reduced = reduced.mutate(
+        first_bought=reduced.invoice_date.min().over(ibis.window(group_by=[reduced.customer_id, reduced.brand])),
+        customer_first=reduced.invoice_date.min().over(ibis.window(group_by=reduced.customer_id)))
     # sorted by the engine (one row per key: no ties to keep in order)
-    frame = data.execute(reduced.order_by(["customer_id", "brand", "invoice_date"])).rename(
+    frame = data.execute(reduced.order_by(["customer_id", "brand", "invoice_date"]).drop("brand")).rename(
         columns={"invoice_date": "date"})
-    frame["date"] = pd.to_datetime(frame["date"])
+    for column in ("date", "first_bought", "customer_first"):
+        frame[column] = pd.to_datetime(frame[column])
     return frame[columns]
 
 
@@ -434,8 +473,9 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
 def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     """Add the columns that do not depend on the month end, so that each month only filters and groups.
 
-    A brand's (and a customer's) first purchase among the rows known by a month end is its first purchase
-    overall: the earliest row is known whenever any later one is.
+    A brand's (and a customer's) first purchase comes from the engine with the brand rows (:func:`_brand_days`):
+    among the rows known by a month end it is the first purchase overall, the earliest row is known whenever
+    any later one is.
     """
     # Only the columns the months read: each month filters these frames, and every column is copied then.
     payments = inputs.payments.assign(
@@ -448,11 +488,7 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
         settled_on=cheques["status_date"].where(statuses.isin(BOUNCED_STATUSES + ("cleared",))),
         bounced_on=cheques["status_date"].fillna(cheques["due_date"]).where(statuses.isin(BOUNCED_STATUSES)))
     cheques = cheques[["customer_id", "amount", "due_date", "status", "booked", "settled_on", "bounced_on"]]
-    brands = inputs.brands
-    brand = pd.factorize(brands["brand"])[0]  # grouping on codes, not texts
-    brands = brands.assign(first_bought=brands.groupby([brands["customer_id"], brand])["date"].transform("min"),
-                           customer_first=brands.groupby("customer_id")["date"].transform("min"))
-    brands = brands[["customer_id", "date", "amount", "first_bought", "customer_first"]]
+    brands = inputs.brands[["customer_id", "date", "amount", "first_bought", "customer_first"]]
     ledger = inputs.ledger
     # A new Ledger, not dataclasses.replace: that would share the old one's open-items cache.
     # The calendar month as a whole number: grouping on it is many times faster than on pandas Periods.

@@ -290,11 +290,34 @@ def load_inputs(data) -> DistressInputs:
                           _shipping_days(data, ledger), _brand_days(data), financials, ledger_end_date(data), present)
 
 
-def _weighted_mean(values: pd.Series, weights: pd.Series, keys: pd.Series) -> pd.Series:
+def _per_customer(values, customers, n: int, how: str = "sum") -> pd.Series:
+    """Per customer code ``0 .. n - 1`` (the index): ``how`` (sum, median, max) of ``values`` over the rows
+    of that code (``customers``; -1 is no customer's), NaN (NaT) for a code without rows. pandas' grouped
+    operation (a sum is compensated and in row order) with the codes as categories: what grouping on the
+    codes gives, without hashing every row's code again at each month end."""
+    codes = np.asarray(customers, dtype="int64")
+    groups = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(n))
+    result = getattr(pd.Series(np.asarray(values)).groupby(groups, observed=False), how)()
+    result = pd.Series(result.to_numpy(), index=pd.RangeIndex(n, name="customer_id"))
+    if how == "sum":  # a sum over no rows is 0: no rows is "none" here, as when grouping on the codes
+        result[_counts(codes, n).to_numpy() == 0] = np.nan
+    return result
+
+
+def _counts(customers, n: int) -> pd.Series:
+    """The rows of each customer code ``0 .. n - 1`` (the index), as floats (0 without rows)."""
+    codes = np.asarray(customers, dtype="int64")
+    return pd.Series(np.bincount(codes[codes >= 0], minlength=n).astype("float64"),
+                     index=pd.RangeIndex(n, name="customer_id"))
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series, keys: pd.Series, n: int) -> pd.Series:
+    """Per customer code ``0 .. n - 1`` (``keys``): the mean of ``values`` weighted by ``weights`` (negative
+    ones count as 0); NaN without rows or weight."""
     weights = weights.clip(lower=0)
-    frame = pd.DataFrame({"k": keys.to_numpy(), "vw": (values * weights).to_numpy(), "w": weights.to_numpy()})
-    sums = frame.groupby("k")[["vw", "w"]].sum()
-    return (sums["vw"] / sums["w"].where(sums["w"] > 0)).astype("float64")
+    weighted = _per_customer((values * weights).to_numpy(), keys, n)
+    total = _per_customer(weights.to_numpy(), keys, n)
+    return (weighted / total.where(total > 0)).astype("float64")
 
 
 @dataclass(frozen=True)
@@ -527,21 +550,22 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- balance, overdue and aging (open items)
     items = snapshots[end]
-    by = items.groupby("customer_id")
-    out["balance"] = by["open_amount"].sum()
+    n = n_customers
+    out["balance"] = _per_customer(items["open_amount"], items["customer_id"], n)
     invoices = items[items["kind"] == "invoice"]
     overdue_items = invoices[invoices["days_past_due"] > 0]
-    out["overdue"] = overdue_items.groupby("customer_id")["open_amount"].sum()
+    out["overdue"] = _per_customer(overdue_items["open_amount"], overdue_items["customer_id"], n)
     aged = invoices[invoices["days_past_due"] > s.grace_days]
-    out["overdue_over_grace"] = aged.groupby("customer_id")["open_amount"].sum()
-    positive = invoices.groupby("customer_id")["open_amount"].sum()
+    out["overdue_over_grace"] = _per_customer(aged["open_amount"], aged["customer_id"], n)
+    positive = _per_customer(invoices["open_amount"], invoices["customer_id"], n)
     out["aged_share"] = (out["overdue_over_grace"].fillna(0) / positive.reindex(out.index)).where(
         positive.reindex(out.index) > 0)
     if earlier_end is not None:
         before = snapshots[earlier_end]
         before = before[before["kind"] == "invoice"]
-        old = before[before["days_past_due"] > s.grace_days].groupby("customer_id")["open_amount"].sum()
-        base = before.groupby("customer_id")["open_amount"].sum()
+        old_items = before[before["days_past_due"] > s.grace_days]
+        old = _per_customer(old_items["open_amount"], old_items["customer_id"], n)
+        base = _per_customer(before["open_amount"], before["customer_id"], n)
         out["aged_share_before"] = (old.reindex(out.index).fillna(0) / base.reindex(out.index)).where(
             base.reindex(out.index) > 0)
     else:
@@ -550,7 +574,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
         out["aged_share"].notna())
     partly = invoices[(invoices["paid"] + invoices["cash_discount"] > 0)
                       & (invoices["invoice_date"] > end - s.partial_days * day)]
-    out["partial_invoices"] = partly.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+    out["partial_invoices"] = _counts(partly["customer_id"], n)
     if "receipt_allocations" not in inputs.has:
         out["partial_invoices"] = np.nan
 
@@ -558,7 +582,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     cheques = inputs.cheques
     if len(cheques):
         pending = cheques[(cheques["booked"] <= end) & (cheques["due_date"] > end) & ~(cheques["settled_on"] <= end)]
-        out["pending_cheques"] = pending.groupby("customer_id")["amount"].sum()
+        out["pending_cheques"] = _per_customer(pending["amount"], pending["customer_id"], n)
     else:
         out["pending_cheques"] = np.nan
     out["pending_cheques"] = out["pending_cheques"].fillna(0.0)
@@ -578,10 +602,10 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     parts_keys = [known.loc[recent, "customer_id"], overdue_items["customer_id"]]
     out["lateness_recent_days"] = _weighted_mean(pd.concat(parts_values, ignore_index=True),
                                                  pd.concat(parts_weights, ignore_index=True),
-                                                 pd.concat(parts_keys, ignore_index=True))
+                                                 pd.concat(parts_keys, ignore_index=True), n)
     earlier = ~recent
-    counts = known.loc[earlier].groupby("customer_id").size()
-    baseline = _weighted_mean(late_days[earlier], known.loc[earlier, "amount"], known.loc[earlier, "customer_id"])
+    counts = _counts(known.loc[earlier, "customer_id"], n)
+    baseline = _weighted_mean(late_days[earlier], known.loc[earlier, "amount"], known.loc[earlier, "customer_id"], n)
     out["lateness_baseline_days"] = baseline.where(counts.reindex(baseline.index) >= s.min_baseline_payments)
     out["lateness_rise_days"] = out["lateness_recent_days"] - out["lateness_baseline_days"].fillna(0).clip(lower=0)
     if "receipt_allocations" not in inputs.has:
@@ -590,7 +614,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- DSO against the customer's terms
     invoices_all = inputs.ledger.invoices
     window = invoices_all[(invoices_all["invoice_date"] > recent_start) & (invoices_all["invoice_date"] <= end)]
-    sold = window.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    sold = _per_customer(window["amount"], window["customer_id"], n).fillna(0.0)
     balance = out["balance"].clip(lower=0)
     dso = (balance / sold.where(sold > 0) * s.recent_days)
     out["dso_days"] = dso.where(sold > 0, np.where(balance > 0, float(s.memory_days), 0.0)).clip(
@@ -606,7 +630,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
     spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)
                                 & (invoices_all["invoice_date"] <= end)]
-    spike_amount = spike_window.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    spike_amount = _per_customer(spike_window["amount"], spike_window["customer_id"], n).fillna(0.0)
     out["invoiced_recent"] = spike_amount
     out["invoiced_baseline"] = typical.reindex(out.index)
     month_share = s.spike_days / 30.4375
@@ -618,8 +642,8 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
         window = brands[in_window]
         new = ((window["first_bought"] > end - s.spike_days * day)
                & (window["customer_first"] <= end - s.recent_days * day))
-        window_total = window.groupby("customer_id")["amount"].sum()
-        new_total = window[new].groupby("customer_id")["amount"].sum()
+        window_total = _per_customer(window["amount"], window["customer_id"], n)
+        new_total = _per_customer(window.loc[new, "amount"], window.loc[new, "customer_id"], n)
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
             window_total.reindex(out.index) > 0)
     else:
@@ -629,9 +653,11 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     if len(known):
         amount = known["amount"]
         cheque_amount = amount.where(known["is_cheque"], 0.0)
-        grouped_recent = pd.DataFrame({"c": known["customer_id"], "a": amount, "q": cheque_amount})
-        r = grouped_recent[recent].groupby("c")[["a", "q"]].sum()
-        b = grouped_recent[earlier].groupby("c")[["a", "q"]].sum()
+        customer = known["customer_id"]
+        r = pd.DataFrame({"a": _per_customer(amount[recent], customer[recent], n),
+                          "q": _per_customer(cheque_amount[recent], customer[recent], n)})
+        b = pd.DataFrame({"a": _per_customer(amount[earlier], customer[earlier], n),
+                          "q": _per_customer(cheque_amount[earlier], customer[earlier], n)})
         out["cheque_share_recent"] = (r["q"] / r["a"].where(r["a"] > 0)).reindex(out.index)
         base_share = (b["q"] / b["a"].where(b["a"] > 0)).where(counts.reindex(b.index) >= s.min_baseline_payments)
         out["cheque_share_baseline"] = base_share.reindex(out.index)
@@ -640,10 +666,10 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
         recent_cheques = cheque_rows["known_date"] > recent_start
         out["maturity_recent_days"] = _weighted_mean(
             cheque_rows.loc[recent_cheques, "maturity_days"], cheque_rows.loc[recent_cheques, "amount"],
-            cheque_rows.loc[recent_cheques, "customer_id"]).reindex(out.index)
+            cheque_rows.loc[recent_cheques, "customer_id"], n).reindex(out.index)
         base_maturity = _weighted_mean(cheque_rows.loc[~recent_cheques, "maturity_days"],
                                        cheque_rows.loc[~recent_cheques, "amount"],
-                                       cheque_rows.loc[~recent_cheques, "customer_id"])
+                                       cheque_rows.loc[~recent_cheques, "customer_id"], n)
         out["maturity_baseline_days"] = base_maturity.reindex(out.index)
         # Against the longer of the customer's own earlier cheques and its terms: approved long terms are normal.
         reference = pd.concat([out["maturity_baseline_days"], pd.Series(terms, index=out.index)], axis=1).max(axis=1)
@@ -656,10 +682,10 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- bounced / returned / replaced cheques in the last year
     if len(cheques):
         bad = cheques[(cheques["bounced_on"] <= end) & (cheques["bounced_on"] > end - s.memory_days * day)]
-        out["bounced_cheques"] = bad.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+        out["bounced_cheques"] = _counts(bad["customer_id"], n)
         replaced = bad[bad["status"] == "replaced"]
-        out["replaced_cheques"] = replaced.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
-        out["bounced_amount"] = bad.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+        out["replaced_cheques"] = _counts(replaced["customer_id"], n)
+        out["bounced_amount"] = _per_customer(bad["amount"], bad["customer_id"], n).fillna(0.0)
     else:
         out["bounced_cheques"] = out["replaced_cheques"] = out["bounced_amount"] = np.nan
 
@@ -684,10 +710,9 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- goods stopped while money is owed: days since the last shipment, against the usual gap
     ships = inputs.shipments[inputs.shipments["date"] <= end]
-    last = ships.groupby("customer_id")["date"].max()
-    out["days_without_shipment"] = (end - last.reindex(out.index)).dt.days.astype("float64")
-    gaps = ships["gap_days"]
-    out["usual_gap_days"] = gaps.groupby(ships["customer_id"]).median().reindex(out.index)
+    last = _per_customer(ships["date"], ships["customer_id"], n, "max")
+    out["days_without_shipment"] = (end - last).dt.days.astype("float64")
+    out["usual_gap_days"] = _per_customer(ships["gap_days"], ships["customer_id"], n, "median")
 
     # ---- what rests on the open balance is unknown when the data does not record payments
     known = all(table in inputs.has for table in PAYMENT_STATUS_TABLES)

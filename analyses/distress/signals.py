@@ -311,12 +311,13 @@ def _counts(customers, n: int) -> pd.Series:
                      index=pd.RangeIndex(n, name="customer_id"))
 
 
-def _weighted_mean(values: pd.Series, weights: pd.Series, keys: pd.Series, n: int) -> pd.Series:
+def _weighted_mean(values, weights, keys, n: int) -> pd.Series:
     """Per customer code ``0 .. n - 1`` (``keys``): the mean of ``values`` weighted by ``weights`` (negative
     ones count as 0); NaN without rows or weight."""
-    weights = weights.clip(lower=0)
-    weighted = _per_customer((values * weights).to_numpy(), keys, n)
-    total = _per_customer(weights.to_numpy(), keys, n)
+    weights = np.asarray(weights, dtype="float64")
+    weights = np.where(weights < 0, 0.0, weights)  # as Series.clip(lower=0): NaN and -0.0 stay
+    weighted = _per_customer(np.asarray(values, dtype="float64") * weights, keys, n)
+    total = _per_customer(weights, keys, n)
     return (weighted / total.where(total > 0)).astype("float64")
 
 
@@ -593,19 +594,20 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["credit_over_share"] = (out["exposure"] / out["credit_limit"].where(out["credit_limit"] > 0) - 1.0)
 
     # ---- lateness: recent payments and still-open overdue items against earlier payments
+    # (the payments' columns as arrays, the rows taken by masks: the same rows in the same order as a filter of
+    # the frame, without copying every payment known by then)
     payments = inputs.payments
-    known = payments[payments["known_date"] <= end]
-    late_days = known["late_days"]
-    recent = known["known_date"] > recent_start
-    parts_values = [late_days[recent], overdue_items["days_past_due"]]
-    parts_weights = [known.loc[recent, "amount"], overdue_items["open_amount"]]
-    parts_keys = [known.loc[recent, "customer_id"], overdue_items["customer_id"]]
-    out["lateness_recent_days"] = _weighted_mean(pd.concat(parts_values, ignore_index=True),
-                                                 pd.concat(parts_weights, ignore_index=True),
-                                                 pd.concat(parts_keys, ignore_index=True), n)
-    earlier = ~recent
-    counts = _counts(known.loc[earlier, "customer_id"], n)
-    baseline = _weighted_mean(late_days[earlier], known.loc[earlier, "amount"], known.loc[earlier, "customer_id"], n)
+    known_date = payments["known_date"].to_numpy()
+    paid_by_end = known_date <= end.to_datetime64()
+    is_recent = known_date > recent_start.to_datetime64()
+    recent, earlier = paid_by_end & is_recent, paid_by_end & ~is_recent
+    late_days, payer, paid = (payments[c].to_numpy() for c in ("late_days", "customer_id", "amount"))
+    out["lateness_recent_days"] = _weighted_mean(
+        np.concatenate([late_days[recent], overdue_items["days_past_due"].to_numpy()]),
+        np.concatenate([paid[recent], overdue_items["open_amount"].to_numpy()]),
+        np.concatenate([payer[recent], overdue_items["customer_id"].to_numpy()]), n)
+    counts = _counts(payer[earlier], n)
+    baseline = _weighted_mean(late_days[earlier], paid[earlier], payer[earlier], n)
     out["lateness_baseline_days"] = baseline.where(counts.reindex(baseline.index) >= s.min_baseline_payments)
     out["lateness_rise_days"] = out["lateness_recent_days"] - out["lateness_baseline_days"].fillna(0).clip(lower=0)
     if "receipt_allocations" not in inputs.has:
@@ -613,8 +615,10 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- DSO against the customer's terms
     invoices_all = inputs.ledger.invoices
-    window = invoices_all[(invoices_all["invoice_date"] > recent_start) & (invoices_all["invoice_date"] <= end)]
-    sold = _per_customer(window["amount"], window["customer_id"], n).fillna(0.0)
+    invoiced_on, invoiced, buyer = (invoices_all[c].to_numpy() for c in ("invoice_date", "amount", "customer_id"))
+    invoiced_by_end = invoiced_on <= end.to_datetime64()
+    window = invoiced_by_end & (invoiced_on > recent_start.to_datetime64())
+    sold = _per_customer(invoiced[window], buyer[window], n).fillna(0.0)
     balance = out["balance"].clip(lower=0)
     dso = (balance / sold.where(sold > 0) * s.recent_days)
     out["dso_days"] = dso.where(sold > 0, np.where(balance > 0, float(s.memory_days), 0.0)).clip(
@@ -626,11 +630,12 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- order spike against the customer's own months, and brands never bought before
     cutoff = end - s.spike_days * day
     monthly = _months_invoiced_by(inputs, cutoff)
-    months_known = monthly.groupby(level=0).size()
-    typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
-    spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)
-                                & (invoices_all["invoice_date"] <= end)]
-    spike_amount = _per_customer(spike_window["amount"], spike_window["customer_id"], n).fillna(0.0)
+    month_customers = monthly.index.get_level_values(0).to_numpy()
+    months_known = _counts(month_customers, n)
+    typical = _per_customer(monthly.to_numpy(), month_customers, n, "median").where(
+        months_known >= s.min_baseline_months)
+    spike_window = invoiced_by_end & (invoiced_on > (end - s.spike_days * day).to_datetime64())
+    spike_amount = _per_customer(invoiced[spike_window], buyer[spike_window], n).fillna(0.0)
     out["invoiced_recent"] = spike_amount
     out["invoiced_baseline"] = typical.reindex(out.index)
     month_share = s.spike_days / 30.4375
@@ -638,38 +643,36 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     brands = inputs.brands
     if len(brands):
         # the rows of the window only (not a copy of every row known by then): the same rows in the same order
-        in_window = ((brands["date"] <= end) & (brands["date"] > end - s.spike_days * day)).to_numpy()
-        window = brands[in_window]
-        new = ((window["first_bought"] > end - s.spike_days * day)
-               & (window["customer_first"] <= end - s.recent_days * day))
-        window_total = _per_customer(window["amount"], window["customer_id"], n)
-        new_total = _per_customer(window.loc[new, "amount"], window.loc[new, "customer_id"], n)
+        bought_on = brands["date"].to_numpy()
+        in_window = (bought_on <= end.to_datetime64()) & (bought_on > (end - s.spike_days * day).to_datetime64())
+        new = in_window & ((brands["first_bought"] > end - s.spike_days * day)
+                           & (brands["customer_first"] <= end - s.recent_days * day)).to_numpy()
+        brand_amount, brand_buyer = brands["amount"].to_numpy(), brands["customer_id"].to_numpy()
+        window_total = _per_customer(brand_amount[in_window], brand_buyer[in_window], n)
+        new_total = _per_customer(brand_amount[new], brand_buyer[new], n)
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
             window_total.reindex(out.index) > 0)
     else:
         out["new_brand_share"] = np.nan
 
     # ---- payment method: more cheques, longer maturities
-    if len(known):
-        amount = known["amount"]
-        cheque_amount = amount.where(known["is_cheque"], 0.0)
-        customer = known["customer_id"]
-        r = pd.DataFrame({"a": _per_customer(amount[recent], customer[recent], n),
-                          "q": _per_customer(cheque_amount[recent], customer[recent], n)})
-        b = pd.DataFrame({"a": _per_customer(amount[earlier], customer[earlier], n),
-                          "q": _per_customer(cheque_amount[earlier], customer[earlier], n)})
+    if paid_by_end.any():
+        is_cheque = payments["is_cheque"].to_numpy(dtype=bool)
+        cheque_amount = np.where(is_cheque, paid, 0.0)
+        r = pd.DataFrame({"a": _per_customer(paid[recent], payer[recent], n),
+                          "q": _per_customer(cheque_amount[recent], payer[recent], n)})
+        b = pd.DataFrame({"a": _per_customer(paid[earlier], payer[earlier], n),
+                          "q": _per_customer(cheque_amount[earlier], payer[earlier], n)})
         out["cheque_share_recent"] = (r["q"] / r["a"].where(r["a"] > 0)).reindex(out.index)
         base_share = (b["q"] / b["a"].where(b["a"] > 0)).where(counts.reindex(b.index) >= s.min_baseline_payments)
         out["cheque_share_baseline"] = base_share.reindex(out.index)
         out["cheque_share_rise"] = out["cheque_share_recent"] - out["cheque_share_baseline"]
-        cheque_rows = known[known["is_cheque"] & known["maturity_days"].notna()]
-        recent_cheques = cheque_rows["known_date"] > recent_start
+        maturity = payments["maturity_days"].to_numpy()
+        cheque_rows = is_cheque & ~np.isnan(maturity)
+        recent_cheques, earlier_cheques = recent & cheque_rows, earlier & cheque_rows
         out["maturity_recent_days"] = _weighted_mean(
-            cheque_rows.loc[recent_cheques, "maturity_days"], cheque_rows.loc[recent_cheques, "amount"],
-            cheque_rows.loc[recent_cheques, "customer_id"], n).reindex(out.index)
-        base_maturity = _weighted_mean(cheque_rows.loc[~recent_cheques, "maturity_days"],
-                                       cheque_rows.loc[~recent_cheques, "amount"],
-                                       cheque_rows.loc[~recent_cheques, "customer_id"], n)
+            maturity[recent_cheques], paid[recent_cheques], payer[recent_cheques], n).reindex(out.index)
+        base_maturity = _weighted_mean(maturity[earlier_cheques], paid[earlier_cheques], payer[earlier_cheques], n)
         out["maturity_baseline_days"] = base_maturity.reindex(out.index)
         # Against the longer of the customer's own earlier cheques and its terms: approved long terms are normal.
         reference = pd.concat([out["maturity_baseline_days"], pd.Series(terms, index=out.index)], axis=1).max(axis=1)
@@ -709,10 +712,12 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
             out[f"event_{kind}"] = np.nan
 
     # ---- goods stopped while money is owed: days since the last shipment, against the usual gap
-    ships = inputs.shipments[inputs.shipments["date"] <= end]
-    last = _per_customer(ships["date"], ships["customer_id"], n, "max")
+    shipped_on = inputs.shipments["date"].to_numpy()
+    ships = shipped_on <= end.to_datetime64()
+    receiver = inputs.shipments["customer_id"].to_numpy()[ships]
+    last = _per_customer(shipped_on[ships], receiver, n, "max")
     out["days_without_shipment"] = (end - last).dt.days.astype("float64")
-    out["usual_gap_days"] = _per_customer(ships["gap_days"], ships["customer_id"], n, "median")
+    out["usual_gap_days"] = _per_customer(inputs.shipments["gap_days"].to_numpy()[ships], receiver, n, "median")
 
     # ---- what rests on the open balance is unknown when the data does not record payments
     known = all(table in inputs.has for table in PAYMENT_STATUS_TABLES)

@@ -73,8 +73,8 @@ class DistressInputs:
     cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
     events: pd.DataFrame        # customer_id, event_date, event_type, amount
     shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
-    brands: pd.DataFrame        # customer_id, date, amount (net invoiced per brand and day), first_bought (the
-    #                             brand's first day with the customer), customer_first (the customer's first)
+    brands: pd.DataFrame        # customer_id, brand (its place in the brands' text order, or the brand), date,
+    #                             amount (net invoiced per brand and day)
     financials: pd.DataFrame    # customer_financials rows as given
     end: pd.Timestamp | None
     has: frozenset
@@ -96,8 +96,7 @@ CHEQUE_TYPES = {"cheque_id": "object", "customer_id": "object", "amount": "float
                 "replaces": "object", "posted": "datetime64[ns]"}
 EVENT_COLUMN_TYPES = {"customer_id": "object", "event_date": "datetime64[ns]", "event_type": "object",
                       "amount": "float64"}
-BRAND_TYPES = {"customer_id": "object", "date": "datetime64[ns]", "amount": "float64", "first_bought": "datetime64[ns]",
-               "customer_first": "datetime64[ns]"}
+BRAND_TYPES = {"customer_id": "object", "brand": "object", "date": "datetime64[ns]", "amount": "float64"}
 
 
 def _frame(data, table: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
@@ -260,19 +259,23 @@ def _brand_days(data) -> pd.DataFrame:
     lines = data.table("invoice_lines")
     lines = lines.mutate(net=line_net(lines))
     products = data.table("products").select("product_id", "brand")
+    if products.brand.type().is_string():
+        # Each brand as its place among the brands in text order: the rows come back with a number, not a
+        # text per customer, brand and day, and in the same order (texts sort by their code points in both).
+        names = data.execute(products.filter(products.brand.notnull()).select("brand").distinct())["brand"]
+        names = sorted(names.astype("object"))
+        places = data.engine.arrow_table(pa.table({"brand_name": pa.array(names, type=pa.string()),
+                                                   "brand_place": np.arange(len(names), dtype="int64")}))
+        products = products.join(places, products.brand == places.brand_name).select(
+            "product_id", brand=places.brand_place)
     invoices = posted_invoices(data).select("invoice_id", "customer_id", "invoice_date")
     joined = lines.join(invoices, "invoice_id").join(products, "product_id")
     joined = joined.filter(joined.brand.notnull())
     reduced = joined.group_by(["customer_id", "brand", "invoice_date"]).aggregate(amount=joined.net.sum())
-    # A brand's (and the customer's) first purchase, by the engine: the brands' texts stay there.
-    reduced = reduced.mutate(
-        first_bought=reduced.invoice_date.min().over(ibis.window(group_by=[reduced.customer_id, reduced.brand])),
-        customer_first=reduced.invoice_date.min().over(ibis.window(group_by=reduced.customer_id)))
     # sorted by the engine (one row per key: no ties to keep in order)
-    frame = data.execute(reduced.order_by(["customer_id", "brand", "invoice_date"]).drop("brand")).rename(
+    frame = data.execute(reduced.order_by(["customer_id", "brand", "invoice_date"])).rename(
         columns={"invoice_date": "date"})
-    for column in ("date", "first_bought", "customer_first"):
-        frame[column] = pd.to_datetime(frame[column])
+    frame["date"] = pd.to_datetime(frame["date"])
     return frame[columns]
 
 
@@ -497,9 +500,8 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
 def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     """Add the columns that do not depend on the month end, so that each month only filters and groups.
 
-    A brand's (and a customer's) first purchase comes from the engine with the brand rows (:func:`_brand_days`):
-    among the rows known by a month end it is the first purchase overall, the earliest row is known whenever
-    any later one is.
+    A brand's (and a customer's) first purchase among the rows known by a month end is its first purchase
+    overall: the earliest row is known whenever any later one is.
     """
     # Only the columns the months read: each month filters these frames, and every column is copied then.
     payments = inputs.payments.assign(
@@ -512,7 +514,11 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
         settled_on=cheques["status_date"].where(statuses.isin(BOUNCED_STATUSES + ("cleared",))),
         bounced_on=cheques["status_date"].fillna(cheques["due_date"]).where(statuses.isin(BOUNCED_STATUSES)))
     cheques = cheques[["customer_id", "amount", "due_date", "status", "booked", "settled_on", "bounced_on"]]
-    brands = inputs.brands[["customer_id", "date", "amount", "first_bought", "customer_first"]]
+    brands = inputs.brands
+    brand = pd.factorize(brands["brand"])[0]  # grouping on codes, not texts
+    brands = brands.assign(first_bought=brands.groupby([brands["customer_id"], brand])["date"].transform("min"),
+                           customer_first=brands.groupby("customer_id")["date"].transform("min"))
+    brands = brands[["customer_id", "date", "amount", "first_bought", "customer_first"]]
     ledger = inputs.ledger
     # A new Ledger, not dataclasses.replace: that would share the old one's open-items cache.
     # The calendar month as a whole number: grouping on it is many times faster than on pandas Periods.

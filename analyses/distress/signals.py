@@ -300,11 +300,10 @@ def _per_customer(values, customers, n: int, how: str = "sum") -> pd.Series:
     codes gives, without hashing every row's code again at each month end."""
     codes = np.asarray(customers, dtype="int64")
     groups = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(n))
-    result = getattr(pd.Series(np.asarray(values)).groupby(groups, observed=False), how)()
-    result = pd.Series(result.to_numpy(), index=pd.RangeIndex(n, name="customer_id"))
+    result = getattr(pd.Series(np.asarray(values)).groupby(groups, observed=False), how)().to_numpy()
     if how == "sum":  # a sum over no rows is 0: no rows is "none" here, as when grouping on the codes
-        result[_counts(codes, n).to_numpy() == 0] = np.nan
-    return result
+        result = np.where(np.bincount(codes[codes >= 0], minlength=n) == 0, np.nan, result)
+    return pd.Series(result, index=pd.RangeIndex(n, name="customer_id"))
 
 
 def _counts(customers, n: int) -> pd.Series:

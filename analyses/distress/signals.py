@@ -463,7 +463,11 @@ def signal_rows(months: MonthSignals, first: int, stop: int, release: bool = Fal
             else:
                 part = month.pop(column) if release else month[column]
                 parts.append(part if whole else part.iloc[first:stop])
-        frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
+        if all(isinstance(part.dtype, np.dtype) and part.dtype == parts[0].dtype for part in parts):
+            # numpy columns of one type: joined and reordered as arrays (the same values, no index built)
+            frame[column] = np.concatenate([part.to_numpy() for part in parts]).take(order)
+        else:
+            frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
         del parts
     if release:
         months.frames.clear()

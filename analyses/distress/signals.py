@@ -99,10 +99,11 @@ EVENT_COLUMN_TYPES = {"customer_id": "object", "event_date": "datetime64[ns]", "
 BRAND_TYPES = {"customer_id": "object", "brand": "object", "date": "datetime64[ns]", "amount": "float64"}
 
 
-def _frame(data, table: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
+def _frame(data, table: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """``columns`` and those of ``optional`` the table has (not the whole table); None without ``columns``."""
     if not data.has(table, columns):
         return None
-    return data.frame(table)
+    return data.frame_columns(table, [*columns, *optional])
 
 
 def _payments(data, ledger: Ledger) -> pd.DataFrame:
@@ -224,7 +225,7 @@ def _cheques(data) -> pd.DataFrame:
 
 
 def _events(data) -> pd.DataFrame:
-    frame = _frame(data, "customer_events", ("customer_id", "event_date", "event_type"))
+    frame = _frame(data, "customer_events", ("customer_id", "event_date", "event_type"), ("amount",))
     if frame is None or frame.empty:
         return _typed_empty(EVENT_COLUMN_TYPES)
     out = pd.DataFrame({

@@ -445,3 +445,79 @@ def test_monthly_signals_are_every_months_rows_sorted_by_customer_and_month():
         ["customer_id", "month_end"], kind="mergesort", ignore_index=True)
     assert len(prepared.customers) > 1 and len(prepared.ends) > 3
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+
+
+def test_per_customer_sums_medians_and_latest_equal_grouping_on_the_customer_codes():
+    """The month ends group on the customer codes as categories: the same values (sums compensated, in row
+    order) as grouping on the codes, NaN for a customer without rows, 0 for one whose rows are all blank."""
+    from analyses.distress import signals as module
+
+    rng = np.random.default_rng(7)
+    n = 40
+    codes = rng.integers(-1, n - 5, 2000)  # -1: no customer's; the last five codes have no rows
+    values = rng.normal(0, 1e6, 2000) * 10.0 ** rng.integers(-3, 4, 2000)
+    values[codes == 3] = np.nan  # customer 3: rows, every one blank
+    values[rng.random(2000) < 0.05] = np.nan
+    dates = pd.Timestamp("2025-01-01").to_datetime64() + rng.integers(0, 400, 2000).astype("timedelta64[D]")
+    index = pd.RangeIndex(n, name="customer_id")
+    for how in ("sum", "median"):
+        expected = getattr(pd.Series(values).groupby(codes), how)().reindex(index)
+        pd.testing.assert_series_equal(module._per_customer(values, codes, n, how), expected, check_names=False,
+                                       check_exact=True)
+    assert module._per_customer(values, codes, n)[3] == 0.0 and np.isnan(module._per_customer(values, codes, n)[n - 1])
+    latest = pd.Series(dates).groupby(codes).max().reindex(index)
+    pd.testing.assert_series_equal(module._per_customer(dates, codes, n, "max"), latest, check_names=False)
+    counts = pd.Series(codes).groupby(codes).size().reindex(index).fillna(0).astype("float64")
+    pd.testing.assert_series_equal(module._counts(codes, n), counts, check_names=False)
+    weights = np.abs(rng.normal(0, 10, 2000))
+    weights[::7] *= -1  # negative weights count as 0
+    mean = module._weighted_mean(values, weights, codes, n)
+    kept = codes == 10
+    clipped = np.where(weights[kept] < 0, 0.0, weights[kept])
+    finite = ~np.isnan(values[kept])
+    assert mean[10] == pytest.approx((values[kept][finite] * clipped[finite]).sum() / clipped[~np.isnan(clipped)].sum())
+
+
+def test_the_engine_finds_each_payments_invoice_as_pandas_did(monkeypatch):
+    """The payments' invoices are found by the engine (the ledger's row numbers): the same frame as looking
+    the invoice ids up in pandas."""
+    from analyses.distress import signals as module
+    from analyses.receivables.open_items import build_ledger
+
+    data = _data(_failing_ledger())
+    try:
+        ledger = build_ledger(data)
+        assert module._invoice_places(data, ledger) is not None
+        found = module._payments(data, ledger)
+        monkeypatch.setattr(module, "_invoice_places", lambda data, ledger: None)
+        looked_up = module._payments(data, ledger)
+    finally:
+        data.engine.close()
+    assert len(found) == 6 and set(found["customer_id"]) == {"C1", "H1", "H2", "H3"}
+    pd.testing.assert_frame_equal(found, looked_up, check_exact=True)
+
+
+def test_brand_days_come_back_as_places_in_the_brands_text_order():
+    """Each brand comes back from the engine as its place among the brand names sorted as texts; the rows
+    are in customer, brand (as text) and day order, and each brand's amounts are its own."""
+    from analyses.distress import signals as module
+
+    tables = _failing_ledger()
+    names = ["Zagros", "Alborz", "Ärzte", "alborz"]  # capitals before small letters, accents after both
+    tables["products"] = [{"product_id": f"P{k}", "name": f"Item {k}", "list_price": "100000", "brand": brand}
+                          for k, brand in enumerate(names, start=1)]
+    for k, line in enumerate(tables["invoice_lines"]):
+        line["product_id"] = f"P{k % 4 + 1}"
+    data = _data(tables)
+    try:
+        days = module._brand_days(data)
+    finally:
+        data.engine.close()
+    ordered = sorted(names)
+    texts = [ordered[place] for place in days["brand"]]
+    keys = list(zip(days["customer_id"], texts, days["date"], strict=True))
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    lines = pd.DataFrame(tables["invoice_lines"])
+    lines["brand"] = lines["product_id"].map(dict(zip((f"P{k}" for k in range(1, 5)), names, strict=True)))
+    expected = (lines["quantity"] * lines["unit_price"]).astype("float64").groupby(lines["brand"]).sum()
+    assert pd.Series(days["amount"].to_numpy(), index=texts).groupby(level=0).sum().to_dict() == expected.to_dict()

@@ -88,7 +88,7 @@ def _salespeople(data, customers: pd.Series) -> pd.Series:
     """The customer's assigned salesperson, else the one who invoiced it most."""
     assigned = pd.Series(dtype="object")
     if data.has("customers", ("customer_id", "assigned_salesperson_id")):
-        frame = data.frame("customers")
+        frame = data.frame_columns("customers", ["customer_id", "assigned_salesperson_id"])
         assigned = pd.Series(frame["assigned_salesperson_id"].astype("object").to_numpy(),
                              index=frame["customer_id"].astype("object").to_numpy())
         assigned = assigned[~assigned.index.duplicated()]

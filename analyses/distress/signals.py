@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analyses.receivables.open_items import (
     Ledger,
@@ -72,7 +73,8 @@ class DistressInputs:
     cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
     events: pd.DataFrame        # customer_id, event_date, event_type, amount
     shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
-    brands: pd.DataFrame        # customer_id, brand, date, amount (net invoiced per brand and day)
+    brands: pd.DataFrame        # customer_id, brand (its place in the brands' text order, or the brand), date,
+    #                             amount (net invoiced per brand and day)
     financials: pd.DataFrame    # customer_financials rows as given
     end: pd.Timestamp | None
     has: frozenset
@@ -97,10 +99,11 @@ EVENT_COLUMN_TYPES = {"customer_id": "object", "event_date": "datetime64[ns]", "
 BRAND_TYPES = {"customer_id": "object", "brand": "object", "date": "datetime64[ns]", "amount": "float64"}
 
 
-def _frame(data, table: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
+def _frame(data, table: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """``columns`` and those of ``optional`` the table has (not the whole table); None without ``columns``."""
     if not data.has(table, columns):
         return None
-    return data.frame(table)
+    return data.frame_columns(table, [*columns, *optional])
 
 
 def _payments(data, ledger: Ledger) -> pd.DataFrame:
@@ -125,8 +128,16 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
         picked = picked.left_join(cheques, "cheque_id").drop("cheque_id_right")
     else:
         picked = picked.mutate(cheque_due=ibis.null("timestamp"), cheque_received=ibis.null("timestamp"))
+    invoices = ledger.invoices.set_index("invoice_id")
+    places = _invoice_places(data, ledger) if invoices.index.is_unique else None
+    dropped = ["receipt_id", "cheque_id"]
+    if places is not None:
+        # each payment's invoice found by the engine: its row in the ledger comes back as a number, not
+        # the invoice id as a text per payment looked up in pandas (ten million texts at ten million lines)
+        picked = picked.join(places, picked.invoice_id == places.ledger_invoice_id)
+        dropped += ["invoice_id", "ledger_invoice_id"]
     # sorted by the engine, and without the texts pandas does not read (each costs a conversion)
-    frame = data.execute(picked.order_by(["receipt_id", "invoice_id"]).drop("receipt_id", "cheque_id"))
+    frame = data.execute(picked.order_by(["receipt_id", "invoice_id"]).drop(*dropped))
     for column in ("known_date", "paid_on", "cheque_due", "cheque_received"):
         frame[column] = pd.to_datetime(frame[column])
     is_cheque = frame["by_cheque"].astype(bool) | frame["cheque_due"].notna()
@@ -134,8 +145,13 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     frame["pay_date"] = frame["paid_on"].where(~is_cheque | frame["cheque_due"].isna(), frame["cheque_due"])
     frame["is_cheque"] = is_cheque.astype(bool)
     frame["maturity_days"] = (frame["cheque_due"] - frame["cheque_received"]).dt.days.astype("float64")
-    invoices = ledger.invoices.set_index("invoice_id")
-    if invoices.index.is_unique:
+    if places is not None:
+        if frame.empty:
+            return _typed_empty(PAYMENT_TYPES)
+        position = frame["ledger_place"].to_numpy(dtype="int64")
+        frame["customer_id"] = invoices["customer_id"].to_numpy()[position]
+        frame["due_date"] = pd.to_datetime(invoices["due_date"].to_numpy()[position])
+    elif invoices.index.is_unique:
         # one look-up of each payment's invoice (membership and both columns), not three
         position = invoices.index.get_indexer(frame["invoice_id"].astype("object"))
         found = position >= 0
@@ -154,6 +170,24 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     frame["amount"] = frame["amount"].astype("float64")
     frame = frame[columns].dropna(subset=["known_date", "pay_date"]).reset_index(drop=True)
     return frame.astype(PAYMENT_TYPES) if len(frame) else _typed_empty(PAYMENT_TYPES)
+
+
+def _invoice_places(data, ledger: Ledger):
+    """An engine table of the ledger's invoice ids and their rows (``ledger_invoice_id``, ``ledger_place``),
+    for the engine to find each payment's invoice; None when the ids are not all texts (the payments'
+    invoice ids are then looked up in pandas)."""
+    ids = ledger.invoices["invoice_id"]
+    if not data.has("receipt_allocations", ("invoice_id",)) or not data.table(
+            "receipt_allocations").invoice_id.type().is_string():
+        return None
+    try:
+        texts = pa.array(ids.to_numpy(dtype="object"), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # ids that are not texts
+        return None
+    if texts.null_count:
+        return None
+    return data.engine.arrow_table(pa.table({"ledger_invoice_id": texts,
+                                             "ledger_place": pa.array(np.arange(len(ids), dtype="int64"))}))
 
 
 def _cheques(data) -> pd.DataFrame:
@@ -191,7 +225,7 @@ def _cheques(data) -> pd.DataFrame:
 
 
 def _events(data) -> pd.DataFrame:
-    frame = _frame(data, "customer_events", ("customer_id", "event_date", "event_type"))
+    frame = _frame(data, "customer_events", ("customer_id", "event_date", "event_type"), ("amount",))
     if frame is None or frame.empty:
         return _typed_empty(EVENT_COLUMN_TYPES)
     out = pd.DataFrame({
@@ -226,6 +260,15 @@ def _brand_days(data) -> pd.DataFrame:
     lines = data.table("invoice_lines")
     lines = lines.mutate(net=line_net(lines))
     products = data.table("products").select("product_id", "brand")
+    if products.brand.type().is_string():
+        # Each brand as its place among the brands in text order: the rows come back with a number, not a
+        # text per customer, brand and day, and in the same order (texts sort by their code points in both).
+        names = data.execute(products.filter(products.brand.notnull()).select("brand").distinct())["brand"]
+        names = sorted(names.astype("object"))
+        places = data.engine.arrow_table(pa.table({"brand_name": pa.array(names, type=pa.string()),
+                                                   "brand_place": np.arange(len(names), dtype="int64")}))
+        products = products.join(places, products.brand == places.brand_name).select(
+            "product_id", brand=places.brand_place)
     invoices = posted_invoices(data).select("invoice_id", "customer_id", "invoice_date")
     joined = lines.join(invoices, "invoice_id").join(products, "product_id")
     joined = joined.filter(joined.brand.notnull())
@@ -251,11 +294,34 @@ def load_inputs(data) -> DistressInputs:
                           _shipping_days(data, ledger), _brand_days(data), financials, ledger_end_date(data), present)
 
 
-def _weighted_mean(values: pd.Series, weights: pd.Series, keys: pd.Series) -> pd.Series:
-    weights = weights.clip(lower=0)
-    frame = pd.DataFrame({"k": keys.to_numpy(), "vw": (values * weights).to_numpy(), "w": weights.to_numpy()})
-    sums = frame.groupby("k")[["vw", "w"]].sum()
-    return (sums["vw"] / sums["w"].where(sums["w"] > 0)).astype("float64")
+def _per_customer(values, customers, n: int, how: str = "sum") -> pd.Series:
+    """Per customer code ``0 .. n - 1`` (the index): ``how`` (sum, median, max) of ``values`` over the rows
+    of that code (``customers``; -1 is no customer's), NaN (NaT) for a code without rows. pandas' grouped
+    operation (a sum is compensated and in row order) with the codes as categories: what grouping on the
+    codes gives, without hashing every row's code again at each month end."""
+    codes = np.asarray(customers, dtype="int64")
+    groups = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(n))
+    result = getattr(pd.Series(np.asarray(values)).groupby(groups, observed=False), how)().to_numpy()
+    if how == "sum":  # a sum over no rows is 0: no rows is "none" here, as when grouping on the codes
+        result = np.where(np.bincount(codes[codes >= 0], minlength=n) == 0, np.nan, result)
+    return pd.Series(result, index=pd.RangeIndex(n, name="customer_id"))
+
+
+def _counts(customers, n: int) -> pd.Series:
+    """The rows of each customer code ``0 .. n - 1`` (the index), as floats (0 without rows)."""
+    codes = np.asarray(customers, dtype="int64")
+    return pd.Series(np.bincount(codes[codes >= 0], minlength=n).astype("float64"),
+                     index=pd.RangeIndex(n, name="customer_id"))
+
+
+def _weighted_mean(values, weights, keys, n: int) -> pd.Series:
+    """Per customer code ``0 .. n - 1`` (``keys``): the mean of ``values`` weighted by ``weights`` (negative
+    ones count as 0); NaN without rows or weight."""
+    weights = np.asarray(weights, dtype="float64")
+    weights = np.where(weights < 0, 0.0, weights)  # as Series.clip(lower=0): NaN and -0.0 stay
+    weighted = _per_customer(np.asarray(values, dtype="float64") * weights, keys, n)
+    total = _per_customer(weights, keys, n)
+    return (weighted / total.where(total > 0)).astype("float64")
 
 
 @dataclass(frozen=True)
@@ -398,7 +464,11 @@ def signal_rows(months: MonthSignals, first: int, stop: int, release: bool = Fal
             else:
                 part = month.pop(column) if release else month[column]
                 parts.append(part if whole else part.iloc[first:stop])
-        frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
+        if all(isinstance(part.dtype, np.dtype) and part.dtype == parts[0].dtype for part in parts):
+            # numpy columns of one type: joined and reordered as arrays (the same values, no index built)
+            frame[column] = np.concatenate([part.to_numpy() for part in parts]).take(order)
+        else:
+            frame[column] = pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
         del parts
     if release:
         months.frames.clear()
@@ -491,21 +561,22 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- balance, overdue and aging (open items)
     items = snapshots[end]
-    by = items.groupby("customer_id")
-    out["balance"] = by["open_amount"].sum()
+    n = n_customers
+    out["balance"] = _per_customer(items["open_amount"], items["customer_id"], n)
     invoices = items[items["kind"] == "invoice"]
     overdue_items = invoices[invoices["days_past_due"] > 0]
-    out["overdue"] = overdue_items.groupby("customer_id")["open_amount"].sum()
+    out["overdue"] = _per_customer(overdue_items["open_amount"], overdue_items["customer_id"], n)
     aged = invoices[invoices["days_past_due"] > s.grace_days]
-    out["overdue_over_grace"] = aged.groupby("customer_id")["open_amount"].sum()
-    positive = invoices.groupby("customer_id")["open_amount"].sum()
+    out["overdue_over_grace"] = _per_customer(aged["open_amount"], aged["customer_id"], n)
+    positive = _per_customer(invoices["open_amount"], invoices["customer_id"], n)
     out["aged_share"] = (out["overdue_over_grace"].fillna(0) / positive.reindex(out.index)).where(
         positive.reindex(out.index) > 0)
     if earlier_end is not None:
         before = snapshots[earlier_end]
         before = before[before["kind"] == "invoice"]
-        old = before[before["days_past_due"] > s.grace_days].groupby("customer_id")["open_amount"].sum()
-        base = before.groupby("customer_id")["open_amount"].sum()
+        old_items = before[before["days_past_due"] > s.grace_days]
+        old = _per_customer(old_items["open_amount"], old_items["customer_id"], n)
+        base = _per_customer(before["open_amount"], before["customer_id"], n)
         out["aged_share_before"] = (old.reindex(out.index).fillna(0) / base.reindex(out.index)).where(
             base.reindex(out.index) > 0)
     else:
@@ -514,7 +585,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
         out["aged_share"].notna())
     partly = invoices[(invoices["paid"] + invoices["cash_discount"] > 0)
                       & (invoices["invoice_date"] > end - s.partial_days * day)]
-    out["partial_invoices"] = partly.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+    out["partial_invoices"] = _counts(partly["customer_id"], n)
     if "receipt_allocations" not in inputs.has:
         out["partial_invoices"] = np.nan
 
@@ -522,7 +593,7 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     cheques = inputs.cheques
     if len(cheques):
         pending = cheques[(cheques["booked"] <= end) & (cheques["due_date"] > end) & ~(cheques["settled_on"] <= end)]
-        out["pending_cheques"] = pending.groupby("customer_id")["amount"].sum()
+        out["pending_cheques"] = _per_customer(pending["amount"], pending["customer_id"], n)
     else:
         out["pending_cheques"] = np.nan
     out["pending_cheques"] = out["pending_cheques"].fillna(0.0)
@@ -533,19 +604,20 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     out["credit_over_share"] = (out["exposure"] / out["credit_limit"].where(out["credit_limit"] > 0) - 1.0)
 
     # ---- lateness: recent payments and still-open overdue items against earlier payments
+    # (the payments' columns as arrays, the rows taken by masks: the same rows in the same order as a filter of
+    # the frame, without copying every payment known by then)
     payments = inputs.payments
-    known = payments[payments["known_date"] <= end]
-    late_days = known["late_days"]
-    recent = known["known_date"] > recent_start
-    parts_values = [late_days[recent], overdue_items["days_past_due"]]
-    parts_weights = [known.loc[recent, "amount"], overdue_items["open_amount"]]
-    parts_keys = [known.loc[recent, "customer_id"], overdue_items["customer_id"]]
-    out["lateness_recent_days"] = _weighted_mean(pd.concat(parts_values, ignore_index=True),
-                                                 pd.concat(parts_weights, ignore_index=True),
-                                                 pd.concat(parts_keys, ignore_index=True))
-    earlier = ~recent
-    counts = known.loc[earlier].groupby("customer_id").size()
-    baseline = _weighted_mean(late_days[earlier], known.loc[earlier, "amount"], known.loc[earlier, "customer_id"])
+    known_date = payments["known_date"].to_numpy()
+    paid_by_end = known_date <= end.to_datetime64()
+    is_recent = known_date > recent_start.to_datetime64()
+    recent, earlier = paid_by_end & is_recent, paid_by_end & ~is_recent
+    late_days, payer, paid = (payments[c].to_numpy() for c in ("late_days", "customer_id", "amount"))
+    out["lateness_recent_days"] = _weighted_mean(
+        np.concatenate([late_days[recent], overdue_items["days_past_due"].to_numpy()]),
+        np.concatenate([paid[recent], overdue_items["open_amount"].to_numpy()]),
+        np.concatenate([payer[recent], overdue_items["customer_id"].to_numpy()]), n)
+    counts = _counts(payer[earlier], n)
+    baseline = _weighted_mean(late_days[earlier], paid[earlier], payer[earlier], n)
     out["lateness_baseline_days"] = baseline.where(counts.reindex(baseline.index) >= s.min_baseline_payments)
     out["lateness_rise_days"] = out["lateness_recent_days"] - out["lateness_baseline_days"].fillna(0).clip(lower=0)
     if "receipt_allocations" not in inputs.has:
@@ -553,8 +625,10 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
 
     # ---- DSO against the customer's terms
     invoices_all = inputs.ledger.invoices
-    window = invoices_all[(invoices_all["invoice_date"] > recent_start) & (invoices_all["invoice_date"] <= end)]
-    sold = window.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    invoiced_on, invoiced, buyer = (invoices_all[c].to_numpy() for c in ("invoice_date", "amount", "customer_id"))
+    invoiced_by_end = invoiced_on <= end.to_datetime64()
+    window = invoiced_by_end & (invoiced_on > recent_start.to_datetime64())
+    sold = _per_customer(invoiced[window], buyer[window], n).fillna(0.0)
     balance = out["balance"].clip(lower=0)
     dso = (balance / sold.where(sold > 0) * s.recent_days)
     out["dso_days"] = dso.where(sold > 0, np.where(balance > 0, float(s.memory_days), 0.0)).clip(
@@ -566,11 +640,12 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- order spike against the customer's own months, and brands never bought before
     cutoff = end - s.spike_days * day
     monthly = _months_invoiced_by(inputs, cutoff)
-    months_known = monthly.groupby(level=0).size()
-    typical = monthly.groupby(level=0).median().where(months_known >= s.min_baseline_months)
-    spike_window = invoices_all[(invoices_all["invoice_date"] > end - s.spike_days * day)
-                                & (invoices_all["invoice_date"] <= end)]
-    spike_amount = spike_window.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+    month_customers = monthly.index.get_level_values(0).to_numpy()
+    months_known = _counts(month_customers, n)
+    typical = _per_customer(monthly.to_numpy(), month_customers, n, "median").where(
+        months_known >= s.min_baseline_months)
+    spike_window = invoiced_by_end & (invoiced_on > (end - s.spike_days * day).to_datetime64())
+    spike_amount = _per_customer(invoiced[spike_window], buyer[spike_window], n).fillna(0.0)
     out["invoiced_recent"] = spike_amount
     out["invoiced_baseline"] = typical.reindex(out.index)
     month_share = s.spike_days / 30.4375
@@ -578,36 +653,36 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     brands = inputs.brands
     if len(brands):
         # the rows of the window only (not a copy of every row known by then): the same rows in the same order
-        in_window = ((brands["date"] <= end) & (brands["date"] > end - s.spike_days * day)).to_numpy()
-        window = brands[in_window]
-        new = ((window["first_bought"] > end - s.spike_days * day)
-               & (window["customer_first"] <= end - s.recent_days * day))
-        window_total = window.groupby("customer_id")["amount"].sum()
-        new_total = window[new].groupby("customer_id")["amount"].sum()
+        bought_on = brands["date"].to_numpy()
+        in_window = (bought_on <= end.to_datetime64()) & (bought_on > (end - s.spike_days * day).to_datetime64())
+        new = in_window & ((brands["first_bought"] > end - s.spike_days * day)
+                           & (brands["customer_first"] <= end - s.recent_days * day)).to_numpy()
+        brand_amount, brand_buyer = brands["amount"].to_numpy(), brands["customer_id"].to_numpy()
+        window_total = _per_customer(brand_amount[in_window], brand_buyer[in_window], n)
+        new_total = _per_customer(brand_amount[new], brand_buyer[new], n)
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
             window_total.reindex(out.index) > 0)
     else:
         out["new_brand_share"] = np.nan
 
     # ---- payment method: more cheques, longer maturities
-    if len(known):
-        amount = known["amount"]
-        cheque_amount = amount.where(known["is_cheque"], 0.0)
-        grouped_recent = pd.DataFrame({"c": known["customer_id"], "a": amount, "q": cheque_amount})
-        r = grouped_recent[recent].groupby("c")[["a", "q"]].sum()
-        b = grouped_recent[earlier].groupby("c")[["a", "q"]].sum()
+    if paid_by_end.any():
+        is_cheque = payments["is_cheque"].to_numpy(dtype=bool)
+        cheque_amount = np.where(is_cheque, paid, 0.0)
+        r = pd.DataFrame({"a": _per_customer(paid[recent], payer[recent], n),
+                          "q": _per_customer(cheque_amount[recent], payer[recent], n)})
+        b = pd.DataFrame({"a": _per_customer(paid[earlier], payer[earlier], n),
+                          "q": _per_customer(cheque_amount[earlier], payer[earlier], n)})
         out["cheque_share_recent"] = (r["q"] / r["a"].where(r["a"] > 0)).reindex(out.index)
         base_share = (b["q"] / b["a"].where(b["a"] > 0)).where(counts.reindex(b.index) >= s.min_baseline_payments)
         out["cheque_share_baseline"] = base_share.reindex(out.index)
         out["cheque_share_rise"] = out["cheque_share_recent"] - out["cheque_share_baseline"]
-        cheque_rows = known[known["is_cheque"] & known["maturity_days"].notna()]
-        recent_cheques = cheque_rows["known_date"] > recent_start
+        maturity = payments["maturity_days"].to_numpy()
+        cheque_rows = is_cheque & ~np.isnan(maturity)
+        recent_cheques, earlier_cheques = recent & cheque_rows, earlier & cheque_rows
         out["maturity_recent_days"] = _weighted_mean(
-            cheque_rows.loc[recent_cheques, "maturity_days"], cheque_rows.loc[recent_cheques, "amount"],
-            cheque_rows.loc[recent_cheques, "customer_id"]).reindex(out.index)
-        base_maturity = _weighted_mean(cheque_rows.loc[~recent_cheques, "maturity_days"],
-                                       cheque_rows.loc[~recent_cheques, "amount"],
-                                       cheque_rows.loc[~recent_cheques, "customer_id"])
+            maturity[recent_cheques], paid[recent_cheques], payer[recent_cheques], n).reindex(out.index)
+        base_maturity = _weighted_mean(maturity[earlier_cheques], paid[earlier_cheques], payer[earlier_cheques], n)
         out["maturity_baseline_days"] = base_maturity.reindex(out.index)
         # Against the longer of the customer's own earlier cheques and its terms: approved long terms are normal.
         reference = pd.concat([out["maturity_baseline_days"], pd.Series(terms, index=out.index)], axis=1).max(axis=1)
@@ -620,10 +695,10 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     # ---- bounced / returned / replaced cheques in the last year
     if len(cheques):
         bad = cheques[(cheques["bounced_on"] <= end) & (cheques["bounced_on"] > end - s.memory_days * day)]
-        out["bounced_cheques"] = bad.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
+        out["bounced_cheques"] = _counts(bad["customer_id"], n)
         replaced = bad[bad["status"] == "replaced"]
-        out["replaced_cheques"] = replaced.groupby("customer_id").size().reindex(out.index).fillna(0).astype("float64")
-        out["bounced_amount"] = bad.groupby("customer_id")["amount"].sum().reindex(out.index).fillna(0.0)
+        out["replaced_cheques"] = _counts(replaced["customer_id"], n)
+        out["bounced_amount"] = _per_customer(bad["amount"], bad["customer_id"], n).fillna(0.0)
     else:
         out["bounced_cheques"] = out["replaced_cheques"] = out["bounced_amount"] = np.nan
 
@@ -647,11 +722,12 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
             out[f"event_{kind}"] = np.nan
 
     # ---- goods stopped while money is owed: days since the last shipment, against the usual gap
-    ships = inputs.shipments[inputs.shipments["date"] <= end]
-    last = ships.groupby("customer_id")["date"].max()
-    out["days_without_shipment"] = (end - last.reindex(out.index)).dt.days.astype("float64")
-    gaps = ships["gap_days"]
-    out["usual_gap_days"] = gaps.groupby(ships["customer_id"]).median().reindex(out.index)
+    shipped_on = inputs.shipments["date"].to_numpy()
+    ships = shipped_on <= end.to_datetime64()
+    receiver = inputs.shipments["customer_id"].to_numpy()[ships]
+    last = _per_customer(shipped_on[ships], receiver, n, "max")
+    out["days_without_shipment"] = (end - last).dt.days.astype("float64")
+    out["usual_gap_days"] = _per_customer(inputs.shipments["gap_days"].to_numpy()[ships], receiver, n, "median")
 
     # ---- what rests on the open balance is unknown when the data does not record payments
     known = all(table in inputs.has for table in PAYMENT_STATUS_TABLES)

@@ -97,6 +97,11 @@ class _LedgerKeys:
     customer_ids: np.ndarray
     customer_rank: np.ndarray
 
+    @property
+    def n_invoice_codes(self) -> int:
+        """How many invoice codes there are (codes are 0 .. n - 1)."""
+        return int(max(self.invoice.max(initial=-1), self.settlement_invoice.max(initial=-1)) + 1)
+
     @classmethod
     def of(cls, ledger: Ledger) -> _LedgerKeys:
         invoices, settlements = ledger.invoices, ledger.settlements
@@ -256,13 +261,16 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     settlements = ledger.settlements
     issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
     amounts = {c: settlements[c].to_numpy()[on_day] for c in ("paid", "cash_discount", "credited")}
-    settled = pd.DataFrame({c: v[issued] for c, v in amounts.items()}).groupby(
-        keys.settlement_invoice[on_day][issued], sort=False).sum()
+    # each invoice code's sums (0 without settlements): its rows in order, the codes grouped as categories
+    # (not hashed again at every as-of day)
+    n_codes = keys.n_invoice_codes
+    groups = pd.Categorical.from_codes(keys.settlement_invoice[on_day][issued], categories=pd.RangeIndex(n_codes))
+    settled = pd.DataFrame({c: v[issued] for c, v in amounts.items()}).groupby(groups, observed=False).sum()
     # paid before the invoice's own date: a credit until the invoice exists
     early = pd.DataFrame({"customer_id": settlements["customer_id"].to_numpy()[on_day][~issued],
                           "amount": (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]})
     codes = keys.invoice[positions]
-    aligned = settled.reindex(codes).fillna(0.0)  # one look-up of the invoices' codes for the three sums
+    aligned = settled.iloc[codes]  # one look-up of the invoices' codes for the three sums
     paid, cash_discount, credited = (pd.Series(aligned[c].to_numpy(), index=index)
                                      for c in ("paid", "cash_discount", "credited"))
     open_amount = pd.Series(invoices["amount"].to_numpy()[places], index=index) - paid - cash_discount - credited

@@ -160,7 +160,7 @@ class DistressOrCollusion(Detector):
         self.n_distressed_ = len(distressed)
         if distressed.empty:
             return empty_findings()
-        customers = data.frame("customers")
+        customers = data.frame_columns("customers", ["customer_id", "assigned_salesperson_id"])
         portfolio = pd.DataFrame({"customer_id": customers["customer_id"].astype("object"),
                                   "salesperson_id": customers["assigned_salesperson_id"].astype("object")})
         portfolio = portfolio.dropna().drop_duplicates("customer_id")

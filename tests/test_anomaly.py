@@ -121,10 +121,23 @@ def test_top_tail_keeps_every_row_and_cutoff_score_samples_gives(combine, share,
     assert cutoff == expected_cutoff
     reached = ~np.isnan(scores)
     np.testing.assert_array_equal(scores[reached], full[reached])
-    assert np.all(full[~reached] < at_least)
+    assert np.all(full[~reached] < cutoff)  # below at_least, or below where the quantile is sure to be
     np.testing.assert_array_equal(np.flatnonzero(scores >= cutoff), np.flatnonzero(full >= expected_cutoff))
     if combine == "median_rank" and at_least >= 0.9:
         assert (~reached).sum() > 0.5 * len(X)  # the point: most rows skip the neighbour search
+
+
+def test_top_tail_skips_the_neighbour_search_below_where_the_quantile_is_sure_to_be():
+    # The top 1 % lies well above at_least: a row that reaches at_least but not the lowest the quantile can be
+    # (every neighbour member ranking every row 0) cannot be in the top either, and is not searched.
+    X = np.vstack([blob_matrix(2000, seed=3), ledger_like_matrix(2000)[:, :1].repeat(6, axis=1)])
+    model = AnomalyEnsemble(combine="median_rank").fit(X)
+    full = model.score_samples(X, training=True)
+    scores, cutoff = model.top_tail(X, 0.01, 0.5, training=True)
+    assert cutoff == max(0.5, float(np.quantile(full, 0.99))) > 0.5
+    reaching = full >= 0.5
+    assert (np.isnan(scores) & reaching).sum() > 0.5 * reaching.sum()
+    np.testing.assert_array_equal(np.flatnonzero(scores >= cutoff), np.flatnonzero(full >= cutoff))
 
 
 def test_top_tail_scores_every_row_when_the_quantile_falls_at_the_bar():

@@ -188,9 +188,14 @@ class AnomalyEnsemble:
         self.max_fit_rows = max_fit_rows
 
     # ----------------------------------------------------------------------------------- fitting
-    def fit(self, X) -> AnomalyEnsemble:
-        """Learn the imputation, scaling and every member on ``X`` (labels are never used)."""
+    def fit(self, X, *, copy: bool = True) -> AnomalyEnsemble:
+        """Learn the imputation, scaling and every member on ``X`` (labels are never used).
+
+        ``copy=False``: ``X``, a writable float64 array the caller made for the fit, receives the imputed
+        values itself instead of a copy of it (a matrix less; scoring it later gives the same scores).
+        """
         self._check_params()
+        given = X
         X = _as_matrix(X)
         if X.shape[0] < 10:
             raise ValueError(f"need at least 10 rows to fit, got {X.shape[0]}")
@@ -201,7 +206,10 @@ class AnomalyEnsemble:
             medians = np.nanmedian(np.where(np.isfinite(X), X, np.nan), axis=0)
         # A column with no finite value at all has no median; 0 makes it constant, hence dropped.
         self.medians_ = np.where(np.isfinite(medians), medians, 0.0)
-        X = self._impute(X)
+        if not copy and X is given and X.flags.writeable:
+            np.copyto(X, self.medians_, where=~np.isfinite(X))  # what _impute gives, in place
+        else:
+            X = self._impute(X)
         # Column-major, so that each column's binary searches in _tails run on contiguous memory.
         self.sorted_columns_ = np.asfortranarray(np.sort(X, axis=0))
 
@@ -504,7 +512,11 @@ class AnomalyEnsemble:
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         kept = self.kept_columns_
-        return (X[:, kept] - self.medians_[kept]) / self.scales_[kept]
+        # (X - median) / scale, in the copy the columns' selection makes (no temporaries the matrix's size)
+        scaled = X[:, kept].astype(np.float64, copy=False)
+        scaled -= self.medians_[kept]
+        scaled /= self.scales_[kept]
+        return scaled
 
 
 def ensemble_scores(X_train, X_score=None, **params) -> np.ndarray:
@@ -556,7 +568,7 @@ def _fit_ecod(detector: ECOD, X: np.ndarray, trained: np.ndarray | None = None) 
     # the skewness first: its temporaries do not land on top of the counts
     single = np.nan_to_num(_column_skew(X))
     trained = np.asfortranarray(np.sort(X, axis=0) if trained is None else trained)
-    below, under = _ecod_counts(trained, np.ascontiguousarray(X))
+    below, under = _ecod_counts(trained, X)
     detector.decision_scores_ = _ecod_outlyingness(below, under, X.shape[0], np.sign(single))
     detector.X_train = X
     detector._process_decision_scores()
@@ -568,9 +580,12 @@ def _fit_ecod(detector: ECOD, X: np.ndarray, trained: np.ndarray | None = None) 
 def _ecod_counts(trained: np.ndarray, Z: np.ndarray, batch: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per value of ``Z``: how many of the sorted training column's values (plus the sorted ``batch``'s)
-    are at or below it, and how many are below it."""
-    below = np.empty(Z.shape, dtype=np.intp)
-    under = np.empty(Z.shape, dtype=np.intp)
+    are at or below it, and how many are below it (row-major: ECOD sums each row's outlyingness in that order;
+    32-bit where twice the pooled rows fit, the counts of a whole ledger's invoices taking half the memory)."""
+    pooled = trained.shape[0] + (0 if batch is None else batch.shape[0])
+    dtype = np.int32 if 2 * pooled < np.iinfo(np.int32).max else np.intp
+    below = np.empty(Z.shape, dtype=dtype)
+    under = np.empty(Z.shape, dtype=dtype)
     for j in range(Z.shape[1]):
         column = Z[:, j]
         counted = _counts_among_sorted(trained[:, j], column) if batch is None else None

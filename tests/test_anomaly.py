@@ -109,6 +109,19 @@ def test_forest_and_ecod_fitted_from_distinct_or_sorted_rows_are_pyods_value_for
     assert ours.threshold_ == theirs.threshold_
 
 
+def test_cblof_without_the_numba_kernel_is_pyods_value_for_value():
+    from pyod.models.cblof import CBLOF
+
+    from audit.methods.anomaly import _CBLOF
+
+    X = np.vstack([blob_matrix(2000, seed=5), ledger_like_matrix(2000)[:, :1].repeat(6, axis=1)])
+    ours, theirs = _CBLOF(random_state=0).fit(X), CBLOF(random_state=0).fit(X)
+    assert len(ours.small_cluster_labels_) and len(ours.large_cluster_labels_)  # both kinds of distance
+    np.testing.assert_array_equal(ours.decision_scores_, theirs.decision_scores_)
+    batch = blob_matrix(500, seed=6) * 3.0
+    np.testing.assert_array_equal(ours.decision_function(batch), theirs.decision_function(batch))
+
+
 @pytest.mark.parametrize("combine", COMBINE_RULES)
 @pytest.mark.parametrize("share, at_least", [(0.01, 0.9), (0.05, 0.5), (0.3, 0.6), (0.01, 0.0)])
 def test_top_tail_keeps_every_row_and_cutoff_score_samples_gives(combine, share, at_least):

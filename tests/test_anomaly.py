@@ -109,11 +109,13 @@ def test_forest_and_ecod_fitted_from_distinct_or_sorted_rows_are_pyods_value_for
     assert ours.threshold_ == theirs.threshold_
 
 
-def test_cblof_without_the_numba_kernel_is_pyods_value_for_value():
+@pytest.mark.parametrize("chunk_rows", [65_536, 333])
+def test_cblof_without_the_numba_kernel_is_pyods_value_for_value(monkeypatch, chunk_rows):
     from pyod.models.cblof import CBLOF
 
     from audit.methods.anomaly import _CBLOF
 
+    monkeypatch.setattr("audit.methods.anomaly.ECOD_CHUNK_ROWS", chunk_rows)  # distances in blocks of rows alike
     X = np.vstack([blob_matrix(2000, seed=5), ledger_like_matrix(2000)[:, :1].repeat(6, axis=1)])
     ours, theirs = _CBLOF(random_state=0).fit(X), CBLOF(random_state=0).fit(X)
     assert len(ours.small_cluster_labels_) and len(ours.large_cluster_labels_)  # both kinds of distance

@@ -556,9 +556,10 @@ class _CBLOF(CBLOF):
         large_indices = np.where(np.isin(labels, self.large_cluster_labels_))[0]
         if small_indices.shape[0] != 0:
             scores[small_indices] = np.min(cdist(X[small_indices, :], self._large_cluster_centers), axis=1)
-        if large_indices.shape[0] != 0:
-            large_centers = self.cluster_centers_[labels[large_indices]]
-            scores[large_indices] = _row_distances(X[large_indices, :], large_centers)
+        # in blocks of rows, each row's distance alone (pyod takes every row's centre at once: two more matrices)
+        for start in range(0, large_indices.shape[0], ECOD_CHUNK_ROWS):
+            rows = large_indices[start: start + ECOD_CHUNK_ROWS]
+            scores[rows] = _row_distances(X[rows, :], self.cluster_centers_[labels[rows]])
         if self.use_weights:
             scores = scores * self.cluster_sizes_[labels]
         return scores.ravel()
@@ -704,9 +705,9 @@ def _doubled_skew_sign(X: np.ndarray, single: np.ndarray | None = None) -> np.nd
     return sign
 
 
-# Rows whose ECOD outlyingness is summed at a time: the four intermediate matrices of a whole ledger's
-# invoices would take a gigabyte at ten million lines; each row's sum is the same.
-ECOD_CHUNK_ROWS = 262_144
+# Rows whose ECOD outlyingness (and CBLOF's distances) are computed at a time: the intermediate matrices of
+# a whole ledger's invoices would take a gigabyte at ten million lines; each row's value is the same.
+ECOD_CHUNK_ROWS = 65_536
 
 
 def _ecod_outlyingness(at_or_below: np.ndarray, under: np.ndarray, n_pooled: int,

@@ -109,6 +109,21 @@ def test_forest_and_ecod_fitted_from_distinct_or_sorted_rows_are_pyods_value_for
     assert ours.threshold_ == theirs.threshold_
 
 
+@pytest.mark.parametrize("chunk_rows", [65_536, 333])
+def test_cblof_without_the_numba_kernel_is_pyods_value_for_value(monkeypatch, chunk_rows):
+    from pyod.models.cblof import CBLOF
+
+    from audit.methods.anomaly import _CBLOF
+
+    monkeypatch.setattr("audit.methods.anomaly.ECOD_CHUNK_ROWS", chunk_rows)  # distances in blocks of rows alike
+    X = np.vstack([blob_matrix(2000, seed=5), ledger_like_matrix(2000)[:, :1].repeat(6, axis=1)])
+    ours, theirs = _CBLOF(random_state=0).fit(X), CBLOF(random_state=0).fit(X)
+    assert len(ours.small_cluster_labels_) and len(ours.large_cluster_labels_)  # both kinds of distance
+    np.testing.assert_array_equal(ours.decision_scores_, theirs.decision_scores_)
+    batch = blob_matrix(500, seed=6) * 3.0
+    np.testing.assert_array_equal(ours.decision_function(batch), theirs.decision_function(batch))
+
+
 @pytest.mark.parametrize("combine", COMBINE_RULES)
 @pytest.mark.parametrize("share, at_least", [(0.01, 0.9), (0.05, 0.5), (0.3, 0.6), (0.01, 0.0)])
 def test_top_tail_keeps_every_row_and_cutoff_score_samples_gives(combine, share, at_least):
@@ -121,10 +136,23 @@ def test_top_tail_keeps_every_row_and_cutoff_score_samples_gives(combine, share,
     assert cutoff == expected_cutoff
     reached = ~np.isnan(scores)
     np.testing.assert_array_equal(scores[reached], full[reached])
-    assert np.all(full[~reached] < at_least)
+    assert np.all(full[~reached] < cutoff)  # below at_least, or below where the quantile is sure to be
     np.testing.assert_array_equal(np.flatnonzero(scores >= cutoff), np.flatnonzero(full >= expected_cutoff))
     if combine == "median_rank" and at_least >= 0.9:
         assert (~reached).sum() > 0.5 * len(X)  # the point: most rows skip the neighbour search
+
+
+def test_top_tail_skips_the_neighbour_search_below_where_the_quantile_is_sure_to_be():
+    # The top 1 % lies well above at_least: a row that reaches at_least but not the lowest the quantile can be
+    # (every neighbour member ranking every row 0) cannot be in the top either, and is not searched.
+    X = np.vstack([blob_matrix(2000, seed=3), ledger_like_matrix(2000)[:, :1].repeat(6, axis=1)])
+    model = AnomalyEnsemble(combine="median_rank").fit(X)
+    full = model.score_samples(X, training=True)
+    scores, cutoff = model.top_tail(X, 0.01, 0.5, training=True)
+    assert cutoff == max(0.5, float(np.quantile(full, 0.99))) > 0.5
+    reaching = full >= 0.5
+    assert (np.isnan(scores) & reaching).sum() > 0.5 * reaching.sum()
+    np.testing.assert_array_equal(np.flatnonzero(scores >= cutoff), np.flatnonzero(full >= cutoff))
 
 
 def test_top_tail_scores_every_row_when_the_quantile_falls_at_the_bar():
@@ -222,7 +250,8 @@ def test_detector_that_cannot_fit_is_skipped_with_a_reason():
 
 
 def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
-    # Each audit is a new process; without numba's cache every run compiled CBLOF's kernel again (~4 s).
+    # Each audit is a new process; without numba's cache every run compiled pyod's kernels again (~4 s). The
+    # ensemble's CBLOF calls none (it sums the distances as the kernel does): only COPOD's is compiled and kept.
     script = (
         "import numpy as np\n"
         "from audit.methods.anomaly import AnomalyEnsemble\n"
@@ -233,7 +262,7 @@ def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     kept = sorted(path.name.split("-")[0] for path in tmp_path.rglob("*.nbi"))
-    assert kept == ["stat_models._pairwise_distances_no_broadcast_helper", "stat_models.ecdf_terminate_equals_inplace"]
+    assert kept == ["stat_models.ecdf_terminate_equals_inplace"]
 
 
 def test_repeated_rows_score_exactly_as_each_member_scores_them_directly():

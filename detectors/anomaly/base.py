@@ -87,14 +87,14 @@ class BehaviourAnomaly(Detector):
                                      "needed to say what is usual: no anomaly reported")
             self.note_ = self.not_enough_data_
             return empty_findings()
-        raw = population[[f.name for f in self.features]].astype(float).replace([np.inf, -np.inf], np.nan)
-        typical = raw.median(skipna=True)
+        raw = _Features(population, [f.name for f in self.features])
+        typical = pd.Series({name: raw.median(name) for name in raw.names}, dtype=float)
         X = self._matrix(raw, typical)
         model = AnomalyEnsemble(combine=self.combine, random_state=self.random_state)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # a member that cannot fit is skipped, kept below
-                model.fit(X)
+                model.fit(X, copy=False)  # X is made for it: imputed in place (scored later, the same scores)
         except ValueError as error:  # every feature constant or missing: nothing to compare
             self.eligible_records_ = 0
             self.not_enough_data_ = self.note_ = f"no usable feature ({error})"
@@ -137,19 +137,23 @@ class BehaviourAnomaly(Detector):
         found = self._findings(data, flagged)
         return pd.DataFrame(found) if found else empty_findings()
 
-    def _matrix(self, raw: pd.DataFrame, typical: pd.Series) -> np.ndarray:
+    def _matrix(self, raw: _Features | pd.DataFrame, typical: pd.Series) -> np.ndarray:
         """The ensemble's input: each feature's harmless side set to the population median (NaN stays NaN,
-        for the ensemble to impute)."""
-        matrix = raw.copy()
-        for feature in self.features:
+        for the ensemble to impute). Column-major, one column at a time (no frame of the features beside it)."""
+        if isinstance(raw, pd.DataFrame):
+            raw = _Features(raw, [f.name for f in self.features])
+        matrix = np.empty((raw.n_rows, len(self.features)), dtype=float, order="F")
+        for j, feature in enumerate(self.features):
+            values = raw.column(feature.name)
             middle = typical[feature.name]
             if feature.direction == "high":
-                matrix[feature.name] = raw[feature.name].where(~(raw[feature.name] < middle), middle)
+                values = np.where(values < middle, middle, values)
             elif feature.direction == "low":
-                matrix[feature.name] = raw[feature.name].where(~(raw[feature.name] > middle), middle)
-        return matrix.to_numpy(dtype=float)
+                values = np.where(values > middle, middle, values)
+            matrix[:, j] = values
+        return matrix
 
-    def _drivers(self, row: pd.Series, raw: pd.DataFrame, typical: pd.Series, surprise: np.ndarray) -> list[dict]:
+    def _drivers(self, row: pd.Series, raw: _Features, typical: pd.Series, surprise: np.ndarray) -> list[dict]:
         order = np.argsort(-surprise, kind="stable")
         drivers = []
         for j in order:
@@ -159,7 +163,8 @@ class BehaviourAnomaly(Detector):
                 continue
             if drivers and surprise[j] < DRIVER_MIN_SURPRISE:
                 break
-            column = raw[feature.name].dropna()
+            column = raw.column(feature.name)
+            column = column[~np.isnan(column)]
             middle = float(typical[feature.name])
             high = feature.direction == "high" or (feature.direction == "both" and value >= middle)
             rarer = (column >= value).mean() if high else (column <= value).mean()
@@ -209,3 +214,21 @@ class BehaviourAnomaly(Detector):
         """What the wording needs beyond the evidence: the drivers in full (with unit and how rare the
         value is) and what caps the money at risk (``detectors/wording/anomaly_drivers.py``)."""
         return {"drivers": anomaly["_drivers"], "cap_words": self.cap_words, **more}
+
+
+class _Features:
+    """The population's feature columns as floats with +-inf read as missing, one column at a time: the matrix
+    is the ensemble's only copy of them all."""
+
+    def __init__(self, population: pd.DataFrame, names: list[str]):
+        self.population = population
+        self.names = names
+        self.n_rows = len(population)
+
+    def column(self, name: str) -> np.ndarray:
+        values = self.population[name].to_numpy(dtype=float, na_value=np.nan)
+        infinite = np.isinf(values)
+        return np.where(infinite, np.nan, values) if infinite.any() else values
+
+    def median(self, name: str) -> float:
+        return float(pd.Series(self.column(name)).median(skipna=True))

@@ -100,7 +100,7 @@ class BehaviourAnomaly(Detector):
             self.not_enough_data_ = self.note_ = f"no usable feature ({error})"
             return empty_findings()
         self.skipped_members_ = dict(model.skipped_detectors_)
-        # The matrix it was fitted on; rows that cannot reach min_score score NaN (never candidates).
+        # The matrix it was fitted on; rows that cannot reach the cut-off score NaN (never candidates).
         scores, cutoff = model.top_tail(X, self.contamination, self.min_score, training=True)
         self.score_cutoff_ = cutoff
         candidates = np.flatnonzero(scores >= cutoff)

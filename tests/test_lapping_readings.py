@@ -74,3 +74,32 @@ def test_a_related_business_paying_now_and_then_is_a_third_reading():
     assert set(pair["traces"]) == {"shared_owner_name"}  # the cheque is no link
     assert "reads as one related business paying for the other now and then" in found.iloc[0]["explanation"]
     assert "receipt R8" in found.iloc[0]["explanation"]
+
+
+def test_drawer_invoices_and_payments_read_as_arrays_answer_as_the_pandas_filters():
+    # lapping_traces reads a drawer's invoices and an invoice's payments once as arrays; each case's window
+    # and "paid by the cheque's date" must keep what pandas' comparisons kept (a missing date never inside,
+    # a missing amount summing as 0), and the day the payments covered the invoice is that of the date order.
+    import numpy as np
+    import pandas as pd
+
+    from detectors.payments.readings import _DrawerInvoices, _Payments
+
+    invoices = pd.DataFrame({"invoice_id": ["I1", "I2", "I3", "I4"],
+                             "invoice_date": pd.to_datetime(["2024-01-01", "2024-02-01", None, "2024-01-10"]),
+                             "due": pd.to_datetime(["2024-02-01", "2024-05-20", "2024-02-01", "9999-12-31"]),
+                             "amount": [100.0, 50.0, 70.0, 10.0]})
+    when = pd.Timestamp("2024-02-15")
+    window = (pd.Timedelta(days=30), pd.Timedelta(days=60))
+    chosen = _DrawerInvoices(invoices).around(when, *window)
+    expected = invoices[(invoices["invoice_date"] <= when) & (invoices["due"] >= when - window[0])
+                        & (invoices["due"] <= when + window[1])]
+    assert [row.invoice_id for row in chosen] == list(expected["invoice_id"]) == ["I1"]
+
+    payments = pd.DataFrame({"invoice_id": "I1", "amount": [40.0, np.nan, 35.0, 30.0],
+                             "receipt_date": pd.to_datetime(["2024-03-01", "2024-01-20", "2024-01-25", None])})
+    paid = _Payments(payments)
+    assert paid.paid_by(when) == float(payments.loc[payments["receipt_date"] <= when, "amount"].sum()) == 35.0
+    assert paid.paid_by(pd.Timestamp("2023-12-31")) == 0.0
+    assert paid.settled(70.0) == pd.Timestamp("2024-03-01")  # 35 by 25 January, 75 by 1 March
+    assert paid.settled(200.0) is None

@@ -374,14 +374,14 @@ def test_groups_judged_at_once_equal_each_group_judged_alone():
     # benford_by_group works out every group's statistics without the bootstrap in one pass over all groups;
     # each field must be exactly what the one-group arithmetic gives (a group with no usable amounts too).
     rng = np.random.default_rng(8)
-    amounts = np.concatenate([10 ** rng.uniform(0, 6, 3000), rng.uniform(1000, 9999, 500), [0.5, 3.0, -2.0]])
+    amounts = np.concatenate([10 ** rng.uniform(0, 6, 3000), rng.uniform(1000, 9999, 500), [0.5, np.nan, -2.0]])
     codes = np.concatenate([rng.integers(0, 6, 3000), np.full(500, 6), [7, 7, 7]])
     for test in (FIRST_DIGIT, SECOND_DIGIT, FIRST_TWO, LAST_TWO):
         counts, infos = benford._group_samples(amounts, codes, 8, test)
         at_once = benford._tests_without_bootstrap(test, counts, infos, materiality_mad=0.006, alpha=0.05)
         alone = [benford._test_from_counts(test, c, info, materiality_mad=0.006, alpha=0.05, bootstrap_draws=0,
                                            seed=None) for c, info in zip(counts, infos, strict=True)]
-        assert at_once[7].n == 0 and at_once[6].flagged
+        assert at_once[7].n == 0 and (at_once[6].flagged or test != FIRST_DIGIT)
         for a, b in zip(at_once, alone, strict=True):
             for field in dataclasses.fields(benford.BenfordTest):
                 x, y = getattr(a, field.name), getattr(b, field.name)

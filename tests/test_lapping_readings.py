@@ -103,3 +103,40 @@ def test_drawer_invoices_and_payments_read_as_arrays_answer_as_the_pandas_filter
     assert paid.paid_by(pd.Timestamp("2023-12-31")) == 0.0
     assert paid.settled(70.0) == pd.Timestamp("2024-03-01")  # 35 by 25 January, 75 by 1 March
     assert paid.settled(200.0) is None
+
+
+def test_cus_02_and_pay_01_ask_the_engine_for_the_same_cheques_once(monkeypatch):
+    # Both read a cheque drawn on another customer's account as lapping or one buyer, from the same receipts:
+    # the cases and their invoices are asked of the engine once per run, and the findings are those of
+    # asking twice.
+    from pathlib import Path
+
+    from audit.data import AuditData
+    from audit.engine import Engine
+    from audit.runner import run_detectors
+    from audit.testing import load_cases
+    from detectors.payments import readings
+
+    case = next(c for c in load_cases(Path(__file__).parent / "detector_cases" / "PAY-01.yaml")[1]
+                if c.name.startswith("lapping, not one buyer"))
+    calls = []
+    for name in ("_cheque_cases", "_case_invoices"):
+        original = getattr(readings, name)
+        monkeypatch.setattr(readings, name, lambda *args, _n=name, _o=original: calls.append(_n) or _o(*args))
+
+    def run(shared: bool):
+        data = AuditData(case.audit_tables(), case.audit_policy(), Engine("duckdb"))
+        if not shared:
+            data.shared_fact = lambda name, compute: compute()
+        try:
+            return run_detectors(data, ["CUS-02", "PAY-01"], raise_errors=True)[0]
+        finally:
+            data.engine.close()
+
+    once = run(shared=True)
+    assert sorted(calls) == ["_case_invoices", "_cheque_cases"]
+    calls.clear()
+    twice = run(shared=False)
+    assert sorted(calls) == ["_case_invoices", "_case_invoices", "_cheque_cases", "_cheque_cases"]
+    assert len(once) and once.drop(columns=["exception_id"], errors="ignore").astype(str).equals(
+        twice.drop(columns=["exception_id"], errors="ignore").astype(str))

@@ -268,9 +268,21 @@ def _payments_of(data, invoice_ids: list) -> pd.DataFrame:
                         .order_by(["receipt_id", "invoice_id"]))[["invoice_id", "amount", "receipt_date"]]
 
 
+def _once_per_run(data, name: str, compute):
+    """What CUS-02 and PAY-01 both ask of the engine for the same cheques, computed once per run where the data
+    keeps such facts (``AuditData.shared_fact``); each caller gets its own copy."""
+    keep = getattr(data, "shared_fact", None)
+    return compute() if keep is None else keep(f"{__name__}.{name}", compute)
+
+
 def case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:
     """The posted invoices ``lapping_traces`` reads for ``cases``: the drawers' own and those the cases'
     receipts paid (invoice_id, customer_id, invoice_date, due_date, amount), from the engine."""
+    key = repr((sorted(map(str, set(cases["drawer_customer"]))), sorted(map(str, set(cases["receipt_id"])))))
+    return _once_per_run(data, f"case_invoices {key}", lambda: _case_invoices(data, cases))
+
+
+def _case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:
     invoices = invoice_amounts(data)
     wanted = among(invoices.customer_id, sorted(set(cases["drawer_customer"])))
     if data.has("receipt_allocations") and len(cases):
@@ -286,6 +298,12 @@ def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     reads them: receipt_id, customer_id, drawer_customer, receipt_date, amount, salesperson_id,
     late_working_days, drawer_share (the share of the payee's receipts, by amount, paid with cheques
     drawn on this drawer: ``others_cheques_trace``) and cheque_id."""
+    pairs = sorted({(str(q), str(d)) for q, d in zip(drawn["cheque_id"], drawn["drawer_customer"], strict=True)}) \
+        if len(drawn) else []
+    return _once_per_run(data, f"cheque_cases {pairs!r}", lambda: _cheque_cases(data, drawn))
+
+
+def _cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     columns = ["receipt_id", "customer_id", "drawer_customer", "receipt_date", "amount", "salesperson_id",
                "late_working_days"]
     if drawn.empty or not data.has("receipts", ("cheque_id",)):

@@ -63,6 +63,8 @@ class AuditData:
         # latest value of a (table, column), asked once per run: the scoped views share this dict
         self._latest: dict[tuple[str, str], pd.Timestamp] = {}
         self._holds_values: dict[tuple[str, str], bool] = {}
+        # Whole-ledger facts several components compute alike (``shared_fact``): the scoped views share this dict
+        self._shared_facts: dict[str, object] = {}
         # What a component declared it reads, handed over by the runner (see ``scoped``): the analyses'
         # outputs and the upstream detectors' findings. Empty for a run's shared data itself.
         self.views: Mapping[str, object] = MappingProxyType({})
@@ -77,6 +79,14 @@ class AuditData:
         view.views = MappingProxyType(dict(views))
         view.findings = findings
         return view
+
+    def shared_fact(self, name: str, compute):
+        """``compute()``'s frame or series, worked out once per run for every component that asks for ``name``
+        (a fact of the whole ledger, the same whoever asks: two customer detectors read each customer's
+        invoicing and balance); each caller gets its own copy."""
+        if name not in self._shared_facts:
+            self._shared_facts[name] = compute()
+        return self._shared_facts[name].copy(deep=False)
 
     @property
     def period_end(self) -> pd.Timestamp | None:

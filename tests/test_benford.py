@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -367,3 +368,24 @@ def test_benford_figure_has_observed_bars_and_expected_line():
     assert last_two.data[0].x[0] == "00" and "no Nigrini table" in last_two.layout.title.text
     empty = benford_figure(benford_test([1.0], FIRST_THREE))
     assert len(empty.data) == 2 and "no usable amounts" in empty.layout.title.text
+
+
+def test_groups_judged_at_once_equal_each_group_judged_alone():
+    # benford_by_group works out every group's statistics without the bootstrap in one pass over all groups;
+    # each field must be exactly what the one-group arithmetic gives (a group with no usable amounts too).
+    rng = np.random.default_rng(8)
+    amounts = np.concatenate([10 ** rng.uniform(0, 6, 3000), rng.uniform(1000, 9999, 500), [0.5, np.nan, -2.0]])
+    codes = np.concatenate([rng.integers(0, 6, 3000), np.full(500, 6), [7, 7, 7]])
+    for test in (FIRST_DIGIT, SECOND_DIGIT, FIRST_TWO, LAST_TWO):
+        counts, infos = benford._group_samples(amounts, codes, 8, test)
+        at_once = benford._tests_without_bootstrap(test, counts, infos, materiality_mad=0.006, alpha=0.05)
+        alone = [benford._test_from_counts(test, c, info, materiality_mad=0.006, alpha=0.05, bootstrap_draws=0,
+                                           seed=None) for c, info in zip(counts, infos, strict=True)]
+        assert at_once[7].n == 0 and (at_once[6].flagged or test != FIRST_DIGIT)
+        for a, b in zip(at_once, alone, strict=True):
+            for field in dataclasses.fields(benford.BenfordTest):
+                x, y = getattr(a, field.name), getattr(b, field.name)
+                if isinstance(x, np.ndarray):
+                    assert np.array_equal(x, y, equal_nan=True), (test, field.name)
+                else:
+                    assert x == y or (x != x and y != y), (test, field.name, x, y)

@@ -74,3 +74,69 @@ def test_a_related_business_paying_now_and_then_is_a_third_reading():
     assert set(pair["traces"]) == {"shared_owner_name"}  # the cheque is no link
     assert "reads as one related business paying for the other now and then" in found.iloc[0]["explanation"]
     assert "receipt R8" in found.iloc[0]["explanation"]
+
+
+def test_drawer_invoices_and_payments_read_as_arrays_answer_as_the_pandas_filters():
+    # lapping_traces reads a drawer's invoices and an invoice's payments once as arrays; each case's window
+    # and "paid by the cheque's date" must keep what pandas' comparisons kept (a missing date never inside,
+    # a missing amount summing as 0), and the day the payments covered the invoice is that of the date order.
+    import numpy as np
+    import pandas as pd
+
+    from detectors.payments.readings import _DrawerInvoices, _Payments
+
+    invoices = pd.DataFrame({"invoice_id": ["I1", "I2", "I3", "I4"],
+                             "invoice_date": pd.to_datetime(["2024-01-01", "2024-02-01", None, "2024-01-10"]),
+                             "due": pd.to_datetime(["2024-02-01", "2024-05-20", "2024-02-01", "9999-12-31"]),
+                             "amount": [100.0, 50.0, 70.0, 10.0]})
+    when = pd.Timestamp("2024-02-15")
+    window = (pd.Timedelta(days=30), pd.Timedelta(days=60))
+    chosen = _DrawerInvoices(invoices).around(when, *window)
+    expected = invoices[(invoices["invoice_date"] <= when) & (invoices["due"] >= when - window[0])
+                        & (invoices["due"] <= when + window[1])]
+    assert [row.invoice_id for row in chosen] == list(expected["invoice_id"]) == ["I1"]
+
+    payments = pd.DataFrame({"invoice_id": "I1", "amount": [40.0, np.nan, 35.0, 30.0],
+                             "receipt_date": pd.to_datetime(["2024-03-01", "2024-01-20", "2024-01-25", None])})
+    paid = _Payments(payments)
+    assert paid.paid_by(when) == float(payments.loc[payments["receipt_date"] <= when, "amount"].sum()) == 35.0
+    assert paid.paid_by(pd.Timestamp("2023-12-31")) == 0.0
+    assert paid.settled(70.0) == pd.Timestamp("2024-03-01")  # 35 by 25 January, 75 by 1 March
+    assert paid.settled(200.0) is None
+
+
+def test_cus_02_and_pay_01_ask_the_engine_for_the_same_cheques_once(monkeypatch):
+    # Both read a cheque drawn on another customer's account as lapping or one buyer, from the same receipts:
+    # the cases and their invoices are asked of the engine once per run, and the findings are those of
+    # asking twice.
+    from pathlib import Path
+
+    from audit.data import AuditData
+    from audit.engine import Engine
+    from audit.runner import run_detectors
+    from audit.testing import load_cases
+    from detectors.payments import readings
+
+    case = next(c for c in load_cases(Path(__file__).parent / "detector_cases" / "PAY-01.yaml")[1]
+                if c.name.startswith("lapping, not one buyer"))
+    calls = []
+    for name in ("_cheque_cases", "_case_invoices"):
+        original = getattr(readings, name)
+        monkeypatch.setattr(readings, name, lambda *args, _n=name, _o=original: calls.append(_n) or _o(*args))
+
+    def run(shared: bool):
+        data = AuditData(case.audit_tables(), case.audit_policy(), Engine("duckdb"))
+        if not shared:
+            data.shared_fact = lambda name, compute: compute()
+        try:
+            return run_detectors(data, ["CUS-02", "PAY-01"], raise_errors=True)[0]
+        finally:
+            data.engine.close()
+
+    once = run(shared=True)
+    assert sorted(calls) == ["_case_invoices", "_cheque_cases"]
+    calls.clear()
+    twice = run(shared=False)
+    assert sorted(calls) == ["_case_invoices", "_case_invoices", "_cheque_cases", "_cheque_cases"]
+    assert len(once) and once.drop(columns=["exception_id"], errors="ignore").astype(str).equals(
+        twice.drop(columns=["exception_id"], errors="ignore").astype(str))

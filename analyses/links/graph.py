@@ -391,41 +391,52 @@ def _records(inputs: LinkInputs, include_drawer_names: pd.Series) -> pd.DataFram
 
 def _identifier_nodes(records: pd.DataFrame, settings: LinkSettings) -> tuple[pd.Series, pd.Series, dict]:
     """The identifier node of every record (missing when the value is unusable) and its compared text."""
-    node = pd.Series(None, index=records.index, dtype="object")
-    text = pd.Series(None, index=records.index, dtype="object")
+    # filled by position in plain arrays (``records`` has a range index): assigning through pandas' label
+    # alignment once per identifier type cost more than reading the values
+    node = np.full(len(records), None, dtype=object)
+    text = np.full(len(records), None, dtype=object)
+    types = records["type"].to_numpy(dtype=object)
+    values = records["value"].to_numpy(dtype=object)
     stats = {}
 
-    def put(keys: pd.Series, prefix: str, clusters: dict | None = None) -> None:
-        keys = keys.dropna()
-        text.loc[keys.index] = keys
-        node.loc[keys.index] = prefix + (keys.map(clusters) if clusters is not None else keys)
+    def put(chosen: np.ndarray, keys, prefix: str, clusters: dict | None = None) -> None:
+        for position, key in zip(chosen, keys, strict=True):
+            if key is None or key != key:  # no usable value (None, or NaN from a mapping)
+                continue
+            text[position] = key
+            target = key if clusters is None else clusters.get(key)
+            node[position] = None if target is None else prefix + target
 
-    phones = records["type"] == "phone"
-    put(records.loc[phones, "value"].map(lambda v: phone_key(v, settings)), "phone:")
-    accounts = records["type"] == "bank_account"
-    put(records.loc[accounts, "value"].map(account_key), "bank_account:")
-    addresses = records["type"] == "address"
-    units, value_key = _address_units(records.loc[addresses, "value"])
+    def of_type(name: str) -> np.ndarray:
+        return np.flatnonzero(types == name)
+
+    phones = of_type("phone")
+    put(phones, [phone_key(v, settings) for v in values[phones]], "phone:")
+    accounts = of_type("bank_account")
+    put(accounts, [account_key(v) for v in values[accounts]], "bank_account:")
+    addresses = of_type("address")
+    units, value_key = _address_units(records["value"].iloc[addresses])
     clusters, stats["addresses"] = fuzzy_clusters(
         units, settings.address_threshold, settings.max_block,
         lambda a, b, _: same_tokens(a, b, settings.address_word_threshold))
-    put(records.loc[addresses, "value"].map(value_key), "address:", clusters)
-    names = records["type"] == "name"
-    units, value_key = _name_units(records.loc[names, "value"])
+    put(addresses, [value_key.get(v) for v in values[addresses]], "address:", clusters)
+    names = of_type("name")
+    units, value_key = _name_units(records["value"].iloc[names])
     clusters, stats["names"] = fuzzy_clusters(units, settings.name_threshold, settings.max_block, same_tokens)
-    put(records.loc[names, "value"].map(value_key), "name:", clusters)
-    return node, text, stats
+    put(names, [value_key.get(v) for v in values[names]], "name:", clusters)
+    return pd.Series(node, index=records.index, dtype="object"), pd.Series(text, index=records.index,
+                                                                          dtype="object"), stats
 
 
 def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> nx.Graph:
     """One networkx graph: entity nodes, identifier nodes, and an edge per (entity, identifier) with the
     roles the entity plays there (``roles``: role -> value, compared text, count, amount, dates)."""
     graph = nx.Graph()
-    for row in inputs.customers.itertuples(index=False):
-        graph.add_node(f"customer:{row.customer_id}", type="customer", customer_class=row.customer_class,
-                       lat=row.lat, lon=row.lon, city=row.city)
-    for row in inputs.staff.itertuples(index=False):
-        graph.add_node(row.entity, type=row.entity.split(":", 1)[0])
+    customers = inputs.customers
+    graph.add_nodes_from((f"customer:{c}", {"type": "customer", "customer_class": k, "lat": lat, "lon": lon, "city": city})
+                         for c, k, lat, lon, city in zip(*(customers[n].tolist() for n in (
+                             "customer_id", "customer_class", "lat", "lon", "city")), strict=True))
+    graph.add_nodes_from((entity, {"type": entity.split(":", 1)[0]}) for entity in inputs.staff["entity"].tolist())
     drawers = inputs.drawers
     with_account = drawers["drawer_account"].map(account_key).notna() if len(drawers) else pd.Series(dtype=bool)
     records = _records(inputs, ~with_account)
@@ -446,11 +457,11 @@ def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> 
         found = roles.get(role)
         if found is None:
             roles[role] = {"value": value, "text": compared, "count": count,
-                           "amount": None if pd.isna(amount) else amount, "first_date": first, "last_date": last,
-                           "lat": lat, "lon": lon}
+                           "amount": None if amount != amount else amount, "first_date": first,
+                           "last_date": last, "lat": lat, "lon": lon}
         else:  # the same role reached twice (one address typed two ways): add up
             found["count"] += count
-            if not pd.isna(amount):
+            if amount == amount:  # not NaN (the column is float)
                 found["amount"] = (found["amount"] or 0.0) + amount
             for key, pick, new in (("first_date", min, first), ("last_date", max, last)):
                 dates = [d for d in (found[key], new) if not pd.isna(d)]

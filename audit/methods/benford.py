@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from audit.collector import paused_cycle_collection
 
@@ -218,6 +218,7 @@ def _digits_of_integers(integers: np.ndarray, test: str) -> np.ndarray:
     return integers % 100
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a pure function of (test, n): thousands of groups share their sizes
 def expected_mad(test: str, n: int) -> float:
     """Expected MAD of a sample of ``n`` digits drawn from the test's own expected distribution.
 
@@ -518,17 +519,25 @@ def _group_results(values: np.ndarray, codes: np.ndarray, n_groups: int, tests: 
         samples = _group_samples(values, codes, n_groups, test)
         materiality = overrides.get(test)
         materiality = DEFAULT_MATERIALITY_MAD[test] if materiality is None else materiality
-        if stop_above_share is None or not (bootstrap_draws > 0 and bootstrap_only_material):
+        if bootstrap_draws > 0 and not bootstrap_only_material:  # every group is bootstrapped
             results[test] = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
-                                               bootstrap_draws=bootstrap_draws, seed=seed,
-                                               bootstrap_only_material=bootstrap_only_material)
+                                               bootstrap_draws=bootstrap_draws, seed=seed)
                              for counts, info in zip(*samples, strict=True)]
             continue
         # Without the bootstrap first (its p-value decides only material deviations), then the material
-        # groups with it, largest excess first, until more than the share is flagged.
-        found = [_test_from_counts(test, counts, info, materiality_mad=materiality, alpha=alpha,
-                                   bootstrap_draws=0, seed=seed) for counts, info in zip(*samples, strict=True)]
+        # groups with it (largest excess first, until more than the share is flagged, when one is given).
+        found = _tests_without_bootstrap(test, *samples, materiality_mad=materiality, alpha=alpha)
         material = [i for i, r in enumerate(found) if r.n and r.excess_mad > materiality]
+        if bootstrap_draws <= 0:
+            results[test] = found
+            continue
+        if stop_above_share is None:
+            for i in material:
+                found[i] = _test_from_counts(test, samples[0][i], samples[1][i], materiality_mad=materiality,
+                                             alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed,
+                                             bootstrap_only_material=True)
+            results[test] = found
+            continue
         material.sort(key=lambda i: (-found[i].excess_mad, i))
         flagged = 0
         for i in material:
@@ -594,28 +603,71 @@ def _test_from_counts(
     bootstrap_draws: int, seed: int | None, bootstrap_only_material: bool = False,
 ) -> BenfordTest:
     n = int(counts.sum())
-    digits = digit_labels(test)
-    expected = expected_proportions(test)
-    minimum = MINIMUM_SAMPLE[test]
-    dof = digits.size - 1
     if n == 0:
-        nan_per_digit = np.full(digits.size, np.nan)
-        return BenfordTest(
-            test=test, n=0, digits=digits, counts=counts, observed=nan_per_digit, expected=expected,
-            mad=math.nan, level=None, chi2=math.nan, chi2_dof=dof, chi2_p=math.nan, ks=math.nan,
-            ks_critical_95=math.nan, z=nan_per_digit.copy(), expected_mad=math.nan, excess_mad=math.nan,
-            mad_p_value=None, materiality_mad=materiality_mad, alpha=alpha, flagged=False,
-            verdict="no amounts large enough for this test", minimum_sample=minimum,
-            warning=f"no usable amounts (the test needs amounts >= {MINIMUM_AMOUNT[test]:,})",
-            **counts_info,
-        )
-
+        return _empty_result(test, counts, counts_info, materiality_mad, alpha)
+    expected = expected_proportions(test)
     observed = counts / n
     mad = float(np.abs(observed - expected).mean())
     expected_counts = n * expected
     chi2 = float(((counts - expected_counts) ** 2 / expected_counts).sum())
-    chi2_p = float(stats.chi2.sf(chi2, dof))
     ks = float(np.abs(np.cumsum(observed) - np.cumsum(expected)).max())
+    return _judged(test, counts, counts_info, n, observed, expected, mad, chi2, ks, nigrini_z(observed, expected, n),
+                   materiality_mad=materiality_mad, alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed,
+                   bootstrap_only_material=bootstrap_only_material)
+
+
+def _tests_without_bootstrap(test: str, counts: np.ndarray, infos: list[dict], *, materiality_mad: float,
+                             alpha: float) -> list[BenfordTest]:
+    """``_test_from_counts(..., bootstrap_draws=0)`` of every row of ``counts`` (one group each), the
+    arithmetic done for all rows at once: the same operations element by element, so the same numbers
+    (thousands of customers made one small numpy call per statistic and group)."""
+    expected = expected_proportions(test)
+    sizes = counts.sum(axis=1)
+    filled = sizes > 0
+    n_rows = np.where(filled, sizes, 1)[:, None]  # empty groups are answered apart
+    observed = counts / n_rows
+    mads = np.abs(observed - expected).mean(axis=1)
+    expected_counts = n_rows * expected
+    chi2s = ((counts - expected_counts) ** 2 / expected_counts).sum(axis=1)
+    kss = np.abs(np.cumsum(observed, axis=1) - np.cumsum(expected)).max(axis=1)
+    zs = nigrini_z(observed, expected, n_rows)
+    chi2_ps = special.chdtrc(expected.size - 1, chi2s)  # what stats.chi2.sf computes, without its checks
+    results = []
+    for row, info in enumerate(infos):
+        if not filled[row]:
+            results.append(_empty_result(test, counts[row], info, materiality_mad, alpha))
+            continue
+        results.append(_judged(test, counts[row], info, int(sizes[row]), observed[row], expected, float(mads[row]),
+                               float(chi2s[row]), float(kss[row]), zs[row], materiality_mad=materiality_mad,
+                               alpha=alpha, bootstrap_draws=0, seed=None, chi2_p=float(chi2_ps[row])))
+    return results
+
+
+def _empty_result(test: str, counts: np.ndarray, counts_info: dict, materiality_mad: float,
+                  alpha: float) -> BenfordTest:
+    digits = digit_labels(test)
+    nan_per_digit = np.full(digits.size, np.nan)
+    return BenfordTest(
+        test=test, n=0, digits=digits, counts=counts, observed=nan_per_digit, expected=expected_proportions(test),
+        mad=math.nan, level=None, chi2=math.nan, chi2_dof=digits.size - 1, chi2_p=math.nan, ks=math.nan,
+        ks_critical_95=math.nan, z=nan_per_digit.copy(), expected_mad=math.nan, excess_mad=math.nan,
+        mad_p_value=None, materiality_mad=materiality_mad, alpha=alpha, flagged=False,
+        verdict="no amounts large enough for this test", minimum_sample=MINIMUM_SAMPLE[test],
+        warning=f"no usable amounts (the test needs amounts >= {MINIMUM_AMOUNT[test]:,})",
+        **counts_info,
+    )
+
+
+def _judged(test: str, counts: np.ndarray, counts_info: dict, n: int, observed: np.ndarray, expected: np.ndarray,
+            mad: float, chi2: float, ks: float, z: np.ndarray, *, materiality_mad: float, alpha: float,
+            bootstrap_draws: int, seed: int | None, bootstrap_only_material: bool = False,
+            chi2_p: float | None = None) -> BenfordTest:
+    """The result of a test on ``n > 0`` digits from its statistics: the p-values and the verdict."""
+    digits = digit_labels(test)
+    minimum = MINIMUM_SAMPLE[test]
+    dof = digits.size - 1
+    if chi2_p is None:
+        chi2_p = float(special.chdtrc(dof, chi2))
     mad_noise = expected_mad(test, n)
     excess = mad - mad_noise
     material = excess > materiality_mad
@@ -648,7 +700,7 @@ def _test_from_counts(
     return BenfordTest(
         test=test, n=n, digits=digits, counts=counts, observed=observed, expected=expected, mad=mad,
         level=conformity_level(test, mad), chi2=chi2, chi2_dof=dof, chi2_p=chi2_p, ks=ks,
-        ks_critical_95=KS_COEFFICIENT_95 / math.sqrt(n), z=nigrini_z(observed, expected, n),
+        ks_critical_95=KS_COEFFICIENT_95 / math.sqrt(n), z=z,
         expected_mad=mad_noise, excess_mad=excess, mad_p_value=mad_p, materiality_mad=materiality_mad,
         alpha=alpha, flagged=flagged, verdict=verdict, minimum_sample=minimum, warning=warning,
         **counts_info,

@@ -24,8 +24,19 @@ def compact_key(value) -> str | None:
     return key or None
 
 
+def _shared(data, name: str, compute):
+    """A fact of the whole ledger, computed once per run (``AuditData.shared_fact``) where the data keeps them."""
+    keep = getattr(data, "shared_fact", None)
+    return compute() if keep is None else keep(f"{__name__}.{name}", compute)
+
+
 def invoice_summary(data) -> pd.DataFrame:
-    """customer_id, first_invoice, last_invoice, invoices, invoiced (posted, net amounts)."""
+    """customer_id, first_invoice, last_invoice, invoices, invoiced (posted, net amounts). CUS-01 and CUS-02
+    both read it: the engine sums every invoice line for it once per run."""
+    return _shared(data, "invoice_summary", lambda: _invoice_summary(data))
+
+
+def _invoice_summary(data) -> pd.DataFrame:
     invoices = invoice_amounts(data)
     reduced = invoices.group_by("customer_id").aggregate(
         first_invoice=invoices.invoice_date.min(), last_invoice=invoices.invoice_date.max(),
@@ -69,7 +80,14 @@ def customer_invoices(data, customer_ids) -> pd.DataFrame:
 
 def balances(data, as_of=None) -> pd.Series:
     """Each customer's ledger balance (invoices − payments − cash discounts − credit notes), up to
-    ``as_of`` when given (index customer_id)."""
+    ``as_of`` when given (index customer_id). Without ``as_of``, computed once per run (CUS-01 and CUS-02
+    both read it)."""
+    if as_of is None:
+        return _shared(data, "balances", lambda: _balances(data, None))
+    return _balances(data, as_of)
+
+
+def _balances(data, as_of) -> pd.Series:
     movements = ledger_movements(data)
     if as_of is not None:
         movements = movements.filter(movements.date <= as_of)

@@ -253,6 +253,12 @@ class SplitVolumeDiscount(Detector):
         self._places_ = self._directory(customers, keys)
         self._own_ = {} if customers is None else dict(zip(
             keys["customer_id"], zip(keys["address"], keys["owner_name"], strict=True), strict=True))
+        # each customer's first row in the master data, found once (a scan of every customer per candidate
+        # grew with candidates x customers)
+        self._customer_row_ = {}
+        for position, customer_id in enumerate(keys["customer_id"]):
+            if customer_id == customer_id:  # a missing id (NaN) is no customer's, as == found none
+                self._customer_row_.setdefault(customer_id, position)
         activity = self._activity(data, shipments, customers, candidates)
         self._neighbours_ = self._neighbour_activity(data, candidates)
         self._n_tested_ = int(candidates["invoice_id"].nunique())
@@ -503,8 +509,8 @@ class SplitVolumeDiscount(Detector):
     def _finding(self, invoice_id, group, shipments, customers, activity, data) -> dict | None:
         first = group.iloc[0]
         customer, salesperson, when = first["customer_id"], first["salesperson_id"], first["invoice_date"]
-        own = customers[customers["customer_id"] == customer].iloc[0] if customers is not None and (
-            customers["customer_id"] == customer).any() else None
+        row = self._customer_row_.get(customer) if customers is not None else None
+        own = None if row is None else customers.iloc[row]
         # Trace 1: quantity far above the customer's usual (unknown usual: a first purchase at tier level).
         multiple = group["multiple"].max()
         if pd.isna(multiple):

@@ -18,6 +18,7 @@ larger weight is the one reported; the other is named with its weight.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from audit.common import combine_traces
@@ -145,31 +146,28 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
     if "assigned_salesperson_id" in customers.columns:
         assigned = dict(zip(customers["customer_id"], customers["assigned_salesperson_id"], strict=True))
     end = pd.Timestamp(data.execute(receipts.receipt_date.max()))
-    invoices_of = {c: g for c, g in drawer_invoices.groupby("customer_id")}
-    paid_of = {i: g for i, g in paid.groupby("invoice_id")}
+    # Each drawer's invoices and each invoice's payments as arrays, read once: a case compares its date
+    # with them (pandas filters per case and invoice cost milliseconds each).
+    invoices_of = {c: _DrawerInvoices(g) for c, g in drawer_invoices.groupby("customer_id")}
+    paid_of = {i: _Payments(g) for i, g in paid.groupby("invoice_id")}
     allocated = {r: g for r, g in allocated_ids.groupby("receipt_id")}
     due_of = dict(zip(invoices["invoice_id"], invoices["due"], strict=True))
     customer_of = dict(zip(invoices["invoice_id"], invoices["customer_id"], strict=True))
     w = LAPPING_WEIGHTS
+    before_days, after_days = DRAWER_DUE_WINDOW_DAYS
     for case in cases.itertuples(index=False):
         traces, facts = {}, {}
         when = pd.Timestamp(case.receipt_date)
         late_invoices = []
         own = invoices_of.get(case.drawer_customer)
-        before_days, after_days = DRAWER_DUE_WINDOW_DAYS
-        if own is not None:
-            own = own[(own["invoice_date"] <= when) & (own["due"] >= when - pd.Timedelta(days=before_days))
-                      & (own["due"] <= when + pd.Timedelta(days=after_days))]
-        for inv in ([] if own is None else own.itertuples(index=False)):
+        chosen_invoices = [] if own is None else own.around(when, pd.Timedelta(days=before_days),
+                                                            pd.Timedelta(days=after_days))
+        for inv in chosen_invoices:
             payments = paid_of.get(inv.invoice_id)
-            before = 0.0 if payments is None else float(payments.loc[payments["receipt_date"] <= when, "amount"].sum())
+            before = 0.0 if payments is None else payments.paid_by(when)
             if inv.amount - before <= amount_tolerance:
                 continue  # paid by the cheque's date
-            settled = None
-            if payments is not None:
-                running = payments.sort_values("receipt_date")
-                covered = running["amount"].cumsum() >= inv.amount - amount_tolerance
-                settled = running.loc[covered, "receipt_date"].min() if covered.any() else None
+            settled = None if payments is None else payments.settled(inv.amount - amount_tolerance)
             late_from = inv.due + pd.Timedelta(days=drawer_late_days)
             if (settled is not None and settled > late_from) or (settled is None and end > late_from):
                 late_invoices.append({"invoice_id": inv.invoice_id, "due_date": inv.due, "paid_on": settled,
@@ -200,6 +198,55 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
     return out
 
 
+class _DrawerInvoices:
+    """A drawer's invoices (rows of ``lapping_traces``' invoices, in their order) and their dates as arrays."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.rows = list(frame.itertuples(index=False))
+        self.invoice_date = _datetimes(frame["invoice_date"])
+        self.due = _datetimes(frame["due"])
+
+    def around(self, when: pd.Timestamp, before: pd.Timedelta, after: pd.Timedelta) -> list:
+        """The invoices dated by ``when`` and due from ``before`` it to ``after`` it (what pandas' comparisons
+        keep: a missing date is never inside)."""
+        moment = _datetime(when)
+        inside = (self.invoice_date <= moment) & (self.due >= _datetime(when - before)) & (
+            self.due <= _datetime(when + after))
+        return [self.rows[i] for i in np.flatnonzero(inside)]
+
+
+class _Payments:
+    """One invoice's payments (amount, receipt_date): paid by a day, and the day they covered an amount."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.receipt_date = _datetimes(frame["receipt_date"])
+        self.amount = frame["amount"].to_numpy(dtype=float)
+        self._settled: dict[float, object] = {}
+
+    def paid_by(self, when: pd.Timestamp) -> float:
+        chosen = self.amount[self.receipt_date <= _datetime(when)]
+        return float(np.where(np.isnan(chosen), 0.0, chosen).sum())  # pandas' sum: missing amounts count 0
+
+    def settled(self, amount: float):
+        """The first receipt date by which the payments, in date order, add up to ``amount`` (None if never);
+        the same for every case that reads this invoice, so worked out once."""
+        if amount not in self._settled:
+            running = self.frame.sort_values("receipt_date")
+            covered = running["amount"].cumsum() >= amount
+            self._settled[amount] = running.loc[covered, "receipt_date"].min() if covered.any() else None
+        return self._settled[amount]
+
+
+def _datetimes(values: pd.Series) -> np.ndarray:
+    """Dates as numpy microseconds (the engine's resolution; nanoseconds end in 2262, a due date may not)."""
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[us]")
+
+
+def _datetime(value: pd.Timestamp) -> np.datetime64:
+    return np.datetime64(pd.Timestamp(value).as_unit("us").asm8) if pd.notna(value) else np.datetime64("NaT", "us")
+
+
 def _allocations_of(data, receipt_ids: list) -> pd.DataFrame:
     """receipt_id, invoice_id of the allocations of some receipts (receipt and invoice order)."""
     if not receipt_ids or not data.has("receipt_allocations"):
@@ -221,9 +268,21 @@ def _payments_of(data, invoice_ids: list) -> pd.DataFrame:
                         .order_by(["receipt_id", "invoice_id"]))[["invoice_id", "amount", "receipt_date"]]
 
 
+def _once_per_run(data, name: str, compute):
+    """What CUS-02 and PAY-01 both ask of the engine for the same cheques, computed once per run where the data
+    keeps such facts (``AuditData.shared_fact``); each caller gets its own copy."""
+    keep = getattr(data, "shared_fact", None)
+    return compute() if keep is None else keep(f"{__name__}.{name}", compute)
+
+
 def case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:
     """The posted invoices ``lapping_traces`` reads for ``cases``: the drawers' own and those the cases'
     receipts paid (invoice_id, customer_id, invoice_date, due_date, amount), from the engine."""
+    key = repr((sorted(map(str, set(cases["drawer_customer"]))), sorted(map(str, set(cases["receipt_id"])))))
+    return _once_per_run(data, f"case_invoices {key}", lambda: _case_invoices(data, cases))
+
+
+def _case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:
     invoices = invoice_amounts(data)
     wanted = among(invoices.customer_id, sorted(set(cases["drawer_customer"])))
     if data.has("receipt_allocations") and len(cases):
@@ -239,6 +298,12 @@ def cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     reads them: receipt_id, customer_id, drawer_customer, receipt_date, amount, salesperson_id,
     late_working_days, drawer_share (the share of the payee's receipts, by amount, paid with cheques
     drawn on this drawer: ``others_cheques_trace``) and cheque_id."""
+    pairs = sorted({(str(q), str(d)) for q, d in zip(drawn["cheque_id"], drawn["drawer_customer"], strict=True)}) \
+        if len(drawn) else []
+    return _once_per_run(data, f"cheque_cases {pairs!r}", lambda: _cheque_cases(data, drawn))
+
+
+def _cheque_cases(data, drawn: pd.DataFrame) -> pd.DataFrame:
     columns = ["receipt_id", "customer_id", "drawer_customer", "receipt_date", "amount", "salesperson_id",
                "late_working_days"]
     if drawn.empty or not data.has("receipts", ("cheque_id",)):

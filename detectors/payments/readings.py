@@ -210,15 +210,32 @@ def _allocations_of(data, receipt_ids: list) -> pd.DataFrame:
 
 
 def _payments_of(data, invoice_ids: list) -> pd.DataFrame:
-    """invoice_id, amount, receipt_date of the allocations paying some invoices (receipt and invoice order)."""
+    """invoice_id, amount, receipt_date of what settled some invoices: their allocations (receipt and invoice
+    order), then the credit notes on them dated as ``receipt_date``. An allocation settles its money plus the
+    cash discount granted on it, and a credit note (a return, a price adjustment) its amount: the ledger's
+    definition, so an invoice paid early at its discount or partly returned is paid, not left open."""
     if not invoice_ids or not data.has("receipt_allocations"):
         return pd.DataFrame({"invoice_id": pd.Series(dtype="object"), "amount": pd.Series(dtype="float64"),
                              "receipt_date": pd.Series(dtype="datetime64[ns]")})
     allocations = data.table("receipt_allocations")
     receipts = data.table("receipts").select("receipt_id", "receipt_date")
-    chosen = allocations.filter(among(allocations.invoice_id, invoice_ids)).join(receipts, "receipt_id")
-    return data.execute(chosen.select("receipt_id", "invoice_id", "amount", "receipt_date")
-                        .order_by(["receipt_id", "invoice_id"]))[["invoice_id", "amount", "receipt_date"]]
+    settled = allocations.amount
+    if data.has("receipt_allocations", ("cash_discount_amount",)):
+        settled = settled + allocations.cash_discount_amount.fill_null(0)
+    chosen = allocations.filter(among(allocations.invoice_id, invoice_ids)).mutate(settled=settled).join(
+        receipts, "receipt_id")
+    paid = data.execute(chosen.select("receipt_id", "invoice_id", "settled", "receipt_date")
+                        .order_by(["receipt_id", "invoice_id"]))
+    paid = paid.rename(columns={"settled": "amount"})[["invoice_id", "amount", "receipt_date"]]
+    if data.has("credit_notes", ("invoice_id", "credit_date", "amount")):
+        # a return or price adjustment on the invoice settles that much of it on its date, as a payment does
+        notes = data.table("credit_notes")
+        credited = data.execute(notes.filter(among(notes.invoice_id, invoice_ids))
+                                .select("credit_note_id", "invoice_id", "amount", receipt_date=notes.credit_date)
+                                .order_by(["credit_note_id"]))[["invoice_id", "amount", "receipt_date"]]
+        credited["receipt_date"] = pd.to_datetime(credited["receipt_date"])
+        paid = pd.concat([paid, credited], ignore_index=True) if len(credited) else paid
+    return paid
 
 
 def case_invoices(data, cases: pd.DataFrame) -> pd.DataFrame:

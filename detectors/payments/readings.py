@@ -112,7 +112,8 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
 
     - ``drawer_paid_late``: an invoice of the drawer, open on the cheque's date and due around it
       (``DRAWER_DUE_WINDOW_DAYS``), was then paid more than ``drawer_late_days`` after its due date or not
-      at all (the drawer's money went elsewhere); ``drawer_invoice_of_the_cheques_amount`` when such an invoice carries the
+      at all (the drawer's money went elsewhere), with no more left unpaid then than the cheque's amount
+      (a diverted cheque leaves a hole of at most its amount; a larger one is the drawer's own shortfall); ``drawer_invoice_of_the_cheques_amount`` when such an invoice carries the
       cheque's amount (the cheque was meant for it);
     - ``posted_late``: the receipt was booked more than ``hand_in_days`` working days after its date;
     - ``one_collector``: the salesperson who collected it collects the drawer's own payments (or looks
@@ -172,6 +173,12 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
                 settled = running.loc[covered, "receipt_date"].min() if covered.any() else None
             late_from = inv.due + pd.Timedelta(days=drawer_late_days)
             if (settled is not None and settled > late_from) or (settled is None and end > late_from):
+                # The hole a diverted cheque leaves is at most its amount: an invoice left open by more than
+                # the cheque could have paid when it became late is the drawer's own shortfall, not this cheque's.
+                paid_by_then = 0.0 if payments is None else float(
+                    payments.loc[payments["receipt_date"] <= late_from, "amount"].sum())
+                if inv.amount - paid_by_then > case.amount + amount_tolerance:
+                    continue
                 late_invoices.append({"invoice_id": inv.invoice_id, "due_date": inv.due, "paid_on": settled,
                                       "open_on_cheque_date": round(inv.amount - before, 2)})
         if late_invoices:

@@ -118,8 +118,8 @@ class MultiNameInvoicing(Detector):
         "cheques": ("cheque_id", "customer_id", "drawer_account", "drawer_name", "amount", "collected_by"),
         "receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "amount", "cheque_id",
                      "collected_by"),
-        "receipt_allocations": ("receipt_id", "invoice_id", "amount"),
-        "credit_notes": ("customer_id", "amount"),
+        "receipt_allocations": ("receipt_id", "invoice_id", "amount", "cash_discount_amount"),
+        "credit_notes": ("customer_id", "amount", "credit_note_id", "invoice_id", "credit_date"),
         "invoices": ("due_date",),
     }
     # What each trace adds to a pair's score: a shared detail its weight; a delivery trace its weight

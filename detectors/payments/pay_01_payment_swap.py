@@ -114,7 +114,9 @@ class PaymentSwap(Detector):
     requires = {"receipts": ("receipt_id", "customer_id", "receipt_date", "posted_date", "amount")}
     uses = {
         "receipts": ("method", "collected_by", "cheque_id"),
-        "receipt_allocations": ("receipt_id", "invoice_id", "amount"),
+        "receipt_allocations": ("receipt_id", "invoice_id", "amount", "cash_discount_amount"),
+        # a drawer's invoice settled by a return or price adjustment is no invoice left unpaid (readings)
+        "credit_notes": ("credit_note_id", "invoice_id", "credit_date", "amount"),
         "cheques": ("cheque_id", "cheque_no", "received_date", "drawer_account", "drawer_name", "collected_by"),
         "customers": ("assigned_salesperson_id", "bank_account", "name", "owner_name", "payment_terms_days"),
         "salespeople": ("name", "bank_account"),

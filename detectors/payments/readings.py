@@ -113,7 +113,8 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
 
     - ``drawer_paid_late``: an invoice of the drawer, open on the cheque's date and due around it
       (``DRAWER_DUE_WINDOW_DAYS``), was then paid more than ``drawer_late_days`` after its due date or not
-      at all (the drawer's money went elsewhere); ``drawer_invoice_of_the_cheques_amount`` when such an invoice carries the
+      at all (the drawer's money went elsewhere), with no more left unpaid then than the cheque's amount
+      (a diverted cheque leaves a hole of at most its amount; a larger one is the drawer's own shortfall); ``drawer_invoice_of_the_cheques_amount`` when such an invoice carries the
       cheque's amount (the cheque was meant for it);
     - ``posted_late``: the receipt was booked more than ``hand_in_days`` working days after its date;
     - ``one_collector``: the salesperson who collected it collects the drawer's own payments (or looks
@@ -170,6 +171,12 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
             settled = None if payments is None else payments.settled(inv.amount - amount_tolerance)
             late_from = inv.due + pd.Timedelta(days=drawer_late_days)
             if (settled is not None and settled > late_from) or (settled is None and end > late_from):
+                # The hole a diverted cheque leaves is at most its amount: an invoice left open by more than
+                # the cheque could have paid when it became late is the drawer's own shortfall, not this cheque's.
+                paid_by_then = 0.0 if payments is None else float(
+                    payments.loc[payments["receipt_date"] <= late_from, "amount"].sum())
+                if inv.amount - paid_by_then > case.amount + amount_tolerance:
+                    continue
                 late_invoices.append({"invoice_id": inv.invoice_id, "due_date": inv.due, "paid_on": settled,
                                       "open_on_cheque_date": round(inv.amount - before, 2)})
         if late_invoices:
@@ -257,15 +264,32 @@ def _allocations_of(data, receipt_ids: list) -> pd.DataFrame:
 
 
 def _payments_of(data, invoice_ids: list) -> pd.DataFrame:
-    """invoice_id, amount, receipt_date of the allocations paying some invoices (receipt and invoice order)."""
+    """invoice_id, amount, receipt_date of what settled some invoices: their allocations (receipt and invoice
+    order), then the credit notes on them dated as ``receipt_date``. An allocation settles its money plus the
+    cash discount granted on it, and a credit note (a return, a price adjustment) its amount: the ledger's
+    definition, so an invoice paid early at its discount or partly returned is paid, not left open."""
     if not invoice_ids or not data.has("receipt_allocations"):
         return pd.DataFrame({"invoice_id": pd.Series(dtype="object"), "amount": pd.Series(dtype="float64"),
                              "receipt_date": pd.Series(dtype="datetime64[ns]")})
     allocations = data.table("receipt_allocations")
     receipts = data.table("receipts").select("receipt_id", "receipt_date")
-    chosen = allocations.filter(among(allocations.invoice_id, invoice_ids)).join(receipts, "receipt_id")
-    return data.execute(chosen.select("receipt_id", "invoice_id", "amount", "receipt_date")
-                        .order_by(["receipt_id", "invoice_id"]))[["invoice_id", "amount", "receipt_date"]]
+    settled = allocations.amount
+    if data.has("receipt_allocations", ("cash_discount_amount",)):
+        settled = settled + allocations.cash_discount_amount.fill_null(0)
+    chosen = allocations.filter(among(allocations.invoice_id, invoice_ids)).mutate(settled=settled).join(
+        receipts, "receipt_id")
+    paid = data.execute(chosen.select("receipt_id", "invoice_id", "settled", "receipt_date")
+                        .order_by(["receipt_id", "invoice_id"]))
+    paid = paid.rename(columns={"settled": "amount"})[["invoice_id", "amount", "receipt_date"]]
+    if data.has("credit_notes", ("invoice_id", "credit_date", "amount")):
+        # a return or price adjustment on the invoice settles that much of it on its date, as a payment does
+        notes = data.table("credit_notes")
+        credited = data.execute(notes.filter(among(notes.invoice_id, invoice_ids))
+                                .select("credit_note_id", "invoice_id", "amount", receipt_date=notes.credit_date)
+                                .order_by(["credit_note_id"]))[["invoice_id", "amount", "receipt_date"]]
+        credited["receipt_date"] = pd.to_datetime(credited["receipt_date"])
+        paid = pd.concat([paid, credited], ignore_index=True) if len(credited) else paid
+    return paid
 
 
 def _once_per_run(data, name: str, compute):

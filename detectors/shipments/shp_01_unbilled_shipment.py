@@ -20,7 +20,8 @@ class UnbilledShipment(Detector):
     -------------
     For every shipment line, the quantity billed by the shipment's invoice (``shipments.invoice_id``),
     or when the shipment names none, by a posted invoice of the same order, or of the same customer and
-    product dated from the ship date to ``[shipments] invoice_within_days`` after it. Shipped quantity
+    product dated from the ship date to ``[shipments] invoice_within_days`` after it that no other
+    shipment names (an invoice its own shipment names bills that shipment). Shipped quantity
     beyond what is billed is unbilled; a shipment whose only invoice was cancelled is wholly unbilled.
 
     Why it matters
@@ -95,9 +96,13 @@ class UnbilledShipment(Detector):
         by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [
             shipped.product_id == billed_lines.product_id, shipped.order_id == billed_lines.order_id])
         nearby = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.isnull())
-        by_time = nearby.join(billed_lines, [
-            nearby.product_id == billed_lines.product_id, nearby.customer_id == billed_lines.customer_id,
-            billed_lines.invoice_date >= nearby.ship_date, billed_lines.invoice_date <= nearby.ship_date + window])
+        # An invoice that its own shipment names bills that shipment, not a nearby one: a large customer
+        # invoiced for the same products every few days would otherwise cover any unbilled shipment.
+        named = shipments.filter(shipments.invoice_id.notnull()).select(named_invoice=shipments.invoice_id).distinct()
+        free_lines = billed_lines.anti_join(named, billed_lines.invoice_id == named.named_invoice)
+        by_time = nearby.join(free_lines, [
+            nearby.product_id == free_lines.product_id, nearby.customer_id == free_lines.customer_id,
+            free_lines.invoice_date >= nearby.ship_date, free_lines.invoice_date <= nearby.ship_date + window])
 
         def matched(joined):
             return joined.select(shipment_id=joined.shipment_id, product_id=joined.product_id,

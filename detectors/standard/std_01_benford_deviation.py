@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from analyses.standard.posted_totals import posted_totals
 from audit.common import combine_traces, saturating
@@ -156,6 +157,7 @@ class _BenfordDeviation(Detector):
         company_wide = set(shared.index[(shared["size"] >= 2) & (shared["mean"] > self.shared_share)])
         self.company_wide_deviations_ = sorted(company_wide)
         self.explained_by_customer_mix_ = {}
+        self.explained_by_customer_bands_ = {}
         flagged = table[table["flagged"] & ~table["test"].isin(company_wide)]
         findings = []
         # Split once, only the flagged groups: comparing the whole ledger per group took seconds.
@@ -184,6 +186,37 @@ class _BenfordDeviation(Detector):
         again = benford_test(rest, test, alpha=self.alpha, bootstrap_draws=self.bootstrap_draws, seed=0)
         return [] if again.flagged else top
 
+    def _customer_bands(self, customers: np.ndarray, digits: np.ndarray, result: BenfordTest,
+                        hot_digits: set) -> dict | None:
+        """For a salesperson: is the deviation one its customers share, or a few customers' order sizes?
+
+        Each customer buys in a band of sizes of its own (one shop's orders seldom span an order of
+        magnitude), so a salesperson's leading digits are first of all which customers it serves: with a
+        few large accounts, their bands alone make the digits depart from Benford's law, however honest the
+        amounts. The customers, not the invoices, are then the independent units: a customer whose invoices
+        mostly carry the over-represented digits has a band there by chance with at most the digits' Benford
+        probability (a narrow band lands on a digit with that probability; a wider one seldom has most of it
+        there). So the number of such customers is compared with a binomial of that probability over the
+        salesperson's customers, the tail times the number of digits the test has (the over-represented ones
+        were picked from the data). Returns the figures when the customers do not share the deviation beyond
+        ``alpha`` (it is their order sizes), None when they do (or for a customer group). When no digit is
+        over-represented beyond chance on its own, the digits above their Benford share are read."""
+        if self.group_column != "salesperson_id" or len(digits) == 0:
+            return None
+        if not hot_digits:
+            # no digit is over-represented beyond chance on its own: the digits above their share are read
+            hot_digits = {int(d) for d in result.digits[result.observed > result.expected]}
+        frame = pd.DataFrame({"customer": customers, "hot": np.isin(digits, list(hot_digits))})
+        shares = frame.groupby("customer", sort=True)["hot"].mean()
+        probability = float(result.expected[np.isin(result.digits, list(hot_digits))].sum())
+        mostly = int((shares > 0.5).sum())
+        tail = float(binom.sf(mostly - 1, len(shares), probability)) * len(result.digits)
+        if tail < self.alpha:
+            return None
+        return {"customers": int(len(shares)), "customers_mostly_in_those_digits": mostly,
+                "digits": sorted(int(d) for d in hot_digits), "benford_probability": round(probability, 4),
+                "p_value": round(min(tail, 1.0), 4)}
+
     def _finding(self, data, group, invoices: pd.DataFrame, flagged_tests: list[str], unit: int,
                  population: dict, company_wide: set) -> dict | None:
         amounts = invoices["amount"].to_numpy(dtype=float)
@@ -199,7 +232,7 @@ class _BenfordDeviation(Detector):
         if not tests:
             return None
         units = invoices["units"].to_numpy(dtype=float)
-        judged, mix = [], {}
+        judged, mix, bands = [], {}, {}
         for test in tests:
             result = benford_test(units, test, alpha=self.alpha, bootstrap_draws=self.bootstrap_draws, seed=0)
             used = np.isfinite(units) & (units > 0)
@@ -227,10 +260,15 @@ class _BenfordDeviation(Detector):
             if explained:
                 mix[test] = explained
                 continue
+            bands_only = self._customer_bands(invoices["customer_id"].to_numpy()[used], digits, result, hot_digits)
+            if bands_only is not None:
+                bands[test] = bands_only
+                continue
             strength = saturating(result.excess_mad - result.materiality_mad, result.materiality_mad)
             judged.append({"result": result, "hot": hot, "hot_ids": hot_ids, "strength": strength,
                            "risk": sum(h["surplus_value"] for h in hot)})
         self.explained_by_customer_mix_[group] = mix
+        self.explained_by_customer_bands_[group] = bands
         if not judged:
             return None
         judged.sort(key=lambda j: (-j["strength"], j["result"].test))
@@ -258,6 +296,7 @@ class _BenfordDeviation(Detector):
                 "shared_by_most_groups": sorted(company_wide),
                 "narrow_range": [t for t in flagged_tests if t not in tests],
                 "explained_by_customer_mix": mix,
+                "explained_by_customer_bands": bands,
             },
             "population": {t: {"n": r.n, "excess_mad": r.excess_mad, "flagged": r.flagged, "verdict": r.verdict}
                            for t, r in population.items()},
@@ -291,6 +330,11 @@ class BenfordDeviation(_BenfordDeviation):
     less than ``min_span_decades`` orders of magnitude (5th to 95th percentile); and a deviation that
     goes away when the ``mix_customers`` customers with the most invoices in the over-represented
     digits are left out is their buying pattern (a wholesaler's standing order), not the salesperson's.
+    Nor is a deviation the salesperson's customers do not share: each customer buys in a band of sizes of
+    its own, so with a few large accounts the leading digits say which customers a salesperson serves.
+    The customers are then the units: the number of customers whose invoices mostly carry the
+    over-represented digits must be improbable for bands placed by Benford's law (binomial tail times
+    the test's number of digits, below ``alpha``).
 
     Why it matters
     --------------
@@ -311,7 +355,9 @@ class BenfordDeviation(_BenfordDeviation):
     read in the ledger's unit, and a deviation most salespeople share is not pinned on one. A salesperson
     whose surplus of invoices starting with 2 is one wholesaler's weekly order of about 20,000,000,000:
     without that customer the digits conform. A salesperson with 60 invoices whose MAD looks poor only
-    because 60 amounts are noisy.
+    because 60 amounts are noisy. A key-account salesperson with five customers, one of which buys 95 %
+    of the invoices at 10,000,000,000 to 19,000,000,000: the surplus of 1s is that one account's band,
+    and the other four do not share it.
 
     Evidence
     --------

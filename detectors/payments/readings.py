@@ -173,8 +173,7 @@ def lapping_traces(data, cases: pd.DataFrame, invoices: pd.DataFrame, hand_in_da
             if (settled is not None and settled > late_from) or (settled is None and end > late_from):
                 # The hole a diverted cheque leaves is at most its amount: an invoice left open by more than
                 # the cheque could have paid when it became late is the drawer's own shortfall, not this cheque's.
-                paid_by_then = 0.0 if payments is None else float(
-                    payments.loc[payments["receipt_date"] <= late_from, "amount"].sum())
+                paid_by_then = 0.0 if payments is None else payments.paid_by(late_from)
                 if inv.amount - paid_by_then > case.amount + amount_tolerance:
                     continue
                 late_invoices.append({"invoice_id": inv.invoice_id, "due_date": inv.due, "paid_on": settled,

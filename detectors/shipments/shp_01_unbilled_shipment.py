@@ -13,6 +13,11 @@ from audit.policy import DEFAULTS
 from detectors.wording import unbilled_shipment
 
 
+def _paired(document, product):
+    """One join key of a document's id and a product's (a separator no id holds between them)."""
+    return document.concat("\x1f", product)
+
+
 class UnbilledShipment(Detector):
     """Shipments, or shipped quantities, that no posted invoice bills.
 
@@ -90,18 +95,23 @@ class UnbilledShipment(Detector):
             invoice_lines.unit_price, posted.invoice_date, posted.customer_id, posted.order_id)
         window = ibis.interval(days=self.invoice_within_days)
         # A shipment is matched by its own invoice, else its order's invoices, else nearby invoices. The
-        # three cases exclude one another, so each is an equi-join of its own (fast on large ledgers).
+        # three cases exclude one another, so each is an equi-join of its own (fast on large ledgers). Each
+        # joins on one key made of the shipment's document and the line's product: given the two as separate
+        # conditions, DuckDB may join the shipment lines to the invoice lines on the product alone before
+        # the shipments (on a ledger without cancelled invoices it did: hundreds of millions of rows spilled
+        # until the disk was full).
         by_link = shipped.filter(shipped.linked_invoice.notnull()).join(billed_lines, [
-            shipped.product_id == billed_lines.product_id, shipped.linked_invoice == billed_lines.invoice_id])
+            _paired(shipped.linked_invoice, shipped.product_id) == _paired(billed_lines.invoice_id,
+                                                                           billed_lines.product_id)])
         by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [
-            shipped.product_id == billed_lines.product_id, shipped.order_id == billed_lines.order_id])
+            _paired(shipped.order_id, shipped.product_id) == _paired(billed_lines.order_id, billed_lines.product_id)])
         nearby = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.isnull())
         # An invoice that its own shipment names bills that shipment, not a nearby one: a large customer
         # invoiced for the same products every few days would otherwise cover any unbilled shipment.
         named = shipments.filter(shipments.invoice_id.notnull()).select(named_invoice=shipments.invoice_id).distinct()
         free_lines = billed_lines.anti_join(named, billed_lines.invoice_id == named.named_invoice)
         by_time = nearby.join(free_lines, [
-            nearby.product_id == free_lines.product_id, nearby.customer_id == free_lines.customer_id,
+            _paired(nearby.customer_id, nearby.product_id) == _paired(free_lines.customer_id, free_lines.product_id),
             free_lines.invoice_date >= nearby.ship_date, free_lines.invoice_date <= nearby.ship_date + window])
 
         def matched(joined):

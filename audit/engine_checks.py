@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TIMESTAMP, Table
 from audit.problems import WARNING, Problem
-from audit.validation import EARLIEST_YEAR, FALSE_WORDS, TRUE_WORDS
+from audit.validation import EARLIEST_YEAR, FALSE_WORDS, TRUE_WORDS, references_not_checked
 
 # A value with whitespace at either end, or no character at all, is not the text it parses to (pandas
 # strips what Python's str.strip strips); a Persian or Arabic-Indic digit is translated.
@@ -229,11 +229,7 @@ class EngineChecks:
             if parent != spec.name and (parent not in present or parent_column not in present[parent]):
                 given = self._value(f"SELECT count({value}) FROM {source}")
                 if given:
-                    why = (f"table {parent} could not be read" if parent in unread else f"table {parent} is absent"
-                           if parent not in present else f"{parent} has no column {parent_column}")
-                    warnings.append(Problem(WARNING, spec.name, f"references to {parent} cannot be checked: {why}",
-                                            f"provide {parent} to check them", column.name, action="kept",
-                                            kind="references not checked"))
+                    warnings.append(references_not_checked(spec, column.name, present, unread))
                 continue
             if parent == spec.name:
                 known = f"(SELECT {typed[parent_column]} AS id FROM {source})"

@@ -628,6 +628,15 @@ def _match_written_differently(spec: Table, column: str, parent: str, parent_col
     return matched, refused
 
 
+def references_not_checked(spec: Table, column: str, present: dict[str, frozenset], unread: set[str]) -> Problem:
+    """The warning for ids of ``column`` whose parent table or column is not there to check them against."""
+    parent, parent_column = spec.column(column).references
+    why = (f"table {parent} could not be read" if parent in unread else f"table {parent} is absent"
+           if parent not in present else f"{parent} has no column {parent_column}")
+    return Problem(WARNING, spec.name, f"references to {parent} cannot be checked: {why}",
+                   f"provide {parent} to check them", column, action="kept", kind="references not checked")
+
+
 def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clean: Mapping[str, Mapping[str, pd.Series]],
                       excluded_keys: dict[str, set], present: dict[str, frozenset], unread: set[str],
                       problems: list[Problem]) -> None:
@@ -638,11 +647,7 @@ def _check_references(spec: Table, frame: pd.DataFrame, check: _TableCheck, clea
         values = frame[column.name]
         if parent not in present or parent_column not in present[parent]:
             if values.notna().any():
-                why = (f"table {parent} could not be read" if parent in unread else f"table {parent} is absent"
-                       if parent not in present else f"{parent} has no column {parent_column}")
-                problems.append(Problem(WARNING, spec.name, f"references to {parent} cannot be checked: {why}",
-                                        f"provide {parent} to check them", column.name, action="kept",
-                                        kind="references not checked"))
+                problems.append(references_not_checked(spec, column.name, present, unread))
             continue
         # The parent's column itself, not a Python set of it: millions of ids are tested in Arrow.
         if parent == spec.name:

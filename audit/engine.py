@@ -140,7 +140,8 @@ class Engine:
     def arrow_table(self, table: pa.Table) -> ibis.Table:
         """An engine table over an Arrow table a component made (an analysis' reduced result its readers
         query): DuckDB reads its buffers in place; Spark scans it from a Parquet file in the scratch folder,
-        written once per Arrow table and removed with it (a DataFrame made from Arrow would hold it in the
+        written once per Arrow table and removed with it, so the caller keeps the Arrow table while it queries
+        this one (a DataFrame made from Arrow would hold it in the
         driver's heap, and pyspark cannot convert chunked columns: it falls back to Python rows)."""
         if self.name != "spark":
             return ibis.memtable(table)

@@ -314,3 +314,13 @@ def test_the_variable_leaves_every_table_to_pandas(tmp_path, mini_frames, monkey
     assert validate(load(folder, lazy=True), policy, RUN_DATE, consume=True, stage=True).checked_in_engine == set()
     monkeypatch.setenv("SALES_AUDIT_ENGINE_CHECKS", "1")
     assert "invoices" in validate(load(folder, lazy=True), policy, RUN_DATE, consume=True, stage=True).checked_in_engine
+
+
+def test_a_table_checked_in_the_engine_is_never_read_into_pandas(tmp_path, mini_frames):
+    loaded = load(_ledger(tmp_path, mini_frames), lazy=True)
+    read = []
+    for name, source in loaded.tables.items():
+        source.reader = lambda problems, read_file=source.reader, name=name: read.append(name) or read_file(problems)
+    checked = validate(loaded, load_policy(MINI / "policy.toml"), RUN_DATE, consume=True, stage=True,
+                       engine_checks=True)
+    assert read == [] and checked.checked_in_engine == set(checked.frames)

@@ -18,8 +18,10 @@ import audit.detector
 from audit.wording_check import contradictions
 from simulator import simulate
 
-# Every pattern the medium ledger's findings must cover (the simulator plants these).
-PATTERNS = {"added_invoice_items", "benford_deviation", "cash_discount_not_applied", "cheque_maturity_over_policy",
+# Every pattern the medium ledger's findings must cover (the simulator plants these). Not benford_deviation:
+# the simulator plants none, and its one finding here (S0007, on the clean twin too) was a false alarm that
+# STD-01 no longer raises (session 14, docs/quality.md); its wording is checked on its YAML cases.
+PATTERNS = {"added_invoice_items", "cash_discount_not_applied", "cheque_maturity_over_policy",
             "cheque_withheld", "customer_anomaly", "customer_distress", "duplicate_invoice", "fictitious_customer",
             "invoice_anomaly", "invoice_number_gap", "multi_name_invoicing", "payment_swap", "portfolio_distress",
             "price_deviation", "salesperson_anomaly", "split_volume_discount", "unauthorized_discount",

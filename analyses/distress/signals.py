@@ -129,7 +129,9 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
     else:
         picked = picked.mutate(cheque_due=ibis.null("timestamp"), cheque_received=ibis.null("timestamp"))
     invoices = ledger.invoices.set_index("invoice_id")
-    places = _invoice_places(data, ledger) if invoices.index.is_unique else None
+    # the Arrow table is kept here while its engine table is queried (Spark reads it from a file removed with it)
+    arrow_places = _invoice_places(data, ledger) if invoices.index.is_unique else None
+    places = None if arrow_places is None else data.engine.arrow_table(arrow_places)
     dropped = ["receipt_id", "cheque_id"]
     if places is not None:
         # each payment's invoice found by the engine: its row in the ledger comes back as a number, not
@@ -173,7 +175,7 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
 
 
 def _invoice_places(data, ledger: Ledger):
-    """An engine table of the ledger's invoice ids and their rows (``ledger_invoice_id``, ``ledger_place``),
+    """An Arrow table of the ledger's invoice ids and their rows (``ledger_invoice_id``, ``ledger_place``),
     for the engine to find each payment's invoice; None when the ids are not all texts (the payments'
     invoice ids are then looked up in pandas)."""
     ids = ledger.invoices["invoice_id"]
@@ -186,8 +188,7 @@ def _invoice_places(data, ledger: Ledger):
         return None
     if texts.null_count:
         return None
-    return data.engine.arrow_table(pa.table({"ledger_invoice_id": texts,
-                                             "ledger_place": pa.array(np.arange(len(ids), dtype="int64"))}))
+    return pa.table({"ledger_invoice_id": texts, "ledger_place": pa.array(np.arange(len(ids), dtype="int64"))})
 
 
 def _cheques(data) -> pd.DataFrame:
@@ -265,8 +266,10 @@ def _brand_days(data) -> pd.DataFrame:
         # text per customer, brand and day, and in the same order (texts sort by their code points in both).
         names = data.execute(products.filter(products.brand.notnull()).select("brand").distinct())["brand"]
         names = sorted(names.astype("object"))
-        places = data.engine.arrow_table(pa.table({"brand_name": pa.array(names, type=pa.string()),
-                                                   "brand_place": np.arange(len(names), dtype="int64")}))
+        # kept in this function while the query runs (Spark reads it from a file removed with it)
+        arrow_places = pa.table({"brand_name": pa.array(names, type=pa.string()),
+                                 "brand_place": np.arange(len(names), dtype="int64")})
+        places = data.engine.arrow_table(arrow_places)
         products = products.join(places, products.brand == places.brand_name).select(
             "product_id", brand=places.brand_place)
     invoices = posted_invoices(data).select("invoice_id", "customer_id", "invoice_date")

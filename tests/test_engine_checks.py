@@ -307,9 +307,11 @@ def test_numbers_written_as_text_parse_to_the_same_double(tmp_path):
     assert "receipt_allocations" in engine_checked.checked_in_engine
 
 
-def test_the_variable_leaves_every_table_to_pandas(tmp_path, mini_frames, monkeypatch):
+def test_the_variable_turns_the_engine_checks_on(tmp_path, mini_frames, monkeypatch):
     folder = _ledger(tmp_path, mini_frames)
     policy = load_policy(MINI / "policy.toml")
+    monkeypatch.delenv("SALES_AUDIT_ENGINE_CHECKS", raising=False)  # off by default (docs/engines.md)
+    assert validate(load(folder, lazy=True), policy, RUN_DATE, consume=True, stage=True).checked_in_engine == set()
     monkeypatch.setenv("SALES_AUDIT_ENGINE_CHECKS", "0")
     assert validate(load(folder, lazy=True), policy, RUN_DATE, consume=True, stage=True).checked_in_engine == set()
     monkeypatch.setenv("SALES_AUDIT_ENGINE_CHECKS", "1")

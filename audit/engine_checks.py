@@ -28,8 +28,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TIMESTAMP, Table
+from audit.loading import csv_header
 from audit.problems import WARNING, Problem
-from audit.validation import EARLIEST_YEAR, FALSE_WORDS, TRUE_WORDS, references_not_checked
+from audit.validation import (
+    EARLIEST_YEAR,
+    FALSE_WORDS,
+    TRUE_WORDS,
+    empty_column,
+    header_key,
+    references_not_checked,
+)
 
 # A value with whitespace at either end, or no character at all, is not the text it parses to (pandas
 # strips what Python's str.strip strips); a Persian or Arabic-Indic digit is translated.
@@ -158,7 +166,7 @@ class EngineChecks:
 
     # ------------------------------------------------------------------ the questions
 
-    def _failures(self, spec: Table, path: Path, typed: dict[str, str], arrow_types: dict[str, pa.DataType]) -> int:
+    def _failures(self, spec: Table, typed: dict[str, str], arrow_types: dict[str, pa.DataType]) -> int:
         """Values that would be a problem (not parsed as themselves, blank where required, negative, outside
         the vocabulary or the window), counted in one scan."""
         earliest, latest = self.window
@@ -207,7 +215,7 @@ class EngineChecks:
         sql = f"SELECT count(*) FILTER (WHERE {' OR '.join(tests)}) FROM {_ROWS}"
         return int(self._value(sql))
 
-    def _repeated_keys(self, spec: Table, path: Path, typed: dict[str, str]) -> int:
+    def _repeated_keys(self, spec: Table, typed: dict[str, str]) -> int:
         if not spec.key or not all(c in typed for c in spec.key):
             return 0
         keys = ", ".join(typed[c] for c in spec.key)
@@ -216,7 +224,7 @@ class EngineChecks:
                "HAVING count(*) > 1)")
         return int(self._value(sql))
 
-    def _unknown_references(self, spec: Table, path: Path, typed: dict[str, str], parents: dict[str, Path],
+    def _unknown_references(self, spec: Table, typed: dict[str, str], parents: dict[str, Path],
                             present: dict[str, frozenset], unread: set[str]) -> tuple[int, list[Problem]]:
         """Ids not found in their parent's checked table, and the warnings for parents that are absent."""
         unknown, warnings = 0, []
@@ -241,7 +249,7 @@ class EngineChecks:
             unknown += int(self._value(sql))
         return unknown, warnings
 
-    def _vocabulary_warnings(self, spec: Table, path: Path, typed: dict[str, str]) -> list[Problem]:
+    def _vocabulary_warnings(self, spec: Table, typed: dict[str, str]) -> list[Problem]:
         """The pandas check's warning per value outside an extendable vocabulary (kept, not a problem row)."""
         warnings = []
         for column in spec.columns:
@@ -262,12 +270,10 @@ class EngineChecks:
     # ------------------------------------------------------------------ the table
 
     def conform(self, spec: Table, path: Path, target: Path, parents: dict[str, Path],
-                present: dict[str, frozenset], unread: set[str], empty_column, header_key, written_header) -> Conformed | None:
+                present: dict[str, frozenset], unread: set[str]) -> Conformed | None:
         """Check ``path`` (a Parquet or CSV file of ``spec``) and, when it holds no problem, write it typed to
         ``target``; None when it must go through the pandas check. ``parents`` are the staged files of the
-        tables it refers to, ``empty_column(kind)`` the empty pandas column of a contract type (its dtype is
-        the one the stage keeps), ``header_key(name)`` a column name as the pandas check reads it and
-        ``written_header(path)`` a CSV file's header as written."""
+        tables it refers to."""
         import duckdb
 
         csv = path.suffix.lower() == ".csv"
@@ -278,13 +284,13 @@ class EngineChecks:
         try:
             if csv:
                 names = [row[0] for row in self.con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-                if names != [str(name) for name in written_header(path)]:
+                if names != [str(name) for name in csv_header(path)]:
                     return None  # a repeated or unnamed column DuckDB renamed: the pandas check reports it
                 arrow_types = {name: pa.string() for name in names}
                 rows = None
             else:
-                schema = pq.read_schema(path)
-                rows = pq.ParquetFile(path).metadata.num_rows
+                parquet = pq.ParquetFile(path)
+                schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
                 names = list(schema.names)
                 arrow_types = {n: schema.field(n).type for n in names}
         except (OSError, pa.ArrowException, duckdb.Error, StopIteration, UnicodeDecodeError):
@@ -311,30 +317,29 @@ class EngineChecks:
                 rows = int(self._value(f"SELECT count(*) FROM {_ROWS}"))
                 if rows == 0:
                     return None
-            return self._conformed(spec, path, target, parents, present, unread, empty_column, names, rows,
-                                   arrow_types, contract, typed)
+            return self._conformed(spec, target, parents, present, unread, names, rows, arrow_types, contract, typed)
         except duckdb.Error:
             return None  # a page or line DuckDB cannot read: the pandas check reads the file and reports it
         finally:
             self.con.sql(f"DROP TABLE IF EXISTS {_ROWS}")
 
-    def _conformed(self, spec, path, target, parents, present, unread, empty_column, names, rows, arrow_types,
-                   contract, typed) -> Conformed | None:
-        if self._failures(spec, path, typed, arrow_types) or self._repeated_keys(spec, path, typed):
+    def _conformed(self, spec, target, parents, present, unread, names, rows, arrow_types, contract,
+                   typed) -> Conformed | None:
+        if self._failures(spec, typed, arrow_types) or self._repeated_keys(spec, typed):
             return None
-        unknown, reference_warnings = self._unknown_references(spec, path, typed, parents, present, unread)
+        unknown, reference_warnings = self._unknown_references(spec, typed, parents, present, unread)
         if unknown:
             return None
         for name in names:  # pandas reads an extra whole-number column with blanks as float, true/false as objects
             if name not in contract and (pa.types.is_integer(arrow_types[name]) or pa.types.is_boolean(arrow_types[name])):
                 if self._value(f"SELECT count(*) - count({_quoted(name)}) FROM {_ROWS}"):
                     return None
-        vocabulary_warnings = self._vocabulary_warnings(spec, path, typed)
-        self._write(spec, path, target, names, typed, arrow_types, contract, empty_column)
+        vocabulary_warnings = self._vocabulary_warnings(spec, typed)
+        self._write(spec, target, names, typed, arrow_types, contract)
         staged = names + [c.name for c in spec.columns if c.name not in names]
         return Conformed(rows, names, staged, vocabulary_warnings, reference_warnings)
 
-    def _write(self, spec: Table, path: Path, target: Path, names, typed, arrow_types, contract, empty_column) -> None:
+    def _write(self, spec: Table, target: Path, names, typed, arrow_types, contract) -> None:
         """The typed table in the stage, written by DuckDB with pandas' metadata, so that reading it back gives
         the dtypes the pandas check gives (nullable whole numbers, true/false with blanks)."""
         columns: dict[str, pd.Series] = {}

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
 from audit.integrity import sha256_file
-from audit.loading import LoadedData, SourceTable, csv_header
+from audit.loading import LoadedData, SourceTable
 from audit.membership import arrow_text, isin
 from audit.memory import release_unused
 from audit.policy import Policy
@@ -278,12 +278,12 @@ class _TableCheck:
                                      self.record_id(index), shown, kind=kind))
 
 
-def _header_key(name) -> str:
+def header_key(name) -> str:
     return str(name).strip().lstrip("\ufeff").strip().lower()
 
 
 def _normalise_headers(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename(columns={c: _header_key(c) for c in frame.columns})
+    return frame.rename(columns={c: header_key(c) for c in frame.columns})
 
 
 def _comparable(values: pd.Series) -> pd.Series:
@@ -300,7 +300,7 @@ def _resolve_headers(spec: Table, source: SourceTable, problems: list[Problem]) 
     written = [str(c) for c in frame.columns]
     positions: dict[str, list[int]] = {}
     for position, name in enumerate(written):
-        positions.setdefault(_header_key(name), []).append(position)
+        positions.setdefault(header_key(name), []).append(position)
     keep = []
     for key, where in positions.items():
         keep.append(where[0])
@@ -338,7 +338,7 @@ def _resolve_headers(spec: Table, source: SourceTable, problems: list[Problem]) 
                                 f"keep the right one of {both} in {spec.name} and delete or rename the other",
                                 key, kind="clashing columns"))
     kept = frame.iloc[:, sorted(keep)]
-    kept.columns = [_header_key(written[i]) for i in sorted(keep)]
+    kept.columns = [header_key(written[i]) for i in sorted(keep)]
     return kept
 
 
@@ -894,7 +894,8 @@ def _engine_checks(policy: Policy, window, stage_directory: Path, engine_memory:
                         stage_directory / "spill-checks", policy.calendar)
 
 
-def _empty_column(kind: str) -> pd.Series:
+def empty_column(kind: str) -> pd.Series:
+    """A contract type's column without rows, with the dtype the checks give it (and the stage keeps)."""
     return parse_column(pd.Series([], dtype="str"), kind)
 
 
@@ -907,8 +908,7 @@ def _conformed_in_engine(in_engine, spec: Table, source: SourceTable, clean, pre
     path = Path(source.origin)
     parents = {c.references[0]: clean.path(c.references[0]) for c in spec.columns
                if c.references and c.references[0] != spec.name and c.references[0] in clean}
-    conformed = in_engine.conform(spec, path, clean.target(spec.name), parents, present, unread, _empty_column,
-                                  _header_key, csv_header)
+    conformed = in_engine.conform(spec, path, clean.target(spec.name), parents, present, unread)
     if conformed is None:
         return None
     clean.added(spec.name, conformed.rows, conformed.staged_columns)

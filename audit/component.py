@@ -8,7 +8,8 @@ A component declares everything it reads, and the runner (:mod:`audit.runner`) h
   approver column that is present but blank everywhere records no approvals), else "not run";
 - ``reads_analyses``: codes of the analyses whose tables it reads (``data.views``);
 - ``reads_findings``: codes of the detectors whose findings it reads (``data.findings``);
-  ``reads_only_findings`` when its conclusion rests on them alone (a roll-up).
+  ``reads_only_findings`` when its conclusion rests on them alone (a roll-up);
+- ``imports``: modules it imports only when it runs (heavy libraries; see :mod:`audit.lanes`).
 
 While finding, a component may set learned state that becomes the run's coverage: ``unknown_traces_``
 (the traces it could not judge in this run, in plain words), ``eligible_records_`` (how many records it
@@ -65,6 +66,10 @@ class Component(BaseEstimator):
     # nothing when none of them checked anything. A detector that only refines its own test with another's
     # findings (e.g. leaves out what CUS-01 reports) keeps its coverage, with the unknown trace said.
     reads_only_findings: ClassVar[bool] = False
+    # Modules the component imports only when it runs (heavy libraries the tool does not import up front, e.g.
+    # pyod's models): a worker process imports them while the main process reads the data, and takes the
+    # groups that need them first (``audit.lanes``), so the main process need not import them at all.
+    imports: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def params_from_policy(cls, policy: Policy) -> dict:

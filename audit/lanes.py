@@ -10,7 +10,9 @@ groups of components to a second process, which opens the same files with its ow
   rollup), runs in the main process after every group.
 * **Scheduling**: the groups, largest first by their measured cost (``SECONDS_PER_MILLION_LINES``), go to
   whichever process is free: the main process works through them itself while a worker process takes
-  one group at a time.
+  one group at a time. Groups whose components import a heavy library when they run (``imports``, e.g.
+  pyod) that the main process has not imported go to the worker first: it imported them while the main
+  process read the data, so the main process never pays for them (time and memory) unless it must.
 * **Results**: a worker hands back each component's findings, status and analysis outputs; the run puts
   them in the plan's order, so the findings, their ids and order, and the statuses are the same as in
   one process (``tests/test_lanes.py`` compares them).
@@ -44,6 +46,8 @@ SECONDS_PER_MILLION_LINES = {
     "RCV-01": 0.6, "STD-04": 0.5, "STD-08": 0.5, "STD-00": 0.3,
 }
 WORKERS_VARIABLE = "SALES_AUDIT_WORKERS"
+# How long a worker that sent its last result may take to close its engine (remove its spill folder) and exit.
+FINISHING_SECONDS = 10
 
 
 def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | None) -> int:
@@ -162,15 +166,42 @@ def _open_ledger(spec: LedgerSpec):
     return AuditData(tables, spec.policy, Engine("duckdb", spec.engine_memory), spec.period)
 
 
-def _claim(counter) -> int:
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
-    return index
+def _claim(claimed, order: list[int]) -> int | None:
+    """The first group in ``order`` that no process has claimed yet, now claimed (None: all are taken)."""
+    with claimed.get_lock():
+        for index in order:
+            if not claimed[index]:
+                claimed[index] = 1
+                return index
+    return None
 
 
-def _worker(spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str], raise_errors: bool,
-            counter, results) -> None:
+def _worker_first(groups: list[list[type]]) -> list[int]:
+    """Groups with a component whose ``imports`` the main process has not imported: the worker's to take first."""
+    import sys
+
+    return [index for index, group in enumerate(groups)
+            if any(module not in sys.modules for cls in group for module in cls.imports)]
+
+
+def _orders(groups: list[list[type]]) -> tuple[list[int], list[int]]:
+    """The order in which the main process and the worker claim the groups: by cost, except that the groups
+    needing what only the worker imported come first for the worker and last for the main process."""
+    preferred = _worker_first(groups)
+    rest = [index for index in range(len(groups)) if index not in preferred]
+    return rest + preferred, preferred + rest
+
+
+def _preload_imports(classes) -> None:
+    """Import what any component imports only when it runs (the worker does, while the data is read)."""
+    import importlib
+
+    for module in dict.fromkeys(module for cls in classes for module in cls.imports):
+        importlib.import_module(module)
+
+
+def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detector_codes: list[str],
+            raise_errors: bool, claimed, results) -> None:
     """A worker process: claim the next group until none is left, run it, send back what it made."""
     import traceback
 
@@ -185,27 +216,28 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str]
         classes = {c.code: c for c in (*analysis_classes(), *detector_classes())}
         data = _open_ledger(spec)
         detector_steps = [classes[code] for code in detector_codes]
-        while (index := _claim(counter)) < len(groups):
+        while (index := _claim(claimed, order)) is not None:
             state = RunState()
             with presentation(spec.language, spec.calendar), long_lived_frozen():
                 run_steps(data, [classes[code] for code in groups[index]], detector_steps, state,
                           raise_errors=raise_errors)
             results.put(("done", index, state))
-        data.engine.close()
     except BaseException as exc:  # sent to the main process, which runs the unfinished groups itself
         results.put(("failed", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
         return
-    results.put(("end", -1, None))
+    results.put(("end", -1, None))  # before the engine closes: the main process need not wait for that
+    data.engine.close()
 
 
-def _standing_worker(tasks, counter, results) -> None:
-    """A worker process started before the ledger is read: it imports the tool (seconds of work) while the
-    main process reads and checks the data, then runs the groups it is given."""
+def _standing_worker(tasks, claimed, results) -> None:
+    """A worker process started before the ledger is read: it imports the tool and the libraries components
+    import when they run (seconds of work) while the main process reads and checks the data, then runs the
+    groups it is given."""
     from audit.registry import analysis_classes, detector_classes
     from audit.runner import run_steps  # noqa: F401  (imported now, while the main process reads the data)
 
-    analysis_classes(), detector_classes()
-    _worker(*tasks.get(), counter, results)
+    _preload_imports((*analysis_classes(), *detector_classes()))
+    _worker(*tasks.get(), claimed, results)
 
 
 def _process_context():
@@ -216,12 +248,16 @@ class Worker:
     """The second process: started (``start``), then given its groups (``give``), or stopped unused."""
 
     def __init__(self):
+        from audit.registry import analysis_classes, detector_classes
+
         context = _process_context()
-        self.counter = context.Value("i", 0)
+        # one flag per group, claimed by either process; a plan has at most one group per registered component
+        self.claimed = context.Array("b", len(analysis_classes()) + len(detector_classes()))
         self.results = context.Queue()
         self.tasks = context.Queue()
+        self.ended = False  # it sent its last result and is closing its engine
         self.process = context.Process(target=_standing_worker, name="sales-audit-worker", daemon=True,
-                                       args=(self.tasks, self.counter, self.results))
+                                       args=(self.tasks, self.claimed, self.results))
 
     @classmethod
     def start(cls) -> Worker:
@@ -229,11 +265,15 @@ class Worker:
         worker.process.start()
         return worker
 
-    def give(self, spec: LedgerSpec, groups: list[list[str]], detector_codes: list[str], raise_errors: bool):
-        self.tasks.put((spec, groups, detector_codes, raise_errors))
+    def give(self, spec: LedgerSpec, groups: list[list[str]], order: list[int], detector_codes: list[str],
+             raise_errors: bool):
+        self.tasks.put((spec, groups, order, detector_codes, raise_errors))
 
     def stop(self) -> None:
-        """End the process if it still runs (unused, or left behind by a run that failed)."""
+        """End the process if it still runs (unused, or left behind by a run that failed); one that sent its
+        last result (``ended``) is given a few seconds to close its engine first."""
+        if self.ended:
+            self.process.join(timeout=FINISHING_SECONDS)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(timeout=10)
@@ -294,14 +334,16 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     total, done = len(steps), 0
     original_limit = data.engine.memory_limit
     half = _half_limit(original_limit)
+    own = worker is None  # started here: stopped here; else its owner stops it (``runner.run``, at the run's end)
     worker = worker or Worker.start()
-    counter, results, process = worker.counter, worker.results, worker.process
+    claimed, results, process = worker.claimed, worker.results, worker.process
     data.engine.set_memory_limit(half)
-    worker.give(ledger_spec(data, half), [[c.code for c in group] for group in groups],
+    main_order, worker_order = _orders(groups)
+    worker.give(ledger_spec(data, half), [[c.code for c in group] for group in groups], worker_order,
                 [c.code for c in detector_steps], raise_errors)
     mine: set[int] = set()
     try:
-        while (index := _claim(counter)) < len(groups):
+        while (index := _claim(claimed, main_order)) is not None:
             mine.add(index)
             run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
             done += len(groups[index])
@@ -324,14 +366,15 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
                 failure = payload.splitlines()[0]
                 if raise_errors:
                     raise RuntimeError(f"worker process: {payload}")
-            else:  # end
+            else:  # end: the worker closes its engine and exits while this process goes on
+                worker.ended = True
                 break
-        process.join(timeout=30)
     finally:
-        worker.stop()
+        if own or not worker.ended:  # a worker that ended closes its engine while the run goes on
+            worker.stop()
         data.engine.set_memory_limit(original_limit)
-    claimed = set(range(min(counter.value, len(groups))))
-    for index in sorted(claimed - mine - finished):  # a worker that stopped: its unfinished groups again, here
+    taken = {index for index in range(len(groups)) if claimed[index]}
+    for index in sorted(taken - mine - finished):  # a worker that stopped: its unfinished groups again, here
         run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
         for cls in groups[index]:
             if cls.code in state.statuses:

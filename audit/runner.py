@@ -563,7 +563,7 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
             audit_data.engine.close()
     finally:
         if worker is not None:
-            worker.stop()
+            worker.stop()  # unused, done (closing its engine), or left behind by a failure
     inputs = _input_manifest(tables)
     run_id = _run_id(inputs, policy, period, sorted(statuses["detector"]) if len(statuses) else [])
     exceptions, resolved = finalise(findings, run_id, period, previous_exceptions, suppressed,

@@ -78,19 +78,19 @@ class DeadWorkerContext:
 
     real = multiprocessing.get_context("spawn")
 
-    def Value(self, *args):
-        return self.real.Value(*args)
+    def Array(self, *args):
+        return self.real.Array(*args)
 
     def Queue(self):
         return self.real.Queue()
 
     class Process:
         def __init__(self, target, name, daemon, args):
-            self.counter = args[1]
+            self.claimed = args[1]
             self.exitcode = None
 
         def start(self):
-            lanes._claim(self.counter)  # it took group 0, then was killed
+            self.claimed[0] = 1  # it took group 0 (the largest), then was killed
             self.exitcode = -9
 
         def is_alive(self):
@@ -115,6 +115,20 @@ def test_a_worker_that_dies_loses_no_work_and_the_status_says_so(tiny_ledger, mo
     assert rerun["reason"].str.contains(r"run again in the main process: the worker process stopped \(exit code -9\)").all()
     others = statuses[~statuses["detector"].isin(largest)]
     assert not others["reason"].fillna("").str.contains("run again").any()
+
+
+def test_groups_needing_a_library_the_main_process_lacks_go_to_the_worker_first(monkeypatch):
+    groups, _ = lanes.lanes(plan())
+    heavy = groups[2][-1]  # not the largest group: the cost order alone would give it to neither first
+    monkeypatch.setattr(heavy, "imports", ("json", "a_module_this_process_never_imported"))
+    main_order, worker_order = lanes._orders(groups)
+    assert worker_order[0] == 2 and main_order[-1] == 2
+    assert main_order[:-1] == worker_order[1:] == [i for i in range(len(groups)) if i != 2]  # else by cost
+    monkeypatch.setattr(heavy, "imports", ("json",))  # imported here already: no preference
+    assert lanes._orders(groups) == (list(range(len(groups))), list(range(len(groups))))
+    claimed = multiprocessing.get_context("spawn").Array("b", len(groups))
+    assert lanes._claim(claimed, [2, 0, 1]) == 2 and lanes._claim(claimed, [0, 2]) == 0
+    assert lanes._claim(claimed, [2, 0]) is None and lanes._claim(claimed, [1]) == 1
 
 
 def test_one_process_for_small_ledgers_tables_in_memory_and_plug_ins(tiny_ledger, mini_tables, mini_policy,

@@ -71,6 +71,27 @@ KILLED_WRITER = textwrap.dedent("""
 """)
 
 
+ONLY_TABLES = textwrap.dedent("""
+    import sys
+    from audit.cli import app
+
+    try:
+        app(["run", "--data", sys.argv[1], "--out", sys.argv[2], "--detector", "SHP-01",
+             "--format", "csv,parquet,manifest"], standalone_mode=False)
+    finally:
+        print(sorted(m for m in ("reports.tables", "reports.html", "reports.excel", "reports.export", "jinja2",
+                                 "xlsxwriter") if m in sys.modules))
+""")
+
+
+def test_a_writer_module_is_imported_only_when_its_format_is_written(tmp_path):
+    done = subprocess.run([sys.executable, "-c", ONLY_TABLES, str(MINI), str(tmp_path / "run")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['reports.tables']"  # no workbook, template or report code
+    assert (tmp_path / "run" / "exceptions.csv").is_file() and (tmp_path / "run" / "manifest.json").is_file()
+
+
 def test_sigkill_while_writing_leaves_the_whole_previous_run(result, tmp_path):
     out = tmp_path / "run"
     result.write(out, FORMATS)

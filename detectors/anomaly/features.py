@@ -334,16 +334,18 @@ def _visits(data, by: str) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------------- invoice features
-def _largest_quantity_ratio(data) -> ibis.Table:
-    """Per posted invoice (``q_id``): its largest line quantity over the product's average line quantity
-    (``quantity_ratio``, rounded in the engine, so DuckDB and Spark agree)."""
+def _largest_quantity_ratio(data) -> pd.Series:
+    """Per posted invoice: its largest line quantity over the product's average line quantity (rounded as
+    it leaves the engine, so DuckDB and Spark agree), in the order of the invoice ids."""
     lines = data.table("invoice_lines")
     posted = posted_invoices(data).select("invoice_id")
     lines = lines.join(posted, "invoice_id").select("invoice_id", "product_id", "quantity")
     usual = lines.group_by("product_id").aggregate(usual=lines.quantity.mean())
     joined = lines.join(usual, "product_id")
     ratio = (joined.quantity / joined.usual.nullif(0)).round(6)
-    return joined.group_by("invoice_id").aggregate(quantity_ratio=ratio.max()).rename(q_id="invoice_id")
+    per_invoice = joined.group_by("invoice_id").aggregate(ratio=ratio.max())
+    frame = data.execute(per_invoice.order_by("invoice_id"))
+    return frame.set_index("invoice_id")["ratio"].astype(float)
 
 
 def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> pd.DataFrame:
@@ -369,21 +371,19 @@ def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> p
     else:
         terms_excess = ibis.null("int64")
     joined = joined.mutate(order_to_invoice_days=order_days, terms_excess_days=terms_excess)
-    # The quantity ratio joined in the engine and the rows sorted there: no second frame looked up by invoice id
-    # in pandas, no sort of the ids' strings in Python.
-    ratios = _largest_quantity_ratio(data)
-    joined = joined.left_join(ratios, joined.invoice_id == ratios.q_id).drop("q_id")
     frame = data.execute(joined.select(
         "invoice_id", "invoice_no", "invoice_date", "customer_id", "salesperson_id", "order_id", "gross", "net",
-        "excess_discount", "list_value", "priced_gross", "n_lines", "order_to_invoice_days", "terms_excess_days",
-        "quantity_ratio").order_by("invoice_id"))
+        "excess_discount", "list_value", "priced_gross", "n_lines", "order_to_invoice_days", "terms_excess_days"))
     for column in ("gross", "net", "excess_discount", "list_value", "priced_gross"):
         frame[column] = frame[column].astype(float).round(MONEY_DECIMALS)
-    if not frame["invoice_id"].is_monotonic_increasing:  # an engine that did not keep the order
-        frame = frame.sort_values("invoice_id", ignore_index=True)
-    quantity_ratio = frame.pop("quantity_ratio").to_numpy(dtype=float, na_value=np.nan)
+    frame = frame.sort_values("invoice_id", ignore_index=True)
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
     frame["ym"] = frame["invoice_date"].dt.year * 100 + frame["invoice_date"].dt.month
+    quantity_ratio = _largest_quantity_ratio(data)
+    if len(quantity_ratio) == len(frame) and np.array_equal(quantity_ratio.index, frame["invoice_id"]):
+        quantity_ratio = quantity_ratio.to_numpy()  # the same invoices in the same order: no look-up by id
+    else:
+        quantity_ratio = quantity_ratio.reindex(frame["invoice_id"]).to_numpy()
     company_median = float(frame["net"].median()) if len(frame) else np.nan
     company_ratio = frame["net"] / company_median if company_median and company_median > 0 else np.nan
 

@@ -265,6 +265,31 @@ def test_pyods_compiled_kernels_are_kept_on_disk_for_the_next_run(tmp_path):
     assert kept == ["stat_models.ecdf_terminate_equals_inplace"]
 
 
+def test_importing_the_tool_does_not_import_pyod_until_a_model_is_fitted():
+    # pyod pulls numba, llvmlite and matplotlib.pyplot (~117 MB, ~0.85 s of CPU) into every process, most of
+    # which fit no anomaly model: they are imported when the first member is made. A fresh process, so that
+    # nothing imported by other tests hides it.
+    script = (
+        "import pickle, sys\n"
+        "import numpy as np\n"
+        "from audit.registry import analysis_classes, detector_classes\n"
+        "detector_classes(); analysis_classes()\n"
+        "heavy = ('pyod', 'numba', 'llvmlite', 'matplotlib')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+        "from audit.methods.anomaly import AnomalyEnsemble\n"
+        "rng = np.random.default_rng(1)\n"
+        "X = np.vstack([rng.standard_normal((300, 4)) + 4.0 * k for k in (0, 0, 1, 2)])\n"
+        "model = AnomalyEnsemble().fit(X)\n"
+        "print(sorted(name for name in ('pyod', 'numba') if name in sys.modules))\n"
+        "again = pickle.loads(pickle.dumps(model))\n"  # the ensemble's own CBLOF is found by its module's name
+        "print(type(again.members_['cblof']).__name__,"
+        " np.array_equal(again.score_samples(X[:50]), model.score_samples(X[:50])))\n"
+    )
+    lines = subprocess.run([sys.executable, "-c", script], check=True, timeout=300, capture_output=True,
+                           text=True).stdout.splitlines()
+    assert lines == ["[]", "['numba', 'pyod']", "_CBLOF True"]
+
+
 def test_repeated_rows_score_exactly_as_each_member_scores_them_directly():
     # Row-wise members score each distinct row once; the ranks must be those of scoring every row.
     X = blob_matrix()

@@ -56,33 +56,62 @@ Benchmark (ADBench, 10 classical datasets): see ``docs/anomaly.md``.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import types
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pyod.models.base import BaseDetector
-from pyod.models.cblof import CBLOF
-from pyod.models.copod import COPOD
-from pyod.models.ecod import ECOD
-from pyod.models.gmm import GMM
-from pyod.models.hbos import HBOS
-from pyod.models.iforest import IForest
-from pyod.models.inne import INNE
-from pyod.models.knn import KNN
-from pyod.models.loda import LODA
-from pyod.models.lof import LOF
-from pyod.models.mcd import MCD
-from pyod.models.pca import PCA
-from pyod.utils import stat_models
-from pyod.utils.utility import invert_order
-from scipy.spatial.distance import cdist
 from scipy.stats import skew
-from sklearn.ensemble import IsolationForest
 from sklearn.utils import check_array
 
+if TYPE_CHECKING:
+    from pyod.models.base import BaseDetector
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
 
-def _cache_pyod_kernels() -> None:
+
+@functools.cache
+def _pyod() -> types.SimpleNamespace:
+    """pyod's detector classes (and the ensemble's own CBLOF), imported when the first member is made.
+
+    Importing pyod imports numba and llvmlite (its numba kernels), matplotlib.pyplot (COPOD) and scikit-learn's
+    estimator checks with pytest (CBLOF): about 117 MB and 0.85 s of CPU in every process that imports the
+    tool, most of which never fits an anomaly model. The same classes, hence the same scores.
+    """
+    from pyod.models.cblof import CBLOF
+    from pyod.models.copod import COPOD
+    from pyod.models.ecod import ECOD
+    from pyod.models.gmm import GMM
+    from pyod.models.hbos import HBOS
+    from pyod.models.iforest import IForest
+    from pyod.models.inne import INNE
+    from pyod.models.knn import KNN
+    from pyod.models.loda import LODA
+    from pyod.models.lof import LOF
+    from pyod.models.mcd import MCD
+    from pyod.models.pca import PCA
+    from pyod.utils import stat_models
+
+    _cache_pyod_kernels(stat_models)
+    own_cblof = type("_CBLOF", (CBLOF,), {
+        "__doc__": _CBLOF_DOC, "__module__": __name__, "__qualname__": "_CBLOF",
+        "_decision_function": _cblof_decision_function})
+    return types.SimpleNamespace(
+        CBLOF=CBLOF, COPOD=COPOD, ECOD=ECOD, GMM=GMM, HBOS=HBOS, IForest=IForest, INNE=INNE, KNN=KNN, LODA=LODA,
+        LOF=LOF, MCD=MCD, PCA=PCA, _CBLOF=own_cblof)
+
+
+def __getattr__(name: str):
+    # ``_CBLOF`` exists once pyod is imported (its base class is pyod's); pickles of fitted ensembles find it here.
+    if name == "_CBLOF":
+        return _pyod()._CBLOF
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _cache_pyod_kernels(stat_models) -> None:
     """Keep pyod's numba kernels compiled on disk (numba's own cache, keyed on their source and types).
 
     pyod declares them without ``cache=True``, so every new process compiled CBLOF's distance kernel
@@ -98,25 +127,23 @@ def _cache_pyod_kernels() -> None:
                 pass
 
 
-_cache_pyod_kernels()
-
 DEFAULT_DETECTORS = ("iforest", "ecod", "mcd", "knn", "cblof")
 
 # name -> factory(random_state) for each detector the ensemble can hold (pyod default settings).
 DETECTOR_FACTORIES: dict[str, Callable[[int], BaseDetector]] = {
-    "iforest": lambda seed: IForest(random_state=seed),
-    "ecod": lambda seed: ECOD(),
-    "copod": lambda seed: COPOD(),
-    "hbos": lambda seed: HBOS(),
-    "mcd": lambda seed: MCD(random_state=seed),
+    "iforest": lambda seed: _pyod().IForest(random_state=seed),
+    "ecod": lambda seed: _pyod().ECOD(),
+    "copod": lambda seed: _pyod().COPOD(),
+    "hbos": lambda seed: _pyod().HBOS(),
+    "mcd": lambda seed: _pyod().MCD(random_state=seed),
     # Neighbour queries spread over every core: each row's distances, hence the scores, do not change.
-    "knn": lambda seed: KNN(n_jobs=-1),
-    "lof": lambda seed: LOF(),
-    "cblof": lambda seed: _CBLOF(random_state=seed),
-    "pca": lambda seed: PCA(random_state=seed),
-    "gmm": lambda seed: GMM(random_state=seed),
-    "inne": lambda seed: INNE(random_state=seed),
-    "loda": lambda seed: LODA(random_state=seed),
+    "knn": lambda seed: _pyod().KNN(n_jobs=-1),
+    "lof": lambda seed: _pyod().LOF(),
+    "cblof": lambda seed: _pyod()._CBLOF(random_state=seed),
+    "pca": lambda seed: _pyod().PCA(random_state=seed),
+    "gmm": lambda seed: _pyod().GMM(random_state=seed),
+    "inne": lambda seed: _pyod().INNE(random_state=seed),
+    "loda": lambda seed: _pyod().LODA(random_state=seed),
 }
 
 # Most rows a member is fitted on. Neighbour searches grow with n^2 and scikit-learn's FastMCD
@@ -253,9 +280,9 @@ class AnomalyEnsemble:
                     # MCD warns on rank-deficient data and still returns usable distances.
                     warnings.simplefilter("ignore", RuntimeWarning)
                     warnings.filterwarnings("ignore", message=".*covariance matrix.*not full rank.*")
-                    if name == "iforest" and type(detector) is IForest:
+                    if name == "iforest" and type(detector) is _pyod().IForest:
                         _fit_iforest(detector, Z_fit, self._distinct_training_rows() if Z_fit is Z else None)
-                    elif name == "ecod" and type(detector) is ECOD and detector.n_jobs == 1:
+                    elif name == "ecod" and type(detector) is _pyod().ECOD and detector.n_jobs == 1:
                         # Scaling keeps each column's order: the sorted training columns, scaled, are Z's sorted.
                         # Not kept when made so (a matrix the size of the training one): ``_ecod_scores`` makes
                         # them again, value for value, if a batch other than the training matrix is scored.
@@ -365,7 +392,7 @@ class AnomalyEnsemble:
         detector = self.members_[name]
         if training and name in TRAINING_SCORED_DETECTORS and name not in self.sampled_members_:
             raw = _finite_scores(detector.decision_scores_)
-        elif name == "ecod" and isinstance(detector, ECOD) and detector.n_jobs == 1:
+        elif name == "ecod" and isinstance(detector, _pyod().ECOD) and detector.n_jobs == 1:
             raw = _finite_scores(self._ecod_scores(detector, Z, training and name not in self.sampled_members_))
         elif name in ROW_WISE_DETECTORS:
             if not distinct:
@@ -545,24 +572,27 @@ def ensemble_scores(X_train, X_score=None, **params) -> np.ndarray:
     return model.score_samples(X_train if X_score is None else X_score)
 
 
-class _CBLOF(CBLOF):
-    """pyod's CBLOF, value for value, with each row's distance to its large cluster's centre summed by numpy in
-    the order pyod's numba kernel sums it (column after column): loading that compiled kernel cost about a
-    second of CPU in every process that fitted a CBLOF."""
+_CBLOF_DOC = """pyod's CBLOF, value for value, with each row's distance to its large cluster's centre summed by numpy in
+the order pyod's numba kernel sums it (column after column): loading that compiled kernel cost about a
+second of CPU in every process that fitted a CBLOF."""
 
-    def _decision_function(self, X, labels):
-        scores = np.zeros([X.shape[0], ])
-        small_indices = np.where(np.isin(labels, self.small_cluster_labels_))[0]
-        large_indices = np.where(np.isin(labels, self.large_cluster_labels_))[0]
-        if small_indices.shape[0] != 0:
-            scores[small_indices] = np.min(cdist(X[small_indices, :], self._large_cluster_centers), axis=1)
-        # in blocks of rows, each row's distance alone (pyod takes every row's centre at once: two more matrices)
-        for start in range(0, large_indices.shape[0], ECOD_CHUNK_ROWS):
-            rows = large_indices[start: start + ECOD_CHUNK_ROWS]
-            scores[rows] = _row_distances(X[rows, :], self.cluster_centers_[labels[rows]])
-        if self.use_weights:
-            scores = scores * self.cluster_sizes_[labels]
-        return scores.ravel()
+
+def _cblof_decision_function(self, X, labels):
+    """``_CBLOF._decision_function`` (see ``_CBLOF_DOC``)."""
+    from scipy.spatial.distance import cdist
+
+    scores = np.zeros([X.shape[0], ])
+    small_indices = np.where(np.isin(labels, self.small_cluster_labels_))[0]
+    large_indices = np.where(np.isin(labels, self.large_cluster_labels_))[0]
+    if small_indices.shape[0] != 0:
+        scores[small_indices] = np.min(cdist(X[small_indices, :], self._large_cluster_centers), axis=1)
+    # in blocks of rows, each row's distance alone (pyod takes every row's centre at once: two more matrices)
+    for start in range(0, large_indices.shape[0], ECOD_CHUNK_ROWS):
+        rows = large_indices[start: start + ECOD_CHUNK_ROWS]
+        scores[rows] = _row_distances(X[rows, :], self.cluster_centers_[labels[rows]])
+    if self.use_weights:
+        scores = scores * self.cluster_sizes_[labels]
+    return scores.ravel()
 
 
 def _row_distances(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -590,6 +620,9 @@ def _fit_iforest(detector: IForest, X: np.ndarray,
     inverted): on a million-line ledger's invoices a quarter of the work. ``distinct``: ``_distinct_rows(X)``,
     if the caller has them.
     """
+    from pyod.utils.utility import invert_order
+    from sklearn.ensemble import IsolationForest
+
     X = check_array(X)
     detector._set_n_classes(None)
     detector.detector_ = IsolationForest(

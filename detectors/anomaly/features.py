@@ -336,7 +336,7 @@ def _visits(data, by: str) -> pd.DataFrame | None:
 # --------------------------------------------------------------------------------- invoice features
 def _largest_quantity_ratio(data) -> pd.Series:
     """Per posted invoice: its largest line quantity over the product's average line quantity (rounded as
-    it leaves the engine, so DuckDB and Spark agree)."""
+    it leaves the engine, so DuckDB and Spark agree), in the order of the invoice ids."""
     lines = data.table("invoice_lines")
     posted = posted_invoices(data).select("invoice_id")
     lines = lines.join(posted, "invoice_id").select("invoice_id", "product_id", "quantity")
@@ -344,7 +344,7 @@ def _largest_quantity_ratio(data) -> pd.Series:
     joined = lines.join(usual, "product_id")
     ratio = (joined.quantity / joined.usual.nullif(0)).round(6)
     per_invoice = joined.group_by("invoice_id").aggregate(ratio=ratio.max())
-    frame = data.execute(per_invoice)
+    frame = data.execute(per_invoice.order_by("invoice_id"))
     return frame.set_index("invoice_id")["ratio"].astype(float)
 
 
@@ -379,7 +379,11 @@ def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> p
     frame = frame.sort_values("invoice_id", ignore_index=True)
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
     frame["ym"] = frame["invoice_date"].dt.year * 100 + frame["invoice_date"].dt.month
-    quantity_ratio = _largest_quantity_ratio(data).reindex(frame["invoice_id"]).to_numpy()
+    quantity_ratio = _largest_quantity_ratio(data)
+    if len(quantity_ratio) == len(frame) and np.array_equal(quantity_ratio.index, frame["invoice_id"]):
+        quantity_ratio = quantity_ratio.to_numpy()  # the same invoices in the same order: no look-up by id
+    else:
+        quantity_ratio = quantity_ratio.reindex(frame["invoice_id"]).to_numpy()
     company_median = float(frame["net"].median()) if len(frame) else np.nan
     company_ratio = frame["net"] / company_median if company_median and company_median > 0 else np.nan
 

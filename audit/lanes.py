@@ -11,8 +11,9 @@ groups of components to a second process, which opens the same files with its ow
 * **Scheduling**: the groups, largest first by their measured cost (``SECONDS_PER_MILLION_LINES``), go to
   whichever process is free: the main process works through them itself while a worker process takes
   one group at a time. Groups whose components import a heavy library when they run (``imports``, e.g.
-  pyod) that the main process has not imported go to the worker first: it imported them while the main
-  process read the data, so the main process never pays for them (time and memory) unless it must.
+  pyod) that the main process has not imported are the worker's, first: it imported them while the main
+  process read the data, so the main process never pays for them (time and memory) unless the worker
+  stops before running them.
 * **Results**: a worker hands back each component's findings, status and analysis outputs; the run puts
   them in the plan's order, so the findings, their ids and order, and the statuses are the same as in
   one process (``tests/test_lanes.py`` compares them).
@@ -185,11 +186,12 @@ def _worker_first(groups: list[list[type]]) -> list[int]:
 
 
 def _orders(groups: list[list[type]]) -> tuple[list[int], list[int]]:
-    """The order in which the main process and the worker claim the groups: by cost, except that the groups
-    needing what only the worker imported come first for the worker and last for the main process."""
+    """The groups the main process and the worker claim, in order: by cost, except that the groups needing
+    what only the worker imported are the worker's, first (the main process runs them only if the worker
+    stops before it has)."""
     preferred = _worker_first(groups)
     rest = [index for index in range(len(groups)) if index not in preferred]
-    return rest + preferred, preferred + rest
+    return rest, preferred + rest
 
 
 def _preload_imports(classes) -> None:
@@ -373,8 +375,7 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
         if own or not worker.ended:  # a worker that ended closes its engine while the run goes on
             worker.stop()
         data.engine.set_memory_limit(original_limit)
-    taken = {index for index in range(len(groups)) if claimed[index]}
-    for index in sorted(taken - mine - finished):  # a worker that stopped: its unfinished groups again, here
+    for index in sorted(set(range(len(groups))) - mine - finished):  # a worker that stopped: the rest, here
         run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
         for cls in groups[index]:
             if cls.code in state.statuses:

@@ -41,6 +41,10 @@ class BehaviourAnomaly(Detector):
     cap_words: ClassVar[str] = "month's net sales"
     # The posted invoices priced once for all three (the price-list join is most of their relational work).
     reads_analyses = ("ANO-00",)
+    # pyod's models are imported when the ensemble is first fitted (audit.methods.anomaly): a worker process
+    # imports them while the data is read and runs the anomaly detectors first (audit.lanes).
+    imports = ("pyod.models.cblof", "pyod.models.copod", "pyod.models.ecod", "pyod.models.iforest",
+               "pyod.models.knn", "pyod.models.mcd")
 
     def __init__(self, contamination: float = 0.01, min_score: float = 0.9, min_rows: int = 30,
                  max_findings: int = 25, min_surprise: float = 2.0, random_state: int = 0,

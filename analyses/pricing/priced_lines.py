@@ -138,36 +138,32 @@ def _with_order_date(data, base: ibis.Table, order_price_days: int) -> ibis.Tabl
     return base.mutate(order_date=recent.ifelse(base.order_date, ibis.null(base.order_date.type())))
 
 
-def _valid_prices(data, needed: ibis.Table) -> tuple[ibis.Table, ibis.Table]:
-    """The general and the class price (with its valid_from) valid on each (product_id, customer_class, day)
-    of ``needed``."""
+def _valid_prices(data, needed: ibis.Table) -> ibis.Table:
+    """The general and the class price valid on each (product_id, customer_class, day) of ``needed``:
+    general_price, general_from, class_price, class_from (the class price null where the class is)."""
     prices = data.table("price_list")
+    keys = needed.distinct()
+    # one range join of the keys with the general and the class rows, each price picked by its own filter
+    # (two lookups read the lines twice more at a million lines)
+    joined = keys.join(prices, [
+        keys.product_id == prices.product_id, prices.valid_from <= keys.day,
+        prices.valid_to.isnull() | (keys.day <= prices.valid_to),
+        prices.customer_class.isnull() | (prices.customer_class == keys.customer_class),
+    ])
+    general, by_class = joined.customer_class_right.isnull(), joined.customer_class_right.notnull()
+    return joined.group_by([joined.product_id, joined.customer_class, joined.day]).aggregate(
+        general_price=joined.unit_price.argmax(joined.valid_from, where=general),
+        general_from=joined.valid_from.max(where=general),
+        class_price=joined.unit_price.argmax(joined.valid_from, where=by_class),
+        class_from=joined.valid_from.max(where=by_class))
 
-    def valid_on(keys, class_match):
-        joined = keys.join(prices, [
-            keys.product_id == prices.product_id, prices.valid_from <= keys.day,
-            prices.valid_to.isnull() | (keys.day <= prices.valid_to), class_match(keys, prices),
-        ])
-        by = [joined.product_id, joined.day] + ([joined.customer_class] if "customer_class" in keys.columns else [])
-        return joined.group_by(by).aggregate(price=joined.unit_price.argmax(joined.valid_from),
-                                             valid_from=joined.valid_from.max())
 
-    general = valid_on(needed.select("product_id", "day").distinct(), lambda k, p: p.customer_class.isnull())
-    by_class = valid_on(needed.filter(needed.customer_class.notnull()),
-                        lambda k, p: p.customer_class == k.customer_class)
-    return general, by_class
-
-
-def _priced_on(table, prices: tuple[ibis.Table, ibis.Table], day, day_type, names, with_class):
-    """``table`` with the general (or class) price valid on ``day`` as ``names`` (price, valid_from)."""
-    part = prices[1 if with_class else 0].rename(**{f"_{n}": n for n in ("product_id", "day")})
-    if with_class:
-        part = part.rename(_customer_class="customer_class")
-    part = part.rename(**{names[0]: "price", names[1]: "valid_from"})
-    conditions = [table.product_id == part._product_id, day(table).cast(day_type) == part._day]
-    if with_class:
-        conditions.append(table.customer_class == part._customer_class)
-    joined = table.left_join(part, conditions)
+def _priced_on(table, prices: ibis.Table, day, day_type, names: dict[str, str]) -> ibis.Table:
+    """``table`` with the prices (:func:`_valid_prices`) valid on ``day``, named as ``names`` says."""
+    part = prices.rename(_product_id="product_id", _customer_class="customer_class", _day="day",
+                         **{new: old for old, new in names.items()})
+    joined = table.left_join(part, [table.product_id == part._product_id, day(table).cast(day_type) == part._day,
+                                    table.customer_class.identical_to(part._customer_class)])
     return joined.drop(*[c for c in joined.columns if c.startswith("_")])
 
 
@@ -190,10 +186,11 @@ def _invoice_day_prices(data, lines: ibis.Table) -> ibis.Table:
     # per product, class and day the lines need and joined to the lines. Per line, range joins and
     # groupings of every line ran DuckDB out of its memory at ten million lines.
     day_type = lines.invoice_date.type()
-    needed = lines.select(lines.product_id, lines.customer_class, day=lines.invoice_date.cast(day_type)).distinct()
+    needed = lines.select(lines.product_id, lines.customer_class, day=lines.invoice_date.cast(day_type))
     prices = _valid_prices(data, needed)
-    priced = _priced_on(lines, prices, lambda t: t.invoice_date, day_type, ("general_price", "general_from"), False)
-    return _priced_on(priced, prices, lambda t: t.invoice_date, day_type, ("class_price", "class_from"), True)
+    return _priced_on(lines, prices, lambda t: t.invoice_date, day_type, {
+        "general_price": "general_price", "general_from": "general_from", "class_price": "class_price",
+        "class_from": "class_from"})
 
 
 def _excuse_prices(data, priced: ibis.Table, order_price_days: int, keep: tuple[str, ...] = ()) -> ibis.Table:
@@ -210,11 +207,12 @@ def _excuse_prices(data, priced: ibis.Table, order_price_days: int, keep: tuple[
         distinct=True,
     )
     prices = _valid_prices(data, needed)
-    for with_class, prefix in ((False, "general"), (True, "class")):
-        priced = _priced_on(priced, prices, lambda t: t.invoice_date - ibis.interval(days=1), day_type,
-                            (f"{prefix}_before", f"{prefix}_before_from"), with_class)
-        priced = _priced_on(priced, prices, lambda t: t.order_date, day_type,
-                            (f"{prefix}_ordered", f"{prefix}_ordered_from"), with_class)
+    priced = _priced_on(priced, prices, lambda t: t.invoice_date - ibis.interval(days=1), day_type, {
+        "general_price": "general_before", "class_price": "class_before", "general_from": "_general_before_from",
+        "class_from": "_class_before_from"})
+    priced = _priced_on(priced, prices, lambda t: t.order_date, day_type, {
+        "general_price": "general_ordered", "class_price": "class_ordered", "general_from": "_general_ordered_from",
+        "class_from": "_class_ordered_from"})
     return priced.mutate(
         changed_today=ibis.coalesce(priced.class_from, priced.general_from) == priced.invoice_date,
         previous_price=ibis.coalesce(priced.class_before, priced.general_before),

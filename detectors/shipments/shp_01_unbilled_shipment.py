@@ -116,14 +116,20 @@ class UnbilledShipment(Detector):
         by_link = shipped.filter(shipped.linked_invoice.notnull()).join(billed_lines, [
             _paired(shipped.linked_invoice, shipped.product_id) == _paired(billed_lines.invoice_id,
                                                                            billed_lines.product_id)])
-        by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [
-            _paired(shipped.order_id, shipped.product_id) == _paired(billed_lines.order_id, billed_lines.product_id)])
+        # The shipments without an invoice of their own are few where most name theirs: the invoice lines are
+        # narrowed to their orders' and customers' before the join keys are made of every line.
+        by_order_shipped = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull())
+        order_lines = billed_lines.filter(billed_lines.order_id.isin(by_order_shipped.order_id))
+        by_order = by_order_shipped.join(order_lines, [
+            _paired(by_order_shipped.order_id, by_order_shipped.product_id) == _paired(order_lines.order_id,
+                                                                                      order_lines.product_id)])
         nearby = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.isnull())
         # An invoice that its own shipment names bills that shipment, not a nearby one: a large customer
         # invoiced for the same products every few days would otherwise cover any unbilled shipment.
         named = all_shipments.filter(all_shipments.invoice_id.notnull()).select(
             named_invoice=all_shipments.invoice_id).distinct()
-        free_lines = billed_lines.anti_join(named, billed_lines.invoice_id == named.named_invoice)
+        free_lines = billed_lines.filter(billed_lines.customer_id.isin(nearby.customer_id)).anti_join(
+            named, billed_lines.invoice_id == named.named_invoice)
         by_time = nearby.join(free_lines, [
             _paired(nearby.customer_id, nearby.product_id) == _paired(free_lines.customer_id, free_lines.product_id),
             free_lines.invoice_date >= nearby.ship_date, free_lines.invoice_date <= nearby.ship_date + window])

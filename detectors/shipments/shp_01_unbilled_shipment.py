@@ -78,11 +78,16 @@ class UnbilledShipment(Detector):
     def params_from_policy(cls, policy):
         return {"invoice_within_days": policy.shipments.invoice_within_days}
 
-    def _shipped_and_matches(self, data) -> tuple[ibis.Table, ibis.Table]:
+    def _shipped_and_matches(self, data, chosen: pd.DataFrame | None = None) -> tuple[ibis.Table, ibis.Table]:
         """The shipped quantity per (shipment, product), and each invoice line that bills one of them
-        (shipment_id, product_id, invoice_id, quantity)."""
+        (shipment_id, product_id, invoice_id, quantity); of the shipments in ``chosen`` alone when given
+        (their shipment_id, invoice_id, order_id, customer_id)."""
         shipments = data.table("shipments")
         lines = data.table("shipment_lines")
+        all_shipments = shipments
+        if chosen is not None:
+            shipments = shipments.filter(among(shipments.shipment_id, sorted(set(chosen["shipment_id"]))))
+            lines = lines.filter(among(lines.shipment_id, sorted(set(chosen["shipment_id"]))))
         shipped = lines.group_by(["shipment_id", "product_id"]).aggregate(shipped_qty=lines.quantity.sum())
         shipped = shipped.join(shipments, "shipment_id").select(
             "shipment_id", "product_id", "shipped_qty", "ship_date", "customer_id",
@@ -93,6 +98,14 @@ class UnbilledShipment(Detector):
         billed_lines = invoice_lines.join(posted, "invoice_id").select(
             invoice_lines.invoice_id, invoice_lines.product_id, invoice_lines.quantity,
             invoice_lines.unit_price, posted.invoice_date, posted.customer_id, posted.order_id)
+        if chosen is not None:
+            # only the invoice lines these shipments can be matched with: their invoices', their orders',
+            # their customers' (every invoice line of the ledger was joined three times for a few shipments)
+            def ids(column):
+                return sorted({i for i in chosen[column] if pd.notna(i)}) if column in chosen else []
+            billed_lines = billed_lines.filter(among(billed_lines.invoice_id, ids("invoice_id"))
+                                               | among(billed_lines.order_id, ids("order_id"))
+                                               | among(billed_lines.customer_id, ids("customer_id")))
         window = ibis.interval(days=self.invoice_within_days)
         # A shipment is matched by its own invoice, else its order's invoices, else nearby invoices. The
         # three cases exclude one another, so each is an equi-join of its own (fast on large ledgers). Each
@@ -103,13 +116,20 @@ class UnbilledShipment(Detector):
         by_link = shipped.filter(shipped.linked_invoice.notnull()).join(billed_lines, [
             _paired(shipped.linked_invoice, shipped.product_id) == _paired(billed_lines.invoice_id,
                                                                            billed_lines.product_id)])
-        by_order = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull()).join(billed_lines, [
-            _paired(shipped.order_id, shipped.product_id) == _paired(billed_lines.order_id, billed_lines.product_id)])
+        # The shipments without an invoice of their own are few where most name theirs: the invoice lines are
+        # narrowed to their orders' and customers' before the join keys are made of every line.
+        by_order_shipped = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.notnull())
+        order_lines = billed_lines.filter(billed_lines.order_id.isin(by_order_shipped.order_id))
+        by_order = by_order_shipped.join(order_lines, [
+            _paired(by_order_shipped.order_id, by_order_shipped.product_id) == _paired(order_lines.order_id,
+                                                                                      order_lines.product_id)])
         nearby = shipped.filter(shipped.linked_invoice.isnull() & shipped.order_id.isnull())
         # An invoice that its own shipment names bills that shipment, not a nearby one: a large customer
         # invoiced for the same products every few days would otherwise cover any unbilled shipment.
-        named = shipments.filter(shipments.invoice_id.notnull()).select(named_invoice=shipments.invoice_id).distinct()
-        free_lines = billed_lines.anti_join(named, billed_lines.invoice_id == named.named_invoice)
+        named = all_shipments.filter(all_shipments.invoice_id.notnull()).select(
+            named_invoice=all_shipments.invoice_id).distinct()
+        free_lines = billed_lines.filter(billed_lines.customer_id.isin(nearby.customer_id)).anti_join(
+            named, billed_lines.invoice_id == named.named_invoice)
         by_time = nearby.join(free_lines, [
             _paired(nearby.customer_id, nearby.product_id) == _paired(free_lines.customer_id, free_lines.product_id),
             free_lines.invoice_date >= nearby.ship_date, free_lines.invoice_date <= nearby.ship_date + window])
@@ -131,11 +151,11 @@ class UnbilledShipment(Detector):
             shipped.linked_invoice, billed_qty=totals.matched_qty.fill_null(0))
         return compared.filter(compared.shipped_qty > compared.billed_qty)
 
-    def _billing_invoices(self, data, shipment_ids: list) -> pd.DataFrame:
-        """The invoices that bill each (shipment, product) of ``shipment_ids``, as lists. Asked for the gaps'
-        shipments only: a list per shipment line of the whole ledger held 4 GB of the engine at 10M lines."""
-        _, matches = self._shipped_and_matches(data)
-        matches = matches.filter(among(matches.shipment_id, shipment_ids))
+    def _billing_invoices(self, data, shipments: pd.DataFrame) -> pd.DataFrame:
+        """The invoices that bill each (shipment, product) of ``shipments`` (shipment_id, invoice_id, order_id,
+        customer_id), as lists. Asked for the gaps' shipments only: a list per shipment line of the whole
+        ledger held 4 GB of the engine at 10M lines."""
+        _, matches = self._shipped_and_matches(data, shipments)
         return data.execute(matches.group_by(["shipment_id", "product_id"]).aggregate(
             billing_invoices=matches.invoice_id.collect(distinct=True)))
 
@@ -175,14 +195,14 @@ class UnbilledShipment(Detector):
         self.n_unbilled_lines_ = len(gaps)
         if gaps.empty:
             return empty_findings()
-        gaps = gaps.merge(self._billing_invoices(data, sorted(set(gaps["shipment_id"]))),
+        # Only the rows behind the gaps, asked of the engine (not the whole tables).
+        shipment_ids = sorted(set(gaps["shipment_id"]))
+        shipments = self._rows(data, "shipments", "shipment_id", shipment_ids)
+        gaps = gaps.merge(self._billing_invoices(data, shipments.reset_index()),
                           on=["shipment_id", "product_id"], how="left")
         gaps = gaps.merge(self._unit_values(data, gaps["product_id"].tolist()), on="product_id", how="left")
         gaps["unbilled_qty"] = gaps["shipped_qty"] - gaps["billed_qty"]
         gaps["unbilled_value"] = gaps["unbilled_qty"] * gaps["unit_value"].fillna(0)
-        # Only the rows behind the gaps, asked of the engine (not the whole tables).
-        shipment_ids = sorted(set(gaps["shipment_id"]))
-        shipments = self._rows(data, "shipments", "shipment_id", shipment_ids)
         linked = sorted({i for i in shipments["invoice_id"] if isinstance(i, str)}) \
             if "invoice_id" in shipments else []
         invoices = self._rows(data, "invoices", "invoice_id", linked)

@@ -88,7 +88,8 @@ class _LedgerKeys:
     settlement row, the first date of the invoice it names (NaT when no invoice has that id);
     ``settlement_invoice``: each settlement's invoice code; ``customer``: the code of each invoice row's
     customer (-1 when blank), ``customer_ids``: the id of each customer code, ``customer_rank``: each
-    code's place in the sorted ids (blank last)."""
+    code's place in the sorted ids (blank last); ``settlement_customer``, ``loose_customer``: the customer
+    code of each settlement and loose credit row (-1 when blank)."""
 
     invoice: np.ndarray
     settlement_invoice: np.ndarray
@@ -96,6 +97,8 @@ class _LedgerKeys:
     customer: np.ndarray
     customer_ids: np.ndarray
     customer_rank: np.ndarray
+    settlement_customer: np.ndarray
+    loose_customer: np.ndarray
 
     @property
     def n_invoice_codes(self) -> int:
@@ -118,8 +121,34 @@ class _LedgerKeys:
         rank = np.empty(len(customer_ids) + 1, dtype="int64")
         rank[order] = np.arange(len(customer_ids))
         rank[-1] = len(customer_ids)  # code -1 (blank) sorts last
-        return cls(invoice, settlement_invoice, issued_on, customer_codes[:len(invoices)],
-                   np.asarray(customer_ids, dtype="object"), rank)
+        n_invoices, n_settlements = len(invoices), len(settlements)
+        return cls(invoice, settlement_invoice, issued_on, customer_codes[:n_invoices],
+                   np.asarray(customer_ids, dtype="object"), rank,
+                   customer_codes[n_invoices:n_invoices + n_settlements], customer_codes[n_invoices + n_settlements:])
+
+
+def _sums_by_code(codes: np.ndarray, columns: dict[str, np.ndarray], n_codes: int) -> dict[str, np.ndarray]:
+    """Per code 0 .. ``n_codes`` - 1, the sum of each column's rows with that code (0 without rows; codes
+    below 0 left out), to the last bit what pandas' groupby sum gives in row order: its compensated
+    summation adds one or two numbers exactly as plain addition does, so codes with at most two rows are
+    summed by counting (``np.bincount``) and only codes with more rows by a groupby. A groupby of every
+    row (text ids hashed at every as-of day) cost most of each month end's open items."""
+    keep = codes >= 0
+    if not keep.all():
+        codes, columns = codes[keep], {name: values[keep] for name, values in columns.items()}
+    if any(np.isnan(values).any() for values in columns.values()):  # the groupby skips blanks
+        sums = pd.DataFrame(columns).groupby(pd.Categorical.from_codes(codes, categories=pd.RangeIndex(n_codes)),
+                                             observed=False).sum()
+        return {name: sums[name].to_numpy(dtype="float64") for name in columns}
+    few = np.bincount(codes, minlength=n_codes)[codes] <= 2
+    out = {name: np.bincount(codes[few], weights=values[few], minlength=n_codes).astype("float64")
+           for name, values in columns.items()}
+    if not few.all():
+        many = ~few
+        sums = pd.DataFrame({name: values[many] for name, values in columns.items()}).groupby(codes[many]).sum()
+        for name in columns:
+            out[name][sums.index.to_numpy()] = sums[name].to_numpy()
+    return out
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -261,44 +290,57 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     settlements = ledger.settlements
     issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
     amounts = {c: settlements[c].to_numpy()[on_day] for c in ("paid", "cash_discount", "credited")}
-    # each invoice code's sums (0 without settlements): its rows in order, the codes grouped as categories
-    # (not hashed again at every as-of day)
-    n_codes = keys.n_invoice_codes
-    groups = pd.Categorical.from_codes(keys.settlement_invoice[on_day][issued], categories=pd.RangeIndex(n_codes))
-    settled = pd.DataFrame({c: v[issued] for c, v in amounts.items()}).groupby(groups, observed=False).sum()
+    # each invoice code's sums (0 without settlements), on the codes (not the ids hashed at every as-of day)
+    settled = _sums_by_code(keys.settlement_invoice[on_day][issued], {c: v[issued] for c, v in amounts.items()},
+                            keys.n_invoice_codes)
     # paid before the invoice's own date: a credit until the invoice exists
-    early = pd.DataFrame({"customer_id": settlements["customer_id"].to_numpy()[on_day][~issued],
-                          "amount": (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]})
+    early_customer = keys.settlement_customer[on_day][~issued]
+    early_amount = (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]
     codes = keys.invoice[positions]
-    aligned = settled.iloc[codes]  # one look-up of the invoices' codes for the three sums
-    paid, cash_discount, credited = (pd.Series(aligned[c].to_numpy(), index=index)
+    paid, cash_discount, credited = (pd.Series(settled[c][codes], index=index)
                                      for c in ("paid", "cash_discount", "credited"))
     open_amount = pd.Series(invoices["amount"].to_numpy()[places], index=index) - paid - cash_discount - credited
+    customer = keys.customer[positions]
     is_over = (open_amount < 0).to_numpy()
-    over = pd.DataFrame({"customer_id": invoices["customer_id"].to_numpy()[places][is_over],
-                         "open_amount": open_amount.to_numpy()[is_over]}, index=index[is_over]).sort_index()
-    loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
-    credit_parts = [loose.groupby("customer_id")["amount"].sum(),
-                    (-over["open_amount"]).groupby(over["customer_id"]).sum(),
-                    early["amount"].groupby(early["customer_id"]).sum()]
-    credit = pd.concat([p for p in credit_parts if len(p)]).groupby(level=0).sum() if any(
-        len(p) for p in credit_parts) else pd.Series(dtype="float64")
+    over_rows = np.argsort(positions[is_over], kind="stable")  # in the ledger's row order
+    over_customer = customer[is_over][over_rows]
+    over_amount = -open_amount.to_numpy()[is_over][over_rows]
+    loose = (ledger.loose_credits["date"] <= as_of).to_numpy()
+    # each customer's credit: its loose credits, what its invoices were over-settled by and what it paid
+    # early, each summed, then the three added in that order
+    n_customers = len(keys.customer_ids)
+    parts = [(keys.loose_customer[loose], ledger.loose_credits["amount"].to_numpy(dtype="float64")[loose]),
+             (over_customer, over_amount), (early_customer, early_amount)]
+    part_codes, part_sums = [], []
+    for part_customer, part_amount in parts:
+        known = part_customer >= 0
+        if not known.any():
+            continue
+        present = np.bincount(part_customer[known], minlength=n_customers) > 0
+        part_codes.append(np.flatnonzero(present))
+        part_sums.append(_sums_by_code(part_customer, {"amount": part_amount}, n_customers)["amount"][present])
+    has_credit = np.zeros(n_customers, dtype=bool)
+    credit = np.zeros(n_customers)
+    if part_codes:
+        all_codes = np.concatenate(part_codes)
+        has_credit[all_codes] = True
+        credit = _sums_by_code(all_codes, {"amount": np.concatenate(part_sums)}, n_customers)["amount"]
     open_amount = open_amount.clip(lower=0.0)
 
     # First in, first out: each customer's unapplied credit clears its oldest open invoices.
-    customer = keys.customer[positions]
-    credit_of_code = np.append(credit.reindex(keys.customer_ids).to_numpy(dtype="float64"), np.nan)
+    credit_of_code = np.append(np.where(has_credit, credit, np.nan), np.nan)
     available = pd.Series(credit_of_code[customer], index=index).fillna(0.0)  # code -1 reads the NaN
     before = open_amount.groupby(customer, sort=False).cumsum() - open_amount
     before = before.where(customer >= 0)  # a blank customer has no group
     fifo_credit = (available - before).clip(lower=0.0).clip(upper=open_amount)
     fifo_credit = fifo_credit.where(available > 0, 0.0)
     open_amount = open_amount - fifo_credit
-    used = fifo_credit.groupby(customer, sort=False).sum()
-    used = used[used.index >= 0]
-    used.index = pd.Index(keys.customer_ids[used.index.to_numpy()], dtype="object", name="customer_id")
-    left = credit.sub(used, fill_value=0.0)
-    left = left[left.round(2) > 0]
+    used = _sums_by_code(customer, {"amount": fifo_credit.to_numpy(dtype="float64")}, n_customers)["amount"]
+    left_of_code = credit - used
+    left_codes = np.flatnonzero(has_credit & (np.round(left_of_code, 2) > 0))
+    left_codes = left_codes[np.argsort(keys.customer_rank[left_codes], kind="stable")]  # by id
+    left = pd.Series(left_of_code[left_codes], index=pd.Index(keys.customer_ids[left_codes], dtype="object",
+                                                               name="customer_id"))
 
     # only the invoices still open after rounding are taken with their texts
     open_amount = open_amount.astype("float64").round(2)

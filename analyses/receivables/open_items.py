@@ -67,6 +67,15 @@ class Ledger:
         """The invoices' row places in first-in-first-out order (customer, date, invoice), sorted once per
         run: a day's invoices are a filter of it, already in order. Places, not a sorted copy of the
         invoices (which held every column of them for the rest of the run)."""
+        ids = pd.Index(self.invoices["invoice_id"])
+        if len(ids) and not ids.hasnans and ids.is_monotonic_increasing:
+            # the invoices come in id order: sorting by customer and date alone keeps it among equal ones;
+            # on the customers' ranks and the dates as numbers (blank customer and date last, as pandas puts
+            # them), not a sort of the text ids
+            dates = self.invoices["invoice_date"].to_numpy(dtype="datetime64[ns]").view("int64")
+            dates = np.where(dates == np.iinfo("int64").min, np.iinfo("int64").max, dates)  # NaT last
+            customer = self.keys.customer_rank[self.keys.customer]
+            return np.lexsort((np.arange(len(ids)), dates, customer))
         keys = self.invoices[["customer_id", "invoice_date", "invoice_id"]].reset_index(drop=True)
         return keys.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort").index.to_numpy()
 
@@ -151,6 +160,22 @@ def _sums_by_code(codes: np.ndarray, columns: dict[str, np.ndarray], n_codes: in
     return out
 
 
+def texts_as_objects(values: pd.Series) -> pd.Series:
+    """``values`` as Python objects, blanks as None (what the ledger's readers get for its text columns)."""
+    return values.astype("object").where(values.notna(), None)
+
+
+def compact_texts(values: pd.Series) -> pd.Series:
+    """Texts kept in pandas' Arrow-backed ``str`` dtype (one buffer, no Python object per row: the receivables
+    ledger holds its invoice numbers and receipt ids for the whole run); values that are not all texts as
+    Python objects (:func:`texts_as_objects`), so that no number becomes a text. :func:`texts_as_objects`
+    gives back what the ledger held before."""
+    if not isinstance(values.dtype, pd.StringDtype) and not (
+            values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        return texts_as_objects(values)
+    return values.astype(pd.StringDtype("pyarrow", na_value=np.nan))
+
+
 def _empty(columns) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
@@ -205,8 +230,9 @@ def build_ledger(data) -> Ledger:
                            "due_date", "amount"))
     invoices = invoices[["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
                          "due_date", "amount"]].copy()
-    for column in ("invoice_id", "invoice_no"):  # one per invoice
-        invoices[column] = invoices[column].astype("object").where(invoices[column].notna(), None)
+    invoices["invoice_id"] = texts_as_objects(invoices["invoice_id"])  # one per invoice
+    # the invoice numbers are read only for the open items: kept in one Arrow buffer, not an object per row
+    invoices["invoice_no"] = compact_texts(invoices["invoice_no"])
     for column in ("customer_id", "salesperson_id"):
         invoices[column] = one_object_per_text(invoices[column])
     invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
@@ -247,8 +273,12 @@ def build_ledger(data) -> Ledger:
     settlements["date"] = pd.to_datetime(settlements["date"])
     for column in ("paid", "cash_discount", "credited"):
         settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
-    for column in ("invoice_id", "source_id"):
-        settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
+    # a settlement names its invoice by the invoice's own text object, not a copy per settlement
+    ids = one_object_per_text(pd.concat([invoices["invoice_id"], settlements["invoice_id"]], ignore_index=True))
+    invoices["invoice_id"] = pd.Series(ids.to_numpy()[:len(invoices)], index=invoices.index, dtype="object")
+    settlements["invoice_id"] = pd.Series(ids.to_numpy()[len(invoices):], index=settlements.index, dtype="object")
+    del ids
+    settlements["source_id"] = compact_texts(settlements["source_id"])  # not read by the views: not objects
     settlements["customer_id"] = one_object_per_text(settlements["customer_id"])  # payments' and notes' alike
     settlements = settlements.dropna(subset=["date"])
     attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
@@ -273,7 +303,10 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
         if len(cache) >= OPEN_ITEMS_KEPT:
             cache.pop(next(iter(cache)))  # the oldest asked: a year of month ends stays
         cache[as_of] = _open_items(ledger, as_of)
-    return cache[as_of].copy()  # callers may add columns
+    items = cache[as_of].copy()  # callers may add columns
+    if isinstance(items["invoice_no"].dtype, pd.StringDtype):  # kept compact: the callers get objects
+        items["invoice_no"] = texts_as_objects(items["invoice_no"])
+    return items
 
 
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -362,6 +395,8 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
             "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
             "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
         credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
+        if isinstance(invoices["invoice_no"].dtype, pd.StringDtype):  # one dtype: the texts stay compact
+            credits["invoice_no"] = credits["invoice_no"].astype(invoices["invoice_no"].dtype)
         credits["open_amount"] = credits["open_amount"].astype("float64").round(2)
         credit_codes = pd.Index(keys.customer_ids).get_indexer(credits["customer_id"])
         credit_kept = (credits["open_amount"] != 0).to_numpy()

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from audit.ledger import data_end_date, invoice_amounts
-from audit.membership import isin
 from audit.memory import one_object_per_text
 
 ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
@@ -273,15 +272,22 @@ def build_ledger(data) -> Ledger:
     settlements["date"] = pd.to_datetime(settlements["date"])
     for column in ("paid", "cash_discount", "credited"):
         settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
-    # a settlement names its invoice by the invoice's own text object, not a copy per settlement
-    ids = one_object_per_text(pd.concat([invoices["invoice_id"], settlements["invoice_id"]], ignore_index=True))
-    invoices["invoice_id"] = pd.Series(ids.to_numpy()[:len(invoices)], index=invoices.index, dtype="object")
-    settlements["invoice_id"] = pd.Series(ids.to_numpy()[len(invoices):], index=settlements.index, dtype="object")
-    del ids
+    # a settlement names its invoice by the invoice's own text object, not a copy per settlement (one object
+    # per id, as audit.memory.one_object_per_text), and the codes tell which settlements name a posted invoice
+    n_invoices = len(invoices)
+    codes, distinct = pd.factorize(pd.concat([invoices["invoice_id"], settlements["invoice_id"]], ignore_index=True))
+    objects = np.empty(len(distinct) + 1, dtype="object")  # the last place (code -1): a blank
+    objects[:-1] = np.asarray(distinct, dtype="object")
+    invoices["invoice_id"] = pd.Series(objects[codes[:n_invoices]], index=invoices.index, dtype="object")
+    settlements["invoice_id"] = pd.Series(objects[codes[n_invoices:]], index=settlements.index, dtype="object")
+    posted = np.zeros(len(objects), dtype=bool)
+    posted[codes[:n_invoices]] = True  # a blank id matches a blank id, as Series.isin does
+    names_posted = pd.Series(posted[codes[n_invoices:]], index=settlements.index)
+    del codes, distinct, objects
     settlements["source_id"] = compact_texts(settlements["source_id"])  # not read by the views: not objects
     settlements["customer_id"] = one_object_per_text(settlements["customer_id"])  # payments' and notes' alike
     settlements = settlements.dropna(subset=["date"])
-    attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
+    attached = names_posted.loc[settlements.index]  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]
     loose.append(pd.DataFrame({
         "customer_id": loose_rows["customer_id"], "date": loose_rows["date"],

@@ -67,11 +67,12 @@ class Ledger:
         run: a day's invoices are a filter of it, already in order. Places, not a sorted copy of the
         invoices (which held every column of them for the rest of the run)."""
         ids = pd.Index(self.invoices["invoice_id"])
-        if len(ids) and not ids.hasnans and ids.is_monotonic_increasing:
+        dates = self.invoices["invoice_date"].to_numpy()
+        if len(ids) and dates.dtype.kind == "M" and not ids.hasnans and ids.is_monotonic_increasing:
             # the invoices come in id order: sorting by customer and date alone keeps it among equal ones;
             # on the customers' ranks and the dates as numbers (blank customer and date last, as pandas puts
             # them), not a sort of the text ids
-            dates = self.invoices["invoice_date"].to_numpy(dtype="datetime64[ns]").view("int64")
+            dates = dates.view("int64")
             dates = np.where(dates == np.iinfo("int64").min, np.iinfo("int64").max, dates)  # NaT last
             customer = self.keys.customer_rank[self.keys.customer]
             return np.lexsort((np.arange(len(ids)), dates, customer))

@@ -393,3 +393,84 @@ def test_open_items_keep_the_invoices_order_not_a_sorted_copy_of_them(data):
     for _, group in opened.groupby("customer_id", sort=False):
         assert list(group["item_id"]) == [i for i in fifo["invoice_id"] if i in set(group["item_id"])]
     assert len(opened) >= 2
+
+
+def test_sums_by_code_are_pandas_groupby_sums_to_the_last_bit():
+    """Open items sum each invoice's and customer's settlements on integer codes (counting for codes with one
+    or two rows, a groupby for the others): the sums equal pandas' compensated groupby sums bit for bit, in
+    row order, with codes without rows 0 and blank codes (-1) left out."""
+    from analyses.receivables.open_items import _sums_by_code
+
+    rng = np.random.default_rng(7)
+    n_codes = 500
+    codes = rng.integers(-1, n_codes - 100, 20_000)  # codes 400..499 have no rows; -1 is blank
+    codes[:50] = 3  # a code with many rows, where the compensation changes the last bits
+    values = {"a": rng.normal(0, 1e7, len(codes)).round(2) * rng.choice([1e-6, 1.0, 1e6], len(codes)),
+              "b": rng.uniform(-1, 1, len(codes)) * 1e-3}
+    got = _sums_by_code(codes, values, n_codes)
+    known = codes >= 0
+    frame = pd.DataFrame({name: column[known] for name, column in values.items()})
+    expected = frame.groupby(pd.Categorical.from_codes(codes[known], categories=pd.RangeIndex(n_codes)),
+                             observed=False).sum()
+    for name in values:
+        assert got[name].dtype == np.float64 and len(got[name]) == n_codes
+        assert got[name].tobytes() == expected[name].to_numpy().tobytes(), name
+    naive = np.bincount(codes[known], weights=values["a"][known], minlength=n_codes)
+    assert (naive != expected["a"].to_numpy()).any()  # plain addition would not do for the larger codes
+    # with a blank value the groupby (which skips it) answers
+    values["a"][5] = np.nan
+    expected = pd.DataFrame({"a": values["a"][known]}).groupby(
+        pd.Categorical.from_codes(codes[known], categories=pd.RangeIndex(n_codes)), observed=False).sum()
+    assert _sums_by_code(codes, {"a": values["a"]}, n_codes)["a"].tobytes() == expected["a"].to_numpy().tobytes()
+
+
+def test_the_receivables_ledger_keeps_invoice_numbers_and_receipt_ids_compact(data):
+    """The ledger keeps its invoice numbers and receipt ids as Arrow-backed texts (no Python object per row,
+    kept for the whole run), a settlement's invoice id is the invoice's own object, and the readers get
+    what they got before: open items and DST-02's invoices hand the invoice numbers out as objects (blank:
+    None)."""
+    from analyses.receivables.open_items import build_ledger, compact_texts, texts_as_objects
+
+    ledger = build_ledger(data)
+    assert isinstance(ledger.invoices["invoice_no"].dtype, pd.StringDtype)
+    assert isinstance(ledger.settlements["source_id"].dtype, pd.StringDtype)
+    assert ledger.invoices["invoice_id"].dtype == object and ledger.settlements["invoice_id"].dtype == object
+    own = dict(zip(ledger.invoices["invoice_id"], ledger.invoices["invoice_id"], strict=True))
+    named = [v for v in ledger.settlements["invoice_id"] if v is not None]
+    assert named and all(v is own[v] for v in named)
+    items = open_items(ledger, AS_OF)
+    assert items["invoice_no"].dtype == object
+    numbers = dict(zip(ledger.invoices["invoice_id"], ledger.invoices["invoice_no"], strict=True))
+    for kind, item_id, number in zip(items["kind"], items["item_id"], items["invoice_no"], strict=True):
+        assert number is None if kind == "credit" else (type(number) is str and number == numbers[item_id])
+    # texts round-trip; anything but texts stays as Python objects, numbers do not become texts
+    texts = pd.Series(["10", None, "x"], dtype="object")
+    assert texts_as_objects(compact_texts(texts)).tolist() == ["10", None, "x"]
+    mixed = pd.Series([10, None, "x"], dtype="object")
+    assert compact_texts(mixed).dtype == object and compact_texts(mixed).tolist() == [10, None, "x"]
+    assert compact_texts(pd.Series([1, 2])).tolist() == [1, 2]
+
+
+def test_first_in_first_out_order_without_sorting_the_ids_is_the_sorted_order(monkeypatch):
+    """The ledger's first-in-first-out order, taken on customer ranks and dates when the invoices come in id
+    order, is the order of sorting by customer, date and id (blank customers and dates last)."""
+    from analyses.receivables.open_items import Ledger
+
+    invoices = pd.DataFrame({
+        "invoice_id": ["A1", "A2", "A3", "A4", "A5", "A6", "A7"],
+        "customer_id": pd.Series(["C2", "C1", None, "C2", "C1", "C10", "C2"], dtype="object"),
+        "invoice_date": pd.to_datetime(["2025-01-03", "2025-01-05", "2025-01-01", None, "2025-01-05",
+                                        "2025-01-02", "2025-01-01"]),
+        "amount": 1.0})
+    empty = pd.DataFrame({"invoice_id": pd.Series(dtype="object"), "customer_id": pd.Series(dtype="object"),
+                          "date": pd.Series(dtype="datetime64[us]")})
+    ledger = Ledger(invoices, empty, empty[["customer_id", "date"]], pd.DataFrame())
+    expected = invoices.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort").index
+    with monkeypatch.context() as patched:  # no sort of the frame (and its text ids)
+        patched.setattr(pd.DataFrame, "sort_values", lambda *args, **kwargs: pytest.fail("frame sorted"))
+        order = ledger.fifo_order
+    assert list(order) == list(expected) == [1, 4, 5, 6, 0, 3, 2]
+    shuffled = Ledger(invoices.iloc[::-1].reset_index(drop=True), empty, empty[["customer_id", "date"]],
+                      pd.DataFrame())  # not in id order: sorted as before
+    assert list(shuffled.fifo_order) == list(shuffled.invoices.sort_values(
+        ["customer_id", "invoice_date", "invoice_id"], kind="mergesort").index)

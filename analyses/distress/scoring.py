@@ -44,10 +44,21 @@ class Sign:
     gate: str | None = None   # a [0, 1] column the points are multiplied by (the look-alike rule)
 
     def points(self, values: pd.Series, gate: pd.Series | None = None) -> pd.Series:
-        ramp = ((values.astype("float64") - self.start) / (self.full - self.start)).clip(0.0, 1.0)
+        ramp = _clip_unit((values.astype("float64").to_numpy() - self.start) / (self.full - self.start))
         if gate is not None:
-            ramp = ramp * gate.astype("float64").clip(0.0, 1.0).fillna(0.0)
-        return (ramp * self.weight).fillna(0.0)
+            ramp = ramp * _blank_zero(_clip_unit(gate.astype("float64").to_numpy()))
+        return pd.Series(_blank_zero(ramp * self.weight), index=values.index, name=values.name)
+
+
+def _clip_unit(values: np.ndarray) -> np.ndarray:
+    """``values`` clipped to [0, 1], blanks kept: what ``Series.clip(0.0, 1.0)`` gives, on arrays (the
+    Series' clip cost most of the points' time)."""
+    blank = np.isnan(values)
+    return np.where(blank | (values <= 1.0), np.where(blank | (values >= 0.0), values, 0.0), 1.0)
+
+
+def _blank_zero(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
 
 
 # The ledger signs (values come from ``engineered_values``). Ramps are in the measurement's own unit.
@@ -130,16 +141,16 @@ def engineered_values(signals: pd.DataFrame, spike_start: float | None = None,
 
 def sign_points(values: pd.DataFrame, event_weights: Mapping[str, float] = EVENT_WEIGHTS) -> pd.DataFrame:
     """``points_<sign>`` per row for every ledger sign and ``points_event_<kind>`` per event kind."""
-    points = pd.DataFrame(index=values.index)
+    points = {}  # the columns first, the frame once (a column set at a time cost a third of the time)
     for sign in SIGNS:
         column = values[sign.column] if sign.column in values else pd.Series(np.nan, index=values.index)
         gate = values[sign.gate] if sign.gate and sign.gate in values else None
-        points[f"points_{sign.name}"] = sign.points(column, gate)
+        points[f"points_{sign.name}"] = sign.points(column, gate).to_numpy()
     for kind, weight in event_weights.items():
         column = f"event_{kind}"
         if column in values and weight:
-            points[f"points_event_{kind}"] = values[column].astype("float64").fillna(0.0) * weight
-    return points
+            points[f"points_event_{kind}"] = _blank_zero(values[column].astype("float64").to_numpy()) * weight
+    return pd.DataFrame(points, index=values.index)
 
 
 def statement_points(statements: pd.DataFrame, settings: ScoreSettings = ScoreSettings(),

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from audit.ledger import data_end_date, invoice_amounts
-from audit.membership import isin
 from audit.memory import one_object_per_text
 
 ITEM_COLUMNS = ("item_id", "kind", "invoice_no", "customer_id", "salesperson_id", "invoice_date", "due_date",
@@ -67,6 +66,16 @@ class Ledger:
         """The invoices' row places in first-in-first-out order (customer, date, invoice), sorted once per
         run: a day's invoices are a filter of it, already in order. Places, not a sorted copy of the
         invoices (which held every column of them for the rest of the run)."""
+        ids = pd.Index(self.invoices["invoice_id"])
+        dates = self.invoices["invoice_date"].to_numpy()
+        if len(ids) and dates.dtype.kind == "M" and not ids.hasnans and ids.is_monotonic_increasing:
+            # the invoices come in id order: sorting by customer and date alone keeps it among equal ones;
+            # on the customers' ranks and the dates as numbers (blank customer and date last, as pandas puts
+            # them), not a sort of the text ids
+            dates = dates.view("int64")
+            dates = np.where(dates == np.iinfo("int64").min, np.iinfo("int64").max, dates)  # NaT last
+            customer = self.keys.customer_rank[self.keys.customer]
+            return np.lexsort((np.arange(len(ids)), dates, customer))
         keys = self.invoices[["customer_id", "invoice_date", "invoice_id"]].reset_index(drop=True)
         return keys.sort_values(["customer_id", "invoice_date", "invoice_id"], kind="mergesort").index.to_numpy()
 
@@ -88,7 +97,8 @@ class _LedgerKeys:
     settlement row, the first date of the invoice it names (NaT when no invoice has that id);
     ``settlement_invoice``: each settlement's invoice code; ``customer``: the code of each invoice row's
     customer (-1 when blank), ``customer_ids``: the id of each customer code, ``customer_rank``: each
-    code's place in the sorted ids (blank last)."""
+    code's place in the sorted ids (blank last); ``settlement_customer``, ``loose_customer``: the customer
+    code of each settlement and loose credit row (-1 when blank)."""
 
     invoice: np.ndarray
     settlement_invoice: np.ndarray
@@ -96,6 +106,8 @@ class _LedgerKeys:
     customer: np.ndarray
     customer_ids: np.ndarray
     customer_rank: np.ndarray
+    settlement_customer: np.ndarray
+    loose_customer: np.ndarray
 
     @property
     def n_invoice_codes(self) -> int:
@@ -118,8 +130,50 @@ class _LedgerKeys:
         rank = np.empty(len(customer_ids) + 1, dtype="int64")
         rank[order] = np.arange(len(customer_ids))
         rank[-1] = len(customer_ids)  # code -1 (blank) sorts last
-        return cls(invoice, settlement_invoice, issued_on, customer_codes[:len(invoices)],
-                   np.asarray(customer_ids, dtype="object"), rank)
+        n_invoices, n_settlements = len(invoices), len(settlements)
+        return cls(invoice, settlement_invoice, issued_on, customer_codes[:n_invoices],
+                   np.asarray(customer_ids, dtype="object"), rank,
+                   customer_codes[n_invoices:n_invoices + n_settlements], customer_codes[n_invoices + n_settlements:])
+
+
+def _sums_by_code(codes: np.ndarray, columns: dict[str, np.ndarray], n_codes: int) -> dict[str, np.ndarray]:
+    """Per code 0 .. ``n_codes`` - 1, the sum of each column's rows with that code (0 without rows; codes
+    below 0 left out), to the last bit what pandas' groupby sum gives in row order: its compensated
+    summation adds one or two numbers exactly as plain addition does, so codes with at most two rows are
+    summed by counting (``np.bincount``) and only codes with more rows by a groupby. A groupby of every
+    row (text ids hashed at every as-of day) cost most of each month end's open items."""
+    keep = codes >= 0
+    if not keep.all():
+        codes, columns = codes[keep], {name: values[keep] for name, values in columns.items()}
+    if any(np.isnan(values).any() for values in columns.values()):  # the groupby skips blanks
+        sums = pd.DataFrame(columns).groupby(pd.Categorical.from_codes(codes, categories=pd.RangeIndex(n_codes)),
+                                             observed=False).sum()
+        return {name: sums[name].to_numpy(dtype="float64") for name in columns}
+    few = np.bincount(codes, minlength=n_codes)[codes] <= 2
+    out = {name: np.bincount(codes[few], weights=values[few], minlength=n_codes).astype("float64")
+           for name, values in columns.items()}
+    if not few.all():
+        many = ~few
+        sums = pd.DataFrame({name: values[many] for name, values in columns.items()}).groupby(codes[many]).sum()
+        for name in columns:
+            out[name][sums.index.to_numpy()] = sums[name].to_numpy()
+    return out
+
+
+def texts_as_objects(values: pd.Series) -> pd.Series:
+    """``values`` as Python objects, blanks as None (what the ledger's readers get for its text columns)."""
+    return values.astype("object").where(values.notna(), None)
+
+
+def compact_texts(values: pd.Series) -> pd.Series:
+    """Texts kept in pandas' Arrow-backed ``str`` dtype (one buffer, no Python object per row: the receivables
+    ledger holds its invoice numbers and receipt ids for the whole run); values that are not all texts as
+    Python objects (:func:`texts_as_objects`), so that no number becomes a text. :func:`texts_as_objects`
+    gives back what the ledger held before."""
+    if not isinstance(values.dtype, pd.StringDtype) and not (
+            values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        return texts_as_objects(values)
+    return values.astype(pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -176,8 +230,9 @@ def build_ledger(data) -> Ledger:
                            "due_date", "amount"))
     invoices = invoices[["invoice_id", "invoice_no", "customer_id", "salesperson_id", "invoice_date",
                          "due_date", "amount"]].copy()
-    for column in ("invoice_id", "invoice_no"):  # one per invoice
-        invoices[column] = invoices[column].astype("object").where(invoices[column].notna(), None)
+    invoices["invoice_id"] = texts_as_objects(invoices["invoice_id"])  # one per invoice
+    # the invoice numbers are read only for the open items: kept in one Arrow buffer, not an object per row
+    invoices["invoice_no"] = compact_texts(invoices["invoice_no"])
     for column in ("customer_id", "salesperson_id"):
         invoices[column] = one_object_per_text(invoices[column])
     invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
@@ -218,11 +273,22 @@ def build_ledger(data) -> Ledger:
     settlements["date"] = pd.to_datetime(settlements["date"])
     for column in ("paid", "cash_discount", "credited"):
         settlements[column] = pd.to_numeric(settlements[column], errors="coerce").astype("float64").fillna(0.0)
-    for column in ("invoice_id", "source_id"):
-        settlements[column] = settlements[column].astype("object").where(settlements[column].notna(), None)
+    # a settlement names its invoice by the invoice's own text object, not a copy per settlement (one object
+    # per id, as audit.memory.one_object_per_text), and the codes tell which settlements name a posted invoice
+    n_invoices = len(invoices)
+    codes, distinct = pd.factorize(pd.concat([invoices["invoice_id"], settlements["invoice_id"]], ignore_index=True))
+    objects = np.empty(len(distinct) + 1, dtype="object")  # the last place (code -1): a blank
+    objects[:-1] = np.asarray(distinct, dtype="object")
+    invoices["invoice_id"] = pd.Series(objects[codes[:n_invoices]], index=invoices.index, dtype="object")
+    settlements["invoice_id"] = pd.Series(objects[codes[n_invoices:]], index=settlements.index, dtype="object")
+    posted = np.zeros(len(objects), dtype=bool)
+    posted[codes[:n_invoices]] = True  # a blank id matches a blank id, as Series.isin does
+    names_posted = pd.Series(posted[codes[n_invoices:]], index=settlements.index)
+    del codes, distinct, objects
+    settlements["source_id"] = compact_texts(settlements["source_id"])  # not read by the views: not objects
     settlements["customer_id"] = one_object_per_text(settlements["customer_id"])  # payments' and notes' alike
     settlements = settlements.dropna(subset=["date"])
-    attached = isin(settlements["invoice_id"], invoices["invoice_id"])  # a posted invoice's (no set of every id)
+    attached = names_posted.loc[settlements.index]  # a posted invoice's (no set of every id)
     loose_rows = settlements[~attached]
     loose.append(pd.DataFrame({
         "customer_id": loose_rows["customer_id"], "date": loose_rows["date"],
@@ -244,7 +310,10 @@ def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
         if len(cache) >= OPEN_ITEMS_KEPT:
             cache.pop(next(iter(cache)))  # the oldest asked: a year of month ends stays
         cache[as_of] = _open_items(ledger, as_of)
-    return cache[as_of].copy()  # callers may add columns
+    items = cache[as_of].copy()  # callers may add columns
+    if isinstance(items["invoice_no"].dtype, pd.StringDtype):  # kept compact: the callers get objects
+        items["invoice_no"] = texts_as_objects(items["invoice_no"])
+    return items
 
 
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -261,44 +330,57 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     settlements = ledger.settlements
     issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
     amounts = {c: settlements[c].to_numpy()[on_day] for c in ("paid", "cash_discount", "credited")}
-    # each invoice code's sums (0 without settlements): its rows in order, the codes grouped as categories
-    # (not hashed again at every as-of day)
-    n_codes = keys.n_invoice_codes
-    groups = pd.Categorical.from_codes(keys.settlement_invoice[on_day][issued], categories=pd.RangeIndex(n_codes))
-    settled = pd.DataFrame({c: v[issued] for c, v in amounts.items()}).groupby(groups, observed=False).sum()
+    # each invoice code's sums (0 without settlements), on the codes (not the ids hashed at every as-of day)
+    settled = _sums_by_code(keys.settlement_invoice[on_day][issued], {c: v[issued] for c, v in amounts.items()},
+                            keys.n_invoice_codes)
     # paid before the invoice's own date: a credit until the invoice exists
-    early = pd.DataFrame({"customer_id": settlements["customer_id"].to_numpy()[on_day][~issued],
-                          "amount": (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]})
+    early_customer = keys.settlement_customer[on_day][~issued]
+    early_amount = (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]
     codes = keys.invoice[positions]
-    aligned = settled.iloc[codes]  # one look-up of the invoices' codes for the three sums
-    paid, cash_discount, credited = (pd.Series(aligned[c].to_numpy(), index=index)
+    paid, cash_discount, credited = (pd.Series(settled[c][codes], index=index)
                                      for c in ("paid", "cash_discount", "credited"))
     open_amount = pd.Series(invoices["amount"].to_numpy()[places], index=index) - paid - cash_discount - credited
+    customer = keys.customer[positions]
     is_over = (open_amount < 0).to_numpy()
-    over = pd.DataFrame({"customer_id": invoices["customer_id"].to_numpy()[places][is_over],
-                         "open_amount": open_amount.to_numpy()[is_over]}, index=index[is_over]).sort_index()
-    loose = ledger.loose_credits[ledger.loose_credits["date"] <= as_of]
-    credit_parts = [loose.groupby("customer_id")["amount"].sum(),
-                    (-over["open_amount"]).groupby(over["customer_id"]).sum(),
-                    early["amount"].groupby(early["customer_id"]).sum()]
-    credit = pd.concat([p for p in credit_parts if len(p)]).groupby(level=0).sum() if any(
-        len(p) for p in credit_parts) else pd.Series(dtype="float64")
+    over_rows = np.argsort(positions[is_over], kind="stable")  # in the ledger's row order
+    over_customer = customer[is_over][over_rows]
+    over_amount = -open_amount.to_numpy()[is_over][over_rows]
+    loose = (ledger.loose_credits["date"] <= as_of).to_numpy()
+    # each customer's credit: its loose credits, what its invoices were over-settled by and what it paid
+    # early, each summed, then the three added in that order
+    n_customers = len(keys.customer_ids)
+    parts = [(keys.loose_customer[loose], ledger.loose_credits["amount"].to_numpy(dtype="float64")[loose]),
+             (over_customer, over_amount), (early_customer, early_amount)]
+    part_codes, part_sums = [], []
+    for part_customer, part_amount in parts:
+        known = part_customer >= 0
+        if not known.any():
+            continue
+        present = np.bincount(part_customer[known], minlength=n_customers) > 0
+        part_codes.append(np.flatnonzero(present))
+        part_sums.append(_sums_by_code(part_customer, {"amount": part_amount}, n_customers)["amount"][present])
+    has_credit = np.zeros(n_customers, dtype=bool)
+    credit = np.zeros(n_customers)
+    if part_codes:
+        all_codes = np.concatenate(part_codes)
+        has_credit[all_codes] = True
+        credit = _sums_by_code(all_codes, {"amount": np.concatenate(part_sums)}, n_customers)["amount"]
     open_amount = open_amount.clip(lower=0.0)
 
     # First in, first out: each customer's unapplied credit clears its oldest open invoices.
-    customer = keys.customer[positions]
-    credit_of_code = np.append(credit.reindex(keys.customer_ids).to_numpy(dtype="float64"), np.nan)
+    credit_of_code = np.append(np.where(has_credit, credit, np.nan), np.nan)
     available = pd.Series(credit_of_code[customer], index=index).fillna(0.0)  # code -1 reads the NaN
     before = open_amount.groupby(customer, sort=False).cumsum() - open_amount
     before = before.where(customer >= 0)  # a blank customer has no group
     fifo_credit = (available - before).clip(lower=0.0).clip(upper=open_amount)
     fifo_credit = fifo_credit.where(available > 0, 0.0)
     open_amount = open_amount - fifo_credit
-    used = fifo_credit.groupby(customer, sort=False).sum()
-    used = used[used.index >= 0]
-    used.index = pd.Index(keys.customer_ids[used.index.to_numpy()], dtype="object", name="customer_id")
-    left = credit.sub(used, fill_value=0.0)
-    left = left[left.round(2) > 0]
+    used = _sums_by_code(customer, {"amount": fifo_credit.to_numpy(dtype="float64")}, n_customers)["amount"]
+    left_of_code = credit - used
+    left_codes = np.flatnonzero(has_credit & (np.round(left_of_code, 2) > 0))
+    left_codes = left_codes[np.argsort(keys.customer_rank[left_codes], kind="stable")]  # by id
+    left = pd.Series(left_of_code[left_codes], index=pd.Index(keys.customer_ids[left_codes], dtype="object",
+                                                               name="customer_id"))
 
     # only the invoices still open after rounding are taken with their texts
     open_amount = open_amount.astype("float64").round(2)
@@ -320,6 +402,8 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
             "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
             "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
         credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
+        if isinstance(invoices["invoice_no"].dtype, pd.StringDtype):  # one dtype: the texts stay compact
+            credits["invoice_no"] = credits["invoice_no"].astype(invoices["invoice_no"].dtype)
         credits["open_amount"] = credits["open_amount"].astype("float64").round(2)
         credit_codes = pd.Index(keys.customer_ids).get_indexer(credits["customer_id"])
         credit_kept = (credits["open_amount"] != 0).to_numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analyses.receivables.collections import ladder_steps
@@ -137,12 +138,17 @@ class ProblemReceivables(Analysis):
     def _terms(self, ledger, items: pd.DataFrame, as_of) -> list[dict]:
         late = items[(items["kind"] == "invoice") & (items["open_amount"] > 0)
                      & (items["days_past_due"] > self.tolerance_days)]
-        payments = ledger.settlements[(ledger.settlements["paid"] > 0) & (ledger.settlements["date"] <= as_of)
-                                      & (ledger.settlements["date"] > as_of - pd.Timedelta(days=self.recent_days))]
-        ids = pd.Index(ledger.invoices["invoice_id"])  # (not a copy of the invoices indexed by it)
-        if ids.is_unique:
-            # each payment's invoice looked up once for its due date and customer (not three maps)
-            at = ids.get_indexer(payments["invoice_id"])
+        recent = ((ledger.settlements["paid"] > 0) & (ledger.settlements["date"] <= as_of)
+                  & (ledger.settlements["date"] > as_of - pd.Timedelta(days=self.recent_days))).to_numpy()
+        payments = ledger.settlements[recent]
+        keys = ledger.keys  # the ledger's integer codes of the invoice ids (worked out once per run)
+        invoice_rows = np.bincount(keys.invoice, minlength=keys.n_invoice_codes)
+        if (invoice_rows <= 1).all():  # ids unique
+            # each payment's invoice looked up once for its due date and customer (not three maps), by its
+            # code (not a hash table of every invoice's id text)
+            row_of_code = np.full(keys.n_invoice_codes, -1, dtype="int64")
+            row_of_code[keys.invoice] = np.arange(len(keys.invoice))
+            at = row_of_code[keys.settlement_invoice[recent]]
             found = at >= 0
             due_of = pd.Series(ledger.invoices["due_date"].to_numpy()[at], index=payments.index).where(found)
             customer = pd.Series(ledger.invoices["customer_id"].to_numpy(dtype="object")[at],

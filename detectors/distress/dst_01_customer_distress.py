@@ -278,9 +278,12 @@ class CustomerDistress(Detector):
             if column.startswith("points_") and column.removeprefix("points_") not in traces:
                 value = row[column]
                 traces[column.removeprefix("points_")] = 0.0 if pd.isna(value) else float(value)
-        episode = rows.iloc[start:(len(rows) if end is None else end + 1)]
-        above_watch = episode.loc[episode["score"] >= self.watch_level, "period"]
-        above_alert = episode.loc[episode["score"] >= self.alert_level, "period"]
+        # the episode's and later months' periods and scores as column slices (not frames of every column)
+        periods, scores = rows["period"], rows["score"]
+        stop = len(rows) if end is None else end + 1
+        episode_periods, episode_scores = periods.iloc[start:stop], scores.iloc[start:stop].to_numpy()
+        above_watch = episode_periods[episode_scores >= self.watch_level]
+        above_alert = episode_periods[episode_scores >= self.alert_level]
         history = [{"period": p, "score": round(float(s), 4), "exposure": round(float(e or 0.0), 2)}
                    for p, s, e in zip(rows["period"], rows["score"], rows.get("exposure", pd.Series(0.0, index=rows.index)),
                                       strict=True)]
@@ -289,15 +292,15 @@ class CustomerDistress(Detector):
         pending = row.get("pending_cheques")
         limit = row.get("credit_limit")
         not_measured = row.get("not_measured") or ""
-        later = rows.iloc[position + 1:]
+        later_periods, later_scores = periods.iloc[position + 1:], scores.iloc[position + 1:]
         facts = {"customer_name": name if isinstance(name, str) else None, "points": traces,
                  "event_dates": {event: records.last_event(customer_id, event, month_end)
                                  for event in (t.removeprefix("event_") for t, points in traces.items()
                                               if t.startswith("event_") and abs(points) >= 0.05)},
                  "grace_days": self.grace_days, "recent_days": self.recent_days, "spike_days": self.spike_days,
                  "max_history_in_words": self.max_history_in_words,
-                 "latest": {"period": later["period"].iloc[-1], "score": float(later["score"].iloc[-1])}
-                 if len(later) else None}
+                 "latest": {"period": later_periods.iloc[-1], "score": float(later_scores.iloc[-1])}
+                 if len(later_periods) else None}
         probability = float(default_probability(float(row["log_odds"]), self.horizon_days))
         statement = {}
         if pd.notna(row.get("statement_period_end", np.nan)):
@@ -321,7 +324,7 @@ class CustomerDistress(Detector):
                          "credit_limit": limit},
             "first_watch_period": above_watch.iloc[0] if len(above_watch) else None,
             "first_alert_period": above_alert.iloc[0] if len(above_alert) else None,
-            "episode": {"first_period": episode["period"].iloc[0], "last_period": episode["period"].iloc[-1]},
+            "episode": {"first_period": episode_periods.iloc[0], "last_period": episode_periods.iloc[-1]},
             "history": history, "not_measured": [w for w in not_measured.split(", ") if w],
             "levels": {"watch": self.watch_level, "alert": self.alert_level},
             "default_probability": probability, "horizon_days": self.horizon_days,

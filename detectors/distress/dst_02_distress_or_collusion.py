@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from analyses.distress.history import stop_supply_days
-from analyses.receivables.open_items import load_ledger
+from analyses.receivables.open_items import load_ledger, texts_as_objects
 from audit.common import combine_traces, saturating
 from audit.detector import Detector, empty_findings, related_ids
 from audit.membership import isin
@@ -113,6 +113,7 @@ class DistressOrCollusion(Detector):
             ["customer_id", "invoice_date", "invoice_id"], kind="mergesort")
         if invoices.empty:
             return pd.DataFrame(columns=columns)
+        invoices = invoices.assign(invoice_no=texts_as_objects(invoices["invoice_no"]))  # the ledger keeps them compact
         limits = ledger.customers.set_index("customer_id")["credit_limit"] if len(ledger.customers) else pd.Series(
             dtype="float64")
         settlements = ledger.settlements[isin(ledger.settlements["invoice_id"], set(invoices["invoice_id"]))]

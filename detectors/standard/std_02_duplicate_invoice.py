@@ -139,13 +139,14 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
         return data.execute(shipments.select("shipment_id", "invoice_id", "ship_date")).sort_values(
             ["invoice_id", "shipment_id"])
 
-    def _credited(self, data, ids: list) -> pd.Series:
+    def _credited(self, data, ids: list) -> dict:
         """Credit notes per invoice: those naming it, and those without an invoice matched to the invoice
         they most likely reverse (same customer, amount, within ``reversal_window_days``)."""
         reversals = credit_note_reversals(data, self.reversal_window_days, self.amount_tolerance_pct)
         reversals = reversals[reversals["invoice_id"].isin(set(ids))]
         self.n_inferred_reversals_ = int(reversals["inferred"].astype(bool).sum())
-        return reversals.groupby("invoice_id")["credit_amount"].sum().astype(float)
+        # a dict: the pairs look each invoice up, and a Series' get costs a hundred times a dict's
+        return reversals.groupby("invoice_id")["credit_amount"].sum().astype(float).to_dict()
 
     def _known_orders(self, data, pairs: pd.DataFrame) -> set | None:
         if not data.has("orders", ("order_id",)):
@@ -170,7 +171,9 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
                 + lines["unit_price"].round(6).astype(str) + "|" + lines["discount_pct"].round(6).astype(str))
         # each invoice's line keys in order (lines are sorted by invoice): one pass, not a group per invoice
         signature: dict = {}
-        for invoice_id, key in zip(lines["invoice_id"].tolist(), keys.tolist(), strict=True):
+        # to_numpy first: iterating an Arrow-backed column makes one Python call per value
+        for invoice_id, key in zip(lines["invoice_id"].to_numpy(dtype=object).tolist(),
+                                   keys.to_numpy(dtype=object).tolist(), strict=True):
             signature.setdefault(invoice_id, []).append(key)
         signature = {invoice_id: tuple(line_keys) for invoice_id, line_keys in signature.items()}
         products_of: dict[str, dict] = {}

@@ -37,17 +37,23 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
     }).dropna(subset=["credit_note_id", "customer_id", "credit_date", "credit_amount"])
     if notes.empty:
         return empty
-    # Only the invoices a credit note can reach: those named, and those of the credit notes' customers
-    # (the engine picks them; the whole ledger's invoices were 3 million rows at 10 million lines).
+    # Only the invoices a credit note can reach (the engine picks them; the whole ledger's invoices were
+    # 3 million rows at 10 million lines): those named, then the invoices of the customers whose credit
+    # notes name no posted invoice (most exports name them all: that second query is then not run).
     amounts = invoice_amounts(data)
+
+    def reachable(condition) -> pd.DataFrame:
+        found = data.execute(amounts.filter(condition).select("invoice_id", "customer_id", "invoice_date", "amount"))
+        found["invoice_date"] = pd.to_datetime(found["invoice_date"])
+        return found.rename(columns={"amount": "invoice_amount"})
+
     named_ids = sorted(set(notes["named"].dropna()))
-    reachable = among(amounts.customer_id, sorted(set(notes["customer_id"])))
-    if named_ids:
-        reachable = reachable | among(amounts.invoice_id, named_ids)
-    invoices = data.execute(amounts.filter(reachable).select("invoice_id", "customer_id", "invoice_date", "amount"))
-    invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
-    invoices = invoices.rename(columns={"amount": "invoice_amount"})
-    by_id = invoices.set_index("invoice_id")
+    invoices = reachable(among(amounts.invoice_id, named_ids)) if named_ids else None
+    by_id = invoices.set_index("invoice_id") if invoices is not None else pd.DataFrame(
+        columns=["customer_id", "invoice_date", "invoice_amount"], index=pd.Index([], name="invoice_id"))
+    loose = notes[~notes["named"].isin(by_id.index)]
+    if len(loose):
+        invoices = reachable(among(amounts.customer_id, sorted(set(loose["customer_id"]))))
     named = notes[notes["named"].isin(by_id.index)]
     named_invoices = by_id.loc[named["named"], ["invoice_date", "invoice_amount"]]
     rows = pd.DataFrame({
@@ -57,7 +63,7 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
         "invoice_date": named_invoices["invoice_date"].to_numpy(),
         "invoice_amount": named_invoices["invoice_amount"].to_numpy(), "inferred": False,
     }).to_dict("records")
-    loose = notes[~notes["named"].isin(by_id.index)].sort_values(["credit_date", "credit_note_id"], kind="mergesort")
+    loose = loose.sort_values(["credit_date", "credit_note_id"], kind="mergesort")
     if len(loose):
         taken = set(named["named"])
         tolerance = amount_tolerance_pct / 100.0

@@ -163,6 +163,8 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
         if pairs.empty:
             return empty_findings()
         pairs = pairs.sort_values(["l_invoice_id", "e_invoice_id"], ignore_index=True)
+        # Python strings at once: itertuples over Arrow-backed text makes one call per value
+        pairs = pairs.astype({c: object for c, dtype in pairs.dtypes.items() if isinstance(dtype, pd.StringDtype)})
         # The pairs' self-join is the costly query: run once, its invoice ids are passed on as a list.
         ids = sorted(set(pairs["e_invoice_id"]) | set(pairs["l_invoice_id"]))
         lines = self._lines(data, ids).sort_values(["invoice_id", "product_id", "quantity", "unit_price",

@@ -54,18 +54,19 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
     loose = notes[~notes["named"].isin(by_id.index)]
     if len(loose):
         invoices = reachable(among(amounts.customer_id, sorted(set(loose["customer_id"]))))
-    named = notes[notes["named"].isin(by_id.index)]
-    named_invoices = by_id.loc[named["named"], ["invoice_date", "invoice_amount"]]
-    rows = pd.DataFrame({
-        "credit_note_id": named["credit_note_id"].to_numpy(), "invoice_id": named["named"].to_numpy(),
-        "customer_id": named["customer_id"].to_numpy(), "credit_date": named["credit_date"].to_numpy(),
-        "credit_amount": named["credit_amount"].to_numpy(),
+    named_notes = notes[notes["named"].isin(by_id.index)]
+    named_invoices = by_id.loc[named_notes["named"], ["invoice_date", "invoice_amount"]]
+    named = pd.DataFrame({
+        "credit_note_id": named_notes["credit_note_id"].to_numpy(), "invoice_id": named_notes["named"].to_numpy(),
+        "customer_id": named_notes["customer_id"].to_numpy(), "credit_date": named_notes["credit_date"].to_numpy(),
+        "credit_amount": named_notes["credit_amount"].to_numpy(),
         "invoice_date": named_invoices["invoice_date"].to_numpy(),
         "invoice_amount": named_invoices["invoice_amount"].to_numpy(), "inferred": False,
-    }).to_dict("records")
+    })
+    rows = []  # the inferred matches
     loose = loose.sort_values(["credit_date", "credit_note_id"], kind="mergesort")
     if len(loose):
-        taken = set(named["named"])
+        taken = set(named["invoice_id"])
         tolerance = amount_tolerance_pct / 100.0
         window = pd.Timedelta(days=window_days)
         candidates = invoices[invoices["customer_id"].isin(set(loose["customer_id"]))]
@@ -89,9 +90,12 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
                          "customer_id": note.customer_id, "credit_date": note.credit_date,
                          "credit_amount": note.credit_amount, "invoice_date": best["invoice_date"],
                          "invoice_amount": best["invoice_amount"], "inferred": True})
-    if not rows:
+    if rows:  # as one frame of records, as the named ones alone are (the same columns and types)
+        out = pd.DataFrame(named.to_dict("records") + rows)
+    elif len(named):
+        out = named
+    else:
         return empty
-    out = pd.DataFrame(rows)
     out["days_after"] = (out["credit_date"] - out["invoice_date"]).dt.days
     return out[list(REVERSAL_COLUMNS)].sort_values(["invoice_id", "credit_note_id"], kind="mergesort",
                                                    ignore_index=True)

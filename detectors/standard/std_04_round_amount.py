@@ -76,12 +76,15 @@ class _RoundAmount(Detector):
             lines = data.table("invoice_lines")
             lines = lines.filter(among(lines.invoice_id, candidates))
             nets = data.execute(lines.select("invoice_id", net=line_net(lines)))
-            step = nets["invoice_id"].map(invoices.set_index("invoice_id")["step"])
+            # the round invoices' steps only (mapping through every invoice's id cost a whole-ledger index)
+            step = nets["invoice_id"].map(invoices.loc[invoices["round"], ["invoice_id", "step"]].set_index(
+                "invoice_id")["step"])
             # A round total whose every line is itself a multiple of the total's rounding step got its
             # roundness from the prices (a round price list): it is not a figure someone chose.
             remainder = np.abs(np.round(nets["net"] / step) * step - nets["net"])
             inherited = (remainder <= 0.5).groupby(nets["invoice_id"]).all()
-            invoices.loc[invoices["invoice_id"].map(inherited).fillna(False).astype(bool), "suspicious"] = False
+            invoices.loc[isin(invoices["invoice_id"], set(inherited.index[inherited.to_numpy(dtype=bool)])),
+                         "suspicious"] = False
         return invoices, unit
 
     def _receipts(self, data) -> tuple[pd.DataFrame, int]:

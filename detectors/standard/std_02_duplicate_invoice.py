@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from analyses.standard.posted_totals import invoice_totals
@@ -171,13 +172,13 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
                                                      "discount_pct"], ignore_index=True)
         keys = (lines["product_id"].astype(str) + "|" + lines["quantity"].round(6).astype(str) + "|"
                 + lines["unit_price"].round(6).astype(str) + "|" + lines["discount_pct"].round(6).astype(str))
-        # each invoice's line keys in order (lines are sorted by invoice): one pass, not a group per invoice
-        signature: dict = {}
-        # to_numpy first: iterating an Arrow-backed column makes one Python call per value
-        for invoice_id, key in zip(lines["invoice_id"].to_numpy(dtype=object).tolist(),
-                                   keys.to_numpy(dtype=object).tolist(), strict=True):
-            signature.setdefault(invoice_id, []).append(key)
-        signature = {invoice_id: tuple(line_keys) for invoice_id, line_keys in signature.items()}
+        # each invoice's line keys in order: lines are sorted by invoice, so each invoice is one slice
+        invoice_ids = lines["invoice_id"].to_numpy(dtype=object)
+        key_list = keys.to_numpy(dtype=object).tolist()
+        starts = np.flatnonzero(np.r_[True, invoice_ids[1:] != invoice_ids[:-1]]) if len(lines) else np.array([], int)
+        bounds = [*starts.tolist(), len(lines)]
+        signature = {invoice_ids[start]: tuple(key_list[start:end])
+                     for start, end in zip(bounds[:-1], bounds[1:], strict=True)}
         products_of: dict[str, dict] = {}
         for (invoice_id, product_id), value in lines.groupby(["invoice_id", "product_id"])["net"].sum().items():
             products_of.setdefault(invoice_id, {})[product_id] = value

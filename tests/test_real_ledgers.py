@@ -192,6 +192,39 @@ def test_credit_note_without_invoice_is_matched_and_marked_inferred(northwind):
     assert bool(matched["inferred"].iloc[0]) is True
 
 
+def test_credit_notes_naming_their_invoices_read_only_those_invoices(northwind):
+    frames = _frames(northwind)
+    invoices = frames["invoices"].set_index("invoice_id")
+    frames["credit_notes"] = pd.DataFrame([
+        {"credit_note_id": f"CN{i}", "credit_date": invoices.at[target, "invoice_date"],
+         "customer_id": invoices.at[target, "customer_id"], "amount": "10.00", "invoice_id": target}
+        for i, target in enumerate(("10400", "10401"))])
+    data = _data(frames)
+    fetched = []
+    execute = data.execute
+    data.execute = lambda expr, *args, **kwargs: fetched.append(execute(expr, *args, **kwargs)) or fetched[-1]
+    matched = credit_note_reversals(data)
+    assert matched[["credit_note_id", "invoice_id"]].values.tolist() == [["CN0", "10400"], ["CN1", "10401"]]
+    assert not matched["inferred"].astype(bool).any()
+    # the named invoices only, not every invoice of the two customers
+    assert [sorted(f["invoice_id"]) for f in fetched] == [["10400", "10401"]]
+
+
+def test_a_credit_note_naming_no_invoice_skips_the_one_another_names(northwind):
+    frames = _frames(northwind)
+    invoices = frames["invoices"].set_index("invoice_id")
+    lines = frames["invoice_lines"].astype({"quantity": float, "unit_price": float, "discount_pct": float})
+    net = (lines["quantity"] * lines["unit_price"] * (1 - lines["discount_pct"] / 100)).groupby(
+        lines["invoice_id"]).sum()
+    target = "10400"
+    note = {"credit_date": invoices.at[target, "invoice_date"], "customer_id": invoices.at[target, "customer_id"],
+            "amount": f"{net[target]:.2f}"}
+    frames["credit_notes"] = pd.DataFrame([{"credit_note_id": "CN1", **note, "invoice_id": target},
+                                           {"credit_note_id": "CN2", **note, "invoice_id": ""}])
+    matched = credit_note_reversals(_data(frames))
+    assert matched[["credit_note_id", "invoice_id", "inferred"]].values.tolist() == [["CN1", target, False]]
+
+
 def test_invoice_anomaly_features_see_absolute_size(northwind):
     data = _data(_frames(northwind))
     features = invoice_features(data)

@@ -22,7 +22,12 @@ def off_dates(data, table: ibis.Table, column: str) -> tuple[list, int, int]:
 
     The calendar is applied to the distinct dates only (a few hundred), not to every record."""
     dated = table.filter(table[column].notnull())
-    counts = data.execute(dated.group_by(column).aggregate(n=dated.count()))
+    return days_off(data, data.execute(dated.group_by(column).aggregate(n=dated.count())), column)
+
+
+def days_off(data, counts: pd.DataFrame, column: str) -> tuple[list, int, int]:
+    """:func:`off_dates` from ``counts``: one row per distinct non-missing date of ``column``, its rows in ``n``
+    (for a caller that counts more per date in the same query)."""
     if counts.empty:
         return [], 0, 0
     mask = off_day(data, counts[column]).to_numpy()

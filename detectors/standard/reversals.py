@@ -37,29 +37,36 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
     }).dropna(subset=["credit_note_id", "customer_id", "credit_date", "credit_amount"])
     if notes.empty:
         return empty
-    # Only the invoices a credit note can reach: those named, and those of the credit notes' customers
-    # (the engine picks them; the whole ledger's invoices were 3 million rows at 10 million lines).
+    # Only the invoices a credit note can reach (the engine picks them; the whole ledger's invoices were
+    # 3 million rows at 10 million lines): those named, then the invoices of the customers whose credit
+    # notes name no posted invoice (most exports name them all: that second query is then not run).
     amounts = invoice_amounts(data)
+
+    def reachable(condition) -> pd.DataFrame:
+        found = data.execute(amounts.filter(condition).select("invoice_id", "customer_id", "invoice_date", "amount"))
+        found["invoice_date"] = pd.to_datetime(found["invoice_date"])
+        return found.rename(columns={"amount": "invoice_amount"})
+
     named_ids = sorted(set(notes["named"].dropna()))
-    reachable = among(amounts.customer_id, sorted(set(notes["customer_id"])))
-    if named_ids:
-        reachable = reachable | among(amounts.invoice_id, named_ids)
-    invoices = data.execute(amounts.filter(reachable).select("invoice_id", "customer_id", "invoice_date", "amount"))
-    invoices["invoice_date"] = pd.to_datetime(invoices["invoice_date"])
-    invoices = invoices.rename(columns={"amount": "invoice_amount"})
-    by_id = invoices.set_index("invoice_id")
-    named = notes[notes["named"].isin(by_id.index)]
-    named_invoices = by_id.loc[named["named"], ["invoice_date", "invoice_amount"]]
-    rows = pd.DataFrame({
-        "credit_note_id": named["credit_note_id"].to_numpy(), "invoice_id": named["named"].to_numpy(),
-        "customer_id": named["customer_id"].to_numpy(), "credit_date": named["credit_date"].to_numpy(),
-        "credit_amount": named["credit_amount"].to_numpy(),
+    invoices = reachable(among(amounts.invoice_id, named_ids)) if named_ids else None
+    by_id = invoices.set_index("invoice_id") if invoices is not None else pd.DataFrame(
+        columns=["customer_id", "invoice_date", "invoice_amount"], index=pd.Index([], name="invoice_id"))
+    loose = notes[~notes["named"].isin(by_id.index)]
+    if len(loose):
+        invoices = reachable(among(amounts.customer_id, sorted(set(loose["customer_id"]))))
+    named_notes = notes[notes["named"].isin(by_id.index)]
+    named_invoices = by_id.loc[named_notes["named"], ["invoice_date", "invoice_amount"]]
+    named = pd.DataFrame({
+        "credit_note_id": named_notes["credit_note_id"].to_numpy(), "invoice_id": named_notes["named"].to_numpy(),
+        "customer_id": named_notes["customer_id"].to_numpy(), "credit_date": named_notes["credit_date"].to_numpy(),
+        "credit_amount": named_notes["credit_amount"].to_numpy(),
         "invoice_date": named_invoices["invoice_date"].to_numpy(),
         "invoice_amount": named_invoices["invoice_amount"].to_numpy(), "inferred": False,
-    }).to_dict("records")
-    loose = notes[~notes["named"].isin(by_id.index)].sort_values(["credit_date", "credit_note_id"], kind="mergesort")
+    })
+    rows = []  # the inferred matches
+    loose = loose.sort_values(["credit_date", "credit_note_id"], kind="mergesort")
     if len(loose):
-        taken = set(named["named"])
+        taken = set(named["invoice_id"])
         tolerance = amount_tolerance_pct / 100.0
         window = pd.Timedelta(days=window_days)
         candidates = invoices[invoices["customer_id"].isin(set(loose["customer_id"]))]
@@ -83,9 +90,12 @@ def credit_note_reversals(data, window_days: int = 30, amount_tolerance_pct: flo
                          "customer_id": note.customer_id, "credit_date": note.credit_date,
                          "credit_amount": note.credit_amount, "invoice_date": best["invoice_date"],
                          "invoice_amount": best["invoice_amount"], "inferred": True})
-    if not rows:
+    if rows:  # as one frame of records, as the named ones alone are (the same columns and types)
+        out = pd.DataFrame(named.to_dict("records") + rows)
+    elif len(named):
+        out = named
+    else:
         return empty
-    out = pd.DataFrame(rows)
     out["days_after"] = (out["credit_date"] - out["invoice_date"]).dt.days
     return out[list(REVERSAL_COLUMNS)].sort_values(["invoice_id", "credit_note_id"], kind="mergesort",
                                                    ignore_index=True)

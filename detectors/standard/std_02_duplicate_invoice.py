@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from analyses.standard.posted_totals import invoice_totals
@@ -139,13 +140,14 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
         return data.execute(shipments.select("shipment_id", "invoice_id", "ship_date")).sort_values(
             ["invoice_id", "shipment_id"])
 
-    def _credited(self, data, ids: list) -> pd.Series:
+    def _credited(self, data, ids: list) -> dict:
         """Credit notes per invoice: those naming it, and those without an invoice matched to the invoice
         they most likely reverse (same customer, amount, within ``reversal_window_days``)."""
         reversals = credit_note_reversals(data, self.reversal_window_days, self.amount_tolerance_pct)
         reversals = reversals[reversals["invoice_id"].isin(set(ids))]
         self.n_inferred_reversals_ = int(reversals["inferred"].astype(bool).sum())
-        return reversals.groupby("invoice_id")["credit_amount"].sum().astype(float)
+        # a dict: the pairs look each invoice up, and a Series' get costs a hundred times a dict's
+        return reversals.groupby("invoice_id")["credit_amount"].sum().astype(float).to_dict()
 
     def _known_orders(self, data, pairs: pd.DataFrame) -> set | None:
         if not data.has("orders", ("order_id",)):
@@ -162,17 +164,21 @@ credit note without ``invoice_id`` is matched to the invoice of its customer and
         if pairs.empty:
             return empty_findings()
         pairs = pairs.sort_values(["l_invoice_id", "e_invoice_id"], ignore_index=True)
+        # Python strings at once: itertuples over Arrow-backed text makes one call per value
+        pairs = pairs.astype({c: object for c, dtype in pairs.dtypes.items() if isinstance(dtype, pd.StringDtype)})
         # The pairs' self-join is the costly query: run once, its invoice ids are passed on as a list.
         ids = sorted(set(pairs["e_invoice_id"]) | set(pairs["l_invoice_id"]))
         lines = self._lines(data, ids).sort_values(["invoice_id", "product_id", "quantity", "unit_price",
                                                      "discount_pct"], ignore_index=True)
         keys = (lines["product_id"].astype(str) + "|" + lines["quantity"].round(6).astype(str) + "|"
                 + lines["unit_price"].round(6).astype(str) + "|" + lines["discount_pct"].round(6).astype(str))
-        # each invoice's line keys in order (lines are sorted by invoice): one pass, not a group per invoice
-        signature: dict = {}
-        for invoice_id, key in zip(lines["invoice_id"].tolist(), keys.tolist(), strict=True):
-            signature.setdefault(invoice_id, []).append(key)
-        signature = {invoice_id: tuple(line_keys) for invoice_id, line_keys in signature.items()}
+        # each invoice's line keys in order: lines are sorted by invoice, so each invoice is one slice
+        invoice_ids = lines["invoice_id"].to_numpy(dtype=object)
+        key_list = keys.to_numpy(dtype=object).tolist()
+        starts = np.flatnonzero(np.r_[True, invoice_ids[1:] != invoice_ids[:-1]]) if len(lines) else np.array([], int)
+        bounds = [*starts.tolist(), len(lines)]
+        signature = {invoice_ids[start]: tuple(key_list[start:end])
+                     for start, end in zip(bounds[:-1], bounds[1:], strict=True)}
         products_of: dict[str, dict] = {}
         for (invoice_id, product_id), value in lines.groupby(["invoice_id", "product_id"])["net"].sum().items():
             products_of.setdefault(invoice_id, {})[product_id] = value

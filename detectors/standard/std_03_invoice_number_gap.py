@@ -11,6 +11,7 @@ import pandas as pd
 from audit.common import combine_traces, month_of
 from audit.detector import MAX_RELATED, Detector, empty_findings, related_ids
 from audit.ledger import line_net
+from audit.membership import among
 from audit.problems import ROW
 from detectors.wording import invoice_number_gap
 
@@ -112,11 +113,10 @@ class InvoiceNumberGap(Detector):
         return parts.group_by(["prefix", "suffix"]).aggregate(
             n_numbers=parts.number.nunique(), lowest=parts.number.min(), highest=parts.number.max())
 
-    def _series_amounts(self, data, parts: ibis.Table, holes: ibis.Table) -> pd.DataFrame:
-        """Posted invoices' amounts in the series that have holes."""
-        amounts = parts.filter(parts.amount.notnull())
-        series = holes.select("prefix", "suffix").distinct()
-        amounts = amounts.semi_join(series, [amounts.prefix == series.prefix, amounts.suffix == series.suffix])
+    def _series_amounts(self, data, parts: ibis.Table, holes: pd.DataFrame) -> pd.DataFrame:
+        """Posted invoices' amounts in the series of ``holes`` (with those of other series sharing a prefix
+        with one: the holes are read from pandas, not found again by the window query)."""
+        amounts = parts.filter(parts.amount.notnull() & among(parts.prefix, sorted(set(holes["prefix"]))))
         return data.execute(amounts.select("prefix", "suffix", "amount"))
 
     def _accounted(self, data) -> dict[tuple[str, str], np.ndarray]:
@@ -145,8 +145,7 @@ class InvoiceNumberGap(Detector):
             parts.release()  # the engine's copy of the numbered invoices
 
     def _find(self, data, parts: ibis.Table) -> pd.DataFrame:
-        holes_expr = self._holes(parts)
-        holes = data.execute(holes_expr)
+        holes = data.execute(self._holes(parts))
         self.n_holes_ = len(holes)
         if holes.empty:
             return empty_findings()
@@ -168,7 +167,7 @@ class InvoiceNumberGap(Detector):
         if holes.empty:
             return empty_findings()
         stats = data.execute(self._series_stats(parts)).set_index(["prefix", "suffix"])
-        amounts = self._series_amounts(data, parts, holes_expr)
+        amounts = self._series_amounts(data, parts, holes)
         medians = amounts.groupby(["prefix", "suffix"])["amount"].median()
         findings = []
         for key, series_holes in holes.groupby(["prefix", "suffix"], sort=True):

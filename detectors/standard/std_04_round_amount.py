@@ -76,12 +76,15 @@ class _RoundAmount(Detector):
             lines = data.table("invoice_lines")
             lines = lines.filter(among(lines.invoice_id, candidates))
             nets = data.execute(lines.select("invoice_id", net=line_net(lines)))
-            step = nets["invoice_id"].map(invoices.set_index("invoice_id")["step"])
+            # the round invoices' steps only (mapping through every invoice's id cost a whole-ledger index)
+            step = nets["invoice_id"].map(invoices.loc[invoices["round"], ["invoice_id", "step"]].set_index(
+                "invoice_id")["step"])
             # A round total whose every line is itself a multiple of the total's rounding step got its
             # roundness from the prices (a round price list): it is not a figure someone chose.
             remainder = np.abs(np.round(nets["net"] / step) * step - nets["net"])
             inherited = (remainder <= 0.5).groupby(nets["invoice_id"]).all()
-            invoices.loc[invoices["invoice_id"].map(inherited).fillna(False).astype(bool), "suspicious"] = False
+            invoices.loc[isin(invoices["invoice_id"], set(inherited.index[inherited.to_numpy(dtype=bool)])),
+                         "suspicious"] = False
         return invoices, unit
 
     def _receipts(self, data) -> tuple[pd.DataFrame, int]:
@@ -112,8 +115,17 @@ class _RoundAmount(Detector):
         eligible = records.loc[records["eligible"].astype(bool)]
         return int(eligible["suspicious"].astype(bool).sum()), len(eligible)
 
-    def _test(self, records: pd.DataFrame, population: tuple[int, int]) -> dict | None:
-        k, n = self._counts(records)
+    @staticmethod
+    def _counts_by(records: pd.DataFrame, col: str) -> dict:
+        """:meth:`_counts` of each group of ``records`` by ``col``, counted at once (one pass, not a filter
+        per group)."""
+        eligible = records["eligible"].astype(bool).to_numpy()
+        suspicious = eligible & records["suspicious"].astype(bool).to_numpy()
+        counts = pd.DataFrame({"k": suspicious, "n": eligible}).groupby(records[col].to_numpy(), sort=False).sum()
+        return {group: (int(k), int(n)) for group, k, n in zip(counts.index, counts["k"], counts["n"], strict=True)}
+
+    def _test(self, counts: tuple[int, int], population: tuple[int, int]) -> dict | None:
+        k, n = counts
         population_k, population_n = population
         # The rate of the rest of the ledger (the group's own records left out, so its habit does not set
         # the yardstick), Laplace-smoothed so a ledger with no round amount at all still has a rate.
@@ -135,16 +147,22 @@ class _RoundAmount(Detector):
         # Counted and split once: per group, scanning the whole ledger again took seconds.
         population = {"invoices": self._counts(invoices), "cash_receipts": self._counts(receipts)}
         # Only the groups with a round amount are tested: splitting every customer's rows took seconds.
-        invoices_of = dict(tuple(invoices[isin(invoices[col], groups)].groupby(col, sort=False)))
-        receipts_of = dict(tuple(receipts[isin(receipts[col], groups)].groupby(col, sort=False)))
+        mine_invoices = invoices[isin(invoices[col], groups)]
+        mine_receipts = receipts[isin(receipts[col], groups)]
+        invoice_counts = self._counts_by(mine_invoices, col)
+        receipt_counts = self._counts_by(mine_receipts, col)
         findings = []
+        invoices_of = receipts_of = None
         for group in groups:
-            mine_inv = invoices_of.get(group, invoices.iloc[:0])
-            mine_rec = receipts_of.get(group, receipts.iloc[:0])
-            tests = {"invoices": self._test(mine_inv, population["invoices"]),
-                     "cash_receipts": self._test(mine_rec, population["cash_receipts"])}
+            tests = {"invoices": self._test(invoice_counts.get(group, (0, 0)), population["invoices"]),
+                     "cash_receipts": self._test(receipt_counts.get(group, (0, 0)), population["cash_receipts"])}
             if not any(t["flagged"] for t in tests.values()):
                 continue
+            if invoices_of is None:  # split only when a group is flagged
+                invoices_of = dict(tuple(mine_invoices.groupby(col, sort=False)))
+                receipts_of = dict(tuple(mine_receipts.groupby(col, sort=False)))
+            mine_inv = invoices_of.get(group, invoices.iloc[:0])
+            mine_rec = receipts_of.get(group, receipts.iloc[:0])
             findings.append(self._finding(data, group, mine_inv, mine_rec, tests, invoice_unit, receipt_unit))
         self.n_groups_flagged_ = len(findings)
         return pd.DataFrame(findings) if findings else empty_findings()

@@ -111,11 +111,22 @@ class JustBelowThreshold(Detector):
         totals = totals.filter((totals.n_parts >= 2) & (totals.total >= limit))
         return runs.join(totals, ["customer_id", "run"]).select(runs, totals.n_parts, totals.total)
 
-    def _order_share(self, data) -> float:
-        invoices = invoice_totals(data, extra=("order_id",))
-        counts = data.execute(invoices.aggregate(n=invoices.count(), named=invoices.order_id.notnull().sum()))
-        n = int(counts["n"].iloc[0] or 0)
-        return int(counts["named"].iloc[0] or 0) / n if n else 0.0
+    def _counts(self, data) -> tuple[float, pd.DataFrame]:
+        """In one pass over the posted invoices (each query sums the whole ledger's lines again): the share
+        of them naming an order, and per salesperson with invoices in the band around the limit, how many
+        are in the band (``n``), under the limit (``below``) and under it without approval."""
+        limit, band = self.approval_amount, self.approval_amount * self.band_pct / 100.0
+        invoices = invoice_totals(data, extra=("order_id", "approved_by"))
+        near = (invoices.amount >= limit - band) & (invoices.amount < limit + band)
+        below = near & (invoices.amount < limit)
+        counts = data.execute(invoices.group_by("salesperson_id").aggregate(
+            invoices_=invoices.count(), named_=invoices.order_id.notnull().sum(), n=ibis.ifelse(near, 1, 0).sum(),
+            below=ibis.ifelse(below, 1, 0).sum(),
+            unapproved_below=ibis.ifelse(below & invoices.approved_by.isnull(), 1, 0).sum()))
+        n = int(counts["invoices_"].sum())
+        order_share = int(counts["named_"].sum()) / n if n else 0.0
+        band_counts = counts.loc[counts["n"] > 0, ["salesperson_id", "n", "below", "unapproved_below"]]
+        return order_share, band_counts.astype({c: "int64" for c in ("n", "below", "unapproved_below")})
 
     def _splits(self, data, order_share: float) -> list[dict]:
         parts = data.execute(self._split_groups(data))
@@ -180,17 +191,8 @@ class JustBelowThreshold(Detector):
         }]
 
     # ------------------------------------------------------------ concentration just under the limit
-    def _band_counts(self, data) -> pd.DataFrame:
-        limit, band = self.approval_amount, self.approval_amount * self.band_pct / 100.0
-        invoices = invoice_totals(data, extra=("approved_by",))
-        near = invoices.filter((invoices.amount >= limit - band) & (invoices.amount < limit + band))
-        near = near.mutate(below=ibis.ifelse(near.amount < limit, 1, 0),
-                           unapproved_below=ibis.ifelse((near.amount < limit) & near.approved_by.isnull(), 1, 0))
-        return data.execute(near.group_by("salesperson_id").aggregate(
-            n=near.count(), below=near.below.sum(), unapproved_below=near.unapproved_below.sum()))
-
-    def _concentrated(self, data, already: set) -> list[dict]:
-        counts = self._band_counts(data)
+    def _concentrated(self, data, already: set, counts: pd.DataFrame) -> list[dict]:
+        """``counts``: the band's invoices per salesperson (:meth:`_counts`)."""
         if counts.empty:
             return []
         counts = counts.sort_values("salesperson_id", ignore_index=True)
@@ -243,11 +245,11 @@ class JustBelowThreshold(Detector):
         self.n_splits_ = 0
         if not self.approval_amount or self.approval_amount <= 0:
             return empty_findings()
-        order_share = self._order_share(data)
+        order_share, band_counts = self._counts(data)
         splits = self._splits(data, order_share)
         self.n_splits_ = len(splits)
         already = {i.split(":", 1)[1] for f in splits for i in f["related"] if i.startswith("invoice:")}
-        findings = splits + self._concentrated(data, already)
+        findings = splits + self._concentrated(data, already, band_counts)
         if not findings:
             return empty_findings()
         return pd.DataFrame(findings).drop_duplicates("entity_id").sort_values("entity_id", ignore_index=True)

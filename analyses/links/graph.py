@@ -54,6 +54,7 @@ office's address) and yields no links.
 from __future__ import annotations
 
 import functools
+import pickle
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -410,10 +411,14 @@ def _identifier_nodes(records: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     def of_type(name: str) -> np.ndarray:
         return np.flatnonzero(types == name)
 
+    def keyed(chosen: np.ndarray, function) -> list:  # once per distinct value (the values are strings here)
+        known = {v: function(v) for v in set(values[chosen].tolist())}
+        return [known[v] for v in values[chosen].tolist()]
+
     phones = of_type("phone")
-    put(phones, [phone_key(v, settings) for v in values[phones]], "phone:")
+    put(phones, keyed(phones, lambda v: phone_key(v, settings)), "phone:")
     accounts = of_type("bank_account")
-    put(accounts, [account_key(v) for v in values[accounts]], "bank_account:")
+    put(accounts, keyed(accounts, account_key), "bank_account:")
     addresses = of_type("address")
     units, value_key = _address_units(records["value"].iloc[addresses])
     clusters, stats["addresses"] = fuzzy_clusters(
@@ -730,11 +735,21 @@ def _mark_declared_chains(links: pd.DataFrame, chains: list[list[str]], settings
 def compute_links(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> pd.DataFrame:
     """Build the graph and project it: the ``entity_links`` table (its ``attrs['stats']`` say how)."""
     # hundreds of thousands of small dicts and tuples, no cycles: see audit.collector
+    # The table is handed back through its pickle: the hundreds of thousands of small objects the work made
+    # are gone when it is read back, so its own few objects fill the space they left instead of staying
+    # spread over (and keeping allocated) the memory they took.
+    packed = _pickled_links(inputs, settings)
+    _address_part.cache_clear()  # its parts were read once per run; kept, they too would stay spread out
+    return pickle.loads(packed)
+
+
+def _pickled_links(inputs: LinkInputs, settings: LinkSettings) -> bytes:
     with paused_cycle_collection():
         edges, classes, stats = _edges(inputs, settings, shared_only=True)
         identifiers = _by_identifier(edges)
         del edges
-        return _project(identifiers, classes, stats, inputs, settings)
+        links = _project(identifiers, classes, stats, inputs, settings)
+    return pickle.dumps(links, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # ---------------------------------------------------------------------------------------- reading links

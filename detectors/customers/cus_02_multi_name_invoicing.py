@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ibis
@@ -254,6 +255,7 @@ class MultiNameInvoicing(Detector):
                      .unique().items()}
         last_month = int((end.year - start.year) * 12 + end.month - start.month)
 
+        @functools.cache  # a sort key, asked many times per customer
         def age(c):
             created = master["created_date"].get(c)
             first = summary["first_invoice"].get(c) if c in summary.index else pd.NaT

@@ -75,8 +75,13 @@ def _neighbour_pace(dates_ns: np.ndarray, start, end, window_days: int) -> tuple
     span = max(int(outside.max() - outside.min()) // DAY_NS + 1, window_days)
     expected = outside.size / max(span - window_days, window_days) * window_days
     weeks = (days + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Monday, as pandas' "W" periods
-    weekly = pd.Series(np.bincount(weeks - weeks.min()))
-    spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
+    # variance (n - 1) over mean of the weekly counts, worked out as pandas' Series.var and .mean do (in numpy:
+    # a Series per neighbour of every candidate cost more than the counting)
+    weekly = np.bincount(weeks - weeks.min()).astype(np.float64)
+    mean = weekly.sum() / weekly.size
+    spread = 1.0
+    if weekly.size > 1 and mean > 0:
+        spread = max(1.0, float(((mean - weekly) ** 2).sum() / (weekly.size - 1) / mean))
     return inside, expected, spread
 
 

@@ -265,6 +265,9 @@ class SplitVolumeDiscount(Detector):
             if customer_id == customer_id:  # a missing id (NaN) is no customer's, as == found none
                 self._customer_row_.setdefault(customer_id, position)
         activity = self._activity(data, shipments, customers, candidates)
+        # each co-buyer's invoice dates, split once (a scan of every reached customer's invoices per co-buyer)
+        self._activity_of_ = dict(list(activity.groupby("customer_id", sort=False)["invoice_date"])) \
+            if len(activity) else {}
         self._neighbours_ = self._neighbour_activity(data, candidates)
         self._n_tested_ = int(candidates["invoice_id"].nunique())
         findings = []
@@ -410,7 +413,9 @@ class SplitVolumeDiscount(Detector):
 
     def _dip(self, customer_id, when, activity) -> dict:
         """The co-buyer's invoices in the window against its usual rate outside the window."""
-        own = activity.loc[activity["customer_id"] == customer_id, "invoice_date"]
+        own = self._activity_of_.get(customer_id)
+        if own is None:
+            own = activity["invoice_date"].iloc[:0]
         start, end, window_days = self._window(when)
         inside, expected, _ = _window_pace(own, start, end, window_days)
         inside = int(inside)

@@ -15,8 +15,9 @@ class EntityLinks(Analysis):
     """Links between customers, salespeople and employees through shared identifiers (view ``entity_links``).
 
     One networkx graph of customers, salespeople, employees and the phones, addresses, bank accounts,
-    names, cheque drawers and delivery points they use (see ``analyses.links.graph``), projected to one
-    row per link: ``source`` and ``target`` ("type:id"), ``kind`` (shared_phone, shared_address,
+    names, cheque drawers and delivery points they use (see ``analyses.links.graph``; the run projects it
+    from plain dicts of the identifiers two or more entities share, without building the networkx graph)
+    to one row per link: ``source`` and ``target`` ("type:id"), ``kind`` (shared_phone, shared_address,
     shared_bank_account, shared_owner_name, shared_name, delivery_point, received_by, cheque_drawer,
     declared_chain), ``similarity`` (1 for exact identifiers, the fuzzy score for names and addresses),
     ``evidence`` (JSON: the values that met, counts and dates) and ``declared_chain`` (both ends are

@@ -54,6 +54,7 @@ office's address) and yields no links.
 from __future__ import annotations
 
 import functools
+import pickle
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -410,10 +411,14 @@ def _identifier_nodes(records: pd.DataFrame, settings: LinkSettings) -> tuple[pd
     def of_type(name: str) -> np.ndarray:
         return np.flatnonzero(types == name)
 
+    def keyed(chosen: np.ndarray, function) -> list:  # once per distinct value (the values are strings here)
+        known = {v: function(v) for v in set(values[chosen].tolist())}
+        return [known[v] for v in values[chosen].tolist()]
+
     phones = of_type("phone")
-    put(phones, [phone_key(v, settings) for v in values[phones]], "phone:")
+    put(phones, keyed(phones, lambda v: phone_key(v, settings)), "phone:")
     accounts = of_type("bank_account")
-    put(accounts, [account_key(v) for v in values[accounts]], "bank_account:")
+    put(accounts, keyed(accounts, account_key), "bank_account:")
     addresses = of_type("address")
     units, value_key = _address_units(records["value"].iloc[addresses])
     clusters, stats["addresses"] = fuzzy_clusters(
@@ -428,26 +433,31 @@ def _identifier_nodes(records: pd.DataFrame, settings: LinkSettings) -> tuple[pd
                                                                           dtype="object"), stats
 
 
-def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> nx.Graph:
-    """One networkx graph: entity nodes, identifier nodes, and an edge per (entity, identifier) with the
-    roles the entity plays there (``roles``: role -> value, compared text, count, amount, dates)."""
-    graph = nx.Graph()
+def _edges(inputs: LinkInputs, settings: LinkSettings, shared_only: bool) -> tuple[dict, dict, dict]:
+    """The graph's content as plain dicts: (edges, customer classes, stats).
+
+    ``edges``: (entity, identifier) -> roles (role -> value, compared text, count, amount, dates, position),
+    in the order the records meet them. ``shared_only`` keeps only the identifiers two or more entities
+    meet at: the others make no link, and (most identifiers being one customer's own) skipping them spares
+    most of the small objects a full graph is made of."""
     customers = inputs.customers
-    graph.add_nodes_from((f"customer:{c}", {"type": "customer", "customer_class": k, "lat": lat, "lon": lon, "city": city})
-                         for c, k, lat, lon, city in zip(*(customers[n].tolist() for n in (
-                             "customer_id", "customer_class", "lat", "lon", "city")), strict=True))
-    graph.add_nodes_from((entity, {"type": entity.split(":", 1)[0]}) for entity in inputs.staff["entity"].tolist())
+    # a customer listed twice keeps its last row's class (as networkx's add_nodes_from did)
+    classes = {f"customer:{c}": k for c, k in zip(customers["customer_id"].tolist(),
+                                                  customers["customer_class"].tolist(), strict=True)}
     drawers = inputs.drawers
-    with_account = drawers["drawer_account"].map(account_key).notna() if len(drawers) else pd.Series(dtype=bool)
+    with_account = _each_distinct(drawers["drawer_account"], account_key).notna() if len(drawers) else \
+        pd.Series(dtype=bool)
     records = _records(inputs, ~with_account)
     if records.empty:
-        graph.graph["stats"] = {}
-        return graph
+        return {}, classes, {}
     node, text, stats = _identifier_nodes(records, settings)
     records = records.assign(node=node, text=text).dropna(subset=["node"])
+    stats["records"] = len(records)
+    if shared_only:
+        pairs = records[["node", "entity"]].drop_duplicates()
+        shared = pairs["node"][pairs["node"].duplicated()].unique()
+        records = records[records["node"].isin(shared)]
     columns = ("entity", "node", "role", "value", "text", "count", "amount", "first_date", "last_date", "lat", "lon")
-    # The edges' roles are gathered in plain dicts and handed to networkx at once; nodes and edges go in
-    # in the order the records meet them.
     edges: dict[tuple[str, str], dict] = {}
     for entity, ident, role, value, compared, count, amount, first, last, lat, lon in zip(
             *(records[c].tolist() for c in columns), strict=True):
@@ -466,6 +476,31 @@ def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> 
             for key, pick, new in (("first_date", min, first), ("last_date", max, last)):
                 dates = [d for d in (found[key], new) if not pd.isna(d)]
                 found[key] = pick(dates) if dates else pd.NaT
+    return edges, classes, stats
+
+
+def _each_distinct(values: pd.Series, function) -> pd.Series:
+    """``values.map(function)`` calling ``function`` once per distinct value (accounts recur)."""
+    distinct = {v: function(v) for v in set(values.dropna().tolist())}
+    return pd.Series([distinct[v] if v in distinct else function(v) for v in values.tolist()],
+                     index=values.index, dtype="object")
+
+
+def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> nx.Graph:
+    """One networkx graph: entity nodes, identifier nodes, and an edge per (entity, identifier) with the
+    roles the entity plays there (``roles``: role -> value, compared text, count, amount, dates).
+    (``compute_links`` projects the same content without building the graph.)"""
+    graph = nx.Graph()
+    customers = inputs.customers
+    graph.add_nodes_from((f"customer:{c}", {"type": "customer", "customer_class": k, "lat": lat, "lon": lon, "city": city})
+                         for c, k, lat, lon, city in zip(*(customers[n].tolist() for n in (
+                             "customer_id", "customer_class", "lat", "lon", "city")), strict=True))
+    graph.add_nodes_from((entity, {"type": entity.split(":", 1)[0]}) for entity in inputs.staff["entity"].tolist())
+    edges, _, stats = _edges(inputs, settings, shared_only=False)
+    if not edges and not stats:
+        graph.graph["stats"] = {}
+        return graph
+    # nodes and edges go in in the order the records meet them
     new_nodes: dict[str, dict] = {}
     for pair in edges:
         for name in pair:
@@ -473,7 +508,6 @@ def build_graph(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> 
                 new_nodes[name] = {"type": name.split(":", 1)[0]}
     graph.add_nodes_from(new_nodes.items())
     graph.add_edges_from((entity, ident, {"roles": roles}) for (entity, ident), roles in edges.items())
-    stats["records"] = len(records)
     graph.graph["stats"] = stats
     return graph
 
@@ -613,20 +647,38 @@ def _far_apart(first: dict, second: dict, metres: float) -> bool:
 
 def project_links(graph: nx.Graph, inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> pd.DataFrame:
     """The ``entity_links`` table: one row per (source, target, kind), see the module docstring."""
-    rows = []
-    placeholders = 0
-    chains: list[list[str]] = []
+    identifiers = {}
     for node, attributes in graph.nodes(data=True):
         node_type = attributes.get("type")
         if node_type in ENTITY_TYPES or node_type is None:
             continue
-        neighbours = graph.adj[node]
+        identifiers[node] = [(n, edge["roles"]) for n, edge in graph.adj[node].items()]
+    classes = {n: a["customer_class"] for n, a in graph.nodes(data=True) if "customer_class" in a}
+    return _project(identifiers, classes, dict(graph.graph.get("stats", {})), inputs, settings)
+
+
+def _by_identifier(edges: dict) -> dict[str, list]:
+    """identifier -> [(entity, roles)], identifiers in the order the edges meet them."""
+    identifiers: dict[str, list] = {}
+    for (entity, ident), roles in edges.items():
+        identifiers.setdefault(ident, []).append((entity, roles))
+    return identifiers
+
+
+def _project(identifiers: dict[str, list], classes: dict, stats: dict, inputs: LinkInputs,
+             settings: LinkSettings) -> pd.DataFrame:
+    """Project identifier -> [(entity, roles)] (identifiers in graph order) on the entities."""
+    rows = []
+    placeholders = 0
+    chains: list[list[str]] = []
+    for node, neighbours in identifiers.items():
         if len(neighbours) < 2:
             continue
-        members = sorted((n, edge["roles"]) for n, edge in neighbours.items())
+        node_type = node.split(":", 1)[0]
+        members = sorted(neighbours, key=lambda member: member[0])
         if node_type == "name":
             branches = [n for n, roles in members if "owner_name" in roles
-                        and str(graph.nodes[n].get("customer_class", "")).casefold() == "chain"]
+                        and str(classes.get(n, "")).casefold() == "chain"]
             if len(branches) >= 2:
                 chains.append(branches)
         if len(members) > settings.max_shared:
@@ -654,7 +706,6 @@ def project_links(graph: nx.Graph, inputs: LinkInputs, settings: LinkSettings = 
         links = links[links["source"] != links["target"]]
         links["declared_chain"] = False
     links = _mark_declared_chains(links, chains, settings)
-    stats = dict(graph.graph.get("stats", {}))
     stats["placeholder_identifiers"] = placeholders
     links.attrs["stats"] = stats
     return links.loc[:, list(LINK_COLUMNS)].sort_values(["source", "target", "kind"], ignore_index=True)
@@ -684,8 +735,21 @@ def _mark_declared_chains(links: pd.DataFrame, chains: list[list[str]], settings
 def compute_links(inputs: LinkInputs, settings: LinkSettings = LinkSettings()) -> pd.DataFrame:
     """Build the graph and project it: the ``entity_links`` table (its ``attrs['stats']`` say how)."""
     # hundreds of thousands of small dicts and tuples, no cycles: see audit.collector
+    # The table is handed back through its pickle: the hundreds of thousands of small objects the work made
+    # are gone when it is read back, so its own few objects fill the space they left instead of staying
+    # spread over (and keeping allocated) the memory they took.
+    packed = _pickled_links(inputs, settings)
+    _address_part.cache_clear()  # its parts were read once per run; kept, they too would stay spread out
+    return pickle.loads(packed)
+
+
+def _pickled_links(inputs: LinkInputs, settings: LinkSettings) -> bytes:
     with paused_cycle_collection():
-        return project_links(build_graph(inputs, settings), inputs, settings)
+        edges, classes, stats = _edges(inputs, settings, shared_only=True)
+        identifiers = _by_identifier(edges)
+        del edges
+        links = _project(identifiers, classes, stats, inputs, settings)
+    return pickle.dumps(links, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # ---------------------------------------------------------------------------------------- reading links

@@ -223,8 +223,13 @@ class FictitiousCustomer(Detector):
         rows["away"] = (rows["metres_away"] > self.geofence_m) | pd.Series(
             [(c, a) in elsewhere for c, a in zip(rows["customer_id"], rows["delivery_address"], strict=True)],
             index=rows.index)
-        keys = {v: name_key(v) for v in pd.unique(pd.concat([rows["received_by"], rows["owner_name"],
-                                                               rows["name"]]).dropna())}
+        # A receiver written exactly as the owner is the owner (their keys are equal): only the other rows'
+        # names are keyed (most goods are signed for by their owner, so this spares most of the work).
+        signed_by_owner = np.array([isinstance(r, str) and r == o for r, o in zip(
+            rows["received_by"].tolist(), rows["owner_name"].tolist(), strict=True)], dtype=bool)
+        others = rows[~signed_by_owner]
+        keys = {v: name_key(v) for v in pd.unique(pd.concat([others["received_by"], others["owner_name"],
+                                                               others["name"]]).dropna())}
         receiver = rows["received_by"].map(keys)
         owner, shop = rows["owner_name"].map(keys), rows["name"].map(keys)
         differs = receiver.notna() & owner.notna() & (receiver != owner) & (receiver != shop)

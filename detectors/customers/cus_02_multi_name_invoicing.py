@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ibis
@@ -254,9 +255,14 @@ class MultiNameInvoicing(Detector):
                      .unique().items()}
         last_month = int((end.year - start.year) * 12 + end.month - start.month)
 
+        # the members' creation and first invoice dates as dicts: a pandas look-up per customer cost more
+        created_of = master["created_date"].to_dict()
+        first_of = summary["first_invoice"].reindex(members).to_dict()
+
+        @functools.cache  # a sort key, asked many times per customer
         def age(c):
-            created = master["created_date"].get(c)
-            first = summary["first_invoice"].get(c) if c in summary.index else pd.NaT
+            created = created_of.get(c)
+            first = first_of.get(c, pd.NaT)
             return (pd.Timestamp(created) if pd.notna(created) else pd.Timestamp.max,
                     first if pd.notna(first) else pd.Timestamp.max, c)
 
@@ -268,7 +274,7 @@ class MultiNameInvoicing(Detector):
         main_salesperson = dict(zip(by_salesperson["customer_id"], by_salesperson["salesperson_id"], strict=True))
         opened_before_first = {}
         for c in members:
-            created, first = master["created_date"].get(c), summary["first_invoice"].get(c)
+            created, first = created_of.get(c), first_of.get(c)
             if pd.notna(created) and pd.notna(first):
                 opened_before_first[c] = (pd.Timestamp(first) - pd.Timestamp(created)).days
         lapping = self._lapping_readings(data, pairs)

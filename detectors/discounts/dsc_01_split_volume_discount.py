@@ -75,8 +75,13 @@ def _neighbour_pace(dates_ns: np.ndarray, start, end, window_days: int) -> tuple
     span = max(int(outside.max() - outside.min()) // DAY_NS + 1, window_days)
     expected = outside.size / max(span - window_days, window_days) * window_days
     weeks = (days + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Monday, as pandas' "W" periods
-    weekly = pd.Series(np.bincount(weeks - weeks.min()))
-    spread = max(1.0, float(weekly.var() / weekly.mean())) if len(weekly) > 1 and weekly.mean() > 0 else 1.0
+    # variance (n - 1) over mean of the weekly counts, worked out as pandas' Series.var and .mean do (in numpy:
+    # a Series per neighbour of every candidate cost more than the counting)
+    weekly = np.bincount(weeks - weeks.min()).astype(np.float64)
+    mean = weekly.sum() / weekly.size
+    spread = 1.0
+    if weekly.size > 1 and mean > 0:
+        spread = max(1.0, float(((mean - weekly) ** 2).sum() / (weekly.size - 1) / mean))
     return inside, expected, spread
 
 
@@ -260,6 +265,9 @@ class SplitVolumeDiscount(Detector):
             if customer_id == customer_id:  # a missing id (NaN) is no customer's, as == found none
                 self._customer_row_.setdefault(customer_id, position)
         activity = self._activity(data, shipments, customers, candidates)
+        # each co-buyer's invoice dates, split once (a scan of every reached customer's invoices per co-buyer)
+        self._activity_of_ = dict(list(activity.groupby("customer_id", sort=False)["invoice_date"])) \
+            if len(activity) else {}
         self._neighbours_ = self._neighbour_activity(data, candidates)
         self._n_tested_ = int(candidates["invoice_id"].nunique())
         findings = []
@@ -405,7 +413,9 @@ class SplitVolumeDiscount(Detector):
 
     def _dip(self, customer_id, when, activity) -> dict:
         """The co-buyer's invoices in the window against its usual rate outside the window."""
-        own = activity.loc[activity["customer_id"] == customer_id, "invoice_date"]
+        own = self._activity_of_.get(customer_id)
+        if own is None:
+            own = activity["invoice_date"].iloc[:0]
         start, end, window_days = self._window(when)
         inside, expected, _ = _window_pace(own, start, end, window_days)
         inside = int(inside)

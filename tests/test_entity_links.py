@@ -122,6 +122,14 @@ def test_blocking_compares_only_inside_blocks():
     assert stats["comparisons"] == 1
 
 
+def test_a_cluster_is_named_after_its_smallest_key_whatever_the_order_of_joining():
+    # b and c join first (block x); a then joins their larger set (block y): the union's root is b or c
+    units = pd.DataFrame({"key": ["c", "b", "a", "d"], "text": ["azadi"] * 4,
+                          "blocks": [["x"], ["x", "y"], ["y"], ["z"]]})
+    clusters, _ = fuzzy_clusters(units, 80, 100)
+    assert clusters == {"a": "a", "b": "a", "c": "a", "d": "d"}
+
+
 def test_oversized_blocks_are_skipped_and_counted():
     units = pd.DataFrame({"key": list("abc"), "text": ["x", "x", "x"], "blocks": [["k"]] * 3})
     clusters, stats = fuzzy_clusters(units, 90, 2)

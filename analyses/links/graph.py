@@ -303,7 +303,13 @@ def fuzzy_clusters(units: pd.DataFrame, threshold: float, max_block: int,
                 if a != b and (verify is None or verify(texts[i], texts[j], threshold)):
                     stats["matches"] += 1
                     union.union(a, b)
-    return {key: union[key] for key in units["key"].tolist()}, stats
+    # networkx picks a cluster's root by set order, which varies with the process's hash seed: the smallest
+    # key names it, so the links and their evidence are the same in every run
+    roots = {key: union[key] for key in units["key"].tolist()}
+    smallest: dict = {}
+    for key, root in roots.items():
+        smallest[root] = key if root not in smallest else min(smallest[root], key)
+    return {key: smallest[root] for key, root in roots.items()}, stats
 
 
 def _address_units(values: pd.Series) -> tuple[pd.DataFrame, dict]:

@@ -128,11 +128,12 @@ class SalespersonBehaviourAnomaly(BehaviourAnomaly):
         names = names_of(data, "salespeople", "salesperson_id", flagged["key"])
         by_pair = records_by_pair(records)
         found = []
-        for _, row in flagged.iterrows():
+        periods = period_of(flagged["ym"])  # once for all the findings
+        for index, row in flagged.iterrows():
             anomaly = row["_anomaly"]
             drivers = anomaly["_drivers"]
             risk = self.risk_amount(row, drivers)
-            period = period_of(pd.Series([row["ym"]])).iloc[0]
+            period = periods[index]
             salesperson = row["key"]
             name = names.get(salesperson)
             groups = related_for(records, salesperson, row["ym"], drivers, by_pair)

@@ -113,11 +113,12 @@ class CustomerBehaviourAnomaly(BehaviourAnomaly):
         names = names_of(data, "customers", "customer_id", flagged["key"])
         by_pair = records_by_pair(records)
         found = []
-        for _, row in flagged.iterrows():
+        periods = period_of(flagged["ym"])  # once for all the findings
+        for index, row in flagged.iterrows():
             anomaly = row["_anomaly"]
             drivers = anomaly["_drivers"]
             risk = self.risk_amount(row, drivers)
-            period = period_of(pd.Series([row["ym"]])).iloc[0]
+            period = periods[index]
             customer = row["key"]
             name = names.get(customer)
             mine = pair_records(records, by_pair, customer, row["ym"])

@@ -315,3 +315,27 @@ def test_detectors_with_other_volume_tiers_price_the_invoices_themselves(ledger)
         assert len(own.execute()) == shared.table.num_rows
     finally:
         data.engine.close()
+
+
+def test_related_records_grouped_once_are_those_each_finding_filtered_for_itself():
+    # ANO-01/02 group their related records by (key, month) once; each finding's groups must be the same ids in the
+    # same order as filtering the whole frame for it (keys compared as strings, months as integers).
+    from detectors.anomaly.records import pair_records, records_by_pair, related_for
+
+    records = pd.DataFrame({
+        "key": ["S1", "S2", "S1", "S1", "S2", "S1", "S1"],
+        "ym": np.array([202501, 202501, 202502, 202501, 202501, 202501, 202501], dtype="int64"),
+        "kind": ["invoice", "invoice", "invoice", "invoice", "cheque", "invoice", "cheque"],
+        "record_id": ["I3", "I7", "I9", "I1", "C2", "I4", "C5"],
+        "measure": ["discount", "net", "net", "net", "maturity", "discount", "maturity"],
+        "value": [5.0, 2.0, 9.0, 4.0, 30.0, 0.0, 12.0],
+    })
+    drivers = [{"feature": "discount_rate"}, {"feature": "cheque_maturity_days"}]
+    by_pair = records_by_pair(records)
+    assert sorted(by_pair) == [("S1", 202501), ("S1", 202502), ("S2", 202501)]
+    for key, ym in [("S1", 202501), ("S1", 202502), ("S2", 202501), ("S3", 202501)]:
+        assert related_for(records, key, ym, drivers, by_pair) == related_for(records, key, ym, drivers)
+    assert related_for(records, "S1", 202501, drivers, by_pair) == [
+        ("invoice", ["I3"]), ("cheque", ["C5"]), ("invoice", ["I1"])]
+    assert pair_records(records, by_pair, "S3", 202501).empty
+    assert records_by_pair(records.iloc[:0]) == {}

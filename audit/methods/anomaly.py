@@ -49,7 +49,9 @@ ledger: 34.6 s -> about 10 s, the same findings), and only on those that can sti
 top's quantile can be (22,879 of its 905,962 invoices instead of 102,755). The distinct rows of the
 training matrix are found once, ranks of many scores are searched in sorted order, and the training
 matrix is imputed in place when the caller made it for the fit (``fit(X, copy=False)``): the same
-scores. Everything random is seeded from ``random_state``.
+scores. Everything random is seeded from ``random_state``. pyod (with numba, llvmlite and matplotlib) is
+imported when the first member is made (``_pyod``), not with this module: importing the tool cost every
+process about 100 MB and a second of CPU for it, most of them fitting no anomaly model.
 
 Benchmark (ADBench, 10 classical datasets): see ``docs/anomaly.md``.
 """

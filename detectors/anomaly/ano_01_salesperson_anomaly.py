@@ -7,7 +7,14 @@ import pandas as pd
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import SALESPERSON_FEATURES, Feature, monthly_features, period_of
-from detectors.anomaly.records import FEATURE_RECORDS, month_records, names_of, related_for
+from detectors.anomaly.records import (
+    FEATURE_RECORDS,
+    month_records,
+    names_of,
+    pair_records,
+    records_by_pair,
+    related_for,
+)
 from detectors.wording import salesperson_anomaly
 
 
@@ -119,17 +126,19 @@ class SalespersonBehaviourAnomaly(BehaviourAnomaly):
         records = month_records(data, "salesperson_id", flagged[["key", "ym"]], kinds, self.volume_tiers,
                                 self.new_customer_days)
         names = names_of(data, "salespeople", "salesperson_id", flagged["key"])
+        by_pair = records_by_pair(records)
         found = []
-        for _, row in flagged.iterrows():
+        periods = period_of(flagged["ym"])  # once for all the findings
+        for index, row in flagged.iterrows():
             anomaly = row["_anomaly"]
             drivers = anomaly["_drivers"]
             risk = self.risk_amount(row, drivers)
-            period = period_of(pd.Series([row["ym"]])).iloc[0]
+            period = periods[index]
             salesperson = row["key"]
             name = names.get(salesperson)
-            groups = related_for(records, salesperson, row["ym"], drivers)
-            mine = records[(records["key"].astype(str) == salesperson) & (records["ym"] == row["ym"])
-                           & (records["kind"] == "invoice")]
+            groups = related_for(records, salesperson, row["ym"], drivers, by_pair)
+            mine = pair_records(records, by_pair, salesperson, row["ym"])
+            mine = mine[mine["kind"] == "invoice"]
             customers = mine.sort_values(["value", "record_id"], ascending=[False, True])["customer_id"]
             found.append({
                 "entity_id": salesperson, "salesperson_id": salesperson, "customer_id": None, "period": period,

@@ -7,7 +7,14 @@ import pandas as pd
 from audit.detector import related_ids
 from detectors.anomaly.base import DEFAULT_TIERS, BehaviourAnomaly
 from detectors.anomaly.features import CUSTOMER_FEATURES, monthly_features, period_of
-from detectors.anomaly.records import FEATURE_RECORDS, month_records, names_of, related_for
+from detectors.anomaly.records import (
+    FEATURE_RECORDS,
+    month_records,
+    names_of,
+    pair_records,
+    records_by_pair,
+    related_for,
+)
 from detectors.wording import customer_anomaly
 
 
@@ -104,16 +111,18 @@ class CustomerBehaviourAnomaly(BehaviourAnomaly):
                  for a in flagged["_anomaly"] for d in a["_drivers"]} | {"invoice"}
         records = month_records(data, "customer_id", flagged[["key", "ym"]], kinds, self.volume_tiers)
         names = names_of(data, "customers", "customer_id", flagged["key"])
+        by_pair = records_by_pair(records)
         found = []
-        for _, row in flagged.iterrows():
+        periods = period_of(flagged["ym"])  # once for all the findings
+        for index, row in flagged.iterrows():
             anomaly = row["_anomaly"]
             drivers = anomaly["_drivers"]
             risk = self.risk_amount(row, drivers)
-            period = period_of(pd.Series([row["ym"]])).iloc[0]
+            period = periods[index]
             customer = row["key"]
             name = names.get(customer)
-            mine = records[(records["key"].astype(str) == customer) & (records["ym"] == row["ym"])
-                           & (records["kind"] == "invoice") & (records["measure"] == "net")]
+            mine = pair_records(records, by_pair, customer, row["ym"])
+            mine = mine[(mine["kind"] == "invoice") & (mine["measure"] == "net")]
             sellers = mine["salesperson_id"].dropna().drop_duplicates().tolist()
             usual = row.get("usual_sales")
             evidence = self.evidence(row, anomaly, risk)
@@ -124,7 +133,7 @@ class CustomerBehaviourAnomaly(BehaviourAnomaly):
                 "customer_id": customer, "period": period, "score": anomaly["_score"], "risk_amount": risk,
                 "evidence": evidence,
                 "facts": self.facts(anomaly, name=name, n_invoices=int(row["n_invoices"]), net=row["net"]),
-                "related": related_ids(("customer", [customer]), *related_for(records, customer, row["ym"], drivers),
+                "related": related_ids(("customer", [customer]), *related_for(records, customer, row["ym"], drivers, by_pair),
                                        ("salesperson", sellers)),
             })
         return found

@@ -134,9 +134,28 @@ def month_records(data, by: str, pairs: pd.DataFrame, kinds: set[str], volume_ti
                                ascending=[True, True, True, True, False, True], ignore_index=True)
 
 
-def related_for(records: pd.DataFrame, key: str, ym: int, drivers: list[dict]) -> list[tuple[str, list[str]]]:
-    """(entity_type, ids) groups for one flagged key-month: the records of each driver, strongest first."""
-    mine = records[(records["key"].astype(str) == str(key)) & (records["ym"].astype("int64") == int(ym))]
+def records_by_pair(records: pd.DataFrame) -> dict[tuple[str, int], pd.DataFrame]:
+    """The records of each (key, ym), in their order: each flagged pair's found once instead of the whole frame
+    filtered again for every finding."""
+    if records.empty:
+        return {}
+    pairs = [records["key"].astype(str), records["ym"].astype("int64")]
+    return {(key, int(ym)): part for (key, ym), part in records.groupby(pairs, sort=False)}
+
+
+def pair_records(records: pd.DataFrame, by_pair: dict, key: str, ym: int) -> pd.DataFrame:
+    """The records of one (key, ym) (``by_pair``: ``records_by_pair(records)``)."""
+    return by_pair.get((str(key), int(ym)), records.iloc[:0])
+
+
+def related_for(records: pd.DataFrame, key: str, ym: int, drivers: list[dict],
+                by_pair: dict | None = None) -> list[tuple[str, list[str]]]:
+    """(entity_type, ids) groups for one flagged key-month: the records of each driver, strongest first
+    (``by_pair``: ``records_by_pair(records)``, if the caller has it)."""
+    if by_pair is not None:
+        mine = pair_records(records, by_pair, key, ym)
+    else:
+        mine = records[(records["key"].astype(str) == str(key)) & (records["ym"].astype("int64") == int(ym))]
     groups = []
     for driver in drivers:
         kind, measure = FEATURE_RECORDS.get(driver["feature"], ("invoice", "net"))

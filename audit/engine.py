@@ -167,6 +167,12 @@ class Engine:
         except OSError:  # the scratch folder went first (engine closed)
             pass
 
+    def set_threads(self, threads: int | None) -> None:
+        """Change how many threads DuckDB runs each query on (None: as many as the machine has cores, its
+        default); a run that shares the cores with a worker process gives each process its share."""
+        if self.name == "duckdb":
+            self.backend.con.execute("RESET threads" if threads is None else f"SET threads = {int(threads)}")
+
     def set_memory_limit(self, limit: str | None) -> None:
         """Change DuckDB's memory limit for the queries to come (a run that shares the machine with a worker
         process gives each half); nothing to do for Spark or without a limit."""

@@ -8,7 +8,7 @@ import multiprocessing
 import pandas as pd
 import pytest
 
-from audit import lanes
+from audit import lanes, runner
 from audit.data import AuditData
 from audit.detector import Detector
 from audit.engine import Engine
@@ -184,6 +184,37 @@ def test_one_process_for_small_ledgers_tables_in_memory_and_plug_ins(tiny_ledger
                                          ("200MB", "128MB"), (None, None)])
 def test_each_process_gets_half_the_engine_memory(given, half):
     assert lanes._half_limit(given) == half
+
+
+def test_each_process_gets_half_the_cores_for_its_engine_and_the_main_process_all_of_them_after(
+        tiny_ledger, monkeypatch):
+    def threads(engine):
+        return engine.backend.con.sql("select current_setting('threads')").fetchall()[0][0]
+
+    for cores, share in ((1, 1), (2, 1), (3, 1), (8, 4)):
+        monkeypatch.setattr(lanes.os, "cpu_count", lambda cores=cores: cores)
+        assert lanes._half_threads() == share
+    monkeypatch.undo()
+    data = staged(tiny_ledger)
+    alone = threads(data.engine)
+    worker_data = lanes._open_ledger(lanes.ledger_spec(data, "256MB", 1))
+    try:
+        assert threads(worker_data.engine) == 1
+    finally:
+        worker_data.engine.close()
+    monkeypatch.setattr(lanes, "_half_threads", lambda: 1)
+    seen = []
+    real = runner.run_steps
+
+    def spy(data, steps, *args, **kwargs):
+        seen.append((tuple(c.code for c in steps), threads(data.engine)))
+        return real(data, steps, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_steps", spy)
+    run_detectors(data, ["CHQ-02", "STD-05", "SPR-01"], workers=2)
+    shared = [count for codes, count in seen if "SPR-01" not in codes]
+    assert shared and set(shared) == {1}  # the groups the main process ran beside the worker
+    assert [count for codes, count in seen if "SPR-01" in codes] == [alone] == [threads(data.engine)]
 
 
 @pytest.mark.parametrize("given", ["3", "0", "two", "1.5"])

@@ -54,6 +54,8 @@ SECONDS_PER_MILLION_LINES = {
 WORKERS_VARIABLE = "SALES_AUDIT_WORKERS"
 # How long a worker that sent its last result may take to close its engine (remove its spill folder) and exit.
 FINISHING_SECONDS = 10
+# How often a worker checks that the run that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | None) -> int:
@@ -244,10 +246,25 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detecto
     data.engine.close()
 
 
-def _standing_worker(tasks, claimed, results) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this process when ``parent`` (the run that started it) is gone: a run killed outright cannot stop
+    its worker, which would go on computing and holding memory for nobody."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sales-audit-parent-watch", daemon=True).start()
+
+
+def _standing_worker(tasks, claimed, results, parent: int) -> None:
     """A worker process started before the ledger is read: it imports the tool and the libraries components
     import when they run (seconds of work) while the main process reads and checks the data, then runs the
-    groups it is given."""
+    groups it is given. It ends with the run that started it."""
+    _exit_with_parent(parent)
     from audit.registry import analysis_classes, detector_classes
     from audit.runner import run_steps  # noqa: F401  (imported now, while the main process reads the data)
 
@@ -272,7 +289,7 @@ class Worker:
         self.tasks = context.Queue()
         self.ended = False  # it sent its last result and is closing its engine
         self.process = context.Process(target=_standing_worker, name="sales-audit-worker", daemon=True,
-                                       args=(self.tasks, self.claimed, self.results))
+                                       args=(self.tasks, self.claimed, self.results, os.getpid()))
 
     @classmethod
     def start(cls) -> Worker:

@@ -4,6 +4,7 @@ process; a worker that dies loses no work."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 
 import pandas as pd
 import pytest
@@ -257,6 +258,44 @@ def test_a_large_ledger_starts_its_worker_before_the_data_is_read(tiny_ledger, t
     finally:
         worker.stop()
     assert not worker.process.is_alive()
+
+
+KILLED_RUN = """
+import time
+from audit.lanes import Worker
+worker = Worker.start()
+print(worker.process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_a_worker_ends_when_its_run_is_killed_outright():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_process = subprocess.Popen([sys.executable, "-c", KILLED_RUN], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(run_process.stdout.readline())
+        time.sleep(1)
+        assert _running(worker_pid)
+    finally:
+        run_process.send_signal(signal.SIGKILL)  # no chance to stop its worker
+        run_process.wait()
+    deadline = time.monotonic() + 30
+    while _running(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(worker_pid)
 
 
 def test_an_early_worker_is_stopped_when_the_run_ends_without_it(tiny_ledger, tmp_path):

@@ -175,12 +175,17 @@ def test_a_column_declared_in_needs_values_that_is_blank_everywhere_stops_the_de
 
 
 # ------------------------------------------------------------------ reversals, absolute size
+def _invoice_nets(frames) -> pd.Series:
+    """Each Northwind invoice's net amount (quantity x price less its discount), by invoice id."""
+    lines = frames["invoice_lines"].astype({"quantity": float, "unit_price": float, "discount_pct": float})
+    return (lines["quantity"] * lines["unit_price"] * (1 - lines["discount_pct"] / 100)).groupby(
+        lines["invoice_id"]).sum()
+
+
 def test_credit_note_without_invoice_is_matched_and_marked_inferred(northwind):
     frames = _frames(northwind)
     invoices = frames["invoices"].set_index("invoice_id")
-    lines = frames["invoice_lines"].astype({"quantity": float, "unit_price": float, "discount_pct": float})
-    net = (lines["quantity"] * lines["unit_price"] * (1 - lines["discount_pct"] / 100)).groupby(
-        lines["invoice_id"]).sum()
+    net = _invoice_nets(frames)
     target = "10400"
     frames["credit_notes"] = pd.DataFrame([
         {"credit_note_id": "CN1", "credit_date": invoices.at[target, "invoice_date"],
@@ -213,9 +218,7 @@ def test_credit_notes_naming_their_invoices_read_only_those_invoices(northwind):
 def test_a_credit_note_naming_no_invoice_skips_the_one_another_names(northwind):
     frames = _frames(northwind)
     invoices = frames["invoices"].set_index("invoice_id")
-    lines = frames["invoice_lines"].astype({"quantity": float, "unit_price": float, "discount_pct": float})
-    net = (lines["quantity"] * lines["unit_price"] * (1 - lines["discount_pct"] / 100)).groupby(
-        lines["invoice_id"]).sum()
+    net = _invoice_nets(frames)
     target = "10400"
     note = {"credit_date": invoices.at[target, "invoice_date"], "customer_id": invoices.at[target, "customer_id"],
             "amount": f"{net[target]:.2f}"}

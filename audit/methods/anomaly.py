@@ -75,6 +75,12 @@ if TYPE_CHECKING:
     from pyod.models.iforest import IForest
 
 
+# The modules ``_pyod`` imports that pull numba, llvmlite and matplotlib: the anomaly detectors declare them
+# (``imports``), so a worker process imports them while the data is read (audit.lanes).
+PYOD_MODULES = ("pyod.models.cblof", "pyod.models.copod", "pyod.models.ecod", "pyod.models.iforest",
+                "pyod.models.knn", "pyod.models.mcd")
+
+
 @functools.cache
 def _pyod() -> types.SimpleNamespace:
     """pyod's detector classes (and the ensemble's own CBLOF), imported when the first member is made.

@@ -19,7 +19,7 @@ import pandas as pd
 
 from analyses.anomaly.priced_invoices import DEFAULT_TIERS, volume_tiers_of
 from audit.detector import Detector, empty_findings
-from audit.methods.anomaly import AnomalyEnsemble
+from audit.methods.anomaly import PYOD_MODULES, AnomalyEnsemble
 from detectors.anomaly.features import Feature
 
 # A driver must be at least this surprising (-log10 of its two-sided tail probability: 1 = the outer
@@ -43,8 +43,7 @@ class BehaviourAnomaly(Detector):
     reads_analyses = ("ANO-00",)
     # pyod's models are imported when the ensemble is first fitted (audit.methods.anomaly): a worker process
     # imports them while the data is read and runs the anomaly detectors first (audit.lanes).
-    imports = ("pyod.models.cblof", "pyod.models.copod", "pyod.models.ecod", "pyod.models.iforest",
-               "pyod.models.knn", "pyod.models.mcd")
+    imports = PYOD_MODULES
 
     def __init__(self, contamination: float = 0.01, min_score: float = 0.9, min_rows: int = 30,
                  max_findings: int = 25, min_surprise: float = 2.0, random_state: int = 0,

@@ -14,6 +14,13 @@ groups of components to a second process, which opens the same files with its ow
   pyod) that the main process has not imported are the worker's, first: it imported them while the main
   process read the data, so the main process never pays for them (time and memory) unless the worker
   stops before running them.
+* **Memory**: a group is expected to add its heaviest component's peak to its process
+  (``PEAK_GB_PER_MILLION_LINES``, scaled to the ledger). A process takes a group only if its own memory now
+  plus that peak, and what the other process is expected to reach with the group it runs, stay within the
+  budget together (``PEAK_SHARE_OF_MEMORY`` of the machine); else it takes the next group in its order that
+  fits, and waits when none does (a group runs whatever its size when the other process runs none). At ten
+  million lines the distress history and the invoice anomaly model side by side took the run to 6.7 GB; on
+  a million lines every pair fits and the order is as without a budget.
 * **Results**: a worker hands back each component's findings, status and analysis outputs; the run puts
   them in the plan's order, so the findings, their ids and order, and the statuses are the same as in
   one process (``tests/test_lanes.py`` compares them).
@@ -51,6 +58,23 @@ SECONDS_PER_MILLION_LINES = {
     "RCV-02": 0.2, "PRC-01": 0.2, "CHQ-02": 0.2, "STD-09": 0.2, "RCV-01": 0.1, "RCV-03": 0.1, "PRC-02": 0.1,
     "STD-10": 0.0,
 }
+# What a component adds to its process's RSS while it runs (its peak over the RSS it started from), in GB per
+# million invoice lines, measured on the ten-million-line ledger (session 16); a component not listed counts
+# UNLISTED_PEAK_GB_PER_MILLION_LINES. They decide only which groups may run side by side.
+PEAK_GB_PER_MILLION_LINES = {
+    "DST-H1": 0.27, "ANO-03": 0.23, "VIS-01": 0.21, "SHP-01": 0.19, "DSC-01": 0.19, "INV-01": 0.17, "LNK-01": 0.14,
+    "CUS-02": 0.12, "RCV-00": 0.12, "DST-01": 0.1, "ANO-00": 0.1, "ANO-02": 0.08, "CUS-01": 0.07, "RCV-04": 0.07,
+    "RCV-05": 0.07, "PRC-00": 0.07, "RCV-02": 0.06, "STD-04": 0.06, "STD-08": 0.06, "PAY-01": 0.06, "STD-07": 0.06,
+}
+UNLISTED_PEAK_GB_PER_MILLION_LINES = 0.05
+# The share of the machine's memory that both processes together are expected to stay within (a quarter,
+# as DuckDB's default limit: 6 GB on the 24 GB benchmark machine, 4 GB on a 16 GB laptop).
+PEAK_SHARE_OF_MEMORY = 0.25
+# How long a process that has no group fitting beside the other's waits before it looks again.
+WAIT_SECONDS = 0.2
+# What Claims.claim returns when groups are left but none fits beside the other process's now.
+WAIT = -1
+MAIN, WORKER = 0, 1  # the processes' places in Claims.running
 WORKERS_VARIABLE = "SALES_AUDIT_WORKERS"
 # How long a worker that sent its last result may take to close its engine (remove its spill folder) and exit.
 FINISHING_SECONDS = 10
@@ -182,14 +206,63 @@ def _open_ledger(spec: LedgerSpec):
     return AuditData(tables, spec.policy, engine, spec.period)
 
 
-def _claim(claimed, order: list[int]) -> int | None:
-    """The first group in ``order`` that no process has claimed yet, now claimed (None: all are taken)."""
-    with claimed.get_lock():
-        for index in order:
-            if not claimed[index]:
-                claimed[index] = 1
-                return index
-    return None
+def group_peaks_gb(groups: list[list[type]], invoice_lines: int) -> list[float]:
+    """Each group's expected peak on a ledger of ``invoice_lines``: its heaviest component's (a group runs
+    one component at a time, each releasing what it made but its outputs)."""
+    millions = invoice_lines / 1e6
+    return [max(PEAK_GB_PER_MILLION_LINES.get(cls.code, UNLISTED_PEAK_GB_PER_MILLION_LINES) for cls in group) * millions
+            for group in groups]
+
+
+def peak_budget_gb() -> float:
+    """What both processes together are expected to stay within (infinite where the machine's memory is unknown)."""
+    from audit.memory import physical_memory_bytes
+
+    memory = physical_memory_bytes()
+    return float("inf") if memory is None else memory / 1024**3 * PEAK_SHARE_OF_MEMORY
+
+
+def resident_gb() -> float:
+    """This process's memory now (0 where the system does not say)."""
+    from audit.memory import resident_bytes
+
+    return (resident_bytes() or 0) / 1024**3
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What both processes share to divide the groups: a flag per group (claimed), what each process is
+    expected to reach while it runs its group (``running``: 0 when it runs none; index 0 is the main process,
+    1 the worker), the groups' expected peaks and the budget of the two processes together."""
+
+    claimed: object
+    running: object
+    peaks: tuple
+    budget_gb: float
+
+    def claim(self, order: list[int], me: int, resident_gb: float) -> int | None:
+        """The first group of ``order`` no process has claimed that fits, now claimed by process ``me``
+        (whose memory is ``resident_gb`` now): its peak on top of ``resident_gb`` and what the other process
+        is expected to reach stay within the budget (any group fits when the other process runs none);
+        :data:`WAIT` when groups are left but none fits now; None when all are taken."""
+        with self.claimed.get_lock():
+            other = self.running[1 - me]
+            left = False
+            for index in order:
+                if self.claimed[index]:
+                    continue
+                left = True
+                expected = resident_gb + self.peaks[index]
+                if other == 0 or other + expected <= self.budget_gb:
+                    self.claimed[index] = 1
+                    self.running[me] = expected
+                    return index
+        return WAIT if left else None
+
+    def done(self, me: int) -> None:
+        """Process ``me`` runs no group now (it finished one, or it is gone)."""
+        with self.claimed.get_lock():
+            self.running[me] = 0.0
 
 
 def _worker_first(groups: list[list[type]]) -> list[int]:
@@ -218,8 +291,9 @@ def _preload_imports(classes) -> None:
 
 
 def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detector_codes: list[str],
-            raise_errors: bool, claimed, results) -> None:
+            raise_errors: bool, peaks: tuple, budget_gb: float, claimed, running, results) -> None:
     """A worker process: claim the next group until none is left, run it, send back what it made."""
+    import time
     import traceback
 
     from audit.collector import long_lived_frozen
@@ -233,11 +307,16 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detecto
         classes = {c.code: c for c in (*analysis_classes(), *detector_classes())}
         data = _open_ledger(spec)
         detector_steps = [classes[code] for code in detector_codes]
-        while (index := _claim(claimed, order)) is not None:
+        claims = Claims(claimed, running, peaks, budget_gb)
+        while (index := claims.claim(order, WORKER, resident_gb())) is not None:
+            if index == WAIT:
+                time.sleep(WAIT_SECONDS)
+                continue
             state = RunState()
             with presentation(spec.language, spec.calendar), long_lived_frozen():
                 run_steps(data, [classes[code] for code in groups[index]], detector_steps, state,
                           raise_errors=raise_errors)
+            claims.done(WORKER)
             results.put(("done", index, state))
     except BaseException as exc:  # sent to the main process, which runs the unfinished groups itself
         results.put(("failed", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
@@ -260,7 +339,7 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="sales-audit-parent-watch", daemon=True).start()
 
 
-def _standing_worker(tasks, claimed, results, parent: int) -> None:
+def _standing_worker(tasks, claimed, running, results, parent: int) -> None:
     """A worker process started before the ledger is read: it imports the tool and the libraries components
     import when they run (seconds of work) while the main process reads and checks the data, then runs the
     groups it is given. It ends with the run that started it."""
@@ -269,7 +348,7 @@ def _standing_worker(tasks, claimed, results, parent: int) -> None:
     from audit.runner import run_steps  # noqa: F401  (imported now, while the main process reads the data)
 
     _preload_imports((*analysis_classes(), *detector_classes()))
-    _worker(*tasks.get(), claimed, results)
+    _worker(*tasks.get(), claimed, running, results)
 
 
 def _process_context():
@@ -285,11 +364,13 @@ class Worker:
         context = _process_context()
         # one flag per group, claimed by either process; a plan has at most one group per registered component
         self.claimed = context.Array("b", len(analysis_classes()) + len(detector_classes()))
+        # what each process is expected to reach with the group it runs, changed only under the flags' lock
+        self.running = context.Array("d", 2, lock=False)
         self.results = context.Queue()
         self.tasks = context.Queue()
         self.ended = False  # it sent its last result and is closing its engine
         self.process = context.Process(target=_standing_worker, name="sales-audit-worker", daemon=True,
-                                       args=(self.tasks, self.claimed, self.results, os.getpid()))
+                                       args=(self.tasks, self.claimed, self.running, self.results, os.getpid()))
 
     @classmethod
     def start(cls) -> Worker:
@@ -298,8 +379,8 @@ class Worker:
         return worker
 
     def give(self, spec: LedgerSpec, groups: list[list[str]], order: list[int], detector_codes: list[str],
-             raise_errors: bool):
-        self.tasks.put((spec, groups, order, detector_codes, raise_errors))
+             raise_errors: bool, peaks: tuple, budget_gb: float):
+        self.tasks.put((spec, groups, order, detector_codes, raise_errors, peaks, budget_gb))
 
     def stop(self) -> None:
         """End the process if it still runs (unused, or left behind by a run that failed); one that sent its
@@ -359,6 +440,7 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2): ``worker``
     if one was started early (:func:`early_worker`), else one started now."""
     import queue
+    import time
 
     from audit.runner import run_steps
 
@@ -368,18 +450,26 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     half = _half_limit(original_limit)
     own = worker is None  # started here: stopped here; else its owner stops it (``runner.run``, at the run's end)
     worker = worker or Worker.start()
-    claimed, results, process = worker.claimed, worker.results, worker.process
+    results, process = worker.results, worker.process
     data.engine.set_memory_limit(half)
     threads = _half_threads()
     data.engine.set_threads(threads)
     main_order, worker_order = _orders(groups)
+    lines = data.rows("invoice_lines") if data.has("invoice_lines") else 0
+    claims = Claims(worker.claimed, worker.running, tuple(group_peaks_gb(groups, lines)), peak_budget_gb())
     worker.give(ledger_spec(data, half, threads), [[c.code for c in group] for group in groups], worker_order,
-                [c.code for c in detector_steps], raise_errors)
+                [c.code for c in detector_steps], raise_errors, claims.peaks, claims.budget_gb)
     mine: set[int] = set()
     try:
-        while (index := _claim(claimed, main_order)) is not None:
+        while (index := claims.claim(main_order, MAIN, resident_gb())) is not None:
+            if index == WAIT:
+                if not process.is_alive():
+                    claims.done(WORKER)  # its group is not running any more: it runs again here
+                time.sleep(WAIT_SECONDS)
+                continue
             mine.add(index)
             run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
+            claims.done(MAIN)
             done += len(groups[index])
         finished, failure = set(), ""
         while True:

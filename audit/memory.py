@@ -47,6 +47,15 @@ def physical_memory_bytes() -> int | None:
         return None
 
 
+def resident_bytes() -> int | None:
+    """This process's resident memory now (Linux; None where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def default_engine_limit() -> str:
     """DuckDB's memory limit when the user sets none: a quarter of the machine, at most 4 GB (on a 16 GB
     laptop 4 GB, leaving the rest to Python and the reports); beyond it DuckDB spills to disk."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 
 import pandas as pd
 import pytest
@@ -80,8 +81,8 @@ class DeadWorkerContext:
 
     real = multiprocessing.get_context("spawn")
 
-    def Array(self, *args):
-        return self.real.Array(*args)
+    def Array(self, *args, **kwargs):
+        return self.real.Array(*args, **kwargs)
 
     def Queue(self):
         return self.real.Queue()
@@ -132,9 +133,60 @@ def test_groups_needing_a_library_the_main_process_lacks_go_to_the_worker_first(
     assert main_order == worker_order[1:] == [i for i in range(len(groups)) if i != 2]  # else by cost
     monkeypatch.setattr(heavy, "imports", ("json",))  # imported here already: no preference
     assert lanes._orders(groups) == (list(range(len(groups))), list(range(len(groups))))
-    claimed = multiprocessing.get_context("spawn").Array("b", len(groups))
-    assert lanes._claim(claimed, [2, 0, 1]) == 2 and lanes._claim(claimed, [0, 2]) == 0
-    assert lanes._claim(claimed, [2, 0]) is None and lanes._claim(claimed, [1]) == 1
+    claims = shared_claims(peaks=(0.0, 0.0, 0.0), budget_gb=float("inf"))
+    assert claims.claim([2, 0, 1], lanes.WORKER, 0.5) == 2 and claims.claim([0, 2], lanes.MAIN, 0.5) == 0
+    assert claims.claim([2, 0], lanes.WORKER, 0.5) is None and claims.claim([1], lanes.MAIN, 0.5) == 1
+
+
+def shared_claims(peaks: tuple, budget_gb: float) -> lanes.Claims:
+    context = multiprocessing.get_context("spawn")
+    return lanes.Claims(context.Array("b", len(peaks)), context.Array("d", 2, lock=False), peaks, budget_gb)
+
+
+def test_a_group_waits_while_the_other_process_runs_one_it_would_exceed_the_budget_with():
+    claims = shared_claims(peaks=(2.5, 2.0, 0.4, 0.1), budget_gb=5.0)
+    assert claims.claim([0, 1, 2, 3], lanes.MAIN, 1.0) == 0 and claims.running[lanes.MAIN] == 3.5
+    # beside the main process's expected 3.5 GB the worker (at 1 GB) skips the 2 GB group for the next that
+    # fits, and waits when none is left
+    assert claims.claim([1, 2, 3], lanes.WORKER, 1.0) == 2 and claims.running[lanes.WORKER] == 1.4
+    claims.done(lanes.WORKER)
+    assert claims.claim([1, 3], lanes.WORKER, 1.2) == 3
+    claims.done(lanes.WORKER)
+    assert claims.claim([1], lanes.WORKER, 1.0) == lanes.WAIT
+    claims.done(lanes.MAIN)  # the main process's group ended: the 2 GB one may start
+    assert claims.claim([1], lanes.WORKER, 1.0) == 1
+    assert claims.claim([1, 2], lanes.MAIN, 1.0) is None  # all taken
+    # a group heavier than the budget alone still runs, when the other process runs none
+    alone = shared_claims(peaks=(6.0, 0.5), budget_gb=5.0)
+    assert alone.claim([0], lanes.MAIN, 0.5) == 0 and alone.claim([1], lanes.WORKER, 0.5) == lanes.WAIT
+
+
+def test_with_no_two_groups_fitting_together_the_findings_are_those_of_one_process(tiny_ledger, monkeypatch):
+    expected, expected_statuses = run_detectors(staged(tiny_ledger), workers=1)
+    # every group's peak alone takes the whole budget: each process waits while the other runs a group
+    monkeypatch.setattr(lanes, "UNLISTED_PEAK_GB_PER_MILLION_LINES", 1e6)
+    monkeypatch.setattr(lanes, "PEAK_GB_PER_MILLION_LINES", {})
+    monkeypatch.setattr(lanes, "peak_budget_gb", lambda: 1.0)
+    claim, done, waits = lanes.Claims.claim, lanes.Claims.done, []
+
+    def counted(self, order, me, resident_gb):
+        index = claim(self, order, me, resident_gb)
+        waits.append(index == lanes.WAIT)
+        return index
+
+    def after_the_first_group_until_the_worker_runs_one(self, me):
+        done(self, me)
+        if len(waits) == 1:  # the worker starts slower than a tiny ledger's groups run: let it take one
+            deadline = time.monotonic() + 120
+            while self.running[lanes.WORKER] == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    monkeypatch.setattr(lanes.Claims, "claim", counted)
+    monkeypatch.setattr(lanes.Claims, "done", after_the_first_group_until_the_worker_runs_one)
+    found, statuses = run_detectors(staged(tiny_ledger), workers=2)
+    pd.testing.assert_frame_equal(expected, found)
+    pd.testing.assert_frame_equal(without_seconds(expected_statuses), without_seconds(statuses))
+    assert len(expected) > 50 and any(waits)  # the main process waited while the worker ran a group
 
 
 MAIN_PROCESS_IMPORTS = """

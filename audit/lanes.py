@@ -64,7 +64,7 @@ SECONDS_PER_MILLION_LINES = {
 PEAK_GB_PER_MILLION_LINES = {
     "DST-H1": 0.27, "ANO-03": 0.23, "VIS-01": 0.21, "SHP-01": 0.19, "DSC-01": 0.19, "INV-01": 0.17, "LNK-01": 0.14,
     "CUS-02": 0.12, "RCV-00": 0.12, "DST-01": 0.1, "ANO-00": 0.1, "ANO-02": 0.08, "CUS-01": 0.07, "RCV-04": 0.07,
-    "RCV-05": 0.07, "PRC-00": 0.07, "RCV-02": 0.06, "STD-04": 0.06, "STD-08": 0.06, "PAY-01": 0.06, "STD-07": 0.06,
+    "RCV-05": 0.07, "PRC-00": 0.07, "RCV-02": 0.06, "STD-04": 0.06, "STD-08": 0.06, "PAY-01": 0.06, "STD-07": 0.06, "STD-02": 0.08, "STD-03": 0.13, "DSC-02": 0.16, "PAY-02": 0.1, "STD-06": 0.08, "STD-11": 0.08,
 }
 UNLISTED_PEAK_GB_PER_MILLION_LINES = 0.05
 # The share of the machine's memory that both processes together are expected to stay within (a quarter,

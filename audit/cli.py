@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,11 +16,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+# Only what every command needs is imported here; pandas, Ibis, the policy's pydantic models and the
+# detectors are imported by the commands that use them, so that `audit run` can start its second process
+# before they load (a second of imports on the benchmark machine) and `audit --help` answers at once.
 from audit import i18n
-from audit.contract import pattern_label
-from audit.engine import EngineError
 from audit.i18n import t
-from audit.policy import PolicyError, load_policy, policy_beside
 from audit.problems import FATAL, ROW, InputError, Problem
 
 app = typer.Typer(help="sales-audit: find what sales staff do to get around sales management, and customers "
@@ -97,6 +96,8 @@ PolicyOption = Annotated[Path | None, typer.Option(
 
 
 def _policy_path(data: str, policy: Path | None) -> Path | None:
+    from audit.policy import policy_beside
+
     if policy is not None:
         return policy
     return policy_beside(data)
@@ -229,8 +230,11 @@ def validate(
 
 
 def _validate(data: str, policy: Path | None, out: Path | None, strict: bool) -> None:
+    import pandas as pd
+
     from audit.formula_safety import neutralise
     from audit.loading import load
+    from audit.policy import PolicyError, load_policy
     from audit.problems import data_quality_frame
     from audit.validation import validate as check
 
@@ -282,6 +286,8 @@ def _language(lang: str | None, data: str | None, policy: Path | None) -> str:
             _fail(f"--lang: {exc}")
     if data is None:
         return i18n.DEFAULT_LANGUAGE
+    from audit.policy import PolicyError, load_policy
+
     try:
         return load_policy(_policy_path(data, policy)).language
     except PolicyError:
@@ -297,8 +303,10 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
              previous: Path | None = None, suppressions: Path | None = None, strict: bool = False,
              detectors: list[str] | None = None, formats: tuple[str, ...] = ("csv", "parquet", "manifest"),
              signing_key: Path | None = None, cases: str | None = None, language: str | None = None,
-             workers: int | None = None):
+             workers: int | None = None, worker=None):
+    from audit.engine import EngineError
     from audit.output_folder import OutputError
+    from audit.policy import PolicyError
     from audit.runner import run
 
     # Everything a user can get wrong is checked before the audit, not found out after it.
@@ -314,7 +322,7 @@ def _execute(data: str, policy: Path | None, period: str | None, out: Path, engi
         try:
             result = run(data, _policy_path(data, policy), period=period, engine=engine, detectors=detectors,
                          previous=previous, suppressions=suppressions, strict=strict, progress=progress,
-                         cases=cases, language=language, workers=workers)
+                         cases=cases, language=language, workers=workers, worker=worker)
         except InputError as exc:
             bar.stop()
             _report_problems(exc.problems)
@@ -354,6 +362,8 @@ def _exit_for_failures(result) -> None:
 
 
 def _print_summary(result, out: Path) -> None:
+    from audit.contract import pattern_label
+
     ran = result.detector_runs
     table = Table(title=t("Run %(run)s", run=result.run_id), header_style="bold")
     for column in ("pattern", "findings", "money at risk"):
@@ -415,16 +425,33 @@ def run_command(
     written); 3 some components failed: the outputs were written without their findings, and the console
     and the report say so first.
     """
-    formats = _formats(format)
     if workers is not None and workers not in (1, 2):
         _fail(f"--workers {workers}: give 1 (one process) or 2 (the components shared with a second process)")
-    if signing_key is not None and "export" not in formats:
-        formats = (*formats, "export")
-    language = _language(lang, data, policy)
-    with i18n.use_language(language):
-        result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict,
-                                   detector, formats, signing_key, cases, language=lang, workers=workers)
-        _report_run(result, out, written)
+    worker = _early_worker(data, engine.value, workers)
+    try:
+        formats = _formats(format)
+        if signing_key is not None and "export" not in formats:
+            formats = (*formats, "export")
+        language = _language(lang, data, policy)
+        with i18n.use_language(language):
+            result, written = _execute(data, policy, period, out, engine.value, previous, suppressions, strict,
+                                       detector, formats, signing_key, cases, language=lang, workers=workers,
+                                       worker=worker)
+            _report_run(result, out, written)
+    finally:
+        if worker is not None:
+            worker.stop()  # the run stopped it already unless it failed before the run began
+
+
+def _early_worker(data: str, engine: str, workers: int | None):
+    """The second process of a large run (``audit.lanes.early_worker``), started first of all: its imports
+    overlap this process's, not only the reading of the data."""
+    from audit import lanes
+
+    try:
+        return lanes.early_worker(data, engine, workers)
+    except ValueError as exc:  # SALES_AUDIT_WORKERS is neither 1 nor 2
+        _fail(str(exc))
 
 
 def _report_run(result, out: Path, written: list[Path]) -> None:
@@ -531,6 +558,7 @@ def detectors(
     code: Annotated[str | None, typer.Argument(help="Show one detector's full documentation.")] = None,
 ) -> None:
     """The catalogue of detectors, generated from their documentation."""
+    from audit.contract import pattern_label
     from audit.registry import detector_classes, get_detector
 
     if code:
@@ -563,6 +591,8 @@ def detectors(
 
 
 def _print_evaluation(evaluation) -> None:
+    import pandas as pd
+
     table = Table(title="Evaluation against the labels", header_style="bold")
     table.add_column("pattern", no_wrap=True)
     for column in ("labels", "found", "recall", "precision", "look-alikes hit", "look-alikes above a real case"):

@@ -14,13 +14,13 @@ groups of components to a second process, which opens the same files with its ow
   pyod) that the main process has not imported are the worker's, first: it imported them while the main
   process read the data, so the main process never pays for them (time and memory) unless the worker
   stops before running them.
-* **Memory**: a group is expected to add its heaviest component's peak to its process
-  (``PEAK_GB_PER_MILLION_LINES``, scaled to the ledger). A process takes a group only if its own memory now
-  plus that peak, and what the other process is expected to reach with the group it runs, stay within the
-  budget together (``PEAK_SHARE_OF_MEMORY`` of the machine); else it takes the next group in its order that
-  fits, and waits when none does (a group runs whatever its size when the other process runs none). At ten
-  million lines the distress history and the invoice anomaly model side by side took the run to 6.7 GB; on
-  a million lines every pair fits and the order is as without a budget.
+* **Memory**: each component is expected to add its peak to its process while it runs
+  (``PEAK_GB_PER_MILLION_LINES``, scaled to the ledger). Before a component starts, its process's memory
+  now plus that peak, and what the other process is expected to reach with the component it runs, must stay
+  within the budget together (``PEAK_SHARE_OF_MEMORY`` of the machine); else it waits for the other's
+  component to end (a component runs whatever its size when the other process runs none). At ten million
+  lines the distress history and the invoice anomaly model side by side took the run to 6.7 GB; on a million
+  lines every pair fits and nothing waits.
 * **Results**: a worker hands back each component's findings, status and analysis outputs; the run puts
   them in the plan's order, so the findings, their ids and order, and the statuses are the same as in
   one process (``tests/test_lanes.py`` compares them).
@@ -39,8 +39,6 @@ import multiprocessing
 import os
 import warnings
 from dataclasses import dataclass
-
-from audit.detector import Detector
 
 # Invoice lines from which a second process pays for its start (3.5 s of imports on the benchmark machine).
 MIN_LINES_FOR_WORKERS = 500_000
@@ -62,19 +60,21 @@ SECONDS_PER_MILLION_LINES = {
 # million invoice lines, measured on the ten-million-line ledger (session 16); a component not listed counts
 # UNLISTED_PEAK_GB_PER_MILLION_LINES. They decide only which groups may run side by side.
 PEAK_GB_PER_MILLION_LINES = {
-    "DST-H1": 0.27, "ANO-03": 0.23, "VIS-01": 0.21, "SHP-01": 0.19, "DSC-01": 0.19, "INV-01": 0.17, "LNK-01": 0.14,
-    "CUS-02": 0.12, "RCV-00": 0.12, "DST-01": 0.1, "ANO-00": 0.1, "ANO-02": 0.08, "CUS-01": 0.07, "RCV-04": 0.07,
-    "RCV-05": 0.07, "PRC-00": 0.07, "RCV-02": 0.06, "STD-04": 0.06, "STD-08": 0.06, "PAY-01": 0.06, "STD-07": 0.06, "STD-02": 0.08, "STD-03": 0.13, "DSC-02": 0.16, "PAY-02": 0.1, "STD-06": 0.08, "STD-11": 0.08,
+    "DST-H1": 0.27, "ANO-03": 0.23, "VIS-01": 0.21, "SHP-01": 0.19, "DSC-01": 0.19, "INV-01": 0.17,
+    "DSC-02": 0.16, "LNK-01": 0.14, "STD-03": 0.13, "CUS-02": 0.12, "RCV-00": 0.12, "DST-01": 0.1,
+    "ANO-00": 0.1, "PAY-02": 0.1, "ANO-02": 0.08, "STD-02": 0.08, "STD-06": 0.08, "STD-11": 0.08,
+    "CUS-01": 0.07, "RCV-04": 0.07, "RCV-05": 0.07, "PRC-00": 0.07, "RCV-02": 0.06, "STD-04": 0.06,
+    "STD-08": 0.06, "PAY-01": 0.06, "STD-07": 0.06,
 }
 UNLISTED_PEAK_GB_PER_MILLION_LINES = 0.05
 # The share of the machine's memory that both processes together are expected to stay within (a quarter,
 # as DuckDB's default limit: 6 GB on the 24 GB benchmark machine, 4 GB on a 16 GB laptop).
 PEAK_SHARE_OF_MEMORY = 0.25
-# How long a process that has no group fitting beside the other's waits before it looks again.
+# How long a component that does not fit beside the other process's waits before it looks again.
 WAIT_SECONDS = 0.2
-# What Claims.claim returns when groups are left but none fits beside the other process's now.
-WAIT = -1
 MAIN, WORKER = 0, 1  # the processes' places in Claims.running
+# Groups a run can share at most (one per component at most: 50 are registered).
+MAX_GROUPS = 512
 WORKERS_VARIABLE = "SALES_AUDIT_WORKERS"
 # How long a worker that sent its last result may take to close its engine (remove its spill folder) and exit.
 FINISHING_SECONDS = 10
@@ -89,7 +89,7 @@ def worker_count(data, steps: list[type], extra: tuple[type, ...], asked: int | 
     Always one where a second process cannot open the ledger (not staged, not DuckDB, unregistered
     components)."""
     asked = asked_workers(asked)
-    if extra or not data._staged or data.engine.name != "duckdb" or len(steps) < 2:
+    if extra or not data._staged or data.engine.name != "duckdb" or not 2 <= len(steps) <= MAX_GROUPS:
         return 1
     if asked is not None:
         return asked
@@ -119,6 +119,8 @@ def asked_workers(asked: int | None) -> int | None:
 def lanes(steps: list[type]) -> tuple[list[list[type]], list[type]]:
     """The groups of ``steps`` that can run in separate processes (each in the plan's order), and the steps
     that run after all of them in the main process (readers of findings from several groups)."""
+    from audit.detector import Detector  # not at the top: the command line starts the worker before it loads
+
     detectors = [c for c in steps if issubclass(c, Detector)]
     group_of: dict[str, int] = {}
     parent: dict[int, int] = {}
@@ -206,12 +208,9 @@ def _open_ledger(spec: LedgerSpec):
     return AuditData(tables, spec.policy, engine, spec.period)
 
 
-def group_peaks_gb(groups: list[list[type]], invoice_lines: int) -> list[float]:
-    """Each group's expected peak on a ledger of ``invoice_lines``: its heaviest component's (a group runs
-    one component at a time, each releasing what it made but its outputs)."""
-    millions = invoice_lines / 1e6
-    return [max(PEAK_GB_PER_MILLION_LINES.get(cls.code, UNLISTED_PEAK_GB_PER_MILLION_LINES) for cls in group) * millions
-            for group in groups]
+def peak_gb(code: str, invoice_lines: int) -> float:
+    """What component ``code`` is expected to add to its process on a ledger of ``invoice_lines``."""
+    return PEAK_GB_PER_MILLION_LINES.get(code, UNLISTED_PEAK_GB_PER_MILLION_LINES) * invoice_lines / 1e6
 
 
 def peak_budget_gb() -> float:
@@ -231,38 +230,60 @@ def resident_gb() -> float:
 
 @dataclass(frozen=True)
 class Claims:
-    """What both processes share to divide the groups: a flag per group (claimed), what each process is
-    expected to reach while it runs its group (``running``: 0 when it runs none; index 0 is the main process,
-    1 the worker), the groups' expected peaks and the budget of the two processes together."""
+    """What both processes share: a flag per group (claimed), and what each process is expected to reach
+    with the component it runs (``running``: 0 when it runs none; index 0 is the main process, 1 the
+    worker) under a budget for the two together."""
 
     claimed: object
     running: object
-    peaks: tuple
     budget_gb: float
 
-    def claim(self, order: list[int], me: int, resident_gb: float) -> int | None:
-        """The first group of ``order`` no process has claimed that fits, now claimed by process ``me``
-        (whose memory is ``resident_gb`` now): its peak on top of ``resident_gb`` and what the other process
-        is expected to reach stay within the budget (any group fits when the other process runs none);
-        :data:`WAIT` when groups are left but none fits now; None when all are taken."""
+    def claim(self, order: list[int]) -> int | None:
+        """The first group in ``order`` that no process has claimed yet, now claimed (None: all are taken)."""
+        with self.claimed.get_lock():
+            for index in order:
+                if not self.claimed[index]:
+                    self.claimed[index] = 1
+                    return index
+        return None
+
+    def enter(self, me: int, peak_gb: float, resident_gb: float) -> bool:
+        """Whether process ``me`` (at ``resident_gb`` now) may start a component expected to add ``peak_gb``:
+        with what the other process is expected to reach, within the budget, or the other runs none. If
+        so, it is counted as running until :meth:`leave`."""
         with self.claimed.get_lock():
             other = self.running[1 - me]
-            left = False
-            for index in order:
-                if self.claimed[index]:
-                    continue
-                left = True
-                expected = resident_gb + self.peaks[index]
-                if other == 0 or other + expected <= self.budget_gb:
-                    self.claimed[index] = 1
-                    self.running[me] = expected
-                    return index
-        return WAIT if left else None
+            if other and other + resident_gb + peak_gb > self.budget_gb:
+                return False
+            self.running[me] = resident_gb + peak_gb
+            return True
 
-    def done(self, me: int) -> None:
-        """Process ``me`` runs no group now (it finished one, or it is gone)."""
+    def leave(self, me: int) -> None:
+        """Process ``me`` runs no component now (it finished one, or it is gone)."""
         with self.claimed.get_lock():
             self.running[me] = 0.0
+
+
+@dataclass(frozen=True)
+class MemoryGate:
+    """What a process's :func:`~audit.runner.run_steps` asks before each component (``enter``) and says after
+    it (``leave``): the component starts when it fits beside the other process's (see :class:`Claims`)."""
+
+    claims: Claims
+    me: int
+    invoice_lines: int
+    other_alive: object = None  # the main process's check that the worker still runs (a dead one runs nothing)
+
+    def enter(self, code: str) -> None:
+        import time
+
+        while not self.claims.enter(self.me, peak_gb(code, self.invoice_lines), resident_gb()):
+            if self.other_alive is not None and not self.other_alive():
+                self.claims.leave(1 - self.me)
+            time.sleep(WAIT_SECONDS)
+
+    def leave(self) -> None:
+        self.claims.leave(self.me)
 
 
 def _worker_first(groups: list[list[type]]) -> list[int]:
@@ -291,9 +312,8 @@ def _preload_imports(classes) -> None:
 
 
 def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detector_codes: list[str],
-            raise_errors: bool, peaks: tuple, budget_gb: float, claimed, running, results) -> None:
+            raise_errors: bool, budget_gb: float, claimed, running, results) -> None:
     """A worker process: claim the next group until none is left, run it, send back what it made."""
-    import time
     import traceback
 
     from audit.collector import long_lived_frozen
@@ -307,16 +327,13 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detecto
         classes = {c.code: c for c in (*analysis_classes(), *detector_classes())}
         data = _open_ledger(spec)
         detector_steps = [classes[code] for code in detector_codes]
-        claims = Claims(claimed, running, peaks, budget_gb)
-        while (index := claims.claim(order, WORKER, resident_gb())) is not None:
-            if index == WAIT:
-                time.sleep(WAIT_SECONDS)
-                continue
+        claims = Claims(claimed, running, budget_gb)
+        gate = MemoryGate(claims, WORKER, spec.rows.get("invoice_lines", 0))
+        while (index := claims.claim(order)) is not None:
             state = RunState()
             with presentation(spec.language, spec.calendar), long_lived_frozen():
                 run_steps(data, [classes[code] for code in groups[index]], detector_steps, state,
-                          raise_errors=raise_errors)
-            claims.done(WORKER)
+                          raise_errors=raise_errors, gate=gate)
             results.put(("done", index, state))
     except BaseException as exc:  # sent to the main process, which runs the unfinished groups itself
         results.put(("failed", -1, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
@@ -359,11 +376,9 @@ class Worker:
     """The second process: started (``start``), then given its groups (``give``), or stopped unused."""
 
     def __init__(self):
-        from audit.registry import analysis_classes, detector_classes
-
         context = _process_context()
-        # one flag per group, claimed by either process; a plan has at most one group per registered component
-        self.claimed = context.Array("b", len(analysis_classes()) + len(detector_classes()))
+        # one flag per group, claimed by either process (the worker may start before the components are loaded)
+        self.claimed = context.Array("b", MAX_GROUPS)
         # what each process is expected to reach with the group it runs, changed only under the flags' lock
         self.running = context.Array("d", 2, lock=False)
         self.results = context.Queue()
@@ -379,8 +394,8 @@ class Worker:
         return worker
 
     def give(self, spec: LedgerSpec, groups: list[list[str]], order: list[int], detector_codes: list[str],
-             raise_errors: bool, peaks: tuple, budget_gb: float):
-        self.tasks.put((spec, groups, order, detector_codes, raise_errors, peaks, budget_gb))
+             raise_errors: bool, budget_gb: float):
+        self.tasks.put((spec, groups, order, detector_codes, raise_errors, budget_gb))
 
     def stop(self) -> None:
         """End the process if it still runs (unused, or left behind by a run that failed); one that sent its
@@ -440,7 +455,6 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     """Run ``steps`` into ``state`` with a worker process beside the main one (``workers`` is 2): ``worker``
     if one was started early (:func:`early_worker`), else one started now."""
     import queue
-    import time
 
     from audit.runner import run_steps
 
@@ -455,21 +469,16 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
     threads = _half_threads()
     data.engine.set_threads(threads)
     main_order, worker_order = _orders(groups)
-    lines = data.rows("invoice_lines") if data.has("invoice_lines") else 0
-    claims = Claims(worker.claimed, worker.running, tuple(group_peaks_gb(groups, lines)), peak_budget_gb())
-    worker.give(ledger_spec(data, half, threads), [[c.code for c in group] for group in groups], worker_order,
-                [c.code for c in detector_steps], raise_errors, claims.peaks, claims.budget_gb)
+    spec = ledger_spec(data, half, threads)
+    claims = Claims(worker.claimed, worker.running, peak_budget_gb())
+    gate = MemoryGate(claims, MAIN, spec.rows.get("invoice_lines", 0), other_alive=process.is_alive)
+    worker.give(spec, [[c.code for c in group] for group in groups], worker_order, [c.code for c in detector_steps],
+                raise_errors, claims.budget_gb)
     mine: set[int] = set()
     try:
-        while (index := claims.claim(main_order, MAIN, resident_gb())) is not None:
-            if index == WAIT:
-                if not process.is_alive():
-                    claims.done(WORKER)  # its group is not running any more: it runs again here
-                time.sleep(WAIT_SECONDS)
-                continue
+        while (index := claims.claim(main_order)) is not None:
             mine.add(index)
-            run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total)
-            claims.done(MAIN)
+            run_steps(data, groups[index], detector_steps, state, progress, raise_errors, done, total, gate=gate)
             done += len(groups[index])
         finished, failure = set(), ""
         while True:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:  # imported where used: the command line reads the machine's memory before they load
+    import pandas as pd
 
 # DuckDB's default is 80 % of the machine's memory; the audit's Python side needs room beside it.
 DEFAULT_ENGINE_SHARE = 0.25
@@ -35,6 +35,8 @@ _LIBC = _libc()
 
 def release_unused() -> None:
     """Return freed heap and Arrow pool memory to the operating system (no-op where libc lacks malloc_trim)."""
+    import pyarrow as pa
+
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
@@ -70,6 +72,9 @@ def one_object_per_text(values: pd.Series) -> pd.Series:
     receivables ledger holds a customer's and a salesperson's id on every invoice and settlement for the
     whole run (0.6 GB at 10M lines), the visits a status each. Text columns are encoded as they are; only
     the distinct texts become objects."""
+    import numpy as np
+    import pandas as pd
+
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
     objects = np.empty(len(distinct) + 1, dtype="object")  # the last place (code -1): a blank
     objects[:-1] = np.asarray(distinct, dtype="object")

@@ -8,8 +8,10 @@ A problem is ``fatal`` when a required table or column is unusable (the run stop
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported when the table is made: the command line starts without it
+    import pandas as pd
 
 FATAL, ROW, WARNING = "fatal", "row", "warning"
 ACTIONS = {FATAL: "run stopped", ROW: "row excluded", WARNING: "kept"}
@@ -61,6 +63,8 @@ class InputError(Exception):
 
 
 def data_quality_frame(problems: list[Problem]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for p in problems:
         record = asdict(p)

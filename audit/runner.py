@@ -312,10 +312,11 @@ class RunState:
 
 def run_steps(data: AuditData, steps: list[type], detector_steps: list[type], state: RunState,
               progress: Progress | None = None, raise_errors: bool = False, done: int = 0,
-              total: int | None = None) -> None:
+              total: int | None = None, gate=None) -> None:
     """Run ``steps`` in their order into ``state`` (which holds what they read from earlier steps);
     ``detector_steps`` are the run's detectors (a reader of findings reads those among them). ``done`` and
-    ``total`` place these steps in the run's progress."""
+    ``total`` place these steps in the run's progress. ``gate`` (``audit.lanes.MemoryGate``) is asked before
+    each component that runs, when another process shares the run's memory."""
     total = len(steps) if total is None else total
     outputs, found_by, statuses = state.outputs, state.found_by, state.statuses
     release = _release_after(steps)
@@ -346,14 +347,23 @@ def run_steps(data: AuditData, steps: list[type], detector_steps: list[type], st
             views={name: value for code in cls.reads_analyses for name, value in outputs[code].items()},
             findings=pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame())
         instance = cls.from_policy(data.policy)
-        if is_detector:
-            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped), raise_errors)
-            if found is not None:
-                found_by[cls.code] = _with_ids(found)
-        else:
-            found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped), raise_errors)
-            if found is not None:
-                outputs[cls.code] = dict(found)
+        if gate is not None:
+            gate.enter(cls.code)
+        try:
+            if is_detector:
+                found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.run(scoped),
+                                       raise_errors)
+                if found is not None:
+                    found_by[cls.code] = _with_ids(found)
+            else:
+                found, status = _timed(status, lambda instance=instance, scoped=scoped: instance.compute(scoped),
+                                       raise_errors)
+                if found is not None:
+                    outputs[cls.code] = dict(found)
+        except BaseException:  # raise_errors: the error goes up, the other process must not wait for this one
+            if gate is not None:
+                gate.leave()
+            raise
         if status["status"] == "ran" and getattr(instance, "note_", ""):
             status["reason"] = instance.note_  # e.g. too little data to say what is usual
         not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
@@ -362,6 +372,8 @@ def run_steps(data: AuditData, steps: list[type], detector_steps: list[type], st
             instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
         data.tables.release_frames()  # staged tables read back for this component
         release_unused()  # the component's temporaries, before the next one's peak lands on top
+        if gate is not None:
+            gate.leave()  # after the release: what the component held is handed back
         count = len(found) if is_detector and found is not None else 0
         statuses[cls.code] = _coverage({**status, "findings": count}, instance)
         judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
@@ -512,7 +524,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         detectors: list[str] | None = None, previous: str | Path | None = None,
         suppressions: str | Path | None = None, strict: bool = False,
         progress: Progress | None = None, cases: str | None = None, language: str | None = None,
-        engine_memory: str | None = None, workers: int | None = None) -> RunResult:
+        engine_memory: str | None = None, workers: int | None = None,
+        worker: lanes.Worker | None = None) -> RunResult:
     """Audit ``data`` (a folder, workbook, .duckdb file or database URL) under ``policy`` (default: the
     data folder's ``policy.toml`` if it has one, else the contract's defaults).
 
@@ -524,6 +537,9 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
 
     ``workers`` is how many processes share the components (1 or 2; default: ``audit.lanes.worker_count``
     decides from the ledger's size and the machine's cores); the findings are the same either way.
+
+    ``worker`` is a second process the caller started early (``audit.lanes.early_worker``, before its own
+    imports); the run uses or stops it. Without it, the run starts one itself when the ledger is large.
 
     ``cases`` is a review desk's case store (database URL): its decisions mark findings ``suppressed``
     (false positive, explained) or ``confirmed``, with the decision, its author and comment.
@@ -544,7 +560,8 @@ def run(data, policy: Policy | str | Path | None = None, *, period: str | None =
         with use_language(policy.language):
             progress(t("reading and checking the data"), 0, 1)
     # a second process for a large ledger starts now: its imports overlap the reading of the data
-    worker = lanes.early_worker(data, engine, workers)
+    if worker is None:
+        worker = lanes.early_worker(data, engine, workers)
     try:
         # One table at a time: each file read when its turn comes, checked, and staged as soon as it is final
         # (the ledger goes to the engine; Python reads a table back only while a component needs it).

@@ -133,79 +133,95 @@ def test_groups_needing_a_library_the_main_process_lacks_go_to_the_worker_first(
     assert main_order == worker_order[1:] == [i for i in range(len(groups)) if i != 2]  # else by cost
     monkeypatch.setattr(heavy, "imports", ("json",))  # imported here already: no preference
     assert lanes._orders(groups) == (list(range(len(groups))), list(range(len(groups))))
-    claims = shared_claims(peaks=(0.0, 0.0, 0.0), budget_gb=float("inf"))
-    assert claims.claim([2, 0, 1], lanes.WORKER, 0.5) == 2 and claims.claim([0, 2], lanes.MAIN, 0.5) == 0
-    assert claims.claim([2, 0], lanes.WORKER, 0.5) is None and claims.claim([1], lanes.MAIN, 0.5) == 1
+    claims = shared_claims(groups=3, budget_gb=float("inf"))
+    assert claims.claim([2, 0, 1]) == 2 and claims.claim([0, 2]) == 0
+    assert claims.claim([2, 0]) is None and claims.claim([1]) == 1
 
 
-def shared_claims(peaks: tuple, budget_gb: float) -> lanes.Claims:
+def shared_claims(groups: int, budget_gb: float) -> lanes.Claims:
     context = multiprocessing.get_context("spawn")
-    return lanes.Claims(context.Array("b", len(peaks)), context.Array("d", 2, lock=False), peaks, budget_gb)
+    return lanes.Claims(context.Array("b", groups), context.Array("d", 2, lock=False), budget_gb)
 
 
-def test_a_group_waits_while_the_other_process_runs_one_it_would_exceed_the_budget_with():
-    claims = shared_claims(peaks=(2.5, 2.0, 0.4, 0.1), budget_gb=5.0)
-    assert claims.claim([0, 1, 2, 3], lanes.MAIN, 1.0) == 0 and claims.running[lanes.MAIN] == 3.5
-    # beside the main process's expected 3.5 GB the worker (at 1 GB) skips the 2 GB group for the next that
-    # fits, and waits when none is left
-    assert claims.claim([1, 2, 3], lanes.WORKER, 1.0) == 2 and claims.running[lanes.WORKER] == 1.4
-    claims.done(lanes.WORKER)
-    assert claims.claim([1, 3], lanes.WORKER, 1.2) == 3
-    claims.done(lanes.WORKER)
-    assert claims.claim([1], lanes.WORKER, 1.0) == lanes.WAIT
-    claims.done(lanes.MAIN)  # the main process's group ended: the 2 GB one may start
-    assert claims.claim([1], lanes.WORKER, 1.0) == 1
-    assert claims.claim([1, 2], lanes.MAIN, 1.0) is None  # all taken
-    # a group heavier than the budget alone still runs, when the other process runs none
-    alone = shared_claims(peaks=(6.0, 0.5), budget_gb=5.0)
-    assert alone.claim([0], lanes.MAIN, 0.5) == 0 and alone.claim([1], lanes.WORKER, 0.5) == lanes.WAIT
+def test_a_component_waits_while_the_other_process_runs_one_it_would_exceed_the_budget_with():
+    claims = shared_claims(groups=1, budget_gb=5.0)
+    assert claims.enter(lanes.MAIN, peak_gb=2.5, resident_gb=1.0) and claims.running[lanes.MAIN] == 3.5
+    # beside the main process's expected 3.5 GB, the worker (at 1 GB) may start 0.5 GB more, not 2 GB
+    assert not claims.enter(lanes.WORKER, peak_gb=2.0, resident_gb=1.0) and claims.running[lanes.WORKER] == 0
+    assert claims.enter(lanes.WORKER, peak_gb=0.5, resident_gb=1.0) and claims.running[lanes.WORKER] == 1.5
+    claims.leave(lanes.WORKER)
+    claims.leave(lanes.MAIN)  # the main process's component ended: the 2 GB one may start
+    assert claims.enter(lanes.WORKER, peak_gb=2.0, resident_gb=1.0)
+    # a component heavier than the budget alone still runs, when the other process runs none
+    claims.leave(lanes.WORKER)
+    assert claims.enter(lanes.MAIN, peak_gb=6.0, resident_gb=0.5)
+    assert not claims.enter(lanes.WORKER, peak_gb=0.1, resident_gb=0.5)
+    # the expected peak is per million invoice lines, scaled to the ledger
+    assert lanes.peak_gb("DST-H1", 10_000_000) == 10 * lanes.peak_gb("DST-H1", 1_000_000) > 0
 
 
-def test_with_no_two_groups_fitting_together_the_findings_are_those_of_one_process(tiny_ledger, monkeypatch):
+def test_with_no_two_components_fitting_together_the_findings_are_those_of_one_process(tiny_ledger,
+                                                                                         monkeypatch):
     expected, expected_statuses = run_detectors(staged(tiny_ledger), workers=1)
-    # every group's peak alone takes the whole budget: each process waits while the other runs a group
+    # every component's peak alone takes the whole budget: each process waits while the other runs one
     monkeypatch.setattr(lanes, "UNLISTED_PEAK_GB_PER_MILLION_LINES", 1e6)
     monkeypatch.setattr(lanes, "PEAK_GB_PER_MILLION_LINES", {})
     monkeypatch.setattr(lanes, "peak_budget_gb", lambda: 1.0)
-    claim, done, waits = lanes.Claims.claim, lanes.Claims.done, []
+    enter, leave, entries = lanes.Claims.enter, lanes.Claims.leave, []
 
-    def counted(self, order, me, resident_gb):
-        index = claim(self, order, me, resident_gb)
-        waits.append(index == lanes.WAIT)
-        return index
+    def counted(self, me, peak_gb, resident_gb):
+        entries.append(enter(self, me, peak_gb, resident_gb))
+        return entries[-1]
 
-    def after_the_first_group_until_the_worker_runs_one(self, me):
-        done(self, me)
-        if len(waits) == 1:  # the worker starts slower than a tiny ledger's groups run: let it take one
+    def after_the_first_until_the_worker_runs_one(self, me):
+        leave(self, me)
+        if me == lanes.MAIN and len(entries) == 1:  # the worker starts slower than a tiny ledger's components
             deadline = time.monotonic() + 120
             while self.running[lanes.WORKER] == 0 and time.monotonic() < deadline:
                 time.sleep(0.01)
 
-    monkeypatch.setattr(lanes.Claims, "claim", counted)
-    monkeypatch.setattr(lanes.Claims, "done", after_the_first_group_until_the_worker_runs_one)
+    monkeypatch.setattr(lanes.Claims, "enter", counted)
+    monkeypatch.setattr(lanes.Claims, "leave", after_the_first_until_the_worker_runs_one)
     found, statuses = run_detectors(staged(tiny_ledger), workers=2)
     pd.testing.assert_frame_equal(expected, found)
     pd.testing.assert_frame_equal(without_seconds(expected_statuses), without_seconds(statuses))
-    assert len(expected) > 50 and any(waits)  # the main process waited while the worker ran a group
+    assert len(expected) > 50 and not all(entries)  # the main process waited while the worker ran one
 
 
-MAIN_PROCESS_IMPORTS = """
+COMMAND_LINE_WORKER = """
 import sys
-from audit.runner import run
-found = run(sys.argv[1], workers=2, detectors=["ANO-01", "ANO-02", "ANO-03", "CHQ-02", "STD-05"])
-ran = found.detector_runs.set_index("detector")["status"]
-print(ran["ANO-03"], ran["STD-05"], sorted(m for m in ("pyod", "numba", "matplotlib") if m in sys.modules))
+from audit import lanes
+from audit.cli import app
+
+started, given = [], []
+early_worker, run_in_lanes = lanes.early_worker, lanes.run_in_lanes
+
+def first_of_all(*args):
+    started.append(sorted(m for m in ("pandas", "ibis", "sklearn", "duckdb", "audit.registry") if m in sys.modules))
+    return early_worker(*args)
+
+def shared(data, steps, detector_steps, state, workers, progress, raise_errors, worker=None):
+    given.append(worker)
+    return run_in_lanes(data, steps, detector_steps, state, workers, progress, raise_errors, worker)
+
+lanes.early_worker, lanes.run_in_lanes = first_of_all, shared
+try:
+    app(["run", "--data", sys.argv[1], "--out", sys.argv[2], "--workers", "2", "--format", "csv"])
+except SystemExit as exit:
+    print("exit", exit.code)
+print("started", started, "the run used it", len(given) == 1 and given[0] is not None)
 """
 
 
-def test_the_worker_runs_the_anomaly_models_so_the_main_process_never_imports_pyod(tiny_ledger):
+def test_the_command_line_starts_the_worker_before_the_tool_s_libraries_load(tiny_ledger, tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", MAIN_PROCESS_IMPORTS, str(tiny_ledger)], capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", COMMAND_LINE_WORKER, str(tiny_ledger), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-3:] == ["ran", "ran", "[]"]  # the worker imported them while the data was read
+    assert done.stdout.splitlines()[-2:] == ["exit 0", "started [[]] the run used it True"]
+    assert (tmp_path / "run" / "exceptions.csv").is_file()
 
 
 def test_one_process_for_small_ledgers_tables_in_memory_and_plug_ins(tiny_ledger, mini_tables, mini_policy,

@@ -552,3 +552,23 @@ def test_sign_points_on_arrays_are_the_series_ramp_to_the_last_bit():
     assert points.index.equals(frame.index)
     expected = frame["event_legal_action"].astype("float64").fillna(0.0) * 3.0
     assert points["points_event_legal_action"].to_numpy().tobytes() == expected.to_numpy().tobytes()
+
+
+def test_first_of_runs_is_each_groups_earliest_date_on_sorted_rows():
+    """The brands' first purchases are taken run by run on rows sorted by customer and brand: the same dates as
+    grouping on the keys and taking each group's minimum (blank dates skipped, a group of blanks blank)."""
+    from analyses.distress.signals import _first_of_runs
+
+    rng = np.random.default_rng(3)
+    customer = np.sort(rng.integers(0, 30, 3000)).astype("int32")
+    brand = rng.integers(0, 4, 3000)
+    order = np.lexsort((brand, customer))
+    customer, brand = customer[order], brand[order]
+    dates = pd.Series(pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 365, 3000), unit="D"))
+    dates[rng.random(3000) < 0.1] = pd.NaT
+    dates[(customer == 5) & (brand == 2)] = pd.NaT  # a group of blanks only
+    for keys in ((customer, brand), (customer,)):
+        expected = dates.groupby(list(keys)).transform("min").to_numpy()
+        got = _first_of_runs(dates, *keys)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected, equal_nan=True)
+    assert np.isnat(_first_of_runs(dates, customer, brand)[(customer == 5) & (brand == 2)]).all()

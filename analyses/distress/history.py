@@ -34,6 +34,7 @@ from analyses.distress.signals import (
 )
 from audit.analysis import Analysis
 from audit.membership import among, isin
+from audit.memory import release_unused
 from audit.methods.financials import altman_z2
 from audit.policy import CollectionsPolicy
 from audit.stage import stage_parent
@@ -199,6 +200,7 @@ def _distress_history(data, settings: DistressSettings, watch_level: float | Non
     prepared = prepare_signals(inputs)
     # the month ends read the coded copies: the fetched frames go now, not after every month is measured
     inputs = replace(inputs, **{name: getattr(inputs, name).iloc[:0] for name in RELEASED_INPUTS})
+    release_unused()
     months = None
     if prepared is not None:
         spill = len(prepared.customers) * len(prepared.ends) >= (

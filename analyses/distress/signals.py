@@ -19,18 +19,20 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analyses.receivables.open_items import (
     Ledger,
-    _open_items,
     customer_master,
+    kept_open_items,
     load_ledger,
     month_ends,
-    open_items,
+    open_item_amounts,
 )
 from audit.contract import EVENT_TYPES
 from audit.ledger import line_net, posted_invoices
 from audit.membership import isin
+from audit.memory import release_unused
 
 # Cheque statuses that mean the money did not come in.
 BOUNCED_STATUSES = ("bounced", "returned", "replaced")
@@ -70,16 +72,19 @@ class DistressInputs:
     customers: pd.DataFrame
     ledger: Ledger
     payments: pd.DataFrame      # customer_id, known_date, pay_date, due_date, amount, is_cheque, maturity_days
-    cheques: pd.DataFrame       # cheque_id, customer_id, amount, received_date, due_date, status, status_date, replaces
+    cheques: pd.DataFrame       # customer_id, amount, received_date, due_date, status, status_date, posted
+    #                             (one row per cheque, in cheque id order)
     events: pd.DataFrame        # customer_id, event_date, event_type, amount
     shipments: pd.DataFrame     # customer_id, date (one row per customer and shipping day)
     brands: pd.DataFrame        # customer_id, brand (its place in the brands' text order, or the brand), date,
-    #                             amount (net invoiced per brand and day)
+    #                             amount (net invoiced per brand and day), sorted by customer, brand and date
     financials: pd.DataFrame    # customer_financials rows as given
     end: pd.Timestamp | None
     has: frozenset
-    # invoiced per customer and calendar month, every month (set by _with_fixed_columns)
+    # invoiced per customer and calendar month, every month, and each customer code's first purchase of a
+    # brand (set by _with_fixed_columns)
     monthly_invoiced: pd.Series | None = None
+    first_purchase: np.ndarray | None = None
 
 
 def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -87,13 +92,47 @@ def _typed_empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
+def _fetched(expr, ids: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The rows of ``expr`` as pandas, from the engine's Arrow result a column at a time: numbers and dates
+    straight to numpy (dates as datetime64[ns]; blanks NaN and NaT), the text columns of ``ids`` as
+    categories (:func:`_sorted_categories`), other columns as pandas converts them. The engine's own
+    conversion made a Python object of every value of a column with a blank (the payments' cheque dates) and
+    a text per row of every id: gigabytes at ten million lines, and the heap they left stayed with the
+    process."""
+    table = expr.to_pyarrow()
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        table = table.drop_columns([name])  # each column's Arrow buffers go once converted
+        kind = column.type
+        if name in ids and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            columns[name] = _sorted_categories(column)
+        elif pa.types.is_date(kind) or (pa.types.is_timestamp(kind) and kind.tz is None):
+            columns[name] = pc.cast(column, pa.timestamp("ns")).to_numpy()
+        elif pa.types.is_floating(kind) or pa.types.is_integer(kind) or (
+                pa.types.is_boolean(kind) and not column.null_count):
+            columns[name] = column.to_numpy()
+        else:
+            columns[name] = column.to_pandas()
+        del column
+    return pd.DataFrame(columns)
+
+
+def _sorted_categories(texts: pa.ChunkedArray) -> pd.Categorical:
+    """Texts as a categorical whose categories are the distinct texts sorted (sorting on it sorts the texts;
+    blanks are NaN): a code per row, a Python string per distinct text only."""
+    names = np.array(sorted(pc.unique(texts).drop_null().to_pylist()), dtype="object")
+    codes = pc.index_in(texts, value_set=pa.array(names, type=texts.type)).fill_null(-1)
+    return pd.Categorical.from_codes(codes.to_numpy(), categories=pd.Index(names, dtype="object"))
+
+
 # (the invoice ids are read to find each payment's invoice, and not kept: nothing after reads them)
 PAYMENT_TYPES = {"customer_id": "object", "known_date": "datetime64[ns]",
                  "pay_date": "datetime64[ns]", "due_date": "datetime64[ns]", "amount": "float64", "is_cheque": "bool",
                  "maturity_days": "float64"}
-CHEQUE_TYPES = {"cheque_id": "object", "customer_id": "object", "amount": "float64", "received_date": "datetime64[ns]",
+CHEQUE_TYPES = {"customer_id": "object", "amount": "float64", "received_date": "datetime64[ns]",
                 "due_date": "datetime64[ns]", "status": "object", "status_date": "datetime64[ns]",
-                "replaces": "object", "posted": "datetime64[ns]"}
+                "posted": "datetime64[ns]"}
 EVENT_COLUMN_TYPES = {"customer_id": "object", "event_date": "datetime64[ns]", "event_type": "object",
                       "amount": "float64"}
 BRAND_TYPES = {"customer_id": "object", "brand": "object", "date": "datetime64[ns]", "amount": "float64"}
@@ -139,9 +178,7 @@ def _payments(data, ledger: Ledger) -> pd.DataFrame:
         picked = picked.join(places, picked.invoice_id == places.ledger_invoice_id)
         dropped += ["invoice_id", "ledger_invoice_id"]
     # sorted by the engine, and without the texts pandas does not read (each costs a conversion)
-    frame = data.execute(picked.order_by(["receipt_id", "invoice_id"]).drop(*dropped))
-    for column in ("known_date", "paid_on", "cheque_due", "cheque_received"):
-        frame[column] = pd.to_datetime(frame[column])
+    frame = _fetched(picked.order_by(["receipt_id", "invoice_id"]).drop(*dropped))
     is_cheque = frame["by_cheque"].astype(bool) | frame["cheque_due"].notna()
     # When the money is really there: a post-dated cheque's maturity, otherwise the day on the receipt.
     frame["pay_date"] = frame["paid_on"].where(~is_cheque | frame["cheque_due"].isna(), frame["cheque_due"])
@@ -194,35 +231,35 @@ def _invoice_places(data, ledger: Ledger):
 def _cheques(data) -> pd.DataFrame:
     if not data.has("cheques", ("cheque_id", "customer_id", "amount", "due_date", "received_date")):
         return _typed_empty(CHEQUE_TYPES)
-    # the columns read, from the engine (not the whole table as pandas)
+    # the columns read, from the engine (not the whole table as pandas), in cheque id order
     table = data.table("cheques")
-    optional = {"status": ibis.null("string"), "status_date": ibis.null("timestamp"),
-                "replaces_cheque_id": ibis.null("string")}
-    picked = {c: table[c] if data.has("cheques", (c,)) else empty for c, empty in optional.items()}
-    frame = data.execute(table.select("cheque_id", "customer_id", "amount", "received_date", "due_date", **picked))
-    if frame.empty:
-        return _typed_empty(CHEQUE_TYPES)
-    out = pd.DataFrame({
-        "cheque_id": frame["cheque_id"].astype("object"), "customer_id": frame["customer_id"].astype("object"),
-        "amount": pd.to_numeric(frame["amount"], errors="coerce").astype("float64"),
-        "received_date": pd.to_datetime(frame["received_date"]), "due_date": pd.to_datetime(frame["due_date"]),
-        "status": frame["status"].astype("object") if data.has("cheques", ("status",)) else None,
-        "status_date": pd.to_datetime(frame["status_date"]) if data.has("cheques", ("status_date",)) else pd.NaT,
-        "replaces": frame["replaces_cheque_id"].astype("object") if data.has(
-            "cheques", ("replaces_cheque_id",)) else None,
-    })
-    out["status"] = out["status"].where(out["status"].notna(), None)
-    out["replaces"] = out["replaces"].where(out["replaces"].notna(), None)
+    optional = {"status": ibis.null("string"), "status_date": ibis.null("timestamp")}
+    picked = table.select("cheque_id", "customer_id", "amount", "received_date", "due_date",
+                          **{c: table[c] if data.has("cheques", (c,)) else empty for c, empty in optional.items()})
     # The day the cheque's receipt was booked (it lowered the ledger balance then); NaT without a receipt.
     if data.has("receipts", ("cheque_id", "posted_date")):
         receipts = data.table("receipts")
         receipts = receipts.filter(receipts.cheque_id.notnull() & receipts.posted_date.notnull())
-        first_posted = data.execute(receipts.group_by("cheque_id").aggregate(posted=receipts.posted_date.min()))
-        first_posted = first_posted.set_index(first_posted["cheque_id"].astype("object"))["posted"]
-        out["posted"] = pd.to_datetime(out["cheque_id"].map(first_posted))
+        first_posted = receipts.group_by("cheque_id").aggregate(posted=receipts.posted_date.min())
+        picked = picked.left_join(first_posted, "cheque_id").drop("cheque_id_right")
     else:
-        out["posted"] = out["received_date"]
-    return out.sort_values("cheque_id", kind="mergesort", ignore_index=True)
+        picked = picked.mutate(posted=picked.received_date)
+    frame = _fetched(picked.order_by("cheque_id").drop("cheque_id"), ids=("customer_id", "status"))
+    if frame.empty:
+        return _typed_empty(CHEQUE_TYPES)
+    customer_id = frame["customer_id"]
+    out = pd.DataFrame({
+        "customer_id": customer_id if isinstance(customer_id.dtype, pd.CategoricalDtype) else customer_id.astype(
+            "object"),
+        "amount": pd.to_numeric(frame["amount"], errors="coerce").astype("float64"),
+        "received_date": pd.to_datetime(frame["received_date"]), "due_date": pd.to_datetime(frame["due_date"]),
+        "status": frame["status"] if data.has("cheques", ("status",)) else None,
+        "status_date": pd.to_datetime(frame["status_date"]) if data.has("cheques", ("status_date",)) else pd.NaT,
+        "posted": pd.to_datetime(frame["posted"]),
+    })
+    if not isinstance(out["status"].dtype, pd.CategoricalDtype):
+        out["status"] = out["status"].astype("object").where(out["status"].notna(), None)
+    return out
 
 
 def _events(data) -> pd.DataFrame:
@@ -241,12 +278,17 @@ def _events(data) -> pd.DataFrame:
 def _shipping_days(data, ledger: Ledger) -> pd.DataFrame:
     """One row per customer and day goods left for it (shipments; without them, invoice dates)."""
     if data.has("shipments", ("customer_id", "ship_date")):
+        # the distinct days, sorted, by the engine
         shipments = data.table("shipments")
-        days = shipments.group_by(["customer_id", "ship_date"]).aggregate(n=shipments.count())
-        frame = data.execute(days).rename(columns={"ship_date": "date"})
-    else:
-        frame = ledger.invoices[["customer_id", "invoice_date"]].rename(columns={"invoice_date": "date"})
-    frame = frame[["customer_id", "date"]].dropna().drop_duplicates()
+        shipments = shipments.filter(shipments.customer_id.notnull() & shipments.ship_date.notnull())
+        days = shipments.select("customer_id", date=shipments.ship_date).distinct()
+        frame = _fetched(days.order_by(["customer_id", "date"]), ids=("customer_id",))
+        if not isinstance(frame["customer_id"].dtype, pd.CategoricalDtype):  # ids that are not texts
+            frame["customer_id"] = frame["customer_id"].astype("object")
+        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+        return frame
+    frame = ledger.invoices[["customer_id", "invoice_date"]].rename(columns={"invoice_date": "date"})
+    frame = frame.dropna().drop_duplicates()
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     frame["customer_id"] = frame["customer_id"].astype("object")
     return frame.sort_values(["customer_id", "date"], kind="mergesort", ignore_index=True)
@@ -277,7 +319,7 @@ def _brand_days(data) -> pd.DataFrame:
     joined = joined.filter(joined.brand.notnull())
     reduced = joined.group_by(["customer_id", "brand", "invoice_date"]).aggregate(amount=joined.net.sum())
     # sorted by the engine (one row per key: no ties to keep in order)
-    frame = data.execute(reduced.order_by(["customer_id", "brand", "invoice_date"])).rename(
+    frame = _fetched(reduced.order_by(["customer_id", "brand", "invoice_date"]), ids=("customer_id",)).rename(
         columns={"invoice_date": "date"})
     frame["date"] = pd.to_datetime(frame["date"])
     return frame[columns]
@@ -293,8 +335,26 @@ def load_inputs(data) -> DistressInputs:
     present = frozenset(t for t in ("invoices", "receipts", "receipt_allocations", "cheques", "customer_events",
                                     "shipments", "products", "customer_financials", "credit_notes")
                         if data.has(t))
-    return DistressInputs(customer_master(data), ledger, _payments(data, ledger), _cheques(data), _events(data),
-                          _shipping_days(data, ledger), _brand_days(data), financials, ledger_end_date(data), present)
+    # A table at a time, what each query and its conversion freed handed back before the next one; the
+    # engine's work on every invoice line (the brands) first, while the least is held.
+    brands = _brand_days(data)
+    release_unused()
+    payments = _payments(data, ledger)
+    release_unused()
+    cheques = _cheques(data)
+    release_unused()
+    shipments = _shipping_days(data, ledger)
+    release_unused()
+    return DistressInputs(customer_master(data), ledger, payments, cheques, _events(data), shipments, brands,
+                          financials, ledger_end_date(data), present)
+
+
+def _distinct_ids(ids: pd.Series) -> set:
+    """The distinct ids of a column (blanks left out), of a categorical one its categories in use."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = ids.cat.codes.to_numpy()
+        return set(ids.cat.categories[np.unique(codes[codes >= 0])])
+    return set(ids.dropna().unique())
 
 
 def _per_customer(values, customers, n: int, how: str = "sum") -> pd.Series:
@@ -370,13 +430,13 @@ def prepare_signals(inputs: DistressInputs, start=None) -> PreparedInputs | None
     if first is None or pd.isna(first):
         return None
     ends = month_ends(first, inputs.end)
-    active = pd.concat([frame["customer_id"].astype("object") for frame in (
-        ledger.invoices, ledger.settlements, ledger.loose_credits, inputs.cheques, inputs.events)], ignore_index=True)
-    customers = sorted(active.dropna().unique())  # unique first: cheaper than a set of every row's id
+    # the ledger's customers are its keys' (worked out once per run), the cheques' and events' their distinct ids
+    customers = sorted(set(ledger.keys.customer_ids).union(
+        *(_distinct_ids(frame["customer_id"]) for frame in (inputs.cheques, inputs.events))))
     if not ends or not customers:
         return None
     # Integer codes for customers: grouping on them is many times faster than on text ids.
-    return PreparedInputs(_with_fixed_columns(_encoded(inputs, customers)), ledger, customers, ends)
+    return PreparedInputs(_with_fixed_columns(_encoded(inputs, customers), len(customers)), ledger, customers, ends)
 
 
 def signals_of(prepared: PreparedInputs | None, settings: SignalSettings = SignalSettings()) -> pd.DataFrame:
@@ -412,16 +472,21 @@ def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSet
     coded, ledger, customers, ends = prepared.coded, prepared.ledger, prepared.customers, prepared.ends
     master = coded.customers.set_index("customer_id")
     # Open items of the run's own ledger: the day's shared ones when a receivable view asked for it already;
-    # else worked out here and not kept for the run (a year of month ends took a gigabyte at ten million
-    # lines), but for the last month end, the day the receivable views read.
+    # else worked out here without their texts and not kept for the run (a year of month ends took a
+    # gigabyte at ten million lines), but for the last month end, the day the receivable views read.
     positions = pd.Index(customers, dtype="object")
+    # the place in ``customers`` of each of the ledger's customer codes (code -1, a blank: the last, -1)
+    place_of_code = np.append(positions.get_indexer(np.asarray(ledger.keys.customer_ids, dtype="object")), -1)
     snapshots = {}
     rows, spilled = [], [] if spill_to is not None else None
     for position, end in enumerate(ends):
-        shared = end in ledger.open_items_by_day or position == len(ends) - 1
-        items = open_items(ledger, end) if shared else _open_items(ledger, pd.Timestamp(end).normalize())
-        items = items[list(MONTH_ITEM_COLUMNS)]  # kept for later month ends: without the texts
-        items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
+        if end in ledger.open_items_by_day or position == len(ends) - 1:
+            # the columns read (a new frame: the run's kept one is not changed), kept for later month ends
+            items = kept_open_items(ledger, end)[list(MONTH_ITEM_COLUMNS)]
+            items["customer_id"] = positions.get_indexer(items["customer_id"].astype("object"))
+        else:
+            items = open_item_amounts(ledger, end)
+            items.insert(0, "customer_id", place_of_code[items.pop("customer_code").to_numpy()])
         snapshots[end] = items
         earlier = ends[position - settings.migration_months] if position >= settings.migration_months else None
         month = _one_month(coded, settings, len(customers), end, snapshots, earlier, master)
@@ -438,6 +503,7 @@ def month_signals(prepared: PreparedInputs, settings: SignalSettings = SignalSet
         if oldest_needed > 0:
             for done in [e for e in snapshots if e < ends[oldest_needed]]:
                 del snapshots[done]
+        release_unused()  # the month's temporaries, before the next month's peak lands on top
     snapshots.clear()
     return MonthSignals(customers, rows, spilled)
 
@@ -486,12 +552,17 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
 
     def encode(frame: pd.DataFrame) -> pd.DataFrame:
         # each distinct id looked up once: no Python string made for every row of the engine's text columns
-        ids, distinct = pd.factorize(frame["customer_id"])
+        ids = frame["customer_id"]
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            ids, distinct = ids.cat.codes.to_numpy(), ids.cat.categories
+        else:
+            ids, distinct = pd.factorize(ids)
         codes = np.append(positions.get_indexer(np.asarray(distinct, dtype="object")), -1)[ids]
         known = codes >= 0  # -1: not one of ``customers`` (or blank)
-        kept = frame[known]  # a new frame (copy on write): the caller's stays as it is
-        kept["customer_id"] = codes[known].astype("int64")
-        return kept
+        # a new frame (copy on write: the caller's stays as it is); every row kept, its other columns are
+        # the caller's, not copies. Codes as int32: the month ends hold ten million brand days and payments.
+        codes = codes.astype("int32")
+        return frame.assign(customer_id=codes) if known.all() else frame[known].assign(customer_id=codes[known])
 
     ledger = inputs.ledger
     invoices = encode(ledger.invoices[["customer_id", "invoice_date", "amount"]])
@@ -504,7 +575,7 @@ def _encoded(inputs: DistressInputs, customers: list) -> DistressInputs:
                           inputs.end, inputs.has)
 
 
-def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
+def _with_fixed_columns(inputs: DistressInputs, n_customers: int) -> DistressInputs:
     """Add the columns that do not depend on the month end, so that each month only filters and groups.
 
     A brand's (and a customer's) first purchase among the rows known by a month end is its first purchase
@@ -522,10 +593,13 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
         bounced_on=cheques["status_date"].fillna(cheques["due_date"]).where(statuses.isin(BOUNCED_STATUSES)))
     cheques = cheques[["customer_id", "amount", "due_date", "status", "booked", "settled_on", "bounced_on"]]
     brands = inputs.brands
-    brand = pd.factorize(brands["brand"])[0]  # grouping on codes, not texts
-    brands = brands.assign(first_bought=brands.groupby([brands["customer_id"], brand])["date"].transform("min"),
-                           customer_first=brands.groupby("customer_id")["date"].transform("min"))
-    brands = brands[["customer_id", "date", "amount", "first_bought", "customer_first"]]
+    buyer = brands["customer_id"].to_numpy()
+    brand = pd.factorize(brands["brand"])[0]  # comparing codes, not texts
+    brands = brands.assign(first_bought=_first_of_runs(brands["date"], buyer, brand))
+    brands = brands[["customer_id", "date", "amount", "first_bought"]]
+    # each customer's first purchase, per code (not repeated on each of its rows)
+    first_purchase = np.full(n_customers, np.datetime64("NaT"), dtype=brands["date"].dtype)
+    first_purchase[buyer] = _first_of_runs(brands["date"], buyer)
     ledger = inputs.ledger
     # A new Ledger, not dataclasses.replace: that would share the old one's open-items cache.
     # The calendar month as a whole number: grouping on it is many times faster than on pandas Periods.
@@ -539,7 +613,26 @@ def _with_fixed_columns(inputs: DistressInputs) -> DistressInputs:
     # the days since the customer's previous shipping day; one known by a month end follows one known then
     shipments = inputs.shipments.assign(gap_days=inputs.shipments.groupby("customer_id")["date"].diff().dt.days)
     return replace(inputs, ledger=with_months, payments=payments, cheques=cheques, brands=brands,
-                   shipments=shipments, monthly_invoiced=monthly_invoiced)
+                   shipments=shipments, monthly_invoiced=monthly_invoiced, first_purchase=first_purchase)
+
+
+def _first_of_runs(dates: pd.Series, *keys: np.ndarray) -> np.ndarray:
+    """Per row, the earliest of ``dates`` (NaT skipped) among the rows of its run: consecutive rows with equal
+    ``keys``. On rows sorted by the keys, what grouping on them and taking each group's minimum gives,
+    without grouping millions of rows (the brands' days at ten million lines)."""
+    values = dates.to_numpy()
+    if not len(values):
+        return values
+    changed = np.zeros(len(values), dtype=bool)
+    changed[0] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    starts = np.flatnonzero(changed)
+    stamps = values.view("int64")
+    latest = np.iinfo("int64").max
+    earliest = np.minimum.reduceat(np.where(np.isnat(values), latest, stamps), starts)
+    earliest[earliest == latest] = np.iinfo("int64").min  # a run of blanks only: NaT
+    return np.repeat(earliest, np.diff(np.append(starts, len(values)))).view(values.dtype)
 
 
 def _months_invoiced_by(inputs: DistressInputs, cutoff: pd.Timestamp) -> pd.Series:
@@ -657,11 +750,13 @@ def _one_month(inputs, settings, n_customers, end, snapshots, earlier_end, maste
     if len(brands):
         # the rows of the window only (not a copy of every row known by then): the same rows in the same order
         bought_on = brands["date"].to_numpy()
-        in_window = (bought_on <= end.to_datetime64()) & (bought_on > (end - s.spike_days * day).to_datetime64())
-        new = in_window & ((brands["first_bought"] > end - s.spike_days * day)
-                           & (brands["customer_first"] <= end - s.recent_days * day)).to_numpy()
-        brand_amount, brand_buyer = brands["amount"].to_numpy(), brands["customer_id"].to_numpy()
-        window_total = _per_customer(brand_amount[in_window], brand_buyer[in_window], n)
+        spike_start = (end - s.spike_days * day).to_datetime64()
+        in_window = (bought_on <= end.to_datetime64()) & (bought_on > spike_start)
+        brand_amount, brand_buyer = brands["amount"].to_numpy()[in_window], brands["customer_id"].to_numpy()[in_window]
+        # a brand first bought in the window, by a customer who had bought before the recent window
+        new = (brands["first_bought"].to_numpy()[in_window] > spike_start) & (
+            inputs.first_purchase[brand_buyer] <= (end - s.recent_days * day).to_datetime64())
+        window_total = _per_customer(brand_amount, brand_buyer, n)
         new_total = _per_customer(brand_amount[new], brand_buyer[new], n)
         out["new_brand_share"] = (new_total.reindex(out.index).fillna(0) / window_total.reindex(out.index)).where(
             window_total.reindex(out.index) > 0)

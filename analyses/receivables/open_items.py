@@ -304,41 +304,141 @@ def build_ledger(data) -> Ledger:
 def open_items(ledger: Ledger, as_of) -> pd.DataFrame:
     """The open items on ``as_of`` (movements dated on or before it), one row per open invoice plus one
     ``credit`` row per customer with unapplied credit left; columns :data:`ITEM_COLUMNS`."""
+    items = kept_open_items(ledger, as_of).copy()  # callers may add columns
+    if isinstance(items["invoice_no"].dtype, pd.StringDtype):  # kept compact: the callers get objects
+        items["invoice_no"] = texts_as_objects(items["invoice_no"])
+    return items
+
+
+@dataclass(frozen=True)
+class _OpenAmounts:
+    """The open items on a day as arrays: the open invoices (``places``: their rows in the ledger, in
+    first-in-first-out order; ``customer``: their customer codes; their amounts) and the customers' credit
+    left (``left``: by customer id, sorted; ``left_codes``: their customer codes), not yet rounded."""
+
+    places: np.ndarray
+    customer: np.ndarray
+    paid: np.ndarray
+    cash_discount: np.ndarray
+    credited: np.ndarray
+    open_amount: np.ndarray
+    fifo_credit: np.ndarray
+    left: pd.Series
+    left_codes: np.ndarray
+    issued_any: bool  # whether any invoice was issued by the day (open or not)
+
+
+def kept_open_items(ledger: Ledger, as_of) -> pd.DataFrame:
+    """The open items on ``as_of`` as the run keeps them (worked out and kept on first use): not a copy, to
+    be read and not changed, the invoice numbers in their compact dtype. For readers of a few columns (the
+    distress signs), which need no copy of every column nor a text object per invoice number."""
     as_of = pd.Timestamp(as_of).normalize()
     cache = ledger.open_items_by_day
     if as_of not in cache:
         if len(cache) >= OPEN_ITEMS_KEPT:
             cache.pop(next(iter(cache)))  # the oldest asked: a year of month ends stays
         cache[as_of] = _open_items(ledger, as_of)
-    items = cache[as_of].copy()  # callers may add columns
-    if isinstance(items["invoice_no"].dtype, pd.StringDtype):  # kept compact: the callers get objects
-        items["invoice_no"] = texts_as_objects(items["invoice_no"])
-    return items
+    return cache[as_of]
 
 
 def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
-    # Worked out on the amounts alone (arrays over the invoices issued by then); the invoices' texts are
-    # taken for the open ones only: copying every issued invoice's row each month end cost most of the time.
+    amounts = _open_amounts(ledger, as_of)
+    keys, invoices = ledger.keys, ledger.invoices
+    # (taken rows are a new frame, and with copy on write columns added to it never reach the ledger's: no
+    # copies of the open invoices' rows, which at ten million lines were a month end's peak)
+    items = invoices.iloc[amounts.places]
+    items["paid"] = amounts.paid
+    items["cash_discount"] = amounts.cash_discount
+    items["credited"] = amounts.credited
+    items["open_amount"] = amounts.open_amount
+    items["fifo_credit"] = amounts.fifo_credit
+    items = items.assign(kind="invoice", item_id=items["invoice_id"])
+    rank = keys.customer_rank[amounts.customer]
+    left = amounts.left
+    if len(left):
+        master = ledger.customers.set_index("customer_id")["assigned_salesperson_id"] if len(
+            ledger.customers) else pd.Series(dtype="object")
+        credits = pd.DataFrame({
+            "item_id": ["credit:" + str(c) for c in left.index], "kind": "credit", "invoice_no": None,
+            "customer_id": left.index.astype("object"), "salesperson_id": left.index.map(master).astype("object"),
+            "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
+            "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
+        credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
+        if isinstance(invoices["invoice_no"].dtype, pd.StringDtype):  # one dtype: the texts stay compact
+            credits["invoice_no"] = credits["invoice_no"].astype(invoices["invoice_no"].dtype)
+        credits["open_amount"] = credits["open_amount"].astype("float64").round(2)
+        credit_kept = (credits["open_amount"] != 0).to_numpy()
+        rank = np.concatenate([rank, keys.customer_rank[amounts.left_codes][credit_kept]])
+        items = pd.concat([items, credits[credit_kept]], ignore_index=True) if amounts.issued_any else credits[
+            credit_kept]
+    items["invoice_date"] = pd.to_datetime(items["invoice_date"])
+    items["due_date"] = pd.to_datetime(items["due_date"])
+    items["age_days"] = (as_of - items["invoice_date"]).dt.days.astype("float64")
+    items["days_past_due"] = (as_of - items["due_date"]).dt.days.astype("float64")
+    # Customer, then its credit before its invoices; the invoices are already in date and id order.
+    is_invoice = (items["kind"] == "invoice").to_numpy()
+    order = np.lexsort((np.arange(len(items)), is_invoice, rank))
+    return items.loc[:, list(ITEM_COLUMNS)].iloc[order].reset_index(drop=True)
+
+
+def open_item_amounts(ledger: Ledger, as_of) -> pd.DataFrame:
+    """The rows of :func:`open_items` on ``as_of``, in its order and with its values, without the texts:
+    ``customer_code`` (the customer's code in :attr:`Ledger.keys`, -1 when blank), kind, invoice_date, paid,
+    cash_discount, open_amount, days_past_due. For readers that only sum and count amounts per customer
+    month after month (the distress signs): the open invoices' rows with their texts took more memory than
+    the rest of a month end's work at ten million lines."""
+    as_of = pd.Timestamp(as_of).normalize()
+    amounts = _open_amounts(ledger, as_of)
+    left_open = np.round((-amounts.left.to_numpy()).astype("float64"), 2)
+    credit_codes = amounts.left_codes[left_open != 0]
+    left_open = left_open[left_open != 0]
+    n_invoices, n_credits = len(amounts.places), len(credit_codes)
+    customer = np.concatenate([amounts.customer, credit_codes])
+    is_invoice = np.arange(n_invoices + n_credits) < n_invoices
+    dates = {column: np.concatenate([ledger.invoices[column].to_numpy()[amounts.places],
+                                     np.full(n_credits, np.datetime64("NaT"))]) for column in ("invoice_date", "due_date")}
+    zeros = np.zeros(n_credits)
+    items = pd.DataFrame({
+        "customer_code": customer, "kind": np.where(is_invoice, "invoice", "credit"),
+        "invoice_date": pd.to_datetime(dates["invoice_date"]),
+        "paid": np.concatenate([amounts.paid, zeros]), "cash_discount": np.concatenate([amounts.cash_discount, zeros]),
+        "open_amount": np.concatenate([amounts.open_amount, left_open]),
+        "days_past_due": (as_of - pd.to_datetime(dates["due_date"])).days.astype("float64")})
+    # Customer, then its credit before its invoices, as open_items orders them.
+    order = np.lexsort((np.arange(len(items)), is_invoice, ledger.keys.customer_rank[customer]))
+    return items.iloc[order].reset_index(drop=True)
+
+
+def _open_amounts(ledger: Ledger, as_of: pd.Timestamp) -> _OpenAmounts:
+    # Worked out on the amounts alone (arrays over the invoices issued by then): the invoices' texts are
+    # taken by the callers for the open ones only (copying every issued invoice's row each month end cost
+    # most of the time).
     keys = ledger.keys
     invoices = ledger.invoices
-    issued_by_then = (ledger.fifo_dates <= as_of).to_numpy()
-    rows = np.flatnonzero(issued_by_then)  # places in the first-in-first-out order
+    # (arrays the length of every invoice or settlement are let go once read: a month end's peak at ten
+    # million lines)
+    rows = np.flatnonzero((ledger.fifo_dates <= as_of).to_numpy())  # places in the first-in-first-out order
+    issued_any = len(rows) > 0
     places = ledger.fifo_order[rows]  # the invoices' rows, in that order
+    del rows
     positions = invoices.index.to_numpy()[places]  # the ledger's row positions: index into the keys
     index = pd.Index(positions)
     on_day = (ledger.settlements["date"] <= as_of).to_numpy()
     settlements = ledger.settlements
     issued = keys.issued_on[on_day] <= np.datetime64(as_of)  # the invoice it names exists by then
     amounts = {c: settlements[c].to_numpy()[on_day] for c in ("paid", "cash_discount", "credited")}
-    # each invoice code's sums (0 without settlements), on the codes (not the ids hashed at every as-of day)
-    settled = _sums_by_code(keys.settlement_invoice[on_day][issued], {c: v[issued] for c, v in amounts.items()},
-                            keys.n_invoice_codes)
     # paid before the invoice's own date: a credit until the invoice exists
     early_customer = keys.settlement_customer[on_day][~issued]
     early_amount = (amounts["paid"] + amounts["cash_discount"] + amounts["credited"])[~issued]
+    # each invoice code's sums (0 without settlements), on the codes (not the ids hashed at every as-of day)
+    settled_codes = keys.settlement_invoice[on_day][issued]
+    del on_day
+    settled = _sums_by_code(settled_codes, {c: amounts.pop(c)[issued] for c in list(amounts)}, keys.n_invoice_codes)
+    del settled_codes, issued
     codes = keys.invoice[positions]
-    paid, cash_discount, credited = (pd.Series(settled[c][codes], index=index)
+    paid, cash_discount, credited = (pd.Series(settled.pop(c)[codes], index=index)
                                      for c in ("paid", "cash_discount", "credited"))
+    del codes, settled
     open_amount = pd.Series(invoices["amount"].to_numpy()[places], index=index) - paid - cash_discount - credited
     customer = keys.customer[positions]
     is_over = (open_amount < 0).to_numpy()
@@ -374,6 +474,7 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     before = before.where(customer >= 0)  # a blank customer has no group
     fifo_credit = (available - before).clip(lower=0.0).clip(upper=open_amount)
     fifo_credit = fifo_credit.where(available > 0, 0.0)
+    del available, before
     open_amount = open_amount - fifo_credit
     used = _sums_by_code(customer, {"amount": fifo_credit.to_numpy(dtype="float64")}, n_customers)["amount"]
     left_of_code = credit - used
@@ -382,42 +483,12 @@ def _open_items(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     left = pd.Series(left_of_code[left_codes], index=pd.Index(keys.customer_ids[left_codes], dtype="object",
                                                                name="customer_id"))
 
-    # only the invoices still open after rounding are taken with their texts
+    # only the invoices still open after rounding are kept
     open_amount = open_amount.astype("float64").round(2)
     kept = (open_amount != 0).to_numpy()
-    items = invoices.iloc[places[kept]].copy()
-    items["paid"] = paid.to_numpy()[kept]
-    items["cash_discount"] = cash_discount.to_numpy()[kept]
-    items["credited"] = credited.to_numpy()[kept]
-    items["open_amount"] = open_amount.to_numpy()[kept]
-    items["fifo_credit"] = fifo_credit.to_numpy()[kept]
-    items = items.assign(kind="invoice", item_id=items["invoice_id"])
-    rank = keys.customer_rank[customer[kept]]
-    if len(left):
-        master = ledger.customers.set_index("customer_id")["assigned_salesperson_id"] if len(
-            ledger.customers) else pd.Series(dtype="object")
-        credits = pd.DataFrame({
-            "item_id": ["credit:" + str(c) for c in left.index], "kind": "credit", "invoice_no": None,
-            "customer_id": left.index.astype("object"), "salesperson_id": left.index.map(master).astype("object"),
-            "invoice_date": pd.NaT, "due_date": pd.NaT, "amount": 0.0, "paid": 0.0, "cash_discount": 0.0,
-            "credited": 0.0, "fifo_credit": 0.0, "open_amount": -left.to_numpy()})
-        credits["salesperson_id"] = credits["salesperson_id"].where(credits["salesperson_id"].notna(), None)
-        if isinstance(invoices["invoice_no"].dtype, pd.StringDtype):  # one dtype: the texts stay compact
-            credits["invoice_no"] = credits["invoice_no"].astype(invoices["invoice_no"].dtype)
-        credits["open_amount"] = credits["open_amount"].astype("float64").round(2)
-        credit_codes = pd.Index(keys.customer_ids).get_indexer(credits["customer_id"])
-        credit_kept = (credits["open_amount"] != 0).to_numpy()
-        rank = np.concatenate([rank, keys.customer_rank[credit_codes][credit_kept]])
-        items = pd.concat([items, credits[credit_kept]], ignore_index=True) if len(rows) else credits[credit_kept]
-    items = items.copy()
-    items["invoice_date"] = pd.to_datetime(items["invoice_date"])
-    items["due_date"] = pd.to_datetime(items["due_date"])
-    items["age_days"] = (as_of - items["invoice_date"]).dt.days.astype("float64")
-    items["days_past_due"] = (as_of - items["due_date"]).dt.days.astype("float64")
-    # Customer, then its credit before its invoices; the invoices are already in date and id order.
-    is_invoice = (items["kind"] == "invoice").to_numpy()
-    order = np.lexsort((np.arange(len(items)), is_invoice, rank))
-    return items.loc[:, list(ITEM_COLUMNS)].iloc[order].reset_index(drop=True)
+    return _OpenAmounts(places[kept], customer[kept], paid.to_numpy()[kept], cash_discount.to_numpy()[kept],
+                        credited.to_numpy()[kept], open_amount.to_numpy()[kept], fifo_credit.to_numpy()[kept],
+                        left, left_codes, issued_any)
 
 
 def month_ends(start, end) -> list[pd.Timestamp]:

@@ -120,6 +120,8 @@ def _text_bytes(column: pyarrow.Array | pyarrow.ChunkedArray) -> tuple[bool, boo
     values changes nothing (every character Python's strip removes is a byte below 0x21 or part of a
     non-ASCII character), and no Persian or Arabic digit can be there. Either answer may be a cautious False
     (a null slot's bytes are looked at too); that only sends the column the long way."""
+    if not (pyarrow.types.is_string(column.type) or pyarrow.types.is_large_string(column.type)):
+        return False, False  # buffers laid out otherwise (string views)
     plain = ascii_only = True
     for chunk in column.chunks if isinstance(column, pyarrow.ChunkedArray) else [column]:
         if not len(chunk):

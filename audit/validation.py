@@ -137,11 +137,11 @@ def _text_bytes(column: pyarrow.Array | pyarrow.ChunkedArray) -> tuple[bool, boo
             starts, ends = starts[given], ends[given]
         if plain and (ends <= starts).any():
             plain = False  # a blank value
-        elif plain:
+        elif plain and len(starts):
             first, last = data[starts], data[ends - 1]
-            plain = not ((first < 0x21) | (first > 0x7e) | (last < 0x21) | (last > 0x7e)).any()
-        if ascii_only:
-            ascii_only = not (data[offsets[0]:offsets[-1]] > 0x7f).any()
+            plain = bool(min(first.min(), last.min()) > 0x20 and max(first.max(), last.max()) < 0x7f)
+        if ascii_only and offsets[-1] > offsets[0]:
+            ascii_only = bool(data[offsets[0]:offsets[-1]].max() < 0x80)
         if not plain and not ascii_only:
             break
     return plain, ascii_only

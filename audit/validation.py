@@ -36,9 +36,10 @@ import jdatetime
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pyarrow.compute as pc
 
-from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Table
+from audit.contract import BOOL, DATE, FLOAT, INT, STR, TABLES, TIMESTAMP, Column, Table
 from audit.integrity import sha256_file
 from audit.loading import LoadedData, SourceTable
 from audit.membership import arrow_text, isin
@@ -111,17 +112,49 @@ class AuditTables:
 
 # ---------------------------------------------------------------- parsing
 
-def _maybe_non_ascii(text: pd.Series) -> bool:
-    """False when every value is plain ASCII (then no Persian or Arabic digit can be there): Arrow checks
-    that in one pass, far faster than the digit pattern over a million values."""
-    column = arrow_text(text)
-    return column is None or pc.all(pc.string_is_ascii(column)).as_py() is False
+def _text_bytes(column: pyarrow.Array | pyarrow.ChunkedArray) -> tuple[bool, bool]:
+    """(whether no value is blank or starts or ends with a space, a control character or a non-ASCII
+    character, whether every byte is ASCII), read from the Arrow buffers in a few numpy passes.
+
+    Most text columns of an export are plain ids, codes and names: then stripping them and blanking empty
+    values changes nothing (every character Python's strip removes is a byte below 0x21 or part of a
+    non-ASCII character), and no Persian or Arabic digit can be there. Either answer may be a cautious False
+    (a null slot's bytes are looked at too); that only sends the column the long way."""
+    if not (pyarrow.types.is_string(column.type) or pyarrow.types.is_large_string(column.type)):
+        return False, False  # buffers laid out otherwise (string views)
+    plain = ascii_only = True
+    for chunk in column.chunks if isinstance(column, pyarrow.ChunkedArray) else [column]:
+        if not len(chunk):
+            continue
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        width = 8 if pyarrow.types.is_large_string(chunk.type) else 4
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if width == 8 else np.int32, count=len(chunk) + 1,
+                                offset=chunk.offset * width)
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+        starts, ends = offsets[:-1], offsets[1:]
+        if chunk.null_count:
+            given = chunk.is_valid().to_numpy(zero_copy_only=False)
+            starts, ends = starts[given], ends[given]
+        if plain and (ends <= starts).any():
+            plain = False  # a blank value
+        elif plain and len(starts):
+            first, last = data[starts], data[ends - 1]
+            plain = bool(min(first.min(), last.min()) > 0x20 and max(first.max(), last.max()) < 0x7f)
+        if ascii_only and offsets[-1] > offsets[0]:
+            ascii_only = bool(data[offsets[0]:offsets[-1]].max() < 0x80)
+        if not plain and not ascii_only:
+            break
+    return plain, ascii_only
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    text = values.astype("str").str.strip()
-    text = text.mask(text == "")
-    if _maybe_non_ascii(text) and text.str.contains(_NON_ASCII_DIGIT, na=False).any():
+    text = values.astype("str")
+    column = arrow_text(text)
+    plain, ascii_only = _text_bytes(column) if column is not None else (False, False)
+    if not plain:
+        text = text.str.strip()
+        text = text.mask(text == "")
+    if not ascii_only and text.str.contains(_NON_ASCII_DIGIT, na=False).any():
         text = text.str.translate(_DIGITS)
     return text
 
@@ -408,6 +441,14 @@ def _number_reasons(original: pd.Series, parsed: pd.Series, failed: pd.Series, b
     return parsed, unusable
 
 
+def _date_window(table: str, column: str, window: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    """The plausible dates of one column (a founding or hiring date may predate the ledger's window)."""
+    earliest, latest = window
+    if (table, column) in HISTORY_DATES:
+        earliest = min(earliest, HISTORY_EARLIEST)
+    return earliest, latest
+
+
 def _date_reasons(table: str, column: str, original: pd.Series, parsed: pd.Series, failed: pd.Series,
                   window: tuple[dt.date, dt.date], calendar: str) -> tuple[pd.Series, _Unusable]:
     """Reasons for dates written day/month/year, and dates outside the plausible window (made missing)."""
@@ -418,9 +459,7 @@ def _date_reasons(table: str, column: str, original: pd.Series, parsed: pd.Serie
         for index, fix in _map_unique(text, _day_month_fix).dropna().items():
             unusable.add((index,), "date not in ISO 8601 (day/month order)",
                          "not a date in ISO 8601 (YYYY-MM-DD); day and month order cannot be told", fix)
-    earliest, latest = window
-    if (table, column) in HISTORY_DATES:
-        earliest = min(earliest, HISTORY_EARLIEST)
+    earliest, latest = _date_window(table, column, window)
     low, high = pd.Timestamp(earliest), pd.Timestamp(latest) + pd.Timedelta(days=1)
     outside = parsed.notna() & ((parsed < low) | (parsed >= high))
     if outside.any():
@@ -430,6 +469,37 @@ def _date_reasons(table: str, column: str, original: pd.Series, parsed: pd.Serie
                      "in policy.toml")
         parsed = parsed.mask(outside)
     return parsed, unusable
+
+
+def _usable_as_typed(table: str, column: Column, values: pd.Series, bound: float,
+                     window: tuple[dt.date, dt.date]) -> pd.Series | None:
+    """The parsed column when ``values`` already has the column's type (a Parquet or database column) and
+    parsing would change no value and refuse none, shown by a minimum and maximum instead of the parse's
+    many passes over the column; None when any value might be refused (the parse then says which)."""
+    dtype = values.dtype
+    if column.type == FLOAT and dtype == np.float64:
+        numbers = values.to_numpy()
+        low, high = np.fmin.reduce(numbers, initial=np.nan), np.fmax.reduce(numbers, initial=np.nan)  # blanks skipped
+        usable = np.isnan(low) or (np.isfinite(low) and np.isfinite(high) and -bound <= low and high <= bound)
+        return values if usable else None
+    if column.type == INT and pd.api.types.is_integer_dtype(dtype):
+        low, high = values.min(), values.max()
+        usable = pd.isna(low) or max(-int(low), int(high)) <= min(bound, 2**53 - 1)  # whole in float64
+        return values.astype("Int64") if usable else None
+    if (column.type in (DATE, TIMESTAMP) and isinstance(dtype, np.dtype) and dtype.kind == "M"
+            and np.datetime_data(dtype)[0] in ("s", "ms", "us")):
+        when = values.to_numpy()
+        first = np.fmin.reduce(when, initial=np.datetime64("NaT"))
+        last = np.fmax.reduce(when, initial=np.datetime64("NaT"))
+        if not np.isnat(first):
+            earliest, latest = _date_window(table, column.name, window)
+            earliest = max(earliest, dt.date(EARLIEST_YEAR, 1, 1))
+            if first < np.datetime64(earliest) or last >= np.datetime64(latest + dt.timedelta(days=1)):
+                return None
+            if column.type == DATE and (when != when.astype("datetime64[D]"))[~np.isnat(when)].any():
+                return None  # a time of day, which the parse drops
+        return values.astype("datetime64[us]")
+    return None
 
 
 def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: list[Problem],
@@ -447,6 +517,11 @@ def _parse_table(spec: Table, source: SourceTable, policy: Policy, problems: lis
         if column.name not in raw.columns:
             continue
         original = raw[column.name]
+        typed = None if column.type == STR else _usable_as_typed(spec.name, column, original,
+                                                                  policy.data.max_abs_number, window)
+        if typed is not None:
+            frame[column.name] = typed
+            continue
         parsed = parse_column(original, column.type, policy.calendar)
         if column.type == STR:
             frame[column.name] = parsed
@@ -512,7 +587,44 @@ def _schema(spec: Table, present) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, unique=key, report_duplicates="exclude_first", name=spec.name)
 
 
-def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
+def _strictly_increasing(columns: list[pd.Series]) -> bool:
+    """Whether the rows are in strictly increasing order of these columns, none blank: then no key repeats,
+    shown in one comparison of neighbours (an export sorted by its key) instead of hashing every key."""
+    increasing = equal = None
+    for values in columns:
+        if values.isna().any():
+            return False
+        column = arrow_text(values)
+        if column is None:
+            column = pyarrow.array(values.to_numpy())
+        later, earlier = column[1:], column[:-1]
+        above, same = pc.greater(later, earlier), pc.equal(later, earlier)
+        increasing = above if increasing is None else pc.or_(increasing, pc.and_(equal, above))
+        equal = same if equal is None else pc.and_(equal, same)
+    return increasing is None or pc.all(increasing).as_py() is not False
+
+
+def _schema_holds(spec: Table, frame: pd.DataFrame) -> bool:
+    """True when :func:`_schema` finds nothing in ``frame``, asked in a few vectorised passes: most tables
+    conform, and pandera's per-column machinery and its hashing of every key cost more than the rest of
+    their check. False when anything might fail; the schema then names every failing row."""
+    for column in spec.columns:
+        if column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        if column.required and values.isna().any():
+            return False
+        if column.non_negative and (values < 0).any():
+            return False
+        if column.allowed and not column.extendable and (values.notna() & ~isin(values, column.allowed)).any():
+            return False
+    if not spec.key or not all(c in frame.columns for c in spec.key) or len(frame) < 2:
+        return True
+    return _strictly_increasing([frame[c] for c in spec.key])
+
+
+def _schema_failures(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
+    """Each row the pandera schema fails, as a problem of ``check``."""
     try:
         # inplace: the checks change nothing (no coercion, no defaults), so no copy of the whole table
         _schema(spec, set(frame.columns)).validate(frame, lazy=True, inplace=True)
@@ -542,6 +654,11 @@ def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
                 check.add(ROW, index, case.column, case.failure_case,
                           f"unknown value; expected one of {', '.join(allowed)}", "use the contract's vocabulary",
                           "unknown value")
+
+
+def _check_schema(spec: Table, frame: pd.DataFrame, check: _TableCheck) -> None:
+    if not _schema_holds(spec, frame):
+        _schema_failures(spec, frame, check)
     for column in spec.columns:
         if column.allowed and column.extendable and column.name in frame.columns:
             unknown = frame[column.name].notna() & ~frame[column.name].isin(column.allowed)
@@ -842,9 +959,12 @@ def validate(loaded: LoadedData, policy: Policy, run_date: dt.date | None = None
         _check_references(spec, frame, check, referenced, excluded_keys, present, unread, check_problems)
         check_problems.extend(check.problems)
         if spec.key and len(spec.key) == 1 and spec.key[0] in frame.columns:
-            # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row).
-            gone = frame.loc[check.excluded, spec.key[0]]
-            excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
+            # Only a key whose every row was set aside counts as gone (a duplicate keeps its first row); with
+            # none set aside, nothing is gone (and the kept keys need not be hashed to say so).
+            excluded_keys[name] = set()
+            if check._excluded.any():
+                gone = frame.loc[check.excluded, spec.key[0]]
+                excluded_keys[name] = set(gone[~isin(gone, frame.loc[~check.excluded, spec.key[0]])])
         # a copy only when rows were set aside
         kept_frame = frame.loc[~check.excluded].reset_index(drop=True) if check._excluded.any() else frame
         del frame, check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from audit.common import combine_traces
@@ -82,17 +83,35 @@ class SalespersonRollup(Detector):
             return empty_findings()
         findings = findings.assign(exposure=findings["score"] * findings["risk_amount"])
         people = data.frame("salespeople").set_index("salesperson_id")
+        # One sort and one grouping of all the findings: by salesperson, and within one as their list is
+        # ordered (a sort and a grouping per salesperson took 8 s at ten million lines).
+        ordered = findings.sort_values(["salesperson_id", "exposure", "score", "exception_id"],
+                                       ascending=[True, False, False, True], ignore_index=True)
+        keys = ["salesperson_id", "pattern"]
+        patterns = ordered.groupby(keys, sort=True).size()
+        first = ordered.groupby(keys, sort=False).head(self.top_per_pattern)
+        top: dict[tuple, list] = {}
+        for key, record in zip(zip(first["salesperson_id"], first["pattern"], strict=True),
+                               first[["exception_id", "entity_type", "entity_id", "score", "risk_amount"]].to_dict(
+                                   orient="records"), strict=True):
+            top.setdefault(key, []).append(record)
+        salespeople = ordered["salesperson_id"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, salespeople[1:] != salespeople[:-1]])
+        ends = np.r_[starts[1:], len(ordered)]
         rows = []
-        for salesperson, group in findings.groupby("salesperson_id", sort=True):
-            n_patterns = group["pattern"].nunique()
-            if n_patterns < self.min_patterns and len(group) < self.min_findings:
+        for begin, stop in zip(starts, ends, strict=True):
+            salesperson = salespeople[begin]
+            if len(patterns.loc[salesperson]) < self.min_patterns and stop - begin < self.min_findings:
                 continue
-            rows.append(self._finding(salesperson, group, people))
+            rows.append(self._finding(salesperson, ordered.iloc[begin:stop], top, people))
         self.n_salespeople_ = len(rows)
         return pd.DataFrame(rows) if rows else empty_findings()
 
-    def _finding(self, salesperson, group: pd.DataFrame, people: pd.DataFrame) -> dict:
-        group = group.sort_values(["exposure", "score", "exception_id"], ascending=[False, False, True])
+    def _finding(self, salesperson, group: pd.DataFrame, top: dict, people: pd.DataFrame) -> dict:
+        """One salesperson's finding from their findings (``group``, in the list's order) and the first of
+        each pattern (``top``)."""
+        # summed per salesperson: one grouping of every finding adds the same amounts up differently in the
+        # last digit
         by_pattern = group.groupby("pattern").agg(findings=("exception_id", "size"), risk=("risk_amount", "sum"),
                                                   best_score=("score", "max"), exposure=("exposure", "sum"))
         by_pattern = by_pattern.sort_values(["risk", "findings"], ascending=False)
@@ -107,9 +126,7 @@ class SalespersonRollup(Detector):
             "dominant_pattern": dominant, "total_risk": total, "findings": len(group),
             "patterns": {pattern: {
                 "findings": int(row.findings), "risk_amount": float(row.risk), "best_score": float(row.best_score),
-                "top": group.loc[group["pattern"] == pattern, ["exception_id", "entity_type", "entity_id", "score",
-                                                                "risk_amount"]].head(
-                    self.top_per_pattern).to_dict(orient="records")}
+                "top": top[(salesperson, pattern)]}
                 for pattern, row in by_pattern.iterrows()},
             "traces": traces,
         }

@@ -93,6 +93,22 @@ def test_training_scores_reuse_what_fit_scored_and_equal_a_fresh_score():
         model.score_samples(X[:10], training=True)
 
 
+def test_a_column_major_matrix_fitted_without_copy_becomes_the_training_matrix_with_the_same_scores():
+    X = ledger_like_matrix()
+    X[::50, 2] = np.nan
+    copied = AnomalyEnsemble(combine="median_rank").fit(X)
+    given = np.asfortranarray(X)
+    model = AnomalyEnsemble(combine="median_rank").fit(given, copy=False)
+    assert model._training_matrix is given  # imputed and scaled in place: no second matrix
+    np.testing.assert_array_equal(given, copied._training_matrix)
+    for got, expected in zip(model.top_tail(None, 0.05, 0.5, training=True),
+                             copied.top_tail(X, 0.05, 0.5, training=True), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    rows = np.ascontiguousarray(X[::9])
+    for name, ranks in copied.member_ranks(rows).items():
+        np.testing.assert_array_equal(model.member_ranks(rows)[name], ranks)
+
+
 def test_forest_and_ecod_fitted_from_distinct_or_sorted_rows_are_pyods_value_for_value():
     from pyod.models.ecod import ECOD
     from pyod.models.iforest import IForest

@@ -48,9 +48,9 @@ rows that can still reach it once the other members have ranked every row (ANO-0
 ledger: 34.6 s -> about 10 s, the same findings), and only on those that can still reach the least the
 top's quantile can be (22,879 of its 905,962 invoices instead of 102,755). The distinct rows of the
 training matrix are found once, ranks of many scores are searched in sorted order, and the training
-matrix is imputed in place when the caller made it for the fit (``fit(X, copy=False)``): the same
-scores. Everything random is seeded from ``random_state``. pyod (with numba, llvmlite and matplotlib) is
-imported when the first member is made (``_pyod``), not with this module: importing the tool cost every
+matrix is imputed (and, column-major, scaled) in place when the caller made it for the fit
+(``fit(X, copy=False)``): the same scores. Everything random is seeded from ``random_state``. pyod (with
+numba, llvmlite and matplotlib) is imported when the first member is made (``_pyod``), not with this module: importing the tool cost every
 process about 100 MB and a second of CPU for it, most of them fitting no anomaly model.
 
 Benchmark (ADBench, 10 classical datasets): see ``docs/anomaly.md``.
@@ -235,7 +235,9 @@ class AnomalyEnsemble:
         """Learn the imputation, scaling and every member on ``X`` (labels are never used).
 
         ``copy=False``: ``X``, a writable float64 array the caller made for the fit, receives the imputed
-        values itself instead of a copy of it (a matrix less; scoring it later gives the same scores).
+        values itself instead of a copy of it (a matrix less). A column-major ``X`` with no constant column
+        then becomes the scaled training matrix itself (another matrix less): score it with
+        ``training=True`` and no ``X``, and rebuild any of its rows the caller wants to score again.
         """
         self._check_params()
         given = X
@@ -260,7 +262,13 @@ class AnomalyEnsemble:
         self.kept_columns_ = np.flatnonzero(self.scales_ > 0)
         if self.kept_columns_.size == 0:
             raise ValueError("every column is constant (after imputing NaN): nothing to score")
-        Z = self._scale(X)
+        if X is given and not copy and self.kept_columns_.size == X.shape[1] and X.flags.f_contiguous:
+            # what _scale gives (the columns' copy of a column-major matrix is column-major), in place
+            X -= self.medians_
+            X /= self.scales_
+            Z = X
+        else:
+            Z = self._scale(X)
         # Scoring the training matrix starts from it (ECOD holds it anyway): no second imputed, scaled copy.
         self._training_matrix = Z
         # Its distinct rows (as indices), found once for the iforest fit and the row-wise members' scores.
@@ -295,7 +303,7 @@ class AnomalyEnsemble:
                         # Not kept when made so (a matrix the size of the training one): ``_ecod_scores`` makes
                         # them again, value for value, if a batch other than the training matrix is scored.
                         self._ecod_sorted, self._ecod_training_scores = _fit_ecod(
-                            detector, Z_fit, self._scale(self.sorted_columns_) if Z_fit is Z else None)
+                            detector, Z_fit, self._scaled_sorted_columns() if Z_fit is Z else None)
                         if Z_fit is Z:
                             self._ecod_sorted = None
                     else:
@@ -345,7 +353,8 @@ class AnomalyEnsemble:
         quantile is at least that of those lowest scores (taken two rows lower, so that it falls among the
         rows above the bar). Whether the quantile falls among scores below the bar is decided by how many
         there are, not by their values, except when it falls between the largest of them and the smallest
-        above: then every row is scored as ``score_samples`` does. On the invoices of a million-line ledger
+        above: then every row is scored as ``score_samples`` does. ``X`` None with ``training``: the matrix
+        fit was given (which it may have scaled in place). On the invoices of a million-line ledger
         the neighbour search runs on one row in thirty (one in nine with ``at_least`` alone).
         """
         Z = self._prepared(X, training)
@@ -388,6 +397,8 @@ class AnomalyEnsemble:
         return scores, max(at_least, float(np.quantile(scores, 1.0 - share)))
 
     def _prepared(self, X, training: bool) -> np.ndarray:
+        if training and X is None:  # the training matrix itself (fit may have scaled the caller's in place)
+            return self._training_matrix
         X = self._checked(X)
         if training and X.shape[0] != self.n_fit_rows_:
             raise ValueError(f"training=True needs the {self.n_fit_rows_} rows fit was given, got {X.shape[0]}")
@@ -435,6 +446,11 @@ class AnomalyEnsemble:
         first, inverse = self._training_distinct
         return np.ascontiguousarray(self._training_matrix[first]), inverse
 
+    def _scaled_sorted_columns(self) -> _ScaledColumns:
+        """``_scale(sorted_columns_)`` (the training matrix's columns sorted), made one column at a time where
+        read: not a matrix the size of the training one beside it."""
+        return _ScaledColumns(self.sorted_columns_, self.kept_columns_, self.medians_, self.scales_)
+
     def _ecod_scores(self, detector: ECOD, Z: np.ndarray, training: bool = False) -> np.ndarray:
         """pyod ECOD's ``decision_function(Z)``, value for value, without sorting the training rows again.
 
@@ -445,16 +461,17 @@ class AnomalyEnsemble:
         """
         if training and self._ecod_training_scores is not None:
             return self._ecod_training_scores
-        if self._ecod_sorted is None:
+        trained = self._ecod_sorted
+        if trained is None:
             # fit let go of them when they were the sorted training columns, scaled (value for value Z's sorted)
-            from_columns = detector.X_train is self._training_matrix
-            self._ecod_sorted = np.asfortranarray(self._scale(self.sorted_columns_) if from_columns
-                                                  else np.sort(detector.X_train, axis=0))
+            trained = self._scaled_sorted_columns() if detector.X_train is self._training_matrix else None
+        if trained is None:
+            trained = self._ecod_sorted = np.asfortranarray(np.sort(detector.X_train, axis=0))
         Z = np.ascontiguousarray(Z, dtype=np.float64)
         if training:
-            below, under = _ecod_counts(self._ecod_sorted, Z)
+            below, under = _ecod_counts(trained, Z)
             return _ecod_outlyingness(2 * below, 2 * under, 2 * Z.shape[0], _doubled_skew_sign(Z))
-        below, under = _ecod_counts(self._ecod_sorted, Z, np.sort(Z, axis=0))
+        below, under = _ecod_counts(trained, Z, np.sort(Z, axis=0))
         pooled = _column_skew(detector.X_train, Z)  # of the training rows and Z's together
         return _ecod_outlyingness(below, under, detector.X_train.shape[0] + Z.shape[0], np.sign(np.nan_to_num(pooled)))
 
@@ -465,18 +482,25 @@ class AnomalyEnsemble:
         return self._combined(self.member_ranks(X, training), X.shape[0])
 
     def _combined(self, ranks: dict[str, np.ndarray | float], n_rows: int) -> np.ndarray:
-        """The members' ranks (arrays of ``n_rows``, or one number for every row) combined by ``combine``."""
-        ranks = np.column_stack([np.broadcast_to(r, (n_rows,)) for r in ranks.values()])
-        if self.combine == "mean_rank":
-            combined = ranks.mean(axis=1)
-        elif self.combine == "median_rank":
-            combined = np.median(ranks, axis=1)
-        elif self.combine == "max_rank":
-            combined = ranks.max(axis=1)
-        else:  # trimmed_rank
-            trim = 1 if ranks.shape[1] >= 4 else 0
-            combined = np.sort(ranks, axis=1)[:, trim: ranks.shape[1] - trim].mean(axis=1)
-        return np.clip(combined, 0.0, 1.0)
+        """The members' ranks (arrays of ``n_rows``, or one number for every row) combined by ``combine``.
+
+        In blocks of rows (each row's combination is its own): the members' ranks side by side, and the copies
+        a median or sort makes of them, would take several matrices the size of a rank per member."""
+        members = [np.broadcast_to(r, (n_rows,)) for r in ranks.values()]
+        combined = np.empty(n_rows)
+        for start in range(0, n_rows, ECOD_CHUNK_ROWS):
+            rows = slice(start, start + ECOD_CHUNK_ROWS)
+            block = np.column_stack([r[rows] for r in members])
+            if self.combine == "mean_rank":
+                combined[rows] = block.mean(axis=1)
+            elif self.combine == "median_rank":
+                combined[rows] = np.median(block, axis=1)
+            elif self.combine == "max_rank":
+                combined[rows] = block.max(axis=1)
+            else:  # trimmed_rank
+                trim = 1 if block.shape[1] >= 4 else 0
+                combined[rows] = np.sort(block, axis=1)[:, trim: block.shape[1] - trim].mean(axis=1)
+        return np.clip(combined, 0.0, 1.0, out=combined)
 
     # ------------------------------------------------------------------------------- explanation
     def feature_contributions(self, X) -> np.ndarray:
@@ -648,7 +672,7 @@ def _fit_iforest(detector: IForest, X: np.ndarray,
 
 def _fit_ecod(detector: ECOD, X: np.ndarray, trained: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """pyod ``ECOD.fit``, value for value, from the training columns sorted once (``trained``: ``X``'s columns
-    sorted, if the caller has them).
+    sorted, if the caller has them: an array, or ``_ScaledColumns`` made where read).
 
     Returns the sorted columns (a batch's values are counted among them) and pyod's ``decision_function``
     of the training matrix itself (pooled with itself: the same counts twice), made from the counts
@@ -659,7 +683,7 @@ def _fit_ecod(detector: ECOD, X: np.ndarray, trained: np.ndarray | None = None) 
     # Column-major: each column's binary searches run on contiguous memory.
     # the skewness first: its temporaries do not land on top of the counts
     single = np.nan_to_num(_column_skew(X))
-    trained = np.asfortranarray(np.sort(X, axis=0) if trained is None else trained)
+    trained = np.asfortranarray(np.sort(X, axis=0)) if trained is None else trained
     below, under = _ecod_counts(trained, X)
     detector.decision_scores_ = _ecod_outlyingness(below, under, X.shape[0], np.sign(single))
     detector.X_train = X
@@ -667,6 +691,23 @@ def _fit_ecod(detector: ECOD, X: np.ndarray, trained: np.ndarray | None = None) 
     below *= 2
     under *= 2
     return trained, _ecod_outlyingness(below, under, 2 * X.shape[0], _doubled_skew_sign(X, single))
+
+
+class _ScaledColumns:
+    """The columns of ``_scale(columns)`` one at a time (``[:, j]``), each value what ``_scale`` gives: the
+    arithmetic is element by element."""
+
+    def __init__(self, columns: np.ndarray, kept: np.ndarray, medians: np.ndarray, scales: np.ndarray):
+        self.columns, self.kept, self.medians, self.scales = columns, kept, medians, scales
+        self.shape = (columns.shape[0], kept.size)
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, j = key
+        if rows != slice(None):
+            raise IndexError("only whole columns ([:, j])")
+        column = self.columns[:, self.kept[j]] - self.medians[self.kept[j]]
+        column /= self.scales[self.kept[j]]
+        return column
 
 
 def _ecod_counts(trained: np.ndarray, Z: np.ndarray, batch: np.ndarray | None = None
@@ -679,13 +720,13 @@ def _ecod_counts(trained: np.ndarray, Z: np.ndarray, batch: np.ndarray | None = 
     below = np.empty(Z.shape, dtype=dtype)
     under = np.empty(Z.shape, dtype=dtype)
     for j in range(Z.shape[1]):
-        column = Z[:, j]
-        counted = _counts_among_sorted(trained[:, j], column) if batch is None else None
+        column, ordered = Z[:, j], trained[:, j]
+        counted = _counts_among_sorted(ordered, column) if batch is None else None
         if counted is not None:
             below[:, j], under[:, j] = counted
             continue
-        below[:, j] = np.searchsorted(trained[:, j], column, side="right")
-        under[:, j] = np.searchsorted(trained[:, j], column, side="left")
+        below[:, j] = np.searchsorted(ordered, column, side="right")
+        under[:, j] = np.searchsorted(ordered, column, side="left")
         if batch is not None:
             below[:, j] += np.searchsorted(batch[:, j], column, side="right")
             under[:, j] += np.searchsorted(batch[:, j], column, side="left")
@@ -802,11 +843,12 @@ def _distinct_index(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Z = np.ascontiguousarray(Z)
     keys = Z.view(np.dtype((np.void, Z.dtype.itemsize * Z.shape[1]))).ravel()
     order = keys.argsort(kind="mergesort")  # stable: each distinct row's first index comes first
-    ordered = keys[order]
-    new = np.empty(ordered.shape, dtype=bool)
+    new = np.empty(order.shape, dtype=bool)
     new[:1] = True
-    new[1:] = ordered[1:] != ordered[:-1]
-    del ordered
+    # each row against the one before it in that order, a block at a time (the rows in order: another matrix)
+    for start in range(1, order.size, ECOD_CHUNK_ROWS):
+        ordered = keys[order[start - 1: start + ECOD_CHUNK_ROWS]]
+        new[start: start + ECOD_CHUNK_ROWS] = ordered[1:] != ordered[:-1]
     first = order[new]
     inverse = np.empty(order.shape, dtype=np.intp)
     inverse[order] = np.cumsum(new) - 1

@@ -97,20 +97,24 @@ class BehaviourAnomaly(Detector):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # a member that cannot fit is skipped, kept below
-                model.fit(X, copy=False)  # X is made for it: imputed in place (scored later, the same scores)
+                # X is made for it: imputed and scaled in place, it becomes the model's training matrix
+                model.fit(X, copy=False)
         except ValueError as error:  # every feature constant or missing: nothing to compare
             self.eligible_records_ = 0
             self.not_enough_data_ = self.note_ = f"no usable feature ({error})"
             return empty_findings()
+        del X
         self.skipped_members_ = dict(model.skipped_detectors_)
         # The matrix it was fitted on; rows that cannot reach the cut-off score NaN (never candidates).
-        scores, cutoff = model.top_tail(X, self.contamination, self.min_score, training=True)
+        scores, cutoff = model.top_tail(None, self.contamination, self.min_score, training=True)
         self.score_cutoff_ = cutoff
         candidates = np.flatnonzero(scores >= cutoff)
         if candidates.size == 0:
             return empty_findings()
-        surprise = model.feature_contributions(X[candidates])
-        member_ranks = model.member_ranks(X[candidates])
+        # The candidates' rows of the matrix made again (row-major, as rows taken from it were): fit scaled it
+        chosen = np.ascontiguousarray(self._matrix(_Features(population.iloc[candidates], raw.names), typical))
+        surprise = model.feature_contributions(chosen)
+        member_ranks = model.member_ranks(chosen)
         # A value alone beyond every other of n rows has a two-sided tail of about 4 / (n + 1): in a small
         # population even the rarest value cannot reach the outer 1 %, so ask for what n rows can show.
         required = min(self.min_surprise, float(np.log10((len(population) + 1) / 4.0)))

@@ -389,21 +389,24 @@ def invoice_features(data, min_customer_invoices: int = 3, volume_tiers=()) -> p
 
     counts = frame.groupby("customer_id")["net"].transform("size")
     median = frame.groupby("customer_id")["net"].transform("median").where(counts >= min_customer_invoices)
+    del counts
     ratio = frame["net"] / median
     names_orders = data.has("invoices", ("order_id",))
-    return frame.assign(
-        customer_median=median,
-        amount_excess=(frame["net"] - median).clip(lower=0.0),
-        amount_vs_customer=np.log2(ratio.where((ratio > 0) & (median > 0))),
-        amount_vs_company=np.log2(pd.Series(company_ratio, index=frame.index).where(lambda r: r > 0)),
-        quantity_vs_product=np.log2(pd.Series(quantity_ratio, index=frame.index, dtype=float).where(
-            lambda r: r > 0)),
-        discount_rate=_ratio(frame["excess_discount"], frame["gross"]),
-        price_deviation=_ratio(frame["priced_gross"], frame["list_value"]) - 1.0,
-        n_lines=frame["n_lines"].astype(float),
-        order_to_invoice_days=pd.to_numeric(frame["order_to_invoice_days"], errors="coerce").astype(float),
-        no_order=frame["order_id"].isna().astype(float) if names_orders else np.nan,
-        off_day=(~data.calendar.is_working_day(frame["invoice_date"]).astype(bool)).astype(float)
-        if len(frame) else pd.Series(dtype=float),
-        terms_excess_days=pd.to_numeric(frame["terms_excess_days"], errors="coerce").astype(float),
-    )
+    # Added to the frame one by one (``assign`` would copy the whole frame, a second one of every invoice);
+    # the engine's sums that only feed a rate go once it is made.
+    frame["customer_median"] = median
+    frame["amount_excess"] = (frame["net"] - median).clip(lower=0.0)
+    frame["amount_vs_customer"] = np.log2(ratio.where((ratio > 0) & (median > 0)))
+    del ratio, median
+    frame["amount_vs_company"] = np.log2(pd.Series(company_ratio, index=frame.index).where(lambda r: r > 0))
+    frame["quantity_vs_product"] = np.log2(pd.Series(quantity_ratio, index=frame.index, dtype=float).where(
+        lambda r: r > 0))
+    frame["discount_rate"] = _ratio(frame.pop("excess_discount"), frame["gross"])
+    frame["price_deviation"] = _ratio(frame.pop("priced_gross"), frame["list_value"]) - 1.0
+    frame["n_lines"] = frame["n_lines"].astype(float)
+    frame["order_to_invoice_days"] = pd.to_numeric(frame["order_to_invoice_days"], errors="coerce").astype(float)
+    frame["no_order"] = frame["order_id"].isna().astype(float) if names_orders else np.nan
+    frame["off_day"] = ((~data.calendar.is_working_day(frame["invoice_date"]).astype(bool)).astype(float)
+                        if len(frame) else pd.Series(dtype=float))
+    frame["terms_excess_days"] = pd.to_numeric(frame["terms_excess_days"], errors="coerce").astype(float)
+    return frame

@@ -19,9 +19,8 @@ groups of components to a second process, which opens the same files with its ow
   now plus that peak, and what the other process is expected to reach with the component it runs, must stay
   within the budget together (``PEAK_SHARE_OF_MEMORY`` of the machine); else its process runs its next
   group meanwhile, or waits for the other's component to end when none is left (a component runs whatever
-  its size when the other process runs none). At ten million
-  lines the distress history and the invoice anomaly model side by side took the run to 6.7 GB; on a million
-  lines every pair fits and nothing waits.
+  its size when the other process runs none). At ten million lines the distress history and the invoice
+  anomaly model side by side took the run to 6.7 GB; on a million lines every pair fits and nothing waits.
 * **Results**: a worker hands back each component's findings, status and analysis outputs; the run puts
   them in the plan's order, so the findings, their ids and order, and the statuses are the same as in
   one process (``tests/test_lanes.py`` compares them).
@@ -273,10 +272,11 @@ class MemoryGate:
     claims: Claims
     me: int
     invoice_lines: int
+    order: list  # this process's order of the groups
+    # Runs a group (by its index): while a component waits, its process runs its next unclaimed group, whose
+    # components pass this gate too, so what the waiting group holds is counted.
+    run_group: object
     other_alive: object = None  # the main process's check that the worker still runs (a dead one runs nothing)
-    # Runs another group of this process's order while the component waits (False: none is left); that
-    # group's components pass this gate too, so what the waiting group holds is counted.
-    meanwhile: object = None
 
     def enter(self, code: str) -> None:
         import time
@@ -284,8 +284,11 @@ class MemoryGate:
         while not self.claims.enter(self.me, peak_gb(code, self.invoice_lines), resident_gb()):
             if self.other_alive is not None and not self.other_alive():
                 self.claims.leave(1 - self.me)
-            if self.meanwhile is None or not self.meanwhile():
+            index = self.claims.claim(self.order)
+            if index is None:
                 time.sleep(WAIT_SECONDS)
+            else:
+                self.run_group(index)
 
     def leave(self) -> None:
         self.claims.leave(self.me)
@@ -340,13 +343,7 @@ def _worker(spec: LedgerSpec, groups: list[list[str]], order: list[int], detecto
                       raise_errors=raise_errors, gate=gate)
             results.put(("done", index, state))
 
-        def meanwhile() -> bool:  # while a component waits for memory: the next group, if one is left
-            index = claims.claim(order)
-            if index is not None:
-                run_group(index)
-            return index is not None
-
-        gate = MemoryGate(claims, WORKER, spec.rows.get("invoice_lines", 0), meanwhile=meanwhile)
+        gate = MemoryGate(claims, WORKER, spec.rows.get("invoice_lines", 0), order, run_group)
         while (index := claims.claim(order)) is not None:
             with presentation(spec.language, spec.calendar), long_lived_frozen():
                 run_group(index)
@@ -494,14 +491,8 @@ def run_in_lanes(data, steps: list[type], detector_steps: list[type], state, wor
         run_steps(data, groups[index], detector_steps, state, progress, raise_errors, counted[0], total, gate=gate)
         counted[0] += len(groups[index])
 
-    def meanwhile() -> bool:  # while a component waits for memory: the next group, if one is left
-        index = claims.claim(main_order)
-        if index is not None:
-            run_group(index)
-        return index is not None
-
-    gate = MemoryGate(claims, MAIN, spec.rows.get("invoice_lines", 0), other_alive=process.is_alive,
-                      meanwhile=meanwhile)
+    gate = MemoryGate(claims, MAIN, spec.rows.get("invoice_lines", 0), main_order, run_group,
+                      other_alive=process.is_alive)
     worker.give(spec, [[c.code for c in group] for group in groups], worker_order, [c.code for c in detector_steps],
                 raise_errors, claims.budget_gb)
     try:

@@ -360,20 +360,17 @@ def run_steps(data: AuditData, steps: list[type], detector_steps: list[type], st
                                        raise_errors)
                 if found is not None:
                     outputs[cls.code] = dict(found)
-        except BaseException:  # raise_errors: the error goes up, the other process must not wait for this one
+            if status["status"] == "ran" and getattr(instance, "note_", ""):
+                status["reason"] = instance.note_  # e.g. too little data to say what is usual
+            not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
+            if not_run and status["status"] == "ran":
+                traces = list(getattr(instance, "unknown_traces_", []) or [])
+                instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
+            data.tables.release_frames()  # staged tables read back for this component
+            release_unused()  # the component's temporaries, before the next one's peak lands on top
+        finally:
             if gate is not None:
-                gate.leave()
-            raise
-        if status["status"] == "ran" and getattr(instance, "note_", ""):
-            status["reason"] = instance.note_  # e.g. too little data to say what is usual
-        not_run = [code for code in upstream if code in statuses and statuses[code]["status"] != "ran"]
-        if not_run and status["status"] == "ran":
-            traces = list(getattr(instance, "unknown_traces_", []) or [])
-            instance.unknown_traces_ = [*traces, f"findings of {', '.join(not_run)} (not run)"]
-        data.tables.release_frames()  # staged tables read back for this component
-        release_unused()  # the component's temporaries, before the next one's peak lands on top
-        if gate is not None:
-            gate.leave()  # after the release: what the component held is handed back
+                gate.leave()  # after the release (what the component held is handed back), or on an error
         count = len(found) if is_detector and found is not None else 0
         statuses[cls.code] = _coverage({**status, "findings": count}, instance)
         judged = [code for code in upstream if code in statuses and statuses[code]["coverage"] != "not checked"]
